@@ -1,0 +1,1 @@
+//! The kernel IPVS table over generic netlink. Placeholder until its issue lands.

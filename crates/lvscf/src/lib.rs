@@ -1,0 +1,1 @@
+//! lvs.cf parser and model. Placeholder; filled in by the lvscf work.

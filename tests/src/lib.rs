@@ -1,0 +1,117 @@
+//! Test support shared by every crate's integration tests.
+//!
+//! Tests that need something this machine may lack (root, network
+//! namespaces, a kernel with IPVS) call [`require`]. When the requirement is
+//! missing the test is skipped loudly, and under `CI=true` it fails instead:
+//! a test that cannot run never passes quietly.
+
+use std::io::Write as _;
+
+/// True when running under CI (`CI=true`).
+pub fn in_ci() -> bool {
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
+}
+
+/// Records that `test` could not run because of `reason`.
+///
+/// Under CI this panics. Otherwise it prints a `SKIPPED` line on stderr and
+/// appends it to `$LVS_SKIP_FILE` (set by `cargo xtask test`, which lists
+/// the skips in its summary).
+pub fn skip(test: &str, reason: &str) {
+    let line = format!("SKIPPED {test}: {reason}");
+    if in_ci() {
+        panic!("{line} (a test that cannot run fails under CI=true)");
+    }
+    eprintln!("{line}");
+    if let Ok(path) = std::env::var("LVS_SKIP_FILE")
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+/// What a test may need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Effective uid 0.
+    Root,
+    /// Root plus `ip netns` (iproute2) to build namespaces.
+    Netns,
+    /// The kernel's IPVS generic-netlink family (the VM tier).
+    Ipvs,
+}
+
+/// Returns true if `need` is met; otherwise calls [`skip`] and returns false.
+/// Use as `if !require(Need::Root, "my_test") { return; }`.
+pub fn require(need: Need, test: &str) -> bool {
+    match missing(need) {
+        None => true,
+        Some(reason) => {
+            skip(test, &reason);
+            false
+        }
+    }
+}
+
+fn missing(need: Need) -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    match need {
+        Need::Root if !root => Some("needs root".into()),
+        Need::Root => None,
+        Need::Netns if !root => Some("needs root for network namespaces".into()),
+        Need::Netns => {
+            let ok = std::process::Command::new("ip")
+                .args(["netns", "list"])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            (!ok).then(|| "needs iproute2 `ip netns`".into())
+        }
+        Need::Ipvs => {
+            let ok = std::path::Path::new("/proc/net/ip_vs").exists();
+            (!ok).then(|| "needs a kernel with IPVS (run it through `cargo xtask vm`)".into())
+        }
+    }
+}
+
+/// Path of a workspace binary in the same target directory as the running
+/// test (`target/<profile>/NAME`). `cargo test --workspace` builds them all.
+pub fn bin(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/<profile>/deps/<test-binary> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(|d| {
+            if d.ends_with("deps") {
+                d.parent()
+            } else {
+                Some(d)
+            }
+        })
+        .expect("test binary has a parent directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} not built; run `cargo test --workspace` or `cargo build --workspace` first",
+        path.display()
+    );
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_detection_matches_euid() {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        assert_eq!(missing(Need::Root).is_none(), root);
+    }
+}
