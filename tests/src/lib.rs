@@ -7,6 +7,8 @@
 
 use std::io::Write as _;
 
+pub mod netns;
+
 /// True when running under CI (`CI=true`).
 pub fn in_ci() -> bool {
     std::env::var("CI")

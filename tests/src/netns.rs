@@ -1,0 +1,161 @@
+//! Network namespaces for tests: create, configure with `ip`, run programs
+//! or closures inside, and tear down (also on panic) through a guard.
+//!
+//! Namespace names are global on the machine: give each test its own
+//! prefix. Dropping a [`Netns`] kills every process still inside it and
+//! deletes it.
+
+use std::fs::File;
+use std::os::fd::AsRawFd as _;
+use std::process::{Command, Output};
+
+/// Runs `ip ARGS…` and returns stdout; panics with stderr on failure.
+pub fn ip(args: &[&str]) -> String {
+    let out = run("ip", args);
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn run(prog: &str, args: &[&str]) -> Output {
+    Command::new(prog)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {prog}: {e}"))
+}
+
+/// A network namespace that is deleted (with everything running in it)
+/// when dropped.
+#[derive(Debug)]
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// Creates namespace `name` (deleting a stale one first) and sets its
+    /// loopback up.
+    pub fn new(name: &str) -> Netns {
+        assert!(name.len() <= 15, "namespace name {name:?} too long");
+        if std::path::Path::new("/run/netns").join(name).exists() {
+            drop(Netns { name: name.into() });
+        }
+        ip(&["netns", "add", name]);
+        let ns = Netns { name: name.into() };
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `ip -n NAME ARGS…`; returns stdout, panics on failure.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut full = vec!["-n", self.name.as_str()];
+        full.extend_from_slice(args);
+        ip(&full)
+    }
+
+    /// Like [`Netns::ip`] but returns the raw output instead of panicking.
+    pub fn ip_output(&self, args: &[&str]) -> Output {
+        let mut full = vec!["-n", self.name.as_str()];
+        full.extend_from_slice(args);
+        run("ip", &full)
+    }
+
+    /// A command that runs `prog` inside the namespace.
+    pub fn command(&self, prog: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).arg(prog);
+        c
+    }
+
+    /// Runs `f` on a thread that has entered the namespace. Sockets created
+    /// inside `f` stay in the namespace and may be returned.
+    pub fn enter<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+                // SAFETY: setns on a valid namespace fd affects only this thread.
+                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+                f()
+            })
+            .join()
+            .expect("thread in namespace panicked")
+        })
+    }
+
+    /// The MAC address of `dev` inside the namespace (lower case, `:`).
+    pub fn mac(&self, dev: &str) -> String {
+        let out = self.ip(&["-o", "link", "show", dev]);
+        let after = out
+            .split("link/ether ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no MAC in {out:?}"));
+        after
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Pids of the processes inside the namespace.
+    pub fn pids(&self) -> Vec<i32> {
+        let out = run("ip", &["netns", "pids", &self.name]);
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for pid in self.pids() {
+            // SAFETY: kill has no memory-safety preconditions; these pids
+            // are processes inside our own test namespace.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let _ = run("ip", &["netns", "del", &self.name]);
+    }
+}
+
+/// Connects `a` (interface `a_if`) and `b` (`b_if`) with a veth pair.
+pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) {
+    a.ip(&[
+        "link",
+        "add",
+        a_if,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b_if,
+        "netns",
+        b.name(),
+    ]);
+    a.ip(&["link", "set", a_if, "up"]);
+    b.ip(&["link", "set", b_if, "up"]);
+}
+
+/// Polls `cond` every 20 ms until it holds or `timeout` passes; returns
+/// whether it held.
+pub fn wait_for(timeout: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if std::time::Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
