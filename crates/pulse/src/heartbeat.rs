@@ -1,0 +1,219 @@
+//! The heartbeat wire format (pulse.md §4): one 4-byte magic number,
+//! little-endian on every CPU, and the receive rules that judge a datagram.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// Which block type pulse operates (`service = lvs | fos`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Virtual servers through lvsd.
+    Lvs,
+    /// Failover services through fos.
+    Fos,
+}
+
+/// LVS running.
+pub const LVS_RUNNING: u32 = 0xBDAD_DBDA;
+/// LVS stopped.
+pub const LVS_STOPPED: u32 = 0xADBD_DABD;
+/// FOS running.
+pub const FOS_RUNNING: u32 = 0xBEEF_BABE;
+/// FOS stopped.
+pub const FOS_STOPPED: u32 = 0xDEAD_BEEF;
+/// fos "I am taking over, go inactive".
+pub const STOP_ME: u32 = 0xDEAD_DADA;
+/// Reserved; accepted, no action.
+pub const HOLD: u32 = 0xDEAF_BABE;
+/// Reserved; accepted, no action.
+pub const HELD: u32 = 0xDEAF_DADA;
+
+/// A heartbeat the receiver accepts, by meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beat {
+    /// The sender is active.
+    Running,
+    /// The sender is inactive.
+    Stopped,
+    /// fos: the sender wants us to go inactive.
+    StopMe,
+    /// Reserved values: only reset the dead timer.
+    Hold,
+}
+
+/// The four bytes sent for `beat` in `mode`.
+pub fn encode(mode: Mode, beat: Beat) -> [u8; 4] {
+    let magic = match (mode, beat) {
+        (Mode::Lvs, Beat::Running) => LVS_RUNNING,
+        (Mode::Lvs, Beat::Stopped) => LVS_STOPPED,
+        (Mode::Fos, Beat::Running) => FOS_RUNNING,
+        (Mode::Fos, Beat::Stopped) => FOS_STOPPED,
+        (_, Beat::StopMe) => STOP_ME,
+        (_, Beat::Hold) => HOLD,
+    };
+    magic.to_le_bytes()
+}
+
+/// What the receive rules (§4.4, with the A1 hardening) make of a datagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// A valid heartbeat.
+    Accept(Beat),
+    /// Not from a partner address, or not from the heartbeat port:
+    /// ignored, logged only with `-v`.
+    Unexpected(Ipv4Addr),
+    /// Fewer than 4 bytes: `bad heartbeat packet`.
+    Short,
+    /// A magic this mode does not know: `Incompatible heartbeat received…`.
+    Incompatible,
+}
+
+/// Who may send us heartbeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partner {
+    /// Partner's public address.
+    pub public: Ipv4Addr,
+    /// Partner's private address, when a private channel exists.
+    pub private: Option<Ipv4Addr>,
+    /// `heartbeat_port`: genuine peers send from it (gaps.md A1).
+    pub port: u16,
+}
+
+/// Judges one datagram received from `from` (only its first 4 bytes count;
+/// `len` is the datagram's full length).
+pub fn judge(mode: Mode, partner: &Partner, from: SocketAddrV4, data: &[u8]) -> Verdict {
+    let ip = *from.ip();
+    if ip != partner.public && Some(ip) != partner.private {
+        return Verdict::Unexpected(ip);
+    }
+    if from.port() != partner.port {
+        return Verdict::Unexpected(ip);
+    }
+    let Some(bytes) = data.get(..4) else {
+        return Verdict::Short;
+    };
+    let magic = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    let (running, stopped) = match mode {
+        Mode::Lvs => (LVS_RUNNING, LVS_STOPPED),
+        Mode::Fos => (FOS_RUNNING, FOS_STOPPED),
+    };
+    match magic {
+        m if m == running => Verdict::Accept(Beat::Running),
+        m if m == stopped => Verdict::Accept(Beat::Stopped),
+        STOP_ME => Verdict::Accept(Beat::StopMe),
+        HOLD | HELD => Verdict::Accept(Beat::Hold),
+        _ => Verdict::Incompatible,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+    const PEER_PRIV: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+
+    fn partner(private: bool) -> Partner {
+        Partner {
+            public: PEER,
+            private: private.then_some(PEER_PRIV),
+            port: 539,
+        }
+    }
+
+    fn from(ip: Ipv4Addr, port: u16) -> SocketAddrV4 {
+        SocketAddrV4::new(ip, port)
+    }
+
+    #[test]
+    fn wire_bytes_are_little_endian() {
+        assert_eq!(encode(Mode::Lvs, Beat::Running), [0xDA, 0xDB, 0xAD, 0xBD]);
+        assert_eq!(encode(Mode::Lvs, Beat::Stopped), [0xBD, 0xDA, 0xBD, 0xAD]);
+        assert_eq!(encode(Mode::Fos, Beat::Running), [0xBE, 0xBA, 0xEF, 0xBE]);
+        assert_eq!(encode(Mode::Fos, Beat::Stopped), [0xEF, 0xBE, 0xAD, 0xDE]);
+        assert_eq!(encode(Mode::Lvs, Beat::StopMe), [0xDA, 0xDA, 0xAD, 0xDE]);
+        assert_eq!(encode(Mode::Lvs, Beat::Hold), [0xBE, 0xBA, 0xAF, 0xDE]);
+        assert_eq!(HELD.to_le_bytes(), [0xDA, 0xDA, 0xAF, 0xDE]);
+    }
+
+    #[test]
+    fn lvs_mode_accepts_its_magics_and_the_shared_ones() {
+        let p = partner(false);
+        let f = from(PEER, 539);
+        let j = |b: [u8; 4]| judge(Mode::Lvs, &p, f, &b);
+        assert_eq!(j([0xDA, 0xDB, 0xAD, 0xBD]), Verdict::Accept(Beat::Running));
+        assert_eq!(j([0xBD, 0xDA, 0xBD, 0xAD]), Verdict::Accept(Beat::Stopped));
+        assert_eq!(j([0xDA, 0xDA, 0xAD, 0xDE]), Verdict::Accept(Beat::StopMe));
+        assert_eq!(j([0xBE, 0xBA, 0xAF, 0xDE]), Verdict::Accept(Beat::Hold));
+        assert_eq!(j([0xDA, 0xDA, 0xAF, 0xDE]), Verdict::Accept(Beat::Hold));
+        // fos magics and big-endian LVS magics are incompatible
+        assert_eq!(j([0xBE, 0xBA, 0xEF, 0xBE]), Verdict::Incompatible);
+        assert_eq!(j([0xEF, 0xBE, 0xAD, 0xDE]), Verdict::Incompatible);
+        assert_eq!(j([0xBD, 0xAD, 0xDB, 0xDA]), Verdict::Incompatible);
+        assert_eq!(j([0, 0, 0, 0]), Verdict::Incompatible);
+    }
+
+    #[test]
+    fn fos_mode_rejects_lvs_magics() {
+        let p = partner(false);
+        let f = from(PEER, 539);
+        let j = |b: [u8; 4]| judge(Mode::Fos, &p, f, &b);
+        assert_eq!(j(FOS_RUNNING.to_le_bytes()), Verdict::Accept(Beat::Running));
+        assert_eq!(j(FOS_STOPPED.to_le_bytes()), Verdict::Accept(Beat::Stopped));
+        assert_eq!(j(LVS_RUNNING.to_le_bytes()), Verdict::Incompatible);
+        assert_eq!(j(LVS_STOPPED.to_le_bytes()), Verdict::Incompatible);
+    }
+
+    #[test]
+    fn longer_datagrams_are_judged_by_their_first_four_bytes() {
+        let p = partner(false);
+        let mut d = LVS_RUNNING.to_le_bytes().to_vec();
+        d.extend([1, 2, 3]);
+        assert_eq!(
+            judge(Mode::Lvs, &p, from(PEER, 539), &d),
+            Verdict::Accept(Beat::Running)
+        );
+    }
+
+    #[test]
+    fn receive_rules_apply_in_order() {
+        let p = partner(true);
+        let stranger = Ipv4Addr::new(192, 0, 2, 66);
+        // source address before length
+        assert_eq!(
+            judge(Mode::Lvs, &p, from(stranger, 539), &[1]),
+            Verdict::Unexpected(stranger)
+        );
+        // source port (A1) before length
+        assert_eq!(
+            judge(Mode::Lvs, &p, from(PEER, 40000), &[1]),
+            Verdict::Unexpected(PEER)
+        );
+        // length before magic
+        for n in 0..4 {
+            assert_eq!(
+                judge(Mode::Lvs, &p, from(PEER, 539), &[0xDA; 4][..n]),
+                Verdict::Short
+            );
+        }
+        // either partner address on either socket
+        assert_eq!(
+            judge(
+                Mode::Lvs,
+                &p,
+                from(PEER_PRIV, 539),
+                &LVS_STOPPED.to_le_bytes()
+            ),
+            Verdict::Accept(Beat::Stopped)
+        );
+        // without a private channel the private address is a stranger
+        assert_eq!(
+            judge(
+                Mode::Lvs,
+                &partner(false),
+                from(PEER_PRIV, 539),
+                &LVS_STOPPED.to_le_bytes()
+            ),
+            Verdict::Unexpected(PEER_PRIV)
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! pulse: heartbeat and failover between two LVS routers (pulse.md).
+//!
+//! The pure core is [`machine`] (the state machine) and [`heartbeat`] (the
+//! wire format); everything else is a thin adapter around sockets,
+//! netlink and processes.
+
+pub mod heartbeat;
+pub mod machine;

@@ -1,0 +1,407 @@
+//! pulse's failover state machine for `service = lvs` (pulse.md §5–§7, §9,
+//! §10) as a pure function: [`Machine::step`] takes an event and the
+//! current monotonic time and returns the actions to perform, in order.
+//! Nothing here touches a socket, a process or the clock.
+
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use crate::heartbeat::{self, Beat, Mode, Partner, Verdict};
+
+/// Fixed settings, decided at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// This node is the primary (§3).
+    pub master: bool,
+    /// Interval between heartbeats sent.
+    pub keepalive: Duration,
+    /// Silence after which the partner is declared dead.
+    pub deadtime: Duration,
+    /// A backup exists: heartbeats are sent only then.
+    pub backup_active: bool,
+    /// `--test-start` / `--norun`: no lvsd, no hooks, no killing.
+    pub norun: bool,
+    /// With `norun`, still bring VIPs up, ARP and switch the sync daemon,
+    /// as the original did (gaps.md C10; off by default).
+    pub norun_side_effects: bool,
+    /// Who may send us heartbeats.
+    pub partner: Partner,
+}
+
+/// A lifecycle hook from lvs.cf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    /// `active_cmd`.
+    Active,
+    /// `inactive_cmd`.
+    Inactive,
+}
+
+/// The IPVS sync-daemon role to (re)start in (§13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncRole {
+    /// On activation.
+    Master,
+    /// At start-up and on deactivation.
+    Backup,
+}
+
+/// How a child process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildEnd {
+    /// Exited with this status.
+    Exited(i32),
+    /// Killed by this signal.
+    Signaled(i32),
+}
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Entering the main loop; `forced` = `--forceactive`.
+    Start {
+        /// Activate at once.
+        forced: bool,
+    },
+    /// The earlier of the two deadlines ([`Machine::deadline`]) has passed.
+    Timer,
+    /// A datagram arrived on a heartbeat socket.
+    Datagram {
+        /// Sender.
+        from: SocketAddrV4,
+        /// Payload (possibly truncated to the receive buffer).
+        data: Vec<u8>,
+    },
+    /// Result of a link check (§9): is each monitored NIC up?
+    Links {
+        /// NIC carrying our public address.
+        primary_up: bool,
+        /// NIC carrying our private address (= public without a private pair).
+        private_up: bool,
+    },
+    /// A child was reaped; `lvsd` says whether it was the tracked lvsd.
+    ChildExited {
+        /// Its pid.
+        pid: u32,
+        /// How it ended.
+        end: ChildEnd,
+        /// It was lvsd.
+        lvsd: bool,
+    },
+    /// SIGTERM or SIGINT (the number).
+    Terminate(i32),
+    /// SIGHUP.
+    Hangup,
+    /// SIGUSR1 / SIGUSR2 (the number).
+    UserSignal(i32),
+}
+
+/// Something to do, in the order returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Log at info.
+    Log(String),
+    /// Log only with `-v`.
+    Debug(String),
+    /// Send this heartbeat on every channel.
+    Send(Beat),
+    /// Run a hook (never waited for).
+    RunHook(Hook),
+    /// Start lvsd and remember it.
+    StartLvsd,
+    /// SIGTERM lvsd and wait for it (with the C19 timeout).
+    StopLvsd,
+    /// Restart the IPVS sync daemon in this role.
+    Sync(SyncRole),
+    /// Bring the VIPs (and NAT router) up and send the gratuitous ARPs in the
+    /// background (§8).
+    VipsUp,
+    /// Stop pending ARPs and take the VIPs (and NAT router) down (§7.2).
+    VipsDown,
+    /// Forward SIGHUP to lvsd.
+    ForwardHup,
+    /// Leave the main loop with this status.
+    Exit(u8),
+}
+
+/// The machine's state. Times are monotonic offsets from an arbitrary origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    settings: Settings,
+    /// We own the VIPs and run lvsd.
+    pub active: bool,
+    /// A monitored NIC is down.
+    pub linkfail: bool,
+    /// lvsd exited on its own; cleared by the partner's *running*.
+    pub childfail: bool,
+    /// A started lvsd has not been reaped yet.
+    pub lvsd_running: bool,
+    /// When the next heartbeat is due.
+    pub next_send: Duration,
+    /// When the partner is declared dead unless heard from.
+    pub next_need: Duration,
+}
+
+impl Machine {
+    /// A fresh machine at time `now` (§5: first heartbeat after
+    /// `keepalive`, partner dead after `deadtime`).
+    pub fn new(settings: Settings, now: Duration) -> Machine {
+        Machine {
+            next_send: now + settings.keepalive,
+            next_need: now + settings.deadtime,
+            settings,
+            active: false,
+            linkfail: false,
+            childfail: false,
+            lvsd_running: false,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The earlier of the two deadlines.
+    pub fn deadline(&self) -> Duration {
+        self.next_send.min(self.next_need)
+    }
+
+    /// The heartbeat this node sends now.
+    pub fn beat(&self) -> Beat {
+        if self.active {
+            Beat::Running
+        } else {
+            Beat::Stopped
+        }
+    }
+
+    /// Handles `event` at time `now`, returning the actions in order.
+    pub fn step(&mut self, event: Event, now: Duration) -> Vec<Action> {
+        let mut out = Vec::new();
+        match event {
+            Event::Start { forced } => self.start(forced, &mut out),
+            Event::Timer => self.timer(now, &mut out),
+            Event::Datagram { from, data } => self.datagram(from, &data, now, &mut out),
+            Event::Links {
+                primary_up,
+                private_up,
+            } => self.links(primary_up, private_up, &mut out),
+            Event::ChildExited { pid, end, lvsd } => self.child(pid, end, lvsd, &mut out),
+            Event::Terminate(sig) => {
+                out.push(log(format!("Terminating due to signal {sig}")));
+                self.deactivate(&mut out);
+                out.push(Action::Exit(0));
+            }
+            Event::Hangup => {
+                if self.lvsd_running {
+                    out.push(Action::ForwardHup);
+                } else {
+                    // gaps.md C1: the original signalled its own process group.
+                    out.push(log(
+                        "SIGHUP received but no lvsd is running: nothing to reload".into(),
+                    ));
+                }
+            }
+            Event::UserSignal(sig) => {
+                // gaps.md C3: the original died without cleanup.
+                out.push(log(format!("Ignoring signal {sig}")));
+            }
+        }
+        out
+    }
+
+    fn start(&mut self, forced: bool, out: &mut Vec<Action>) {
+        if !self.settings.norun {
+            out.push(Action::RunHook(Hook::Inactive));
+        }
+        if self.side_effects() {
+            out.push(Action::Sync(SyncRole::Backup));
+        }
+        if forced {
+            out.push(log("Forced active on startup: activating lvs".into()));
+            self.activate(out);
+        }
+    }
+
+    fn timer(&mut self, now: Duration, out: &mut Vec<Action>) {
+        if self.next_send <= self.next_need {
+            if self.next_send > now {
+                return;
+            }
+            if self.settings.backup_active {
+                out.push(Action::Debug("DEBUG -- Sending heartbeat...".into()));
+                out.push(Action::Send(self.beat()));
+            }
+            out.push(Action::Debug(
+                "DEBUG -- setting SEND_heartbeat timer".into(),
+            ));
+            self.next_send = now + self.settings.keepalive;
+        } else {
+            if self.next_need > now {
+                return;
+            }
+            if !self.active && !self.linkfail && !self.childfail {
+                out.push(log("partner dead: activating lvs".into()));
+                self.activate(out);
+            }
+            out.push(Action::Debug(
+                "DEBUG -- setting NEED_heartbeat timer".into(),
+            ));
+            self.next_need = now + self.settings.deadtime;
+        }
+    }
+
+    fn datagram(&mut self, from: SocketAddrV4, data: &[u8], now: Duration, out: &mut Vec<Action>) {
+        let beat = match heartbeat::judge(Mode::Lvs, &self.settings.partner, from, data) {
+            Verdict::Accept(beat) => beat,
+            Verdict::Unexpected(ip) => {
+                out.push(Action::Debug(format!("Unexpected heartbeat from {ip}")));
+                return;
+            }
+            Verdict::Short => {
+                out.push(log("bad heartbeat packet".into()));
+                return;
+            }
+            Verdict::Incompatible => {
+                out.push(log(
+                    "Incompatible heartbeat received -- other system not using identical services"
+                        .into(),
+                ));
+                return;
+            }
+        };
+        out.push(Action::Debug(
+            "DEBUG -- Received Heartbeat from partner".into(),
+        ));
+        match beat {
+            // gaps.md A1/C18: no genuine lvs peer sends STOP-ME; treat it as running.
+            Beat::Running | Beat::StopMe => self.partner_running(out),
+            Beat::Stopped => {
+                if !self.active && !self.linkfail && !self.childfail {
+                    let who = if self.settings.master {
+                        "backup"
+                    } else {
+                        "primary"
+                    };
+                    out.push(log(format!("{who} inactive: activating lvs")));
+                    self.activate(out);
+                }
+            }
+            Beat::Hold => {}
+        }
+        out.push(Action::Debug(
+            "DEBUG -- setting NEED_heartbeat timer".into(),
+        ));
+        self.next_need = now + self.settings.deadtime;
+    }
+
+    fn partner_running(&mut self, out: &mut Vec<Action>) {
+        self.childfail = false;
+        if !self.active {
+            return;
+        }
+        if self.settings.master {
+            out.push(log("partner active: resending arps".into()));
+            if !self.settings.norun {
+                out.push(Action::RunHook(Hook::Active));
+            }
+            if self.side_effects() {
+                out.push(Action::VipsUp);
+            }
+        } else {
+            out.push(Action::Send(Beat::Running));
+            out.push(log("partner active: deactivating LVS".into()));
+            self.deactivate(out);
+        }
+    }
+
+    fn links(&mut self, primary_up: bool, private_up: bool, out: &mut Vec<Action>) {
+        if primary_up && private_up {
+            if self.linkfail {
+                out.push(log("Local NIC link(s) restored: Pulse enabled".into()));
+                self.linkfail = false;
+            }
+            return;
+        }
+        if self.linkfail {
+            return;
+        }
+        if !primary_up {
+            out.push(log("Primary NIC: link down".into()));
+        }
+        if !private_up {
+            out.push(log("Private NIC: link down".into()));
+        }
+        out.push(log("Local NIC link failure: Pulse disabled".into()));
+        self.linkfail = true;
+        if self.active {
+            out.push(log("local link failure: deactivating LVS".into()));
+            self.deactivate(out);
+        }
+    }
+
+    fn child(&mut self, pid: u32, end: ChildEnd, lvsd: bool, out: &mut Vec<Action>) {
+        if !lvsd {
+            out.push(log(format!("Skipping death of unknown child {pid}")));
+            return;
+        }
+        out.push(log(match end {
+            ChildEnd::Exited(n) => format!("Child process {pid} exited with status {n}"),
+            ChildEnd::Signaled(n) => format!("Child process {pid} terminated with signal {n}"),
+        }));
+        // Already reaped: the deactivation must not signal it again.
+        self.lvsd_running = false;
+        self.deactivate(out);
+        self.childfail = true;
+    }
+
+    fn side_effects(&self) -> bool {
+        !self.settings.norun || self.settings.norun_side_effects
+    }
+
+    /// §7.1, in order.
+    fn activate(&mut self, out: &mut Vec<Action>) {
+        if !self.settings.norun {
+            out.push(Action::RunHook(Hook::Active));
+            out.push(Action::StartLvsd);
+            self.lvsd_running = true;
+        }
+        if self.side_effects() {
+            out.push(Action::Sync(SyncRole::Master));
+            out.push(Action::VipsUp);
+        }
+        self.active = true;
+    }
+
+    /// §7.2, in order.
+    fn deactivate(&mut self, out: &mut Vec<Action>) {
+        if !self.settings.norun {
+            out.push(Action::RunHook(Hook::Inactive));
+        }
+        if self.side_effects() {
+            out.push(Action::Sync(SyncRole::Backup));
+        }
+        let was_active = self.active;
+        self.active = false;
+        if !was_active {
+            return;
+        }
+        if self.settings.norun {
+            // Test mode stops here (in compat mode the VIPs stay up, as in the original).
+            return;
+        }
+        if self.lvsd_running {
+            out.push(Action::StopLvsd);
+            self.lvsd_running = false;
+        }
+        out.push(Action::VipsDown);
+    }
+}
+
+fn log(text: String) -> Action {
+    Action::Log(text)
+}
+
+#[cfg(test)]
+mod tests;
