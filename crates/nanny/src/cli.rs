@@ -1,0 +1,860 @@
+//! Command line (nanny.md §1, gaps.md E5/E12/E13/E14 and the compat flags).
+//!
+//! Parsing uses clap; errors are turned into the original popt texts:
+//! `nanny: bad argument OPT: REASON`, `nanny: unexpected arguments`,
+//! `nanny: No address supplied. Use '--help' for help. `,
+//! `nanny: bad IP address -- ADDR`, `nanny: unknown service type`.
+
+use std::ffi::{OsStr, OsString};
+use std::net::Ipv4Addr;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
+
+/// popt's error texts.
+const POPT_BADNUMBER: &str = "invalid numeric value";
+const POPT_OVERFLOW: &str = "number too large or too small";
+const POPT_NOARG: &str = "missing argument";
+const POPT_BADOPT: &str = "unknown option";
+const POPT_UNWANTEDARG: &str = "option does not take an argument";
+
+/// The raw options, spelled as the original's popt table (plus the man-page
+/// aliases of gaps.md E14 and the compat flags).
+#[derive(Parser, Debug, Default)]
+#[command(
+    name = "nanny",
+    disable_help_flag = true,
+    disable_version_flag = true,
+    args_override_self = true
+)]
+pub struct Args {
+    /// Host (real server, or VIP in fos mode) to check; dotted IPv4
+    #[arg(short = 'h', long = "server", value_name = "STRING", allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
+    pub server: Option<OsString>,
+    /// Virtual service port (fos: port to check)
+    #[arg(short = 'p', long = "port", value_name = "INT", allow_hyphen_values = true, value_parser = popt_int)]
+    pub port: Option<i32>,
+    /// Real server port to check (default: --port)
+    #[arg(short = 'r', long = "rport", value_name = "INT", allow_hyphen_values = true, value_parser = popt_int)]
+    pub rport: Option<i32>,
+    /// Virtual address (fos: partner's address, for the log only)
+    #[arg(short = 'V', long = "virtaddress", value_name = "STRING", allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
+    pub virtaddress: Option<OsString>,
+    /// Firewall mark of the virtual service (0: none)
+    #[arg(short = 'f', long = "fwmark", value_name = "INT", allow_hyphen_values = true, value_parser = popt_int)]
+    pub fwmark: Option<i32>,
+    /// Seconds between checks and timeout of each check (default 10, must be > 0)
+    #[arg(short = 't', long = "interval", value_name = "INT", allow_hyphen_values = true, value_parser = popt_int)]
+    pub interval: Option<i32>,
+    /// Seconds a failed server must be up before re-entry (0: 180, fos: --interval)
+    #[arg(short = 'a', long = "reentrytime", value_name = "INT", allow_hyphen_values = true, value_parser = popt_int)]
+    pub reentrytime: Option<i32>,
+    /// Configured weight (default 1)
+    #[arg(short = 'w', long = "weight", value_name = "INT", allow_hyphen_values = true, value_parser = popt_int)]
+    pub weight: Option<i32>,
+    /// Upper bound factor for load-based weights (default 10)
+    #[arg(short = 'S', long = "scale", value_name = "INT", allow_hyphen_values = true, value_parser = popt_int)]
+    pub scale: Option<i32>,
+    /// Forwarding method: m (NAT), g (direct routing), i (tunnel)
+    #[arg(short = 'M', long = "method", value_name = "STRING", allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
+    pub method: Option<OsString>,
+    /// ipvsadm path; only named in the `... command failed!` message (IPVS is changed over netlink)
+    #[arg(short = 'I', long = "ipvsadm", value_name = "STRING", allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
+    pub ipvsadm: Option<OsString>,
+    /// Load probe command: none, rup, rsh, ssh or any program (default none)
+    #[arg(short = 'U', long = "loadcmd", value_name = "STRING", allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
+    pub loadcmd: Option<OsString>,
+    /// String to send after connecting
+    #[arg(short = 's', long = "send_string", visible_alias = "send_str", value_name = "STRING", allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
+    pub send_string: Option<OsString>,
+    /// Expected reply (`*`: any reply)
+    #[arg(short = 'x', long = "expect_string", visible_alias = "expect_str", value_name = "STRING", allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
+    pub expect_string: Option<OsString>,
+    /// External check program (`%h` host, `%p` port); overrides --send_string
+    #[arg(short = 'e', long = "send_program", value_name = "STRING", allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
+    pub send_program: Option<OsString>,
+    /// The expect string is a POSIX extended regular expression
+    #[arg(long = "regex", action = ArgAction::SetTrue)]
+    pub regex: bool,
+    /// Do not translate backslash escapes in send/expect strings
+    #[arg(short = 'T', long = "suppress", action = ArgAction::SetTrue)]
+    pub suppress: bool,
+    /// On failure set the weight to 0 instead of removing the server
+    #[arg(short = 'q', long = "quiesce_server", visible_alias = "quiesce-server", action = ArgAction::SetTrue)]
+    pub quiesce: bool,
+    /// Check over UDP (and use a UDP virtual service)
+    #[arg(short = 'u', long = "udp", visible_alias = "UDP", action = ArgAction::SetTrue)]
+    pub udp: bool,
+    /// Verbose logging
+    #[arg(short = 'v', long = "verbose", action = ArgAction::SetTrue)]
+    pub verbose: bool,
+    /// Stay in the foreground; log to stdout and syslog
+    #[arg(short = 'n', long = "nodaemon", action = ArgAction::SetTrue)]
+    pub nodaemon: bool,
+    /// Detach without forking
+    #[arg(short = 'c', long = "nofork", action = ArgAction::SetTrue)]
+    pub nofork: bool,
+    /// Do not change IPVS; only log what would be done
+    #[arg(long = "test-start", visible_alias = "norun", action = ArgAction::SetTrue)]
+    pub test_start: bool,
+    /// LVS mode: add/remove the real server in IPVS
+    #[arg(long = "lvs", action = ArgAction::SetTrue)]
+    pub lvs: bool,
+    /// Failover-service mode: exit when the monitored service fails
+    #[arg(long = "fos", action = ArgAction::SetTrue)]
+    pub fos: bool,
+    /// Fix option (gaps.md E12): do not send the ICMP echo, so no raw socket is needed
+    #[arg(long = "no-icmp", action = ArgAction::SetTrue)]
+    pub no_icmp: bool,
+    /// Compat (gaps.md E1): a failed --send_program counts as healthy when an expect string is set
+    #[arg(long = "external-failure-passes", action = ArgAction::SetTrue)]
+    pub external_failure_passes: bool,
+    /// Option (gaps.md E3): strip only a trailing newline from program output, not the last byte
+    #[arg(long = "chop-newline-only", action = ArgAction::SetTrue)]
+    pub chop_newline_only: bool,
+    /// Option (gaps.md E13): `-M t` selects tunnelling instead of NAT
+    #[arg(long = "t-is-tunnel", action = ArgAction::SetTrue)]
+    pub t_is_tunnel: bool,
+    /// Print the version and exit
+    #[arg(long = "version", action = ArgAction::SetTrue)]
+    pub version: bool,
+    /// Show this help message
+    #[arg(short = '?', long = "help", action = ArgAction::SetTrue)]
+    pub help: bool,
+    /// Display brief usage message
+    #[arg(long = "usage", action = ArgAction::SetTrue)]
+    pub usage: bool,
+    /// Leftover arguments (an error).
+    #[arg(hide = true, num_args = 0.., trailing_var_arg = false)]
+    pub rest: Vec<OsString>,
+}
+
+/// Which job nanny does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Checks a real server and maintains it in IPVS (started by lvsd).
+    Lvs,
+    /// Checks a partner's service and exits when it fails (started by fos).
+    Fos,
+}
+
+/// IPVS forwarding method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forward {
+    /// NAT (`-m`).
+    Masq,
+    /// Direct routing (`-g`).
+    Droute,
+    /// Tunnelling (`-i`).
+    Tunnel,
+}
+
+impl Forward {
+    /// The ipvsadm flag.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Forward::Masq => "-m",
+            Forward::Droute => "-g",
+            Forward::Tunnel => "-i",
+        }
+    }
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub mode: Mode,
+    pub host: Ipv4Addr,
+    pub port: u16,
+    pub rport: u16,
+    /// `-V` verbatim (`None` prints `(null)`).
+    pub vip: Option<String>,
+    pub fwmark: u32,
+    pub interval: u32,
+    pub reentry: i32,
+    pub weight: i32,
+    pub scale: i32,
+    pub forward: Forward,
+    pub ipvsadm: String,
+    /// Load probe command, `None` for `none`.
+    pub loadcmd: Option<OsString>,
+    pub send: Option<Vec<u8>>,
+    pub expect: Option<Vec<u8>>,
+    pub program: Option<OsString>,
+    pub regex: bool,
+    pub suppress: bool,
+    pub quiesce: bool,
+    pub udp: bool,
+    pub verbose: bool,
+    pub nodaemon: bool,
+    pub nofork: bool,
+    pub test_start: bool,
+    pub icmp: bool,
+    pub external_failure_passes: bool,
+    pub chop_newline_only: bool,
+}
+
+impl Config {
+    /// Consecutive successes needed for re-entry: `reentry / interval`.
+    pub fn threshold(&self) -> u32 {
+        let t = self.reentry / self.interval as i32;
+        t.max(0) as u32
+    }
+
+    /// The VIP as printed in logs.
+    pub fn vip_text(&self) -> &str {
+        self.vip.as_deref().unwrap_or("(null)")
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Run with this configuration.
+    Run(Box<Config>),
+    /// Print this text to stdout and exit 0 (`--version`, `--help`, `--usage`).
+    Print(String),
+}
+
+/// A start-up error: the full stderr line (without newline); exit status 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Error of an integer option value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct IntError(&'static str);
+
+/// popt `POPT_ARG_INT`: C `strtol` base 0 (decimal, `0x` hex, leading-zero
+/// octal, optional sign, leading blanks), whole string consumed, `int` range.
+pub fn popt_int(s: &str) -> Result<i32, IntError> {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (radix, digits) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        if h.is_empty() || !h.as_bytes()[0].is_ascii_hexdigit() {
+            // strtol parses just the "0" and stops at the x.
+            return if s.trim().is_empty() {
+                Ok(0)
+            } else {
+                Err(IntError(POPT_BADNUMBER))
+            };
+        }
+        (16, h)
+    } else if t.len() > 1 && t.starts_with('0') {
+        (8, &t[1..])
+    } else {
+        (10, t)
+    };
+    if digits.is_empty() {
+        // "" (or only blanks) is accepted as 0 by popt; a lone sign is not.
+        return if s.len() == t.len() + usize::from(neg) && !s.contains(['-', '+']) {
+            Ok(0)
+        } else {
+            Err(IntError(POPT_BADNUMBER))
+        };
+    }
+    let mut v: i64 = 0;
+    for c in digits.chars() {
+        let d = c.to_digit(radix).ok_or(IntError(POPT_BADNUMBER))?;
+        v = v.saturating_mul(radix as i64).saturating_add(d as i64);
+    }
+    if neg {
+        v = -v;
+    }
+    i32::try_from(v).map_err(|_| IntError(POPT_OVERFLOW))
+}
+
+/// Parses and validates `argv` (including `argv[0]`).
+pub fn parse<I, T>(argv: I) -> Result<Parsed, UsageError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
+    let matches = Args::command()
+        .try_get_matches_from(&argv)
+        .map_err(|e| popt_error(&e, &argv))?;
+    let args = Args::from_arg_matches(&matches).map_err(|e| popt_error(&e, &argv))?;
+    validate(args)
+}
+
+fn bad(opt: &str, reason: &str) -> UsageError {
+    UsageError(format!("nanny: bad argument {opt}: {reason}"))
+}
+
+/// Maps a clap error to popt's `bad argument OPT: REASON`.
+fn popt_error(e: &clap::Error, argv: &[OsString]) -> UsageError {
+    let ctx_str = |k: ContextKind| match e.get(k) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let last = argv
+        .last()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match e.kind() {
+        ErrorKind::UnknownArgument => {
+            let arg = ctx_str(ContextKind::InvalidArg).unwrap_or(last);
+            bad(&arg, POPT_BADOPT)
+        }
+        ErrorKind::TooManyValues | ErrorKind::NoEquals => {
+            let value = ctx_str(ContextKind::InvalidValue).unwrap_or_default();
+            let tok = argv
+                .iter()
+                .map(|a| a.to_string_lossy())
+                .find(|a| a.starts_with("--") && a.ends_with(&format!("={value}")))
+                .map(|a| a.split('=').next().unwrap_or_default().to_string())
+                .unwrap_or(last);
+            bad(&tok, POPT_UNWANTEDARG)
+        }
+        ErrorKind::ValueValidation => {
+            let value = ctx_str(ContextKind::InvalidValue).unwrap_or_default();
+            let reason = std::error::Error::source(e)
+                .and_then(|s| s.downcast_ref::<IntError>())
+                .map(|ie| ie.0)
+                .unwrap_or(POPT_BADNUMBER);
+            bad(&spelling_of_value(argv, &value), reason)
+        }
+        ErrorKind::InvalidValue => {
+            // A value-taking option at the end of argv with nothing after it.
+            let tok = last.split('=').next().unwrap_or_default().to_string();
+            bad(&tok, POPT_NOARG)
+        }
+        _ => {
+            let arg = ctx_str(ContextKind::InvalidArg).unwrap_or(last);
+            let msg = e.kind().as_str().unwrap_or("invalid option");
+            bad(&arg, msg)
+        }
+    }
+}
+
+/// Finds how the user spelled the option that carried `value`.
+fn spelling_of_value(argv: &[OsString], value: &str) -> String {
+    let args: Vec<String> = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    for (i, a) in args.iter().enumerate().skip(1) {
+        if let Some((opt, v)) = a.split_once('=')
+            && opt.starts_with("--")
+            && v == value
+        {
+            return opt.to_string();
+        }
+        if a.starts_with('-') && !a.starts_with("--") && a.len() > 2 && a[2..] == *value {
+            return a[..2].to_string();
+        }
+        if args.get(i + 1).map(String::as_str) == Some(value) && a.starts_with('-') {
+            return a.clone();
+        }
+    }
+    value.to_string()
+}
+
+fn lossy(s: &OsStr) -> String {
+    s.to_string_lossy().into_owned()
+}
+
+unsafe extern "C" {
+    #[link_name = "inet_aton"]
+    fn c_inet_aton(cp: *const libc::c_char, inp: *mut libc::in_addr) -> libc::c_int;
+}
+
+/// `inet_aton`: dotted quad and the short/hex/octal forms.
+pub fn inet_aton(s: &OsStr) -> Option<Ipv4Addr> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let c = std::ffi::CString::new(s.as_bytes()).ok()?;
+    let mut addr = libc::in_addr { s_addr: 0 };
+    // SAFETY: valid C string and out pointer.
+    let ok = unsafe { c_inet_aton(c.as_ptr(), &mut addr) };
+    (ok != 0).then(|| Ipv4Addr::from(u32::from_be(addr.s_addr)))
+}
+
+fn validate(a: Args) -> Result<Parsed, UsageError> {
+    if a.help {
+        return Ok(Parsed::Print(help_text()));
+    }
+    if a.usage {
+        return Ok(Parsed::Print(usage_text()));
+    }
+    if a.version {
+        return Ok(Parsed::Print(lvs_util::version::banner("nanny", "1.46")));
+    }
+    if !a.rest.is_empty() {
+        return Err(UsageError("nanny: unexpected arguments".into()));
+    }
+    let Some(server) = a.server else {
+        return Err(UsageError(
+            "nanny: No address supplied. Use '--help' for help. ".into(),
+        ));
+    };
+    let Some(host) = inet_aton(&server) else {
+        return Err(UsageError(format!(
+            "nanny: bad IP address -- {}",
+            lossy(&server)
+        )));
+    };
+    let mode = if a.fos {
+        Mode::Fos
+    } else if a.lvs {
+        Mode::Lvs
+    } else {
+        return Err(UsageError("nanny: unknown service type".into()));
+    };
+    let interval = a.interval.unwrap_or(10);
+    if interval <= 0 {
+        // gaps.md E5: the original divides by zero.
+        return Err(UsageError("nanny: timeout must be > 0".into()));
+    }
+    let port = a.port.unwrap_or(80);
+    let rport = match a.rport {
+        Some(r) if r != 0 => r,
+        _ => port,
+    };
+    let reentry = match a.reentrytime.unwrap_or(0) {
+        0 if mode == Mode::Lvs => 180,
+        0 => interval,
+        r => r,
+    };
+    let method = a.method.map(|m| lossy(&m)).unwrap_or_else(|| "m".into());
+    let letter = method
+        .strip_prefix('-')
+        .unwrap_or(&method)
+        .chars()
+        .next()
+        .unwrap_or('m');
+    let forward = match letter {
+        'i' => Forward::Tunnel,
+        'g' => Forward::Droute,
+        't' if a.t_is_tunnel => Forward::Tunnel,
+        _ => Forward::Masq,
+    };
+    let loadcmd = a.loadcmd.filter(|l| l != "none");
+    use std::os::unix::ffi::OsStringExt as _;
+    Ok(Parsed::Run(Box::new(Config {
+        mode,
+        host,
+        port: port as u16,
+        rport: rport as u16,
+        vip: a.virtaddress.map(|v| lossy(&v)),
+        fwmark: a.fwmark.unwrap_or(0) as u32,
+        interval: interval as u32,
+        reentry,
+        weight: a.weight.unwrap_or(1),
+        scale: a.scale.unwrap_or(10),
+        forward,
+        ipvsadm: a
+            .ipvsadm
+            .map(|i| lossy(&i))
+            .unwrap_or_else(|| "/sbin/ipvsadm".into()),
+        loadcmd,
+        send: a.send_string.map(OsString::into_vec),
+        expect: a.expect_string.map(OsString::into_vec),
+        program: a.send_program,
+        regex: a.regex,
+        suppress: a.suppress,
+        quiesce: a.quiesce,
+        udp: a.udp,
+        verbose: a.verbose,
+        nodaemon: a.nodaemon,
+        nofork: a.nofork,
+        test_start: a.test_start,
+        icmp: !a.no_icmp,
+        external_failure_passes: a.external_failure_passes,
+        chop_newline_only: a.chop_newline_only,
+    })))
+}
+
+/// One popt-style help row: (`-x, --long=ARG`, description).
+fn rows() -> Vec<(String, String)> {
+    let cmd = Args::command();
+    let mut out = Vec::new();
+    for arg in cmd.get_arguments() {
+        if arg.is_hide_set() {
+            continue;
+        }
+        let Some(long) = arg.get_long() else { continue };
+        let mut left = match arg.get_short() {
+            Some(s) => format!("-{s}, --{long}"),
+            None => format!("    --{long}"),
+        };
+        if let Some(v) = arg.get_value_names().and_then(|v| v.first()) {
+            left.push_str(&format!("={v}"));
+        }
+        let mut help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+        if let Some(al) = arg.get_visible_aliases() {
+            let al: Vec<String> = al.iter().map(|a| format!("--{a}")).collect();
+            help.push_str(&format!(" (also {})", al.join(", ")));
+        }
+        out.push((left, help));
+    }
+    out
+}
+
+/// `--help`: popt's layout.
+pub fn help_text() -> String {
+    let mut s = String::from("Usage: nanny [OPTION...]\n");
+    for (left, help) in rows() {
+        s.push_str(&format!("  {left:<32} {help}\n"));
+    }
+    s
+}
+
+/// `--usage`: popt's brief usage.
+pub fn usage_text() -> String {
+    let cmd = Args::command();
+    let mut s = String::from("Usage: nanny");
+    let mut col = s.len();
+    for arg in cmd.get_arguments() {
+        if arg.is_hide_set() {
+            continue;
+        }
+        let Some(long) = arg.get_long() else { continue };
+        let value = arg
+            .get_value_names()
+            .and_then(|v| v.first())
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default();
+        let item = match arg.get_short() {
+            Some(c) => format!(" [-{c}|--{long}{value}]"),
+            None => format!(" [--{long}{value}]"),
+        };
+        if col + item.len() > 79 {
+            s.push_str("\n       ");
+            col = 7;
+        }
+        col += item.len();
+        s.push_str(&item);
+    }
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Config, String> {
+        let mut v = vec!["nanny"];
+        v.extend_from_slice(args);
+        match parse(v) {
+            Ok(Parsed::Run(c)) => Ok(*c),
+            Ok(Parsed::Print(p)) => Err(format!("PRINT {p}")),
+            Err(e) => Err(e.0),
+        }
+    }
+
+    #[test]
+    fn popt_integers() {
+        assert_eq!(popt_int("10"), Ok(10));
+        assert_eq!(popt_int("0x1F"), Ok(31));
+        assert_eq!(popt_int("010"), Ok(8));
+        assert_eq!(popt_int("-5"), Ok(-5));
+        assert_eq!(popt_int(" 7"), Ok(7));
+        assert_eq!(popt_int("0"), Ok(0));
+        assert_eq!(popt_int(""), Ok(0));
+        assert_eq!(popt_int("08"), Err(IntError(POPT_BADNUMBER)));
+        assert_eq!(popt_int("10s"), Err(IntError(POPT_BADNUMBER)));
+        assert_eq!(popt_int("-"), Err(IntError(POPT_BADNUMBER)));
+        assert_eq!(popt_int("99999999999"), Err(IntError(POPT_OVERFLOW)));
+        assert_eq!(popt_int("2147483647"), Ok(i32::MAX));
+        assert_eq!(popt_int("-2147483648"), Ok(i32::MIN));
+    }
+
+    #[test]
+    fn lvsd_argv_is_accepted() {
+        let c = run(&[
+            "-c",
+            "-h",
+            "192.168.50.11",
+            "-p",
+            "80",
+            "-r",
+            "8080",
+            "-s",
+            r"GET /health HTTP/1.0\r\n\r\n",
+            "-x",
+            "HTTP/1.1 200",
+            "-q",
+            "-a",
+            "30",
+            "-I",
+            "/sbin/ipvsadm",
+            "-t",
+            "6",
+            "-w",
+            "10",
+            "-V",
+            "203.0.113.100",
+            "-M",
+            "m",
+            "-U",
+            "none",
+            "--nodaemon",
+            "--lvs",
+        ])
+        .unwrap();
+        assert_eq!(c.mode, Mode::Lvs);
+        assert_eq!(c.host, Ipv4Addr::new(192, 168, 50, 11));
+        assert_eq!((c.port, c.rport), (80, 8080));
+        assert_eq!(
+            c.send.as_deref(),
+            Some(&br"GET /health HTTP/1.0\r\n\r\n"[..])
+        );
+        assert_eq!(c.expect.as_deref(), Some(&b"HTTP/1.1 200"[..]));
+        assert!(c.quiesce && c.nodaemon && c.nofork);
+        assert_eq!((c.reentry, c.interval, c.weight), (30, 6, 10));
+        assert_eq!(c.threshold(), 5);
+        assert_eq!(c.vip.as_deref(), Some("203.0.113.100"));
+        assert_eq!(c.forward, Forward::Masq);
+        assert_eq!(c.loadcmd, None);
+        let c = run(&[
+            "-c",
+            "-h",
+            "10.0.0.2",
+            "-p",
+            "443",
+            "-r",
+            "443",
+            "-f",
+            "80",
+            "-u",
+            "-e",
+            "/bin/check %h %p",
+            "--regex",
+            "-v",
+            "-a",
+            "60",
+            "-I",
+            "/sbin/ipvsadm",
+            "-t",
+            "10",
+            "-w",
+            "1",
+            "-V",
+            "10.0.0.1",
+            "-M",
+            "g",
+            "-U",
+            "rsh",
+            "--lvs",
+        ])
+        .unwrap();
+        assert!(c.udp && c.regex && c.verbose);
+        assert_eq!(c.fwmark, 80);
+        assert_eq!(c.forward, Forward::Droute);
+        assert_eq!(c.loadcmd.as_deref(), Some(OsStr::new("rsh")));
+        assert_eq!(c.program.as_deref(), Some(OsStr::new("/bin/check %h %p")));
+    }
+
+    #[test]
+    fn fos_argv_is_accepted() {
+        let c = run(&[
+            "-c",
+            "-h",
+            "192.0.2.100",
+            "-V",
+            "192.0.2.10",
+            "-p",
+            "80",
+            "-v",
+            "-s",
+            "GET /",
+            "-x",
+            "HTTP",
+            "-t",
+            "5",
+            "--nodaemon",
+            "--fos",
+        ])
+        .unwrap();
+        assert_eq!(c.mode, Mode::Fos);
+        assert_eq!(c.reentry, 5);
+        assert_eq!(c.threshold(), 1);
+        // --fos wins over --lvs
+        assert_eq!(
+            run(&["-h", "1.2.3.4", "--lvs", "--fos"]).unwrap().mode,
+            Mode::Fos
+        );
+    }
+
+    #[test]
+    fn defaults() {
+        let c = run(&["-h", "1.2.3.4", "--lvs"]).unwrap();
+        assert_eq!((c.port, c.rport, c.interval, c.reentry), (80, 80, 10, 180));
+        assert_eq!((c.weight, c.scale, c.fwmark), (1, 10, 0));
+        assert_eq!(c.ipvsadm, "/sbin/ipvsadm");
+        assert_eq!(c.vip_text(), "(null)");
+        assert!(c.icmp && !c.test_start);
+        assert_eq!(c.threshold(), 18);
+    }
+
+    #[test]
+    fn spellings_and_aliases() {
+        let c = run(&[
+            "--server=1.2.3.4",
+            "--port=0x50",
+            "--interval",
+            "3",
+            "-w010",
+            "--quiesce-server",
+            "--UDP",
+            "--send_str",
+            "a",
+            "--expect_str",
+            "-b",
+            "--norun",
+            "--lvs",
+            "-qv",
+        ])
+        .unwrap();
+        assert_eq!((c.port, c.interval, c.weight), (80, 3, 8));
+        assert!(c.quiesce && c.udp && c.test_start && c.verbose);
+        assert_eq!(c.expect.as_deref(), Some(&b"-b"[..]));
+        // last occurrence wins
+        assert_eq!(
+            run(&["-h", "1.2.3.4", "-p", "1", "-p", "2", "--lvs"])
+                .unwrap()
+                .port,
+            2
+        );
+        // inet_aton forms
+        assert_eq!(
+            run(&["-h", "10.1", "--lvs"]).unwrap().host,
+            Ipv4Addr::new(10, 0, 0, 1)
+        );
+    }
+
+    #[test]
+    fn method_letters() {
+        let m = |x: &str, extra: &[&str]| {
+            let mut a = vec!["-h", "1.2.3.4", "--lvs", "-M", x];
+            a.extend_from_slice(extra);
+            run(&a).unwrap().forward
+        };
+        assert_eq!(m("i", &[]), Forward::Tunnel);
+        assert_eq!(m("-g", &[]), Forward::Droute);
+        assert_eq!(m("gate", &[]), Forward::Droute);
+        assert_eq!(m("t", &[]), Forward::Masq);
+        assert_eq!(m("t", &["--t-is-tunnel"]), Forward::Tunnel);
+        assert_eq!(m("x", &[]), Forward::Masq);
+        assert_eq!(m("", &[]), Forward::Masq);
+    }
+
+    #[test]
+    fn startup_errors() {
+        assert_eq!(
+            run(&[]).unwrap_err(),
+            "nanny: No address supplied. Use '--help' for help. "
+        );
+        assert_eq!(
+            run(&["-h", "1.2.3.4"]).unwrap_err(),
+            "nanny: unknown service type"
+        );
+        assert_eq!(
+            run(&["-h", "host.example", "--lvs"]).unwrap_err(),
+            "nanny: bad IP address -- host.example"
+        );
+        assert_eq!(
+            run(&["-h", "1.2.3.4", "--lvs", "extra"]).unwrap_err(),
+            "nanny: unexpected arguments"
+        );
+        assert_eq!(
+            run(&["-h", "1.2.3.4", "--lvs", "--", "-x"]).unwrap_err(),
+            "nanny: unexpected arguments"
+        );
+        assert_eq!(
+            run(&["-o", "x"]).unwrap_err(),
+            "nanny: bad argument -o: unknown option"
+        );
+        assert_eq!(
+            run(&["--startup", "x"]).unwrap_err(),
+            "nanny: bad argument --startup: unknown option"
+        );
+        assert_eq!(
+            run(&["-R"]).unwrap_err(),
+            "nanny: bad argument -R: unknown option"
+        );
+        assert_eq!(
+            run(&["-D"]).unwrap_err(),
+            "nanny: bad argument -D: unknown option"
+        );
+        assert_eq!(
+            run(&["-t", "abc"]).unwrap_err(),
+            "nanny: bad argument -t: invalid numeric value"
+        );
+        assert_eq!(
+            run(&["--interval=1x"]).unwrap_err(),
+            "nanny: bad argument --interval: invalid numeric value"
+        );
+        assert_eq!(
+            run(&["-w99999999999"]).unwrap_err(),
+            "nanny: bad argument -w: number too large or too small"
+        );
+        assert_eq!(
+            run(&["-h"]).unwrap_err(),
+            "nanny: bad argument -h: missing argument"
+        );
+        assert_eq!(
+            run(&["--lvs", "--port"]).unwrap_err(),
+            "nanny: bad argument --port: missing argument"
+        );
+        assert_eq!(
+            run(&["--udp=1"]).unwrap_err(),
+            "nanny: bad argument --udp: option does not take an argument"
+        );
+        assert_eq!(
+            run(&["-h", "1.2.3.4", "--lvs", "-t", "0"]).unwrap_err(),
+            "nanny: timeout must be > 0"
+        );
+        assert_eq!(
+            run(&["-h", "1.2.3.4", "--lvs", "-t", "-3"]).unwrap_err(),
+            "nanny: timeout must be > 0"
+        );
+    }
+
+    #[test]
+    fn help_version_usage() {
+        let h = run(&["--help"]).unwrap_err();
+        assert!(h.starts_with("PRINT Usage: nanny [OPTION...]\n"), "{h}");
+        for flag in [
+            "--server=STRING",
+            "--send_program=STRING",
+            "--no-icmp",
+            "--external-failure-passes",
+            "--chop-newline-only",
+            "--t-is-tunnel",
+            "--test-start",
+            "--norun",
+            "--quiesce-server",
+            "--UDP",
+            "--send_str",
+            "--expect_str",
+            "-?, --help",
+            "--usage",
+        ] {
+            assert!(h.contains(flag), "help lacks {flag}: {h}");
+        }
+        assert!(
+            run(&["-?"])
+                .unwrap_err()
+                .starts_with("PRINT Usage: nanny [OPTION...]")
+        );
+        assert!(
+            run(&["--usage"])
+                .unwrap_err()
+                .starts_with("PRINT Usage: nanny [-h|--server STRING]")
+        );
+        let v = run(&["--version"]).unwrap_err();
+        assert!(
+            v.starts_with("PRINT Program Version:\tnanny 1.46\nBuilt:\t\t\t"),
+            "{v}"
+        );
+        assert!(v.ends_with("A component of:\t\tpiranha-0.8.6-1\n"));
+    }
+}
