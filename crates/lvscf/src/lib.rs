@@ -1,1 +1,108 @@
-//! lvs.cf parser and model. Placeholder; filled in by the lvscf work.
+//! Piranha's `lvs.cf`: lexer, parser, typed model, writer and the checks the
+//! daemons run on it. Shared by pulse, lvsd, nanny and fos.
+//!
+//! The syntax and error behaviour are the original `lvsconfig.c`'s
+//! (`/work/shared/spec/lvs-cf.md`), with the keep/fix decisions of gaps.md
+//! section B:
+//!
+//! * CRLF (and CR-only) line ends are accepted (B1).
+//! * Trailing blanks are dropped before tokenising; quoting errors are
+//!   `quotation mismatch` (code 3) everywhere, also inside blocks (B2, B14).
+//! * Quotes put back on `send`/`expect`/`send_program`/`start_cmd`/`stop_cmd`
+//!   are stripped by [`strip_quotes`]; [`QuoteMode`] chooses whether matching
+//!   single quotes go too (B3, the default) or stay (the original).
+//! * [`translate_escapes`] leaves unknown escapes unchanged and reports them
+//!   (B4).
+//! * Silently accepted oddities become [`Warning`]s (B5, B7, B10, B13).
+//! * The server port follows the block's `port` as of the `server` line (B6);
+//!   §9 private-address defaulting is kept (B7).
+//! * There is no token limit (B11); integers outside a key's range are
+//!   `integer expected` (B12).
+//!
+//! Entry points: [`parse_file`], [`parse_str`], [`parse_bytes`] (and the
+//! `_with` forms taking a [`Resolver`]); [`write`] for the reverse;
+//! [`validate_for_pulse`], [`validate_for_fos`] and [`validate_for_lvsd`]
+//! for the post-parse checks of lvs-cf.md §10.
+
+mod error;
+mod json;
+mod lex;
+mod model;
+mod parse;
+mod strings;
+mod validate;
+mod value;
+mod write;
+
+use std::path::Path;
+
+pub use error::{ConfigError, ErrorCode, LoadError, Warning, WarningKind};
+pub use json::to_json;
+pub use model::{
+    AddrDev, BlockKind, Config, ConflictAction, DEFAULT_CLIENT_MONITOR, DEFAULT_CONFIG_FILE,
+    DEFAULT_IPVSADM, Global, Host, Line, Network, Protocol, RealServer, Scheduler, Service,
+    ServiceType,
+};
+pub use parse::{Parsed, parse_bytes_with};
+pub use strings::{EscapeWarning, QuoteMode, Translated, strip_quotes, translate_escapes};
+pub use validate::{
+    Finding, FindingKind, Severity, validate_for_fos, validate_for_lvsd, validate_for_pulse,
+};
+pub use value::{
+    Resolver, StaticResolver, SystemResolver, inet_aton, looks_like_hostname, parse_c_long,
+    parse_services,
+};
+pub use write::{WriteError, write};
+
+/// Parses file contents with the system resolver (host names through
+/// `getaddrinfo`, service names from `/etc/services`).
+pub fn parse_bytes(bytes: &[u8], file: &str) -> Result<Parsed, ConfigError> {
+    parse_bytes_with(bytes, file, &SystemResolver::default())
+}
+
+/// Parses text with the system resolver; `file` names it in messages.
+pub fn parse_str(text: &str, file: &str) -> Result<Parsed, ConfigError> {
+    parse_bytes(text.as_bytes(), file)
+}
+
+/// Reads and parses a file with the system resolver.
+pub fn parse_file(path: impl AsRef<Path>) -> Result<Parsed, LoadError> {
+    parse_file_with(path, &SystemResolver::default())
+}
+
+/// Reads and parses a file. Like the original: a zero-length file is
+/// `Empty configuration` (code `LVS_ERROR_STAT`, line 0) and a read failure
+/// `I/O error while reading configuration` (`LVS_ERROR_READ`, line 0).
+pub fn parse_file_with(
+    path: impl AsRef<Path>,
+    resolver: &dyn Resolver,
+) -> Result<Parsed, LoadError> {
+    use std::io::Read as _;
+    let path = path.as_ref();
+    let name = path.display().to_string();
+    let mut f = std::fs::File::open(path).map_err(|source| LoadError::Open {
+        file: name.clone(),
+        source,
+    })?;
+    let read_error = |e: std::io::Error| ConfigError {
+        file: name.clone(),
+        line: 0,
+        code: ErrorCode::Read,
+        key: None,
+        detail: format!("expected a readable file, found a read error: {e}"),
+    };
+    let size = f.metadata().map_err(read_error)?.len();
+    if size == 0 {
+        return Ok(parse_bytes_with(b"", &name, resolver)?);
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    f.read_to_end(&mut bytes).map_err(read_error)?;
+    if (bytes.len() as u64) < size {
+        return Err(read_error(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("read {} of {size} bytes", bytes.len()),
+        ))
+        .into());
+    }
+    Ok(parse_bytes_with(&bytes, &name, resolver)?)
+}

@@ -1,13 +1,129 @@
-//! `lvscf`: checks, dumps and formats lvs.cf. Placeholder.
+//! `lvscf`: checks, dumps and formats lvs.cf.
+//!
+//! * `lvscf check [FILE]`: exit 0 if valid (warnings on stderr), else exit 1
+//!   with `FILE:LINE: message` on stderr.
+//! * `lvscf dump [--json] [--keep-single-quotes] [FILE]`: the effective
+//!   configuration as JSON on stdout.
+//! * `lvscf fmt [FILE]`: the file in canonical form on stdout.
+//!
+//! FILE defaults to `/etc/sysconfig/ha/lvs.cf`.
 
-fn main() {
-    if std::env::args().nth(1).as_deref() == Some("--version") {
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use lvscf::{LoadError, Parsed, QuoteMode};
+
+#[derive(Parser)]
+#[command(
+    name = "lvscf",
+    about = "Check, dump and format Piranha's lvs.cf",
+    disable_version_flag = true
+)]
+struct Cli {
+    /// Print the version banner and exit.
+    #[arg(long)]
+    version: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check FILE: exit 0 if it is valid (warnings go to stderr), 1 if not.
+    Check {
+        /// The file to check.
+        #[arg(default_value = lvscf::DEFAULT_CONFIG_FILE)]
+        file: PathBuf,
+    },
+    /// Print the effective configuration, defaults filled in, as JSON.
+    Dump {
+        /// JSON output (the only format).
+        #[arg(long)]
+        json: bool,
+        /// Keep single quotes around send/expect/commands as the original
+        /// does (gaps.md B3 compatibility).
+        #[arg(long)]
+        keep_single_quotes: bool,
+        /// The file to dump.
+        #[arg(default_value = lvscf::DEFAULT_CONFIG_FILE)]
+        file: PathBuf,
+    },
+    /// Print FILE in canonical form (comments are not kept).
+    Fmt {
+        /// The file to format.
+        #[arg(default_value = lvscf::DEFAULT_CONFIG_FILE)]
+        file: PathBuf,
+    },
+}
+
+/// Parses `file`, printing warnings, or the error, on stderr.
+fn load(file: &PathBuf) -> Result<Parsed, ExitCode> {
+    match lvscf::parse_file(file) {
+        Ok(p) => {
+            for w in &p.warnings {
+                eprintln!("{w}");
+            }
+            Ok(p)
+        }
+        Err(LoadError::Open { file, source }) => {
+            eprintln!("{file}: failed to open: {source}");
+            Err(ExitCode::FAILURE)
+        }
+        Err(LoadError::Parse(e)) => {
+            eprintln!("{e}");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), ExitCode> {
+    match command {
+        Command::Check { file } => {
+            load(&file)?;
+        }
+        Command::Dump {
+            json: _,
+            keep_single_quotes,
+            file,
+        } => {
+            let p = load(&file)?;
+            let mode = if keep_single_quotes {
+                QuoteMode::KeepSingle
+            } else {
+                QuoteMode::StripSingle
+            };
+            print!("{}", lvscf::to_json(&p.config, mode));
+        }
+        Command::Fmt { file } => {
+            let p = load(&file)?;
+            match lvscf::write(&p.config) {
+                Ok(text) => print!("{text}"),
+                Err(e) => {
+                    eprintln!("{}: {e}", file.display());
+                    return Err(ExitCode::FAILURE);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.version {
         print!(
             "{}",
             lvs_util::version::banner("lvscf", env!("CARGO_PKG_VERSION"))
         );
-        return;
+        return ExitCode::SUCCESS;
     }
-    eprintln!("lvscf: not implemented yet");
-    std::process::exit(1);
+    let Some(command) = cli.command else {
+        eprintln!("lvscf: a command is required: check, dump or fmt (see lvscf --help)");
+        return ExitCode::from(2);
+    };
+    match run(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
 }

@@ -1,0 +1,571 @@
+//! The typed lvs.cf model: what every daemon reads after parsing.
+//!
+//! Field names follow the lvs.cf key spelling. Defaults are the original
+//! parser's (lvs-cf.md §6–§8). Where the original uses the address 0.0.0.0
+//! for "none" (masks, `sorry_server`, `pmask`) the field is a plain
+//! [`Ipv4Addr`] and 0.0.0.0 means "none"; where absence is a different state
+//! from any value (`primary`, commands, `send`, …) the field is an `Option`.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// Source line number (1-based) of an item, for messages.
+///
+/// Line numbers are not part of a model's identity: two models that differ
+/// only in where things were written compare equal (this is what makes
+/// `parse(write(model)) == model` hold and lets a reload diff ignore moves).
+#[derive(Debug, Clone, Copy, Default, PartialOrd, Ord)]
+pub struct Line(pub usize);
+
+impl PartialEq for Line {
+    fn eq(&self, _: &Line) -> bool {
+        true
+    }
+}
+impl Eq for Line {}
+impl std::hash::Hash for Line {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+impl fmt::Display for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A parsed file: global settings, `virtual` blocks and `failover` blocks
+/// (each list in file order, as the original's `lvsRelocateFS` leaves them).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config {
+    /// Top-level keys.
+    pub global: Global,
+    /// `virtual NAME { … }` blocks, used by lvsd (and pulse for VIPs).
+    pub virtuals: Vec<Service>,
+    /// `failover NAME { … }` blocks, used by fos (and pulse for VIPs).
+    pub failovers: Vec<Service>,
+}
+
+impl Config {
+    /// The blocks of the type `service` selects (`virtual` for lvs,
+    /// `failover` for fos).
+    pub fn selected_services(&self) -> &[Service] {
+        match self.global.service {
+            ServiceType::Lvs => &self.virtuals,
+            ServiceType::Fos => &self.failovers,
+        }
+    }
+}
+
+/// A host value: the IPv4 address, plus the name when the file gave a host
+/// name rather than an address literal (gaps.md B10: names are resolved once,
+/// at parse time).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Host {
+    /// The address (first IPv4 address for a name).
+    pub addr: Ipv4Addr,
+    /// The host name as written, `None` for an `inet_aton` literal.
+    pub name: Option<String>,
+}
+
+impl Host {
+    /// A host given as an address literal.
+    pub fn addr(addr: Ipv4Addr) -> Host {
+        Host { addr, name: None }
+    }
+}
+
+/// An address with the interface label it lives on: virtual/failover
+/// `address = VIP DEV` and global `nat_router = IP DEV`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AddrDev {
+    /// The address (a host value: names allowed).
+    pub host: Host,
+    /// Interface label pulse configures, normally an alias like `eth0:1`.
+    pub device: String,
+}
+
+/// `service = lvs | fos`: which block type pulse operates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ServiceType {
+    /// `lvs`: pulse runs lvsd for the `virtual` blocks.
+    #[default]
+    Lvs,
+    /// `fos`: pulse runs fos for the `failover` blocks.
+    Fos,
+}
+
+impl ServiceType {
+    /// The lvs.cf spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceType::Lvs => "lvs",
+            ServiceType::Fos => "fos",
+        }
+    }
+}
+
+/// `network = nat | direct | tunnel`: the IPVS forwarding method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Network {
+    /// `nat` (ipvsadm `-m`), the default.
+    #[default]
+    Nat,
+    /// `direct` (ipvsadm `-g`).
+    Direct,
+    /// `tunnel` (ipvsadm `-i`).
+    Tunnel,
+}
+
+impl Network {
+    /// The lvs.cf spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Network::Nat => "nat",
+            Network::Direct => "direct",
+            Network::Tunnel => "tunnel",
+        }
+    }
+    /// The single-letter method nanny gets with `-M` (`m`, `g`, `i`).
+    pub fn method_letter(self) -> char {
+        match self {
+            Network::Nat => 'm',
+            Network::Direct => 'g',
+            Network::Tunnel => 'i',
+        }
+    }
+}
+
+/// `reservation_conflict_action = nothing | preempt` (shared SCSI, fos).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConflictAction {
+    /// `nothing`.
+    Nothing,
+    /// `preempt`.
+    Preempt,
+}
+
+impl ConflictAction {
+    /// The lvs.cf spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictAction::Nothing => "nothing",
+            ConflictAction::Preempt => "preempt",
+        }
+    }
+}
+
+/// `protocol = tcp | udp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Protocol {
+    /// `tcp`, the default.
+    #[default]
+    Tcp,
+    /// `udp`.
+    Udp,
+}
+
+impl Protocol {
+    /// The lvs.cf spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+/// `scheduler = …`: the IPVS scheduler name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Scheduler {
+    /// `lc`
+    Lc,
+    /// `rr`
+    Rr,
+    /// `wlc`, the default.
+    #[default]
+    Wlc,
+    /// `wrr`
+    Wrr,
+    /// `lblc`
+    Lblc,
+    /// `lblcr`
+    Lblcr,
+    /// `dh`
+    Dh,
+    /// `sh`
+    Sh,
+}
+
+impl Scheduler {
+    /// Every scheduler, in the order the original tests them.
+    pub const ALL: [Scheduler; 8] = [
+        Scheduler::Lc,
+        Scheduler::Rr,
+        Scheduler::Wlc,
+        Scheduler::Wrr,
+        Scheduler::Lblc,
+        Scheduler::Lblcr,
+        Scheduler::Dh,
+        Scheduler::Sh,
+    ];
+
+    /// The lvs.cf (and IPVS) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheduler::Lc => "lc",
+            Scheduler::Rr => "rr",
+            Scheduler::Wlc => "wlc",
+            Scheduler::Wrr => "wrr",
+            Scheduler::Lblc => "lblc",
+            Scheduler::Lblcr => "lblcr",
+            Scheduler::Dh => "dh",
+            Scheduler::Sh => "sh",
+        }
+    }
+}
+
+/// Every top-level key (lvs-cf.md §6), defaults as the original sets them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Global {
+    /// `serial_no` (GUI revision counter; no daemon reads it). Default 0.
+    pub serial_no: i32,
+    /// `service`. Default `lvs`.
+    pub service: ServiceType,
+    /// `primary`: the primary director's public address (never 0.0.0.0).
+    pub primary: Option<Host>,
+    /// `primary_private`, effective value: after §9 defaulting it equals
+    /// `primary` when the file gave `primary` but no `primary_private`.
+    pub primary_private: Option<Host>,
+    /// `primary_shared` (shared-SCSI device on the primary).
+    pub primary_shared: Option<String>,
+    /// `backup`: the backup director's public address; `Some(0.0.0.0)`
+    /// is allowed and means "no backup", like absence.
+    pub backup: Option<Host>,
+    /// `backup_private`, effective value: after §9 defaulting it equals
+    /// `backup` (even if the file set it) when `primary_private` was absent.
+    pub backup_private: Option<Host>,
+    /// True when §9 defaulting filled in `primary_private` and
+    /// `backup_private` (the file had `primary` but no `primary_private`).
+    pub private_defaulted: bool,
+    /// `backup_shared` (shared-SCSI device on the backup).
+    pub backup_shared: Option<String>,
+    /// `backup_active`. Default 0.
+    pub backup_active: bool,
+    /// `heartbeat` (parsed, ignored by every daemon). Default 0.
+    pub heartbeat: bool,
+    /// `heartbeat_port`. Default 539.
+    pub heartbeat_port: u16,
+    /// `keepalive` seconds. Default 2.
+    pub keepalive: i32,
+    /// `deadtime` seconds. Default 5.
+    pub deadtime: i32,
+    /// `network`. Default `nat`.
+    pub network: Network,
+    /// `nat_router = IP DEV`.
+    pub nat_router: Option<AddrDev>,
+    /// `nat_nmask`; 0.0.0.0 = none.
+    pub nat_nmask: Ipv4Addr,
+    /// `reservation_conflict_action`; no default.
+    pub reservation_conflict_action: Option<ConflictAction>,
+    /// `debug_level` (ignored). Default `NONE`.
+    pub debug_level: String,
+    /// `monitor_links`; non-zero = on. Default 0.
+    pub monitor_links: i32,
+    /// `syncdaemon`. Default 0.
+    pub syncdaemon: bool,
+    /// `syncd_iface`. Default `eth0`.
+    pub syncd_iface: String,
+    /// `syncd_id` (pulse uses `value & 0xff`). Default 0.
+    pub syncd_id: i32,
+    /// `tcp_timeout` seconds; 0 = leave the kernel value. Default 0.
+    pub tcp_timeout: i32,
+    /// `tcpfin_timeout` seconds. Default 0.
+    pub tcpfin_timeout: i32,
+    /// `udp_timeout` seconds. Default 0.
+    pub udp_timeout: i32,
+    /// `hard_shutdown`. Default 1.
+    pub hard_shutdown: bool,
+    /// `active_cmd`, quotes removed.
+    pub active_cmd: Option<String>,
+    /// `inactive_cmd`, quotes removed.
+    pub inactive_cmd: Option<String>,
+    /// `rsh_command`. Default `rsh`.
+    pub rsh_command: String,
+    /// `ipvsadm`. Default `/sbin/ipvsadm`.
+    pub ipvsadm: String,
+    /// `sync` (legacy, ignored). Default 0.
+    pub sync: bool,
+}
+
+impl Default for Global {
+    fn default() -> Global {
+        Global {
+            serial_no: 0,
+            service: ServiceType::Lvs,
+            primary: None,
+            primary_private: None,
+            primary_shared: None,
+            backup: None,
+            backup_private: None,
+            private_defaulted: false,
+            backup_shared: None,
+            backup_active: false,
+            heartbeat: false,
+            heartbeat_port: 539,
+            keepalive: 2,
+            deadtime: 5,
+            network: Network::Nat,
+            nat_router: None,
+            nat_nmask: Ipv4Addr::UNSPECIFIED,
+            reservation_conflict_action: None,
+            debug_level: "NONE".into(),
+            monitor_links: 0,
+            syncdaemon: false,
+            syncd_iface: "eth0".into(),
+            syncd_id: 0,
+            tcp_timeout: 0,
+            tcpfin_timeout: 0,
+            udp_timeout: 0,
+            hard_shutdown: true,
+            active_cmd: None,
+            inactive_cmd: None,
+            rsh_command: "rsh".into(),
+            ipvsadm: DEFAULT_IPVSADM.into(),
+            sync: false,
+        }
+    }
+}
+
+impl Global {
+    /// `primary` as an address, 0.0.0.0 when unset.
+    pub fn primary_addr(&self) -> Ipv4Addr {
+        host_addr(&self.primary)
+    }
+    /// `backup` as an address, 0.0.0.0 when unset.
+    pub fn backup_addr(&self) -> Ipv4Addr {
+        host_addr(&self.backup)
+    }
+    /// Effective `primary_private`, 0.0.0.0 when unset.
+    pub fn primary_private_addr(&self) -> Ipv4Addr {
+        host_addr(&self.primary_private)
+    }
+    /// Effective `backup_private`, 0.0.0.0 when unset.
+    pub fn backup_private_addr(&self) -> Ipv4Addr {
+        host_addr(&self.backup_private)
+    }
+    /// Shared-SCSI mode: both `primary_shared` and `backup_shared` non-empty.
+    pub fn shared_scsi(&self) -> bool {
+        let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+        set(&self.primary_shared) && set(&self.backup_shared)
+    }
+}
+
+fn host_addr(h: &Option<Host>) -> Ipv4Addr {
+    h.as_ref().map_or(Ipv4Addr::UNSPECIFIED, |h| h.addr)
+}
+
+/// Default `ipvsadm` path.
+pub const DEFAULT_IPVSADM: &str = "/sbin/ipvsadm";
+/// Default `client_monitor` path.
+pub const DEFAULT_CLIENT_MONITOR: &str = "/usr/sbin/nanny";
+/// Default lvs.cf path (`CFGFILE`).
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/sysconfig/ha/lvs.cf";
+
+/// Which keyword opened a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum BlockKind {
+    /// `virtual NAME {`
+    #[default]
+    Virtual,
+    /// `failover NAME {`
+    Failover,
+}
+
+impl BlockKind {
+    /// The lvs.cf keyword.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockKind::Virtual => "virtual",
+            BlockKind::Failover => "failover",
+        }
+    }
+}
+
+/// A `virtual` or `failover` block (lvs-cf.md §7; both accept the same keys).
+///
+/// `send`, `expect`, `send_program`, `start_cmd` and `stop_cmd` are stored as
+/// the original stores them: a quoted value gets its quote characters put
+/// back (§3.2). Use the `*_arg` methods for the value a daemon passes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    /// Block name (used in log messages only; need not be unique).
+    pub name: String,
+    /// `virtual` or `failover`.
+    pub kind: BlockKind,
+    /// Line of the `virtual NAME {` / `failover NAME {` line.
+    pub line: Line,
+    /// `active`. Default 0.
+    pub active: bool,
+    /// `address = VIP DEV`; unset when absent.
+    pub address: Option<AddrDev>,
+    /// `vip_nmask`; 0.0.0.0 = none.
+    pub vip_nmask: Ipv4Addr,
+    /// `sorry_server`; 0.0.0.0 = none.
+    pub sorry_server: Ipv4Addr,
+    /// `fwmark`; 0 = none.
+    pub fwmark: u32,
+    /// `port`. Default 80.
+    pub port: u16,
+    /// `protocol`. Default `tcp`.
+    pub protocol: Protocol,
+    /// `scheduler`. Default `wlc`.
+    pub scheduler: Scheduler,
+    /// `persistent` seconds; > 0 enables persistence. Default 0.
+    pub persistent: i32,
+    /// `pmask`; 0.0.0.0 = none (the literal `255.255.255.255` is stored as
+    /// none, like the original).
+    pub pmask: Ipv4Addr,
+    /// `send`, as stored (quotes re-added).
+    pub send: Option<String>,
+    /// `expect`, as stored (quotes re-added).
+    pub expect: Option<String>,
+    /// `use_regex`. Default 0.
+    pub use_regex: bool,
+    /// `send_program`, as stored (quotes re-added).
+    pub send_program: Option<String>,
+    /// `load_monitor`; `None` = no load monitoring.
+    pub load_monitor: Option<String>,
+    /// `timeout` seconds. Default 10.
+    pub timeout: i32,
+    /// `reentry` seconds. Default 180.
+    pub reentry: i32,
+    /// `quiesce_server`. Default 0.
+    pub quiesce_server: bool,
+    /// `client_monitor`. Default `/usr/sbin/nanny`.
+    pub client_monitor: String,
+    /// `start_cmd` (failover), as stored (quotes re-added).
+    pub start_cmd: Option<String>,
+    /// `stop_cmd` (failover), as stored (quotes re-added).
+    pub stop_cmd: Option<String>,
+    /// `master` (legacy, ignored).
+    pub master: Option<Host>,
+    /// `dirs = [ … ]` (legacy, ignored).
+    pub dirs: Option<Vec<String>>,
+    /// `server NAME { … }` blocks in file order.
+    pub servers: Vec<RealServer>,
+}
+
+impl Service {
+    /// A block with every key at its default.
+    pub fn new(name: impl Into<String>, kind: BlockKind) -> Service {
+        Service {
+            name: name.into(),
+            kind,
+            line: Line(0),
+            active: false,
+            address: None,
+            vip_nmask: Ipv4Addr::UNSPECIFIED,
+            sorry_server: Ipv4Addr::UNSPECIFIED,
+            fwmark: 0,
+            port: 80,
+            protocol: Protocol::Tcp,
+            scheduler: Scheduler::Wlc,
+            persistent: 0,
+            pmask: Ipv4Addr::UNSPECIFIED,
+            send: None,
+            expect: None,
+            use_regex: false,
+            send_program: None,
+            load_monitor: None,
+            timeout: 10,
+            reentry: 180,
+            quiesce_server: false,
+            client_monitor: DEFAULT_CLIENT_MONITOR.into(),
+            start_cmd: None,
+            stop_cmd: None,
+            master: None,
+            dirs: None,
+            servers: Vec::new(),
+        }
+    }
+
+    /// The VIP, 0.0.0.0 when `address` is unset.
+    pub fn vip(&self) -> Ipv4Addr {
+        self.address
+            .as_ref()
+            .map_or(Ipv4Addr::UNSPECIFIED, |a| a.host.addr)
+    }
+
+    /// The VIP's device label, `None` when `address` is unset.
+    pub fn device(&self) -> Option<&str> {
+        self.address.as_ref().map(|a| a.device.as_str())
+    }
+
+    /// `send` as lvsd/fos pass it to nanny `-s` (quotes stripped per `mode`;
+    /// escapes still literal, see [`crate::translate_escapes`]).
+    pub fn send_arg(&self, mode: crate::QuoteMode) -> Option<&str> {
+        self.send.as_deref().map(|s| crate::strip_quotes(s, mode))
+    }
+    /// `expect` as passed to nanny `-x`.
+    pub fn expect_arg(&self, mode: crate::QuoteMode) -> Option<&str> {
+        self.expect.as_deref().map(|s| crate::strip_quotes(s, mode))
+    }
+    /// `send_program` as passed to nanny `-e`.
+    pub fn send_program_arg(&self, mode: crate::QuoteMode) -> Option<&str> {
+        self.send_program
+            .as_deref()
+            .map(|s| crate::strip_quotes(s, mode))
+    }
+    /// `start_cmd` as fos runs it (before splitting on spaces).
+    pub fn start_cmd_arg(&self, mode: crate::QuoteMode) -> Option<&str> {
+        self.start_cmd
+            .as_deref()
+            .map(|s| crate::strip_quotes(s, mode))
+    }
+    /// `stop_cmd` as fos runs it (before splitting on spaces).
+    pub fn stop_cmd_arg(&self, mode: crate::QuoteMode) -> Option<&str> {
+        self.stop_cmd
+            .as_deref()
+            .map(|s| crate::strip_quotes(s, mode))
+    }
+    /// `pmask` when persistence applies: `Some` only if `persistent > 0`
+    /// and the mask is not none.
+    pub fn persistence_mask(&self) -> Option<Ipv4Addr> {
+        (self.persistent > 0 && !self.pmask.is_unspecified()).then_some(self.pmask)
+    }
+    /// The sorry server, if configured.
+    pub fn sorry(&self) -> Option<Ipv4Addr> {
+        (!self.sorry_server.is_unspecified()).then_some(self.sorry_server)
+    }
+}
+
+/// A `server NAME { … }` block inside a `virtual` block (lvs-cf.md §8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealServer {
+    /// Server name (log messages only).
+    pub name: String,
+    /// Line of the `server NAME {` line.
+    pub line: Line,
+    /// `address` (host names allowed). Default 0.0.0.0.
+    pub address: Host,
+    /// `active`. Default 0.
+    pub active: bool,
+    /// `weight`; negative values are accepted (with a warning). Default 1.
+    pub weight: i32,
+    /// `port`: the enclosing block's `port` as of the `server` line, unless
+    /// set here (no service names).
+    pub port: u16,
+}
+
+impl RealServer {
+    /// A server with defaults; `port` is the enclosing block's current port.
+    pub fn new(name: impl Into<String>, port: u16) -> RealServer {
+        RealServer {
+            name: name.into(),
+            line: Line(0),
+            address: Host::addr(Ipv4Addr::UNSPECIFIED),
+            active: false,
+            weight: 1,
+            port,
+        }
+    }
+}

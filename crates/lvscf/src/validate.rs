@@ -1,0 +1,298 @@
+//! Post-parse checks the daemons run (lvs-cf.md §10, plus the gaps.md fixes
+//! that turn crashes and silent breakage into clear messages).
+//!
+//! Each function returns findings in the order the original program meets
+//! them. For behaviour the original has, [`Finding::message`] is the
+//! original's exact text without the program prefix (the daemon prints
+//! `pulse: ` / `fos: ` before it, or logs it); for the new checks it is a
+//! `FILE:LINE: KEY: expected …, found …` sentence.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use crate::model::{Config, Network, Service, ServiceType};
+
+/// Whether a finding stops the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Severity {
+    /// The program must not start with this configuration.
+    Error,
+    /// Log it and carry on.
+    Warning,
+}
+
+/// What a finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FindingKind {
+    /// pulse: `backup_active = 1` with `backup` unset/0.0.0.0; pulse clears
+    /// `backup_active` and logs the message (original behaviour).
+    UndefinedBackupActive,
+    /// pulse: no `active = 1` block of the selected type; exit 1
+    /// (original behaviour).
+    NoActiveServices,
+    /// pulse: `primary_private` given without `backup_private` while a
+    /// backup is active (gaps.md B7: the original fails to bind on the
+    /// backup with `Address already in use`).
+    BackupPrivateMissing,
+    /// pulse: an interface name longer than 15 bytes (gaps.md A5).
+    DeviceNameTooLong,
+    /// pulse: a VIP on a base device, not an alias (gaps.md C11).
+    BaseDevice,
+    /// pulse: two VIPs on the same alias label (gaps.md C12).
+    SharedAlias,
+    /// pulse: `deadtime` not above `keepalive` (gaps.md C15).
+    DeadtimeNotAboveKeepalive,
+    /// fos: `service` is not `fos` (original behaviour).
+    NotFosService,
+    /// fos: no `failover` block (original behaviour).
+    NoFailoverServices,
+    /// fos: an active failover block without `start_cmd` or `stop_cmd`
+    /// (gaps.md F2).
+    MissingStartStopCmd,
+    /// fos: shared SCSI enabled without `reservation_conflict_action`
+    /// (gaps.md F3).
+    MissingConflictAction,
+    /// lvsd/fos: `timeout` ≤ 0 on an active block (nanny rejects it,
+    /// gaps.md E5).
+    TimeoutNotPositive,
+}
+
+/// One result of a `validate_for_*` function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// What it is about.
+    pub kind: FindingKind,
+    /// Line of the block concerned; 0 for global settings.
+    pub line: usize,
+    /// The message (see the module documentation).
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Kernel limit on interface names (IFNAMSIZ - 1).
+const IFNAME_MAX: usize = 15;
+
+fn err(kind: FindingKind, line: usize, message: String) -> Finding {
+    Finding {
+        severity: Severity::Error,
+        kind,
+        line,
+        message,
+    }
+}
+
+fn warn(kind: FindingKind, line: usize, message: String) -> Finding {
+    Finding {
+        severity: Severity::Warning,
+        kind,
+        line,
+        message,
+    }
+}
+
+fn at(file: &str, line: usize, key: &str) -> String {
+    if line == 0 {
+        format!("{file}: {key}")
+    } else {
+        format!("{file}:{line}: {key}")
+    }
+}
+
+/// pulse's checks, in pulse's start-up order (pulse.md §2 steps 6–8).
+pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
+    let g = &config.global;
+    let mut out = Vec::new();
+    let mut backup_active = g.backup_active;
+    if backup_active && g.backup_addr().is_unspecified() {
+        backup_active = false;
+        out.push(warn(
+            FindingKind::UndefinedBackupActive,
+            0,
+            "Undefined backup node marked as active? -- clearing that!".into(),
+        ));
+    }
+    let selected = config.selected_services();
+    if !selected.iter().any(|s| s.active) {
+        out.push(err(
+            FindingKind::NoActiveServices,
+            0,
+            format!(
+                "no active {} services defined in {file}",
+                g.service.as_str()
+            ),
+        ));
+    }
+    if backup_active
+        && !g.private_defaulted
+        && g.primary_private.is_some()
+        && g.backup_private.is_none()
+    {
+        out.push(err(
+            FindingKind::BackupPrivateMissing,
+            0,
+            format!(
+                "{}: expected backup_private because primary_private is set, found none \
+                 (the backup could not bind its private heartbeat socket)",
+                at(file, 0, "backup_private")
+            ),
+        ));
+    }
+    if g.service == ServiceType::Lvs
+        && g.network == Network::Nat
+        && let Some(nat) = &g.nat_router
+        && nat.device.len() > IFNAME_MAX
+    {
+        out.push(err(
+            FindingKind::DeviceNameTooLong,
+            0,
+            format!(
+                "{}: expected an interface name of at most {IFNAME_MAX} bytes, found {:?} ({} bytes)",
+                at(file, 0, "nat_router"),
+                nat.device,
+                nat.device.len()
+            ),
+        ));
+    }
+    let mut labels: HashMap<&str, (Ipv4Addr, &Service)> = HashMap::new();
+    for s in selected.iter().filter(|s| s.active) {
+        let Some(a) = &s.address else { continue };
+        let line = s.line.0;
+        let key = format!("{} {}: address", s.kind.as_str(), s.name);
+        if a.device.len() > IFNAME_MAX {
+            out.push(err(
+                FindingKind::DeviceNameTooLong,
+                line,
+                format!(
+                    "{}: expected an interface name of at most {IFNAME_MAX} bytes, found {:?} ({} bytes)",
+                    at(file, line, &key),
+                    a.device,
+                    a.device.len()
+                ),
+            ));
+        }
+        if !a.device.contains(':') {
+            out.push(warn(
+                FindingKind::BaseDevice,
+                line,
+                format!(
+                    "{}: expected an alias device such as {}:1, found the base device {:?} \
+                     (pulse replaces its address and takes it down on deactivation)",
+                    at(file, line, &key),
+                    a.device,
+                    a.device
+                ),
+            ));
+        }
+        match labels.get(a.device.as_str()) {
+            Some(&(addr, other)) if addr != a.host.addr => out.push(warn(
+                FindingKind::SharedAlias,
+                line,
+                format!(
+                    "{}: expected a device label of its own, found {:?} also used by {} {} for {addr} \
+                     (the addresses overwrite each other)",
+                    at(file, line, &key),
+                    a.device,
+                    other.kind.as_str(),
+                    other.name
+                ),
+            )),
+            Some(_) => {}
+            None => {
+                labels.insert(a.device.as_str(), (a.host.addr, s));
+            }
+        }
+    }
+    if backup_active && g.deadtime <= g.keepalive {
+        out.push(warn(
+            FindingKind::DeadtimeNotAboveKeepalive,
+            0,
+            format!(
+                "{}: expected a deadtime above keepalive ({}), found {} (the partner will flap \
+                 between dead and alive)",
+                at(file, 0, "deadtime"),
+                g.keepalive,
+                g.deadtime
+            ),
+        ));
+    }
+    out
+}
+
+fn timeouts(list: &[Service], file: &str, out: &mut Vec<Finding>) {
+    for s in list.iter().filter(|s| s.active && s.timeout <= 0) {
+        let key = format!("{} {}: timeout", s.kind.as_str(), s.name);
+        out.push(warn(
+            FindingKind::TimeoutNotPositive,
+            s.line.0,
+            format!(
+                "{}: expected a timeout > 0, found {} (nanny refuses to run)",
+                at(file, s.line.0, &key),
+                s.timeout
+            ),
+        ));
+    }
+}
+
+/// fos's checks (fos.md §1–§2, gaps.md F2/F3).
+pub fn validate_for_fos(config: &Config, file: &str) -> Vec<Finding> {
+    let g = &config.global;
+    let mut out = Vec::new();
+    if g.service != ServiceType::Fos {
+        out.push(err(
+            FindingKind::NotFosService,
+            0,
+            format!("Service type is not \"fos\" in {file}"),
+        ));
+    }
+    if config.failovers.is_empty() {
+        out.push(err(
+            FindingKind::NoFailoverServices,
+            0,
+            format!("No Failover Services defined in {file}."),
+        ));
+    }
+    for s in config.failovers.iter().filter(|s| s.active) {
+        for (key, v) in [("start_cmd", &s.start_cmd), ("stop_cmd", &s.stop_cmd)] {
+            if v.is_none() {
+                let k = format!("failover {}: {key}", s.name);
+                out.push(err(
+                    FindingKind::MissingStartStopCmd,
+                    s.line.0,
+                    format!(
+                        "{}: expected a {key} command in an active failover block, found none",
+                        at(file, s.line.0, &k)
+                    ),
+                ));
+            }
+        }
+    }
+    if g.shared_scsi() && g.reservation_conflict_action.is_none() {
+        out.push(err(
+            FindingKind::MissingConflictAction,
+            0,
+            format!(
+                "{}: expected nothing or preempt because primary_shared and backup_shared are \
+                 set, found none",
+                at(file, 0, "reservation_conflict_action")
+            ),
+        ));
+    }
+    timeouts(&config.failovers, file, &mut out);
+    out
+}
+
+/// lvsd's checks: the original has none; the only finding is a warning for
+/// active virtual blocks whose `timeout` nanny would refuse (gaps.md E5).
+pub fn validate_for_lvsd(config: &Config, file: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    timeouts(&config.virtuals, file, &mut out);
+    out
+}

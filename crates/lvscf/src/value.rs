@@ -1,0 +1,317 @@
+//! Value syntax (lvs-cf.md §5): C `strtol` integers, `inet_aton` addresses,
+//! host names and service names, and the resolver that looks names up.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// C `isspace`.
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+fn digit_value(b: u8, base: u32) -> Option<u32> {
+    let d = (b as char).to_digit(16)?;
+    (d < base).then_some(d)
+}
+
+/// Parses a token as C `strtol(tok, &end, 0)` does, requiring the whole
+/// token to be consumed. Returns the exact value (not clamped); `""` is 0.
+pub fn parse_c_long(tok: &[u8]) -> Option<i128> {
+    let mut p = 0;
+    while p < tok.len() && is_c_space(tok[p]) {
+        p += 1;
+    }
+    let mut neg = false;
+    if p < tok.len() && (tok[p] == b'+' || tok[p] == b'-') {
+        neg = tok[p] == b'-';
+        p += 1;
+    }
+    let mut base = 10;
+    if tok.get(p) == Some(&b'0') {
+        if matches!(tok.get(p + 1), Some(b'x' | b'X'))
+            && tok
+                .get(p + 2)
+                .is_some_and(|&b| digit_value(b, 16).is_some())
+        {
+            base = 16;
+            p += 2;
+        } else {
+            base = 8;
+        }
+    }
+    let digits_start = p;
+    let mut value: i128 = 0;
+    while p < tok.len() {
+        match digit_value(tok[p], base) {
+            Some(d) => {
+                value = value.saturating_mul(base as i128).saturating_add(d as i128);
+                p += 1;
+            }
+            None => break,
+        }
+    }
+    if p == digits_start {
+        // No digits: strtol leaves `end` at the start of the token.
+        return tok.is_empty().then_some(0);
+    }
+    if p != tok.len() {
+        return None;
+    }
+    Some(if neg { -value } else { value })
+}
+
+/// Parses an IPv4 address as glibc `inet_aton` does: one to four parts
+/// separated by dots, each decimal, `0x` hex or `0` octal (`10.1`,
+/// `0x0a000001`, `012.0.0.1`); trailing white space ends the address.
+pub fn inet_aton(tok: &[u8]) -> Option<Ipv4Addr> {
+    const MAX: [u64; 4] = [0xffff_ffff, 0x00ff_ffff, 0xffff, 0xff];
+    let mut parts: [u8; 3] = [0; 3];
+    let mut n = 0;
+    let mut p = 0;
+    loop {
+        if !tok.get(p).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        let (base, skip) = if tok[p] == b'0' {
+            if matches!(tok.get(p + 1), Some(b'x' | b'X'))
+                && tok
+                    .get(p + 2)
+                    .is_some_and(|&b| digit_value(b, 16).is_some())
+            {
+                (16, 2)
+            } else {
+                (8, 0)
+            }
+        } else {
+            (10, 0)
+        };
+        p += skip;
+        let mut val: u64 = 0;
+        while let Some(d) = tok.get(p).and_then(|&b| digit_value(b, base)) {
+            val = val.saturating_mul(base as u64).saturating_add(d as u64);
+            p += 1;
+        }
+        if val > 0xffff_ffff {
+            return None;
+        }
+        if tok.get(p) == Some(&b'.') {
+            if n > 2 || val > 0xff {
+                return None;
+            }
+            parts[n] = val as u8;
+            n += 1;
+            p += 1;
+        } else {
+            if let Some(&c) = tok.get(p)
+                && !(c.is_ascii() && is_c_space(c))
+            {
+                return None;
+            }
+            if val > MAX[n] {
+                return None;
+            }
+            let mut word = val as u32;
+            for (i, &b) in parts[..n].iter().enumerate() {
+                word |= (b as u32) << (24 - 8 * i);
+            }
+            return Some(Ipv4Addr::from(word));
+        }
+    }
+}
+
+/// True if `name` has the shape of a DNS host name (letters, digits, `-`,
+/// `_` and dots; 1–253 bytes). Only such names are passed to the resolver.
+pub fn looks_like_hostname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
+}
+
+/// Looks up host and service names for the parser.
+pub trait Resolver {
+    /// First IPv4 address of a host name, as the system resolver gives it.
+    fn resolve_host(&self, name: &str) -> Option<Ipv4Addr>;
+    /// Port of a service name for protocol `tcp` (`getservbyname(name, "tcp")`).
+    fn tcp_port(&self, name: &str) -> Option<u16>;
+}
+
+/// The system's resolver (`getaddrinfo`) and services database
+/// (`/etc/services`, read once, on first use).
+#[derive(Debug)]
+pub struct SystemResolver {
+    services_file: PathBuf,
+    services: OnceLock<HashMap<String, u16>>,
+}
+
+impl Default for SystemResolver {
+    fn default() -> SystemResolver {
+        SystemResolver::with_services_file("/etc/services")
+    }
+}
+
+impl SystemResolver {
+    /// A resolver reading service names from `path` instead of
+    /// `/etc/services`.
+    pub fn with_services_file(path: impl Into<PathBuf>) -> SystemResolver {
+        SystemResolver {
+            services_file: path.into(),
+            services: OnceLock::new(),
+        }
+    }
+}
+
+/// Parses services-database text into a name → tcp port map (first entry
+/// for a name wins, aliases included).
+pub fn parse_services(text: &str) -> HashMap<String, u16> {
+    let mut map = HashMap::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut words = line.split_ascii_whitespace();
+        let (Some(name), Some(port_proto)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let Some((port, proto)) = port_proto.split_once('/') else {
+            continue;
+        };
+        if proto != "tcp" {
+            continue;
+        }
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        for n in std::iter::once(name).chain(words) {
+            map.entry(n.to_string()).or_insert(port);
+        }
+    }
+    map
+}
+
+impl Resolver for SystemResolver {
+    fn resolve_host(&self, name: &str) -> Option<Ipv4Addr> {
+        (name, 0u16)
+            .to_socket_addrs()
+            .ok()?
+            .find_map(|a| match a.ip() {
+                std::net::IpAddr::V4(v4) => Some(v4),
+                std::net::IpAddr::V6(_) => None,
+            })
+    }
+
+    fn tcp_port(&self, name: &str) -> Option<u16> {
+        self.services
+            .get_or_init(|| {
+                std::fs::read(&self.services_file)
+                    .map(|b| parse_services(&String::from_utf8_lossy(&b)))
+                    .unwrap_or_default()
+            })
+            .get(name)
+            .copied()
+    }
+}
+
+/// A resolver with fixed tables and no I/O (tests, fuzzing, offline checks).
+/// The default one knows no names at all.
+#[derive(Debug, Clone, Default)]
+pub struct StaticResolver {
+    /// Host name → address.
+    pub hosts: HashMap<String, Ipv4Addr>,
+    /// Service name → tcp port.
+    pub services: HashMap<String, u16>,
+}
+
+impl Resolver for StaticResolver {
+    fn resolve_host(&self, name: &str) -> Option<Ipv4Addr> {
+        self.hosts.get(name).copied()
+    }
+    fn tcp_port(&self, name: &str) -> Option<u16> {
+        self.services.get(name).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strtol_forms() {
+        let v = |s: &str| parse_c_long(s.as_bytes());
+        assert_eq!(v("6"), Some(6));
+        assert_eq!(v("-6"), Some(-6));
+        assert_eq!(v("+6"), Some(6));
+        assert_eq!(v("0x1f"), Some(31));
+        assert_eq!(v("0X1F"), Some(31));
+        assert_eq!(v("010"), Some(8));
+        assert_eq!(v("0"), Some(0));
+        assert_eq!(v(""), Some(0));
+        assert_eq!(v("\x0b7"), Some(7));
+        assert_eq!(v("080"), None);
+        assert_eq!(v("0x"), None);
+        assert_eq!(v("0xg"), None);
+        assert_eq!(v("-"), None);
+        assert_eq!(v("6s"), None);
+        assert_eq!(v("six"), None);
+        assert_eq!(v("99999999999"), Some(99_999_999_999));
+        assert!(v(&"9".repeat(100)).unwrap() > i64::MAX as i128);
+    }
+
+    #[test]
+    fn inet_aton_forms() {
+        let a = |s: &str| inet_aton(s.as_bytes());
+        assert_eq!(a("10.0.0.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(a("10.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(a("10.1.2"), Some(Ipv4Addr::new(10, 1, 0, 2)));
+        assert_eq!(a("167772161"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(a("0x0a000001"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(a("012.0.0.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(a("0xff.0.0.1"), Some(Ipv4Addr::new(255, 0, 0, 1)));
+        assert_eq!(a("255.255.255.255"), Some(Ipv4Addr::BROADCAST));
+        assert_eq!(a("0"), Some(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(a("1.2.3.4\x0bjunk"), Some(Ipv4Addr::new(1, 2, 3, 4)));
+        for bad in [
+            "",
+            "256.0.0.1",
+            "1.2.3.4.5",
+            "1..2",
+            "1.2.3.",
+            ".1",
+            "08",
+            "1.2.3.256",
+            "a.b.c.d",
+            "4294967296",
+            "-1",
+            "1.2.3.4x",
+            "0x",
+        ] {
+            assert_eq!(a(bad), None, "{bad}");
+        }
+        assert_eq!(a("1.16777215"), Some(Ipv4Addr::new(1, 255, 255, 255)));
+        assert_eq!(a("1.16777216"), None);
+    }
+
+    #[test]
+    fn hostname_shape() {
+        assert!(looks_like_hostname("localhost"));
+        assert!(looks_like_hostname("web-1.example.com"));
+        assert!(!looks_like_hostname(""));
+        assert!(!looks_like_hostname("a b"));
+        assert!(!looks_like_hostname("a..b"));
+        assert!(!looks_like_hostname("a/b"));
+    }
+
+    #[test]
+    fn services_file_parsing() {
+        let m = parse_services(
+            "# c\nhttp\t80/tcp www # web\nhttp 80/udp\nsmtp 25/tcp mail\nbad x/tcp\nntp 123/udp\n",
+        );
+        assert_eq!(m.get("http"), Some(&80));
+        assert_eq!(m.get("www"), Some(&80));
+        assert_eq!(m.get("mail"), Some(&25));
+        assert_eq!(m.get("ntp"), None);
+        assert_eq!(m.get("bad"), None);
+    }
+}
