@@ -1,19 +1,26 @@
-//! Project automation. `cargo xtask test` runs every test tier.
+//! Project automation: `cargo xtask test` runs every test tier, `cargo xtask
+//! vm` runs a command in the IPVS VM, `cargo xtask bench-ipvs` benchmarks
+//! IPVS programming in it.
 
 mod test;
+mod vm;
 
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  test [--tier unit|netns]...   run the test tiers (default: all)
+  test [--tier unit|netns|vm]...  run the test tiers (default: all)
+  vm [--timeout SECS] -- CMD...   run CMD as root in a QEMU VM with kernel IPVS
+  bench-ipvs                      IPVS programming benchmark in the VM
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test::run(&args[1..]),
+        Some("vm") => vm::main(&args[1..]),
+        Some("bench-ipvs") => test::bench_ipvs(&args[1..]),
         Some("-h" | "--help") => {
             print!("{USAGE}");
             ExitCode::SUCCESS

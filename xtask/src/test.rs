@@ -8,8 +8,11 @@
 //! Tests that cannot run record a skip in `$LVS_SKIP_FILE`; the summary lists
 //! them, and under `CI=true` they fail instead (see `lvs_tests::require`).
 
-use std::process::{Command, ExitCode};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
 
+use crate::vm;
 use crate::workspace_root;
 
 /// A tier and the outcome of running it.
@@ -103,6 +106,232 @@ fn tier_netns(targets: &[(String, String)], skip_file: &std::path::Path) -> Outc
     }
 }
 
+/// The cargo target directory of the workspace.
+fn target_dir() -> PathBuf {
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .current_dir(workspace_root())
+        .output();
+    out.ok()
+        .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
+        .and_then(|m| m["target_directory"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// Builds with `cargo <args> --message-format=json` and returns the
+/// executables of the artifacts `keep` accepts (by target name and kind).
+fn build_executables(
+    args: &[&str],
+    keep: impl Fn(&str, &str) -> bool,
+) -> Result<Vec<PathBuf>, String> {
+    println!("\n==> cargo {} --message-format=json", args.join(" "));
+    let out = Command::new(env!("CARGO"))
+        .args(args)
+        .arg("--message-format=json")
+        .current_dir(workspace_root())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cargo: {e}"))?;
+    if !out.status.success() {
+        return Err("build failed".into());
+    }
+    let mut exes = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if v["reason"] != "compiler-artifact" {
+            continue;
+        }
+        let name = v["target"]["name"].as_str().unwrap_or_default();
+        let kind = v["target"]["kind"][0].as_str().unwrap_or_default();
+        if let Some(exe) = v["executable"].as_str()
+            && keep(name, kind)
+        {
+            exes.push(PathBuf::from(exe));
+        }
+    }
+    Ok(exes)
+}
+
+/// Records a skip line the way `lvs_tests::skip` does.
+fn record_skip(skip_file: &Path, line: &str) {
+    use std::io::Write as _;
+    eprintln!("{line}");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(skip_file)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+/// The VM tier: builds the `vm_*` test binaries, boots one VM and runs them
+/// all inside it.
+fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
+    let names: Vec<&String> = targets
+        .iter()
+        .map(|(_, n)| n)
+        .filter(|n| n.starts_with("vm_"))
+        .collect();
+    if names.is_empty() {
+        return Outcome {
+            tier: "vm",
+            ok: true,
+            detail: "no vm_* test targets yet".into(),
+        };
+    }
+    let mut args = vec!["test", "--workspace", "--no-run"];
+    for n in &names {
+        args.extend(["--test", n.as_str()]);
+    }
+    let exes = match build_executables(&args, |name, kind| {
+        kind == "test" && name.starts_with("vm_")
+    }) {
+        Ok(e) => e,
+        Err(e) => {
+            return Outcome {
+                tier: "vm",
+                ok: false,
+                detail: e,
+            };
+        }
+    };
+    let dir = target_dir().join("vm-tier");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::create_dir_all(&dir);
+    let guest_skips = dir.join("skips");
+    let mut script = String::from("fail=0\n");
+    for exe in &exes {
+        let e = exe.to_string_lossy();
+        script.push_str(&format!(
+            "echo; echo \"==> {e}\"; '{e}' --color never || fail=1\n"
+        ));
+    }
+    script.push_str("exit $fail\n");
+    let script_path = dir.join("run.sh");
+    if let Err(e) = std::fs::write(&script_path, script) {
+        return Outcome {
+            tier: "vm",
+            ok: false,
+            detail: format!("{}: {e}", script_path.display()),
+        };
+    }
+    println!("\n==> {} test binaries in one VM", exes.len());
+    let mut shares = vm::default_shares();
+    let td = target_dir();
+    if !shares.iter().any(|s| td.starts_with(s)) {
+        shares.push(td);
+    }
+    let job = vm::Job {
+        shares,
+        cwd: workspace_root(),
+        argv: vec!["sh".into(), script_path.to_string_lossy().into_owned()],
+        env: vec![(
+            "LVS_SKIP_FILE".into(),
+            guest_skips.to_string_lossy().into_owned(),
+        )],
+        timeout: Duration::from_secs(1800),
+    };
+    let result = vm::run_job(&job);
+    if let Ok(s) = std::fs::read_to_string(&guest_skips) {
+        for l in s.lines() {
+            record_skip(skip_file, l);
+        }
+    }
+    match result {
+        Ok(0) => Outcome {
+            tier: "vm",
+            ok: true,
+            detail: format!("{} targets in one VM", exes.len()),
+        },
+        Ok(rc) => Outcome {
+            tier: "vm",
+            ok: false,
+            detail: format!("guest exit status {rc}"),
+        },
+        Err(vm::BootError(e)) => {
+            let line = format!(
+                "SKIPPED vm tier ({} targets): the VM could not run: {e}",
+                exes.len()
+            );
+            if lvs_in_ci() {
+                Outcome {
+                    tier: "vm",
+                    ok: false,
+                    detail: format!("{line} (fails under CI=true)"),
+                }
+            } else {
+                record_skip(skip_file, &line);
+                Outcome {
+                    tier: "vm",
+                    ok: true,
+                    detail: "SKIPPED: the VM could not run (see below)".into(),
+                }
+            }
+        }
+    }
+}
+
+/// Same rule as `lvs_tests::in_ci`.
+fn lvs_in_ci() -> bool {
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
+}
+
+/// `cargo xtask bench-ipvs`: builds the benchmark and ipvsadm-rs in release
+/// mode and runs the benchmark in the VM.
+pub fn bench_ipvs(args: &[String]) -> ExitCode {
+    if !args.is_empty() {
+        eprintln!(
+            "usage: cargo xtask bench-ipvs  (LVS_BENCH_SERVICES, LVS_BENCH_RULES tune the sizes)"
+        );
+        return ExitCode::from(2);
+    }
+    let exes = match build_executables(
+        &[
+            "build",
+            "--release",
+            "-p",
+            "ipvs",
+            "--example",
+            "ipvs_bench",
+        ],
+        |name, _| name == "ipvs_bench",
+    ) {
+        Ok(e) if !e.is_empty() => e,
+        Ok(_) => {
+            eprintln!("xtask bench-ipvs: no benchmark executable built");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("xtask bench-ipvs: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut shares = vm::default_shares();
+    let td = target_dir();
+    if !shares.iter().any(|s| td.starts_with(s)) {
+        shares.push(td);
+    }
+    let job = vm::Job {
+        shares,
+        cwd: workspace_root(),
+        argv: vec![format!("'{}'", exes[0].to_string_lossy())],
+        env: Vec::new(),
+        timeout: Duration::from_secs(3600),
+    };
+    match vm::run_job(&job) {
+        Ok(rc) => ExitCode::from(u8::try_from(rc).unwrap_or(1)),
+        Err(vm::BootError(e)) => {
+            eprintln!("xtask bench-ipvs: the VM could not run: {e}");
+            ExitCode::from(vm::BOOT_FAILED as u8)
+        }
+    }
+}
+
 /// Runs the tiers named in `args` (`--tier NAME`, repeatable; default all).
 pub fn run(args: &[String]) -> ExitCode {
     let mut tiers: Vec<String> = Vec::new();
@@ -123,7 +352,7 @@ pub fn run(args: &[String]) -> ExitCode {
         }
     }
     if tiers.is_empty() {
-        tiers = vec!["unit".into(), "netns".into()];
+        tiers = vec!["unit".into(), "netns".into(), "vm".into()];
     }
     let targets = match test_targets() {
         Ok(t) => t,
@@ -140,6 +369,7 @@ pub fn run(args: &[String]) -> ExitCode {
         let o = match t.as_str() {
             "unit" => tier_unit(&targets, &skip_file),
             "netns" => tier_netns(&targets, &skip_file),
+            "vm" => tier_vm(&targets, &skip_file),
             other => {
                 eprintln!("xtask test: unknown tier {other}");
                 return ExitCode::from(2);
