@@ -4,5 +4,14 @@
 //! wire format); everything else is a thin adapter around sockets,
 //! netlink and processes.
 
+pub mod arp;
+pub mod cli;
+pub mod config;
+pub mod daemon;
 pub mod heartbeat;
 pub mod machine;
+pub mod netif;
+pub mod procs;
+pub mod run;
+pub mod sync;
+pub mod vip;

@@ -1,10 +1,241 @@
-//! `pulse`: Heartbeat and failover daemon for a pair of LVS routers. Placeholder until its issue lands: only `--version` works.
+//! `pulse`: heartbeat and failover daemon for a pair of LVS routers
+//! (pulse.md). This file is the start-up sequence of §2; the loop lives in
+//! `pulse::run`.
 
-fn main() {
-    if std::env::args().nth(1).as_deref() == Some("--version") {
-        print!("{}", lvs_util::version::banner("pulse", "1.56"));
-        return;
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use lvs_util::log::Sink;
+use pulse::cli::{self, Options, Parsed};
+use pulse::config::{self, PulseConfig};
+use pulse::daemon::{self, Notifier};
+use pulse::heartbeat::{Mode, Partner};
+use pulse::machine::{Machine, Settings};
+use pulse::procs::LvsdCommand;
+use pulse::run::{self, Shell};
+
+fn fail(text: &str) -> ExitCode {
+    eprintln!("{text}");
+    ExitCode::from(1)
+}
+
+fn main() -> ExitCode {
+    let opts = match cli::parse(std::env::args_os()) {
+        Parsed::Run(o) => o,
+        Parsed::Print(s) => {
+            print!("{s}");
+            return ExitCode::SUCCESS;
+        }
+        Parsed::Fail(s) => {
+            eprint!("{s}");
+            return ExitCode::from(1);
+        }
+    };
+    let file = opts.configfile.clone();
+    let parsed = match lvscf::parse_file(&file) {
+        Ok(p) => p,
+        Err(lvscf::LoadError::Open { .. }) => {
+            return fail(&format!("pulse: failed to open {file}"));
+        }
+        Err(lvscf::LoadError::Parse(e)) => {
+            lvs_util::log::syslog_info(&e.to_string());
+            return fail(&format!(
+                "pulse: error parsing {file} at line {}: {}",
+                e.line(),
+                e.message()
+            ));
+        }
+    };
+    let mut cfg = config::from_lvscf(&parsed.config);
+    let master = pulse::netif::is_master(cfg.primary);
+    let mut early_logs = Vec::new();
+    if cfg.backup_active && cfg.backup.is_unspecified() {
+        cfg.backup_active = false;
+        early_logs.push("Undefined backup node marked as active? -- clearing that!".to_string());
     }
-    eprintln!("pulse: not implemented yet");
-    std::process::exit(1);
+    if cfg.active_services() == 0 {
+        let kind = match cfg.service {
+            Mode::Lvs => "lvs",
+            Mode::Fos => "fos",
+        };
+        return fail(&format!(
+            "pulse: no active {kind} services defined in {file}"
+        ));
+    }
+    if cfg.service == Mode::Fos {
+        return fail(&format!(
+            "pulse: service = fos in {file} is not supported by this version of pulse yet"
+        ));
+    }
+    let (own, own_private, peer, peer_private) = if master {
+        (
+            cfg.primary,
+            cfg.primary_private,
+            cfg.backup,
+            cfg.backup_private,
+        )
+    } else {
+        (
+            cfg.backup,
+            cfg.backup_private,
+            cfg.primary,
+            cfg.primary_private,
+        )
+    };
+    if cfg.has_private()
+        && cfg.backup_active
+        && (own_private.is_unspecified() || peer_private.is_unspecified())
+    {
+        // gaps.md B7: the original bound 0.0.0.0 and failed with EADDRINUSE.
+        return fail(&format!(
+            "pulse: backup_private must be set in {file} when primary_private is set"
+        ));
+    }
+    let bind = |ip: Ipv4Addr| UdpSocket::bind(SocketAddrV4::new(ip, cfg.heartbeat_port));
+    let sockets = bind(own).and_then(|p| {
+        let q = if cfg.has_private() {
+            Some(bind(own_private)?)
+        } else {
+            None
+        };
+        p.set_nonblocking(true)?;
+        if let Some(q) = &q {
+            q.set_nonblocking(true)?;
+        }
+        Ok((p, q))
+    });
+    let (public, private) = match sockets {
+        Ok(s) => s,
+        Err(e) => {
+            let msg = format!(
+                "failed to bind to heartbeat address: {}",
+                send_arp::errtext(&e)
+            );
+            if opts.nodaemon {
+                println!("pulse: {msg}");
+            } else {
+                lvs_util::log::syslog_info(&msg);
+            }
+            return fail("pulse: cannot create heartbeat socket. running as root?");
+        }
+    };
+
+    let notifier = Notifier::from_env();
+    let daemon_mode = !opts.nodaemon;
+    let pid_file = daemon::pid_file();
+    if daemon_mode
+        && notifier.is_none()
+        && let Err(e) = daemon::daemonize()
+    {
+        return fail(&format!("pulse: cannot fork: {}", send_arp::errtext(&e)));
+    }
+    if daemon_mode {
+        daemon::write_pid_file(&pid_file);
+        daemon::detach_stdio();
+    }
+    let sink = if daemon_mode {
+        Sink::Syslog
+    } else {
+        Sink::Stdout
+    };
+    lvs_util::log::init("pulse", sink, opts.verbose);
+    for l in early_logs {
+        tracing::info!("{l}");
+    }
+    if !master && !cfg.backup_active {
+        tracing::info!("We are backup node and backup is marked inactive -- exiting pulse");
+        if daemon_mode {
+            let _ = std::fs::remove_file(&pid_file);
+        }
+        return ExitCode::from(255);
+    }
+    tracing::info!(
+        "STARTING PULSE AS {}",
+        if master { "MASTER" } else { "BACKUP" }
+    );
+    for w in cfg.warnings() {
+        tracing::info!("{w}");
+    }
+    let code = start(
+        opts,
+        cfg,
+        master,
+        public,
+        private,
+        (peer, peer_private),
+        notifier,
+    );
+    if daemon_mode {
+        let _ = std::fs::remove_file(&pid_file);
+    }
+    ExitCode::from(code)
+}
+
+fn start(
+    opts: Options,
+    cfg: PulseConfig,
+    master: bool,
+    public: UdpSocket,
+    private: Option<UdpSocket>,
+    (peer, peer_private): (Ipv4Addr, Ipv4Addr),
+    notifier: Option<Notifier>,
+) -> u8 {
+    let own_public = public.local_addr().ok();
+    let own_private = private.as_ref().and_then(|p| p.local_addr().ok());
+    let ip_of = |a: Option<std::net::SocketAddr>| match a {
+        Some(std::net::SocketAddr::V4(v4)) => *v4.ip(),
+        _ => Ipv4Addr::UNSPECIFIED,
+    };
+    let monitor = (cfg.monitor_links && cfg.backup_active).then(|| {
+        let p = ip_of(own_public);
+        let q = if cfg.has_private() {
+            ip_of(own_private)
+        } else {
+            p
+        };
+        (p, q)
+    });
+    let settings = Settings {
+        master,
+        keepalive: cfg.keepalive,
+        deadtime: cfg.deadtime,
+        backup_active: cfg.backup_active,
+        norun: opts.norun(),
+        norun_side_effects: std::env::var_os("PULSE_TEST_START_COMPAT").is_some(),
+        partner: Partner {
+            public: peer,
+            private: cfg.has_private().then_some(peer_private),
+            port: cfg.heartbeat_port,
+        },
+    };
+    let shell = Shell {
+        to_public: SocketAddrV4::new(peer, cfg.heartbeat_port),
+        to_private: cfg
+            .has_private()
+            .then(|| SocketAddrV4::new(peer_private, cfg.heartbeat_port)),
+        lvsd: LvsdCommand {
+            path: opts.lvsd.clone(),
+            config: opts.configfile.clone(),
+            nodaemon: opts.nodaemon,
+            verbose: opts.verbose,
+        },
+        monitor,
+        notifier,
+        cfg,
+        public,
+        private,
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::info!("cannot start the runtime: {}", send_arp::errtext(&e));
+            return 255;
+        }
+    };
+    let machine = Machine::new(settings, Duration::ZERO);
+    rt.block_on(run::run(shell, machine, opts.forceactive))
 }

@@ -1,0 +1,77 @@
+//! The background VIP bring-up and gratuitous ARPs (§8): for every target
+//! in parallel, bring the address up, then announce it five times, one
+//! second apart, from the base device's MAC.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use send_arp::PacketSocket;
+
+use crate::config::Target;
+use crate::vip::Netlink;
+
+/// How many announcements per address, and the pause after each.
+pub const COUNT: usize = 5;
+/// Pause after each announcement.
+pub const INTERVAL: Duration = Duration::from_secs(1);
+
+/// Brings every target up and announces it; logs
+/// `gratuitous lvs arps finished` when all are done.
+pub async fn bring_up_and_announce(
+    netlink: Netlink,
+    sock: Arc<PacketSocket>,
+    targets: Vec<Target>,
+) {
+    let jobs = targets
+        .into_iter()
+        .map(|t| one(netlink.clone(), sock.clone(), t));
+    futures::future::join_all(jobs).await;
+    tracing::info!("gratuitous lvs arps finished");
+}
+
+async fn one(netlink: Netlink, sock: Arc<PacketSocket>, t: Target) {
+    let base = t.base_dev().to_string();
+    match t.mask {
+        Some(m) => {
+            let (_, b) = t.prefix_and_broadcast();
+            let b = b.map(|b| b.to_string()).unwrap_or_default();
+            tracing::debug!(
+                "DEBUG -- Executing '/sbin/ifconfig {} {} netmask {m} broadcast {b} up'",
+                t.dev,
+                t.ip
+            );
+        }
+        None => tracing::debug!("DEBUG -- Executing '/sbin/ifconfig {} {} up'", t.dev, t.ip),
+    }
+    if let Err(e) = netlink.up(&t).await {
+        tracing::info!("failed to bring up {} on {}: {e}", t.ip, t.dev);
+    }
+    let mac = match send_arp::interface_mac(&base) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::info!("SIOCGIFHWADDR failed: {}", send_arp::errtext(&e));
+            return;
+        }
+    };
+    for _ in 0..COUNT {
+        tracing::debug!("DEBUG -- Executing '/usr/sbin/send_arp'");
+        if let Err(e) = send_arp::announce(&sock, &base, t.ip, mac) {
+            tracing::debug!(
+                "send_arp -i {base} {}: sendto: {}",
+                t.ip,
+                send_arp::errtext(&e)
+            );
+        }
+        tokio::time::sleep(INTERVAL).await;
+    }
+}
+
+/// Takes every target down, in order.
+pub async fn take_down(netlink: &Netlink, targets: &[Target]) {
+    for t in targets {
+        tracing::debug!("DEBUG -- Executing '/sbin/ifconfig {} down'", t.dev);
+        if let Err(e) = netlink.down(t).await {
+            tracing::info!("failed to take down {} on {}: {e}", t.ip, t.dev);
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! pulse's command line (pulse.md §1) with the original popt spellings;
+//! both `--lvsd=PATH` and the man page's `--lvs=PATH` are accepted (C16).
+
+use clap::Parser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+
+/// Parsed options.
+#[derive(Debug, Clone, Parser, PartialEq, Eq)]
+#[command(
+    name = "pulse",
+    disable_help_flag = true,
+    disable_version_flag = true,
+    args_override_self = true
+)]
+pub struct Options {
+    /// Configuration file.
+    #[arg(
+        short = 'c',
+        long = "configfile",
+        value_name = "FILE",
+        default_value = "/etc/sysconfig/ha/lvs.cf"
+    )]
+    pub configfile: String,
+    /// Stay in the foreground and log to stdout.
+    #[arg(short = 'n', long = "nodaemon")]
+    pub nodaemon: bool,
+    /// Do not start lvsd or hooks (test mode).
+    #[arg(short = 't', long = "test-start")]
+    pub test_start: bool,
+    /// Same as --test-start.
+    #[arg(long = "norun")]
+    pub norun: bool,
+    /// Debug logging; passed on to lvsd.
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// Start in the active state.
+    #[arg(long = "forceactive")]
+    pub forceactive: bool,
+    /// lvsd binary.
+    #[arg(
+        long = "lvsd",
+        alias = "lvs",
+        value_name = "PATH",
+        default_value = "/usr/sbin/lvsd"
+    )]
+    pub lvsd: String,
+    /// fos binary.
+    #[arg(long = "fos", value_name = "PATH", default_value = "/usr/sbin/fos")]
+    pub fos: String,
+    /// Print the version banner.
+    #[arg(long = "version")]
+    pub version: bool,
+    /// Show help.
+    #[arg(short = '?', long = "help")]
+    pub help: bool,
+    /// Show a brief usage message.
+    #[arg(long = "usage")]
+    pub usage: bool,
+    /// Anything that is not an option (refused).
+    #[arg(hide = true, allow_hyphen_values = false)]
+    pub rest: Vec<String>,
+}
+
+impl Options {
+    /// `--test-start` or `--norun`.
+    pub fn norun(&self) -> bool {
+        self.test_start || self.norun
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Run with these options.
+    Run(Options),
+    /// Print this to stdout and exit 0 (`--version`, `--help`, `--usage`).
+    Print(String),
+    /// Print this to stderr and exit 1.
+    Fail(String),
+}
+
+/// popt's auto-help text.
+pub const HELP: &str = "\
+Usage: pulse [OPTION...]
+  -c, --configfile=STRING     Configuration file
+  -n, --nodaemon              Don't run as a daemon
+  -t, --test-start            Don't start lvsd or fos
+      --norun                 Same as --test-start
+  -v, --verbose               Verbose output
+      --forceactive           Force into the active state on startup
+      --lvsd=STRING           Path to lvsd (also --lvs)
+      --fos=STRING            Path to fos
+      --version               Display program version
+
+Help options:
+  -?, --help                  Show this help message
+      --usage                 Display brief usage message
+";
+
+/// popt's brief usage text.
+pub const USAGE: &str = "\
+Usage: pulse [-?ntv] [-c|--configfile STRING] [-n|--nodaemon] [-t|--test-start]
+        [--norun] [-v|--verbose] [--forceactive] [--lvsd STRING] [--fos STRING]
+        [--version] [-?|--help] [--usage]
+";
+
+/// Parses `argv` (including the program name).
+pub fn parse<I, T>(argv: I) -> Parsed
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let argv: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
+    let opts = match Options::try_parse_from(&argv) {
+        Ok(o) => o,
+        Err(e) => return Parsed::Fail(bad_argument(&e, &argv)),
+    };
+    if opts.version {
+        return Parsed::Print(lvs_util::version::banner("pulse", "1.56"));
+    }
+    if opts.help {
+        return Parsed::Print(HELP.into());
+    }
+    if opts.usage {
+        return Parsed::Print(USAGE.into());
+    }
+    if !opts.rest.is_empty() {
+        return Parsed::Fail("pulse: unexpected arguments\n".into());
+    }
+    Parsed::Run(opts)
+}
+
+fn bad_argument(e: &clap::Error, argv: &[std::ffi::OsString]) -> String {
+    let mut opt = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.split([' ', '=']).next().unwrap_or(s).to_string(),
+        _ => String::new(),
+    };
+    if matches!(e.kind(), ErrorKind::InvalidValue | ErrorKind::NoEquals) {
+        // A value is missing: name the option as typed (the last word).
+        if let Some(last) = argv.last().map(|a| a.to_string_lossy())
+            && last.starts_with('-')
+        {
+            opt = last.split('=').next().unwrap_or_default().to_string();
+        }
+    }
+    let reason = match e.kind() {
+        ErrorKind::UnknownArgument => "unknown option",
+        ErrorKind::InvalidValue | ErrorKind::NoEquals => "missing argument",
+        ErrorKind::TooManyValues => "option does not take an argument",
+        _ => "invalid option",
+    };
+    format!("pulse: bad argument {opt}: {reason}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Options {
+        let mut v = vec!["pulse"];
+        v.extend_from_slice(args);
+        match parse(v) {
+            Parsed::Run(o) => o,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    fn fail(args: &[&str]) -> String {
+        let mut v = vec!["pulse"];
+        v.extend_from_slice(args);
+        match parse(v) {
+            Parsed::Fail(s) => s,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let o = run(&[]);
+        assert_eq!(o.configfile, "/etc/sysconfig/ha/lvs.cf");
+        assert_eq!(o.lvsd, "/usr/sbin/lvsd");
+        assert_eq!(o.fos, "/usr/sbin/fos");
+        assert!(!o.nodaemon && !o.norun() && !o.verbose && !o.forceactive);
+    }
+
+    #[test]
+    fn both_value_spellings_and_both_lvsd_names() {
+        assert_eq!(run(&["--lvsd=/x"]).lvsd, "/x");
+        assert_eq!(run(&["--lvsd", "/x"]).lvsd, "/x");
+        assert_eq!(run(&["--lvs=/y"]).lvsd, "/y");
+        assert_eq!(run(&["--lvs", "/y"]).lvsd, "/y");
+        assert_eq!(run(&["-c", "/f"]).configfile, "/f");
+        assert_eq!(run(&["--configfile=/f"]).configfile, "/f");
+        assert_eq!(run(&["--fos=/z"]).fos, "/z");
+    }
+
+    #[test]
+    fn flags() {
+        let o = run(&["-n", "-v", "-t", "--forceactive"]);
+        assert!(o.nodaemon && o.verbose && o.norun() && o.forceactive);
+        assert!(run(&["--norun"]).norun());
+        assert!(run(&["-nv"]).verbose);
+        assert!(run(&["-v", "-v"]).verbose);
+    }
+
+    #[test]
+    fn errors_use_popt_wording() {
+        assert_eq!(
+            fail(&["--bogus"]),
+            "pulse: bad argument --bogus: unknown option\n"
+        );
+        assert_eq!(fail(&["-c"]), "pulse: bad argument -c: missing argument\n");
+        assert_eq!(fail(&["stray"]), "pulse: unexpected arguments\n");
+        // No abbreviations.
+        assert_eq!(
+            fail(&["--node"]),
+            "pulse: bad argument --node: unknown option\n"
+        );
+    }
+
+    #[test]
+    fn version_and_help() {
+        match parse(["pulse", "--version"]) {
+            Parsed::Print(s) => assert!(s.starts_with("Program Version:\tpulse 1.56\n")),
+            other => panic!("{other:?}"),
+        }
+        for a in ["-?", "--help"] {
+            match parse(["pulse", a]) {
+                Parsed::Print(s) => assert!(s.starts_with("Usage: pulse [OPTION...]")),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(parse(["pulse", "--usage"]), Parsed::Print(_)));
+    }
+}

@@ -1,0 +1,432 @@
+//! What pulse takes from lvs.cf, and the pure derivations on it: which
+//! addresses to bring up or down (§7.2, §8), the classful default mask,
+//! broadcast addresses, and the start-up warnings of gaps.md C11/C12/C15.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use crate::heartbeat::Mode;
+
+/// A VIP or NAT-router address as pulse configures it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The address.
+    pub ip: Ipv4Addr,
+    /// The device string from lvs.cf, usually an alias label (`eth0:1`).
+    pub dev: String,
+    /// `vip_nmask` / `nat_nmask`; `None` when unset (0.0.0.0).
+    pub mask: Option<Ipv4Addr>,
+}
+
+impl Target {
+    /// The base device (`eth0` for `eth0:1`).
+    pub fn base_dev(&self) -> &str {
+        base_dev(&self.dev)
+    }
+
+    /// Prefix length and broadcast the original's `ifconfig` produced.
+    pub fn prefix_and_broadcast(&self) -> (u8, Option<Ipv4Addr>) {
+        match self.mask {
+            Some(mask) => {
+                let m = u32::from(mask);
+                let bcast = (u32::from(self.ip) & m) | !m;
+                (m.leading_ones() as u8, Some(Ipv4Addr::from(bcast)))
+            }
+            None => {
+                let len = classful_prefix(self.ip);
+                let bcast = (len < 31).then(|| {
+                    let m = prefix_mask(len);
+                    Ipv4Addr::from(u32::from(self.ip) | !m)
+                });
+                (len, bcast)
+            }
+        }
+    }
+}
+
+/// The device with any `:alias` suffix removed.
+pub fn base_dev(dev: &str) -> &str {
+    dev.split(':').next().unwrap_or(dev)
+}
+
+/// The prefix length the kernel gives an address set without a netmask
+/// (`inet_abc_len`): class A /8, B /16, C /24, E /32.
+pub fn classful_prefix(ip: Ipv4Addr) -> u8 {
+    match ip.octets()[0] {
+        0..=127 => 8,
+        128..=191 => 16,
+        192..=223 => 24,
+        _ => 32,
+    }
+}
+
+fn prefix_mask(len: u8) -> u32 {
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len))
+    }
+}
+
+/// One `virtual` (or `failover`) block, as far as pulse cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualServer {
+    /// Block name.
+    pub name: String,
+    /// `active = 1`.
+    pub active: bool,
+    /// The VIP.
+    pub ip: Ipv4Addr,
+    /// Its device string.
+    pub dev: String,
+    /// `vip_nmask`, if set.
+    pub mask: Option<Ipv4Addr>,
+}
+
+/// pulse's view of lvs.cf.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PulseConfig {
+    /// `service`.
+    pub service: Mode,
+    /// `primary`.
+    pub primary: Ipv4Addr,
+    /// `primary_private` (already defaulted as lvs-cf.md §9 says).
+    pub primary_private: Ipv4Addr,
+    /// `backup`.
+    pub backup: Ipv4Addr,
+    /// `backup_private` (already defaulted).
+    pub backup_private: Ipv4Addr,
+    /// `backup_active`.
+    pub backup_active: bool,
+    /// `heartbeat_port`.
+    pub heartbeat_port: u16,
+    /// `keepalive`.
+    pub keepalive: Duration,
+    /// `deadtime`.
+    pub deadtime: Duration,
+    /// `network = nat`.
+    pub nat: bool,
+    /// `nat_router`, if set.
+    pub nat_router: Option<(Ipv4Addr, String)>,
+    /// `nat_nmask`, if set.
+    pub nat_nmask: Option<Ipv4Addr>,
+    /// `monitor_links` non-zero.
+    pub monitor_links: bool,
+    /// `syncdaemon = 1`.
+    pub syncdaemon: bool,
+    /// `syncd_iface`.
+    pub syncd_iface: String,
+    /// `syncd_id` (full value; only the low 8 bits are used).
+    pub syncd_id: u32,
+    /// `active_cmd`.
+    pub active_cmd: Option<String>,
+    /// `inactive_cmd`.
+    pub inactive_cmd: Option<String>,
+    /// `virtual` blocks, file order.
+    pub virtuals: Vec<VirtualServer>,
+    /// `failover` blocks, file order.
+    pub failovers: Vec<VirtualServer>,
+}
+
+impl PulseConfig {
+    /// Whether a private heartbeat channel exists (`primary_private` ≠ `primary`).
+    pub fn has_private(&self) -> bool {
+        self.primary_private != self.primary
+    }
+
+    /// Number of active blocks of the selected service type (§2 step 7).
+    pub fn active_services(&self) -> usize {
+        let blocks = match self.service {
+            Mode::Lvs => &self.virtuals,
+            Mode::Fos => &self.failovers,
+        };
+        blocks.iter().filter(|v| v.active).count()
+    }
+
+    /// Addresses brought up on activation, in order: the NAT router (when
+    /// `network = nat` and set), then one per unique VIP of an active
+    /// virtual server (the first such block supplies device and mask).
+    pub fn up_targets(&self) -> Vec<Target> {
+        let mut out = Vec::new();
+        if let Some(nat) = self.nat_target() {
+            out.push(nat);
+        }
+        let mut seen = Vec::new();
+        for v in self.virtuals.iter().filter(|v| v.active) {
+            if seen.contains(&v.ip) {
+                continue;
+            }
+            seen.push(v.ip);
+            out.push(Target {
+                ip: v.ip,
+                dev: v.dev.clone(),
+                mask: v.mask,
+            });
+        }
+        out
+    }
+
+    /// Addresses taken down on deactivation, in order: one per unique VIP
+    /// of an active virtual server (deduplicated by address), then the NAT
+    /// router.
+    pub fn down_targets(&self) -> Vec<Target> {
+        let mut out: Vec<Target> = self
+            .up_targets()
+            .into_iter()
+            .filter(|t| !self.is_nat(t))
+            .collect();
+        if let Some(nat) = self.nat_target() {
+            out.push(nat);
+        }
+        out
+    }
+
+    fn nat_target(&self) -> Option<Target> {
+        if !self.nat {
+            return None;
+        }
+        let (ip, dev) = self.nat_router.clone()?;
+        Some(Target {
+            ip,
+            dev,
+            mask: self.nat_nmask,
+        })
+    }
+
+    fn is_nat(&self, t: &Target) -> bool {
+        self.nat_target().as_ref() == Some(t)
+    }
+
+    /// Start-up warnings about risky but accepted configurations.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.keepalive.is_zero() {
+            w.push("Warning: keepalive = 0 sends heartbeats in a tight loop".to_string());
+        }
+        if self.deadtime <= self.keepalive {
+            w.push(format!(
+                "Warning: deadtime ({}) should be larger than keepalive ({}); expect spurious takeovers",
+                secs(self.deadtime),
+                secs(self.keepalive)
+            ));
+        }
+        let targets = self.up_targets();
+        for t in &targets {
+            if !t.dev.contains(':') {
+                w.push(format!(
+                    "Warning: {} is configured on base device {}; pulse adds and removes only that address, never the device's own address (use an alias such as {}:1)",
+                    t.ip, t.dev, t.dev
+                ));
+            }
+            if t.dev.len() > 15 {
+                w.push(format!(
+                    "Warning: device name {} is longer than 15 characters",
+                    t.dev
+                ));
+            }
+        }
+        for (i, a) in targets.iter().enumerate() {
+            if let Some(b) = targets[..i].iter().find(|b| b.dev == a.dev) {
+                w.push(format!(
+                    "Warning: {} and {} share the device label {}; the later one replaces the earlier",
+                    b.ip, a.ip, a.dev
+                ));
+            }
+        }
+        w
+    }
+}
+
+/// Seconds as lvs.cf writes them: `3` or `0.3`.
+pub fn secs(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        d.as_secs().to_string()
+    } else {
+        format!("{}", d.as_secs_f64())
+    }
+}
+
+/// Builds pulse's view from the parsed lvs.cf model.
+pub fn from_lvscf(c: &lvscf::Config) -> PulseConfig {
+    let g = &c.global;
+    let mask = |m: Ipv4Addr| (!m.is_unspecified()).then_some(m);
+    let block = |s: &lvscf::Service| VirtualServer {
+        name: s.name.clone(),
+        active: s.active,
+        ip: s.vip(),
+        dev: s.device().unwrap_or_default().to_string(),
+        mask: mask(s.vip_nmask),
+    };
+    PulseConfig {
+        service: match g.service {
+            lvscf::ServiceType::Lvs => Mode::Lvs,
+            lvscf::ServiceType::Fos => Mode::Fos,
+        },
+        primary: g.primary_addr(),
+        primary_private: g.primary_private_addr(),
+        backup: g.backup_addr(),
+        backup_private: g.backup_private_addr(),
+        backup_active: g.backup_active,
+        heartbeat_port: g.heartbeat_port,
+        keepalive: seconds(g.keepalive),
+        deadtime: seconds(g.deadtime),
+        nat: g.network == lvscf::Network::Nat,
+        nat_router: g
+            .nat_router
+            .as_ref()
+            .map(|a| (a.host.addr, a.device.clone())),
+        nat_nmask: mask(g.nat_nmask),
+        monitor_links: g.monitor_links != 0,
+        syncdaemon: g.syncdaemon,
+        syncd_iface: g.syncd_iface.clone(),
+        syncd_id: g.syncd_id as u32,
+        active_cmd: g.active_cmd.clone().filter(|s| !s.is_empty()),
+        inactive_cmd: g.inactive_cmd.clone().filter(|s| !s.is_empty()),
+        virtuals: c.virtuals.iter().map(block).collect(),
+        failovers: c.failovers.iter().map(block).collect(),
+    }
+}
+
+fn seconds(n: i32) -> Duration {
+    Duration::from_secs(n.max(0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    fn vs(name: &str, active: bool, addr: &str, dev: &str, mask: Option<&str>) -> VirtualServer {
+        VirtualServer {
+            name: name.into(),
+            active,
+            ip: ip(addr),
+            dev: dev.into(),
+            mask: mask.map(ip),
+        }
+    }
+
+    fn config() -> PulseConfig {
+        PulseConfig {
+            service: Mode::Lvs,
+            primary: ip("192.0.2.1"),
+            primary_private: ip("192.0.2.1"),
+            backup: ip("192.0.2.2"),
+            backup_private: ip("192.0.2.2"),
+            backup_active: true,
+            heartbeat_port: 539,
+            keepalive: Duration::from_secs(2),
+            deadtime: Duration::from_secs(5),
+            nat: true,
+            nat_router: Some((ip("10.1.0.254"), "eth1:1".into())),
+            nat_nmask: Some(ip("255.255.255.0")),
+            monitor_links: false,
+            syncdaemon: false,
+            syncd_iface: "eth0".into(),
+            syncd_id: 0,
+            active_cmd: None,
+            inactive_cmd: None,
+            virtuals: vec![
+                vs("a", true, "192.0.2.100", "eth0:1", Some("255.255.255.0")),
+                vs("b", false, "192.0.2.101", "eth0:2", None),
+                vs("c", true, "192.0.2.100", "eth0:3", None),
+                vs("d", true, "172.16.5.5", "eth0:4", None),
+            ],
+            failovers: vec![],
+        }
+    }
+
+    #[test]
+    fn classful_masks() {
+        assert_eq!(classful_prefix(ip("10.1.2.3")), 8);
+        assert_eq!(classful_prefix(ip("127.0.0.1")), 8);
+        assert_eq!(classful_prefix(ip("128.0.0.1")), 16);
+        assert_eq!(classful_prefix(ip("172.16.5.5")), 16);
+        assert_eq!(classful_prefix(ip("192.0.2.100")), 24);
+        assert_eq!(classful_prefix(ip("223.1.1.1")), 24);
+        assert_eq!(classful_prefix(ip("240.0.0.1")), 32);
+    }
+
+    #[test]
+    fn prefix_and_broadcast_like_ifconfig() {
+        let t = |a: &str, m: Option<&str>| Target {
+            ip: ip(a),
+            dev: "eth0:1".into(),
+            mask: m.map(ip),
+        };
+        assert_eq!(
+            t("10.0.0.5", Some("255.255.255.0")).prefix_and_broadcast(),
+            (24, Some(ip("10.0.0.255")))
+        );
+        assert_eq!(
+            t("10.0.0.5", Some("255.255.255.255")).prefix_and_broadcast(),
+            (32, Some(ip("10.0.0.5")))
+        );
+        assert_eq!(
+            t("10.0.0.5", None).prefix_and_broadcast(),
+            (8, Some(ip("10.255.255.255")))
+        );
+        assert_eq!(
+            t("172.16.5.5", None).prefix_and_broadcast(),
+            (16, Some(ip("172.16.255.255")))
+        );
+        assert_eq!(
+            t("192.0.2.100", None).prefix_and_broadcast(),
+            (24, Some(ip("192.0.2.255")))
+        );
+    }
+
+    #[test]
+    fn targets_in_original_order_deduplicated_by_address() {
+        let c = config();
+        let up: Vec<(String, String)> = c
+            .up_targets()
+            .iter()
+            .map(|t| (t.ip.to_string(), t.dev.clone()))
+            .collect();
+        assert_eq!(
+            up,
+            vec![
+                ("10.1.0.254".into(), "eth1:1".into()),
+                ("192.0.2.100".into(), "eth0:1".into()),
+                ("172.16.5.5".into(), "eth0:4".into()),
+            ]
+        );
+        let down: Vec<String> = c.down_targets().iter().map(|t| t.dev.clone()).collect();
+        assert_eq!(down, vec!["eth0:1", "eth0:4", "eth1:1"]);
+        assert_eq!(c.active_services(), 3);
+    }
+
+    #[test]
+    fn nat_router_only_with_network_nat() {
+        let mut c = config();
+        c.nat = false;
+        assert!(c.up_targets().iter().all(|t| t.dev != "eth1:1"));
+        assert!(c.down_targets().iter().all(|t| t.dev != "eth1:1"));
+    }
+
+    #[test]
+    fn warnings_for_risky_configs() {
+        let mut c = config();
+        assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+        c.keepalive = Duration::ZERO;
+        c.deadtime = Duration::ZERO;
+        c.virtuals.push(vs("e", true, "192.0.2.9", "eth0", None));
+        c.virtuals.push(vs("f", true, "192.0.2.10", "eth0:1", None));
+        let w = c.warnings();
+        assert_eq!(w.len(), 4, "{w:?}");
+        assert!(w[0].contains("keepalive = 0"));
+        assert!(w[1].contains("deadtime (0)"));
+        assert!(w[2].contains("base device eth0"));
+        assert!(w[3].contains("share the device label eth0:1"));
+    }
+
+    #[test]
+    fn seconds_format() {
+        assert_eq!(secs(Duration::from_secs(3)), "3");
+        assert_eq!(secs(Duration::from_millis(300)), "0.3");
+    }
+}

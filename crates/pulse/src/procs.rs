@@ -1,0 +1,177 @@
+//! Child processes: the active/inactive hooks (§12, no shell), lvsd (§7),
+//! and reaping (§10 SIGCHLD, with the C8 fix: every exited child is
+//! reaped at once).
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use crate::machine::ChildEnd;
+
+/// Splits a hook command on single spaces; consecutive spaces make no
+/// empty words; no quoting.
+pub fn split_command(cmd: &str) -> Vec<&str> {
+    cmd.split(' ').filter(|w| !w.is_empty()).collect()
+}
+
+fn exec_path(word: &str) -> String {
+    // execv: no PATH search; a bare name is relative to the working directory.
+    if word.contains('/') {
+        word.to_string()
+    } else {
+        format!("./{word}")
+    }
+}
+
+/// Starts `cmd` (not waited for here; the reaper logs its end). Returns
+/// its pid, or `None` if it could not be started.
+pub fn run_hook(cmd: &str) -> Option<u32> {
+    let words = split_command(cmd);
+    let (first, rest) = words.split_first()?;
+    tracing::debug!("DEBUG -- Executing '{cmd}'");
+    match Command::new(exec_path(first)).args(rest).spawn() {
+        Ok(child) => Some(child.id()),
+        Err(e) => {
+            tracing::info!("failed to execute {first}: {}", send_arp::errtext(&e));
+            None
+        }
+    }
+}
+
+/// How pulse runs lvsd.
+#[derive(Debug, Clone)]
+pub struct LvsdCommand {
+    /// `--lvsd=PATH`.
+    pub path: String,
+    /// The config file pulse was given.
+    pub config: String,
+    /// pulse runs with `-n`.
+    pub nodaemon: bool,
+    /// pulse runs with `-v`.
+    pub verbose: bool,
+}
+
+impl LvsdCommand {
+    /// The argument vector after the program name (§7.1 step 2).
+    pub fn args(&self) -> Vec<String> {
+        let mut a = vec![
+            if self.nodaemon {
+                "--nodaemon"
+            } else {
+                "--nofork"
+            }
+            .to_string(),
+            "-c".to_string(),
+            self.config.clone(),
+        ];
+        if self.verbose {
+            a.push("-v".into());
+        }
+        a
+    }
+
+    /// Starts lvsd; returns its pid.
+    pub fn start(&self) -> Option<u32> {
+        match Command::new(&self.path)
+            .args(self.args())
+            .stdin(Stdio::inherit())
+            .spawn()
+        {
+            Ok(child) => Some(child.id()),
+            Err(e) => {
+                tracing::info!("failed to execute {}: {}", self.path, send_arp::errtext(&e));
+                None
+            }
+        }
+    }
+}
+
+/// Sends SIGTERM to lvsd and waits for it; after `timeout` it is killed
+/// (gaps.md C19). Other children are left to the reaper.
+pub async fn stop(pid: u32, timeout: Duration) {
+    let p = Pid::from_raw(pid as i32);
+    if kill(p, Signal::SIGTERM).is_err() {
+        let _ = waitpid(p, Some(WaitPidFlag::WNOHANG));
+        return;
+    }
+    let end = tokio::time::Instant::now() + timeout;
+    loop {
+        match waitpid(p, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {}
+            _ => return,
+        }
+        if tokio::time::Instant::now() >= end {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tracing::info!(
+        "lvsd (pid {pid}) did not exit within {} after SIGTERM: sending SIGKILL",
+        crate::config::secs(timeout)
+    );
+    let _ = kill(p, Signal::SIGKILL);
+    let _ = waitpid(p, None);
+}
+
+/// Sends SIGHUP to `pid`.
+pub fn hangup(pid: u32) {
+    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGHUP);
+}
+
+/// Reaps every exited child without blocking.
+pub fn reap_all() -> Vec<(u32, ChildEnd)> {
+    let mut out = Vec::new();
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => {
+                out.push((pid.as_raw() as u32, ChildEnd::Exited(code)))
+            }
+            Ok(WaitStatus::Signaled(pid, sig, _)) => {
+                out.push((pid.as_raw() as u32, ChildEnd::Signaled(sig as i32)))
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => return out,
+            Ok(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hook_words_split_on_spaces_without_empty_words() {
+        assert_eq!(
+            split_command("/usr/local/bin/hook  a b   c"),
+            vec!["/usr/local/bin/hook", "a", "b", "c"]
+        );
+        assert_eq!(split_command("  /x \"a b\""), vec!["/x", "\"a", "b\""]);
+        assert!(split_command("   ").is_empty());
+    }
+
+    #[test]
+    fn bare_names_are_not_searched_in_path() {
+        assert_eq!(exec_path("/bin/true"), "/bin/true");
+        assert_eq!(exec_path("true"), "./true");
+    }
+
+    #[test]
+    fn lvsd_arguments() {
+        let mut c = LvsdCommand {
+            path: "/usr/sbin/lvsd".into(),
+            config: "/etc/sysconfig/ha/lvs.cf".into(),
+            nodaemon: false,
+            verbose: false,
+        };
+        assert_eq!(c.args(), vec!["--nofork", "-c", "/etc/sysconfig/ha/lvs.cf"]);
+        c.nodaemon = true;
+        c.verbose = true;
+        assert_eq!(
+            c.args(),
+            vec!["--nodaemon", "-c", "/etc/sysconfig/ha/lvs.cf", "-v"]
+        );
+    }
+}

@@ -1,0 +1,333 @@
+//! The main loop (§5): waits on the heartbeat sockets, signals and the
+//! machine's next deadline, feeds events to [`Machine::step`] and performs
+//! the actions it returns.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use send_arp::PacketSocket;
+use tokio::net::UdpSocket;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::task::JoinHandle;
+
+use crate::config::PulseConfig;
+use crate::daemon::Notifier;
+use crate::heartbeat::{self, Beat, Mode};
+use crate::machine::{Action, ChildEnd, Event, Hook, Machine, SyncRole};
+use crate::procs::{self, LvsdCommand};
+use crate::sync::{self, SyncSettings};
+use crate::vip::Netlink;
+use crate::{arp, netif};
+
+/// Everything the loop needs besides the machine.
+pub struct Shell {
+    /// The configuration.
+    pub cfg: PulseConfig,
+    /// Socket bound to our public address.
+    pub public: std::net::UdpSocket,
+    /// Socket bound to our private address, if a private channel exists.
+    pub private: Option<std::net::UdpSocket>,
+    /// Partner's public heartbeat address.
+    pub to_public: SocketAddrV4,
+    /// Partner's private heartbeat address.
+    pub to_private: Option<SocketAddrV4>,
+    /// How to run lvsd.
+    pub lvsd: LvsdCommand,
+    /// Our (public, private) addresses to watch, when monitor_links applies.
+    pub monitor: Option<(Ipv4Addr, Ipv4Addr)>,
+    /// systemd notification socket.
+    pub notifier: Option<Notifier>,
+}
+
+struct Loop {
+    shell: Shell,
+    public: UdpSocket,
+    private: Option<UdpSocket>,
+    origin: Instant,
+    lvsd_pid: Option<u32>,
+    netlink: Option<Netlink>,
+    packet: Option<Arc<PacketSocket>>,
+    arps: Vec<JoinHandle<()>>,
+    ipvs: Option<ipvs::Client>,
+    pending: Vec<Event>,
+}
+
+/// Runs the loop until termination; returns the exit status.
+pub async fn run(shell: Shell, machine: Machine, forced: bool) -> u8 {
+    match Loop::new(shell).await {
+        Ok(mut l) => l.main(machine, forced).await,
+        Err(e) => {
+            tracing::info!("{e}");
+            255
+        }
+    }
+}
+
+impl Loop {
+    async fn new(shell: Shell) -> std::io::Result<Loop> {
+        let public = UdpSocket::from_std(shell.public.try_clone()?)?;
+        let private = match &shell.private {
+            Some(s) => Some(UdpSocket::from_std(s.try_clone()?)?),
+            None => None,
+        };
+        let netlink = match Netlink::connect() {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::info!("cannot open rtnetlink: {}", send_arp::errtext(&e));
+                None
+            }
+        };
+        let packet = match PacketSocket::open() {
+            Ok(p) => Some(Arc::new(p)),
+            Err(e) => {
+                tracing::info!("socket: {}", send_arp::errtext(&e));
+                None
+            }
+        };
+        let ipvs = if shell.cfg.syncdaemon {
+            match ipvs::Client::connect().await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::info!("IPVS unavailable, sync daemon not controlled: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Ok(Loop {
+            shell,
+            public,
+            private,
+            origin: Instant::now(),
+            lvsd_pid: None,
+            netlink,
+            packet,
+            arps: Vec::new(),
+            ipvs,
+            pending: Vec::new(),
+        })
+    }
+
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    async fn main(&mut self, mut m: Machine, forced: bool) -> u8 {
+        let mut sigterm = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut sigint = signal(SignalKind::interrupt()).expect("SIGINT handler");
+        let mut sighup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+        let mut sigchld = signal(SignalKind::child()).expect("SIGCHLD handler");
+        let mut sigusr1 = signal(SignalKind::user_defined1()).expect("SIGUSR1 handler");
+        let mut sigusr2 = signal(SignalKind::user_defined2()).expect("SIGUSR2 handler");
+        // Machine times are offsets from our origin.
+        let shift = self.now();
+        m.next_send += shift;
+        m.next_need += shift;
+        if let Some(code) = self.feed(&mut m, Event::Start { forced }).await {
+            return code;
+        }
+        if let Some(n) = &self.shell.notifier {
+            n.ready();
+        }
+        let mut pbuf = [0u8; 4];
+        let mut qbuf = [0u8; 4];
+        loop {
+            while let Some(ev) = self.pending.pop() {
+                if let Some(code) = self.feed(&mut m, ev).await {
+                    return code;
+                }
+            }
+            if m.deadline() <= self.now() {
+                if let Some(code) = self.feed(&mut m, Event::Timer).await {
+                    return code;
+                }
+                continue;
+            }
+            if let Some((public, private)) = self.shell.monitor {
+                let ev = Event::Links {
+                    primary_up: netif::link_up_for(public),
+                    private_up: netif::link_up_for(private),
+                };
+                if let Some(code) = self.feed(&mut m, ev).await {
+                    return code;
+                }
+            }
+            let wake = tokio::time::Instant::from_std(self.origin + m.deadline());
+            let ev = tokio::select! {
+                biased;
+                _ = sigterm.recv() => Some(Event::Terminate(libc::SIGTERM)),
+                _ = sigint.recv() => Some(Event::Terminate(libc::SIGINT)),
+                _ = sigchld.recv() => { self.reap(); None }
+                _ = sighup.recv() => Some(Event::Hangup),
+                _ = sigusr1.recv() => Some(Event::UserSignal(libc::SIGUSR1)),
+                _ = sigusr2.recv() => Some(Event::UserSignal(libc::SIGUSR2)),
+                r = recv(self.private.as_ref(), &mut qbuf) => datagram(r, &qbuf),
+                r = recv(Some(&self.public), &mut pbuf) => datagram(r, &pbuf),
+                _ = tokio::time::sleep_until(wake) => None,
+            };
+            if let Some(ev) = ev
+                && let Some(code) = self.feed(&mut m, ev).await
+            {
+                return code;
+            }
+        }
+    }
+
+    fn reap(&mut self) {
+        for (pid, end) in procs::reap_all() {
+            let lvsd = self.lvsd_pid == Some(pid);
+            if lvsd {
+                self.lvsd_pid = None;
+            }
+            self.pending
+                .insert(0, Event::ChildExited { pid, end, lvsd });
+        }
+    }
+
+    async fn feed(&mut self, m: &mut Machine, ev: Event) -> Option<u8> {
+        let now = self.now();
+        let actions = m.step(ev, now);
+        for a in actions {
+            if let Some(code) = self.perform(a).await {
+                return Some(code);
+            }
+        }
+        None
+    }
+
+    async fn perform(&mut self, a: Action) -> Option<u8> {
+        match a {
+            Action::Log(s) => tracing::info!("{s}"),
+            Action::Debug(s) => tracing::debug!("{s}"),
+            Action::Send(beat) => self.send(beat).await,
+            Action::RunHook(h) => {
+                let cmd = match h {
+                    Hook::Active => &self.shell.cfg.active_cmd,
+                    Hook::Inactive => &self.shell.cfg.inactive_cmd,
+                };
+                if let Some(cmd) = cmd {
+                    procs::run_hook(cmd);
+                }
+            }
+            Action::StartLvsd => match self.shell.lvsd.start() {
+                Some(pid) => self.lvsd_pid = Some(pid),
+                // As if the forked child's exec had failed.
+                None => self.pending.insert(
+                    0,
+                    Event::ChildExited {
+                        pid: 0,
+                        end: ChildEnd::Exited(255),
+                        lvsd: true,
+                    },
+                ),
+            },
+            Action::StopLvsd => {
+                if let Some(pid) = self.lvsd_pid.take() {
+                    procs::stop(pid, self.lvsd_timeout()).await;
+                }
+            }
+            Action::Sync(role) => self.sync(role).await,
+            Action::VipsUp => {
+                if let (Some(n), Some(p)) = (&self.netlink, &self.packet) {
+                    self.arps.retain(|h| !h.is_finished());
+                    let targets = self.shell.cfg.up_targets();
+                    self.arps.push(tokio::spawn(arp::bring_up_and_announce(
+                        n.clone(),
+                        p.clone(),
+                        targets,
+                    )));
+                }
+            }
+            Action::VipsDown => {
+                for h in self.arps.drain(..) {
+                    h.abort();
+                }
+                if let Some(n) = &self.netlink {
+                    arp::take_down(n, &self.shell.cfg.down_targets()).await;
+                }
+            }
+            Action::ForwardHup => {
+                if let Some(n) = &self.shell.notifier {
+                    n.reloading();
+                }
+                if let Some(pid) = self.lvsd_pid {
+                    procs::hangup(pid);
+                }
+                if let Some(n) = &self.shell.notifier {
+                    n.ready();
+                }
+            }
+            Action::Exit(code) => {
+                if let Some(n) = &self.shell.notifier {
+                    n.stopping();
+                }
+                return Some(code);
+            }
+        }
+        None
+    }
+
+    /// gaps.md C19: how long to wait for lvsd after SIGTERM.
+    fn lvsd_timeout(&self) -> Duration {
+        (self.shell.cfg.deadtime * 2).max(Duration::from_secs(1))
+    }
+
+    async fn send(&self, beat: Beat) {
+        let bytes = heartbeat::encode(Mode::Lvs, beat);
+        if let Err(e) = self.public.send_to(&bytes, self.shell.to_public).await {
+            tracing::debug!(
+                "Warning -- failed to send heartbeat (public if): {}",
+                send_arp::errtext(&e)
+            );
+        }
+        if let (Some(sock), Some(to)) = (&self.private, self.shell.to_private)
+            && let Err(e) = sock.send_to(&bytes, to).await
+        {
+            tracing::debug!(
+                "Warning -- failed to send heartbeat (private if): {}",
+                send_arp::errtext(&e)
+            );
+        }
+    }
+
+    async fn sync(&self, role: SyncRole) {
+        if !self.shell.cfg.syncdaemon {
+            return;
+        }
+        let Some(client) = &self.ipvs else {
+            return;
+        };
+        let s = SyncSettings {
+            iface: self.shell.cfg.syncd_iface.clone(),
+            id: self.shell.cfg.syncd_id,
+        };
+        sync::restart(client, &s, role).await;
+    }
+}
+
+async fn recv(sock: Option<&UdpSocket>, buf: &mut [u8; 4]) -> std::io::Result<(usize, SocketAddr)> {
+    match sock {
+        Some(s) => s.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn datagram(r: std::io::Result<(usize, SocketAddr)>, buf: &[u8; 4]) -> Option<Event> {
+    match r {
+        Ok((len, SocketAddr::V4(from))) => Some(Event::Datagram {
+            from,
+            data: buf[..len.min(4)].to_vec(),
+        }),
+        Ok((_, SocketAddr::V6(_))) => {
+            tracing::info!("Bad remote address size from recvfrom");
+            None
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => None,
+        Err(e) => {
+            tracing::info!("recvfrom() failed: {}", send_arp::errtext(&e));
+            None
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! VIPs over rtnetlink: what `ifconfig DEV IP [netmask M broadcast B] up`
+//! and `ifconfig DEV down` did in the original (§7.2, §8), with the same
+//! label, prefix length and broadcast.
+
+use futures::TryStreamExt as _;
+use netlink_packet_route::AddressFamily;
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use rtnetlink::Handle;
+
+use crate::config::Target;
+
+/// An rtnetlink handle. Cheap to clone.
+#[derive(Clone)]
+pub struct Netlink {
+    handle: Handle,
+}
+
+/// A netlink failure, as text for the log.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NetlinkError(String);
+
+fn err(e: impl std::fmt::Display) -> NetlinkError {
+    NetlinkError(e.to_string())
+}
+
+impl Netlink {
+    /// Opens the route-netlink socket; must be called inside the runtime.
+    pub fn connect() -> std::io::Result<Netlink> {
+        let (conn, handle, _) = rtnetlink::new_connection()?;
+        tokio::spawn(conn);
+        Ok(Netlink { handle })
+    }
+
+    async fn addresses(&self, index: u32) -> Result<Vec<AddressMessage>, NetlinkError> {
+        let mut req = self.handle.address().get().set_link_index_filter(index);
+        req.message_mut().header.family = AddressFamily::Inet;
+        req.execute().try_collect().await.map_err(err)
+    }
+
+    /// Brings `t` up: the address with its label, prefix and broadcast. An
+    /// alias label that holds another address gets the new one instead (as
+    /// `ifconfig` replaced it). Already up: nothing to do.
+    pub async fn up(&self, t: &Target) -> Result<(), NetlinkError> {
+        let index = send_arp::ifindex(t.base_dev()).map_err(|e| err(send_arp::errtext(&e)))?;
+        let (prefix, bcast) = t.prefix_and_broadcast();
+        let alias = t.dev.contains(':');
+        for msg in self.addresses(index).await? {
+            let (ip, label) = describe(&msg);
+            if label.as_deref() == Some(t.dev.as_str()) && ip == Some(t.ip) {
+                if msg.header.prefix_len == prefix {
+                    return Ok(());
+                }
+                self.handle
+                    .address()
+                    .del(msg)
+                    .execute()
+                    .await
+                    .map_err(err)?;
+            } else if alias && label.as_deref() == Some(t.dev.as_str()) {
+                self.handle
+                    .address()
+                    .del(msg)
+                    .execute()
+                    .await
+                    .map_err(err)?;
+            } else if ip == Some(t.ip) {
+                // Same address under another label: move it to ours.
+                self.handle
+                    .address()
+                    .del(msg)
+                    .execute()
+                    .await
+                    .map_err(err)?;
+            }
+        }
+        let mut req = self
+            .handle
+            .address()
+            .add(index, std::net::IpAddr::V4(t.ip), prefix);
+        let attrs = &mut req.message_mut().attributes;
+        attrs.retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
+        if let Some(b) = bcast {
+            attrs.push(AddressAttribute::Broadcast(b));
+        }
+        attrs.push(AddressAttribute::Label(t.dev.clone()));
+        req.execute().await.map_err(err)
+    }
+
+    /// Takes `t` down: on an alias, every address carrying that label (what
+    /// `ifconfig eth0:1 down` removed); on a base device only the address
+    /// itself (gaps.md C11: the NIC is never taken down).
+    pub async fn down(&self, t: &Target) -> Result<(), NetlinkError> {
+        let index = send_arp::ifindex(t.base_dev()).map_err(|e| err(send_arp::errtext(&e)))?;
+        let alias = t.dev.contains(':');
+        for msg in self.addresses(index).await? {
+            let (ip, label) = describe(&msg);
+            let hit = if alias {
+                label.as_deref() == Some(t.dev.as_str())
+            } else {
+                ip == Some(t.ip)
+            };
+            if hit {
+                self.handle
+                    .address()
+                    .del(msg)
+                    .execute()
+                    .await
+                    .map_err(err)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn describe(msg: &AddressMessage) -> (Option<std::net::Ipv4Addr>, Option<String>) {
+    let mut ip = None;
+    let mut label = None;
+    for a in &msg.attributes {
+        match a {
+            AddressAttribute::Local(std::net::IpAddr::V4(v4)) => ip = Some(*v4),
+            AddressAttribute::Address(std::net::IpAddr::V4(v4)) if ip.is_none() => ip = Some(*v4),
+            AddressAttribute::Label(l) => label = Some(l.clone()),
+            _ => {}
+        }
+    }
+    (ip, label)
+}
