@@ -10,6 +10,7 @@ use std::net::Ipv4Addr;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
+pub use ipvs::Forward;
 
 /// popt's error texts.
 const POPT_BADNUMBER: &str = "invalid numeric value";
@@ -138,25 +139,12 @@ pub enum Mode {
     Fos,
 }
 
-/// IPVS forwarding method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Forward {
-    /// NAT (`-m`).
-    Masq,
-    /// Direct routing (`-g`).
-    Droute,
-    /// Tunnelling (`-i`).
-    Tunnel,
-}
-
-impl Forward {
-    /// The ipvsadm flag.
-    pub fn flag(self) -> &'static str {
-        match self {
-            Forward::Masq => "-m",
-            Forward::Droute => "-g",
-            Forward::Tunnel => "-i",
-        }
+/// The ipvsadm flag of a forwarding method.
+pub fn method_flag(f: Forward) -> &'static str {
+    match f {
+        Forward::Masq | Forward::Local => "-m",
+        Forward::Route => "-g",
+        Forward::Tunnel => "-i",
     }
 }
 
@@ -430,7 +418,7 @@ fn validate(a: Args) -> Result<Parsed, UsageError> {
         .unwrap_or('m');
     let forward = match letter {
         'i' => Forward::Tunnel,
-        'g' => Forward::Droute,
+        'g' => Forward::Route,
         't' if a.t_is_tunnel => Forward::Tunnel,
         _ => Forward::Masq,
     };
@@ -647,7 +635,7 @@ mod tests {
         .unwrap();
         assert!(c.udp && c.regex && c.verbose);
         assert_eq!(c.fwmark, 80);
-        assert_eq!(c.forward, Forward::Droute);
+        assert_eq!(c.forward, Forward::Route);
         assert_eq!(c.loadcmd.as_deref(), Some(OsStr::new("rsh")));
         assert_eq!(c.program.as_deref(), Some(OsStr::new("/bin/check %h %p")));
     }
@@ -738,8 +726,8 @@ mod tests {
             run(&a).unwrap().forward
         };
         assert_eq!(m("i", &[]), Forward::Tunnel);
-        assert_eq!(m("-g", &[]), Forward::Droute);
-        assert_eq!(m("gate", &[]), Forward::Droute);
+        assert_eq!(m("-g", &[]), Forward::Route);
+        assert_eq!(m("gate", &[]), Forward::Route);
         assert_eq!(m("t", &[]), Forward::Masq);
         assert_eq!(m("t", &["--t-is-tunnel"]), Forward::Tunnel);
         assert_eq!(m("x", &[]), Forward::Masq);

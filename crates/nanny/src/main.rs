@@ -1,10 +1,6 @@
-//! `nanny`: Per-real-server health checker. Placeholder until its issue lands: only `--version` works.
+//! `nanny`: the per-real-server health checker (see the library docs).
 
 fn main() {
-    if std::env::args().nth(1).as_deref() == Some("--version") {
-        print!("{}", lvs_util::version::banner("nanny", "1.46"));
-        return;
-    }
-    eprintln!("nanny: not implemented yet");
-    std::process::exit(1);
+    let code = nanny::run::main(std::env::args_os().collect());
+    std::process::exit(code);
 }

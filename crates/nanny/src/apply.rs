@@ -1,0 +1,265 @@
+//! Turning the core's IPVS operations into concrete changes, and the ways
+//! to carry them out: the report descriptor (under lvsd), log-only
+//! (`--test-start`) and the kernel table (run by hand).
+
+use std::io::Write as _;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use std::net::Ipv4Addr;
+
+use ipvs::{Dest, DestKey, Op, ServiceKey};
+
+use crate::cli::{Config, Forward, inet_aton, method_flag};
+use crate::core::IpvsOp;
+use crate::report::Report;
+
+/// The virtual service and destination one nanny manages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `None` when `-V` is missing or not an IPv4 address (and no fwmark):
+    /// every change then fails, as ipvsadm would have.
+    pub service: Option<ServiceKey>,
+    /// Real server address.
+    pub addr: Ipv4Addr,
+    /// Port of the destination in the table.
+    pub port: u16,
+    pub forward: Forward,
+    /// `-t VIP:VPORT`, `-u VIP:VPORT` or `-f MARK` as ipvsadm spells it.
+    vspec: String,
+}
+
+impl Target {
+    /// From the configuration. For direct routing and tunnelling without a
+    /// firewall mark the destination uses the virtual port for every
+    /// operation (ipvsadm stores it that way; gaps.md E7).
+    pub fn new(c: &Config) -> Target {
+        let vip = c.vip.as_deref().and_then(|v| inet_aton(v.as_ref()));
+        let service = if c.fwmark != 0 {
+            Some(ServiceKey::fwmark(c.fwmark))
+        } else if c.udp {
+            vip.map(|a| ServiceKey::udp(a, c.port))
+        } else {
+            vip.map(|a| ServiceKey::tcp(a, c.port))
+        };
+        let vspec = if c.fwmark != 0 {
+            format!("-f {}", c.fwmark)
+        } else {
+            format!(
+                "{} {}:{}",
+                if c.udp { "-u" } else { "-t" },
+                c.vip_text(),
+                c.port
+            )
+        };
+        let port = if c.forward != Forward::Masq && c.fwmark == 0 {
+            c.port
+        } else {
+            c.rport
+        };
+        Target {
+            service,
+            addr: c.host,
+            port,
+            forward: c.forward,
+            vspec,
+        }
+    }
+
+    /// The concrete change for `op`. Fails without a usable virtual
+    /// service, or for a negative weight (IPVS rejects both, as ipvsadm did).
+    pub fn change(&self, op: IpvsOp) -> Result<Op, String> {
+        let key = self
+            .service
+            .ok_or("no usable virtual service address (-V)")?;
+        let dest = |w: i32| -> Result<Dest, String> {
+            let w = u32::try_from(w).map_err(|_| format!("weight {w} out of range"))?;
+            Ok(Dest::new(self.addr, self.port, self.forward).weight(w))
+        };
+        Ok(match op {
+            IpvsOp::Add(w) => Op::AddDest(key, dest(w)?),
+            IpvsOp::Edit(w) => Op::EditDest(key, dest(w)?),
+            IpvsOp::Delete => Op::DelDest(
+                key,
+                DestKey {
+                    addr: self.addr.into(),
+                    port: self.port,
+                },
+            ),
+        })
+    }
+
+    /// The equivalent ipvsadm command (nanny.md §5), for `--test-start`.
+    pub fn ipvsadm_form(&self, ipvsadm: &str, op: IpvsOp) -> String {
+        let (vs, m) = (&self.vspec, method_flag(self.forward));
+        let d = format!("{}:{}", self.addr, self.port);
+        match op {
+            IpvsOp::Add(w) => format!("{ipvsadm} -a {vs} -r {d} {m} -w {w}"),
+            IpvsOp::Edit(w) => format!("{ipvsadm} -e {vs} -r {d} {m} -w {w}"),
+            IpvsOp::Delete => format!("{ipvsadm} -d {vs} -r {d}"),
+        }
+    }
+}
+
+/// Carries out IPVS operations and health reports.
+pub trait Apply {
+    /// Applies one operation; `Err` makes nanny log `IPVSADM command failed!`.
+    fn apply(&mut self, op: IpvsOp) -> Result<(), String>;
+    /// Notes a health verdict (only the report descriptor uses it).
+    fn health(&mut self, _up: bool) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Under lvsd: one protocol line per operation and verdict (see
+/// [`crate::report`]).
+pub struct ReportFd {
+    file: std::fs::File,
+    target: Target,
+}
+
+impl ReportFd {
+    /// Takes ownership of descriptor `fd`.
+    ///
+    /// # Safety
+    /// `fd` must be an open descriptor not owned by anything else.
+    pub unsafe fn from_raw(fd: i32, target: Target) -> ReportFd {
+        // SAFETY: the caller hands over ownership.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        ReportFd {
+            file: owned.into(),
+            target,
+        }
+    }
+
+    fn send(&mut self, r: Report) -> Result<(), String> {
+        let line = format!("{r}\n");
+        loop {
+            match self.file.write(line.as_bytes()) {
+                Ok(n) if n == line.len() => return Ok(()),
+                Ok(_) => return Err("short write on report descriptor".into()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // A non-blocking pipe that is full: wait until writable.
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(&self.file);
+                    let mut p = libc::pollfd {
+                        fd,
+                        events: libc::POLLOUT,
+                        revents: 0,
+                    };
+                    // SAFETY: one valid pollfd.
+                    unsafe { libc::poll(&mut p, 1, 1000) };
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+}
+
+impl Apply for ReportFd {
+    fn apply(&mut self, op: IpvsOp) -> Result<(), String> {
+        let change = self.target.change(op)?;
+        self.send(Report::Change(change))
+    }
+
+    fn health(&mut self, up: bool) -> Result<(), String> {
+        self.send(Report::State(up))
+    }
+}
+
+/// `--test-start`: logs the ipvsadm equivalent and succeeds.
+pub struct TestStart<F: FnMut(String)> {
+    pub target: Target,
+    pub ipvsadm: String,
+    pub log: F,
+}
+
+impl<F: FnMut(String)> Apply for TestStart<F> {
+    fn apply(&mut self, op: IpvsOp) -> Result<(), String> {
+        let line = format!(
+            "test-start: {}",
+            self.target.ipvsadm_form(&self.ipvsadm, op)
+        );
+        (self.log)(line);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Parsed, parse};
+
+    fn config(extra: &[&str]) -> Config {
+        let mut v = vec![
+            "nanny",
+            "-h",
+            "192.168.1.2",
+            "-p",
+            "80",
+            "-r",
+            "8080",
+            "--lvs",
+        ];
+        v.extend_from_slice(extra);
+        match parse(v).unwrap() {
+            Parsed::Run(c) => *c,
+            Parsed::Print(_) => panic!(),
+        }
+    }
+
+    #[test]
+    fn nat_uses_rport() {
+        let t = Target::new(&config(&["-V", "10.0.0.1"]));
+        assert_eq!(
+            t.ipvsadm_form("/sbin/ipvsadm", IpvsOp::Add(3)),
+            "/sbin/ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.2:8080 -m -w 3"
+        );
+        assert_eq!(
+            t.ipvsadm_form("/sbin/ipvsadm", IpvsOp::Delete),
+            "/sbin/ipvsadm -d -t 10.0.0.1:80 -r 192.168.1.2:8080"
+        );
+        assert_eq!(
+            Report::Change(t.change(IpvsOp::Edit(0)).unwrap()).to_string(),
+            "nanny1 edit tcp 10.0.0.1:80 192.168.1.2:8080 masq 0"
+        );
+        assert!(t.change(IpvsOp::Edit(-1)).is_err());
+    }
+
+    #[test]
+    fn e7_direct_routing_and_tunnel_use_vport() {
+        for (m, flag) in [("g", "-g"), ("i", "-i")] {
+            let t = Target::new(&config(&["-V", "10.0.0.1", "-M", m]));
+            assert_eq!(
+                t.ipvsadm_form("ipvsadm", IpvsOp::Edit(5)),
+                format!("ipvsadm -e -t 10.0.0.1:80 -r 192.168.1.2:80 {flag} -w 5")
+            );
+            assert_eq!(
+                t.ipvsadm_form("ipvsadm", IpvsOp::Delete),
+                "ipvsadm -d -t 10.0.0.1:80 -r 192.168.1.2:80"
+            );
+        }
+        // with a firewall mark the real port stays
+        let t = Target::new(&config(&["-V", "10.0.0.1", "-M", "g", "-f", "7"]));
+        assert_eq!(
+            t.ipvsadm_form("ipvsadm", IpvsOp::Add(1)),
+            "ipvsadm -a -f 7 -r 192.168.1.2:8080 -g -w 1"
+        );
+        assert_eq!(t.service, Some(ServiceKey::fwmark(7)));
+    }
+
+    #[test]
+    fn udp_and_missing_vip() {
+        let t = Target::new(&config(&["-u", "-V", "10.0.0.1"]));
+        assert_eq!(
+            t.service,
+            Some(ServiceKey::udp("10.0.0.1".parse::<Ipv4Addr>().unwrap(), 80))
+        );
+        let t = Target::new(&config(&[]));
+        assert_eq!(t.service, None);
+        assert!(t.change(IpvsOp::Delete).is_err());
+        assert_eq!(
+            t.ipvsadm_form("/sbin/ipvsadm", IpvsOp::Add(1)),
+            "/sbin/ipvsadm -a -t (null):80 -r 192.168.1.2:8080 -m -w 1"
+        );
+    }
+}

@@ -1,0 +1,549 @@
+//! The TCP/UDP check with send/expect (nanny.md §4.1, §4.2) and the ICMP
+//! echo sent before it (gaps.md E12).
+//!
+//! Blocking system calls with poll(2); SIGTERM/SIGINT interrupt any wait.
+//! Log lines go through a caller-supplied sink so tests can see them.
+//!
+//! Deliberate fixes: a reply split over several segments is read until the
+//! expected length, a regex match, EOF or the timeout (E8); a UDP reply
+//! without an expect string passes (E4); writes use `MSG_NOSIGNAL` (E17).
+
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use crate::core::Level;
+use crate::regex::PosixRegex;
+use crate::sys::{SignalFd, Wait, errno, errno_text, wait_fd};
+
+/// Where check code writes its log lines.
+pub type LogSink<'a> = &'a mut dyn FnMut(Level, String);
+
+/// The most a reply is read (the original's buffer minus the NUL).
+pub const MAX_READ: usize = 254;
+
+/// How the reply is judged.
+#[derive(Debug)]
+pub enum Expect {
+    /// No expect string.
+    Nothing,
+    /// Exactly `*`: any readability passes.
+    Anything,
+    /// The reply must start with these bytes.
+    Prefix(Vec<u8>),
+    /// `--regex`: a compiled expression, or its compile error.
+    Regex(Result<PosixRegex, String>),
+}
+
+impl Expect {
+    /// Builds the matcher for an (escape-translated) expect string.
+    pub fn new(expect: Option<&[u8]>, regex: bool) -> Expect {
+        match expect {
+            None => Expect::Nothing,
+            Some(e) if regex => Expect::Regex(PosixRegex::new(e)),
+            Some(b"*") => Expect::Anything,
+            Some(e) => Expect::Prefix(e.to_vec()),
+        }
+    }
+
+    /// Bytes requested from the socket.
+    fn wanted(&self) -> usize {
+        match self {
+            Expect::Nothing | Expect::Anything => 1,
+            Expect::Prefix(p) => p.len().min(MAX_READ),
+            Expect::Regex(_) => MAX_READ,
+        }
+    }
+}
+
+/// Result of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Fail,
+    /// SIGTERM/SIGINT arrived during the check.
+    Terminated(i32),
+}
+
+/// Renders bytes for a log line: lossy UTF-8, logged as data.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Judges the bytes read (pure). `got` is what was read before EOF or the
+/// deadline.
+pub fn judge(expect: &Expect, got: &[u8], dest: &str, log: LogSink<'_>) -> bool {
+    match expect {
+        Expect::Nothing | Expect::Anything => true,
+        Expect::Regex(Ok(re)) => {
+            let ok = re.is_match(got);
+            if !ok {
+                log(Level::Verbose, "READ reply did not match".into());
+            }
+            ok
+        }
+        Expect::Regex(Err(_)) => false,
+        Expect::Prefix(p) => {
+            let want = p.len().min(MAX_READ);
+            if got.len() < want {
+                log(
+                    Level::Info,
+                    format!("READ from {dest} was too short[{}>={want}]", got.len()),
+                );
+                return false;
+            }
+            let ok = got[..want] == p[..want];
+            if !ok {
+                log(Level::Verbose, "READ reply did not match".into());
+            }
+            ok
+        }
+    }
+}
+
+/// Sends one ICMP echo request per check through a raw socket.
+#[derive(Debug)]
+pub struct Pinger {
+    fd: OwnedFd,
+    ident: u16,
+    seq: u16,
+}
+
+/// Internet checksum.
+fn checksum(b: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for c in b.chunks(2) {
+        let w = if c.len() == 2 {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], 0])
+        };
+        sum += u32::from(w);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// The 64-byte echo request: identifier and sequence in host byte order,
+/// as the original stores them; 56 zero data bytes.
+pub fn echo_packet(ident: u16, seq: u16) -> [u8; 64] {
+    let mut p = [0u8; 64];
+    p[0] = 8;
+    p[4..6].copy_from_slice(&ident.to_ne_bytes());
+    p[6..8].copy_from_slice(&seq.to_ne_bytes());
+    let c = checksum(&p);
+    p[2..4].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+impl Pinger {
+    /// Opens the raw socket. Incoming ICMP is filtered out (the reply is
+    /// never read) so that many nannies do not queue each other's replies.
+    pub fn new() -> std::io::Result<Pinger> {
+        // SAFETY: plain socket(2).
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_INET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::IPPROTO_ICMP,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fd just created.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        const SOL_RAW: i32 = 255;
+        const ICMP_FILTER: i32 = 1;
+        let all: u32 = !0;
+        // SAFETY: option value is a u32 of the stated size. Failure is harmless.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                SOL_RAW,
+                ICMP_FILTER,
+                (&raw const all).cast(),
+                4,
+            );
+            let small: i32 = 1;
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&raw const small).cast(),
+                4,
+            );
+        }
+        Ok(Pinger {
+            fd,
+            ident: (std::process::id() & 0x0FFF) as u16,
+            seq: 0,
+        })
+    }
+
+    /// Sends one echo request; false if the send failed.
+    pub fn ping(&mut self, host: Ipv4Addr) -> bool {
+        let pkt = echo_packet(self.ident, self.seq);
+        self.seq = self.seq.wrapping_add(1);
+        let sa = sockaddr(host, 0);
+        // SAFETY: packet buffer and sockaddr_in of the given sizes.
+        let n = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                pkt.as_ptr().cast(),
+                pkt.len(),
+                libc::MSG_DONTWAIT,
+                (&raw const sa).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as u32,
+            )
+        };
+        n == pkt.len() as isize
+    }
+}
+
+fn sockaddr(host: Ipv4Addr, port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(host).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// A TCP or UDP check against one host and port.
+#[derive(Debug)]
+pub struct NetCheck {
+    pub host: Ipv4Addr,
+    pub port: u16,
+    pub udp: bool,
+    pub send: Option<Vec<u8>>,
+    pub expect: Expect,
+    /// Connect and read timeout (the check interval).
+    pub timeout: Duration,
+}
+
+impl NetCheck {
+    /// `HOST:PORT` for log lines.
+    pub fn dest(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// Runs the check (§4.1 steps 2–8).
+    pub fn run(&self, term: &SignalFd, log: LogSink<'_>) -> Outcome {
+        let dest = self.dest();
+        let proto = if self.udp { "UDP" } else { "TCP" };
+        log(
+            Level::Verbose,
+            format!(
+                "Opening {proto} socket to remote service port {}...",
+                self.port
+            ),
+        );
+        let kind = if self.udp {
+            libc::SOCK_DGRAM
+        } else {
+            libc::SOCK_STREAM
+        };
+        // SAFETY: plain socket(2).
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_INET,
+                kind | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
+        if fd < 0 {
+            log(
+                Level::Verbose,
+                format!("Failed to create socket: {}", errno_text(errno())),
+            );
+            return Outcome::Fail;
+        }
+        // SAFETY: fd just created.
+        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = sock.as_raw_fd();
+
+        log(
+            Level::Verbose,
+            "Connecting socket to remote address...".into(),
+        );
+        let sa = sockaddr(self.host, self.port);
+        // SAFETY: sockaddr_in of the given size.
+        let rc = unsafe {
+            libc::connect(
+                fd,
+                (&raw const sa).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as u32,
+            )
+        };
+        if rc < 0 && errno() != libc::EINPROGRESS {
+            log(
+                Level::Verbose,
+                format!(
+                    "Failed to connect {dest} ping socket: {}",
+                    errno_text(errno())
+                ),
+            );
+            return Outcome::Fail;
+        }
+        if rc < 0 {
+            log(Level::Verbose, "DEBUG -- Posting CONNECT poll()".into());
+            match wait_fd(fd, libc::POLLOUT, term, Instant::now() + self.timeout) {
+                Wait::Term(s) => return Outcome::Terminated(s),
+                Wait::Timeout => {
+                    log(Level::Info, format!("CONNECT to {dest} timed out"));
+                    return Outcome::Fail;
+                }
+                Wait::Error(e) => {
+                    log(
+                        Level::Verbose,
+                        format!("CONNECT poll() call to {dest} failed: {}", errno_text(e)),
+                    );
+                    return Outcome::Fail;
+                }
+                Wait::Ready(..) => {}
+            }
+            let err = so_error(fd);
+            if err != 0 {
+                log(
+                    Level::Verbose,
+                    format!("Failed to connect {dest} ping socket: {}", errno_text(err)),
+                );
+                return Outcome::Fail;
+            }
+        }
+
+        if let Some(send) = &self.send {
+            log(
+                Level::Verbose,
+                format!("Sending len={}, text=\"{}\"", send.len(), text(send)),
+            );
+            match self.write_all(fd, send, term) {
+                Ok(()) => {}
+                Err(Err(s)) => return Outcome::Terminated(s),
+                Err(Ok(e)) => {
+                    log(
+                        Level::Info,
+                        format!(
+                            "WRITE operation for {dest} returned error: {}",
+                            errno_text(e)
+                        ),
+                    );
+                    return Outcome::Fail;
+                }
+            }
+        }
+
+        if matches!(self.expect, Expect::Nothing) && !self.udp {
+            return Outcome::Pass;
+        }
+        if let Expect::Regex(Err(reason)) = &self.expect {
+            log(
+                Level::Info,
+                format!("Error '{reason}' processing expected regular expression"),
+            );
+            return Outcome::Fail;
+        }
+        self.read_reply(fd, &dest, term, log)
+    }
+
+    /// Writes everything (`MSG_NOSIGNAL`), waiting for writability as needed.
+    /// `Err(Ok(errno))` on error, `Err(Err(signal))` on termination.
+    fn write_all(&self, fd: i32, data: &[u8], term: &SignalFd) -> Result<(), Result<i32, i32>> {
+        let deadline = Instant::now() + self.timeout;
+        let mut off = 0;
+        while off < data.len() || data.is_empty() {
+            // SAFETY: buffer slice within bounds.
+            let n = unsafe {
+                libc::send(
+                    fd,
+                    data[off..].as_ptr().cast(),
+                    data.len() - off,
+                    libc::MSG_NOSIGNAL,
+                )
+            };
+            if n >= 0 {
+                off += n as usize;
+                if data.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            let e = errno();
+            if e != libc::EAGAIN {
+                return Err(Ok(e));
+            }
+            match wait_fd(fd, libc::POLLOUT, term, deadline) {
+                Wait::Ready(..) => {}
+                Wait::Term(s) => return Err(Err(s)),
+                Wait::Timeout => return Err(Ok(libc::ETIMEDOUT)),
+                Wait::Error(e) => return Err(Ok(e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn read_reply(&self, fd: i32, dest: &str, term: &SignalFd, log: LogSink<'_>) -> Outcome {
+        let want = self.expect.wanted();
+        let deadline = Instant::now() + self.timeout;
+        let mut buf = [0u8; MAX_READ];
+        let mut got = 0usize;
+        loop {
+            log(Level::Verbose, "DEBUG -- Posting READ poll()".into());
+            match wait_fd(fd, libc::POLLIN, term, deadline) {
+                Wait::Term(s) => return Outcome::Terminated(s),
+                Wait::Timeout if got == 0 => {
+                    log(Level::Info, format!("READ to {dest} timed out"));
+                    return Outcome::Fail;
+                }
+                Wait::Timeout => break,
+                Wait::Error(e) => {
+                    log(
+                        Level::Info,
+                        format!(
+                            "READ poll() call to {dest} failed with err#{e}: {}",
+                            errno_text(e)
+                        ),
+                    );
+                    return Outcome::Fail;
+                }
+                Wait::Ready(rc, rev) => log(
+                    Level::Verbose,
+                    format!("DEBUG -- READ poll() completed ({rc},{rev})"),
+                ),
+            }
+            if matches!(self.expect, Expect::Anything) {
+                // `*`: readable is enough, even at EOF.
+                return Outcome::Pass;
+            }
+            log(
+                Level::Verbose,
+                format!("Posting READ I/O; expecting {} character(s)...", want - got),
+            );
+            // SAFETY: reads into the unused tail of `buf`.
+            let n = unsafe { libc::recv(fd, buf[got..want].as_mut_ptr().cast(), want - got, 0) };
+            if n < 0 {
+                let e = errno();
+                if e == libc::EAGAIN {
+                    continue;
+                }
+                log(
+                    Level::Info,
+                    format!("READ returned error {e}:{}", errno_text(e)),
+                );
+                return Outcome::Fail;
+            }
+            log(Level::Verbose, format!("DEBUG -- READ returned {n}"));
+            got += n as usize;
+            if self.udp && matches!(self.expect, Expect::Nothing) {
+                // gaps.md E4: any reply (even an empty datagram) passes.
+                return Outcome::Pass;
+            }
+            let done = n == 0
+                || self.udp
+                || got >= want
+                || matches!(&self.expect, Expect::Regex(Ok(re)) if re.is_match(&buf[..got]));
+            if done {
+                break;
+            }
+        }
+        if let Expect::Prefix(p) = &self.expect {
+            log(
+                Level::Verbose,
+                format!("READ expected len={}, text=\"{}\"", p.len(), text(p)),
+            );
+        }
+        log(
+            Level::Verbose,
+            format!("READ got len={got}, text={}", text(&buf[..got])),
+        );
+        if judge(&self.expect, &buf[..got], dest, log) {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        }
+    }
+}
+
+fn so_error(fd: i32) -> i32 {
+    let mut err: i32 = 0;
+    let mut len = std::mem::size_of::<i32>() as u32;
+    // SAFETY: int-sized option buffer.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&raw mut err).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 { errno() } else { err }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn j(expect: &Expect, got: &[u8]) -> (bool, Vec<String>) {
+        let mut logs = Vec::new();
+        let ok = judge(expect, got, "192.0.2.5:80", &mut |l, s| {
+            if l == Level::Info {
+                logs.push(s)
+            }
+        });
+        (ok, logs)
+    }
+
+    #[test]
+    fn prefix_rules() {
+        let e = Expect::new(Some(b"HTTP"), false);
+        assert_eq!(j(&e, b"HTTP"), (true, vec![]));
+        assert_eq!(j(&e, b"HTTX"), (false, vec![]));
+        assert_eq!(
+            j(&e, b"HTT"),
+            (
+                false,
+                vec!["READ from 192.0.2.5:80 was too short[3>=4]".into()]
+            )
+        );
+        assert_eq!(
+            j(&e, b""),
+            (
+                false,
+                vec!["READ from 192.0.2.5:80 was too short[0>=4]".into()]
+            )
+        );
+        // only the first 254 bytes of a long expect string are compared
+        let long = vec![b'a'; 300];
+        let e = Expect::new(Some(&long), false);
+        assert!(j(&e, &long[..254]).0);
+    }
+
+    #[test]
+    fn star_regex_and_nothing() {
+        assert!(matches!(Expect::new(Some(b"*"), false), Expect::Anything));
+        assert!(matches!(Expect::new(Some(b"*"), true), Expect::Regex(_)));
+        assert!(matches!(Expect::new(None, true), Expect::Nothing));
+        let e = Expect::new(Some(br"^HTTP/1\.[01] 200"), true);
+        assert!(j(&e, b"HTTP/1.0 200 OK").0);
+        assert_eq!(j(&e, b"HTTP/1.0 500 Oops"), (false, vec![]));
+        let e = Expect::new(Some(b"a(b"), true);
+        assert!(!j(&e, b"ab").0);
+        assert!(j(&Expect::Nothing, b"x").0);
+    }
+
+    #[test]
+    fn echo_request_layout() {
+        let p = echo_packet(0x0123, 1);
+        assert_eq!(p.len(), 64);
+        assert_eq!(&p[0..2], &[8, 0]);
+        assert_eq!(&p[4..8], &[0x23, 0x01, 0x01, 0x00]); // host order (x86)
+        assert!(p[8..].iter().all(|&b| b == 0));
+        assert_eq!(checksum(&p), 0, "checksum verifies");
+    }
+}

@@ -1,0 +1,281 @@
+//! The external check program (`-e`, nanny.md §4.3) and the load probe
+//! (`-U`, §7): what they run and how their results are judged.
+
+use std::ffi::{OsStr, OsString};
+use std::net::Ipv4Addr;
+use std::process::Child;
+use std::time::Duration;
+
+use crate::check::{LogSink, text};
+use crate::core::Level;
+use crate::exec::{Ran, chop, run, split_command};
+use crate::load::parse_load;
+use crate::sys::SignalFd;
+
+/// What a finished program produced: `None` means "no output" (abnormal
+/// exit or timeout); `Some` is the chopped output (possibly empty).
+pub type Output = Option<Vec<u8>>;
+
+/// Either a result, or termination with the still-running child.
+#[derive(Debug)]
+pub enum Finished<T> {
+    Done(T),
+    Terminated(i32, Child),
+}
+
+/// Runs `argv` and logs the generic outcome lines (`The following exited
+/// abnormally:`, `timeout running the following:`).
+fn capture(
+    argv: &[OsString],
+    timeout: Duration,
+    newline_only: bool,
+    term: &SignalFd,
+    log: LogSink<'_>,
+) -> Finished<Output> {
+    log(Level::Verbose, format!("Found {} argument(s)", argv.len()));
+    let shown: Vec<String> = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    log(Level::Verbose, format!("Invoking:  {}", shown.join(" ")));
+    match run(argv, timeout, term) {
+        Ran::Output(out) => Finished::Done(Some(chop(out, newline_only))),
+        Ran::Abnormal => {
+            log(Level::Info, "The following exited abnormally:".into());
+            Finished::Done(None)
+        }
+        Ran::TimedOut => {
+            log(Level::Info, "timeout running the following:".into());
+            Finished::Done(None)
+        }
+        Ran::Terminated(sig, child) => Finished::Terminated(sig, child),
+    }
+}
+
+/// C `strcmp` equality: both compared up to their first NUL.
+fn c_eq(a: &[u8], b: &[u8]) -> bool {
+    let cut = |x: &[u8]| x.split(|&c| c == 0).next().unwrap_or_default().to_vec();
+    cut(a) == cut(b)
+}
+
+/// Judges an external program's result (pure). `dest` is `HOST:RPORT`.
+/// With `failure_passes` (compat, gaps.md E1) "no output" with an expect
+/// string passes as in the original; by default it fails.
+pub fn judge_external(
+    out: &Output,
+    expect: Option<&[u8]>,
+    dest: &str,
+    failure_passes: bool,
+    log: LogSink<'_>,
+) -> bool {
+    match (out, expect) {
+        (None, None) => {
+            log(
+                Level::Info,
+                "Ran the external sending program. The result and expected response are both NULL! You may wish to revise your settings".into(),
+            );
+            false
+        }
+        (None, Some(_)) => {
+            log(
+                Level::Info,
+                format!(
+                    "Ran the external sending program to ({dest}) but didn't get anything back"
+                ),
+            );
+            failure_passes
+        }
+        (Some(o), Some(e)) => {
+            log(
+                Level::Verbose,
+                format!("Got result ({}) from command sent to ({dest})", text(o)),
+            );
+            let ok = c_eq(o, e);
+            if !ok {
+                log(
+                    Level::Info,
+                    format!("Trouble. Received results are not what we expected from ({dest})"),
+                );
+            }
+            ok
+        }
+        (Some(o), None) => {
+            log(
+                Level::Verbose,
+                format!("Got result ({}) from command sent to ({dest})", text(o)),
+            );
+            log(
+                Level::Info,
+                "Expect string is NULL, but the external sending program returned a non-NULL result".into(),
+            );
+            false
+        }
+    }
+}
+
+/// The `-e` check.
+#[derive(Debug)]
+pub struct ExternalCheck {
+    pub command: OsString,
+    pub host: Ipv4Addr,
+    pub port: u16,
+    pub expect: Option<Vec<u8>>,
+    pub timeout: Duration,
+    pub failure_passes: bool,
+    pub newline_only: bool,
+}
+
+impl ExternalCheck {
+    /// Runs the program and judges it; `Done(true)` = pass.
+    pub fn run(&self, term: &SignalFd, log: LogSink<'_>) -> Finished<bool> {
+        let argv = split_command(&self.command, &self.host.to_string(), self.port);
+        match capture(&argv, self.timeout, self.newline_only, term, log) {
+            Finished::Done(out) => {
+                let dest = format!("{}:{}", self.host, self.port);
+                Finished::Done(judge_external(
+                    &out,
+                    self.expect.as_deref(),
+                    &dest,
+                    self.failure_passes,
+                    log,
+                ))
+            }
+            Finished::Terminated(s, c) => Finished::Terminated(s, c),
+        }
+    }
+}
+
+/// The `-U` load probe.
+#[derive(Debug)]
+pub struct LoadProbe {
+    pub command: OsString,
+    pub host: Ipv4Addr,
+    pub timeout: Duration,
+    pub newline_only: bool,
+}
+
+/// The probe's argv: `LOADCMD HOST`, plus `uptime` when LOADCMD is exactly
+/// `rsh` or `ssh`.
+pub fn load_argv(command: &OsStr, host: Ipv4Addr) -> Vec<OsString> {
+    let mut v = vec![command.to_os_string(), OsString::from(host.to_string())];
+    if command == "rsh" || command == "ssh" {
+        v.push("uptime".into());
+    }
+    v
+}
+
+/// Interprets the probe's output (pure): the load, or `None` with the log
+/// line of the original.
+pub fn judge_load(out: &Output, host: Ipv4Addr, log: LogSink<'_>) -> Option<f64> {
+    let Some(o) = out else {
+        log(Level::Info, "failed to read remote load".into());
+        return None;
+    };
+    match parse_load(o) {
+        Some(l) => {
+            log(Level::Verbose, format!("Loadavg of {host} is {l:.6}"));
+            Some(l)
+        }
+        None => {
+            log(
+                Level::Info,
+                format!("bad load average returned: {}", text(o)),
+            );
+            None
+        }
+    }
+}
+
+impl LoadProbe {
+    /// Runs the probe; `Done(None)` = no usable load.
+    pub fn run(&self, term: &SignalFd, log: LogSink<'_>) -> Finished<Option<f64>> {
+        let argv = load_argv(&self.command, self.host);
+        match capture(&argv, self.timeout, self.newline_only, term, log) {
+            Finished::Done(out) => Finished::Done(judge_load(&out, self.host, log)),
+            Finished::Terminated(s, c) => Finished::Terminated(s, c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn j(out: Output, expect: Option<&[u8]>, compat: bool) -> (bool, Vec<String>) {
+        let mut logs = Vec::new();
+        let ok = judge_external(&out, expect, "192.0.2.5:443", compat, &mut |l, s| {
+            if l == Level::Info {
+                logs.push(s)
+            }
+        });
+        (ok, logs)
+    }
+
+    #[test]
+    fn external_decisions() {
+        assert_eq!(j(Some(b"OK".to_vec()), Some(b"OK"), false), (true, vec![]));
+        assert_eq!(
+            j(Some(b"O".to_vec()), Some(b"OK"), false),
+            (
+                false,
+                vec![
+                    "Trouble. Received results are not what we expected from (192.0.2.5:443)"
+                        .into()
+                ]
+            )
+        );
+        // whole-string equality, not a prefix
+        assert!(!j(Some(b"OK!".to_vec()), Some(b"OK"), false).0);
+        // C string comparison stops at NUL
+        assert!(j(Some(b"OK\0junk".to_vec()), Some(b"OK"), false).0);
+        assert_eq!(
+            j(None, Some(b"OK"), false),
+            (
+                false,
+                vec!["Ran the external sending program to (192.0.2.5:443) but didn't get anything back".into()]
+            )
+        );
+        assert!(j(None, Some(b"OK"), true).0, "compat E1");
+        assert_eq!(
+            j(None, None, true),
+            (false, vec!["Ran the external sending program. The result and expected response are both NULL! You may wish to revise your settings".into()])
+        );
+        assert_eq!(
+            j(Some(Vec::new()), None, false),
+            (false, vec!["Expect string is NULL, but the external sending program returned a non-NULL result".into()])
+        );
+        // an empty output is output: it fails against a non-empty expect
+        assert!(!j(Some(Vec::new()), Some(b"OK"), false).0);
+    }
+
+    #[test]
+    fn load_args_and_judgement() {
+        let h = Ipv4Addr::new(192, 0, 2, 5);
+        let a = |c: &str| -> Vec<String> {
+            load_argv(OsStr::new(c), h)
+                .iter()
+                .map(|s| s.to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(a("rsh"), ["rsh", "192.0.2.5", "uptime"]);
+        assert_eq!(a("ssh"), ["ssh", "192.0.2.5", "uptime"]);
+        assert_eq!(a("/usr/bin/ssh"), ["/usr/bin/ssh", "192.0.2.5"]);
+        assert_eq!(a("rup"), ["rup", "192.0.2.5"]);
+        let mut logs = Vec::new();
+        let mut sink = |_l: Level, s: String| logs.push(s);
+        assert_eq!(
+            judge_load(&Some(b"load average: 0.50, 1".to_vec()), h, &mut sink),
+            Some(0.5)
+        );
+        assert_eq!(judge_load(&None, h, &mut sink), None);
+        assert_eq!(judge_load(&Some(b"%n%s%x".to_vec()), h, &mut sink), None);
+        assert_eq!(
+            logs,
+            [
+                "Loadavg of 192.0.2.5 is 0.500000",
+                "failed to read remote load",
+                "bad load average returned: %n%s%x"
+            ]
+        );
+    }
+}
