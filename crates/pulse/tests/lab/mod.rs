@@ -1,0 +1,385 @@
+//! A two-router lab in network namespaces: a switch namespace with a
+//! bridge, routers `r1` (primary, 192.0.2.1) and `r2` (backup, 192.0.2.2)
+//! and a client `c` (192.0.2.10) on it, optionally a private link
+//! (198.51.100.1/.2) straight between the routers. Each router runs the
+//! real pulse binary with its own lvs.cf and `--lvsd=` pointing at
+//! `pulse-test-lvsd`, which records starts, stops and hooks.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+pub use lvs_tests::netns::{Netns, veth, wait_for};
+
+pub const PULSE: &str = env!("CARGO_BIN_EXE_pulse");
+pub const RECORDER: &str = env!("CARGO_BIN_EXE_pulse-test-lvsd");
+pub const VIP: &str = "192.0.2.100";
+pub const VIP_B: &str = "172.16.0.100";
+
+/// Timing and options written into lvs.cf.
+#[derive(Clone)]
+pub struct Cf {
+    pub keepalive: &'static str,
+    pub deadtime: &'static str,
+    pub monitor_links: bool,
+    pub private: bool,
+    pub backup_active: bool,
+}
+
+impl Default for Cf {
+    fn default() -> Self {
+        Cf {
+            keepalive: "1",
+            deadtime: "3",
+            monitor_links: false,
+            private: false,
+            backup_active: true,
+        }
+    }
+}
+
+impl Cf {
+    pub fn text(&self) -> String {
+        let private = if self.private {
+            "primary_private = 198.51.100.1\nbackup_private = 198.51.100.2\n"
+        } else {
+            ""
+        };
+        format!(
+            r#"serial_no = 1
+primary = 192.0.2.1
+{private}service = lvs
+backup_active = {ba}
+backup = 192.0.2.2
+heartbeat = 1
+heartbeat_port = 539
+keepalive = {k}
+deadtime = {d}
+network = direct
+monitor_links = {m}
+active_cmd = "{rec} hook active"
+inactive_cmd = "{rec} hook inactive"
+
+virtual web {{
+    active = 1
+    address = {VIP} eth0:1
+    port = 80
+    server rs1 {{
+        address = 192.0.2.50
+        active = 1
+    }}
+}}
+
+virtual other {{
+    active = 1
+    address = {VIP_B} eth0:2
+    port = 80
+}}
+"#,
+            ba = u8::from(self.backup_active),
+            k = self.keepalive,
+            d = self.deadtime,
+            m = u8::from(self.monitor_links),
+            rec = RECORDER,
+        )
+    }
+}
+
+/// One router: its namespace and, while running, its pulse.
+pub struct Router {
+    pub ns: Netns,
+    pub name: &'static str,
+    pub dir: PathBuf,
+    pub pulse: Option<Child>,
+    pub runs: usize,
+}
+
+impl Router {
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.log", self.name))
+    }
+    pub fn record_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.rec", self.name))
+    }
+    pub fn cf_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.cf", self.name))
+    }
+
+    /// Starts pulse in the foreground (`-n`) with `extra` options; stdout
+    /// (the log) goes to `NAME.log`.
+    pub fn start(&mut self, cf: &Cf, extra: &[&str]) {
+        self.start_env(cf, extra, &[]);
+    }
+
+    pub fn start_env(&mut self, cf: &Cf, extra: &[&str], env: &[(&str, &str)]) {
+        assert!(self.pulse.is_none(), "{} already running", self.name);
+        std::fs::write(self.cf_path(), cf.text()).expect("write lvs.cf");
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("log file");
+        let mut cmd = self.ns.command(PULSE);
+        cmd.arg("-n")
+            .arg("-c")
+            .arg(self.cf_path())
+            .arg(format!("--lvsd={RECORDER}"))
+            .args(extra)
+            .env("LP_RECORD", self.record_path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        self.pulse = Some(cmd.spawn().expect("start pulse"));
+        self.runs += 1;
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pulse.as_ref().expect("pulse running").id() as i32
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.pid(), sig) };
+    }
+
+    /// kill -9: no clean-up happens (VIPs stay, lvsd is orphaned).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.pulse.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for exit; returns the exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut c = self.pulse.take()?;
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        let end = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(st)) = c.try_wait() {
+                return st.code();
+            }
+            if std::time::Instant::now() > end {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!("{} pulse did not exit after SIGTERM", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log().lines().map(String::from).collect()
+    }
+
+    /// Whether the log has exactly this line (`pulse: TEXT`).
+    pub fn logged(&self, text: &str) -> bool {
+        let want = format!("pulse: {text}");
+        self.log().lines().any(|l| l == want)
+    }
+
+    pub fn count_logged(&self, text: &str) -> usize {
+        let want = format!("pulse: {text}");
+        self.log().lines().filter(|l| *l == want).count()
+    }
+
+    pub fn wait_logged(&self, text: &str, timeout: Duration) -> bool {
+        wait_for(timeout, || self.logged(text))
+    }
+
+    pub fn records(&self) -> Vec<String> {
+        std::fs::read_to_string(self.record_path())
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    pub fn count_records(&self, prefix: &str) -> usize {
+        self.records()
+            .iter()
+            .filter(|l| l.starts_with(prefix))
+            .count()
+    }
+
+    /// Pid of the n-th lvsd started (from the `start PID …` records).
+    pub fn lvsd_pid(&self, n: usize) -> i32 {
+        self.records()
+            .iter()
+            .filter_map(|l| l.strip_prefix("start "))
+            .nth(n)
+            .and_then(|l| l.split(' ').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no lvsd start #{n}\n{}", self.dump()))
+    }
+
+    /// `ip -o -4 addr show dev eth0` lines.
+    pub fn addrs(&self) -> String {
+        self.ns.ip(&["-o", "-4", "addr", "show", "dev", "eth0"])
+    }
+
+    /// The VIP line, if the VIP is configured.
+    pub fn vip_line(&self, vip: &str) -> Option<String> {
+        self.addrs()
+            .lines()
+            .find(|l| l.contains(&format!("inet {vip}/")))
+            .map(String::from)
+    }
+
+    pub fn has_vip(&self) -> bool {
+        self.vip_line(VIP).is_some()
+    }
+
+    pub fn mac(&self) -> String {
+        self.ns.mac("eth0")
+    }
+
+    pub fn dump(&self) -> String {
+        format!(
+            "--- {} log ---\n{}\n--- {} records ---\n{}\n--- {} addrs ---\n{}",
+            self.name,
+            self.log(),
+            self.name,
+            self.records().join("\n"),
+            self.name,
+            self.addrs()
+        )
+    }
+}
+
+impl Drop for Router {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The whole lab. Fields drop in declaration order: routers (killing
+/// pulse) before the namespaces they live in.
+pub struct Lab {
+    pub r1: Router,
+    pub r2: Router,
+    pub c: Netns,
+    pub sw: Netns,
+    pub _dir: tempfile::TempDir,
+}
+
+impl Lab {
+    /// Builds the topology; `tag` (≤ 3 chars) keeps names unique per test.
+    pub fn new(tag: &str, private: bool) -> Lab {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sw = Netns::new(&format!("lp{tag}sw"));
+        let r1 = Netns::new(&format!("lp{tag}r1"));
+        let r2 = Netns::new(&format!("lp{tag}r2"));
+        let c = Netns::new(&format!("lp{tag}c"));
+        sw.ip(&["link", "add", "br0", "type", "bridge"]);
+        sw.ip(&["link", "set", "br0", "up"]);
+        for (ns, port) in [(&r1, "p1"), (&r2, "p2"), (&c, "pc")] {
+            veth(&sw, port, ns, "eth0");
+            sw.ip(&["link", "set", port, "master", "br0"]);
+        }
+        r1.ip(&["addr", "add", "192.0.2.1/24", "dev", "eth0"]);
+        r2.ip(&["addr", "add", "192.0.2.2/24", "dev", "eth0"]);
+        c.ip(&["addr", "add", "192.0.2.10/24", "dev", "eth0"]);
+        if private {
+            veth(&r1, "eth1", &r2, "eth1");
+            r1.ip(&["addr", "add", "198.51.100.1/24", "dev", "eth1"]);
+            r2.ip(&["addr", "add", "198.51.100.2/24", "dev", "eth1"]);
+        }
+        // Let the bridge ports reach forwarding and the addresses settle.
+        assert!(resolve(&c, "192.0.2.1"), "lab network does not come up");
+        let path = dir.path().to_path_buf();
+        Lab {
+            r1: Router {
+                ns: r1,
+                name: "r1",
+                dir: path.clone(),
+                pulse: None,
+                runs: 0,
+            },
+            r2: Router {
+                ns: r2,
+                name: "r2",
+                dir: path,
+                pulse: None,
+                runs: 0,
+            },
+            c,
+            sw,
+            _dir: dir,
+        }
+    }
+
+    /// The client's neighbour entry for `ip` (`ip neigh show`), if any.
+    pub fn client_neigh(&self, ip: &str) -> String {
+        self.c.ip(&["neigh", "show", ip, "dev", "eth0"])
+    }
+
+    /// Makes the client resolve `ip` (fills its neighbour table).
+    pub fn client_resolve(&self, ip: &str) -> bool {
+        resolve(&self.c, ip)
+    }
+
+    /// Cuts (`false`) or restores (`true`) r2's port on the public switch.
+    pub fn r2_public(&self, connected: bool) {
+        if connected {
+            self.sw.ip(&["link", "set", "p2", "master", "br0"]);
+        } else {
+            self.sw.ip(&["link", "set", "p2", "nomaster"]);
+        }
+    }
+
+    pub fn dump(&self) -> String {
+        format!("{}\n{}", self.r1.dump(), self.r2.dump())
+    }
+}
+
+/// Sends UDP datagrams from `ns` to `ip` until `ns` has a neighbour entry
+/// with a MAC for it (at most 5 s).
+pub fn resolve(ns: &Netns, ip: &str) -> bool {
+    let sock = ns.enter(|| std::net::UdpSocket::bind("0.0.0.0:0").expect("udp socket"));
+    let to = format!("{ip}:9");
+    wait_for(Duration::from_secs(5), || {
+        let _ = sock.send_to(b"probe", &to);
+        std::thread::sleep(Duration::from_millis(50));
+        ns.ip(&["neigh", "show", ip]).contains("lladdr")
+    })
+}
+
+/// Standard cold start: the backup first, the primary a moment later, so
+/// the primary hears the backup's *stopped* and becomes the active node
+/// ("the node that starts second ends up active", pulse.md §6.3).
+pub fn cold_start(lab: &mut Lab, cf: &Cf) {
+    lab.r2.start(cf, &[]);
+    std::thread::sleep(Duration::from_millis(200));
+    lab.r1.start(cf, &[]);
+    let settle = secs(cf.deadtime) + Duration::from_secs(2);
+    assert!(
+        lab.r1
+            .wait_logged("backup inactive: activating lvs", settle),
+        "r1 did not activate\n{}",
+        lab.dump()
+    );
+    assert!(
+        wait_for(Duration::from_secs(3), || lab.r1.has_vip()),
+        "VIP not on r1\n{}",
+        lab.dump()
+    );
+}
+
+pub fn secs(s: &str) -> Duration {
+    Duration::from_secs_f64(s.parse().expect("seconds"))
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}

@@ -1,0 +1,454 @@
+//! pulse in network namespaces: two routers running the real binary, a
+//! client, and a recorder standing in for lvsd. Each test builds its own
+//! lab (namespace names `lpNN…`) and tears it down on drop.
+
+mod lab;
+
+use std::time::Duration;
+
+use lab::{Cf, Lab, VIP, VIP_B, cold_start, wait_for};
+
+const S: fn(u64) -> Duration = Duration::from_secs;
+
+fn need(test: &str) -> bool {
+    lvs_tests::require(lvs_tests::Need::Netns, test)
+}
+
+#[test]
+fn cold_start_of_both_routers() {
+    if !need("cold_start_of_both_routers") {
+        return;
+    }
+    let mut lab = Lab::new("01", false);
+    let cf = Cf::default();
+    cold_start(&mut lab, &cf);
+    let (r1, r2) = (&lab.r1, &lab.r2);
+    assert!(r1.logged("STARTING PULSE AS MASTER"), "{}", lab.dump());
+    assert!(r2.logged("STARTING PULSE AS BACKUP"), "{}", lab.dump());
+    // Addresses, labels and masks: configured /24 … classful defaults.
+    let v = r1.vip_line(VIP).expect("VIP on r1");
+    assert!(
+        v.contains(&format!(
+            "inet {VIP}/24 brd 192.0.2.255 scope global secondary eth0:1"
+        )),
+        "{v}"
+    );
+    let b = r1.vip_line(VIP_B).expect("second VIP on r1");
+    assert!(
+        b.contains(&format!(
+            "inet {VIP_B}/16 brd 172.16.255.255 scope global eth0:2"
+        )),
+        "classful /16: {b}"
+    );
+    // Hooks and lvsd in order on r1.
+    assert!(
+        wait_for(S(2), || r1.count_records("start ") == 1),
+        "{}",
+        lab.dump()
+    );
+    // Hooks run unwaited, so only their presence is checked, not their order.
+    let rec = r1.records();
+    assert!(
+        wait_for(S(2), || r1.records().contains(&"hook active".to_string())),
+        "{rec:?}"
+    );
+    assert!(rec.contains(&"hook inactive".to_string()), "{rec:?}");
+    let start = rec.iter().find(|l| l.starts_with("start ")).unwrap();
+    assert!(
+        start.ends_with(&format!("--nodaemon -c {}", r1.cf_path().display())),
+        "{start}"
+    );
+    // The backup stays standby: no VIP, no lvsd, only its start-up hook.
+    std::thread::sleep(S(4));
+    assert!(!r2.has_vip(), "{}", lab.dump());
+    assert_eq!(r2.records(), vec!["hook inactive"], "{}", lab.dump());
+    assert!(!r2.log().contains("activating"), "{}", lab.dump());
+    // Five gratuitous ARPs were sent and the job finished.
+    assert!(
+        r1.wait_logged("gratuitous lvs arps finished", S(6)),
+        "{}",
+        lab.dump()
+    );
+}
+
+#[test]
+fn kill_9_of_the_active_pulse_moves_the_vip_to_the_backup() {
+    if !need("kill_9_of_the_active_pulse_moves_the_vip_to_the_backup") {
+        return;
+    }
+    let mut lab = Lab::new("02", false);
+    let cf = Cf::default();
+    cold_start(&mut lab, &cf);
+    assert!(lab.client_resolve(VIP), "client cannot resolve the VIP");
+    let r1_mac = lab.r1.mac();
+    let r2_mac = lab.r2.mac();
+    assert!(
+        lab.client_neigh(VIP).contains(&r1_mac),
+        "{}",
+        lab.client_neigh(VIP)
+    );
+    lab.r1.kill9();
+    let killed = std::time::Instant::now();
+    assert!(
+        lab.r2.wait_logged("partner dead: activating lvs", S(5)),
+        "{}",
+        lab.dump()
+    );
+    let took = killed.elapsed();
+    assert!(took <= S(3) + Duration::from_millis(1500), "took {took:?}");
+    assert!(wait_for(S(2), || lab.r2.has_vip()), "{}", lab.dump());
+    assert!(
+        lab.r2.vip_line(VIP).unwrap().ends_with("eth0:1")
+            || lab.r2.vip_line(VIP).unwrap().contains(" eth0:1"),
+        "{}",
+        lab.dump()
+    );
+    assert!(
+        wait_for(S(3), || lab.client_neigh(VIP).contains(&r2_mac)),
+        "client neighbour entry still {}; r2 is {r2_mac}",
+        lab.client_neigh(VIP)
+    );
+    assert!(
+        wait_for(S(2), || lab.r2.count_records("start ") == 1),
+        "{}",
+        lab.dump()
+    );
+    assert!(lab.r2.records().contains(&"hook active".to_string()));
+}
+
+#[test]
+fn primary_link_down_with_monitor_links() {
+    if !need("primary_link_down_with_monitor_links") {
+        return;
+    }
+    let mut lab = Lab::new("03", false);
+    let cf = Cf {
+        monitor_links: true,
+        ..Cf::default()
+    };
+    cold_start(&mut lab, &cf);
+    assert!(wait_for(S(2), || lab.r1.count_records("start ") == 1));
+    // Pull r1's cable: its eth0 loses carrier.
+    lab.sw.ip(&["link", "set", "p1", "down"]);
+    assert!(
+        lab.r1
+            .wait_logged("local link failure: deactivating LVS", S(3)),
+        "{}",
+        lab.dump()
+    );
+    let lines = lab.r1.log_lines();
+    let at = lines
+        .iter()
+        .position(|l| l == "pulse: Primary NIC: link down")
+        .expect("Primary NIC line");
+    assert_eq!(
+        &lines[at..at + 4],
+        &[
+            "pulse: Primary NIC: link down",
+            "pulse: Private NIC: link down",
+            "pulse: Local NIC link failure: Pulse disabled",
+            "pulse: local link failure: deactivating LVS",
+        ],
+        "{}",
+        lab.dump()
+    );
+    assert!(wait_for(S(3), || !lab.r1.has_vip()), "{}", lab.dump());
+    assert!(
+        wait_for(S(3), || lab.r1.count_records("stop ") == 1),
+        "{}",
+        lab.dump()
+    );
+    let pid = lab.r1.lvsd_pid(0);
+    assert!(
+        lab.r1.records().contains(&format!("stop {pid}")),
+        "{}",
+        lab.dump()
+    );
+    assert!(lab.r1.records().contains(&"hook inactive".to_string()));
+    // The backup no longer hears r1 and takes over.
+    assert!(
+        lab.r2.wait_logged("partner dead: activating lvs", S(5)),
+        "{}",
+        lab.dump()
+    );
+    assert!(wait_for(S(2), || lab.r2.has_vip()));
+    // Cable back: r1 is enabled again but stays standby (no fail-back).
+    lab.sw.ip(&["link", "set", "p1", "up"]);
+    assert!(
+        lab.r1
+            .wait_logged("Local NIC link(s) restored: Pulse enabled", S(5)),
+        "{}",
+        lab.dump()
+    );
+    std::thread::sleep(S(4));
+    assert!(!lab.r1.has_vip() && lab.r2.has_vip(), "{}", lab.dump());
+    assert_eq!(lab.r1.count_records("start "), 1, "{}", lab.dump());
+}
+
+#[test]
+fn returning_primary_stays_standby_unless_forceactive() {
+    if !need("returning_primary_stays_standby_unless_forceactive") {
+        return;
+    }
+    let mut lab = Lab::new("04", false);
+    let cf = Cf::default();
+    cold_start(&mut lab, &cf);
+    // Clean stop of the primary: deactivation in order, VIPs removed.
+    assert_eq!(lab.r1.stop(), Some(0));
+    assert!(
+        lab.r1.logged("Terminating due to signal 15"),
+        "{}",
+        lab.dump()
+    );
+    assert!(!lab.r1.has_vip(), "{}", lab.dump());
+    assert!(lab.r1.vip_line(VIP_B).is_none(), "{}", lab.dump());
+    let rec = lab.r1.records();
+    assert_eq!(
+        rec.iter().filter(|l| *l == "hook inactive").count(),
+        2,
+        "{rec:?}"
+    );
+    assert!(
+        rec.contains(&format!("stop {}", lab.r1.lvsd_pid(0))),
+        "{rec:?}"
+    );
+    assert!(
+        lab.r2.wait_logged("partner dead: activating lvs", S(5)),
+        "{}",
+        lab.dump()
+    );
+    assert!(wait_for(S(2), || lab.r2.has_vip()));
+    assert!(lab.client_resolve(VIP));
+    assert!(
+        lab.client_neigh(VIP).contains(&lab.r2.mac()),
+        "{}",
+        lab.client_neigh(VIP)
+    );
+    // The primary comes back without --forceactive: it hears the backup's
+    // running heartbeat and stays standby.
+    lab.r1.start(&cf, &[]);
+    std::thread::sleep(S(5));
+    assert_eq!(
+        lab.r1.count_logged("backup inactive: activating lvs"),
+        1,
+        "{}",
+        lab.dump()
+    );
+    assert!(
+        !lab.r1.log().contains("partner dead: activating lvs"),
+        "{}",
+        lab.dump()
+    );
+    assert!(!lab.r1.has_vip() && lab.r2.has_vip(), "{}", lab.dump());
+    // With --forceactive it takes the service back; the backup yields.
+    assert_eq!(lab.r1.stop(), Some(0));
+    lab.r1.start(&cf, &["--forceactive"]);
+    assert!(
+        lab.r1
+            .wait_logged("Forced active on startup: activating lvs", S(3)),
+        "{}",
+        lab.dump()
+    );
+    assert!(
+        lab.r2.wait_logged("partner active: deactivating LVS", S(4)),
+        "{}",
+        lab.dump()
+    );
+    assert!(
+        lab.r1.wait_logged("partner active: resending arps", S(4)),
+        "{}",
+        lab.dump()
+    );
+    assert!(wait_for(S(3), || !lab.r2.has_vip()), "{}", lab.dump());
+    assert!(lab.r1.has_vip());
+    let r1_mac = lab.r1.mac();
+    assert!(
+        wait_for(S(3), || lab.client_neigh(VIP).contains(&r1_mac)),
+        "{}",
+        lab.client_neigh(VIP)
+    );
+}
+
+#[test]
+fn heartbeat_over_the_private_link_only() {
+    if !need("heartbeat_over_the_private_link_only") {
+        return;
+    }
+    let mut lab = Lab::new("05", true);
+    let cf = Cf {
+        private: true,
+        ..Cf::default()
+    };
+    cold_start(&mut lab, &cf);
+    // The public path between the routers breaks; the private one carries on.
+    lab.r2_public(false);
+    std::thread::sleep(S(7));
+    assert!(!lab.r2.log().contains("activating"), "{}", lab.dump());
+    assert!(!lab.r2.has_vip(), "{}", lab.dump());
+    // Without the private link as well, the backup takes over.
+    lab.r1.ns.ip(&["link", "set", "eth1", "down"]);
+    assert!(
+        lab.r2.wait_logged("partner dead: activating lvs", S(5)),
+        "{}",
+        lab.dump()
+    );
+}
+
+#[test]
+fn sighup_on_the_inactive_node_does_not_livelock() {
+    if !need("sighup_on_the_inactive_node_does_not_livelock") {
+        return;
+    }
+    let mut lab = Lab::new("06", false);
+    let cf = Cf::default();
+    cold_start(&mut lab, &cf);
+    lab.r2.signal(libc::SIGHUP);
+    assert!(
+        lab.r2.wait_logged(
+            "SIGHUP received but no lvsd is running: nothing to reload",
+            S(2)
+        ),
+        "{}",
+        lab.dump()
+    );
+    // On the active node SIGHUP goes to lvsd.
+    lab.r1.signal(libc::SIGHUP);
+    assert!(
+        wait_for(S(2), || lab.r1.count_records("hup ") == 1),
+        "{}",
+        lab.dump()
+    );
+    // SIGUSR1/2 are ignored (logged), not fatal.
+    lab.r2.signal(libc::SIGUSR1);
+    assert!(
+        lab.r2.wait_logged("Ignoring signal 10", S(2)),
+        "{}",
+        lab.dump()
+    );
+    // r2 is still alive and working: it takes over when r1 dies.
+    lab.r1.kill9();
+    assert!(
+        lab.r2.wait_logged("partner dead: activating lvs", S(5)),
+        "{}",
+        lab.dump()
+    );
+    assert!(wait_for(S(2), || lab.r2.has_vip()));
+}
+
+#[test]
+fn partition_then_heal() {
+    if !need("partition_then_heal") {
+        return;
+    }
+    let mut lab = Lab::new("07", false);
+    let cf = Cf::default();
+    cold_start(&mut lab, &cf);
+    lab.r2_public(false);
+    // Split brain: the backup declares r1 dead and activates too.
+    assert!(
+        lab.r2.wait_logged("partner dead: activating lvs", S(5)),
+        "{}",
+        lab.dump()
+    );
+    assert!(wait_for(S(2), || lab.r2.has_vip() && lab.r1.has_vip()));
+    // Heal: the backup yields, the master re-announces.
+    lab.r2_public(true);
+    assert!(
+        lab.r2.wait_logged("partner active: deactivating LVS", S(5)),
+        "{}",
+        lab.dump()
+    );
+    assert!(
+        lab.r1.wait_logged("partner active: resending arps", S(5)),
+        "{}",
+        lab.dump()
+    );
+    assert!(wait_for(S(3), || !lab.r2.has_vip()), "{}", lab.dump());
+    assert!(lab.r1.has_vip());
+    assert!(
+        wait_for(S(2), || lab.r2.count_records("stop ") == 1),
+        "{}",
+        lab.dump()
+    );
+    let r1_mac = lab.r1.mac();
+    assert!(
+        wait_for(S(6), || {
+            lab.client_resolve(VIP);
+            lab.client_neigh(VIP).contains(&r1_mac)
+        }),
+        "{}",
+        lab.client_neigh(VIP)
+    );
+}
+
+#[test]
+fn lvsd_death_hands_over_to_the_backup() {
+    if !need("lvsd_death_hands_over_to_the_backup") {
+        return;
+    }
+    let mut lab = Lab::new("08", false);
+    let cf = Cf::default();
+    cold_start(&mut lab, &cf);
+    assert!(wait_for(S(2), || lab.r1.count_records("start ") == 1));
+    let lvsd = lab.r1.lvsd_pid(0);
+    // SAFETY: the recorder is our own grandchild.
+    unsafe { libc::kill(lvsd, libc::SIGUSR1) };
+    assert!(
+        lab.r1
+            .wait_logged(&format!("Child process {lvsd} exited with status 7"), S(3)),
+        "{}",
+        lab.dump()
+    );
+    assert!(wait_for(S(3), || !lab.r1.has_vip()), "{}", lab.dump());
+    assert!(
+        lab.r2.wait_logged("primary inactive: activating lvs", S(4)),
+        "{}",
+        lab.dump()
+    );
+    assert!(wait_for(S(2), || lab.r2.has_vip()));
+    // r1 is a healthy standby afterwards (childfail cleared by r2's running).
+    std::thread::sleep(S(4));
+    assert!(!lab.r1.has_vip(), "{}", lab.dump());
+    assert_eq!(lab.r1.count_records("start "), 1, "{}", lab.dump());
+    let rec = lab.r1.records();
+    assert!(rec.contains(&format!("die {lvsd}")), "{rec:?}");
+    assert!(
+        !rec.contains(&format!("stop {lvsd}")),
+        "reaped lvsd was not signalled: {rec:?}"
+    );
+}
+
+#[test]
+fn lvsd_ignoring_sigterm_is_killed_after_the_timeout() {
+    if !need("lvsd_ignoring_sigterm_is_killed_after_the_timeout") {
+        return;
+    }
+    let mut lab = Lab::new("09", false);
+    let cf = Cf {
+        backup_active: false,
+        keepalive: "1",
+        deadtime: "1",
+        ..Cf::default()
+    };
+    // A stand-alone primary activates after deadtime.
+    lab.r1.start_env(&cf, &[], &[("LP_IGNORE_TERM", "1")]);
+    assert!(
+        lab.r1.wait_logged("partner dead: activating lvs", S(4)),
+        "{}",
+        lab.dump()
+    );
+    assert!(wait_for(S(2), || lab.r1.count_records("start ") == 1));
+    let t0 = std::time::Instant::now();
+    assert_eq!(lab.r1.stop(), Some(0));
+    let took = t0.elapsed();
+    assert!(took >= S(2), "waited {took:?} (2 x deadtime)");
+    assert!(lab.r1.count_records("term-ignored ") == 1, "{}", lab.dump());
+    assert!(
+        lab.r1
+            .log()
+            .contains("did not exit within 2 after SIGTERM: sending SIGKILL"),
+        "{}",
+        lab.dump()
+    );
+    assert!(!lab.r1.has_vip());
+}
