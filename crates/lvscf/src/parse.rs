@@ -651,8 +651,10 @@ impl<'a> Parser<'a, '_> {
     fn closing(&mut self) {
         if self.toks.len() > 1 {
             let extra = show(self.tok(1));
-            self.warn(
+            self.warn_at(
+                self.line,
                 WarningKind::IgnoredTrailingText,
+                None,
                 format!("text after the closing brace ignored, starting at {extra}"),
             );
         }
