@@ -1,0 +1,120 @@
+//! pulse's command line and start-up errors (no root needed: each case
+//! fails before any socket is opened).
+
+use std::process::Command;
+
+const PULSE: &str = env!("CARGO_BIN_EXE_pulse");
+
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(PULSE).args(args).output().expect("run pulse");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn cf(text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lvs.cf");
+    std::fs::write(&path, text).unwrap();
+    let p = path.display().to_string();
+    (dir, p)
+}
+
+#[test]
+fn version_banner() {
+    let (code, out, err) = run(&["--version"]);
+    assert_eq!(code, Some(0));
+    assert!(err.is_empty());
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "Program Version:\tpulse 1.56");
+    assert!(lines[1].starts_with("Built:\t\t\t"));
+    assert_eq!(lines[2], "A component of:\t\tpiranha-0.8.6-1");
+}
+
+#[test]
+fn option_errors() {
+    assert_eq!(
+        run(&["--bogus"]),
+        (
+            Some(1),
+            String::new(),
+            "pulse: bad argument --bogus: unknown option\n".into()
+        )
+    );
+    assert_eq!(
+        run(&["extra"]),
+        (
+            Some(1),
+            String::new(),
+            "pulse: unexpected arguments\n".into()
+        )
+    );
+    let (code, out, _) = run(&["-?"]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("Usage: pulse [OPTION...]"));
+}
+
+#[test]
+fn missing_config_file() {
+    assert_eq!(
+        run(&["-n", "-c", "/nonexistent/lvs.cf"]),
+        (
+            Some(1),
+            String::new(),
+            "pulse: failed to open /nonexistent/lvs.cf\n".into()
+        )
+    );
+}
+
+#[test]
+fn parse_error_uses_the_original_wording() {
+    let (_d, p) = cf("primary = 192.0.2.1\nkeepalive = 6 # seconds\n");
+    let (code, out, err) = run(&["-n", "-c", &p]);
+    assert_eq!(code, Some(1));
+    assert!(out.is_empty());
+    assert_eq!(
+        err,
+        format!("pulse: error parsing {p} at line 2: unexpected arguments\n")
+    );
+    let (_d, p) = cf("");
+    let (_, _, err) = run(&["-n", "--configfile", &p]);
+    assert_eq!(
+        err,
+        format!("pulse: error parsing {p} at line 0: Empty configuration\n")
+    );
+}
+
+#[test]
+fn no_active_services() {
+    let (_d, p) = cf(
+        "primary = 192.0.2.1\nservice = lvs\nvirtual web {\n active = 0\n address = 192.0.2.100 eth0:1\n}\n",
+    );
+    assert_eq!(
+        run(&["-n", "-c", &p]),
+        (
+            Some(1),
+            String::new(),
+            format!("pulse: no active lvs services defined in {p}\n")
+        )
+    );
+    let (_d, p) = cf("primary = 192.0.2.1\nservice = fos\n");
+    assert_eq!(
+        run(&["-n", "-c", &p]).2,
+        format!("pulse: no active fos services defined in {p}\n")
+    );
+}
+
+#[test]
+fn fos_mode_is_refused_for_now() {
+    let (_d, p) = cf(
+        "primary = 192.0.2.1\nservice = fos\nfailover web {\n active = 1\n address = 192.0.2.100 eth0:1\n}\n",
+    );
+    let (code, _, err) = run(&["-n", "-c", &p]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        format!("pulse: service = fos in {p} is not supported by this version of pulse yet\n")
+    );
+}
