@@ -1,0 +1,397 @@
+//! Test support for nanny: real TCP/UDP servers with scripted behaviour, and
+//! a handle on a running nanny that collects its stdout and report lines.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt as _;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Generous bound for anything a test waits for (a check takes ≤ 1 s here).
+pub const LONG: Duration = Duration::from_secs(20);
+
+/// Lines collected from a stream, with a condition variable.
+#[derive(Clone, Default)]
+pub struct Lines {
+    inner: Arc<(Mutex<Vec<String>>, Condvar)>,
+    eof: Arc<AtomicBool>,
+}
+
+impl Lines {
+    fn push(&self, l: String) {
+        let (m, c) = &*self.inner;
+        m.lock().unwrap().push(l);
+        c.notify_all();
+    }
+
+    /// A copy of the lines so far.
+    pub fn all(&self) -> Vec<String> {
+        self.inner.0.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` lines satisfy `pred`; returns all lines.
+    pub fn wait_count(&self, n: usize, pred: impl Fn(&str) -> bool) -> Vec<String> {
+        let (m, c) = &*self.inner;
+        let end = Instant::now() + LONG;
+        let mut g = m.lock().unwrap();
+        loop {
+            if g.iter().filter(|l| pred(l)).count() >= n {
+                return g.clone();
+            }
+            let now = Instant::now();
+            assert!(now < end, "timed out waiting; lines so far: {:#?}", *g);
+            g = c.wait_timeout(g, end - now).unwrap().0;
+        }
+    }
+
+    /// Waits for a line equal to `line`.
+    pub fn wait(&self, line: &str) -> Vec<String> {
+        self.wait_count(1, |l| l == line)
+    }
+
+    /// Waits for a line starting with `prefix`.
+    pub fn wait_prefix(&self, prefix: &str) -> Vec<String> {
+        self.wait_count(1, |l| l.starts_with(prefix))
+    }
+
+    /// Waits until the writer closed the stream.
+    pub fn wait_eof(&self) {
+        let end = Instant::now() + LONG;
+        while !self.eof.load(Ordering::SeqCst) {
+            assert!(Instant::now() < end, "stream not closed: {:#?}", self.all());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn collect(self, r: impl Read + Send + 'static) {
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(r);
+            let mut buf = Vec::new();
+            while let Ok(n) = r.read_until(b'\n', &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                }
+                self.push(String::from_utf8_lossy(&buf).into_owned());
+                buf.clear();
+            }
+            self.eof.store(true, Ordering::SeqCst);
+            self.inner.1.notify_all();
+        });
+    }
+}
+
+/// A running nanny (`--nodaemon`), killed when dropped.
+pub struct Nanny {
+    pub child: Child,
+    /// stdout lines (`nanny: …`).
+    pub out: Lines,
+    /// Lines on the report descriptor (empty unless [`Nanny::with_report`]).
+    pub report: Lines,
+    pub stderr: Lines,
+}
+
+/// Descriptor number the report pipe gets in the child.
+const REPORT_FD: i32 = 10;
+
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: valid array of two ints.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0);
+    // SAFETY: both just created.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+impl Nanny {
+    /// The nanny binary.
+    pub fn bin() -> std::path::PathBuf {
+        lvs_tests::bin("nanny")
+    }
+
+    /// Starts `cmd` (a nanny command line, without the report descriptor).
+    pub fn spawn(cmd: Command) -> Nanny {
+        Self::start(cmd, false)
+    }
+
+    /// Starts `cmd` with `NANNY_REPORT_FD` on a pipe read by the test.
+    pub fn with_report(cmd: Command) -> Nanny {
+        Self::start(cmd, true)
+    }
+
+    fn start(mut cmd: Command, report: bool) -> Nanny {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut reader = None;
+        if report {
+            let (r, w) = pipe();
+            let wfd = w.as_raw_fd();
+            cmd.env("NANNY_REPORT_FD", REPORT_FD.to_string());
+            // SAFETY: dup2 is async-signal-safe; it runs in the child only.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::dup2(wfd, REPORT_FD) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            reader = Some((r, w));
+        }
+        let mut child = cmd.spawn().expect("spawn nanny");
+        let out = Lines::default();
+        let err = Lines::default();
+        out.clone().collect(child.stdout.take().unwrap());
+        err.clone().collect(child.stderr.take().unwrap());
+        Nanny::finish(child, out, err, reader)
+    }
+
+    fn finish(child: Child, out: Lines, err: Lines, reader: Option<(OwnedFd, OwnedFd)>) -> Nanny {
+        let report = Lines::default();
+        if let Some((r, w)) = reader {
+            drop(w);
+            report.clone().collect(std::fs::File::from(r));
+        }
+        Nanny {
+            child,
+            out,
+            report,
+            stderr: err,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends `sig`.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.pid(), sig) };
+    }
+
+    /// Waits for the exit status (panics after [`LONG`]), then for the end
+    /// of its stdout, so [`Nanny::lines`] is complete.
+    pub fn wait_exit(&mut self) -> i32 {
+        let end = Instant::now() + LONG;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                use std::os::unix::process::ExitStatusExt as _;
+                self.out.wait_eof();
+                return s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0));
+            }
+            assert!(
+                Instant::now() < end,
+                "nanny did not exit: {:#?}",
+                self.out.all()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(&mut self) -> i32 {
+        self.signal(libc::SIGTERM);
+        self.wait_exit()
+    }
+
+    /// Non-verbose stdout lines seen so far, without the `nanny: ` prefix.
+    pub fn lines(&self) -> Vec<String> {
+        self.out
+            .all()
+            .into_iter()
+            .map(|l| l.strip_prefix("nanny: ").map(str::to_string).unwrap_or(l))
+            .collect()
+    }
+}
+
+impl Drop for Nanny {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A nanny command: `nanny ARGS --nodaemon` with the given arguments.
+pub fn nanny(args: &[&str]) -> Command {
+    let mut c = Command::new(Nanny::bin());
+    c.args(args).arg("--nodaemon");
+    c
+}
+
+/// Same, from an argument list with non-UTF-8 items.
+pub fn nanny_os<S: AsRef<OsStr>>(args: &[S]) -> Command {
+    let mut c = Command::new(Nanny::bin());
+    c.args(args).arg("--nodaemon");
+    c
+}
+
+/// A TCP server running `handler` for each connection on its own thread.
+pub struct TcpServer {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    /// Connections accepted so far.
+    pub accepted: Arc<AtomicUsize>,
+}
+
+impl TcpServer {
+    /// Listens on `listener` (already bound, possibly inside a namespace).
+    pub fn on(
+        listener: TcpListener,
+        handler: impl Fn(TcpStream) + Send + Sync + 'static,
+    ) -> TcpServer {
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let handler = Arc::new(handler);
+        let (s, a) = (stop.clone(), accepted.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        conn.set_nonblocking(false).unwrap();
+                        a.fetch_add(1, Ordering::Relaxed);
+                        let h = handler.clone();
+                        std::thread::spawn(move || h(conn));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        TcpServer {
+            addr,
+            stop,
+            accepted,
+        }
+    }
+
+    /// On 127.0.0.1, an ephemeral port.
+    pub fn local(handler: impl Fn(TcpStream) + Send + Sync + 'static) -> TcpServer {
+        Self::on(TcpListener::bind("127.0.0.1:0").unwrap(), handler)
+    }
+
+    pub fn port(&self) -> String {
+        self.addr.port().to_string()
+    }
+}
+
+impl Drop for TcpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Reads what the client sent (up to a blank line or 200 ms of quiet).
+pub fn read_request(c: &mut TcpStream) -> Vec<u8> {
+    c.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while let Ok(n) = c.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.ends_with(b"\r\n\r\n") || buf.ends_with(b"\n") {
+            break;
+        }
+    }
+    buf
+}
+
+/// Handler: reads the request, answers `reply`, closes.
+pub fn answer(reply: &'static [u8]) -> impl Fn(TcpStream) + Send + Sync + 'static {
+    move |mut c| {
+        read_request(&mut c);
+        let _ = c.write_all(reply);
+    }
+}
+
+/// Handler: sends `banner` at once (without reading), keeps the connection
+/// a moment, closes.
+pub fn banner(b: &'static [u8]) -> impl Fn(TcpStream) + Send + Sync + 'static {
+    move |mut c| {
+        let _ = c.write_all(b);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Closes with an RST (SO_LINGER 0).
+pub fn reset(c: TcpStream) {
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt with a linger struct of the stated size.
+    unsafe {
+        libc::setsockopt(
+            c.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&raw const l).cast(),
+            std::mem::size_of::<libc::linger>() as u32,
+        )
+    };
+    drop(c);
+}
+
+/// A port on 127.0.0.1 where nothing listens.
+pub fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = l.local_addr().unwrap().port();
+    drop(l);
+    p
+}
+
+/// A UDP server answering each datagram with `reply(request)` (None: no answer).
+pub struct UdpServer {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl UdpServer {
+    pub fn on(
+        sock: UdpSocket,
+        reply: impl Fn(&[u8]) -> Option<Vec<u8>> + Send + 'static,
+    ) -> UdpServer {
+        let addr = sock.local_addr().unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            while !s.load(Ordering::Relaxed) {
+                if let Ok((n, from)) = sock.recv_from(&mut buf)
+                    && let Some(r) = reply(&buf[..n])
+                {
+                    let _ = sock.send_to(&r, from);
+                }
+            }
+        });
+        UdpServer { addr, stop }
+    }
+
+    pub fn local(reply: impl Fn(&[u8]) -> Option<Vec<u8>> + Send + 'static) -> UdpServer {
+        Self::on(UdpSocket::bind("127.0.0.1:0").unwrap(), reply)
+    }
+
+    pub fn port(&self) -> String {
+        self.addr.port().to_string()
+    }
+}
+
+impl Drop for UdpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
