@@ -65,7 +65,7 @@ impl<'a> Iterator for Lines<'a> {
         }
         let rest = &self.buf[self.pos..];
         self.line += 1;
-        match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+        match memchr::memchr2(b'\n', b'\r', rest) {
             Some(i) => {
                 let skip = if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') {
                     2
@@ -107,10 +107,7 @@ pub(crate) fn tokenize<'a>(line: &'a [u8], out: &mut Vec<Token<'a>>) -> Result<(
         return Ok(());
     }
     while p < line.len() {
-        let word_end = line[p..]
-            .iter()
-            .position(|&b| is_blank(b))
-            .map_or(line.len(), |i| p + i);
+        let word_end = memchr::memchr2(b' ', b'\t', &line[p..]).map_or(line.len(), |i| p + i);
         let (token, next) = match line[p] {
             q @ (b'"' | b'\'') => {
                 let start = p + 1;
@@ -130,7 +127,7 @@ pub(crate) fn tokenize<'a>(line: &'a [u8], out: &mut Vec<Token<'a>>) -> Result<(
                         });
                     }
                 } else {
-                    match line[word_end..].iter().position(|&b| b == q) {
+                    match memchr::memchr(q, &line[word_end..]) {
                         Some(i) => {
                             let close = word_end + i;
                             (

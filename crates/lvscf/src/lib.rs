@@ -40,8 +40,8 @@ pub use error::{ConfigError, ErrorCode, LoadError, Warning, WarningKind};
 pub use json::to_json;
 pub use model::{
     AddrDev, BlockKind, Config, ConflictAction, DEFAULT_CLIENT_MONITOR, DEFAULT_CONFIG_FILE,
-    DEFAULT_IPVSADM, Global, Host, Line, Network, Protocol, RealServer, Scheduler, Service,
-    ServiceType,
+    DEFAULT_IPVSADM, Global, Host, Line, Network, Protocol, RealServer, Scheduler, Seconds,
+    Service, ServiceType,
 };
 pub use parse::{Parsed, parse_bytes_with};
 pub use strings::{EscapeWarning, QuoteMode, Translated, strip_quotes, translate_escapes};

@@ -73,6 +73,60 @@ impl Host {
     }
 }
 
+/// A `keepalive`/`deadtime` value: whole seconds as in the original
+/// (any C integer, negative included), or, as an extension for sub-second
+/// failover, a decimal with at most three places (`0.1`). Kept in
+/// milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Seconds {
+    /// The value in milliseconds.
+    pub millis: i64,
+}
+
+impl Seconds {
+    /// Whole seconds.
+    pub const fn from_secs(secs: i32) -> Seconds {
+        Seconds {
+            millis: secs as i64 * 1000,
+        }
+    }
+
+    /// Milliseconds.
+    pub const fn from_millis(millis: i64) -> Seconds {
+        Seconds { millis }
+    }
+
+    /// As a duration; negative values count as zero.
+    pub fn duration(self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.millis.max(0) as u64)
+    }
+
+    /// Parses the decimal extension `D.D` (no sign, 1–3 places).
+    pub fn parse_decimal(text: &str) -> Option<Seconds> {
+        let (int, frac) = text.split_once('.')?;
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(int) || !digits(frac) || frac.len() > 3 {
+            return None;
+        }
+        let whole: i64 = int.parse().ok().filter(|&v: &i64| v <= i32::MAX as i64)?;
+        let frac_ms: i64 = format!("{frac:0<3}").parse().ok()?;
+        Some(Seconds::from_millis(whole * 1000 + frac_ms))
+    }
+}
+
+impl std::fmt::Display for Seconds {
+    /// `6` for whole seconds, `0.3` otherwise (as the file would say it).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.millis % 1000 == 0 {
+            return write!(f, "{}", self.millis / 1000);
+        }
+        let sign = if self.millis < 0 { "-" } else { "" };
+        let abs = self.millis.unsigned_abs();
+        let frac = format!("{:03}", abs % 1000);
+        write!(f, "{sign}{}.{}", abs / 1000, frac.trim_end_matches('0'))
+    }
+}
+
 /// An address with the interface label it lives on: virtual/failover
 /// `address = VIP DEV` and global `nat_router = IP DEV`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -254,10 +308,10 @@ pub struct Global {
     pub heartbeat: bool,
     /// `heartbeat_port`. Default 539.
     pub heartbeat_port: u16,
-    /// `keepalive` seconds. Default 2.
-    pub keepalive: i32,
-    /// `deadtime` seconds. Default 5.
-    pub deadtime: i32,
+    /// `keepalive` seconds. Default 2. Decimals (`0.1`) are an extension.
+    pub keepalive: Seconds,
+    /// `deadtime` seconds. Default 5. Decimals (`0.3`) are an extension.
+    pub deadtime: Seconds,
     /// `network`. Default `nat`.
     pub network: Network,
     /// `nat_router = IP DEV`.
@@ -311,8 +365,8 @@ impl Default for Global {
             backup_active: false,
             heartbeat: false,
             heartbeat_port: 539,
-            keepalive: 2,
-            deadtime: 5,
+            keepalive: Seconds::from_secs(2),
+            deadtime: Seconds::from_secs(5),
             network: Network::Nat,
             nat_router: None,
             nat_nmask: Ipv4Addr::UNSPECIFIED,

@@ -6,7 +6,7 @@ use crate::error::{ConfigError, ErrorCode, Warning, WarningKind};
 use crate::lex::{Lines, QuoteError, Token, tokenize};
 use crate::model::{
     AddrDev, BlockKind, Config, ConflictAction, Global, Host, Line, Network, Protocol, RealServer,
-    Scheduler, Service, ServiceType,
+    Scheduler, Seconds, Service, ServiceType,
 };
 use crate::value::{Resolver, inet_aton, looks_like_hostname, parse_c_long};
 
@@ -266,6 +266,16 @@ impl<'a> Parser<'a, '_> {
 
     fn int(&self, i: usize) -> Result<i32> {
         Ok(self.int_in(i, I32)? as i32)
+    }
+
+    /// `keepalive`/`deadtime`: an integer as before, or a decimal such as
+    /// `0.1` (extension for sub-second failover).
+    fn seconds(&self, i: usize) -> Result<Seconds> {
+        let t = self.tok(i);
+        if let Some(s) = std::str::from_utf8(t).ok().and_then(Seconds::parse_decimal) {
+            return Ok(s);
+        }
+        Ok(Seconds::from_secs(self.int(i)?))
     }
 
     fn boolean(&self, i: usize) -> Result<bool> {
@@ -549,13 +559,19 @@ impl<'a> Parser<'a, '_> {
             }
             b"keepalive" => {
                 self.args(1, "seconds")?;
-                g.keepalive = self.int(2)?;
-                self.suspicious(g.keepalive <= 0, "pulse sends heartbeats without pause");
+                g.keepalive = self.seconds(2)?;
+                self.suspicious(
+                    g.keepalive.millis <= 0,
+                    "pulse sends heartbeats without pause",
+                );
             }
             b"deadtime" => {
                 self.args(1, "seconds")?;
-                g.deadtime = self.int(2)?;
-                self.suspicious(g.deadtime <= 0, "pulse declares the partner dead at once");
+                g.deadtime = self.seconds(2)?;
+                self.suspicious(
+                    g.deadtime.millis <= 0,
+                    "pulse declares the partner dead at once",
+                );
             }
             b"rsh_command" => {
                 self.args(1, "a command")?;

@@ -42,8 +42,8 @@ fn nat_two_directors_private_link_sync_daemon_sorry_server() {
         backup_private: Some(host("10.99.0.2")),
         heartbeat: true,
         heartbeat_port: 539,
-        keepalive: 6,
-        deadtime: 18,
+        keepalive: lvscf::Seconds::from_secs(6),
+        deadtime: lvscf::Seconds::from_secs(18),
         network: Network::Nat,
         nat_router: vip("192.168.50.254", "eth1:1"),
         nat_nmask: ip("255.255.255.0"),
@@ -136,8 +136,8 @@ fn direct_routing_fwmark_external_check() {
         service: ServiceType::Lvs,
         backup_active: true,
         heartbeat: true,
-        keepalive: 2,
-        deadtime: 10,
+        keepalive: lvscf::Seconds::from_secs(2),
+        deadtime: lvscf::Seconds::from_secs(10),
         network: Network::Direct,
         monitor_links: 1,
         syncdaemon: false,
@@ -194,8 +194,8 @@ fn failover_services() {
         backup_active: true,
         heartbeat: true,
         heartbeat_port: 539,
-        keepalive: 2,
-        deadtime: 6,
+        keepalive: lvscf::Seconds::from_secs(2),
+        deadtime: lvscf::Seconds::from_secs(6),
         ..Global::default()
     };
     let web = Service {

@@ -23,7 +23,10 @@ fn defaults_when_absent() {
     assert_eq!(g.backup_addr(), Ipv4Addr::UNSPECIFIED);
     assert!(!g.backup_active && !g.heartbeat && !g.syncdaemon && !g.sync);
     assert_eq!(g.heartbeat_port, 539);
-    assert_eq!((g.keepalive, g.deadtime), (2, 5));
+    assert_eq!(
+        (g.keepalive, g.deadtime),
+        (lvscf::Seconds::from_secs(2), lvscf::Seconds::from_secs(5))
+    );
     assert_eq!(g.network, Network::Nat);
     assert_eq!(g.nat_router, None);
     assert_eq!(g.nat_nmask, Ipv4Addr::UNSPECIFIED);
@@ -116,8 +119,8 @@ sync = 1
         backup_active: true,
         heartbeat: true,
         heartbeat_port: 80,
-        keepalive: 3,
-        deadtime: 8,
+        keepalive: lvscf::Seconds::from_secs(3),
+        deadtime: lvscf::Seconds::from_secs(8),
         network: Network::Tunnel,
         nat_router: Some(AddrDev {
             host: Host::addr(ip("192.168.1.254")),
@@ -373,7 +376,7 @@ fn system_resolver_uses_the_services_database_and_the_host_resolver() {
 fn last_occurrence_of_a_scalar_key_wins_and_blocks_repeat() {
     let p =
         parse("keepalive = 3\nkeepalive = 4\nvirtual a {\nport = 1\nport = 2\n}\nvirtual a {\n}\n");
-    assert_eq!(p.config.global.keepalive, 4);
+    assert_eq!(p.config.global.keepalive, lvscf::Seconds::from_secs(4));
     assert_eq!(p.config.virtuals[0].port, 2);
     assert_eq!(p.config.virtuals.len(), 2);
     assert_eq!(p.config.virtuals[1].name, "a");

@@ -217,7 +217,7 @@ fn b12_out_of_range_integers_are_rejected() {
     );
     assert_eq!(
         parse("keepalive = -2147483648\n").config.global.keepalive,
-        i32::MIN
+        lvscf::Seconds::from_secs(i32::MIN)
     );
 }
 
@@ -273,7 +273,7 @@ fn lexical_rules() {
             .config
             .global
             .keepalive,
-        3
+        lvscf::Seconds::from_secs(3)
     );
     // Non-UTF-8 bytes: fine in comments, replaced (with a warning) in
     // names, refused in values.

@@ -291,7 +291,10 @@ fn a_one_megabyte_line() {
     let e = parse_bytes(&[b"keepalive = 1 ".as_slice(), &many].concat()).unwrap_err();
     assert_eq!((e.code, e.line), (ErrorCode::ExtraArgs, 1));
     let blanks = [b"keepalive = 1".as_slice(), &b" ".repeat(1 << 20)].concat();
-    assert_eq!(parse_bytes(&blanks).unwrap().config.global.keepalive, 1);
+    assert_eq!(
+        parse_bytes(&blanks).unwrap().config.global.keepalive,
+        lvscf::Seconds::from_secs(1)
+    );
     // One megabyte of quote characters in various arrangements.
     for body in [
         b"\" ".repeat(1 << 19),

@@ -268,8 +268,8 @@ pub fn from_lvscf(c: &lvscf::Config) -> PulseConfig {
         backup_private: g.backup_private_addr(),
         backup_active: g.backup_active,
         heartbeat_port: g.heartbeat_port,
-        keepalive: seconds(g.keepalive),
-        deadtime: seconds(g.deadtime),
+        keepalive: g.keepalive.duration(),
+        deadtime: g.deadtime.duration(),
         nat: g.network == lvscf::Network::Nat,
         nat_router: g
             .nat_router
@@ -285,10 +285,6 @@ pub fn from_lvscf(c: &lvscf::Config) -> PulseConfig {
         virtuals: c.virtuals.iter().map(block).collect(),
         failovers: c.failovers.iter().map(block).collect(),
     }
-}
-
-fn seconds(n: i32) -> Duration {
-    Duration::from_secs(n.max(0) as u64)
 }
 
 #[cfg(test)]
