@@ -119,7 +119,7 @@ impl<'a> Parser<'a, '_> {
     fn next_line(&mut self) -> Result<bool> {
         for (n, text) in self.lines.by_ref() {
             self.line = n;
-            if text.contains(&0) {
+            if memchr::memchr(0, text).is_some() {
                 self.toks.clear();
                 return Err(self.err_key(
                     ErrorCode::BadArgument,

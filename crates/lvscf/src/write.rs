@@ -9,7 +9,9 @@
 //! servers' default port is the final one) and each server's `address`,
 //! `active` and `weight`. Values are quoted only when needed, in a form the
 //! original tokenizer reads back unchanged (lvs-cf.md §3.1). Comments are not
-//! part of the model and are not written.
+//! part of the model and are not written. The one exception to "the original
+//! accepts it": a sub-second `keepalive`/`deadtime` (our extension) is written
+//! as a decimal, which only this parser reads.
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
