@@ -207,6 +207,11 @@ impl Client {
     }
 
     /// Every service, in one dump.
+    ///
+    /// The kernel keeps the services of all network namespaces in shared
+    /// hash tables and resumes a multi-part dump by position, so a dump
+    /// spanning several datagrams can repeat or miss entries while another
+    /// namespace adds or deletes services. Repeats are dropped here.
     pub async fn services(&self) -> Result<Vec<ServiceEntry>, Error> {
         let op = Operation::ListServices;
         let r = self
@@ -218,9 +223,15 @@ impl Client {
                 NLM_F_REQUEST | NLM_F_DUMP,
             )
             .await?;
-        r.iter()
-            .map(|m| Self::decoded(op, codec::decode_service_msg(m.cmd, &m.body)))
-            .collect()
+        let mut seen = std::collections::HashSet::with_capacity(r.len());
+        let mut out = Vec::with_capacity(r.len());
+        for m in &r {
+            let e = Self::decoded(op, codec::decode_service_msg(m.cmd, &m.body))?;
+            if seen.insert(e.service.key) {
+                out.push(e);
+            }
+        }
+        Ok(out)
     }
 
     /// One service.
