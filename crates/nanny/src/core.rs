@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::cli::Mode;
 use crate::load::{load_feedback, slow_start};
+use crate::report::Resume;
 
 /// Fixed parameters of one monitor.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,6 +172,28 @@ impl Monitor {
             reported: None,
             terminating: false,
         }
+    }
+
+    /// A monitor that takes over a real server whose state lvsd knows (a
+    /// nanny restarted because its arguments changed, see
+    /// [`crate::report::Resume`]): `Up(w)` is active and present with
+    /// `lastWeight` w; `Quiesced` is present but failed and `Down` absent
+    /// and failed, both with the re-entry count at 0.
+    pub fn resume(p: Params, now: Duration, r: Resume) -> Monitor {
+        let mut m = Monitor::new(p, now);
+        match r {
+            Resume::Up(w) => {
+                m.active = true;
+                m.present = true;
+                m.last_weight = i32::try_from(w).unwrap_or(i32::MAX);
+            }
+            Resume::Quiesced => {
+                m.present = true;
+                m.count = 0;
+            }
+            Resume::Down => m.count = 0,
+        }
+        m
     }
 
     /// The parameters.

@@ -673,3 +673,63 @@ fn explore(m: &Monitor, now: Duration, model: &Model, depth: u32, runs: &mut u64
         explore(&m2, t, &model2, depth - 1, runs);
     }
 }
+
+fn resumed(p: Params, r: Resume) -> Sim {
+    Sim {
+        m: Monitor::resume(p, T0, r),
+        now: T0,
+    }
+}
+
+#[test]
+fn resume_up_keeps_the_server_and_its_weight() {
+    let mut p = params(Mode::Lvs);
+    p.weight = 40;
+    p.interval = 30; // weight adjustment at every check
+    let mut s = resumed(p.clone(), Resume::Up(40));
+    // no re-add, no slow start from W0: only the health report
+    assert_eq!(s.check(true), [Action::Health(true)]);
+    assert!(s.m.active && s.m.present);
+    assert_eq!(s.m.last_weight, 40);
+    // a lower weight than configured goes on with slow start from there
+    let mut s = resumed(p.clone(), Resume::Up(10));
+    assert_eq!(
+        s.check(true),
+        [Action::Ipvs(IpvsOp::Edit(20)), Action::Health(true)]
+    );
+    // a failure removes it as if this nanny had added it
+    let mut s = resumed(p, Resume::Up(40));
+    assert_eq!(
+        s.check(false),
+        [
+            log(DOWN),
+            Action::Ipvs(IpvsOp::Delete),
+            Action::Health(false)
+        ]
+    );
+}
+
+#[test]
+fn resume_down_and_quiesced_need_the_full_reentry() {
+    let mut p = params(Mode::Lvs);
+    p.quiesce = true;
+    for r in [Resume::Down, Resume::Quiesced] {
+        let mut s = resumed(p.clone(), r);
+        assert_eq!(s.check(true), [Action::Health(false)], "{r:?}");
+        assert_eq!(s.check(true), [], "{r:?}");
+        let op = if r == Resume::Quiesced {
+            IpvsOp::Edit(1)
+        } else {
+            IpvsOp::Add(1)
+        };
+        assert_eq!(
+            s.check(true),
+            [log(UP), Action::Ipvs(op), Action::Health(true)],
+            "{r:?}"
+        );
+    }
+    // a quiesced server that keeps failing stays as it is
+    let mut s = resumed(p, Resume::Quiesced);
+    assert_eq!(s.check(false), [Action::Health(false)]);
+    assert!(s.m.present && !s.m.active);
+}

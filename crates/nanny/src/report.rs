@@ -35,6 +35,15 @@
 //! * **Errors.** If the write fails (lvsd gone), nanny logs
 //!   `IPVSADM command failed!` and exits 255, as after a failed ipvsadm.
 //!
+//! * **Resuming.** When lvsd restarts a nanny only because its arguments
+//!   changed (a reload), it also sets `NANNY_REPORT_RESUME` to the state
+//!   it knows for the real server, so the new nanny carries on where the old
+//!   one stopped instead of starting over: `up WEIGHT` (in the table with
+//!   that weight and healthy: no re-add, slow start goes on from WEIGHT),
+//!   `quiesced` (in the table with weight 0 after a failure) or `down`
+//!   (failed and not in the table: the full re-entry time applies). See
+//!   [`Resume`]. nanny ignores it without `NANNY_REPORT_FD`.
+//!
 //! Readers should ignore lines whose first word is not a version they know.
 //! [`parse_line`] parses one line into a [`Report`], whose changes are
 //! `ipvs::Op::{AddDest, EditDest, DelDest}` ready for `IpvsTable::apply`
@@ -50,6 +59,57 @@ pub const ENV: &str = "NANNY_REPORT_FD";
 
 /// First word of every line of this protocol version.
 pub const VERSION: &str = "nanny1";
+
+/// Environment variable with the state a restarted nanny resumes from.
+pub const RESUME_ENV: &str = "NANNY_REPORT_RESUME";
+
+/// The state lvsd hands to a restarted nanny in `NANNY_REPORT_RESUME`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// Healthy and in the table with this weight.
+    Up(u32),
+    /// Failed, still in the table with weight 0 (quiesce).
+    Quiesced,
+    /// Failed and not in the table.
+    Down,
+}
+
+impl fmt::Display for Resume {
+    /// The variable's value: `up WEIGHT`, `quiesced` or `down`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Resume::Up(w) => write!(f, "up {w}"),
+            Resume::Quiesced => f.write_str("quiesced"),
+            Resume::Down => f.write_str("down"),
+        }
+    }
+}
+
+/// Parses a `NANNY_REPORT_RESUME` value.
+pub fn parse_resume(value: &str) -> Result<Resume, ParseError> {
+    let mut it = value.split(' ');
+    let r = match it.next().unwrap_or_default() {
+        "up" => {
+            let w = field(&mut it, "weight")?;
+            Resume::Up(
+                w.parse()
+                    .map_err(|_| ParseError::Field(w.into(), "weight (0 or more)"))?,
+            )
+        }
+        "quiesced" => Resume::Quiesced,
+        "down" => Resume::Down,
+        other => {
+            return Err(ParseError::Field(
+                other.into(),
+                "up WEIGHT, quiesced or down",
+            ));
+        }
+    };
+    if it.next().is_some() {
+        return Err(ParseError::Arity);
+    }
+    Ok(r)
+}
 
 /// One protocol line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -296,6 +356,21 @@ mod tests {
             assert_eq!(r.to_string(), line);
             assert_eq!(parse_line(line), Ok(r.clone()));
             assert_eq!(parse_line(&format!("{line}\n")), Ok(r));
+        }
+    }
+
+    #[test]
+    fn resume_values() {
+        for (r, text) in [
+            (Resume::Up(7), "up 7"),
+            (Resume::Quiesced, "quiesced"),
+            (Resume::Down, "down"),
+        ] {
+            assert_eq!(r.to_string(), text);
+            assert_eq!(parse_resume(text), Ok(r));
+        }
+        for bad in ["", "up", "up -1", "up 1 2", "sideways", "down now"] {
+            assert!(parse_resume(bad).is_err(), "{bad}");
         }
     }
 

@@ -99,6 +99,20 @@ fn report_fd() -> Result<Option<i32>, String> {
     Ok(Some(fd))
 }
 
+/// The state named by `NANNY_REPORT_RESUME` (only read together with the
+/// report descriptor). Errors are start-up errors.
+fn resume_state() -> Result<Option<report::Resume>, String> {
+    let Some(v) = std::env::var_os(report::RESUME_ENV) else {
+        return Ok(None);
+    };
+    // SAFETY: removing an environment variable while single-threaded.
+    unsafe { std::env::remove_var(report::RESUME_ENV) };
+    v.to_str()
+        .and_then(|s| report::parse_resume(s).ok())
+        .map(Some)
+        .ok_or_else(|| format!("nanny: bad {}: {}", report::RESUME_ENV, v.to_string_lossy()))
+}
+
 /// The check nanny runs.
 enum Checker {
     Net(NetCheck, Option<Pinger>),
@@ -173,6 +187,13 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     };
     let report = match report_fd() {
         Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let resume = match report.map(|_| resume_state()).transpose() {
+        Ok(r) => r.flatten(),
         Err(e) => {
             eprintln!("{e}");
             return 1;
@@ -305,7 +326,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         applier,
         child: None,
     };
-    shell.run(params)
+    shell.run(params, resume)
 }
 
 struct Shell {
@@ -324,8 +345,11 @@ impl Shell {
         self.start.elapsed()
     }
 
-    fn run(&mut self, params: Params) -> i32 {
-        let mut m = Monitor::new(params, self.now());
+    fn run(&mut self, params: Params, resume: Option<report::Resume>) -> i32 {
+        let mut m = match resume {
+            Some(r) => Monitor::resume(params, self.now(), r),
+            None => Monitor::new(params, self.now()),
+        };
         loop {
             let input = self.wait(&m);
             let actions = m.step(input, self.now());
