@@ -298,6 +298,8 @@ pub fn bench_ipvs(args: &[String]) -> ExitCode {
             "ipvs",
             "--example",
             "ipvs_bench",
+            "--bin",
+            "ipvsadm-rs",
         ],
         |name, _| name == "ipvs_bench",
     ) {
