@@ -452,3 +452,47 @@ fn lvsd_ignoring_sigterm_is_killed_after_the_timeout() {
     );
     assert!(!lab.r1.has_vip());
 }
+
+#[test]
+fn sub_second_timers_fail_over_within_deadtime() {
+    if !need("sub_second_timers_fail_over_within_deadtime") {
+        return;
+    }
+    let mut lab = Lab::new("15", false);
+    let cf = Cf {
+        keepalive: "0.1",
+        deadtime: "0.3",
+        ..Cf::default()
+    };
+    // r1 alone becomes active after deadtime; r2 starting later stays standby.
+    lab.r1.start(&cf, &[]);
+    assert!(
+        lab.r1.wait_logged("partner dead: activating lvs", S(3)),
+        "{}",
+        lab.dump()
+    );
+    assert!(wait_for(S(2), || lab.r1.has_vip()));
+    lab.r2.start(&cf, &[]);
+    assert!(lab.client_resolve(VIP));
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(!lab.r2.log().contains("activating"), "{}", lab.dump());
+    lab.r1.kill9();
+    let t0 = std::time::Instant::now();
+    assert!(
+        lab.r2
+            .wait_logged("partner dead: activating lvs", Duration::from_secs(2)),
+        "{}",
+        lab.dump()
+    );
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_millis(1000),
+        "took {took:?} with deadtime 0.3"
+    );
+    let r2_mac = lab.r2.mac();
+    assert!(
+        wait_for(S(2), || lab.client_neigh(VIP).contains(&r2_mac)),
+        "{}",
+        lab.client_neigh(VIP)
+    );
+}

@@ -26,6 +26,7 @@ pub struct Cf {
     pub monitor_links: bool,
     pub private: bool,
     pub backup_active: bool,
+    pub syncdaemon: bool,
 }
 
 impl Default for Cf {
@@ -36,6 +37,7 @@ impl Default for Cf {
             monitor_links: false,
             private: false,
             backup_active: true,
+            syncdaemon: false,
         }
     }
 }
@@ -59,6 +61,9 @@ keepalive = {k}
 deadtime = {d}
 network = direct
 monitor_links = {m}
+syncdaemon = {sd}
+syncd_iface = eth0
+syncd_id = 263
 active_cmd = "{rec} hook active"
 inactive_cmd = "{rec} hook inactive"
 
@@ -82,6 +87,7 @@ virtual other {{
             k = self.keepalive,
             d = self.deadtime,
             m = u8::from(self.monitor_links),
+            sd = u8::from(self.syncdaemon),
             rec = RECORDER,
         )
     }
