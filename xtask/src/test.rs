@@ -82,12 +82,17 @@ fn tier_unit(targets: &[(String, String)], skip_file: &std::path::Path) -> Outco
     }
 }
 
-fn tier_netns(targets: &[(String, String)], skip_file: &std::path::Path) -> Outcome {
-    let names: Vec<&String> = targets
+/// The test target names starting with `prefix`.
+fn named<'a>(targets: &'a [(String, String)], prefix: &str) -> Vec<&'a String> {
+    targets
         .iter()
         .map(|(_, n)| n)
-        .filter(|n| n.starts_with("netns_"))
-        .collect();
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+fn tier_netns(targets: &[(String, String)], skip_file: &std::path::Path) -> Outcome {
+    let names = named(targets, "netns_");
     if names.is_empty() {
         return Outcome {
             tier: "netns",
@@ -154,6 +159,17 @@ fn build_executables(
     Ok(exes)
 }
 
+/// The VM's shares: the workspace, plus the target directory when it lies
+/// outside it.
+fn vm_shares() -> Vec<PathBuf> {
+    let mut shares = vm::default_shares();
+    let td = target_dir();
+    if !shares.iter().any(|s| td.starts_with(s)) {
+        shares.push(td);
+    }
+    shares
+}
+
 /// Records a skip line the way `lvs_tests::skip` does.
 fn record_skip(skip_file: &Path, line: &str) {
     use std::io::Write as _;
@@ -170,11 +186,7 @@ fn record_skip(skip_file: &Path, line: &str) {
 /// The VM tier: builds the `vm_*` test binaries, boots one VM and runs them
 /// all inside it.
 fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
-    let names: Vec<&String> = targets
-        .iter()
-        .map(|(_, n)| n)
-        .filter(|n| n.starts_with("vm_"))
-        .collect();
+    let names = named(targets, "vm_");
     if names.is_empty() {
         return Outcome {
             tier: "vm",
@@ -219,11 +231,7 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
         };
     }
     println!("\n==> {} test binaries in one VM", exes.len());
-    let mut shares = vm::default_shares();
-    let td = target_dir();
-    if !shares.iter().any(|s| td.starts_with(s)) {
-        shares.push(td);
-    }
+    let shares = vm_shares();
     let job = vm::Job {
         shares,
         cwd: workspace_root(),
@@ -313,11 +321,7 @@ pub fn bench_ipvs(args: &[String]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut shares = vm::default_shares();
-    let td = target_dir();
-    if !shares.iter().any(|s| td.starts_with(s)) {
-        shares.push(td);
-    }
+    let shares = vm_shares();
     let job = vm::Job {
         shares,
         cwd: workspace_root(),

@@ -179,6 +179,17 @@ fn installed(pkg: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Runs `f`; if it fails, runs `apt-get update` and tries once more.
+fn with_apt_update(f: impl Fn() -> bool) -> bool {
+    f() || {
+        let _ = Command::new("apt-get")
+            .args(["update", "-qq"])
+            .stdout(Stdio::null())
+            .status();
+        f()
+    }
+}
+
 /// Installs missing host packages (root only).
 fn ensure_packages() -> Result<(), BootError> {
     let missing: Vec<&str> = HOST_PACKAGES
@@ -206,14 +217,8 @@ fn ensure_packages() -> Result<(), BootError> {
             .map(|s| s.success())
             .unwrap_or(false)
     };
-    if !install() {
-        let _ = Command::new("apt-get")
-            .args(["update", "-qq"])
-            .stdout(Stdio::null())
-            .status();
-        if !install() {
-            return fail(format!("apt-get install {} failed", missing.join(" ")));
-        }
+    if !with_apt_update(install) {
+        return fail(format!("apt-get install {} failed", missing.join(" ")));
     }
     Ok(())
 }
@@ -354,15 +359,9 @@ fn unpack_kernel(cache: &Path, pkg: &str) -> Result<PathBuf, BootError> {
             .map(|s| s.success())
             .unwrap_or(false)
     };
-    if !download() {
-        let _ = Command::new("apt-get")
-            .args(["update", "-qq"])
-            .stdout(Stdio::null())
-            .status();
-        if !download() {
-            let _ = fs::remove_dir_all(&dl);
-            return fail(format!("apt-get download {pkg} failed"));
-        }
+    if !with_apt_update(download) {
+        let _ = fs::remove_dir_all(&dl);
+        return fail(format!("apt-get download {pkg} failed"));
     }
     let deb = fs::read_dir(&dl)
         .ok()

@@ -189,6 +189,13 @@ impl Client {
             .map(drop)
     }
 
+    fn first(op: Operation, replies: &[Reply]) -> Result<&Reply, Error> {
+        replies.first().ok_or_else(|| Error::Decode {
+            op,
+            reason: "no reply".into(),
+        })
+    }
+
     fn decoded<T>(op: Operation, r: Result<T, codec::DecodeError>) -> Result<T, Error> {
         r.map_err(|e| Error::Decode { op, reason: e.0 })
     }
@@ -199,10 +206,7 @@ impl Client {
         let r = self
             .ipvs(op, String::new(), CMD_GET_INFO, &[], NLM_F_REQUEST)
             .await?;
-        let r = r.first().ok_or_else(|| Error::Decode {
-            op,
-            reason: "no reply".into(),
-        })?;
+        let r = Self::first(op, &r)?;
         Self::decoded(op, codec::decode_info_msg(r.cmd, &r.body))
     }
 
@@ -246,10 +250,7 @@ impl Client {
                 NLM_F_REQUEST,
             )
             .await?;
-        let r = r.first().ok_or_else(|| Error::Decode {
-            op,
-            reason: "no reply".into(),
-        })?;
+        let r = Self::first(op, &r)?;
         Self::decoded(op, codec::decode_service_msg(r.cmd, &r.body))
     }
 
@@ -410,10 +411,7 @@ impl Client {
         let r = self
             .ipvs(op, String::new(), CMD_GET_CONFIG, &[], NLM_F_REQUEST)
             .await?;
-        let r = r.first().ok_or_else(|| Error::Decode {
-            op,
-            reason: "no reply".into(),
-        })?;
+        let r = Self::first(op, &r)?;
         Self::decoded(op, codec::decode_timeouts_msg(r.cmd, &r.body))
     }
 
