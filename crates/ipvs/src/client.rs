@@ -36,6 +36,10 @@ struct Reply {
 ///
 /// Cheap to clone; clones share the socket. Must be used from within a tokio
 /// runtime (the socket's I/O task is spawned on it).
+///
+/// In a fresh network namespace, bring `lo` up (or add any address) before
+/// adding IPv4 real servers: until the namespace has a local routing table
+/// the kernel refuses them with EINVAL ("address not unicast").
 #[derive(Clone, Debug)]
 pub struct Client {
     handle: ConnectionHandle<Msg>,
