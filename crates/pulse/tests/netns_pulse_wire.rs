@@ -128,3 +128,98 @@ fn bogus_heartbeats_are_ignored_and_the_wire_format_is_piranhas() {
         lab.dump()
     );
 }
+
+/// An AF_PACKET socket in `ns` receiving ARP frames.
+fn arp_capture(ns: &lab::Netns) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd as _;
+    ns.enter(|| {
+        // SAFETY: plain socket(2); checked below.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW,
+                i32::from(0x0806u16.to_be()),
+            )
+        };
+        assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+        // SAFETY: fd is ours.
+        unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+    })
+}
+
+#[test]
+fn five_gratuitous_arps_per_vip_one_second_apart() {
+    use std::os::fd::AsRawFd as _;
+    if !lvs_tests::require(
+        lvs_tests::Need::Netns,
+        "five_gratuitous_arps_per_vip_one_second_apart",
+    ) {
+        return;
+    }
+    let mut lab = Lab::new("16", false);
+    let rx = arp_capture(&lab.c);
+    let cf = Cf {
+        backup_active: false,
+        deadtime: "1",
+        ..Cf::default()
+    };
+    lab.r1.start(&cf, &[]);
+    let mac = send_arp::parse_hw_addr(&lab.r1.mac()).unwrap();
+    let mut frames: Vec<(std::time::Instant, Vec<u8>)> = Vec::new();
+    let end = std::time::Instant::now() + S(9);
+    let mut buf = [0u8; 128];
+    while std::time::Instant::now() < end {
+        let mut pfd = libc::pollfd {
+            fd: rx.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, 100) } <= 0 {
+            continue;
+        }
+        // SAFETY: buf is valid for its length.
+        let n = unsafe { libc::recv(rx.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n > 0 && buf[6..12] == mac {
+            frames.push((std::time::Instant::now(), buf[..n as usize].to_vec()));
+        }
+    }
+    assert!(
+        lab.r1.logged("gratuitous lvs arps finished"),
+        "{}",
+        lab.dump()
+    );
+    for vip in [lab::VIP, lab::VIP_B] {
+        let want = send_arp::frame(vip.parse().unwrap(), mac, [0xff; 6]).to_vec();
+        let times: Vec<std::time::Instant> = frames
+            .iter()
+            .filter(|(_, f)| *f == want)
+            .map(|(t, _)| *t)
+            .collect();
+        assert_eq!(
+            times.len(),
+            5,
+            "{vip}: {} matching frames of {}",
+            times.len(),
+            frames.len()
+        );
+        for w in times.windows(2) {
+            let gap = w[1] - w[0];
+            assert!(
+                gap >= Duration::from_millis(500),
+                "{vip}: frames {gap:?} apart"
+            );
+        }
+    }
+    // Every frame r1 sent about a VIP is the documented one (the kernel's
+    // own ARP traffic for r1's address is not counted).
+    let vips: Vec<[u8; 4]> = [lab::VIP, lab::VIP_B]
+        .iter()
+        .map(|v| v.parse::<std::net::Ipv4Addr>().unwrap().octets())
+        .collect();
+    let about_vips = frames
+        .iter()
+        .filter(|(_, f)| f.len() >= 42 && vips.iter().any(|v| f[28..32] == *v))
+        .count();
+    assert_eq!(about_vips, 10, "only the documented frames are sent");
+}
