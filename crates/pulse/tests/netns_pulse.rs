@@ -193,6 +193,11 @@ fn returning_primary_stays_standby_unless_forceactive() {
     let mut lab = Lab::new("04", false);
     let cf = Cf::default();
     cold_start(&mut lab, &cf);
+    assert!(
+        wait_for(S(2), || lab.r1.count_records("start ") == 1),
+        "{}",
+        lab.dump()
+    );
     // Clean stop of the primary: deactivation in order, VIPs removed.
     assert_eq!(lab.r1.stop(), Some(0));
     assert!(

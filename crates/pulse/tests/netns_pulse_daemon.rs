@@ -53,7 +53,12 @@ fn daemon_mode_writes_and_removes_the_pid_file() {
     assert_eq!(unsafe { libc::kill(pid, 0) }, 0, "daemon {pid} alive");
     // It runs: a stand-alone primary activates after deadtime; lvsd gets --nofork.
     assert!(wait_for(S(4), || lab.r1.has_vip()), "{}", lab.dump());
-    assert!(wait_for(S(2), || lab.r1.count_records("start ") == 1));
+    assert!(
+        wait_for(S(3), || lab.r1.count_records("start ") >= 1),
+        "{}",
+        lab.dump()
+    );
+    assert_eq!(lab.r1.count_records("start "), 1, "{}", lab.dump());
     let start = lab
         .r1
         .records()

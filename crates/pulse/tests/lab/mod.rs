@@ -380,6 +380,13 @@ pub fn cold_start(lab: &mut Lab, cf: &Cf) {
         "VIP not on r1\n{}",
         lab.dump()
     );
+    // lvsd (the recorder) is up and handling its signals.
+    assert!(
+        wait_for(Duration::from_secs(3), || lab.r1.count_records("start ")
+            >= 1),
+        "lvsd not started on r1\n{}",
+        lab.dump()
+    );
 }
 
 pub fn secs(s: &str) -> Duration {
