@@ -81,6 +81,8 @@ pub struct VirtualServer {
     pub dev: String,
     /// `vip_nmask`, if set.
     pub mask: Option<Ipv4Addr>,
+    /// Line of the block in lvs.cf (for messages).
+    pub line: usize,
 }
 
 /// pulse's view of lvs.cf.
@@ -197,6 +199,28 @@ impl PulseConfig {
         self.nat_target().as_ref() == Some(t)
     }
 
+    /// gaps.md A5: device names the kernel cannot have (more than 15 bytes)
+    /// are a configuration error: `FILE:LINE: KEY: expected …, found …`.
+    pub fn check_devices(&self, file: &str) -> Result<(), String> {
+        let bad = |dev: &str| dev.len() > 15;
+        let mut blocks = self.virtuals.iter().chain(&self.failovers);
+        if let Some(v) = blocks.find(|v| v.active && bad(&v.dev)) {
+            return Err(format!(
+                "{file}:{}: address: expected a device name of at most 15 characters, found {:?} (virtual server {})",
+                v.line, v.dev, v.name
+            ));
+        }
+        if let Some((_, dev)) = &self.nat_router
+            && self.nat
+            && bad(dev)
+        {
+            return Err(format!(
+                "{file}: nat_router: expected a device name of at most 15 characters, found {dev:?}"
+            ));
+        }
+        Ok(())
+    }
+
     /// Start-up warnings about risky but accepted configurations.
     pub fn warnings(&self) -> Vec<String> {
         let mut w = Vec::new();
@@ -216,12 +240,6 @@ impl PulseConfig {
                 w.push(format!(
                     "Warning: {} is configured on base device {}; pulse adds and removes only that address, never the device's own address (use an alias such as {}:1)",
                     t.ip, t.dev, t.dev
-                ));
-            }
-            if t.dev.len() > 15 {
-                w.push(format!(
-                    "Warning: device name {} is longer than 15 characters",
-                    t.dev
                 ));
             }
         }
@@ -256,6 +274,7 @@ pub fn from_lvscf(c: &lvscf::Config) -> PulseConfig {
         ip: s.vip(),
         dev: s.device().unwrap_or_default().to_string(),
         mask: mask(s.vip_nmask),
+        line: s.line.0,
     };
     PulseConfig {
         service: match g.service {
@@ -302,6 +321,7 @@ mod tests {
             ip: ip(addr),
             dev: dev.into(),
             mask: mask.map(ip),
+            line: 7,
         }
     }
 
@@ -418,6 +438,26 @@ mod tests {
         assert!(w[1].contains("deadtime (0)"));
         assert!(w[2].contains("base device eth0"));
         assert!(w[3].contains("share the device label eth0:1"));
+    }
+
+    #[test]
+    fn overlong_device_names_are_config_errors() {
+        let mut c = config();
+        assert_eq!(c.check_devices("lvs.cf"), Ok(()));
+        c.virtuals[1].dev = "averyverylongname:1".into(); // inactive: ignored
+        assert_eq!(c.check_devices("lvs.cf"), Ok(()));
+        c.virtuals[0].dev = "averyverylongname:1".into();
+        assert_eq!(
+            c.check_devices("lvs.cf").unwrap_err(),
+            "lvs.cf:7: address: expected a device name of at most 15 characters, found \"averyverylongname:1\" (virtual server a)"
+        );
+        let mut c = config();
+        c.nat_router = Some((ip("10.1.0.254"), "eth1:12345678901234".into()));
+        assert!(
+            c.check_devices("f")
+                .unwrap_err()
+                .starts_with("f: nat_router: ")
+        );
     }
 
     #[test]

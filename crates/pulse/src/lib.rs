@@ -8,6 +8,7 @@ pub mod arp;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod files;
 pub mod heartbeat;
 pub mod machine;
 pub mod netif;

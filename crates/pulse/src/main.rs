@@ -63,6 +63,9 @@ fn main() -> ExitCode {
             "pulse: no active {kind} services defined in {file}"
         ));
     }
+    if let Err(e) = cfg.check_devices(&file) {
+        return fail(&format!("pulse: {e}"));
+    }
     if cfg.service == Mode::Fos {
         return fail(&format!(
             "pulse: service = fos in {file} is not supported by this version of pulse yet"
@@ -155,6 +158,17 @@ fn main() -> ExitCode {
         if master { "MASTER" } else { "BACKUP" }
     );
     for w in cfg.warnings() {
+        tracing::info!("{w}");
+    }
+    let hooks = [&cfg.active_cmd, &cfg.inactive_cmd];
+    let programs = hooks
+        .into_iter()
+        .flatten()
+        .filter_map(|c| pulse::procs::split_command(c).first().copied());
+    let files = [opts.configfile.as_str(), opts.lvsd.as_str()]
+        .into_iter()
+        .chain(programs);
+    for w in pulse::files::warnings(files) {
         tracing::info!("{w}");
     }
     let code = start(

@@ -118,3 +118,18 @@ fn fos_mode_is_refused_for_now() {
         format!("pulse: service = fos in {p} is not supported by this version of pulse yet\n")
     );
 }
+
+#[test]
+fn overlong_device_name_is_a_config_error() {
+    let (_d, p) = cf(
+        "primary = 192.0.2.1\nvirtual web {\n active = 1\n address = 192.0.2.100 averyverylongname:1\n}\n",
+    );
+    let (code, _, err) = run(&["-n", "-c", &p]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        format!(
+            "pulse: {p}:2: address: expected a device name of at most 15 characters, found \"averyverylongname:1\" (virtual server web)\n"
+        )
+    );
+}
