@@ -316,6 +316,14 @@ impl IpvsTable for MemTable {
     async fn daemons(&self) -> Result<Vec<SyncDaemon>, Error> {
         Ok(self.lock().daemons.clone())
     }
+
+    /// What a 6.x kernel reports: version 1.2.1, 4096 buckets.
+    async fn info(&self) -> Result<Info, Error> {
+        Ok(Info {
+            version: 0x010201,
+            conn_tab_size: 4096,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -45,6 +45,9 @@ pub trait IpvsTable: Send + Sync {
     /// The running sync daemons.
     fn daemons(&self) -> impl Future<Output = Result<Vec<SyncDaemon>, Error>> + Send;
 
+    /// IPVS version and connection-table size.
+    fn info(&self) -> impl Future<Output = Result<Info, Error>> + Send;
+
     /// Every service with its destinations.
     fn dump(&self) -> impl Future<Output = Result<Vec<ServiceDump>, Error>> + Send {
         async move {
@@ -109,5 +112,9 @@ impl IpvsTable for Client {
 
     async fn daemons(&self) -> Result<Vec<SyncDaemon>, Error> {
         Client::daemons(self).await
+    }
+
+    async fn info(&self) -> Result<Info, Error> {
+        Client::info(self).await
     }
 }
