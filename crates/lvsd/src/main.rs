@@ -1,10 +1,5 @@
-//! `lvsd`: Turns lvs.cf into the kernel IPVS table and supervises nannies. Placeholder until its issue lands: only `--version` works.
+//! `lvsd`: lvs.cf → IPVS reconciler and nanny supervisor.
 
 fn main() {
-    if std::env::args().nth(1).as_deref() == Some("--version") {
-        print!("{}", lvs_util::version::banner("lvs", "1.38"));
-        return;
-    }
-    eprintln!("lvs: not implemented yet");
-    std::process::exit(1);
+    std::process::exit(lvsd::run::main(std::env::args_os().collect()));
 }

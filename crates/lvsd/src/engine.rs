@@ -1,0 +1,1262 @@
+//! The pure core of lvsd: (state, event, now) → (state, actions).
+//!
+//! [`Engine`] holds the running configuration ([`Spec`]), the state of
+//! every virtual and real server (health and weight as their nannies
+//! report them, the sorry server) and a model of the IPVS services lvsd
+//! created (what it installed; lvsd is the only writer of those). Every
+//! event returns the [`Action`]s the shell carries out, in order. IPVS
+//! changes are always computed as a diff between the wanted table and the
+//! installed one ([`ipvs::reconcile::plan`]), so a report or a reload costs
+//! kernel operations only for what changed.
+//!
+//! Events: [`Engine::start`], [`Engine::ipvs_done`] (results of an
+//! [`Action::Ipvs`]), [`Engine::nanny_spawned`], [`Engine::nanny_line`]
+//! (a line from a nanny's pipe), [`Engine::child_exited`],
+//! [`Engine::tick`], [`Engine::reload`] and [`Engine::terminate`].
+//!
+//! Deliberate fixes (gaps.md D1–D3, D6, lvsd.md §5, §6, §9):
+//!
+//! * `hard_shutdown = 0` is honoured when a nanny dies;
+//! * the sorry server uses `SORRY:VPORT` with the global method and weight
+//!   1, is decided on reported results only (no flash at start-up or after
+//!   a reload: a nanny without a verdict is waited for, at most its
+//!   [`RsSpec::first_verdict`]), and its two status lines are also logged;
+//! * nanny stdout is read line by line;
+//! * a reload reconciles per virtual and per real server: changed service
+//!   settings are edited in place, a nanny is restarted only when its
+//!   command line changed (and resumes the server's state), removed real
+//!   servers leave alone, and services lvsd did not create are never
+//!   touched.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Duration;
+
+use ipvs::reconcile::plan;
+use ipvs::{Dest, DestKey, Op, ServiceKey, VirtualService};
+use nanny::report::{self, Report, Resume};
+use serde::Serialize;
+
+use crate::spec::{RsId, RsSpec, Spec, VsSpec};
+
+/// Identifies one nanny process lvsd started (never reused).
+pub type NannyId = u64;
+
+/// Why an IPVS change failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpError {
+    /// The kernel's errno, if the kernel answered.
+    pub errno: Option<i32>,
+    /// A readable description.
+    pub message: String,
+}
+
+/// What the shell must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Log a line (syslog, or `lvs: LINE` on stdout with `--nodaemon`).
+    Log(String),
+    /// Print a line on stdout; in daemon mode also log it (the sorry-server
+    /// lines, gaps.md D3).
+    Notice(String),
+    /// Pass a nanny's stdout line through to lvsd's stdout (`--nodaemon`).
+    Echo(String),
+    /// Set the IPVS connection timeouts (tcp, tcpfin, udp; 0 = unchanged).
+    SetTimeouts([i32; 3]),
+    /// Apply these changes in order, then report every result to
+    /// [`Engine::ipvs_done`].
+    Ipvs(Vec<Op>),
+    /// Start a nanny, then report to [`Engine::nanny_spawned`].
+    Spawn {
+        /// Its id (for its pipe's lines and the spawn result).
+        id: NannyId,
+        /// Command line, program first.
+        argv: Vec<String>,
+        /// State it takes over (`NANNY_REPORT_RESUME`).
+        resume: Option<Resume>,
+    },
+    /// `--test-start`: show the nanny command line instead of running it.
+    ShowNanny(Vec<String>),
+    /// Send `signal` to process `pid`.
+    Signal {
+        /// Process.
+        pid: u32,
+        /// Signal number.
+        signal: i32,
+    },
+    /// Wait until these processes have exited (reaping them; the shell
+    /// gives up after a grace period and kills what is left).
+    AwaitExit(Vec<u32>),
+    /// Exit with this status.
+    Exit(i32),
+}
+
+/// Engine settings that do not come from lvs.cf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Options {
+    /// `--test-start`: nannies are shown, not started.
+    pub test_start: bool,
+    /// `--nodaemon`: nanny stdout lines are passed through (when the
+    /// original would have shown them: no sorry server).
+    pub nodaemon: bool,
+}
+
+/// Lifecycle of a virtual server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// `active = 0`.
+    Inactive,
+    /// An earlier active block has the same service: never started.
+    Duplicate,
+    /// Its service is being added.
+    Creating,
+    /// Its service exists; its nannies run.
+    Up,
+    /// Adding its service failed: no nannies.
+    Failed,
+}
+
+/// Role of a real server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Inactive,
+    Duplicate,
+    Monitored,
+}
+
+/// The monitor process of a real server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Monitor {
+    /// None (inactive, duplicate, or its virtual server is not up).
+    Off,
+    /// Spawn requested.
+    Starting,
+    /// Running.
+    Running,
+    /// Died; never restarted automatically (gaps.md D5), a reload does.
+    Dead,
+    /// `--test-start`: only shown.
+    Shown,
+}
+
+#[derive(Debug, Clone)]
+struct RsState {
+    role: Role,
+    monitor: Monitor,
+    nanny: Option<NannyId>,
+    /// The current nanny speaks the report protocol.
+    protocol: bool,
+    /// Last `state` report.
+    health: Option<bool>,
+    /// Last `[ active ]`/`[inactive]` marker.
+    marker: Option<bool>,
+    /// The weight that should be in the table; `None` = absent.
+    wanted: Option<u32>,
+    /// When the current nanny was started.
+    since: Duration,
+    /// Last change of health or weight.
+    changed: Option<Duration>,
+    /// Last verdict (report or marker).
+    verdict: Option<Duration>,
+}
+
+impl RsState {
+    fn new(role: Role, now: Duration) -> RsState {
+        RsState {
+            role,
+            monitor: Monitor::Off,
+            nanny: None,
+            protocol: false,
+            health: None,
+            marker: None,
+            wanted: None,
+            since: now,
+            changed: None,
+            verdict: None,
+        }
+    }
+
+    fn watched(&self) -> bool {
+        matches!(self.monitor, Monitor::Starting | Monitor::Running)
+    }
+
+    /// The health lvsd goes by: `state` reports from a nanny that speaks
+    /// the protocol; otherwise markers, once the first-verdict window has
+    /// passed (a real nanny prints its marker just before its report).
+    fn effective_health(&self, spec: &RsSpec, now: Duration) -> Option<bool> {
+        if self.protocol {
+            self.health
+        } else if !self.watched() || now >= self.since + spec.first_verdict {
+            self.marker
+        } else {
+            None
+        }
+    }
+
+    /// Counts for the sorry server as a working real server.
+    fn available(&self, spec: &RsSpec, now: Duration) -> bool {
+        self.effective_health(spec, now) == Some(true)
+            && (!self.protocol || self.wanted.is_some_and(|w| w > 0))
+    }
+
+    /// Still waiting for a first verdict.
+    fn pending(&self, spec: &RsSpec, now: Duration) -> bool {
+        self.watched()
+            && self.effective_health(spec, now).is_none()
+            && now < self.since + spec.first_verdict
+    }
+
+    /// What a restarted nanny takes over.
+    fn resume(&self) -> Option<Resume> {
+        if !self.protocol {
+            return None;
+        }
+        match (self.health, self.wanted) {
+            (Some(true), Some(w)) if w > 0 => Some(Resume::Up(w)),
+            (Some(false), Some(0)) => Some(Resume::Quiesced),
+            (Some(false), None) => Some(Resume::Down),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct VsState {
+    phase: Phase,
+    /// The service settings wanted (the installed ones after a failed edit).
+    service: ipvs::Service,
+    sorry_in: bool,
+    reals: Vec<RsState>,
+}
+
+#[derive(Debug, Clone)]
+struct Nanny {
+    pid: Option<u32>,
+    /// `None` once lvsd stopped it or let it go: its lines and its exit are
+    /// then ignored.
+    owner: Option<(ServiceKey, RsId)>,
+}
+
+/// The lvsd core. See the module documentation.
+#[derive(Debug)]
+pub struct Engine {
+    opts: Options,
+    spec: Spec,
+    vss: Vec<VsState>,
+    /// Key → index of the virtual server owning it (Creating, Up, Failed).
+    by_key: HashMap<ServiceKey, usize>,
+    /// The services lvsd created, as it believes they are in the kernel.
+    installed: HashMap<ServiceKey, VirtualService>,
+    /// Names of services being deleted (for failure messages).
+    removing: HashMap<ServiceKey, String>,
+    nannies: HashMap<NannyId, Nanny>,
+    pids: HashMap<u32, NannyId>,
+    next_id: NannyId,
+    stopping: bool,
+    /// Time of the last [`Engine::tick`]: deadlines up to it are decided.
+    last_tick: Duration,
+}
+
+fn label(vs: &VsSpec, rs: &RsSpec) -> String {
+    format!("{}/{}", vs.name, rs.name)
+}
+
+fn roles(vs: &VsSpec) -> Vec<Role> {
+    let mut seen = HashSet::new();
+    vs.reals
+        .iter()
+        .map(|r| {
+            if !r.active {
+                Role::Inactive
+            } else if seen.insert(r.id) {
+                Role::Monitored
+            } else {
+                Role::Duplicate
+            }
+        })
+        .collect()
+}
+
+impl Engine {
+    /// An engine for `spec`; nothing happens until [`Engine::start`].
+    pub fn new(spec: Spec, opts: Options) -> Engine {
+        let mut e = Engine {
+            opts,
+            spec,
+            vss: Vec::new(),
+            by_key: HashMap::new(),
+            installed: HashMap::new(),
+            removing: HashMap::new(),
+            nannies: HashMap::new(),
+            pids: HashMap::new(),
+            next_id: 1,
+            stopping: false,
+            last_tick: Duration::ZERO,
+        };
+        e.vss = e
+            .spec
+            .virtuals
+            .iter()
+            .map(|v| VsState {
+                phase: Phase::Inactive,
+                service: v.service.clone(),
+                sorry_in: false,
+                reals: roles(v)
+                    .into_iter()
+                    .map(|r| RsState::new(r, Duration::ZERO))
+                    .collect(),
+            })
+            .collect();
+        e
+    }
+
+    /// The running configuration.
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    /// True once a shutdown has begun.
+    pub fn stopping(&self) -> bool {
+        self.stopping
+    }
+
+    /// The services lvsd created, as it believes they are in the kernel:
+    /// those of the configuration in its order, then any others (being
+    /// deleted) by key.
+    pub fn installed(&self) -> Vec<VirtualService> {
+        let mut seen = HashSet::new();
+        let mut out: Vec<VirtualService> = self
+            .spec
+            .virtuals
+            .iter()
+            .filter(|v| seen.insert(v.key))
+            .filter_map(|v| self.installed.get(&v.key).cloned())
+            .collect();
+        let mut rest: Vec<&VirtualService> = self
+            .installed
+            .values()
+            .filter(|v| !seen.contains(&v.service.key))
+            .collect();
+        rest.sort_by_key(|v| v.service.key);
+        out.extend(rest.into_iter().cloned());
+        out
+    }
+
+    /// The table lvsd wants now: every virtual server that is up, with the
+    /// real servers its nannies put in and the sorry server.
+    pub fn wanted(&self) -> Vec<VirtualService> {
+        (0..self.vss.len())
+            .filter(|&i| self.vss[i].phase == Phase::Up)
+            .map(|i| self.desired(i))
+            .collect()
+    }
+
+    /// Start-up, after the timeouts and the table clearing (lvsd.md §2
+    /// step 6): every active virtual server in file order, one service at a
+    /// time so that its nannies start right after it (the original's order
+    /// of log lines).
+    pub fn start(&mut self, now: Duration) -> Vec<Action> {
+        let mut out = Vec::new();
+        for vi in 0..self.spec.virtuals.len() {
+            for r in self.vss[vi].reals.iter_mut() {
+                r.since = now;
+            }
+            if let Some(op) = self.begin_virtual(vi, &mut out) {
+                out.push(Action::Ipvs(vec![op]));
+            }
+        }
+        out
+    }
+
+    /// Classifies virtual server `vi` of the current spec (owner, duplicate
+    /// or inactive); for a new owner logs its start and returns the change
+    /// that creates its service.
+    fn begin_virtual(&mut self, vi: usize, out: &mut Vec<Action>) -> Option<Op> {
+        let v = &self.spec.virtuals[vi];
+        if !v.active {
+            self.vss[vi].phase = Phase::Inactive;
+            return None;
+        }
+        out.push(Action::Log(format!(
+            "starting virtual service {} active: {}",
+            v.name, v.vport
+        )));
+        if self.by_key.contains_key(&v.key) {
+            // ipvsadm -A would fail with "File exists".
+            self.vss[vi].phase = Phase::Duplicate;
+            out.push(Action::Log(format!(
+                "ipvsadm failed for virtual server {}!",
+                v.name
+            )));
+            out.push(Action::Log(format!(
+                "virtual server {}: {} is already defined by an earlier virtual block",
+                v.name, v.key
+            )));
+            return None;
+        }
+        self.by_key.insert(v.key, vi);
+        self.vss[vi].phase = Phase::Creating;
+        Some(Op::AddService(self.vss[vi].service.clone()))
+    }
+
+    /// Results of an [`Action::Ipvs`], one per op.
+    pub fn ipvs_done(
+        &mut self,
+        ops: &[Op],
+        results: &[Result<(), OpError>],
+        now: Duration,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        let mut created = Vec::new();
+        for (op, res) in ops.iter().zip(results) {
+            let gone = |e: &OpError, errno: i32| e.errno == Some(errno);
+            match (op, res) {
+                (Op::AddService(s), Ok(())) => {
+                    self.installed.insert(
+                        s.key,
+                        VirtualService {
+                            service: s.clone(),
+                            dests: Vec::new(),
+                        },
+                    );
+                    if let Some(&vi) = self.by_key.get(&s.key)
+                        && self.vss[vi].phase == Phase::Creating
+                    {
+                        self.vss[vi].phase = Phase::Up;
+                        created.push(vi);
+                    }
+                }
+                (Op::AddService(s), Err(e)) => {
+                    if let Some(&vi) = self.by_key.get(&s.key) {
+                        self.vss[vi].phase = Phase::Failed;
+                        let name = self.spec.virtuals[vi].name.clone();
+                        self.service_failed(&name, op, e, &mut out);
+                    }
+                }
+                (Op::EditService(s), Ok(())) => {
+                    if let Some(v) = self.installed.get_mut(&s.key) {
+                        v.service = s.clone();
+                    }
+                }
+                (Op::EditService(s), Err(e)) => {
+                    if let Some(&vi) = self.by_key.get(&s.key) {
+                        if let Some(v) = self.installed.get(&s.key) {
+                            self.vss[vi].service = v.service.clone();
+                        }
+                        let name = self.spec.virtuals[vi].name.clone();
+                        self.service_failed(&name, op, e, &mut out);
+                    }
+                }
+                (Op::DelService(k), res) => {
+                    let name = self.removing.remove(k);
+                    if let Err(e) = res
+                        && !gone(e, libc::ESRCH)
+                    {
+                        let name = name.unwrap_or_else(|| k.to_string());
+                        self.service_failed(&name, op, e, &mut out);
+                    }
+                    self.installed.remove(k);
+                }
+                (Op::AddDest(k, d) | Op::EditDest(k, d), Ok(())) => {
+                    if let Some(v) = self.installed.get_mut(k) {
+                        match v.dests.iter_mut().find(|x| x.key() == d.key()) {
+                            Some(x) => *x = *d,
+                            None => v.dests.push(*d),
+                        }
+                    }
+                }
+                (Op::DelDest(k, dk), res) => match res {
+                    Err(e) if !gone(e, libc::ENOENT) => {
+                        self.dest_failed(*k, *dk, op, e, now, &mut out)
+                    }
+                    _ => {
+                        if let Some(v) = self.installed.get_mut(k) {
+                            v.dests.retain(|x| x.key() != *dk);
+                        }
+                    }
+                },
+                (Op::AddDest(k, d) | Op::EditDest(k, d), Err(e)) => {
+                    self.dest_failed(*k, d.key(), op, e, now, &mut out);
+                }
+            }
+        }
+        for vi in created {
+            if self.stopping {
+                break;
+            }
+            for ri in 0..self.vss[vi].reals.len() {
+                if self.vss[vi].reals[ri].role == Role::Monitored {
+                    self.vss[vi].reals[ri].since = now;
+                    out.push(self.spawn(vi, ri, None, now));
+                }
+            }
+        }
+        out
+    }
+
+    fn service_failed(&self, name: &str, op: &Op, e: &OpError, out: &mut Vec<Action>) {
+        out.push(Action::Log(format!(
+            "ipvsadm failed for virtual server {name}!"
+        )));
+        out.push(Action::Log(format!(
+            "{} {}: {}",
+            self.spec.ipvsadm,
+            crate::ipvsadm::op_args(op),
+            e.message
+        )));
+    }
+
+    /// A destination change failed. For a real server this is what made
+    /// the original nanny exit 255 (gaps.md E6): its nanny is stopped and
+    /// treated as dead (`hard_shutdown` decides what follows).
+    fn dest_failed(
+        &mut self,
+        k: ServiceKey,
+        dk: DestKey,
+        op: &Op,
+        e: &OpError,
+        now: Duration,
+        out: &mut Vec<Action>,
+    ) {
+        out.push(Action::Log(format!(
+            "{} command failed!",
+            self.spec.ipvsadm
+        )));
+        out.push(Action::Log(format!(
+            "{} {}: {}",
+            self.spec.ipvsadm,
+            crate::ipvsadm::op_args(op),
+            e.message
+        )));
+        let Some(&vi) = self.by_key.get(&k) else {
+            return;
+        };
+        let installed_weight = self
+            .installed
+            .get(&k)
+            .and_then(|v| v.dests.iter().find(|d| d.key() == dk))
+            .map(|d| d.weight);
+        let spec = &self.spec.virtuals[vi];
+        if let Some(ri) = spec
+            .reals
+            .iter()
+            .enumerate()
+            .position(|(i, r)| self.vss[vi].reals[i].role == Role::Monitored && r.dest == dk)
+        {
+            // give up on this change (no retry), and fail the nanny
+            self.vss[vi].reals[ri].wanted = installed_weight;
+            if let Some(id) = self.vss[vi].reals[ri].nanny.take() {
+                out.extend(self.let_go(id, libc::SIGTERM));
+            }
+            self.vss[vi].reals[ri].monitor = Monitor::Dead;
+            self.died(vi, ri, now, out);
+        } else if spec.sorry_dest() == Some(dk) {
+            self.vss[vi].sorry_in = installed_weight.is_some();
+        }
+    }
+
+    /// Detaches nanny `id` (its lines and exit are ignored from now on)
+    /// and returns the signal that stops it.
+    fn let_go(&mut self, id: NannyId, signal: i32) -> Option<Action> {
+        let n = self.nannies.get_mut(&id)?;
+        n.owner = None;
+        n.pid.map(|pid| Action::Signal { pid, signal })
+    }
+
+    /// Starts (or, in test mode, shows) the nanny of real server `ri`.
+    fn spawn(&mut self, vi: usize, ri: usize, resume: Option<Resume>, now: Duration) -> Action {
+        let v = &self.spec.virtuals[vi];
+        let r = &v.reals[ri];
+        let st = &mut self.vss[vi].reals[ri];
+        st.since = now;
+        if self.opts.test_start {
+            st.monitor = Monitor::Shown;
+            return Action::ShowNanny(r.argv.clone());
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        st.monitor = Monitor::Starting;
+        st.nanny = Some(id);
+        self.nannies.insert(
+            id,
+            Nanny {
+                pid: None,
+                owner: Some((v.key, r.id)),
+            },
+        );
+        Action::Spawn {
+            id,
+            argv: r.argv.clone(),
+            resume,
+        }
+    }
+
+    fn locate(&self, id: NannyId) -> Option<(usize, usize)> {
+        let (key, rsid) = self.nannies.get(&id)?.owner?;
+        let &vi = self.by_key.get(&key)?;
+        let ri = self.spec.virtuals[vi]
+            .reals
+            .iter()
+            .zip(&self.vss[vi].reals)
+            .position(|(r, s)| r.id == rsid && s.role == Role::Monitored)?;
+        (self.vss[vi].reals[ri].nanny == Some(id)).then_some((vi, ri))
+    }
+
+    /// The outcome of an [`Action::Spawn`].
+    pub fn nanny_spawned(
+        &mut self,
+        id: NannyId,
+        result: Result<u32, String>,
+        now: Duration,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        let place = self.locate(id);
+        match result {
+            Ok(pid) => {
+                self.pids.insert(pid, id);
+                if let Some(n) = self.nannies.get_mut(&id) {
+                    n.pid = Some(pid);
+                }
+                if let Some((vi, ri)) = place {
+                    self.vss[vi].reals[ri].monitor = Monitor::Running;
+                    let v = &self.spec.virtuals[vi];
+                    out.push(Action::Log(format!(
+                        "create_monitor for {} running as pid {pid}",
+                        label(v, &v.reals[ri])
+                    )));
+                } else if let Some(sig) = self.let_go(id, libc::SIGTERM) {
+                    out.push(sig);
+                }
+            }
+            Err(e) => {
+                self.nannies.remove(&id);
+                if let Some((vi, ri)) = place {
+                    let v = &self.spec.virtuals[vi];
+                    out.push(Action::Log(format!(
+                        "create_monitor for {} failed: {e}",
+                        label(v, &v.reals[ri])
+                    )));
+                    let st = &mut self.vss[vi].reals[ri];
+                    st.nanny = None;
+                    st.monitor = Monitor::Dead;
+                    self.died(vi, ri, now, &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    /// The nanny of real server `ri` is gone without lvsd asking (gaps.md
+    /// D1: `hard_shutdown` decides).
+    fn died(&mut self, vi: usize, ri: usize, now: Duration, out: &mut Vec<Action>) {
+        let v = &self.spec.virtuals[vi];
+        let who = label(v, &v.reals[ri]);
+        if self.spec.hard_shutdown {
+            out.push(Action::Log(format!(
+                "nanny for child {who} died! shutting down lvs"
+            )));
+            out.extend(self.shutdown());
+        } else {
+            out.push(Action::Log(format!(
+                "nanny for child {who} died! manual action needed!"
+            )));
+            self.sync(vi, now, out);
+        }
+    }
+
+    /// A child process exited (`pid` was reaped).
+    pub fn child_exited(&mut self, pid: u32, now: Duration) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Some(id) = self.pids.remove(&pid) else {
+            return out; // not a nanny: reaped silently
+        };
+        let place = self.locate(id);
+        let Some(n) = self.nannies.remove(&id) else {
+            return out;
+        };
+        if n.owner.is_none() || self.stopping {
+            return out; // stopped by lvsd
+        }
+        match place {
+            Some((vi, ri)) => {
+                let st = &mut self.vss[vi].reals[ri];
+                st.nanny = None;
+                st.monitor = Monitor::Dead;
+                self.died(vi, ri, now, &mut out);
+            }
+            None => {
+                out.push(Action::Log("nanny died! shutting down lvs".into()));
+                out.extend(self.shutdown());
+            }
+        }
+        out
+    }
+
+    /// One line from a nanny's pipe (its report descriptor and stdout).
+    pub fn nanny_line(&mut self, id: NannyId, line: &str, now: Duration) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.stopping {
+            return out;
+        }
+        let Some((vi, ri)) = self.locate(id) else {
+            return out; // a nanny lvsd let go of
+        };
+        let v = &self.spec.virtuals[vi];
+        let r = &v.reals[ri];
+        let is_report = line == report::VERSION
+            || line
+                .strip_prefix(report::VERSION)
+                .is_some_and(|rest| rest.starts_with(' '));
+        if is_report {
+            match report::parse_line(line) {
+                Ok(Report::State(up)) => {
+                    let quiesce = r.quiesce;
+                    let st = &mut self.vss[vi].reals[ri];
+                    st.protocol = true;
+                    st.verdict = Some(now);
+                    if st.health != Some(up) {
+                        st.changed = Some(now);
+                    }
+                    st.health = Some(up);
+                    if !up && st.wanted.is_some_and(|w| w > 0) {
+                        // a failed server never keeps taking traffic
+                        st.wanted = quiesce.then_some(0);
+                    }
+                }
+                Ok(Report::Change(op)) => {
+                    let (k, dk, w) = match &op {
+                        Op::AddDest(k, d) | Op::EditDest(k, d) => (*k, d.key(), Some(d.weight)),
+                        Op::DelDest(k, dk) => (*k, *dk, None),
+                        _ => (v.key, r.dest, None),
+                    };
+                    if k != v.key || dk != r.dest {
+                        out.push(Action::Log(format!(
+                            "ignoring report from {} for another destination: {line}",
+                            label(v, r)
+                        )));
+                        return out;
+                    }
+                    let st = &mut self.vss[vi].reals[ri];
+                    st.protocol = true;
+                    if st.wanted != w {
+                        st.changed = Some(now);
+                    }
+                    st.wanted = w;
+                }
+                Err(e) => {
+                    out.push(Action::Log(format!(
+                        "ignoring report from {}: {e}: {line}",
+                        label(v, r)
+                    )));
+                    return out;
+                }
+            }
+        } else {
+            let marker = if line.contains("[ active ]") {
+                Some(true)
+            } else if line.contains("[inactive]") {
+                Some(false)
+            } else {
+                None
+            };
+            if self.opts.nodaemon && v.sorry.is_none() {
+                out.push(Action::Echo(line.to_string()));
+            }
+            let Some(m) = marker else {
+                return out;
+            };
+            let st = &mut self.vss[vi].reals[ri];
+            if !st.protocol {
+                st.verdict = Some(now);
+                if st.marker != Some(m) {
+                    st.changed = Some(now);
+                }
+            }
+            st.marker = Some(m);
+        }
+        self.sync(vi, now, &mut out);
+        out
+    }
+
+    /// The next time [`Engine::tick`] has something to decide (a first
+    /// verdict that is due on a virtual server with a sorry server).
+    pub fn next_wakeup(&self) -> Option<Duration> {
+        let mut next: Option<Duration> = None;
+        for (v, s) in self.spec.virtuals.iter().zip(&self.vss) {
+            if v.sorry.is_none() || s.phase != Phase::Up {
+                continue;
+            }
+            for (r, st) in v.reals.iter().zip(&s.reals) {
+                if st.role == Role::Monitored && st.watched() && st.health.is_none() {
+                    let due = st.since + r.first_verdict;
+                    if due > self.last_tick {
+                        next = Some(next.map_or(due, |n| n.min(due)));
+                    }
+                }
+            }
+        }
+        next
+    }
+
+    /// Time passed: sorry-server decisions whose first verdicts are due.
+    pub fn tick(&mut self, now: Duration) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.last_tick = self.last_tick.max(now);
+        if self.stopping {
+            return out;
+        }
+        for vi in 0..self.vss.len() {
+            if self.spec.virtuals[vi].sorry.is_some() && self.vss[vi].phase == Phase::Up {
+                self.sync(vi, now, &mut out);
+            }
+        }
+        out
+    }
+
+    /// Decides the sorry server of `vi` (lvsd.md §6 with the D3 and
+    /// start-up fixes).
+    fn decide_sorry(&mut self, vi: usize, now: Duration, out: &mut Vec<Action>) {
+        let v = &self.spec.virtuals[vi];
+        let s = &self.vss[vi];
+        let Some(sorry) = v.sorry else {
+            return;
+        };
+        let watched: Vec<(&RsSpec, &RsState)> = v
+            .reals
+            .iter()
+            .zip(&s.reals)
+            .filter(|(_, st)| {
+                st.role == Role::Monitored && !matches!(st.monitor, Monitor::Off | Monitor::Shown)
+            })
+            .collect();
+        let available = watched
+            .iter()
+            .filter(|(r, st)| st.available(r, now))
+            .count();
+        let want = if watched.is_empty() || available > 0 {
+            false
+        } else if watched.iter().any(|(r, st)| st.pending(r, now)) {
+            return; // decide on reported results only
+        } else {
+            true
+        };
+        if want == s.sorry_in {
+            return;
+        }
+        let line = if want {
+            format!(
+                "Virtual Server {}: No real servers; activate sorry_server {sorry}",
+                v.name
+            )
+        } else {
+            format!(
+                "Virtual Server {}: {available} real servers; deactivate sorry_server {sorry}",
+                v.name
+            )
+        };
+        out.push(Action::Notice(line));
+        self.vss[vi].sorry_in = want;
+    }
+
+    /// The wanted content of virtual server `vi`'s service.
+    fn desired(&self, vi: usize) -> VirtualService {
+        let v = &self.spec.virtuals[vi];
+        let s = &self.vss[vi];
+        let mut seen = HashSet::new();
+        let mut dests: Vec<Dest> = v
+            .reals
+            .iter()
+            .zip(&s.reals)
+            .filter(|(_, st)| st.role == Role::Monitored)
+            .filter_map(|(r, st)| {
+                let w = st.wanted?;
+                seen.insert(r.dest)
+                    .then(|| Dest::new(r.dest.addr, r.dest.port, v.forward).weight(w))
+            })
+            .collect();
+        if s.sorry_in
+            && let Some(dk) = v.sorry_dest()
+            && seen.insert(dk)
+        {
+            dests.push(Dest::new(dk.addr, dk.port, v.forward).weight(1));
+        }
+        VirtualService {
+            service: s.service.clone(),
+            dests,
+        }
+    }
+
+    /// The changes that bring virtual server `vi`'s service from what is
+    /// installed to what is wanted.
+    fn changes(&self, vi: usize) -> Vec<Op> {
+        let key = self.spec.virtuals[vi].key;
+        let Some(cur) = self.installed.get(&key) else {
+            return Vec::new();
+        };
+        plan(
+            std::slice::from_ref(&self.desired(vi)),
+            std::slice::from_ref(cur),
+            &BTreeSet::from([key]),
+        )
+    }
+
+    /// Re-decides the sorry server of `vi` and queues the changes its
+    /// service needs.
+    fn sync(&mut self, vi: usize, now: Duration, out: &mut Vec<Action>) {
+        if self.stopping || self.vss[vi].phase != Phase::Up {
+            return;
+        }
+        self.decide_sorry(vi, now, out);
+        let ops = self.changes(vi);
+        if !ops.is_empty() {
+            out.push(Action::Ipvs(ops));
+        }
+    }
+
+    /// SIGTERM/SIGINT (lvsd.md §7, §8).
+    pub fn terminate(&mut self, signal: i32) -> Vec<Action> {
+        if self.stopping {
+            return Vec::new();
+        }
+        let mut out = vec![Action::Log(format!("shutting down due to signal {signal}"))];
+        out.extend(self.shutdown());
+        out
+    }
+
+    /// Orderly shutdown: every active virtual server in file order, its
+    /// nannies stopped (all at once) before its service is deleted; exit 0.
+    fn shutdown(&mut self) -> Vec<Action> {
+        if self.stopping {
+            return Vec::new();
+        }
+        self.stopping = true;
+        let mut out = Vec::new();
+        let mut dels = Vec::new();
+        for vi in 0..self.vss.len() {
+            let v = &self.spec.virtuals[vi];
+            if !matches!(self.vss[vi].phase, Phase::Up | Phase::Creating) {
+                continue;
+            }
+            out.push(Action::Log(format!(
+                "shutting down virtual service {}",
+                v.name
+            )));
+            if self.installed.contains_key(&v.key) {
+                self.removing.insert(v.key, v.name.clone());
+                dels.push(Op::DelService(v.key));
+            }
+        }
+        let ids: Vec<NannyId> = self.nannies.keys().copied().collect();
+        let mut pids = Vec::new();
+        for id in ids {
+            if let Some(Action::Signal { pid, signal }) = self.let_go(id, libc::SIGTERM) {
+                out.push(Action::Signal { pid, signal });
+                pids.push(pid);
+            }
+        }
+        pids.sort_unstable();
+        if !pids.is_empty() {
+            out.push(Action::AwaitExit(pids));
+        }
+        if !dels.is_empty() {
+            out.push(Action::Ipvs(dels));
+        }
+        out.push(Action::Exit(0));
+        out
+    }
+
+    /// SIGHUP with a configuration that parsed (lvsd.md §9, reconciled as
+    /// a diff; see the module documentation).
+    pub fn reload(&mut self, new: Spec, now: Duration) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.stopping {
+            return out;
+        }
+        if new.timeouts != self.spec.timeouts {
+            out.push(Action::SetTimeouts(new.timeouts));
+        }
+        let old_spec = std::mem::replace(&mut self.spec, new);
+        let mut old_vss: Vec<Option<VsState>> = std::mem::take(&mut self.vss)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut old_owner = std::mem::take(&mut self.by_key);
+
+        // new virtual servers: carried over (same key, was up) or created
+        let mut starts = Vec::new();
+        let mut adds = Vec::new();
+        let mut carried = Vec::new();
+        let mut spawns: Vec<(usize, usize, Option<Resume>)> = Vec::new();
+        let mut stops = Vec::new();
+        self.vss = self
+            .spec
+            .virtuals
+            .iter()
+            .map(|v| VsState {
+                phase: Phase::Inactive,
+                service: v.service.clone(),
+                sorry_in: false,
+                reals: roles(v).into_iter().map(|r| RsState::new(r, now)).collect(),
+            })
+            .collect();
+        for vi in 0..self.spec.virtuals.len() {
+            let key = self.spec.virtuals[vi].key;
+            let old = if self.spec.virtuals[vi].active && !self.by_key.contains_key(&key) {
+                old_owner
+                    .get(&key)
+                    .copied()
+                    .filter(|&oi| old_vss[oi].as_ref().is_some_and(|s| s.phase == Phase::Up))
+            } else {
+                None
+            };
+            match old {
+                Some(oi) => {
+                    old_owner.remove(&key);
+                    self.by_key.insert(key, vi);
+                    let st = old_vss[oi].take().expect("taken once");
+                    self.carry(&old_spec.virtuals[oi], st, vi, now, &mut spawns, &mut stops);
+                    carried.push(vi);
+                }
+                None => adds.extend(self.begin_virtual(vi, &mut starts)),
+            }
+        }
+
+        // old virtual servers that are gone
+        let mut gone: Vec<usize> = old_owner.into_values().collect();
+        gone.sort_unstable();
+        let mut dels = Vec::new();
+        for oi in gone {
+            let Some(st) = old_vss[oi].take() else {
+                continue;
+            };
+            if st.phase != Phase::Up {
+                continue;
+            }
+            let v = &old_spec.virtuals[oi];
+            out.push(Action::Log(format!(
+                "shutting down virtual service {}",
+                v.name
+            )));
+            stops.extend(st.reals.iter().filter_map(|r| r.nanny));
+            if self.installed.contains_key(&v.key) {
+                self.removing.insert(v.key, v.name.clone());
+                dels.push(Op::DelService(v.key));
+            }
+        }
+        out.extend(starts);
+        for id in stops {
+            out.extend(self.let_go(id, libc::SIGTERM));
+        }
+
+        let mut ops = dels;
+        for &vi in &carried {
+            let mut notes = Vec::new();
+            self.decide_sorry(vi, now, &mut notes);
+            out.extend(notes);
+            ops.extend(self.changes(vi));
+        }
+        ops.extend(adds);
+        if !ops.is_empty() {
+            out.push(Action::Ipvs(ops));
+        }
+        for (vi, ri, resume) in spawns {
+            let a = self.spawn(vi, ri, resume, now);
+            out.push(a);
+        }
+        out
+    }
+
+    /// Carries the state of an old virtual server that is still up into
+    /// slot `vi` of the new configuration; queues nanny starts and stops.
+    fn carry(
+        &mut self,
+        old: &VsSpec,
+        st: VsState,
+        vi: usize,
+        now: Duration,
+        spawns: &mut Vec<(usize, usize, Option<Resume>)>,
+        stops: &mut Vec<NannyId>,
+    ) {
+        let v = &self.spec.virtuals[vi];
+        let mut old_rs: HashMap<RsId, (&RsSpec, RsState)> = old
+            .reals
+            .iter()
+            .zip(st.reals)
+            .filter(|(_, s)| s.role == Role::Monitored)
+            .map(|(r, s)| (r.id, (r, s)))
+            .collect();
+        let new = &mut self.vss[vi];
+        new.phase = Phase::Up;
+        new.sorry_in = st.sorry_in && old.sorry == v.sorry;
+        for (ri, r) in v.reals.iter().enumerate() {
+            if new.reals[ri].role != Role::Monitored {
+                continue;
+            }
+            let Some((o, mut s)) = old_rs.remove(&r.id) else {
+                spawns.push((vi, ri, None));
+                continue;
+            };
+            if o.weight != r.weight && s.wanted.is_some_and(|w| w > 0) {
+                // a changed weight takes effect at once (SET_DEST)
+                s.wanted = Some(r.settled_weight());
+                s.changed = Some(now);
+            }
+            if !r.quiesce && s.wanted == Some(0) {
+                // quiesce turned off: a failed server leaves the table
+                s.wanted = None;
+                s.changed = Some(now);
+            }
+            let restart = o.argv != r.argv || s.monitor == Monitor::Dead;
+            if restart && s.monitor != Monitor::Off {
+                if let Some(id) = s.nanny.take() {
+                    stops.push(id);
+                }
+                spawns.push((vi, ri, s.resume()));
+            } else if let Some(id) = s.nanny
+                && let Some(n) = self.nannies.get_mut(&id)
+            {
+                n.owner = Some((v.key, r.id));
+            }
+            new.reals[ri] = s;
+        }
+        stops.extend(old_rs.into_values().filter_map(|(_, s)| s.nanny));
+    }
+
+    /// A snapshot for `lvsd --status`. `now` is the engine clock; `wall`
+    /// the same instant in seconds since the epoch.
+    pub fn status(&self, now: Duration, wall: f64) -> Status {
+        let at = |t: Option<Duration>| t.map(|t| wall - (now.saturating_sub(t)).as_secs_f64());
+        let virtuals = self
+            .spec
+            .virtuals
+            .iter()
+            .zip(&self.vss)
+            .map(|(v, s)| {
+                let inst = self.installed.get(&v.key);
+                let weight_of = |dk: DestKey| {
+                    inst.and_then(|i| i.dests.iter().find(|d| d.key() == dk))
+                        .map(|d| d.weight)
+                };
+                VsStatus {
+                    name: v.name.clone(),
+                    service: v.key.to_string(),
+                    state: s.phase,
+                    scheduler: s.service.scheduler.clone(),
+                    persistent: s
+                        .service
+                        .flags
+                        .contains(ipvs::ServiceFlags::PERSISTENT)
+                        .then_some(s.service.timeout),
+                    sorry_server: v.sorry.map(|a| a.to_string()),
+                    sorry_active: s.sorry_in,
+                    reals: v
+                        .reals
+                        .iter()
+                        .zip(&s.reals)
+                        .map(|(r, st)| {
+                            let monitor = match st.role {
+                                Role::Inactive => "inactive".to_string(),
+                                Role::Duplicate => "duplicate".to_string(),
+                                Role::Monitored => serde_json::to_value(st.monitor)
+                                    .ok()
+                                    .and_then(|x| x.as_str().map(String::from))
+                                    .unwrap_or_default(),
+                            };
+                            let health = match st.effective_health(r, now) {
+                                Some(true) => "up",
+                                Some(false) => "down",
+                                None if st.pending(r, now) => "pending",
+                                None => "unknown",
+                            };
+                            let nanny = st.nanny.and_then(|id| self.nannies.get(&id));
+                            RsStatus {
+                                name: r.name.clone(),
+                                address: r.id.to_string(),
+                                monitor,
+                                pid: nanny.and_then(|n| n.pid),
+                                health: health.into(),
+                                weight: if st.role == Role::Monitored {
+                                    weight_of(r.dest)
+                                } else {
+                                    None
+                                },
+                                configured_weight: r.weight,
+                                last_result: st
+                                    .verdict
+                                    .and(if st.protocol { st.health } else { st.marker })
+                                    .map(|h| if h { "up" } else { "down" }.to_string()),
+                                last_result_at: at(st.verdict),
+                                last_change_at: at(st.changed),
+                            }
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        Status {
+            time: wall,
+            virtuals,
+        }
+    }
+}
+
+/// What `lvsd --status` shows (its JSON form as is).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    /// When the snapshot was taken (seconds since the epoch).
+    pub time: f64,
+    /// Every virtual block, in file order.
+    pub virtuals: Vec<VsStatus>,
+}
+
+/// One virtual server.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VsStatus {
+    /// Block name.
+    pub name: String,
+    /// `TCP VIP:PORT`, `UDP VIP:PORT` or `FWM MARK`.
+    pub service: String,
+    /// Lifecycle.
+    pub state: Phase,
+    /// Scheduler.
+    pub scheduler: String,
+    /// Persistence timeout, if persistent.
+    pub persistent: Option<u32>,
+    /// `sorry_server`, if set.
+    pub sorry_server: Option<String>,
+    /// The sorry server is in the table.
+    pub sorry_active: bool,
+    /// Every `server` block, in file order.
+    pub reals: Vec<RsStatus>,
+}
+
+/// One real server.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RsStatus {
+    /// Block name.
+    pub name: String,
+    /// `RIP:PORT`.
+    pub address: String,
+    /// `inactive`, `duplicate`, or its nanny: `off`, `starting`,
+    /// `running`, `dead`, `shown` (test mode).
+    pub monitor: String,
+    /// Nanny pid.
+    pub pid: Option<u32>,
+    /// `up`, `down`, `pending` (first check not reported yet), `unknown`.
+    pub health: String,
+    /// Weight in the table; `None` when not in the table.
+    pub weight: Option<u32>,
+    /// `weight` in lvs.cf.
+    pub configured_weight: i32,
+    /// Last check result reported (`up`/`down`).
+    pub last_result: Option<String>,
+    /// When it was reported (seconds since the epoch).
+    pub last_result_at: Option<f64>,
+    /// Last change of health or weight (seconds since the epoch).
+    pub last_change_at: Option<f64>,
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

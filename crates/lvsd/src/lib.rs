@@ -1,0 +1,22 @@
+//! lvsd: turns the `virtual` blocks of lvs.cf into the kernel IPVS table,
+//! runs one nanny per real server and applies what the nannies report; on
+//! SIGHUP it reconciles the running table with the edited file as a diff.
+//!
+//! * [`cli`]: the command line (lvsd.md §1);
+//! * [`spec`]: lvs.cf → services and nanny command lines (§3, §4);
+//! * [`engine`]: the pure core: start-up, reports, the sorry server,
+//!   nanny deaths, reload and shutdown (§5–§9);
+//! * [`ipvsadm`]: the ipvsadm forms of IPVS changes (`--test-start`);
+//! * [`kernel`]: where IPVS changes go (netlink, or printed);
+//! * [`procs`]: starting nannies with their report pipe, reaping;
+//! * [`status`]: `lvsd --status` (text and JSON) over a unix socket;
+//! * [`run`]: the shell: start-up sequence, daemon mode, the event loop.
+
+pub mod cli;
+pub mod engine;
+pub mod ipvsadm;
+pub mod kernel;
+pub mod procs;
+pub mod run;
+pub mod spec;
+pub mod status;

@@ -1,0 +1,505 @@
+//! What lvsd wants, computed from a parsed lvs.cf: the IPVS service of
+//! every virtual block and the nanny command line of every real server
+//! (lvsd.md §3, §4). Pure: no I/O.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use ipvs::{DestKey, Forward, Netmask, Service, ServiceKey};
+use lvscf::{Config, Network, Protocol, QuoteMode};
+
+/// lvsd's own flags that shape nanny command lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags {
+    /// lvsd runs with `--nodaemon`: nannies get `--nodaemon` too.
+    pub nodaemon: bool,
+    /// lvsd runs with `-v`: nannies get `-v`.
+    pub verbose: bool,
+    /// How quotes are stripped from `send`, `expect` and `send_program`.
+    pub quotes: QuoteMode,
+}
+
+/// Everything lvsd takes from one version of lvs.cf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    /// `tcp_timeout`, `tcpfin_timeout`, `udp_timeout` (0 = unchanged).
+    pub timeouts: [i32; 3],
+    /// `hard_shutdown`.
+    pub hard_shutdown: bool,
+    /// `ipvsadm` (only named in messages and passed to nanny as `-I`).
+    pub ipvsadm: String,
+    /// Every `virtual` block, in file order.
+    pub virtuals: Vec<VsSpec>,
+}
+
+/// One `virtual` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VsSpec {
+    /// Block name (messages only).
+    pub name: String,
+    /// `active = 1`.
+    pub active: bool,
+    /// Its identity: the IPVS service key (`fwmark`, or protocol, VIP and
+    /// port).
+    pub key: ServiceKey,
+    /// The IPVS service (scheduler, persistence).
+    pub service: Service,
+    /// Forwarding method of its destinations (the global `network`).
+    pub forward: Forward,
+    /// Virtual port (`port`).
+    pub vport: u16,
+    /// `sorry_server`.
+    pub sorry: Option<Ipv4Addr>,
+    /// Every `server` block, in file order.
+    pub reals: Vec<RsSpec>,
+}
+
+/// What identifies a real server within its virtual server: address and
+/// port (lvsd.md §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RsId {
+    /// Real server address.
+    pub addr: Ipv4Addr,
+    /// Real server port.
+    pub port: u16,
+}
+
+impl std::fmt::Display for RsId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.addr, self.port)
+    }
+}
+
+/// One `server` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RsSpec {
+    /// Block name (messages only).
+    pub name: String,
+    /// `active = 1`.
+    pub active: bool,
+    /// Address and port.
+    pub id: RsId,
+    /// Its destination in the table. For direct routing and tunnelling
+    /// without a firewall mark the port is the virtual port, as nanny
+    /// reports it (gaps.md E7).
+    pub dest: DestKey,
+    /// Configured weight (`weight`).
+    pub weight: i32,
+    /// `quiesce_server`.
+    pub quiesce: bool,
+    /// The nanny command line, `client_monitor` first (lvsd.md §4).
+    pub argv: Vec<String>,
+    /// How long its first verdict may take: two check timeouts plus two
+    /// seconds to start (a check is a connect and a read, each bounded by
+    /// `timeout`).
+    pub first_verdict: Duration,
+}
+
+impl RsSpec {
+    /// The weight nanny settles on without load feedback: the configured
+    /// weight, at least 1 (nanny.md §6, gaps.md E15).
+    pub fn settled_weight(&self) -> u32 {
+        u32::try_from(self.weight.max(1)).unwrap_or(1)
+    }
+}
+
+impl VsSpec {
+    /// The sorry server's destination (`SORRY:VPORT`).
+    pub fn sorry_dest(&self) -> Option<DestKey> {
+        self.sorry.map(|a| DestKey {
+            addr: a.into(),
+            port: self.vport,
+        })
+    }
+}
+
+/// The forwarding method of `network`.
+pub fn forward(n: Network) -> Forward {
+    match n {
+        Network::Nat => Forward::Masq,
+        Network::Direct => Forward::Route,
+        Network::Tunnel => Forward::Tunnel,
+    }
+}
+
+/// Builds the spec of `config` (the `service` key is ignored: lvsd always
+/// works on the `virtual` blocks).
+pub fn build(config: &Config, flags: Flags) -> Spec {
+    let g = &config.global;
+    let fwd = forward(g.network);
+    let virtuals = config
+        .virtuals
+        .iter()
+        .map(|v| {
+            let vip = v.vip();
+            let key = if v.fwmark != 0 {
+                ServiceKey::fwmark(v.fwmark)
+            } else {
+                match v.protocol {
+                    Protocol::Tcp => ServiceKey::tcp(vip, v.port),
+                    Protocol::Udp => ServiceKey::udp(vip, v.port),
+                }
+            };
+            let mut service = Service::new(key, v.scheduler.as_str());
+            if v.persistent > 0 {
+                let mask = v.persistence_mask().unwrap_or(Ipv4Addr::BROADCAST);
+                service = service.persistent(v.persistent as u32, Netmask::V4(mask));
+            }
+            let reals = v
+                .servers
+                .iter()
+                .map(|s| {
+                    let id = RsId {
+                        addr: s.address.addr,
+                        port: s.port,
+                    };
+                    let dest_port = if fwd != Forward::Masq && v.fwmark == 0 {
+                        v.port
+                    } else {
+                        s.port
+                    };
+                    let timeout = u64::try_from(v.timeout.max(1)).unwrap_or(1);
+                    RsSpec {
+                        name: s.name.clone(),
+                        active: s.active,
+                        id,
+                        dest: DestKey {
+                            addr: id.addr.into(),
+                            port: dest_port,
+                        },
+                        weight: s.weight,
+                        quiesce: v.quiesce_server,
+                        argv: nanny_argv(config, v, s, flags),
+                        first_verdict: Duration::from_secs(2 * timeout + 2),
+                    }
+                })
+                .collect();
+            VsSpec {
+                name: v.name.clone(),
+                active: v.active,
+                key,
+                service,
+                forward: fwd,
+                vport: v.port,
+                sorry: v.sorry(),
+                reals,
+            }
+        })
+        .collect();
+    Spec {
+        timeouts: [g.tcp_timeout, g.tcpfin_timeout, g.udp_timeout],
+        hard_shutdown: g.hard_shutdown,
+        ipvsadm: g.ipvsadm.clone(),
+        virtuals,
+    }
+}
+
+/// The nanny command line of lvsd.md §4, in its exact order:
+///
+/// ```text
+/// CLIENT_MONITOR -c -h RIP -p VPORT -r RPORT [-f FWMARK] [-u] [-e PROG] [-s SEND]
+///   [-x EXPECT] [-q] [--regex] [-v] -a REENTRY -I IPVSADM -t TIMEOUT -w WEIGHT
+///   -V VIP -M m|g|i [-U LOADCMD] [--nodaemon] --lvs
+/// ```
+pub fn nanny_argv(
+    config: &Config,
+    v: &lvscf::Service,
+    s: &lvscf::RealServer,
+    flags: Flags,
+) -> Vec<String> {
+    let g = &config.global;
+    let mut a: Vec<String> = vec![v.client_monitor.clone(), "-c".into()];
+    let mut opt = |k: &str, val: String| {
+        a.push(k.into());
+        a.push(val);
+    };
+    opt("-h", s.address.addr.to_string());
+    opt("-p", v.port.to_string());
+    opt("-r", s.port.to_string());
+    if v.fwmark != 0 {
+        opt("-f", v.fwmark.to_string());
+    }
+    if v.protocol == Protocol::Udp {
+        a.push("-u".into());
+    }
+    for (k, val) in [
+        ("-e", v.send_program_arg(flags.quotes)),
+        ("-s", v.send_arg(flags.quotes)),
+        ("-x", v.expect_arg(flags.quotes)),
+    ] {
+        if let Some(val) = val {
+            a.push(k.into());
+            a.push(val.into());
+        }
+    }
+    for (set, flag) in [
+        (v.quiesce_server, "-q"),
+        (v.use_regex, "--regex"),
+        (flags.verbose, "-v"),
+    ] {
+        if set {
+            a.push(flag.into());
+        }
+    }
+    for (k, val) in [
+        ("-a", v.reentry.to_string()),
+        ("-I", g.ipvsadm.clone()),
+        ("-t", v.timeout.to_string()),
+        ("-w", s.weight.to_string()),
+        ("-V", v.vip().to_string()),
+        ("-M", g.network.method_letter().to_string()),
+    ] {
+        a.push(k.into());
+        a.push(val);
+    }
+    if let Some(l) = &v.load_monitor {
+        a.push("-U".into());
+        a.push(if l == "uptime" {
+            g.rsh_command.clone()
+        } else {
+            l.clone()
+        });
+    }
+    if flags.nodaemon || v.sorry().is_some() {
+        a.push("--nodaemon".into());
+    }
+    a.push("--lvs".into());
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Config {
+        lvscf::parse_str(text, "lvs.cf").expect("parses").config
+    }
+
+    /// lvs-cf.md §14.1, the virtual blocks.
+    const EXAMPLE: &str = r#"
+network = nat
+ipvsadm = /sbin/ipvsadm
+virtual www {
+     active = 1
+     address = 203.0.113.100 eth0:1
+     port = 80
+     protocol = tcp
+     scheduler = wlc
+     persistent = 300
+     pmask = 255.255.255.0
+     send = "GET /health HTTP/1.0\r\n\r\n"
+     expect = "HTTP/1.1 200"
+     load_monitor = none
+     timeout = 6
+     reentry = 30
+     quiesce_server = 1
+     sorry_server = 192.168.50.200
+     server web1 {
+         address = 192.168.50.11
+         active = 1
+         weight = 10
+     }
+}
+virtual smtp {
+     active = 1
+     address = 203.0.113.101 eth0:2
+     port = 25
+     expect = "220"
+     scheduler = rr
+     timeout = 10
+     reentry = 60
+     server mx1 {
+         address = 192.168.50.21
+         active = 1
+     }
+     server mx2 {
+         address = 192.168.50.22
+         active = 0
+     }
+}
+"#;
+
+    #[test]
+    fn spec_example_argv_is_exact() {
+        let spec = build(&parse(EXAMPLE), Flags::default());
+        let www = &spec.virtuals[0];
+        assert_eq!(
+            www.reals[0].argv.join(" "),
+            "/usr/sbin/nanny -c -h 192.168.50.11 -p 80 -r 80 -s GET /health HTTP/1.0\\r\\n\\r\\n \
+             -x HTTP/1.1 200 -q -a 30 -I /sbin/ipvsadm -t 6 -w 10 -V 203.0.113.100 -M m -U none \
+             --nodaemon --lvs"
+        );
+        // the -s value is one argv element
+        assert_eq!(www.reals[0].argv[9], "GET /health HTTP/1.0\\r\\n\\r\\n");
+        let smtp = &spec.virtuals[1];
+        assert_eq!(
+            smtp.reals[0].argv.join(" "),
+            "/usr/sbin/nanny -c -h 192.168.50.21 -p 25 -r 25 -x 220 -a 60 -I /sbin/ipvsadm \
+             -t 10 -w 1 -V 203.0.113.101 -M m --lvs"
+        );
+        assert!(!smtp.reals[1].active);
+    }
+
+    #[test]
+    fn services_as_ipvsadm_would_create_them() {
+        let spec = build(&parse(EXAMPLE), Flags::default());
+        let www = &spec.virtuals[0];
+        assert_eq!(www.key, ServiceKey::tcp([203, 0, 113, 100], 80));
+        assert_eq!(
+            www.service,
+            Service::new(www.key, "wlc").persistent(300, Netmask::V4([255, 255, 255, 0].into()))
+        );
+        assert_eq!(www.sorry, Some(Ipv4Addr::new(192, 168, 50, 200)));
+        assert_eq!(
+            www.sorry_dest(),
+            Some(DestKey {
+                addr: Ipv4Addr::new(192, 168, 50, 200).into(),
+                port: 80
+            })
+        );
+        assert_eq!(www.forward, Forward::Masq);
+        assert_eq!(
+            spec.virtuals[1].service,
+            Service::new(spec.virtuals[1].key, "rr")
+        );
+        assert_eq!(spec.ipvsadm, "/sbin/ipvsadm");
+        assert!(spec.hard_shutdown);
+        assert_eq!(spec.timeouts, [0, 0, 0]);
+    }
+
+    #[test]
+    fn flags_fwmark_udp_program_regex_verbose_uptime() {
+        let cfg = parse(
+            r#"
+network = direct
+rsh_command = ssh
+tcp_timeout = 900
+virtual a {
+  active = 1
+  address = 10.0.0.1 eth0:1
+  fwmark = 7
+  port = 443
+  persistent = 60
+  send_program = "/bin/check %h %p"
+  expect = 'OK'
+  use_regex = 1
+  load_monitor = uptime
+  client_monitor = /usr/local/bin/wrap
+  server s { address = 10.1.0.1
+    active = 1
+    port = 8443
+    weight = 3
+  }
+}
+virtual b {
+  active = 1
+  address = 10.0.0.2 eth0:2
+  protocol = udp
+  port = 53
+  server s {
+    address = 10.1.0.2
+    active = 1
+  }
+}
+"#
+            .replace("{ address", "{\n address")
+            .as_str(),
+        );
+        let flags = Flags {
+            nodaemon: true,
+            verbose: true,
+            quotes: QuoteMode::StripSingle,
+        };
+        let spec = build(&cfg, flags);
+        assert_eq!(spec.timeouts, [900, 0, 0]);
+        let a = &spec.virtuals[0];
+        assert_eq!(a.key, ServiceKey::fwmark(7));
+        assert_eq!(
+            a.service,
+            Service::new(a.key, "wlc").persistent(60, Netmask::host(ipvs::Family::V4))
+        );
+        assert_eq!(a.forward, Forward::Route);
+        // fwmark: the destination keeps the real port even with direct routing
+        assert_eq!(a.reals[0].dest.port, 8443);
+        assert_eq!(
+            a.reals[0].argv,
+            [
+                "/usr/local/bin/wrap",
+                "-c",
+                "-h",
+                "10.1.0.1",
+                "-p",
+                "443",
+                "-r",
+                "8443",
+                "-f",
+                "7",
+                "-e",
+                "/bin/check %h %p",
+                "-x",
+                "OK",
+                "--regex",
+                "-v",
+                "-a",
+                "180",
+                "-I",
+                "/sbin/ipvsadm",
+                "-t",
+                "10",
+                "-w",
+                "3",
+                "-V",
+                "10.0.0.1",
+                "-M",
+                "g",
+                "-U",
+                "ssh",
+                "--nodaemon",
+                "--lvs"
+            ]
+        );
+        let b = &spec.virtuals[1];
+        assert_eq!(b.key, ServiceKey::udp([10, 0, 0, 2], 53));
+        assert!(b.reals[0].argv.contains(&"-u".to_string()));
+        // direct routing without fwmark: destinations use the virtual port
+        assert_eq!(b.reals[0].dest.port, 53);
+        // the original keeps single quotes (compat flag)
+        let spec = build(
+            &cfg,
+            Flags {
+                quotes: QuoteMode::KeepSingle,
+                ..flags
+            },
+        );
+        assert!(spec.virtuals[0].reals[0].argv.contains(&"'OK'".to_string()));
+    }
+
+    #[test]
+    fn quote_stripping_is_independent_at_each_end() {
+        // REVIEW.md item 16: a leading and a trailing double quote are
+        // dropped independently.
+        let mut cfg = parse(
+            "virtual a {\n active = 1\n address = 10.0.0.1 eth0:1\n server s {\n address = 10.1.0.1\n active = 1\n }\n}\n",
+        );
+        cfg.virtuals[0].send = Some("\"abc".into());
+        cfg.virtuals[0].expect = Some("xyz\"".into());
+        let argv = build(&cfg, Flags::default()).virtuals[0].reals[0]
+            .argv
+            .clone();
+        let at = |k: &str| argv[argv.iter().position(|a| a == k).unwrap() + 1].clone();
+        assert_eq!(at("-s"), "abc");
+        assert_eq!(at("-x"), "xyz");
+    }
+
+    #[test]
+    fn settled_weight_is_at_least_one() {
+        let spec = build(&parse(EXAMPLE), Flags::default());
+        let mut rs = spec.virtuals[0].reals[0].clone();
+        assert_eq!(rs.settled_weight(), 10);
+        rs.weight = 0;
+        assert_eq!(rs.settled_weight(), 1);
+        rs.weight = -4;
+        assert_eq!(rs.settled_weight(), 1);
+        assert_eq!(rs.first_verdict, Duration::from_secs(14));
+    }
+}
