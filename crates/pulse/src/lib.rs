@@ -4,6 +4,7 @@
 //! wire format); everything else is a thin adapter around sockets,
 //! netlink and processes.
 
+pub mod alarm;
 pub mod arp;
 pub mod cli;
 pub mod config;

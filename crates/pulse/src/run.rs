@@ -11,6 +11,7 @@ use tokio::net::UdpSocket;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinHandle;
 
+use crate::alarm::Alarm;
 use crate::config::PulseConfig;
 use crate::daemon::Notifier;
 use crate::heartbeat::{self, Beat, Mode};
@@ -121,6 +122,7 @@ impl Loop {
         let mut sigchld = signal(SignalKind::child()).expect("SIGCHLD handler");
         let mut sigusr1 = signal(SignalKind::user_defined1()).expect("SIGUSR1 handler");
         let mut sigusr2 = signal(SignalKind::user_defined2()).expect("SIGUSR2 handler");
+        let alarm = Alarm::new().expect("timerfd");
         // Machine times are offsets from our origin.
         let shift = self.now();
         m.next_send += shift;
@@ -154,7 +156,7 @@ impl Loop {
                     return code;
                 }
             }
-            let wake = tokio::time::Instant::from_std(self.origin + m.deadline());
+            let wait = m.deadline().saturating_sub(self.now());
             let ev = tokio::select! {
                 biased;
                 _ = sigterm.recv() => Some(Event::Terminate(libc::SIGTERM)),
@@ -165,7 +167,7 @@ impl Loop {
                 _ = sigusr2.recv() => Some(Event::UserSignal(libc::SIGUSR2)),
                 r = recv(self.private.as_ref(), &mut qbuf) => datagram(r, &qbuf),
                 r = recv(Some(&self.public), &mut pbuf) => datagram(r, &pbuf),
-                _ = tokio::time::sleep_until(wake) => None,
+                _ = alarm.sleep(wait) => None,
             };
             if let Some(ev) = ev
                 && let Some(code) = self.feed(&mut m, ev).await
