@@ -726,3 +726,525 @@ mod fos {
         );
     }
 }
+
+/// Writes an executable `/bin/sh` script `name` into `dir`.
+fn script(dir: &std::path::Path, name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+mod signals {
+    use super::*;
+
+    fn verbose_sync(n: &Nanny, count: &str) {
+        n.out
+            .wait(&format!("nanny: avail: 0 active: 0: count: {count}"));
+    }
+
+    #[test]
+    fn usr2_usr1_hup_and_term() {
+        if !root("signals_usr2_usr1_hup_and_term") {
+            return;
+        }
+        let p = closed_port().to_string();
+        let mut n = Nanny::spawn(nanny(&strs(&lvs(
+            &p,
+            &["-a", "3", "-w", "40", "--test-start", "-v"],
+        ))));
+        verbose_sync(&n, "3");
+        n.signal(libc::SIGUSR2);
+        n.out.wait(&format!("nanny: {}", ts_add(&p, 40)));
+        n.signal(libc::SIGUSR1);
+        n.out.wait(&format!("nanny: {}", ts_del(&p)));
+        n.signal(libc::SIGUSR2);
+        n.out
+            .wait_count(2, |l| l == format!("nanny: {}", ts_add(&p, 40)));
+        n.signal(libc::SIGHUP);
+        n.out
+            .wait_count(2, |l| l == format!("nanny: {}", ts_del(&p)));
+        assert_eq!(n.terminate(), 0);
+        let lines: Vec<String> = n
+            .lines()
+            .into_iter()
+            .filter(|l| {
+                !l.starts_with("avail:")
+                    && !l.starts_with("Opening")
+                    && !l.starts_with("Connecting")
+                    && !l.starts_with("DEBUG -- Posting")
+                    && !l.starts_with("Failed to connect")
+                    && !l.starts_with("No service")
+                    && !l.ends_with("is NULL")
+                    && !l.starts_with("Service_type")
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                start_line(&p),
+                "rose-colored glasses on".into(),
+                ts_add(&p, 40),
+                "DEBUG -- In nextState = 1".into(),
+                "opaque glasses on".into(),
+                ts_del(&p),
+                "DEBUG -- In nextState = 2".into(),
+                "rose-colored glasses on".into(),
+                ts_add(&p, 40),
+                "DEBUG -- In nextState = 1".into(),
+                "DEBUG -- removing glasses".into(),
+                "DEBUG -- In nextState = 0".into(),
+                down(&p),
+                ts_del(&p),
+                "Terminating due to signal 15".into(),
+            ]
+        );
+    }
+
+    #[test]
+    fn usr2_on_quiesced_server_edits_e10() {
+        if !root("signals_usr2_on_quiesced_server_edits_e10") {
+            return;
+        }
+        let srv = scripted(|i| i == 1);
+        let p = srv.port();
+        let mut n = Nanny::spawn(nanny(&strs(&lvs(
+            &p,
+            &["-x", "HTTP", "-q", "-w", "40", "--test-start"],
+        ))));
+        n.out.wait(&format!("nanny: {}", ts_edit(&p, 0)));
+        n.signal(libc::SIGUSR2);
+        n.out.wait(&format!("nanny: {}", ts_edit(&p, 40)));
+        // SIGINT terminates too, deleting the (forced up) server
+        n.signal(libc::SIGINT);
+        assert_eq!(n.wait_exit(), 0);
+        let lines = n.lines();
+        assert!(lines.ends_with(&[
+            "rose-colored glasses on".to_string(),
+            ts_edit(&p, 40),
+            "Terminating due to signal 2".into(),
+            ts_del(&p),
+        ]));
+    }
+
+    #[test]
+    fn term_kills_a_hung_check_program() {
+        if !root("signals_term_kills_a_hung_check_program") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let prog = script(
+            dir.path(),
+            "hang",
+            &format!("echo $$ > {}\nexec sleep 60", pidfile.display()),
+        );
+        let mut n = Nanny::spawn(nanny(&strs(&lvs(
+            "1",
+            &["-e", &prog, "-x", "OK", "-t", "30"],
+        ))));
+        assert!(lvs_tests::netns::wait_for(LONG, || {
+            std::fs::read_to_string(&pidfile).is_ok_and(|s| s.ends_with('\n'))
+        }));
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(n.terminate(), 0);
+        assert_eq!(
+            n.lines(),
+            [
+                "starting LVS client monitor for 10.0.0.1:8080 -> 127.0.0.1:1".to_string(),
+                "Terminating due to signal 15".into(),
+                format!("Killing child {pid}"),
+            ]
+        );
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "child still running"
+        );
+    }
+}
+
+mod external {
+    use super::*;
+
+    /// Runs `-e PROG %h %p` until the first verdict; returns (up?, lines
+    /// before the termination line).
+    fn verdict(prog: &str, extra: &[&str]) -> (bool, Vec<String>) {
+        let cmd = format!("{prog} %h %p");
+        let mut args = vec!["-e", cmd.as_str()];
+        args.extend_from_slice(extra);
+        let mut n = Nanny::with_report(nanny(&strs(&lvs("4242", &args))));
+        n.report.wait_count(1, |l| l.starts_with("nanny1 state"));
+        assert_eq!(n.terminate(), 0);
+        let up = n.report.all().contains(&"nanny1 state up".to_string());
+        let mut lines = n.lines();
+        assert_eq!(lines.pop().as_deref(), Some("Terminating due to signal 15"));
+        assert_eq!(lines.remove(0), start("4242"));
+        (up, lines)
+    }
+
+    fn start(p: &str) -> String {
+        start_line(p)
+    }
+
+    #[test]
+    fn succeeds_with_host_and_port_substituted() {
+        if !root("external_succeeds") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let args = dir.path().join("args");
+        let prog = script(
+            dir.path(),
+            "ok",
+            &format!("echo \"$@\" > {}\necho OK", args.display()),
+        );
+        assert_eq!(verdict(&prog, &["-x", "OK"]), (true, vec![up("4242")]));
+        assert_eq!(std::fs::read_to_string(args).unwrap(), "127.0.0.1 4242\n");
+    }
+
+    #[test]
+    fn fails_e1_and_compat_flag() {
+        if !root("external_fails_e1_and_compat_flag") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let prog = script(dir.path(), "fail", "echo OK; exit 1");
+        let lines = vec![
+            "The following exited abnormally:".to_string(),
+            "Ran the external sending program to (127.0.0.1:4242) but didn't get anything back"
+                .into(),
+        ];
+        assert_eq!(verdict(&prog, &["-x", "OK"]), (false, lines.clone()));
+        let mut with_up = lines;
+        with_up.push(up("4242"));
+        assert_eq!(
+            verdict(&prog, &["-x", "OK", "--external-failure-passes"]),
+            (true, with_up)
+        );
+        // no expect string: both NULL
+        assert_eq!(
+            verdict(&prog, &[]),
+            (
+                false,
+                vec![
+                    "The following exited abnormally:".into(),
+                    "Ran the external sending program. The result and expected response are both NULL! You may wish to revise your settings".into()
+                ]
+            )
+        );
+        // not found on PATH: also "exited abnormally"
+        assert_eq!(
+            verdict("no-such-program-xyz", &["-x", "OK"]).1[0],
+            "The following exited abnormally:"
+        );
+    }
+
+    #[test]
+    fn hangs_and_is_killed_at_the_interval_e2() {
+        if !root("external_hangs_e2") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let prog = script(
+            dir.path(),
+            "hang",
+            &format!("echo $$ > {}\nexec sleep 60", pidfile.display()),
+        );
+        assert_eq!(
+            verdict(&prog, &["-x", "OK"]),
+            (
+                false,
+                vec![
+                    "timeout running the following:".to_string(),
+                    "Ran the external sending program to (127.0.0.1:4242) but didn't get anything back".into()
+                ]
+            )
+        );
+        let pid = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .to_string();
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "hung program not killed"
+        );
+    }
+
+    #[test]
+    fn output_without_newline_e3() {
+        if !root("external_output_without_newline_e3") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let prog = script(dir.path(), "printf", "printf OK");
+        assert_eq!(
+            verdict(&prog, &["-x", "OK"]),
+            (
+                false,
+                vec![
+                    "Trouble. Received results are not what we expected from (127.0.0.1:4242)"
+                        .into()
+                ]
+            )
+        );
+        // the original's chop turns OK into O
+        assert_eq!(verdict(&prog, &["-x", "O"]), (true, vec![up("4242")]));
+        assert_eq!(
+            verdict(&prog, &["-x", "OK", "--chop-newline-only"]),
+            (true, vec![up("4242")])
+        );
+        let empty = script(dir.path(), "empty", "exit 0");
+        assert_eq!(
+            verdict(&empty, &[]),
+            (false, vec!["Expect string is NULL, but the external sending program returned a non-NULL result".into()])
+        );
+    }
+
+    #[test]
+    fn large_output_does_not_block() {
+        if !root("external_large_output_does_not_block") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let prog = script(
+            dir.path(),
+            "big",
+            "head -c 300000 /dev/zero | tr '\\0' x; echo",
+        );
+        assert_eq!(
+            verdict(&prog, &["-x", "OK", "-t", "5"]),
+            (
+                false,
+                vec![
+                    "Trouble. Received results are not what we expected from (127.0.0.1:4242)"
+                        .into()
+                ]
+            )
+        );
+    }
+
+    #[test]
+    fn send_string_is_ignored_with_a_program() {
+        if !root("external_send_string_is_ignored") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let prog = script(dir.path(), "ok", "echo OK");
+        let mut n = Nanny::with_report(nanny(&strs(&lvs(
+            "4242",
+            &["-e", &prog, "-s", "x", "-x", "OK"],
+        ))));
+        n.report.wait("nanny1 state up");
+        assert_eq!(n.terminate(), 0);
+        assert_eq!(
+            n.lines()[..3],
+            [
+                format!(
+                    "External program use requested: ({prog}), IGNORING send string option ((null))"
+                ),
+                String::new(),
+                start_line("4242"),
+            ]
+        );
+    }
+}
+
+mod load {
+    use super::*;
+
+    /// First check fails; SIGUSR2 forces the server up with weight 10; SIGHUP
+    /// checks at once with count = threshold (19) → 20 → weight adjustment →
+    /// the load probe runs. Returns the lines after SIGHUP.
+    fn probe(loadcmd: &str, path: Option<&std::path::Path>) -> Vec<String> {
+        let srv = scripted(|i| i != 1);
+        let p = srv.port();
+        let mut cmd = nanny(&strs(&lvs(
+            &p,
+            &[
+                "-x",
+                "HTTP",
+                "-w",
+                "10",
+                "-a",
+                "19",
+                "-U",
+                loadcmd,
+                "--test-start",
+                "-v",
+            ],
+        )));
+        if let Some(dir) = path {
+            let old = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!("{}:{old}", dir.display()));
+        }
+        let mut n = Nanny::spawn(cmd);
+        n.out.wait("nanny: avail: 0 active: 0: count: 19");
+        n.signal(libc::SIGUSR2);
+        n.out.wait(&format!("nanny: {}", ts_add(&p, 10)));
+        n.signal(libc::SIGHUP);
+        n.out.wait("nanny: avail: 1 active: 1: count: 20");
+        n.out.wait_count(3, |l| l.starts_with("nanny: Opening TCP"));
+        assert_eq!(n.terminate(), 0);
+        let lines = n.lines();
+        let i = lines
+            .iter()
+            .position(|l| l == "avail: 1 active: 1: count: 20")
+            .unwrap();
+        lines[i + 1..]
+            .iter()
+            .filter(|l| {
+                !l.starts_with("Opening")
+                    && !l.starts_with("Connecting")
+                    && !l.starts_with("DEBUG --")
+                    && !l.starts_with("Posting")
+                    && !l.starts_with("READ ")
+                    && !l.starts_with("Terminating")
+                    && !l.starts_with("test-start: /sbin/ipvsadm -d")
+            })
+            .map(|l| l.replace(&p, "P"))
+            .collect()
+    }
+
+    #[test]
+    fn good_output_raises_the_weight() {
+        if !root("load_good_output") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let args = dir.path().join("args");
+        let prog = script(
+            dir.path(),
+            "probe",
+            &format!(
+                "echo \"$@\" > {}\necho ' 12:00:01 up 1 day,  1 user,  load average: 0.00, 0.01, 0.05'",
+                args.display()
+            ),
+        );
+        let l = probe(&prog, None);
+        assert_eq!(
+            l[5],
+            "test-start: /sbin/ipvsadm -e -t 10.0.0.1:8080 -r 127.0.0.1:P -m -w 15"
+        );
+        assert_eq!(
+            l[..5],
+            [
+                "Found 2 argument(s)".to_string(),
+                format!("Invoking:  {prog} 127.0.0.1"),
+                "Loadavg of 127.0.0.1 is 0.000000".into(),
+                "Computing new weight 15 based on last weight 10 and load 0.000000".into(),
+                "Adjusting weight of 127.0.0.1:8080 to 15".into(),
+            ]
+        );
+        assert_eq!(std::fs::read_to_string(args).unwrap(), "127.0.0.1\n");
+    }
+
+    #[test]
+    fn rsh_gets_uptime_argument_and_high_load_lowers_nothing_below_weight() {
+        if !root("load_rsh_uptime") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let args = dir.path().join("args");
+        script(
+            dir.path(),
+            "rsh",
+            &format!(
+                "echo \"$@\" > {}\necho 'load average: 9.00, 1, 1'",
+                args.display()
+            ),
+        );
+        let l = probe("rsh", Some(dir.path()));
+        // load 9: 10 - 5 * 2 = 0, floored at the weight (10): no change
+        assert_eq!(
+            l,
+            [
+                "Found 3 argument(s)".to_string(),
+                "Invoking:  rsh 127.0.0.1 uptime".into(),
+                "Loadavg of 127.0.0.1 is 9.000000".into(),
+            ]
+        );
+        assert_eq!(std::fs::read_to_string(args).unwrap(), "127.0.0.1 uptime\n");
+    }
+
+    #[test]
+    fn bad_output_and_failure() {
+        if !root("load_bad_output_and_failure") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let bad = script(dir.path(), "bad", "echo '%n%s%x load 0.5, 1'");
+        assert_eq!(
+            probe(&bad, None)[2],
+            "bad load average returned: %n%s%x load 0.5, 1"
+        );
+        let fail = script(dir.path(), "fail", "exit 3");
+        assert_eq!(
+            probe(&fail, None)[2..4],
+            [
+                "The following exited abnormally:".to_string(),
+                "failed to read remote load".into()
+            ]
+        );
+    }
+}
+
+#[test]
+fn syslog_in_daemon_mode() {
+    if !root("syslog_in_daemon_mode") {
+        return;
+    }
+    // A private /dev (in a private mount namespace) with our own log socket.
+    let dir = tempfile::tempdir().unwrap();
+    let sock = std::os::unix::net::UnixDatagram::bind(dir.path().join("log")).unwrap();
+    sock.set_read_timeout(Some(LONG)).unwrap();
+    let null =
+        std::ffi::CString::new(dir.path().join("null").to_string_lossy().as_bytes()).unwrap();
+    // SAFETY: mknod of /dev/null's character device in our temp dir.
+    assert_eq!(
+        unsafe { libc::mknod(null.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) },
+        0
+    );
+    let srv = TcpServer::local(banner(b"HTTP"));
+    let p = srv.port();
+    let script = format!(
+        "mount --make-rprivate / && mount --bind {} /dev && exec {} {}",
+        dir.path().display(),
+        Nanny::bin().display(),
+        lvs(&p, &["-x", "HTTP", "--test-start"]).join(" ")
+    );
+    let status = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while got.len() < 3 {
+        let n = sock.recv(&mut buf).expect("syslog datagram");
+        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    // <30> = facility daemon (3) * 8 + info (6); "nanny[PID]: MESSAGE"
+    let mut pid = 0;
+    let msgs: Vec<String> = got
+        .iter()
+        .map(|d| {
+            assert!(d.starts_with("<30>"), "{d}");
+            let at = d.find(" nanny[").expect("ident");
+            let rest = &d[at + 7..];
+            let (p, msg) = rest.split_once("]: ").expect("pid");
+            pid = p.parse::<i32>().expect("pid number");
+            msg.to_string()
+        })
+        .collect();
+    // SAFETY: the detached nanny we started.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(msgs, [start_line(&p), up(&p), ts_add(&p, 1)]);
+    let n = sock.recv(&mut buf).expect("termination");
+    assert!(String::from_utf8_lossy(&buf[..n]).ends_with("]: Terminating due to signal 15"));
+}
