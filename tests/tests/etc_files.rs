@@ -1,0 +1,156 @@
+//! The files under `etc/`: every example `lvs.cf.*` passes `lvscf check`
+//! without a warning and without a finding of the daemons' own checks; the
+//! systemd unit and `sysconfig/pulse` are what the packages install.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lvscf::{Network, ServiceType};
+
+fn etc() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../etc")
+}
+
+/// `etc/lvs.cf.*`, sorted.
+fn examples() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(etc())
+        .expect("etc/")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("lvs.cf."))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn parse(path: &Path) -> lvscf::Config {
+    lvscf::parse_file(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .config
+}
+
+#[test]
+fn every_example_passes_lvscf_check_without_warnings() {
+    let files = examples();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for want in ["lvs.cf.demo", "lvs.cf.dr-fwmark", "lvs.cf.nat"] {
+        assert!(names.iter().any(|n| n == want), "etc/{want} missing");
+    }
+    for f in &files {
+        let out = Command::new(lvs_tests::bin("lvscf"))
+            .arg("check")
+            .arg(f)
+            .output()
+            .expect("run lvscf");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "lvscf check {}: {:?}\n{stderr}",
+            f.display(),
+            out.status
+        );
+        assert!(stderr.is_empty(), "lvscf check {}:\n{stderr}", f.display());
+    }
+}
+
+#[test]
+fn examples_pass_the_daemons_checks() {
+    for f in examples() {
+        let name = f.to_string_lossy().into_owned();
+        let parsed = lvscf::parse_file(&f).expect("parses");
+        assert!(parsed.warnings.is_empty(), "{name}: {:?}", parsed.warnings);
+        let c = &parsed.config;
+        assert_eq!(c.global.service, ServiceType::Lvs, "{name}");
+        assert!(c.global.backup_active, "{name}: two routers");
+        let pulse = lvscf::validate_for_pulse(c, &name);
+        assert!(pulse.is_empty(), "{name}: pulse would say {pulse:?}");
+        let lvsd = lvscf::validate_for_lvsd(c, &name);
+        assert!(lvsd.is_empty(), "{name}: lvsd would say {lvsd:?}");
+        for v in c.virtuals.iter().filter(|v| v.active) {
+            let dev = &v.address.as_ref().expect("VIP").device;
+            assert!(dev.contains(':'), "{name}: VIP of {} on alias", v.name);
+            assert!(v.servers.iter().any(|s| s.active), "{name}: {}", v.name);
+        }
+    }
+}
+
+#[test]
+fn nat_example_is_nat_and_dr_example_uses_a_firewall_mark() {
+    let nat = parse(&etc().join("lvs.cf.nat"));
+    assert_eq!(nat.global.network, Network::Nat);
+    assert!(nat.global.nat_router.is_some());
+    let dr = parse(&etc().join("lvs.cf.dr-fwmark"));
+    assert_eq!(dr.global.network, Network::Direct);
+    assert!(dr.virtuals.iter().all(|v| v.fwmark != 0));
+}
+
+#[test]
+fn demo_example_has_the_documented_layout() {
+    let c = parse(&etc().join("lvs.cf.demo"));
+    let g = &c.global;
+    let ip = |h: &Option<lvscf::Host>| h.as_ref().map(|h| h.addr);
+    assert_eq!(ip(&g.primary), Some(Ipv4Addr::new(10, 10, 0, 1)));
+    assert_eq!(ip(&g.backup), Some(Ipv4Addr::new(10, 10, 0, 2)));
+    assert_eq!(g.network, Network::Nat);
+    let nat = g.nat_router.as_ref().expect("nat_router");
+    assert_eq!(nat.host.addr, Ipv4Addr::new(10, 20, 0, 254));
+    assert_eq!(g.keepalive.to_string(), "1");
+    assert_eq!(g.deadtime.to_string(), "3");
+    let [v] = &c.virtuals[..] else {
+        panic!("one virtual service: {:?}", c.virtuals.len())
+    };
+    assert_eq!(
+        v.address.as_ref().map(|a| a.host.addr),
+        Some(Ipv4Addr::new(10, 10, 0, 100))
+    );
+    let reals: Vec<Ipv4Addr> = v.servers.iter().map(|s| s.address.addr).collect();
+    assert_eq!(
+        reals,
+        [11, 12, 13].map(|h| Ipv4Addr::new(10, 20, 0, h)).to_vec()
+    );
+}
+
+#[test]
+fn pulse_unit_is_type_notify_with_the_original_paths() {
+    let unit = std::fs::read_to_string(etc().join("pulse.service")).expect("unit");
+    let lines: Vec<&str> = unit
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    for want in [
+        "[Service]",
+        "Type=notify",
+        "EnvironmentFile=-/etc/sysconfig/pulse",
+        "ExecStart=/usr/sbin/pulse $OPTIONS",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "ConditionPathExists=/etc/sysconfig/ha/lvs.cf",
+        "WantedBy=multi-user.target",
+    ] {
+        assert!(lines.contains(&want), "pulse.service lacks {want:?}");
+    }
+    // pulse stays in the foreground by itself when NOTIFY_SOCKET is set;
+    // --nodaemon would also switch logging to stdout and lvsd to
+    // --nodaemon.
+    let exec = lines.iter().find(|l| l.starts_with("ExecStart=")).unwrap();
+    assert!(!exec.contains("-n") && !exec.contains("nodaemon"));
+    // The comments tell how to go back to Type=forking.
+    assert!(unit.contains("#   Type=forking") && unit.contains("PIDFile=/var/run/pulse.pid"));
+}
+
+#[test]
+fn sysconfig_pulse_sets_options() {
+    let text = std::fs::read_to_string(etc().join("sysconfig/pulse")).expect("sysconfig");
+    let assignments: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert_eq!(assignments, ["OPTIONS="]);
+}
