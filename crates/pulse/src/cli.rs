@@ -2,7 +2,6 @@
 //! both `--lvsd=PATH` and the man page's `--lvs=PATH` are accepted (C16).
 
 use clap::Parser;
-use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 /// Parsed options.
 #[derive(Debug, Clone, Parser, PartialEq, Eq)]
@@ -113,7 +112,12 @@ where
     let argv: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
     let opts = match Options::try_parse_from(&argv) {
         Ok(o) => o,
-        Err(e) => return Parsed::Fail(bad_argument(&e, &argv)),
+        Err(e) => {
+            return Parsed::Fail(format!(
+                "{}\n",
+                lvs_util::popt::bad_argument("pulse", &e, &argv)
+            ));
+        }
     };
     if opts.version {
         return Parsed::Print(lvs_util::version::banner("pulse", "1.56"));
@@ -128,28 +132,6 @@ where
         return Parsed::Fail("pulse: unexpected arguments\n".into());
     }
     Parsed::Run(opts)
-}
-
-fn bad_argument(e: &clap::Error, argv: &[std::ffi::OsString]) -> String {
-    let mut opt = match e.get(ContextKind::InvalidArg) {
-        Some(ContextValue::String(s)) => s.split([' ', '=']).next().unwrap_or(s).to_string(),
-        _ => String::new(),
-    };
-    if matches!(e.kind(), ErrorKind::InvalidValue | ErrorKind::NoEquals) {
-        // A value is missing: name the option as typed (the last word).
-        if let Some(last) = argv.last().map(|a| a.to_string_lossy())
-            && last.starts_with('-')
-        {
-            opt = last.split('=').next().unwrap_or_default().to_string();
-        }
-    }
-    let reason = match e.kind() {
-        ErrorKind::UnknownArgument => "unknown option",
-        ErrorKind::InvalidValue | ErrorKind::NoEquals => "missing argument",
-        ErrorKind::TooManyValues => "option does not take an argument",
-        _ => "invalid option",
-    };
-    format!("pulse: bad argument {opt}: {reason}\n")
 }
 
 #[cfg(test)]

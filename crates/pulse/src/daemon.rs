@@ -1,11 +1,8 @@
 //! Process plumbing: daemonizing with the pid file (§11.2) and systemd's
 //! readiness protocol (`Type=notify`).
 
-use std::io::Write as _;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-
-use nix::unistd::{ForkResult, fork, setsid};
 
 /// Default pid file.
 pub const PID_FILE: &str = "/var/run/pulse.pid";
@@ -18,51 +15,19 @@ pub fn pid_file() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(PID_FILE))
 }
 
-/// Forks twice; the original process waits for the first child and exits
-/// 0, the grandchild returns. Must run before any thread is started.
-pub fn daemonize() -> std::io::Result<()> {
-    // SAFETY: called while the process is single-threaded (before the runtime).
-    match unsafe { fork() }? {
-        ForkResult::Parent { child } => {
-            let _ = nix::sys::wait::waitpid(child, None);
-            std::process::exit(0);
-        }
-        ForkResult::Child => {}
-    }
-    // SAFETY: still single-threaded.
-    match unsafe { fork() }? {
-        ForkResult::Parent { .. } => std::process::exit(0),
-        ForkResult::Child => {}
-    }
-    Ok(())
-}
+/// Forks twice; the original process exits 0 once the first child has,
+/// the grandchild returns (`lvs_util::daemon::fork_twice`).
+pub use lvs_util::daemon::{detach as detach_stdio, fork_twice as daemonize};
 
 /// Writes `PID\n` to `path`; failures are logged, not fatal.
 pub fn write_pid_file(path: &Path) {
-    let res = std::fs::File::create(path).and_then(|mut f| writeln!(f, "{}", std::process::id()));
-    if let Err(e) = res {
+    if let Err(e) = lvs_util::daemon::write_pid_file(path) {
         tracing::info!(
             "failed to open {}: {}",
             path.display(),
             send_arp::errtext(&e)
         );
     }
-}
-
-/// Points stdin, stdout and stderr at /dev/null and starts a new session.
-pub fn detach_stdio() {
-    if let Ok(null) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
-        use std::os::fd::AsRawFd as _;
-        for fd in 0..3 {
-            // SAFETY: dup2 onto the standard descriptors.
-            unsafe { libc::dup2(null.as_raw_fd(), fd) };
-        }
-    }
-    let _ = setsid();
 }
 
 /// systemd's notification socket, if pulse runs under `Type=notify`.
