@@ -1,0 +1,191 @@
+//! nanny run by hand (no report fd, no `--test-start`) changes the real
+//! kernel IPVS table through `crates/ipvs` (VM tier: `cargo xtask test
+//! --tier vm`). Each test runs in its own network namespace with its own
+//! server; the table is read back after every state change.
+
+mod support;
+
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ipvs::{Client, DestEntry, Op, Service, ServiceKey};
+use support::*;
+
+const VIP: [u8; 4] = [192, 0, 2, 100];
+
+/// Runs `body` on a thread inside a new network namespace (with `lo` up),
+/// with a tokio runtime and a connected client. nanny and the servers
+/// started from that thread live in the namespace.
+fn in_netns(test: &str, body: impl FnOnce(&tokio::runtime::Runtime, Client) + Send + 'static) {
+    if !lvs_tests::require(lvs_tests::Need::Ipvs, test) {
+        return;
+    }
+    let h = std::thread::spawn(move || {
+        // SAFETY: affects only this thread.
+        assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0);
+        let st = std::process::Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let c = rt.block_on(Client::connect()).expect("IPVS");
+        body(&rt, c);
+    });
+    if let Err(p) = h.join() {
+        std::panic::resume_unwind(p);
+    }
+}
+
+/// A server whose connection `i` (from 1) answers `HTTP` when `plan(i)`.
+fn scripted(plan: fn(usize) -> bool) -> TcpServer {
+    let count = Arc::new(AtomicUsize::new(0));
+    TcpServer::on(
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        move |mut c: TcpStream| {
+            let i = count.fetch_add(1, Ordering::SeqCst) + 1;
+            if plan(i) {
+                let _ = c.write_all(b"HTTP/1.0 200 OK\r\n");
+            }
+        },
+    )
+}
+
+fn dests(rt: &tokio::runtime::Runtime, c: &Client, key: &ServiceKey) -> Vec<(u16, u32)> {
+    let d: Vec<DestEntry> = rt.block_on(c.dests(key)).unwrap();
+    d.iter()
+        .map(|e| {
+            assert_eq!(e.dest.addr, IpAddr::V4(Ipv4Addr::LOCALHOST));
+            (e.dest.port, e.dest.weight)
+        })
+        .collect()
+}
+
+/// Waits until the service's destinations are `want` (the log line comes
+/// just before the change is made).
+fn expect_dests(rt: &tokio::runtime::Runtime, c: &Client, key: &ServiceKey, want: &[(u16, u32)]) {
+    let mut last = Vec::new();
+    let ok = lvs_tests::netns::wait_for(LONG, || {
+        last = dests(rt, c, key);
+        last == want
+    });
+    assert!(ok, "destinations {last:?}, want {want:?}");
+}
+
+fn add_service(rt: &tokio::runtime::Runtime, c: &Client) -> ServiceKey {
+    let key = ServiceKey::tcp(VIP, 80);
+    rt.block_on(c.apply(&[Op::AddService(Service::new(key, "wlc"))]))
+        .unwrap();
+    key
+}
+
+#[test]
+fn quiesce_and_restore_in_the_kernel_table() {
+    in_netns("vm_nanny_quiesce", |rt, c| {
+        let key = add_service(rt, &c);
+        let srv = scripted(|i| i != 2);
+        let p = srv.port();
+        let mut n = Nanny::spawn(nanny(&[
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "80",
+            "-r",
+            &p,
+            "-V",
+            "192.0.2.100",
+            "-t",
+            "1",
+            "-a",
+            "1",
+            "-w",
+            "64",
+            "-q",
+            "-x",
+            "HTTP",
+            "--lvs",
+        ]));
+        let port: u16 = p.parse().unwrap();
+        n.out
+            .wait(&format!("nanny: [ active ] making 127.0.0.1:{p} available"));
+        expect_dests(rt, &c, &key, &[(port, 2)]);
+        n.out.wait_prefix("nanny: [inactive] shutting down");
+        expect_dests(rt, &c, &key, &[(port, 0)]); // quiesced, not deleted
+        n.out
+            .wait_count(2, |l| l.starts_with("nanny: [ active ] making"));
+        expect_dests(rt, &c, &key, &[(port, 2)]);
+        assert_eq!(n.terminate(), 0);
+        expect_dests(rt, &c, &key, &[]); // removed at termination
+    });
+}
+
+#[test]
+fn direct_routing_uses_the_virtual_port_e7() {
+    in_netns("vm_nanny_e7", |rt, c| {
+        let key = add_service(rt, &c);
+        // healthy, then failing: the delete must find the destination
+        let srv = scripted(|i| i == 1);
+        let p = srv.port();
+        let mut n = Nanny::spawn(nanny(&[
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "80",
+            "-r",
+            &p,
+            "-V",
+            "192.0.2.100",
+            "-t",
+            "1",
+            "-M",
+            "g",
+            "-x",
+            "HTTP",
+            "--lvs",
+        ]));
+        n.out.wait_prefix("nanny: [ active ] making");
+        expect_dests(rt, &c, &key, &[(80, 1)]);
+        n.out.wait_prefix("nanny: [inactive] shutting down");
+        expect_dests(rt, &c, &key, &[]);
+        assert_eq!(n.terminate(), 0, "{:#?}", n.lines());
+        assert!(!n.lines().iter().any(|l| l.contains("command failed")));
+    });
+}
+
+#[test]
+fn kernel_error_exits_255() {
+    in_netns("vm_nanny_kernel_error", |_rt, _c| {
+        // no virtual service in this namespace: the add fails
+        let srv = scripted(|_| true);
+        let p = srv.port();
+        let mut n = Nanny::spawn(nanny(&[
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "80",
+            "-r",
+            &p,
+            "-V",
+            "192.0.2.100",
+            "-t",
+            "1",
+            "-x",
+            "HTTP",
+            "--lvs",
+        ]));
+        assert_eq!(n.wait_exit(), 255);
+        assert_eq!(
+            n.lines(),
+            [
+                format!("starting LVS client monitor for 192.0.2.100:80 -> 127.0.0.1:{p}"),
+                format!("[ active ] making 127.0.0.1:{p} available"),
+                "/sbin/ipvsadm command failed!".into(),
+            ]
+        );
+    });
+}
