@@ -23,6 +23,23 @@
 //! `_with` forms taking a [`Resolver`]); [`write`] for the reverse;
 //! [`validate_for_pulse`], [`validate_for_fos`] and [`validate_for_lvsd`]
 //! for the post-parse checks of lvs-cf.md §10.
+//!
+//! ```
+//! use lvscf::QuoteMode;
+//!
+//! let text = "service = lvs\nvirtual web {\n  active = 1\n  port = 8080\n  \
+//!             send = \"GET / HTTP/1.0\\r\\n\\r\\n\"\n  server a {\n    active = 1\n  }\n}\n";
+//! let parsed = lvscf::parse_str(text, "lvs.cf").unwrap();
+//! let web = &parsed.config.virtuals[0];
+//! assert_eq!(web.servers[0].port, 8080); // the block's port as of the server line
+//! // As lvsd passes it to nanny -s, then as nanny sends it.
+//! let send = web.send_arg(QuoteMode::default()).unwrap();
+//! assert_eq!(send, r"GET / HTTP/1.0\r\n\r\n");
+//! assert_eq!(lvscf::translate_escapes(send.as_bytes()).bytes, b"GET / HTTP/1.0\r\n\r\n");
+//! // Errors carry the original code, message and line.
+//! let e = lvscf::parse_str("keepalive = six\n", "lvs.cf").unwrap_err();
+//! assert_eq!((e.code_value(), e.message(), e.line()), (10, "integer expected", 1));
+//! ```
 
 mod error;
 mod json;
