@@ -73,7 +73,10 @@ fn tier_unit(targets: &[(String, String)], skip_file: &std::path::Path) -> Outco
         }
     }
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut ok = cargo(&argv, skip_file);
+    // CLI tests run other packages' binaries (`lvs_tests::bin`), which
+    // `cargo test` only builds for packages whose own tests it runs.
+    let mut ok = cargo(&["build", "--workspace", "--bins"], skip_file);
+    ok &= cargo(&argv, skip_file);
     ok &= cargo(&["test", "--workspace", "--doc"], skip_file);
     Outcome {
         tier: "unit",
