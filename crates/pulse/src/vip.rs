@@ -38,6 +38,10 @@ impl Netlink {
         req.execute().try_collect().await.map_err(err)
     }
 
+    async fn delete(&self, msg: AddressMessage) -> Result<(), NetlinkError> {
+        self.handle.address().del(msg).execute().await.map_err(err)
+    }
+
     /// Brings `t` up: the address with its label, prefix and broadcast. An
     /// alias label that holds another address gets the new one instead (as
     /// `ifconfig` replaced it). Already up: nothing to do.
@@ -47,31 +51,14 @@ impl Netlink {
         let alias = t.dev.contains(':');
         for msg in self.addresses(index).await? {
             let (ip, label) = describe(&msg);
-            if label.as_deref() == Some(t.dev.as_str()) && ip == Some(t.ip) {
-                if msg.header.prefix_len == prefix {
-                    return Ok(());
-                }
-                self.handle
-                    .address()
-                    .del(msg)
-                    .execute()
-                    .await
-                    .map_err(err)?;
-            } else if alias && label.as_deref() == Some(t.dev.as_str()) {
-                self.handle
-                    .address()
-                    .del(msg)
-                    .execute()
-                    .await
-                    .map_err(err)?;
-            } else if ip == Some(t.ip) {
-                // Same address under another label: move it to ours.
-                self.handle
-                    .address()
-                    .del(msg)
-                    .execute()
-                    .await
-                    .map_err(err)?;
+            let our_label = label.as_deref() == Some(t.dev.as_str());
+            if our_label && ip == Some(t.ip) && msg.header.prefix_len == prefix {
+                return Ok(()); // already up
+            }
+            // Our alias label holding another address (ifconfig replaced
+            // it), or our address under another label or prefix: remove.
+            if (alias && our_label) || ip == Some(t.ip) {
+                self.delete(msg).await?;
             }
         }
         let mut req = self
@@ -101,12 +88,7 @@ impl Netlink {
                 ip == Some(t.ip)
             };
             if hit {
-                self.handle
-                    .address()
-                    .del(msg)
-                    .execute()
-                    .await
-                    .map_err(err)?;
+                self.delete(msg).await?;
             }
         }
         Ok(())

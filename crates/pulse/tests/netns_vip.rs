@@ -1,0 +1,136 @@
+//! The rtnetlink VIP adapter against a real kernel: labels, masks and
+//! broadcasts as `ifconfig` produced them, alias replacement, idempotent
+//! re-announcement, and removal (gaps.md C11: never the NIC's own address).
+
+use lvs_tests::netns::{Netns, veth};
+use pulse::config::Target;
+use pulse::vip::Netlink;
+
+fn target(ip: &str, dev: &str, mask: Option<&str>) -> Target {
+    Target {
+        ip: ip.parse().unwrap(),
+        dev: dev.into(),
+        mask: mask.map(|m| m.parse().unwrap()),
+    }
+}
+
+fn addrs(ns: &Netns) -> Vec<String> {
+    ns.ip(&["-o", "-4", "addr", "show", "dev", "eth0"])
+        .lines()
+        .map(|l| {
+            let l = l.split("\\").next().unwrap_or(l);
+            l.split_whitespace().skip(2).collect::<Vec<_>>().join(" ")
+        })
+        .collect::<std::collections::BTreeSet<String>>()
+        .into_iter()
+        .collect()
+}
+
+fn sorted(v: Vec<String>) -> Vec<String> {
+    let mut v = v;
+    v.sort();
+    v
+}
+
+/// Runs `f` with a netlink handle inside `ns`.
+fn with_netlink<T: Send>(ns: &Netns, f: impl AsyncFnOnce(Netlink) -> T + Send) -> T {
+    ns.enter(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let n = Netlink::connect().expect("rtnetlink");
+            f(n).await
+        })
+    })
+}
+
+#[test]
+fn vips_get_ifconfigs_labels_masks_and_broadcasts() {
+    if !lvs_tests::require(
+        lvs_tests::Need::Netns,
+        "vips_get_ifconfigs_labels_masks_and_broadcasts",
+    ) {
+        return;
+    }
+    let ns = Netns::new("lpvipa");
+    let peer = Netns::new("lpvipb");
+    veth(&ns, "eth0", &peer, "eth0");
+    ns.ip(&["addr", "add", "192.0.2.1/24", "dev", "eth0"]);
+    let base = "inet 192.0.2.1/24 scope global eth0".to_string();
+
+    with_netlink(&ns, async |n: Netlink| {
+        n.up(&target("192.0.2.100", "eth0:1", Some("255.255.255.0")))
+            .await
+            .unwrap();
+        n.up(&target("10.9.8.7", "eth0:2", None)).await.unwrap();
+        n.up(&target("192.0.2.101", "eth0:3", Some("255.255.255.255")))
+            .await
+            .unwrap();
+    });
+    assert_eq!(
+        addrs(&ns),
+        sorted(vec![
+            base.clone(),
+            "inet 192.0.2.100/24 brd 192.0.2.255 scope global secondary eth0:1".into(),
+            "inet 10.9.8.7/8 brd 10.255.255.255 scope global eth0:2".into(),
+            "inet 192.0.2.101/32 brd 192.0.2.101 scope global eth0:3".into(),
+        ])
+    );
+
+    // Re-announcing changes nothing; a new address on a used alias label
+    // replaces the old one, as ifconfig did.
+    with_netlink(&ns, async |n: Netlink| {
+        n.up(&target("192.0.2.100", "eth0:1", Some("255.255.255.0")))
+            .await
+            .unwrap();
+        n.up(&target("192.0.2.102", "eth0:3", Some("255.255.255.255")))
+            .await
+            .unwrap();
+    });
+    let now = addrs(&ns);
+    assert_eq!(now.len(), 4, "{now:?}");
+    assert!(
+        now.iter()
+            .any(|l| l.starts_with("inet 192.0.2.102/32") && l.ends_with("eth0:3")),
+        "{now:?}"
+    );
+    assert!(!now.iter().any(|l| l.contains("192.0.2.101")), "{now:?}");
+
+    // Down removes exactly the labelled addresses; the NIC keeps its own.
+    with_netlink(&ns, async |n: Netlink| {
+        for t in [
+            target("192.0.2.100", "eth0:1", None),
+            target("10.9.8.7", "eth0:2", None),
+            target("192.0.2.102", "eth0:3", None),
+        ] {
+            n.down(&t).await.unwrap();
+        }
+    });
+    assert_eq!(addrs(&ns), vec![base.clone()]);
+
+    // A VIP on the base device (C11): added and removed alone.
+    with_netlink(&ns, async |n: Netlink| {
+        n.up(&target("192.0.2.200", "eth0", None)).await.unwrap();
+    });
+    assert_eq!(
+        addrs(&ns),
+        sorted(vec![
+            base.clone(),
+            "inet 192.0.2.200/24 brd 192.0.2.255 scope global secondary eth0".into()
+        ])
+    );
+    with_netlink(&ns, async |n: Netlink| {
+        n.down(&target("192.0.2.200", "eth0", None)).await.unwrap();
+    });
+    assert_eq!(addrs(&ns), vec![base]);
+    let up = ns.ip(&["-o", "link", "show", "eth0"]);
+    assert!(up.contains("state UP"), "{up}");
+
+    // An unknown device is an error, not a panic.
+    let e = with_netlink(&ns, async |n: Netlink| {
+        n.up(&target("192.0.2.9", "nosuch0:1", None)).await
+    });
+    assert_eq!(e.unwrap_err().to_string(), "No such device");
+}
