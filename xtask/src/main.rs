@@ -1,7 +1,8 @@
 //! Project automation: `cargo xtask test` runs every test tier, `cargo xtask
 //! vm` runs a command in the IPVS VM, `cargo xtask bench-ipvs` benchmarks
-//! IPVS programming in it.
+//! IPVS programming in it, `cargo xtask dist` builds the .deb and the .rpm.
 
+mod dist;
 mod test;
 mod vm;
 
@@ -10,9 +11,10 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  test [--tier unit|netns|vm]...  run the test tiers (default: all)
-  vm [--timeout SECS] -- CMD...   run CMD as root in a QEMU VM with kernel IPVS
-  bench-ipvs                      IPVS programming benchmark in the VM
+  test [--tier unit|netns|vm|dist]...  run the test tiers (default: all)
+  vm [--timeout SECS] -- CMD...        run CMD as root in a QEMU VM with kernel IPVS
+  bench-ipvs                           IPVS programming benchmark in the VM
+  dist                                 build the .deb and the .rpm into <target>/dist/
 ";
 
 fn main() -> ExitCode {
@@ -21,6 +23,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&args[1..]),
         Some("vm") => vm::main(&args[1..]),
         Some("bench-ipvs") => test::bench_ipvs(&args[1..]),
+        Some("dist") => dist::main(&args[1..]),
         Some("-h" | "--help") => {
             print!("{USAGE}");
             ExitCode::SUCCESS

@@ -3,6 +3,8 @@
 //! Test targets are sorted into tiers by name:
 //! * `netns_*`: need root and network namespaces (run natively);
 //! * `vm_*`: need kernel IPVS (run inside the QEMU VM);
+//! * `dist_*`: check the .deb and .rpm of `cargo xtask dist` (the `dist`
+//!   tier builds them, and a cached minimal Debian to install into);
 //! * everything else (unit tests, CLI tests, doc tests): the `unit` tier.
 //!
 //! Tests that cannot run record a skip in `$LVS_SKIP_FILE`; the summary lists
@@ -68,7 +70,10 @@ fn tier_unit(targets: &[(String, String)], skip_file: &std::path::Path) -> Outco
         .map(String::from)
         .to_vec();
     for (_, name) in targets {
-        if !name.starts_with("netns_") && !name.starts_with("vm_") {
+        if !["netns_", "vm_", "dist_"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        {
             args.extend(["--test".into(), name.clone()]);
         }
     }
@@ -285,6 +290,53 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
     }
 }
 
+/// The dist tier: builds the packages (release build, cargo-deb,
+/// cargo-generate-rpm) and a cached minimal Debian, then runs the `dist_*`
+/// test targets with `LVS_DIST_DEB`, `LVS_DIST_RPM` and `LVS_DIST_ROOTFS`
+/// (or `LVS_DIST_ROOTFS_ERROR`: why there is none; the tests then skip).
+fn tier_dist(targets: &[(String, String)], skip_file: &Path) -> Outcome {
+    let names = named(targets, "dist_");
+    if names.is_empty() {
+        return Outcome {
+            tier: "dist",
+            ok: true,
+            detail: "no dist_* test targets yet".into(),
+        };
+    }
+    let packages = match crate::dist::build() {
+        Ok(p) => p,
+        Err(e) => {
+            return Outcome {
+                tier: "dist",
+                ok: false,
+                detail: format!("building the packages failed: {e}"),
+            };
+        }
+    };
+    let rootfs = crate::dist::rootfs();
+    let mut args = vec!["test".to_string(), "--workspace".into()];
+    for n in &names {
+        args.extend(["--test".into(), n.to_string()]);
+    }
+    println!("\n==> cargo {}", args.join(" "));
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(&args)
+        .current_dir(workspace_root())
+        .env("LVS_SKIP_FILE", skip_file)
+        .env("LVS_DIST_DEB", &packages.deb)
+        .env("LVS_DIST_RPM", &packages.rpm);
+    match &rootfs {
+        Ok(dir) => cmd.env("LVS_DIST_ROOTFS", dir),
+        Err(e) => cmd.env("LVS_DIST_ROOTFS_ERROR", e),
+    };
+    let ok = cmd.status().is_ok_and(|s| s.success());
+    Outcome {
+        tier: "dist",
+        ok,
+        detail: format!("{} targets on {}", names.len(), packages.deb.display()),
+    }
+}
+
 /// Same rule as `lvs_tests::in_ci`.
 fn lvs_in_ci() -> bool {
     std::env::var("CI")
@@ -361,7 +413,7 @@ pub fn run(args: &[String]) -> ExitCode {
         }
     }
     if tiers.is_empty() {
-        tiers = vec!["unit".into(), "netns".into(), "vm".into()];
+        tiers = vec!["unit".into(), "netns".into(), "vm".into(), "dist".into()];
     }
     let targets = match test_targets() {
         Ok(t) => t,
@@ -379,6 +431,7 @@ pub fn run(args: &[String]) -> ExitCode {
             "unit" => tier_unit(&targets, &skip_file),
             "netns" => tier_netns(&targets, &skip_file),
             "vm" => tier_vm(&targets, &skip_file),
+            "dist" => tier_dist(&targets, &skip_file),
             other => {
                 eprintln!("xtask test: unknown tier {other}");
                 return ExitCode::from(2);
