@@ -22,11 +22,12 @@ pub use lvs_util::daemon::{detach as detach_stdio, fork_twice as daemonize};
 /// Writes `PID\n` to `path`; failures are logged, not fatal.
 pub fn write_pid_file(path: &Path) {
     if let Err(e) = lvs_util::daemon::write_pid_file(path) {
-        tracing::info!(
+        // Logging is not set up yet here; daemon mode logs to syslog.
+        lvs_util::log::syslog_info(&format!(
             "failed to open {}: {}",
             path.display(),
             send_arp::errtext(&e)
-        );
+        ));
     }
 }
 
