@@ -382,10 +382,13 @@ impl Shell {
             ];
             // SAFETY: two valid pollfd entries.
             unsafe { libc::poll(fds.as_mut_ptr(), 2, poll_ms(deadline)) };
-            if let Some(sig) = self.term.take() {
+            if fds[0].revents != 0
+                && let Some(sig) = self.term.take()
+            {
                 return Input::Terminate(sig);
             }
-            if m.accepts_controls()
+            if fds[1].revents != 0
+                && m.accepts_controls()
                 && let Some(sig) = self.ctl.take()
             {
                 match sig {
