@@ -5,7 +5,8 @@
 //! * the .deb installs with `dpkg -i` into a fresh Debian over an installed
 //!   `piranha` package, takes its place and keeps the admin's lvs.cf; every
 //!   program runs, `lvscf check` accepts the example configurations;
-//! * the .rpm holds the same files and declares that it replaces piranha.
+//! * the .rpm holds the same files, declares that it replaces piranha, and
+//!   `rpm -U` over an installed piranha .rpm obsoletes it and keeps lvs.cf.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -302,4 +303,82 @@ fn rpm_has_the_files_of_the_deb_and_replaces_piranha() {
     assert_eq!(field("Provides").trim(), "piranha (= 0.8.7)");
     assert_eq!(field("Conflicts").trim(), "piranha (<< 0.8.7)");
     assert_eq!(field("Replaces").trim(), "piranha (<< 0.8.7)");
+}
+
+/// A stand-in piranha .rpm (rpmbuild): the daemons and lvs.cf as
+/// `%config(noreplace)`, as Piranha's spec file has it.
+fn fake_piranha_rpm(dir: &Path) -> PathBuf {
+    let spec = dir.join("piranha.spec");
+    std::fs::write(
+        &spec,
+        "Name: piranha\nVersion: 0.8.6\nRelease: 1\nSummary: old Piranha (test stand-in)\n\
+         License: GPL\nBuildArch: noarch\n%description\nstand-in\n%install\n\
+         mkdir -p %{buildroot}/usr/sbin %{buildroot}/etc/sysconfig/ha\n\
+         for p in pulse lvsd nanny send_arp; do printf '#!/bin/sh\\necho old\\n' \
+         > %{buildroot}/usr/sbin/$p; chmod 755 %{buildroot}/usr/sbin/$p; done\n\
+         echo 'serial_no = 0' > %{buildroot}/etc/sysconfig/ha/lvs.cf\n\
+         %files\n/usr/sbin/pulse\n/usr/sbin/lvsd\n/usr/sbin/nanny\n/usr/sbin/send_arp\n\
+         %config(noreplace) /etc/sysconfig/ha/lvs.cf\n",
+    )
+    .unwrap();
+    let top = dir.join("top");
+    run(Command::new("rpmbuild")
+        .args(["-bb", "--quiet", "--define"])
+        .arg(format!("_topdir {}", top.display()))
+        .args(["--define", "__os_install_post %{nil}"])
+        .arg(&spec));
+    top.join("RPMS/noarch/piranha-0.8.6-1.noarch.rpm")
+}
+
+#[test]
+fn rpm_upgrade_obsoletes_piranha_and_keeps_lvs_cf() {
+    let test = "rpm_upgrade_obsoletes_piranha_and_keeps_lvs_cf";
+    if !lvs_tests::require(lvs_tests::Need::Root, test) {
+        return;
+    }
+    let Some(rpm) = env_path("LVS_DIST_RPM", test) else {
+        return;
+    };
+    if Command::new("rpmbuild").arg("--version").output().is_err() {
+        lvs_tests::skip(
+            test,
+            "needs rpmbuild (Debian package rpm, see .ci/install-deps)",
+        );
+        return;
+    }
+    let work = tempfile::Builder::new()
+        .prefix("lo-dist-rpm.")
+        .tempdir()
+        .expect("tempdir");
+    let old = fake_piranha_rpm(work.path());
+    let root = work.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let rpm_in = |args: &[&str]| {
+        let mut c = Command::new("rpm");
+        c.arg("--root").arg(&root).args(args);
+        c
+    };
+    run(&mut rpm_in(&["--initdb"]));
+    run(rpm_in(&["-i", "--nodeps", "--noscripts"]).arg(&old));
+    let nat =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../etc/lvs.cf.nat")).unwrap();
+    let cf = root.join("etc/sysconfig/ha/lvs.cf");
+    std::fs::write(&cf, &nat).unwrap();
+
+    // rpm -U: Obsoletes takes piranha out in the same transaction.
+    run(rpm_in(&["-U", "--nodeps", "--noscripts"]).arg(&rpm));
+    let installed = stdout(&mut rpm_in(&["-qa", "--qf", "%{NAME}\\n"]));
+    let names: Vec<&str> = installed.lines().collect();
+    assert_eq!(names, ["piranha-rs"], "installed: {installed}");
+    assert_eq!(
+        std::fs::read(&cf).unwrap(),
+        nat,
+        "the admin's lvs.cf is kept"
+    );
+    assert!(root.join("etc/sysconfig/ha/lvs.cf.rpmnew").is_file());
+    let version = stdout(Command::new(root.join("usr/sbin/pulse")).arg("--version"));
+    assert!(
+        version.starts_with("Program Version:\tpulse 1.56"),
+        "{version}"
+    );
 }

@@ -146,6 +146,22 @@ fn pulse_unit_is_type_notify_with_the_original_paths() {
 }
 
 #[test]
+fn installed_lvs_cf_placeholder_parses_and_defines_nothing() {
+    let path = etc().join("sysconfig/ha/lvs.cf");
+    let parsed = lvscf::parse_file(&path).expect("parses");
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    assert!(parsed.config.virtuals.is_empty() && parsed.config.failovers.is_empty());
+    // pulse refuses it with the original message until the admin fills it in.
+    let findings = lvscf::validate_for_pulse(&parsed.config, "lvs.cf");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.message == "no active lvs services defined in lvs.cf"),
+        "{findings:?}"
+    );
+}
+
+#[test]
 fn sysconfig_pulse_sets_options() {
     let text = std::fs::read_to_string(etc().join("sysconfig/pulse")).expect("sysconfig");
     let assignments: Vec<&str> = text
