@@ -187,24 +187,10 @@ impl<F: FnMut(String)> Apply for TestStart<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Parsed, parse};
+    use crate::cli::test_config;
 
     fn config(extra: &[&str]) -> Config {
-        let mut v = vec![
-            "nanny",
-            "-h",
-            "192.168.1.2",
-            "-p",
-            "80",
-            "-r",
-            "8080",
-            "--lvs",
-        ];
-        v.extend_from_slice(extra);
-        match parse(v).unwrap() {
-            Parsed::Run(c) => *c,
-            Parsed::Print(_) => panic!(),
-        }
+        test_config(extra)
     }
 
     #[test]

@@ -12,12 +12,9 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 pub use ipvs::Forward;
 
-/// popt's error texts.
+/// popt's errors for integer values.
 const POPT_BADNUMBER: &str = "invalid numeric value";
 const POPT_OVERFLOW: &str = "number too large or too small";
-const POPT_NOARG: &str = "missing argument";
-const POPT_BADOPT: &str = "unknown option";
-const POPT_UNWANTEDARG: &str = "option does not take an argument";
 
 /// The raw options, spelled as the original's popt table (plus the man-page
 /// aliases of gaps.md E14 and the compat flags).
@@ -217,43 +214,7 @@ pub struct IntError(&'static str);
 /// popt `POPT_ARG_INT`: C `strtol` base 0 (decimal, `0x` hex, leading-zero
 /// octal, optional sign, leading blanks), whole string consumed, `int` range.
 pub fn popt_int(s: &str) -> Result<i32, IntError> {
-    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (neg, t) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let (radix, digits) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        if h.is_empty() || !h.as_bytes()[0].is_ascii_hexdigit() {
-            // strtol parses just the "0" and stops at the x.
-            return if s.trim().is_empty() {
-                Ok(0)
-            } else {
-                Err(IntError(POPT_BADNUMBER))
-            };
-        }
-        (16, h)
-    } else if t.len() > 1 && t.starts_with('0') {
-        (8, &t[1..])
-    } else {
-        (10, t)
-    };
-    if digits.is_empty() {
-        // "" (or only blanks) is accepted as 0 by popt; a lone sign is not.
-        return if s.len() == t.len() + usize::from(neg) && !s.contains(['-', '+']) {
-            Ok(0)
-        } else {
-            Err(IntError(POPT_BADNUMBER))
-        };
-    }
-    let mut v: i64 = 0;
-    for c in digits.chars() {
-        let d = c.to_digit(radix).ok_or(IntError(POPT_BADNUMBER))?;
-        v = v.saturating_mul(radix as i64).saturating_add(d as i64);
-    }
-    if neg {
-        v = -v;
-    }
+    let v = lvscf::parse_c_long(s.as_bytes()).ok_or(IntError(POPT_BADNUMBER))?;
     i32::try_from(v).map_err(|_| IntError(POPT_OVERFLOW))
 }
 
@@ -271,54 +232,22 @@ where
     validate(args)
 }
 
-fn bad(opt: &str, reason: &str) -> UsageError {
-    UsageError(format!("nanny: bad argument {opt}: {reason}"))
-}
-
-/// Maps a clap error to popt's `bad argument OPT: REASON`.
+/// Maps a clap error to popt's `bad argument OPT: REASON`; integer values
+/// get popt's number errors.
 fn popt_error(e: &clap::Error, argv: &[OsString]) -> UsageError {
-    let ctx_str = |k: ContextKind| match e.get(k) {
-        Some(ContextValue::String(s)) => Some(s.clone()),
-        _ => None,
-    };
-    let last = argv
-        .last()
-        .map(|a| a.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    match e.kind() {
-        ErrorKind::UnknownArgument => {
-            let arg = ctx_str(ContextKind::InvalidArg).unwrap_or(last);
-            bad(&arg, POPT_BADOPT)
-        }
-        ErrorKind::TooManyValues | ErrorKind::NoEquals => {
-            let value = ctx_str(ContextKind::InvalidValue).unwrap_or_default();
-            let tok = argv
-                .iter()
-                .map(|a| a.to_string_lossy())
-                .find(|a| a.starts_with("--") && a.ends_with(&format!("={value}")))
-                .map(|a| a.split('=').next().unwrap_or_default().to_string())
-                .unwrap_or(last);
-            bad(&tok, POPT_UNWANTEDARG)
-        }
-        ErrorKind::ValueValidation => {
-            let value = ctx_str(ContextKind::InvalidValue).unwrap_or_default();
-            let reason = std::error::Error::source(e)
-                .and_then(|s| s.downcast_ref::<IntError>())
-                .map(|ie| ie.0)
-                .unwrap_or(POPT_BADNUMBER);
-            bad(&spelling_of_value(argv, &value), reason)
-        }
-        ErrorKind::InvalidValue => {
-            // A value-taking option at the end of argv with nothing after it.
-            let tok = last.split('=').next().unwrap_or_default().to_string();
-            bad(&tok, POPT_NOARG)
-        }
-        _ => {
-            let arg = ctx_str(ContextKind::InvalidArg).unwrap_or(last);
-            let msg = e.kind().as_str().unwrap_or("invalid option");
-            bad(&arg, msg)
-        }
+    if e.kind() == ErrorKind::ValueValidation {
+        let value = match e.get(ContextKind::InvalidValue) {
+            Some(ContextValue::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let reason = std::error::Error::source(e)
+            .and_then(|s| s.downcast_ref::<IntError>())
+            .map(|ie| ie.0)
+            .unwrap_or(POPT_BADNUMBER);
+        let opt = spelling_of_value(argv, &value);
+        return UsageError(format!("nanny: bad argument {opt}: {reason}"));
     }
+    UsageError(lvs_util::popt::bad_argument("nanny", e, argv))
 }
 
 /// Finds how the user spelled the option that carried `value`.
@@ -348,19 +277,10 @@ fn lossy(s: &OsStr) -> String {
     s.to_string_lossy().into_owned()
 }
 
-unsafe extern "C" {
-    #[link_name = "inet_aton"]
-    fn c_inet_aton(cp: *const libc::c_char, inp: *mut libc::in_addr) -> libc::c_int;
-}
-
 /// `inet_aton`: dotted quad and the short/hex/octal forms.
 pub fn inet_aton(s: &OsStr) -> Option<Ipv4Addr> {
     use std::os::unix::ffi::OsStrExt as _;
-    let c = std::ffi::CString::new(s.as_bytes()).ok()?;
-    let mut addr = libc::in_addr { s_addr: 0 };
-    // SAFETY: valid C string and out pointer.
-    let ok = unsafe { c_inet_aton(c.as_ptr(), &mut addr) };
-    (ok != 0).then(|| Ipv4Addr::from(u32::from_be(addr.s_addr)))
+    lvscf::inet_aton(s.as_bytes())
 }
 
 fn validate(a: Args) -> Result<Parsed, UsageError> {
@@ -523,6 +443,27 @@ pub fn usage_text() -> String {
     s
 }
 
+/// Test helper: the configuration for `nanny -h 192.168.1.2 -p 80 -r 8080
+/// --lvs EXTRA…`.
+#[cfg(test)]
+pub(crate) fn test_config(extra: &[&str]) -> Config {
+    let mut v = vec![
+        "nanny",
+        "-h",
+        "192.168.1.2",
+        "-p",
+        "80",
+        "-r",
+        "8080",
+        "--lvs",
+    ];
+    v.extend_from_slice(extra);
+    match parse(v) {
+        Ok(Parsed::Run(c)) => *c,
+        other => panic!("{other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,6 +487,8 @@ mod tests {
         assert_eq!(popt_int(" 7"), Ok(7));
         assert_eq!(popt_int("0"), Ok(0));
         assert_eq!(popt_int(""), Ok(0));
+        assert_eq!(popt_int(" "), Err(IntError(POPT_BADNUMBER)));
+        assert_eq!(popt_int("0x"), Err(IntError(POPT_BADNUMBER)));
         assert_eq!(popt_int("08"), Err(IntError(POPT_BADNUMBER)));
         assert_eq!(popt_int("10s"), Err(IntError(POPT_BADNUMBER)));
         assert_eq!(popt_int("-"), Err(IntError(POPT_BADNUMBER)));

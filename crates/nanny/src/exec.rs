@@ -73,6 +73,7 @@ pub fn run(argv: &[OsString], timeout: Duration, term: &SignalFd) -> Ran {
         .stderr(Stdio::null())
         .stdout(Stdio::piped())
         .env_remove(crate::report::ENV)
+        .env_remove(crate::report::RESUME_ENV)
         .spawn();
     let Ok(mut child) = spawned else {
         return Ran::Abnormal;

@@ -85,25 +85,11 @@ impl<T: Connect> Apply for Kernel<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Parsed, parse};
+    use crate::cli::test_config;
     use ipvs::{Dest, Forward, MemTable, Op, Service, ServiceKey};
 
     fn target(extra: &[&str]) -> Target {
-        let mut v = vec![
-            "nanny",
-            "-h",
-            "192.168.1.2",
-            "-p",
-            "80",
-            "-r",
-            "8080",
-            "--lvs",
-        ];
-        v.extend_from_slice(extra);
-        match parse(v).unwrap() {
-            Parsed::Run(c) => Target::new(&c),
-            Parsed::Print(_) => panic!(),
-        }
+        Target::new(&test_config(extra))
     }
 
     fn table_with_service(key: ServiceKey) -> MemTable {

@@ -51,35 +51,14 @@ fn init_logging(nodaemon: bool, verbose: bool) {
         .try_init();
 }
 
-/// Detaches from the terminal: fork twice unless `nofork`, `setsid`, stdio
-/// to /dev/null.
+/// Detaches from the terminal (nanny.md §2 step 3): fork twice unless
+/// `nofork`, then stdio to /dev/null and a new session.
 fn detach(nofork: bool) {
-    use nix::unistd::{ForkResult, fork, setsid};
     if !nofork {
-        for _ in 0..2 {
-            // SAFETY: single-threaded at this point; the child only continues
-            // with ordinary code.
-            match unsafe { fork() } {
-                Ok(ForkResult::Parent { .. }) => std::process::exit(0),
-                Ok(ForkResult::Child) => {}
-                Err(_) => break,
-            }
-            let _ = setsid();
-        }
-    } else {
-        let _ = setsid();
+        // On failure nanny carries on in the foreground process.
+        let _ = lvs_util::daemon::fork_twice();
     }
-    if let Ok(null) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
-        use std::os::fd::AsRawFd as _;
-        for fd in 0..3 {
-            // SAFETY: dup2 onto the standard descriptors.
-            unsafe { libc::dup2(null.as_raw_fd(), fd) };
-        }
-    }
+    lvs_util::daemon::detach();
 }
 
 /// The descriptor named by `NANNY_REPORT_FD`, if set. Errors are start-up

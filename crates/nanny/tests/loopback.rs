@@ -7,7 +7,6 @@ mod support;
 use std::io::Write as _;
 use std::net::TcpStream;
 use std::os::unix::ffi::OsStrExt as _;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -375,17 +374,6 @@ fn percent_n_in_replies_is_data() {
     );
 }
 
-/// Connection `i` (from 1) is healthy when `plan(i)`.
-fn scripted(plan: fn(usize) -> bool) -> TcpServer {
-    let count = Arc::new(AtomicUsize::new(0));
-    TcpServer::local(move |mut c: TcpStream| {
-        let i = count.fetch_add(1, Ordering::SeqCst) + 1;
-        if plan(i) {
-            let _ = c.write_all(b"HTTP/1.0 200 OK\r\n");
-        }
-    })
-}
-
 #[test]
 fn flapping_server_reentry_counting() {
     if !root("flapping_server_reentry_counting") {
@@ -518,6 +506,38 @@ fn quiesced_server_stays_at_termination() {
             "nanny1 state down".into()
         ]
     );
+}
+
+#[test]
+fn resume_from_lvsd_state() {
+    if !root("resume_from_lvsd_state") {
+        return;
+    }
+    // up 5: already in the table and healthy, so no add; a failure deletes
+    let srv = scripted(|i| i == 1);
+    let p = srv.port();
+    let mut cmd = nanny(&strs(&lvs(&p, &["-x", "HTTP", "-w", "5"])));
+    cmd.env("NANNY_REPORT_RESUME", "up 5");
+    let mut n = Nanny::with_report(cmd);
+    n.report.wait("nanny1 state down");
+    assert_eq!(n.terminate(), 0);
+    assert_eq!(
+        n.report.all(),
+        [
+            "nanny1 state up".to_string(),
+            r_del(&p),
+            "nanny1 state down".into()
+        ]
+    );
+    // quiesced: recovery edits the weight back instead of adding
+    let srv = scripted(|_| true);
+    let p = srv.port();
+    let mut cmd = nanny(&strs(&lvs(&p, &["-x", "HTTP", "-q", "-a", "1"])));
+    cmd.env("NANNY_REPORT_RESUME", "quiesced");
+    let mut n = Nanny::with_report(cmd);
+    n.report.wait("nanny1 state up");
+    assert_eq!(n.terminate(), 0);
+    assert_eq!(n.report.all()[0], r_edit(&p, 1));
 }
 
 #[test]
@@ -826,6 +846,28 @@ mod signals {
             "Terminating due to signal 2".into(),
             ts_del(&p),
         ]));
+    }
+
+    #[test]
+    fn term_during_a_network_wait() {
+        if !root("signals_term_during_a_network_wait") {
+            return;
+        }
+        let srv = TcpServer::local(|c: TcpStream| {
+            std::thread::sleep(Duration::from_secs(60));
+            drop(c);
+        });
+        let p = srv.port();
+        let mut n = Nanny::spawn(nanny(&strs(&lvs(&p, &["-x", "HTTP", "-t", "60"]))));
+        assert!(lvs_tests::netns::wait_for(LONG, || srv
+            .accepted
+            .load(std::sync::atomic::Ordering::SeqCst)
+            == 1));
+        assert_eq!(n.terminate(), 0);
+        assert_eq!(
+            n.lines(),
+            [start_line(&p), "Terminating due to signal 15".into()]
+        );
     }
 
     #[test]

@@ -5,10 +5,7 @@
 
 mod support;
 
-use std::io::Write as _;
-use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::{IpAddr, Ipv4Addr};
 
 use ipvs::{Client, DestEntry, Op, Service, ServiceKey};
 use support::*;
@@ -40,20 +37,6 @@ fn in_netns(test: &str, body: impl FnOnce(&tokio::runtime::Runtime, Client) + Se
     if let Err(p) = h.join() {
         std::panic::resume_unwind(p);
     }
-}
-
-/// A server whose connection `i` (from 1) answers `HTTP` when `plan(i)`.
-fn scripted(plan: fn(usize) -> bool) -> TcpServer {
-    let count = Arc::new(AtomicUsize::new(0));
-    TcpServer::on(
-        TcpListener::bind("127.0.0.1:0").unwrap(),
-        move |mut c: TcpStream| {
-            let i = count.fetch_add(1, Ordering::SeqCst) + 1;
-            if plan(i) {
-                let _ = c.write_all(b"HTTP/1.0 200 OK\r\n");
-            }
-        },
-    )
 }
 
 fn dests(rt: &tokio::runtime::Runtime, c: &Client, key: &ServiceKey) -> Vec<(u16, u32)> {

@@ -290,6 +290,18 @@ impl Drop for TcpServer {
     }
 }
 
+/// A server on 127.0.0.1 whose connection `i` (from 1) answers
+/// `HTTP/1.0 200 OK` when `plan(i)` and otherwise closes at once.
+pub fn scripted(plan: fn(usize) -> bool) -> TcpServer {
+    let count = Arc::new(AtomicUsize::new(0));
+    TcpServer::local(move |mut c: TcpStream| {
+        let i = count.fetch_add(1, Ordering::SeqCst) + 1;
+        if plan(i) {
+            let _ = c.write_all(b"HTTP/1.0 200 OK\r\n");
+        }
+    })
+}
+
 /// Reads what the client sent (up to a blank line or 200 ms of quiet).
 pub fn read_request(c: &mut TcpStream) -> Vec<u8> {
     c.set_read_timeout(Some(Duration::from_millis(200)))
