@@ -10,6 +10,23 @@
 //!   with its parser (for lvsd);
 //! * [`apply`], [`kernel`]: carrying out IPVS changes;
 //! * [`run`]: the shell that ties them together.
+//!
+//! # Using nanny from lvsd
+//!
+//! lvsd stays the only writer of the IPVS table (ARCHITECTURE.md): it starts
+//! each nanny with exactly the argv of lvsd.md §4 and, in its environment,
+//! `NANNY_REPORT_FD=N` naming the inherited write end of a pipe (and, when
+//! restarting a nanny on reload, `NANNY_REPORT_RESUME`). It reads the pipe
+//! line by line and hands each line to [`report::parse_line`]:
+//!
+//! * `Report::Change(op)`: an `ipvs::Op::{AddDest, EditDest, DelDest}` to
+//!   apply as is with `ipvs::IpvsTable::apply` (lvsd decides what a failure
+//!   means; the original nanny exited 255, gaps.md E6);
+//! * `Report::State(up)`: the health verdict, sent after the first check and
+//!   on every change, for the sorry-server logic (lvsd.md §6).
+//!
+//! Lines are versioned (`nanny1 …`); see [`report`] for the grammar. With
+//! `--nodaemon` nanny still prints the original `nanny: …` lines on stdout.
 
 pub mod apply;
 pub mod check;

@@ -225,6 +225,25 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         ),
     }
     let timeout = Duration::from_secs(u64::from(c.interval));
+    // Step 11: the raw socket is opened whatever the check (as the
+    // original), unless --no-icmp (gaps.md E12); only TCP/UDP checks use it.
+    let pinger = if c.icmp {
+        match Pinger::new() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                emit(
+                    Level::Info,
+                    &format!(
+                        "failed to create ping socket: {}",
+                        errno_text(e.raw_os_error().unwrap_or(0))
+                    ),
+                );
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
     let checker = match &c.program {
         Some(p) => Checker::External(ExternalCheck {
             command: p.clone(),
@@ -235,36 +254,17 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             failure_passes: c.external_failure_passes,
             newline_only: c.chop_newline_only,
         }),
-        None => {
-            let pinger = if c.icmp {
-                match Pinger::new() {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        emit(
-                            Level::Info,
-                            &format!(
-                                "failed to create ping socket: {}",
-                                errno_text(e.raw_os_error().unwrap_or(0))
-                            ),
-                        );
-                        return 1;
-                    }
-                }
-            } else {
-                None
-            };
-            Checker::Net(
-                NetCheck {
-                    host: c.host,
-                    port: c.rport,
-                    udp: c.udp,
-                    send: c.send.clone(),
-                    expect: Expect::new(c.expect.as_deref(), c.regex),
-                    timeout,
-                },
-                pinger,
-            )
-        }
+        None => Checker::Net(
+            NetCheck {
+                host: c.host,
+                port: c.rport,
+                udp: c.udp,
+                send: c.send.clone(),
+                expect: Expect::new(c.expect.as_deref(), c.regex),
+                timeout,
+            },
+            pinger,
+        ),
     };
     let probe = c.loadcmd.as_ref().map(|l| LoadProbe {
         command: l.clone(),

@@ -1225,6 +1225,14 @@ mod load {
             probe(&bad, None)[2],
             "bad load average returned: %n%s%x load 0.5, 1"
         );
+        // messages are cut at 255 bytes, as the original's buffer does
+        let long = script(dir.path(), "long", &format!("echo {}", "y".repeat(400)));
+        let line = probe(&long, None)[2].clone();
+        assert_eq!(line.len(), 255);
+        assert_eq!(
+            line,
+            format!("bad load average returned: {}", "y".repeat(255 - 27))
+        );
         let fail = script(dir.path(), "fail", "exit 3");
         assert_eq!(
             probe(&fail, None)[2..4],
