@@ -1164,6 +1164,7 @@ impl Engine {
                                     .unwrap_or_default(),
                             };
                             let health = match st.effective_health(r, now) {
+                                _ if st.role != Role::Monitored => "-",
                                 Some(true) => "up",
                                 Some(false) => "down",
                                 None if st.pending(r, now) => "pending",
@@ -1243,7 +1244,8 @@ pub struct RsStatus {
     pub monitor: String,
     /// Nanny pid.
     pub pid: Option<u32>,
-    /// `up`, `down`, `pending` (first check not reported yet), `unknown`.
+    /// `up`, `down`, `pending` (first check not reported yet), `unknown`,
+    /// `-` when not monitored.
     pub health: String,
     /// Weight in the table; `None` when not in the table.
     pub weight: Option<u32>,

@@ -1,0 +1,423 @@
+//! The lvsd binary on this machine (no IPVS needed): command line, start-up
+//! errors, and `--test-start`, which prints what it would do and touches
+//! nothing: start-up, reload (good and bad files), status, shutdown.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn lvsd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lvsd"))
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let o = lvsd().args(args).output().expect("run lvsd");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn version_help_and_usage() {
+    let (code, out, err) = run(&["--version"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0], "Program Version:\tlvs 1.38");
+    assert!(lines[1].starts_with("Built:\t\t\t"));
+    assert_eq!(lines[2], "A component of:\t\tpiranha-0.8.6-1");
+    for a in ["-?", "--help"] {
+        let (code, out, _) = run(&[a]);
+        assert_eq!(code, 0);
+        assert!(out.starts_with("Usage: lvsd [OPTION...]\n"), "{out}");
+        assert!(out.contains("  -c, --configfile=STRING     Configuration file\n"));
+    }
+    let (code, out, _) = run(&["--usage"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("Usage: lvsd [-?ntv]"));
+}
+
+#[test]
+fn command_line_and_config_errors() {
+    assert_eq!(
+        run(&["--bogus"]),
+        (
+            1,
+            String::new(),
+            "lvs: bad argument --bogus: unknown option\n".into()
+        )
+    );
+    assert_eq!(
+        run(&["-c"]),
+        (
+            1,
+            String::new(),
+            "lvs: bad argument -c: missing argument\n".into()
+        )
+    );
+    assert_eq!(
+        run(&["-n", "extra"]),
+        (1, String::new(), "lvs: unexpected arguments\n".into())
+    );
+    assert_eq!(
+        run(&["-n", "-c", "/nonexistent/lvs.cf"]),
+        (
+            1,
+            String::new(),
+            "lvs: failed to open /nonexistent/lvs.cf\n".into()
+        )
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.cf");
+    std::fs::write(&bad, "serial_no = 1\nvirtual a {\n  port = x80\n}\n").unwrap();
+    let f = bad.to_str().unwrap();
+    assert_eq!(
+        run(&["-n", "-c", f]),
+        (
+            1,
+            String::new(),
+            format!("lvs: error parsing {f} on line 3.\n")
+        )
+    );
+    let empty = dir.path().join("empty.cf");
+    std::fs::write(&empty, "").unwrap();
+    let f = empty.to_str().unwrap();
+    assert_eq!(
+        run(&["-t", "-n", "-c", f]).2,
+        format!("lvs: error parsing {f} on line 0.\n")
+    );
+    // no lvsd to ask
+    let sock = dir.path().join("none.sock");
+    let (code, out, err) = run(&["--status", "--status-socket", sock.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(
+        err.starts_with("lvs: cannot get the status of lvsd: "),
+        "{err}"
+    );
+}
+
+/// A running lvsd with its stdout collected line by line.
+struct Running {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = lvsd()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start lvsd");
+        let out = child.stdout.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let l2 = lines.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                l2.lock().unwrap().push(l);
+            }
+        });
+        Running { child, lines }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits until a line equal to `last` arrived; returns the lines since
+    /// line `from`.
+    fn until(&self, from: usize, last: &str) -> Vec<String> {
+        self.until_match(from, last, |x| x == last)
+    }
+
+    /// Waits until a line for which `is_last` holds arrived; returns the
+    /// lines since line `from`.
+    fn until_match(&self, from: usize, what: &str, is_last: impl Fn(&str) -> bool) -> Vec<String> {
+        let end = Instant::now() + Duration::from_secs(20);
+        let last = what;
+        loop {
+            let l = self.lines();
+            if let Some(i) = l.iter().skip(from).position(|x| is_last(x)) {
+                return l[from..from + i + 1].to_vec();
+            }
+            assert!(Instant::now() < end, "no {last:?} in {l:#?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    fn wait(&mut self) -> i32 {
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < end, "lvsd did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const CF: &str = r#"
+network = direct
+tcp_timeout = 900
+virtual www {
+     active = 1
+     address = 203.0.113.100 eth0:1
+     port = 80
+     persistent = 300
+     pmask = 255.255.255.0
+     send = "GET / HTTP/1.0\r\n\r\n"
+     expect = 'HTTP/1.1 200'
+     timeout = 6
+     reentry = 30
+     sorry_server = 192.168.50.200
+     server web1 {
+         address = 192.168.50.11
+         active = 1
+         weight = 10
+     }
+     server web2 {
+         address = 192.168.50.12
+         active = 0
+     }
+}
+virtual mark {
+     active = 1
+     address = 203.0.113.101 eth0:2
+     fwmark = 7
+     port = 443
+     scheduler = rr
+     send_program = "/usr/local/bin/check %h %p"
+     server s1 {
+         address = 192.168.50.21
+         active = 1
+     }
+}
+"#;
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+fn status(sock: &Path, json: bool) -> String {
+    let mut args = vec!["--status", "--status-socket", sock.to_str().unwrap()];
+    if json {
+        args.push("--json");
+    }
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    out
+}
+
+#[test]
+fn test_start_prints_everything_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cf = dir.path().join("lvs.cf");
+    let sock: PathBuf = dir.path().join("lvsd.sock");
+    write(&cf, CF);
+    let mut lvs = Running::start(&[
+        "--nodaemon",
+        "--test-start",
+        "-c",
+        cf.to_str().unwrap(),
+        "--status-socket",
+        sock.to_str().unwrap(),
+    ]);
+    let start = lvs.until(0, "lvs: test-start: /usr/sbin/nanny -c -h 192.168.50.21 -p 443 -r 443 -f 7 -e '/usr/local/bin/check %h %p' -a 180 -I /sbin/ipvsadm -t 10 -w 1 -V 203.0.113.101 -M g --nodaemon --lvs");
+    assert_eq!(
+        start,
+        [
+            "lvs: test-start: /sbin/ipvsadm --set 900 0 0",
+            "lvs: test-start: /sbin/ipvsadm -C",
+            "lvs: starting virtual service www active: 80",
+            "lvs: test-start: /sbin/ipvsadm -A -t 203.0.113.100:80 -s wlc -p 300 -M 255.255.255.0",
+            "lvs: test-start: /usr/sbin/nanny -c -h 192.168.50.11 -p 80 -r 80 -s 'GET / HTTP/1.0\\r\\n\\r\\n' -x 'HTTP/1.1 200' -a 30 -I /sbin/ipvsadm -t 6 -w 10 -V 203.0.113.100 -M g --nodaemon --lvs",
+            "lvs: starting virtual service mark active: 443",
+            "lvs: test-start: /sbin/ipvsadm -A -f 7 -s rr",
+            "lvs: test-start: /usr/sbin/nanny -c -h 192.168.50.21 -p 443 -r 443 -f 7 -e '/usr/local/bin/check %h %p' -a 180 -I /sbin/ipvsadm -t 10 -w 1 -V 203.0.113.101 -M g --nodaemon --lvs",
+        ]
+    );
+
+    // status, both forms
+    while !sock.exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = status(&sock, false);
+    assert!(
+        text.starts_with("virtual www: TCP 203.0.113.100:80 up, scheduler wlc, persistent 300 s, sorry server 192.168.50.200 not in use\n"),
+        "{text}"
+    );
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(
+        rows.contains(&vec![
+            "web1",
+            "192.168.50.11:80",
+            "shown",
+            "-",
+            "unknown",
+            "-",
+            "-",
+            "-"
+        ]),
+        "{text}"
+    );
+    assert!(
+        rows.contains(&vec![
+            "web2",
+            "192.168.50.12:80",
+            "inactive",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-"
+        ]),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&status(&sock, true)).unwrap();
+    assert_eq!(json["virtuals"][1]["service"], "FWM 7");
+    assert_eq!(json["virtuals"][0]["reals"][0]["monitor"], "shown");
+    assert_eq!(json["virtuals"][0]["reals"][0]["configured_weight"], 10);
+
+    // a reload as a diff: new scheduler, a new server, one removed, the
+    // fwmark service gone
+    let n = lvs.lines().len();
+    let edited = CF
+        .replace(
+            "     persistent = 300\n",
+            "     persistent = 300\n     scheduler = rr\n",
+        )
+        .replace(
+            "address = 192.168.50.12\n         active = 0",
+            "address = 192.168.50.12\n         active = 1",
+        )
+        .replace(
+            "virtual mark {\n     active = 1",
+            "virtual mark {\n     active = 0",
+        );
+    write(&cf, &edited);
+    lvs.signal(libc::SIGHUP);
+    let reload = lvs.until(n, "lvs: test-start: /usr/sbin/nanny -c -h 192.168.50.12 -p 80 -r 80 -s 'GET / HTTP/1.0\\r\\n\\r\\n' -x 'HTTP/1.1 200' -a 30 -I /sbin/ipvsadm -t 6 -w 1 -V 203.0.113.100 -M g --nodaemon --lvs");
+    assert_eq!(
+        reload[..4],
+        [
+            "lvs: rereading configuration file",
+            "lvs: shutting down virtual service mark",
+            "lvs: test-start: /sbin/ipvsadm -D -f 7",
+            "lvs: test-start: /sbin/ipvsadm -E -t 203.0.113.100:80 -s rr -p 300 -M 255.255.255.0",
+        ]
+    );
+    let summary = "lvs: configuration reloaded: 2 IPVS changes, 0 nannies started, 0 stopped (";
+    let done = lvs.until_match(n, summary, |l| {
+        l.starts_with(summary) && l.ends_with(" ms)")
+    });
+    assert_eq!(done.len(), reload.len() + 1);
+
+    // a bad file is refused; everything stays
+    let n = lvs.lines().len();
+    write(&cf, "virtual x {\n active = maybe\n}\n");
+    lvs.signal(libc::SIGHUP);
+    let head = format!("lvs: reload refused: {}:2: active: ", cf.display());
+    let refused = lvs.until_match(n, &head, |l| {
+        l.starts_with(&head) && l.ends_with("; keeping the running configuration")
+    });
+    assert_eq!(
+        refused,
+        [
+            "lvs: rereading configuration file".to_string(),
+            format!("lvs: lvs: error parsing {} on line 2.", cf.display()),
+            String::new(),
+            refused[3].clone(),
+        ]
+    );
+    let text = status(&sock, false);
+    assert!(
+        text.contains("virtual www: TCP 203.0.113.100:80 up, scheduler rr"),
+        "{text}"
+    );
+    std::fs::remove_file(&cf).unwrap();
+    let n = lvs.lines().len();
+    lvs.signal(libc::SIGHUP);
+    lvs.until(n, &format!("lvs: lvs: failed to open {}", cf.display()));
+
+    // shutdown
+    let n = lvs.lines().len();
+    lvs.signal(libc::SIGTERM);
+    let end = lvs.until(n, "lvs: test-start: /sbin/ipvsadm -D -t 203.0.113.100:80");
+    assert_eq!(
+        end,
+        [
+            "lvs: shutting down due to signal 15",
+            "lvs: shutting down virtual service www",
+            "lvs: test-start: /sbin/ipvsadm -D -t 203.0.113.100:80",
+        ]
+    );
+    assert_eq!(lvs.wait(), 0);
+    assert!(!sock.exists(), "status socket removed");
+}
+
+#[test]
+fn daemon_mode_without_fork_writes_and_removes_the_pid_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cf = dir.path().join("lvs.cf");
+    let sock = dir.path().join("lvsd.sock");
+    let pidf = dir.path().join("lvs.pid");
+    write(&cf, CF);
+    let mut child = lvsd()
+        .args([
+            "--nofork",
+            "-t",
+            "-c",
+            cf.to_str().unwrap(),
+            "--status-socket",
+            sock.to_str().unwrap(),
+        ])
+        .env("LVS_PID_FILE", &pidf)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    while !(pidf.exists() && sock.exists()) {
+        assert!(Instant::now() < end, "no pid file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&pidf).unwrap(),
+        format!("{}\n", child.id())
+    );
+    assert!(status(&sock, false).contains("virtual mark: FWM 7 up"));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(!pidf.exists());
+    // stdout was detached: nothing printed there
+    let mut out = String::new();
+    use std::io::Read as _;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert_eq!(out, "");
+}
