@@ -572,7 +572,7 @@ impl Engine {
         st.since = now;
         if self.opts.test_start {
             st.monitor = Monitor::Shown;
-            return Action::ShowNanny(r.argv.clone());
+            return Action::ShowNanny(r.argv.to_vec());
         }
         let id = self.next_id;
         self.next_id += 1;
@@ -587,7 +587,7 @@ impl Engine {
         );
         Action::Spawn {
             id,
-            argv: r.argv.clone(),
+            argv: r.argv.to_vec(),
             resume,
         }
     }
@@ -1015,8 +1015,9 @@ impl Engine {
                     old_owner.remove(&key);
                     self.by_key.insert(key, vi);
                     let st = old_vss[oi].take().expect("taken once");
-                    self.carry(&old_spec.virtuals[oi], st, vi, now, &mut spawns, &mut stops);
-                    carried.push(vi);
+                    let changed =
+                        self.carry(&old_spec.virtuals[oi], st, vi, now, &mut spawns, &mut stops);
+                    carried.push((vi, changed));
                 }
                 None => adds.extend(self.begin_virtual(vi, &mut starts)),
             }
@@ -1050,11 +1051,15 @@ impl Engine {
         }
 
         let mut ops = dels;
-        for &vi in &carried {
+        for &(vi, changed) in &carried {
             let mut notes = Vec::new();
             self.decide_sorry(vi, now, &mut notes);
+            // an unchanged block with an unchanged sorry server needs
+            // nothing: between events the installed table is the wanted one
+            if changed || !notes.is_empty() {
+                ops.extend(self.changes(vi));
+            }
             out.extend(notes);
-            ops.extend(self.changes(vi));
         }
         ops.extend(adds);
         if !ops.is_empty() {
@@ -1069,16 +1074,27 @@ impl Engine {
 
     /// Carries the state of an old virtual server that is still up into
     /// slot `vi` of the new configuration; queues nanny starts and stops.
+    /// Returns whether its block changed.
     fn carry(
         &mut self,
         old: &VsSpec,
-        st: VsState,
+        mut st: VsState,
         vi: usize,
         now: Duration,
         spawns: &mut Vec<(usize, usize, Option<Resume>)>,
         stops: &mut Vec<NannyId>,
-    ) {
+    ) -> bool {
         let v = &self.spec.virtuals[vi];
+        if old == v {
+            // the same block: everything stays; only dead nannies restart
+            for (ri, r) in st.reals.iter_mut().enumerate() {
+                if r.role == Role::Monitored && r.monitor == Monitor::Dead {
+                    spawns.push((vi, ri, r.resume()));
+                }
+            }
+            self.vss[vi] = st;
+            return false;
+        }
         let mut old_rs: HashMap<RsId, (&RsSpec, RsState)> = old
             .reals
             .iter()
@@ -1121,6 +1137,7 @@ impl Engine {
             new.reals[ri] = s;
         }
         stops.extend(old_rs.into_values().filter_map(|(_, s)| s.nanny));
+        true
     }
 
     /// A snapshot for `lvsd --status`. `now` is the engine clock; `wall`

@@ -378,7 +378,7 @@ fn monitored(s: &Sim) -> Monitored {
         for (r, rs) in v.reals.iter().zip(&st.reals) {
             if rs.role == Role::Monitored {
                 let pid = rs.nanny.and_then(|id| s.e.nannies[&id].pid);
-                out.insert((v.key, r.id), (r.argv.clone(), r.dest, pid));
+                out.insert((v.key, r.id), (r.argv.to_vec(), r.dest, pid));
             }
         }
     }

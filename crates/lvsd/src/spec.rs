@@ -88,11 +88,37 @@ pub struct RsSpec {
     /// `quiesce_server`.
     pub quiesce: bool,
     /// The nanny command line, `client_monitor` first (lvsd.md §4).
-    pub argv: Vec<String>,
+    pub argv: Argv,
     /// How long its first verdict may take: two check timeouts plus two
     /// seconds to start (a check is a connect and a read, each bounded by
     /// `timeout`).
     pub first_verdict: Duration,
+}
+
+/// A command line kept in one allocation (arguments separated by NUL,
+/// which lvs.cf values cannot contain): a table of 20,000 real servers
+/// builds, compares and frees these on every reload.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Argv(String);
+
+impl Argv {
+    /// Appends one argument.
+    pub fn push(&mut self, arg: &str) {
+        if !self.0.is_empty() {
+            self.0.push('\0');
+        }
+        self.0.push_str(arg);
+    }
+
+    /// The arguments.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.split('\0')
+    }
+
+    /// The arguments as strings.
+    pub fn to_vec(&self) -> Vec<String> {
+        self.iter().map(String::from).collect()
+    }
 }
 
 impl RsSpec {
@@ -206,21 +232,23 @@ pub fn nanny_argv(
     v: &lvscf::Service,
     s: &lvscf::RealServer,
     flags: Flags,
-) -> Vec<String> {
+) -> Argv {
     let g = &config.global;
-    let mut a: Vec<String> = vec![v.client_monitor.clone(), "-c".into()];
-    let mut opt = |k: &str, val: String| {
-        a.push(k.into());
+    let mut a = Argv::default();
+    a.push(&v.client_monitor);
+    a.push("-c");
+    let opt = |a: &mut Argv, k: &str, val: &str| {
+        a.push(k);
         a.push(val);
     };
-    opt("-h", s.address.addr.to_string());
-    opt("-p", v.port.to_string());
-    opt("-r", s.port.to_string());
+    opt(&mut a, "-h", &s.address.addr.to_string());
+    opt(&mut a, "-p", &v.port.to_string());
+    opt(&mut a, "-r", &s.port.to_string());
     if v.fwmark != 0 {
-        opt("-f", v.fwmark.to_string());
+        opt(&mut a, "-f", &v.fwmark.to_string());
     }
     if v.protocol == Protocol::Udp {
-        a.push("-u".into());
+        a.push("-u");
     }
     for (k, val) in [
         ("-e", v.send_program_arg(flags.quotes)),
@@ -228,8 +256,7 @@ pub fn nanny_argv(
         ("-x", v.expect_arg(flags.quotes)),
     ] {
         if let Some(val) = val {
-            a.push(k.into());
-            a.push(val.into());
+            opt(&mut a, k, val);
         }
     }
     for (set, flag) in [
@@ -238,32 +265,27 @@ pub fn nanny_argv(
         (flags.verbose, "-v"),
     ] {
         if set {
-            a.push(flag.into());
+            a.push(flag);
         }
     }
-    for (k, val) in [
-        ("-a", v.reentry.to_string()),
-        ("-I", g.ipvsadm.clone()),
-        ("-t", v.timeout.to_string()),
-        ("-w", s.weight.to_string()),
-        ("-V", v.vip().to_string()),
-        ("-M", g.network.method_letter().to_string()),
-    ] {
-        a.push(k.into());
-        a.push(val);
-    }
+    opt(&mut a, "-a", &v.reentry.to_string());
+    opt(&mut a, "-I", &g.ipvsadm);
+    opt(&mut a, "-t", &v.timeout.to_string());
+    opt(&mut a, "-w", &s.weight.to_string());
+    opt(&mut a, "-V", &v.vip().to_string());
+    opt(
+        &mut a,
+        "-M",
+        g.network.method_letter().encode_utf8(&mut [0; 4]),
+    );
     if let Some(l) = &v.load_monitor {
-        a.push("-U".into());
-        a.push(if l == "uptime" {
-            g.rsh_command.clone()
-        } else {
-            l.clone()
-        });
+        let cmd = if l == "uptime" { &g.rsh_command } else { l };
+        opt(&mut a, "-U", cmd);
     }
     if flags.nodaemon || v.sorry().is_some() {
-        a.push("--nodaemon".into());
+        a.push("--nodaemon");
     }
-    a.push("--lvs".into());
+    a.push("--lvs");
     a
 }
 
@@ -324,16 +346,19 @@ virtual smtp {
         let spec = build(&parse(EXAMPLE), Flags::default());
         let www = &spec.virtuals[0];
         assert_eq!(
-            www.reals[0].argv.join(" "),
+            www.reals[0].argv.to_vec().join(" "),
             "/usr/sbin/nanny -c -h 192.168.50.11 -p 80 -r 80 -s GET /health HTTP/1.0\\r\\n\\r\\n \
              -x HTTP/1.1 200 -q -a 30 -I /sbin/ipvsadm -t 6 -w 10 -V 203.0.113.100 -M m -U none \
              --nodaemon --lvs"
         );
         // the -s value is one argv element
-        assert_eq!(www.reals[0].argv[9], "GET /health HTTP/1.0\\r\\n\\r\\n");
+        assert_eq!(
+            www.reals[0].argv.to_vec()[9],
+            "GET /health HTTP/1.0\\r\\n\\r\\n"
+        );
         let smtp = &spec.virtuals[1];
         assert_eq!(
-            smtp.reals[0].argv.join(" "),
+            smtp.reals[0].argv.to_vec().join(" "),
             "/usr/sbin/nanny -c -h 192.168.50.21 -p 25 -r 25 -x 220 -a 60 -I /sbin/ipvsadm \
              -t 10 -w 1 -V 203.0.113.101 -M m --lvs"
         );
@@ -422,7 +447,7 @@ virtual b {
         // fwmark: the destination keeps the real port even with direct routing
         assert_eq!(a.reals[0].dest.port, 8443);
         assert_eq!(
-            a.reals[0].argv,
+            a.reals[0].argv.to_vec(),
             [
                 "/usr/local/bin/wrap",
                 "-c",
@@ -460,7 +485,7 @@ virtual b {
         );
         let b = &spec.virtuals[1];
         assert_eq!(b.key, ServiceKey::udp([10, 0, 0, 2], 53));
-        assert!(b.reals[0].argv.contains(&"-u".to_string()));
+        assert!(b.reals[0].argv.to_vec().contains(&"-u".to_string()));
         // direct routing without fwmark: destinations use the virtual port
         assert_eq!(b.reals[0].dest.port, 53);
         // the original keeps single quotes (compat flag)
@@ -471,7 +496,12 @@ virtual b {
                 ..flags
             },
         );
-        assert!(spec.virtuals[0].reals[0].argv.contains(&"'OK'".to_string()));
+        assert!(
+            spec.virtuals[0].reals[0]
+                .argv
+                .to_vec()
+                .contains(&"'OK'".to_string())
+        );
     }
 
     #[test]
@@ -485,7 +515,7 @@ virtual b {
         cfg.virtuals[0].expect = Some("xyz\"".into());
         let argv = build(&cfg, Flags::default()).virtuals[0].reals[0]
             .argv
-            .clone();
+            .to_vec();
         let at = |k: &str| argv[argv.iter().position(|a| a == k).unwrap() + 1].clone();
         assert_eq!(at("-s"), "abc");
         assert_eq!(at("-x"), "xyz");
