@@ -278,13 +278,26 @@ fn roles(vs: &VsSpec) -> Vec<Role> {
         .collect()
 }
 
+/// The state of every block of `spec` before anything started.
+fn fresh(spec: &Spec, now: Duration) -> Vec<VsState> {
+    spec.virtuals
+        .iter()
+        .map(|v| VsState {
+            phase: Phase::Inactive,
+            service: v.service.clone(),
+            sorry_in: false,
+            reals: roles(v).into_iter().map(|r| RsState::new(r, now)).collect(),
+        })
+        .collect()
+}
+
 impl Engine {
     /// An engine for `spec`; nothing happens until [`Engine::start`].
     pub fn new(spec: Spec, opts: Options) -> Engine {
-        let mut e = Engine {
+        Engine {
             opts,
+            vss: fresh(&spec, Duration::ZERO),
             spec,
-            vss: Vec::new(),
             by_key: HashMap::new(),
             installed: HashMap::new(),
             removing: HashMap::new(),
@@ -293,22 +306,7 @@ impl Engine {
             next_id: 1,
             stopping: false,
             last_tick: Duration::ZERO,
-        };
-        e.vss = e
-            .spec
-            .virtuals
-            .iter()
-            .map(|v| VsState {
-                phase: Phase::Inactive,
-                service: v.service.clone(),
-                sorry_in: false,
-                reals: roles(v)
-                    .into_iter()
-                    .map(|r| RsState::new(r, Duration::ZERO))
-                    .collect(),
-            })
-            .collect();
-        e
+        }
     }
 
     /// The running configuration.
@@ -989,17 +987,7 @@ impl Engine {
         let mut carried = Vec::new();
         let mut spawns: Vec<(usize, usize, Option<Resume>)> = Vec::new();
         let mut stops = Vec::new();
-        self.vss = self
-            .spec
-            .virtuals
-            .iter()
-            .map(|v| VsState {
-                phase: Phase::Inactive,
-                service: v.service.clone(),
-                sorry_in: false,
-                reals: roles(v).into_iter().map(|r| RsState::new(r, now)).collect(),
-            })
-            .collect();
+        self.vss = fresh(&self.spec, now);
         for vi in 0..self.spec.virtuals.len() {
             let key = self.spec.virtuals[vi].key;
             let old = if self.spec.virtuals[vi].active && !self.by_key.contains_key(&key) {

@@ -2,11 +2,13 @@
 //! errors, and `--test-start`, which prints what it would do and touches
 //! nothing: start-up, reload (good and bad files), status, shutdown.
 
-use std::io::{BufRead as _, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::Collected;
 
 fn lvsd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_lvsd"))
@@ -101,32 +103,15 @@ fn command_line_and_config_errors() {
 }
 
 /// A running lvsd with its stdout collected line by line.
-struct Running {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
+struct Running(Collected);
 
 impl Running {
     fn start(args: &[&str]) -> Running {
-        let mut child = lvsd()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start lvsd");
-        let out = child.stdout.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let l2 = lines.clone();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                l2.lock().unwrap().push(l);
-            }
-        });
-        Running { child, lines }
+        Running(Collected::spawn(lvsd().args(args)))
     }
 
     fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
+        self.0.lines()
     }
 
     /// Waits until a line equal to `last` arrived; returns the lines since
@@ -138,39 +123,18 @@ impl Running {
     /// Waits until a line for which `is_last` holds arrived; returns the
     /// lines since line `from`.
     fn until_match(&self, from: usize, what: &str, is_last: impl Fn(&str) -> bool) -> Vec<String> {
-        let end = Instant::now() + Duration::from_secs(20);
-        let last = what;
-        loop {
-            let l = self.lines();
-            if let Some(i) = l.iter().skip(from).position(|x| is_last(x)) {
-                return l[from..from + i + 1].to_vec();
-            }
-            assert!(Instant::now() < end, "no {last:?} in {l:#?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let i = self
+            .0
+            .wait_line(from, what, is_last, Duration::from_secs(20));
+        self.lines()[from..=i].to_vec()
     }
 
     fn signal(&self, sig: i32) {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
+        self.0.signal(sig);
     }
 
     fn wait(&mut self) -> i32 {
-        let end = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st.code().unwrap_or(-1);
-            }
-            assert!(Instant::now() < end, "lvsd did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.wait_exit(Duration::from_secs(20))
     }
 }
 

@@ -6,14 +6,18 @@
 //! Nannies check every second (`timeout = 1`) and need two good checks to
 //! re-enter (`reentry = 2`).
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use common::Collected;
 
 use lvs_tests::Need;
 use lvs_tests::netns::{Netns, veth};
@@ -238,8 +242,7 @@ impl Drop for Server {
 /// lvsd running in the director namespace with `--nodaemon`; its stdout is
 /// collected.
 struct Lvsd {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
+    run: Collected,
     sock: PathBuf,
     cf: PathBuf,
 }
@@ -253,36 +256,24 @@ impl Lvsd {
         let path = lab.path("lvs.cf");
         std::fs::write(&path, cf).unwrap();
         let sock = lab.path("lvsd.sock");
-        let mut child = lab
-            .d
-            .command(env!("CARGO_BIN_EXE_lvsd"))
-            .args(["--nodaemon", "-c"])
-            .arg(&path)
-            .arg("--status-socket")
-            .arg(&sock)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start lvsd");
-        let out = child.stdout.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let l2 = lines.clone();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                l2.lock().unwrap().push(l);
-            }
-        });
+        let run = Collected::spawn(
+            lab.d
+                .command(env!("CARGO_BIN_EXE_lvsd"))
+                .args(["--nodaemon", "-c"])
+                .arg(&path)
+                .arg("--status-socket")
+                .arg(&sock)
+                .args(extra),
+        );
         Lvsd {
-            child,
-            lines,
+            run,
             sock,
             cf: path,
         }
     }
 
     fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
+        self.run.lines()
     }
 
     fn has(&self, line: &str) -> bool {
@@ -292,24 +283,12 @@ impl Lvsd {
     /// Waits for a line starting with `prefix` after line `from`; returns
     /// its index.
     fn wait_line(&self, from: usize, prefix: &str) -> usize {
-        let end = Instant::now() + PATIENCE;
-        loop {
-            let l = self.lines();
-            if let Some(i) = l.iter().skip(from).position(|x| x.starts_with(prefix)) {
-                return from + i;
-            }
-            assert!(
-                Instant::now() < end,
-                "no line {prefix:?}; lvsd said:\n{}",
-                l.join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.run
+            .wait_line(from, prefix, |l| l.starts_with(prefix), PATIENCE)
     }
 
     fn signal(&self, sig: i32) {
-        // SAFETY: signalling our own child (ip netns exec execs lvsd).
-        unsafe { libc::kill(self.child.id() as i32, sig) };
+        self.run.signal(sig);
     }
 
     /// Rewrites lvs.cf, sends SIGHUP and waits for the reload to finish;
@@ -352,26 +331,12 @@ impl Lvsd {
     }
 
     fn wait_exit(&mut self) -> i32 {
-        let end = Instant::now() + PATIENCE;
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st.code().unwrap_or(-1);
-            }
-            assert!(Instant::now() < end, "lvsd did not exit");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.run.wait_exit(PATIENCE)
     }
 
     fn stop(&mut self) -> i32 {
         self.signal(libc::SIGTERM);
         self.wait_exit()
-    }
-}
-
-impl Drop for Lvsd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -790,7 +755,7 @@ fn vm_nanny_killed_with_hard_shutdown_0_and_1() {
         "lvs: nanny for child web/rs2 died! manual action needed!",
     );
     assert!(
-        lvsd.child.try_wait().unwrap().is_none(),
+        lvsd.run.child.try_wait().unwrap().is_none(),
         "lvsd must keep running"
     );
     assert_eq!(lvsd.real("web", "rs2")["monitor"], "dead");
