@@ -255,20 +255,14 @@ impl Shell {
                     continue;
                 }
                 Action::Notice(m) => {
-                    use std::io::Write as _;
-                    let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "{m}");
-                    let _ = out.flush();
+                    print_line(&m);
                     if !self.opts.nodaemon {
                         tracing::info!("{m}");
                     }
                     continue;
                 }
                 Action::Echo(line) => {
-                    use std::io::Write as _;
-                    let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "{line}");
-                    let _ = out.flush();
+                    print_line(&line);
                     continue;
                 }
                 Action::SetTimeouts(t) => {
@@ -361,6 +355,14 @@ impl Shell {
         );
         code
     }
+}
+
+/// Writes one line to stdout at once.
+fn print_line(line: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 /// Waits until every process in `pids` has been reaped; after
