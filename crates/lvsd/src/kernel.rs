@@ -19,6 +19,8 @@ pub enum Backend {
     Print {
         /// The `ipvsadm` path shown.
         ipvsadm: String,
+        /// Where the lines go.
+        log: fn(&str),
     },
 }
 
@@ -29,8 +31,8 @@ fn op_error(e: &ipvs::Error) -> OpError {
     }
 }
 
-fn print(ipvsadm: &str, args: &str) {
-    tracing::info!("test-start: {ipvsadm} {args}");
+fn print(log: fn(&str), ipvsadm: &str, args: &str) {
+    log(&format!("test-start: {ipvsadm} {args}"));
 }
 
 impl Backend {
@@ -60,9 +62,9 @@ impl Backend {
                 Err(e) => vec![Err(op_error(&e)); ops.len()],
             },
             Backend::Missing(m) => vec![Err(Self::missing(m)); ops.len()],
-            Backend::Print { ipvsadm } => {
+            Backend::Print { ipvsadm, log } => {
                 for op in ops {
-                    print(ipvsadm, &ipvsadm::op_args(op));
+                    print(*log, ipvsadm, &ipvsadm::op_args(op));
                 }
                 vec![Ok(()); ops.len()]
             }
@@ -72,8 +74,8 @@ impl Backend {
     /// `ipvsadm --set TCP TCPFIN UDP` (0 = unchanged). A negative value
     /// fails, as ipvsadm refuses it.
     pub async fn set_timeouts(&self, t: [i32; 3]) -> Result<(), OpError> {
-        if let Backend::Print { ipvsadm } = self {
-            print(ipvsadm, &ipvsadm::set_timeouts_args(&t));
+        if let Backend::Print { ipvsadm, log } = self {
+            print(*log, ipvsadm, &ipvsadm::set_timeouts_args(&t));
             return Ok(());
         }
         let [Ok(tcp), Ok(tcp_fin), Ok(udp)] = t.map(u32::try_from) else {
@@ -97,8 +99,8 @@ impl Backend {
         match self {
             Backend::Kernel(c) => c.flush().await.map_err(|e| op_error(&e)),
             Backend::Missing(m) => Err(Self::missing(m)),
-            Backend::Print { ipvsadm } => {
-                print(ipvsadm, "-C");
+            Backend::Print { ipvsadm, log } => {
+                print(*log, ipvsadm, "-C");
                 Ok(())
             }
         }

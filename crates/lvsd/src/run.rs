@@ -141,16 +141,23 @@ fn errtext(e: &std::io::Error) -> String {
 /// (lvsd.md §2 step 4).
 fn early_log(opts: &Options, msg: &str) {
     if opts.nodaemon {
-        tracing::info!("{msg}");
+        log_info(msg);
     } else {
         syslog_info(msg);
     }
 }
 
-async fn backend(opts: &Options, spec: &Spec) -> Backend {
+/// Logs through the installed `tracing` subscriber.
+fn log_info(msg: &str) {
+    tracing::info!("{msg}");
+}
+
+/// The IPVS backend; `log` takes the `--test-start` lines.
+async fn backend(opts: &Options, spec: &Spec, log: fn(&str)) -> Backend {
     if opts.test_start {
         Backend::Print {
             ipvsadm: spec.ipvsadm.clone(),
+            log,
         }
     } else {
         Backend::connect().await
@@ -160,7 +167,8 @@ async fn backend(opts: &Options, spec: &Spec) -> Backend {
 /// lvsd.md §2 steps 2–3: the timeouts (always), then `ipvsadm -C`, or with
 /// `--owned-only` only the services lvs.cf defines (gaps.md D4).
 async fn prepare_table(opts: &Options, spec: &Spec) {
-    let b = backend(opts, spec).await;
+    let log: fn(&str) = if opts.nodaemon { log_info } else { syslog_info };
+    let b = backend(opts, spec, log).await;
     if let Err(e) = b.set_timeouts(spec.timeouts).await {
         let [t, f, u] = spec.timeouts;
         early_log(
@@ -476,7 +484,7 @@ async fn serve(opts: Options, spec: Spec) -> i32 {
             nodaemon: opts.nodaemon,
         },
     );
-    let backend = backend(&opts, &spec).await;
+    let backend = backend(&opts, &spec, log_info).await;
     let mut sh = Shell {
         engine,
         backend,
