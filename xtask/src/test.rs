@@ -78,10 +78,7 @@ fn tier_unit(targets: &[(String, String)], skip_file: &std::path::Path) -> Outco
         }
     }
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    // CLI tests run other packages' binaries (`lvs_tests::bin`), which
-    // `cargo test` only builds for packages whose own tests it runs.
-    let mut ok = cargo(&["build", "--workspace", "--bins"], skip_file);
-    ok &= cargo(&argv, skip_file);
+    let mut ok = cargo(&argv, skip_file);
     ok &= cargo(&["test", "--workspace", "--doc"], skip_file);
     Outcome {
         tier: "unit",
@@ -425,6 +422,13 @@ pub fn run(args: &[String]) -> ExitCode {
     let skip_file = std::env::temp_dir().join(format!("lvs-skips-{}", std::process::id()));
     let _ = std::fs::remove_file(&skip_file);
 
+    // Every tier runs other packages' binaries (`lvs_tests::bin`, nannies
+    // under lvsd, pulse in the VM), which `cargo test` only builds for the
+    // packages whose own tests it runs.
+    if !cargo(&["build", "--workspace", "--bins"], &skip_file) {
+        println!("test result: FAILED (cargo build --workspace --bins)");
+        return ExitCode::FAILURE;
+    }
     let mut outcomes = Vec::new();
     for t in &tiers {
         let o = match t.as_str() {
