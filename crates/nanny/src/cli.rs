@@ -378,6 +378,17 @@ fn validate(a: Args) -> Result<Parsed, UsageError> {
     })))
 }
 
+/// The value placeholder of an option that takes one (`STRING`, `INT`);
+/// `None` for on/off flags.
+fn value_name(arg: &clap::Arg) -> Option<String> {
+    if !arg.get_action().takes_values() {
+        return None;
+    }
+    arg.get_value_names()
+        .and_then(|v| v.first())
+        .map(|v| v.to_string())
+}
+
 /// One popt-style help row: (`-x, --long=ARG`, description).
 fn rows() -> Vec<(String, String)> {
     let cmd = Args::command();
@@ -391,7 +402,7 @@ fn rows() -> Vec<(String, String)> {
             Some(s) => format!("-{s}, --{long}"),
             None => format!("    --{long}"),
         };
-        if let Some(v) = arg.get_value_names().and_then(|v| v.first()) {
+        if let Some(v) = value_name(arg) {
             left.push_str(&format!("={v}"));
         }
         let mut help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
@@ -423,11 +434,7 @@ pub fn usage_text() -> String {
             continue;
         }
         let Some(long) = arg.get_long() else { continue };
-        let value = arg
-            .get_value_names()
-            .and_then(|v| v.first())
-            .map(|v| format!(" {v}"))
-            .unwrap_or_default();
+        let value = value_name(arg).map(|v| format!(" {v}")).unwrap_or_default();
         let item = match arg.get_short() {
             Some(c) => format!(" [-{c}|--{long}{value}]"),
             None => format!(" [--{long}{value}]"),
@@ -770,6 +777,21 @@ mod tests {
             "--usage",
         ] {
             assert!(h.contains(flag), "help lacks {flag}: {h}");
+        }
+        // On/off flags show no value placeholder.
+        for flag in [
+            "--regex",
+            "--lvs",
+            "--fos",
+            "--test-start",
+            "--nodaemon",
+            "--help",
+        ] {
+            let row = h
+                .lines()
+                .find(|l| l.contains(&format!("{flag} ")))
+                .unwrap_or_else(|| panic!("no row for {flag}: {h}"));
+            assert!(!row.contains(&format!("{flag}=")), "{row}");
         }
         assert!(
             run(&["-?"])
