@@ -1,0 +1,213 @@
+//! fos's command line (fos.md §1) with the original popt spellings and
+//! texts, plus the gaps.md B3 compat flag `--keep-single-quotes`.
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+/// Parsed options.
+#[derive(Debug, Clone, Parser, PartialEq, Eq)]
+#[command(
+    name = "fos",
+    disable_help_flag = true,
+    disable_version_flag = true,
+    args_override_self = true
+)]
+pub struct Options {
+    /// Configuration file.
+    #[arg(
+        short = 'c',
+        long = "configfile",
+        value_name = "FILE",
+        default_value = lvscf::DEFAULT_CONFIG_FILE
+    )]
+    pub configfile: String,
+    /// Monitor mode (standby node).
+    #[arg(short = 'f', long = "monitor")]
+    pub monitor: bool,
+    /// Services mode (active node).
+    #[arg(short = 'F', long = "active")]
+    pub active: bool,
+    /// Stay in the foreground and log to stdout.
+    #[arg(short = 'n', long = "nodaemon")]
+    pub nodaemon: bool,
+    /// Detach (pid file, setsid, stdio to /dev/null) without forking.
+    #[arg(long = "nofork")]
+    pub nofork: bool,
+    /// Commands are not executed and no monitors started.
+    #[arg(short = 't', long = "test-start")]
+    pub test_start: bool,
+    /// Pass -v to every nanny.
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// Keep single quotes around commands and strings, as the original
+    /// did (gaps.md B3).
+    #[arg(long = "keep-single-quotes")]
+    pub keep_single_quotes: bool,
+    /// Print the version banner.
+    #[arg(long = "version")]
+    pub version: bool,
+    /// Show help.
+    #[arg(short = '?', long = "help")]
+    pub help: bool,
+    /// Show a brief usage message.
+    #[arg(long = "usage")]
+    pub usage: bool,
+    /// Anything that is not an option (refused).
+    #[arg(hide = true)]
+    pub rest: Vec<String>,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Run with these options.
+    Run(Options),
+    /// Print this to stdout and exit 0 (`--version`, `--help`, `--usage`).
+    Print(String),
+    /// Print this line to stderr and exit 1.
+    Fail(String),
+}
+
+/// popt's help text.
+pub const HELP: &str = "\
+Usage: fos [OPTION...]
+  -c, --configfile=STRING     Configuration file
+  -f, --monitor               Monitor the partner's services (standby node)
+  -F, --active                Run the services (active node)
+  -n, --nodaemon              Don't run as a daemon
+      --nofork                Don't fork, but detach from the terminal
+  -t, --test-start            Don't really run commands or monitors
+  -v, --verbose               Pass verbose to nanny
+      --keep-single-quotes    Keep single quotes around commands and strings
+      --version               Display program version
+
+Help options:
+  -?, --help                  Show this help message
+      --usage                 Display brief usage message
+";
+
+/// popt's brief usage text.
+pub const USAGE: &str = "\
+Usage: fos [-?fFntv] [-c|--configfile STRING] [-f|--monitor] [-F|--active]
+        [-n|--nodaemon] [--nofork] [-t|--test-start] [-v|--verbose]
+        [--keep-single-quotes] [--version] [-?|--help] [--usage]
+";
+
+/// Parses `argv` (program name first).
+pub fn parse<I, T>(argv: I) -> Parsed
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
+    let opts = match Options::try_parse_from(&argv) {
+        Ok(o) => o,
+        Err(e) => return Parsed::Fail(lvs_util::popt::bad_argument("fos", &e, &argv)),
+    };
+    if opts.version {
+        return Parsed::Print(lvs_util::version::banner("fos", "1.13"));
+    }
+    if opts.help {
+        return Parsed::Print(HELP.into());
+    }
+    if opts.usage {
+        return Parsed::Print(USAGE.into());
+    }
+    if !opts.rest.is_empty() {
+        return Parsed::Fail("fos: unexpected arguments".into());
+    }
+    match (opts.monitor, opts.active) {
+        // sic: "specifiy"
+        (true, true) => Parsed::Fail("fos: Cannot specifiy both -f and -F!".into()),
+        (false, false) => {
+            Parsed::Fail("fos: Either --monitor (-f) or --active (-F) required!".into())
+        }
+        _ => Parsed::Run(opts),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(args: &[&str]) -> Parsed {
+        let mut v = vec!["fos"];
+        v.extend_from_slice(args);
+        parse(v)
+    }
+
+    fn run(args: &[&str]) -> Options {
+        match parsed(args) {
+            Parsed::Run(o) => o,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    fn fail(args: &[&str]) -> String {
+        match parsed(args) {
+            Parsed::Fail(s) => s,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn modes_and_defaults() {
+        let o = run(&["-f"]);
+        assert!(o.monitor && !o.active);
+        assert_eq!(o.configfile, "/etc/sysconfig/ha/lvs.cf");
+        assert!(!o.nodaemon && !o.nofork && !o.test_start && !o.verbose);
+        assert!(run(&["--active"]).active);
+        assert!(run(&["-F"]).active);
+        assert!(run(&["--monitor"]).monitor);
+        let o = run(&["--active", "-c", "/x.cf", "--nofork", "-v"]);
+        assert!(o.nofork && o.verbose);
+        assert_eq!(o.configfile, "/x.cf");
+        assert_eq!(run(&["-f", "--configfile=/y"]).configfile, "/y");
+        let o = run(&["-Fntv", "--keep-single-quotes"]);
+        assert!(o.active && o.nodaemon && o.test_start && o.verbose && o.keep_single_quotes);
+    }
+
+    #[test]
+    fn errors_have_the_original_texts() {
+        assert_eq!(fail(&["-f", "-F"]), "fos: Cannot specifiy both -f and -F!");
+        assert_eq!(
+            fail(&[]),
+            "fos: Either --monitor (-f) or --active (-F) required!"
+        );
+        assert_eq!(
+            fail(&["-n"]),
+            "fos: Either --monitor (-f) or --active (-F) required!"
+        );
+        assert_eq!(fail(&["-f", "extra"]), "fos: unexpected arguments");
+        assert_eq!(
+            fail(&["--bogus"]),
+            "fos: bad argument --bogus: unknown option"
+        );
+        assert_eq!(
+            fail(&["-f", "-c"]),
+            "fos: bad argument -c: missing argument"
+        );
+        assert_eq!(
+            fail(&["--active=1"]),
+            "fos: bad argument --active: option does not take an argument"
+        );
+        // no abbreviations
+        assert_eq!(fail(&["--act"]), "fos: bad argument --act: unknown option");
+    }
+
+    #[test]
+    fn version_help_and_usage_need_no_mode() {
+        match parsed(&["--version"]) {
+            Parsed::Print(s) => assert!(s.starts_with("Program Version:\tfos 1.13\n"), "{s}"),
+            other => panic!("{other:?}"),
+        }
+        for a in ["-?", "--help"] {
+            match parsed(&[a]) {
+                Parsed::Print(s) => assert!(s.starts_with("Usage: fos [OPTION...]")),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(parsed(&["--usage"]), Parsed::Print(_)));
+    }
+}
