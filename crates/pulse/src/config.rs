@@ -138,23 +138,28 @@ impl PulseConfig {
 
     /// Number of active blocks of the selected service type (§2 step 7).
     pub fn active_services(&self) -> usize {
-        let blocks = match self.service {
+        self.selected().iter().filter(|v| v.active).count()
+    }
+
+    /// The blocks of the selected type: `virtual` (lvs) or `failover` (fos).
+    pub fn selected(&self) -> &[VirtualServer] {
+        match self.service {
             Mode::Lvs => &self.virtuals,
             Mode::Fos => &self.failovers,
-        };
-        blocks.iter().filter(|v| v.active).count()
+        }
     }
 
     /// Addresses brought up on activation, in order: the NAT router (when
-    /// `network = nat` and set), then one per unique VIP of an active
-    /// virtual server (the first such block supplies device and mask).
+    /// `network = nat` and set; lvs mode only), then one per unique VIP of
+    /// an active block of the selected type (the first such block supplies
+    /// device and mask).
     pub fn up_targets(&self) -> Vec<Target> {
         let mut out = Vec::new();
         if let Some(nat) = self.nat_target() {
             out.push(nat);
         }
         let mut seen = Vec::new();
-        for v in self.virtuals.iter().filter(|v| v.active) {
+        for v in self.selected().iter().filter(|v| v.active) {
             if seen.contains(&v.ip) {
                 continue;
             }
@@ -169,8 +174,7 @@ impl PulseConfig {
     }
 
     /// Addresses taken down on deactivation, in order: one per unique VIP
-    /// of an active virtual server (deduplicated by address), then the NAT
-    /// router.
+    /// of an active block (deduplicated by address), then the NAT router.
     pub fn down_targets(&self) -> Vec<Target> {
         let mut out: Vec<Target> = self
             .up_targets()
@@ -184,7 +188,7 @@ impl PulseConfig {
     }
 
     fn nat_target(&self) -> Option<Target> {
-        if !self.nat {
+        if !self.nat || self.service == Mode::Fos {
             return None;
         }
         let (ip, dev) = self.nat_router.clone()?;
@@ -413,6 +417,22 @@ mod tests {
         );
         let down: Vec<String> = c.down_targets().iter().map(|t| t.dev.clone()).collect();
         assert_eq!(down, vec!["eth0:1", "eth0:4", "eth1:1"]);
+        assert_eq!(c.active_services(), 3);
+    }
+
+    #[test]
+    fn fos_mode_uses_the_failover_vips_and_no_nat_router() {
+        let mut c = config();
+        c.service = Mode::Fos;
+        c.failovers = vec![
+            vs("web", true, "192.0.2.200", "eth0:5", None),
+            vs("off", false, "192.0.2.201", "eth0:6", None),
+            vs("ftp", true, "192.0.2.200", "eth0:7", None),
+            vs("dns", true, "192.0.2.202", "eth0:8", None),
+        ];
+        let devs = |t: Vec<Target>| t.into_iter().map(|t| t.dev).collect::<Vec<_>>();
+        assert_eq!(devs(c.up_targets()), ["eth0:5", "eth0:8"]);
+        assert_eq!(devs(c.down_targets()), ["eth0:5", "eth0:8"]);
         assert_eq!(c.active_services(), 3);
     }
 

@@ -1,8 +1,8 @@
 //! pulse: heartbeat and failover between two LVS routers (pulse.md).
 //!
-//! The pure core is [`machine`] (the state machine) and [`heartbeat`] (the
-//! wire format); everything else is a thin adapter around sockets,
-//! netlink and processes.
+//! The pure core is [`machine`] (the state machine, both `service = lvs`
+//! and `service = fos`) and [`heartbeat`] (the wire format); everything
+//! else is a thin adapter around sockets, netlink and processes.
 
 pub mod alarm;
 pub mod arp;
@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod files;
+pub mod gateway;
 pub mod heartbeat;
 pub mod machine;
 pub mod netif;

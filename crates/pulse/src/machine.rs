@@ -1,7 +1,8 @@
-//! pulse's failover state machine for `service = lvs` (pulse.md §5–§7, §9,
-//! §10) as a pure function: [`Machine::step`] takes an event and the
-//! current monotonic time and returns the actions to perform, in order.
-//! Nothing here touches a socket, a process or the clock.
+//! pulse's failover state machine (pulse.md §5–§7, §9, §10; for
+//! `service = fos` fos.md §5, in [`fos`]) as a pure function:
+//! [`Machine::step`] takes an event and the current monotonic time and
+//! returns the actions to perform, in order. Nothing here touches a
+//! socket, a process or the clock.
 
 use std::net::SocketAddrV4;
 use std::time::Duration;
@@ -11,6 +12,9 @@ use crate::heartbeat::{self, Beat, Mode, Partner, Verdict};
 /// Fixed settings, decided at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
+    /// `service = lvs` or `fos`: which daemon pulse runs and which
+    /// heartbeat magics it speaks.
+    pub mode: Mode,
     /// This node is the primary (§3).
     pub master: bool,
     /// Interval between heartbeats sent.
@@ -19,7 +23,7 @@ pub struct Settings {
     pub deadtime: Duration,
     /// A backup exists: heartbeats are sent only then.
     pub backup_active: bool,
-    /// `--test-start` / `--norun`: no lvsd, no hooks, no killing.
+    /// `--test-start` / `--norun`: no lvsd/fos, no hooks, no killing.
     pub norun: bool,
     /// With `norun`, still bring VIPs up, ARP and switch the sync daemon,
     /// as the original did (gaps.md C10; off by default).
@@ -44,6 +48,15 @@ pub enum SyncRole {
     Master,
     /// At start-up and on deactivation.
     Backup,
+}
+
+/// The mode pulse starts fos in (fos.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FosRole {
+    /// `fos --active`: run the services (active node).
+    Active,
+    /// `fos --monitor`: watch the partner's services (standby node).
+    Monitor,
 }
 
 /// How a child process ended.
@@ -79,14 +92,21 @@ pub enum Event {
         /// NIC carrying our private address (= public without a private pair).
         private_up: bool,
     },
-    /// A child was reaped; `lvsd` says whether it was the tracked lvsd.
+    /// A child was reaped; `daemon` says whether it was the tracked
+    /// daemon (lvsd, or fos in fos mode).
     ChildExited {
         /// Its pid.
         pid: u32,
         /// How it ended.
         end: ChildEnd,
-        /// It was lvsd.
-        lvsd: bool,
+        /// It was lvsd (fos).
+        daemon: bool,
+    },
+    /// fos mode: the result of the gateway check ([`Action::CheckGateway`],
+    /// fos.md §6): the default gateway answered a ping.
+    Gateway {
+        /// It answered within three tries.
+        reachable: bool,
     },
     /// SIGTERM or SIGINT (the number).
     Terminate(i32),
@@ -120,6 +140,13 @@ pub enum Action {
     VipsDown,
     /// Forward SIGHUP to lvsd.
     ForwardHup,
+    /// fos mode: start fos in this role and remember it.
+    StartFos(FosRole),
+    /// fos mode: SIGTERM fos and wait for it.
+    StopFos,
+    /// fos mode: check in the background whether the default gateway
+    /// answers a ping; the answer comes back as [`Event::Gateway`].
+    CheckGateway,
     /// Leave the main loop with this status.
     Exit(u8),
 }
@@ -136,6 +163,17 @@ pub struct Machine {
     pub childfail: bool,
     /// A started lvsd has not been reaped yet.
     pub lvsd_running: bool,
+    /// fos mode: a started fos has not been reaped yet.
+    pub fos_running: bool,
+    /// fos mode: we took over from a partner whose service failed; every
+    /// heartbeat is STOP-ME until the partner stops or is declared dead.
+    pub failpartner: bool,
+    /// fos mode: `Notifying partner WE are taking control!` was logged for
+    /// this fail-partner episode.
+    pub notified: bool,
+    /// fos mode: the gateway check failed; no fos runs until the partner
+    /// is heard again.
+    pub network_fault: bool,
     /// When the next heartbeat is due.
     pub next_send: Duration,
     /// When the partner is declared dead unless heard from.
@@ -154,6 +192,10 @@ impl Machine {
             linkfail: false,
             childfail: false,
             lvsd_running: false,
+            fos_running: false,
+            failpartner: false,
+            notified: false,
+            network_fault: false,
         }
     }
 
@@ -169,7 +211,9 @@ impl Machine {
 
     /// The heartbeat this node sends now.
     pub fn beat(&self) -> Beat {
-        if self.active {
+        if self.failpartner {
+            Beat::StopMe
+        } else if self.active {
             Beat::Running
         } else {
             Beat::Stopped
@@ -179,6 +223,10 @@ impl Machine {
     /// Handles `event` at time `now`, returning the actions in order.
     pub fn step(&mut self, event: Event, now: Duration) -> Vec<Action> {
         let mut out = Vec::new();
+        if self.settings.mode == Mode::Fos {
+            self.fos_step(event, now, &mut out);
+            return out;
+        }
         match event {
             Event::Start { forced } => self.start(forced, &mut out),
             Event::Timer => self.timer(now, &mut out),
@@ -187,7 +235,9 @@ impl Machine {
                 primary_up,
                 private_up,
             } => self.links(primary_up, private_up, &mut out),
-            Event::ChildExited { pid, end, lvsd } => self.child(pid, end, lvsd, &mut out),
+            Event::ChildExited { pid, end, daemon } => self.child(pid, end, daemon, &mut out),
+            // Only fos mode asks for a gateway check.
+            Event::Gateway { .. } => {}
             Event::Terminate(sig) => {
                 out.push(log(format!("Terminating due to signal {sig}")));
                 self.deactivate(&mut out);
@@ -231,7 +281,8 @@ impl Machine {
             }
             if self.settings.backup_active {
                 out.push(Action::Debug("DEBUG -- Sending heartbeat...".into()));
-                out.push(Action::Send(self.beat()));
+                let beat = self.outgoing(out);
+                out.push(Action::Send(beat));
             }
             out.push(Action::Debug(
                 "DEBUG -- setting SEND_heartbeat timer".into(),
@@ -241,9 +292,14 @@ impl Machine {
             if self.next_need > now {
                 return;
             }
-            if !self.active && !self.linkfail && !self.childfail {
-                out.push(log("partner dead: activating lvs".into()));
-                self.activate(out);
+            match self.settings.mode {
+                Mode::Lvs => {
+                    if !self.active && !self.linkfail && !self.childfail {
+                        out.push(log("partner dead: activating lvs".into()));
+                        self.activate(out);
+                    }
+                }
+                Mode::Fos => self.fos_partner_dead(out),
             }
             out.push(Action::Debug(
                 "DEBUG -- setting NEED_heartbeat timer".into(),
@@ -252,44 +308,75 @@ impl Machine {
         }
     }
 
+    /// The heartbeat to send now (§4.3): with *fail-partner* set it is
+    /// STOP-ME, announced once per episode.
+    fn outgoing(&mut self, out: &mut Vec<Action>) -> Beat {
+        if self.failpartner && !self.notified {
+            out.push(log("Notifying partner WE are taking control!".into()));
+            self.notified = true;
+        }
+        self.beat()
+    }
+
     fn datagram(&mut self, from: SocketAddrV4, data: &[u8], now: Duration, out: &mut Vec<Action>) {
-        let beat = match heartbeat::judge(Mode::Lvs, &self.settings.partner, from, data) {
+        let Some(beat) = self.judge(from, data, out) else {
+            return;
+        };
+        match beat {
+            // gaps.md A1/C18: no genuine lvs peer sends STOP-ME; treat it as running.
+            Beat::Running | Beat::StopMe => self.partner_running(out),
+            Beat::Stopped => {
+                if !self.active && !self.linkfail && !self.childfail {
+                    out.push(log(format!(
+                        "{} inactive: activating lvs",
+                        self.partner_role()
+                    )));
+                    self.activate(out);
+                }
+            }
+            Beat::Hold => {}
+        }
+        self.heard(now, out);
+    }
+
+    /// §4.4: the heartbeat in a datagram, if it is a valid one (the
+    /// rejections are logged).
+    fn judge(&self, from: SocketAddrV4, data: &[u8], out: &mut Vec<Action>) -> Option<Beat> {
+        let beat = match heartbeat::judge(self.settings.mode, &self.settings.partner, from, data) {
             Verdict::Accept(beat) => beat,
             Verdict::Unexpected(ip) => {
                 out.push(Action::Debug(format!("Unexpected heartbeat from {ip}")));
-                return;
+                return None;
             }
             Verdict::Short => {
                 out.push(log("bad heartbeat packet".into()));
-                return;
+                return None;
             }
             Verdict::Incompatible => {
                 out.push(log(
                     "Incompatible heartbeat received -- other system not using identical services"
                         .into(),
                 ));
-                return;
+                return None;
             }
         };
         out.push(Action::Debug(
             "DEBUG -- Received Heartbeat from partner".into(),
         ));
-        match beat {
-            // gaps.md A1/C18: no genuine lvs peer sends STOP-ME; treat it as running.
-            Beat::Running | Beat::StopMe => self.partner_running(out),
-            Beat::Stopped => {
-                if !self.active && !self.linkfail && !self.childfail {
-                    let who = if self.settings.master {
-                        "backup"
-                    } else {
-                        "primary"
-                    };
-                    out.push(log(format!("{who} inactive: activating lvs")));
-                    self.activate(out);
-                }
-            }
-            Beat::Hold => {}
+        Some(beat)
+    }
+
+    /// The partner as named in `… inactive: activating …`.
+    fn partner_role(&self) -> &'static str {
+        if self.settings.master {
+            "backup"
+        } else {
+            "primary"
         }
+    }
+
+    /// A valid heartbeat re-arms the dead timer.
+    fn heard(&mut self, now: Duration, out: &mut Vec<Action>) {
         out.push(Action::Debug(
             "DEBUG -- setting NEED_heartbeat timer".into(),
         ));
@@ -336,13 +423,18 @@ impl Machine {
         out.push(log("Local NIC link failure: Pulse disabled".into()));
         self.linkfail = true;
         if self.active {
-            out.push(log("local link failure: deactivating LVS".into()));
-            self.deactivate(out);
+            match self.settings.mode {
+                Mode::Lvs => {
+                    out.push(log("local link failure: deactivating LVS".into()));
+                    self.deactivate(out);
+                }
+                Mode::Fos => self.fos_link_failure(out),
+            }
         }
     }
 
-    fn child(&mut self, pid: u32, end: ChildEnd, lvsd: bool, out: &mut Vec<Action>) {
-        if !lvsd {
+    fn child(&mut self, pid: u32, end: ChildEnd, daemon: bool, out: &mut Vec<Action>) {
+        if !daemon {
             out.push(log(format!("Skipping death of unknown child {pid}")));
             return;
         }
@@ -403,5 +495,9 @@ fn log(text: String) -> Action {
     Action::Log(text)
 }
 
+mod fos;
+
+#[cfg(test)]
+mod fos_tests;
 #[cfg(test)]
 mod tests;

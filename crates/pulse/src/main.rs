@@ -12,7 +12,7 @@ use pulse::config::{self, PulseConfig};
 use pulse::daemon::{self, Notifier};
 use pulse::heartbeat::{Mode, Partner};
 use pulse::machine::{Machine, Settings};
-use pulse::procs::LvsdCommand;
+use pulse::procs::{FosCommand, LvsdCommand};
 use pulse::run::{self, Shell};
 
 fn fail(text: &str) -> ExitCode {
@@ -67,9 +67,13 @@ fn main() -> ExitCode {
         return fail(&format!("pulse: {e}"));
     }
     if cfg.service == Mode::Fos {
-        return fail(&format!(
-            "pulse: service = fos in {file} is not supported by this version of pulse yet"
-        ));
+        // gaps.md F2, F3 and F6 (shared SCSI is not supported), as fos
+        // itself checks them.
+        let refusals = fos::config::refusals(&parsed.config, &file);
+        if !refusals.is_empty() {
+            eprint!("{}", fos::config::report("pulse", &refusals));
+            return ExitCode::from(1);
+        }
     }
     let (own, own_private, peer, peer_private) = if master {
         (
@@ -160,15 +164,8 @@ fn main() -> ExitCode {
     for w in cfg.warnings() {
         tracing::info!("{w}");
     }
-    let hooks = [&cfg.active_cmd, &cfg.inactive_cmd];
-    let programs = hooks
-        .into_iter()
-        .flatten()
-        .filter_map(|c| pulse::procs::split_command(c).first().copied());
-    let files = [opts.configfile.as_str(), opts.lvsd.as_str()]
-        .into_iter()
-        .chain(programs);
-    for w in pulse::files::warnings(files) {
+    let watched = watched_files(&opts, &cfg, &parsed.config);
+    for w in pulse::files::warnings(watched.iter().map(String::as_str)) {
         tracing::info!("{w}");
     }
     let code = start(
@@ -184,6 +181,36 @@ fn main() -> ExitCode {
         let _ = std::fs::remove_file(&pid_file);
     }
     ExitCode::from(code)
+}
+
+/// gaps.md A2: the files whose owner can run commands as root through
+/// pulse: lvs.cf, the daemon pulse runs, and the programs lvs.cf names for
+/// it (lvs: the hooks; fos: start/stop commands and monitors).
+fn watched_files(opts: &Options, cfg: &PulseConfig, parsed: &lvscf::Config) -> Vec<String> {
+    let mut files = vec![opts.configfile.clone()];
+    match cfg.service {
+        Mode::Lvs => {
+            files.push(opts.lvsd.clone());
+            let hooks = [&cfg.active_cmd, &cfg.inactive_cmd];
+            files.extend(hooks.into_iter().flatten().filter_map(|c| {
+                pulse::procs::split_command(c)
+                    .first()
+                    .map(|w| w.to_string())
+            }));
+        }
+        Mode::Fos => {
+            files.push(opts.fos.clone());
+            let flags = fos::plan::Flags::default();
+            for b in fos::plan::blocks(parsed, std::net::Ipv4Addr::UNSPECIFIED, flags) {
+                for argv in [&b.start, &b.stop, &b.monitor] {
+                    if let Some(p) = argv.first().filter(|p| !files.contains(p)) {
+                        files.push(p.clone());
+                    }
+                }
+            }
+        }
+    }
+    files
 }
 
 fn start(
@@ -211,6 +238,7 @@ fn start(
         (p, q)
     });
     let settings = Settings {
+        mode: cfg.service,
         master,
         keepalive: cfg.keepalive,
         deadtime: cfg.deadtime,
@@ -230,6 +258,12 @@ fn start(
             .then(|| SocketAddrV4::new(peer_private, cfg.heartbeat_port)),
         lvsd: LvsdCommand {
             path: opts.lvsd.clone(),
+            config: opts.configfile.clone(),
+            nodaemon: opts.nodaemon,
+            verbose: opts.verbose,
+        },
+        fos: FosCommand {
+            path: opts.fos.clone(),
             config: opts.configfile.clone(),
             nodaemon: opts.nodaemon,
             verbose: opts.verbose,

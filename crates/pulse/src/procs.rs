@@ -1,6 +1,6 @@
 //! Child processes: the active/inactive hooks (§12, no shell), lvsd (§7),
-//! and reaping (§10 SIGCHLD, with the C8 fix: every exited child is
-//! reaped at once).
+//! fos (fos.md §5), and reaping (§10 SIGCHLD, with the C8 fix: every
+//! exited child is reaped at once).
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -9,21 +9,12 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::machine::ChildEnd;
+use crate::machine::{ChildEnd, FosRole};
 
 /// Splits a hook command on single spaces; consecutive spaces make no
 /// empty words; no quoting.
 pub fn split_command(cmd: &str) -> Vec<&str> {
     cmd.split(' ').filter(|w| !w.is_empty()).collect()
-}
-
-fn exec_path(word: &str) -> String {
-    // execv: no PATH search; a bare name is relative to the working directory.
-    if word.contains('/') {
-        word.to_string()
-    } else {
-        format!("./{word}")
-    }
 }
 
 /// Starts `cmd` (not waited for here; the reaper logs its end). Returns
@@ -32,7 +23,10 @@ pub fn run_hook(cmd: &str) -> Option<u32> {
     let words = split_command(cmd);
     let (first, rest) = words.split_first()?;
     tracing::debug!("DEBUG -- Executing '{cmd}'");
-    match Command::new(exec_path(first)).args(rest).spawn() {
+    match Command::new(lvs_util::process::exec_path(first))
+        .args(rest)
+        .spawn()
+    {
         Ok(child) => Some(child.id()),
         Err(e) => {
             tracing::info!("failed to execute {first}: {}", send_arp::errtext(&e));
@@ -75,23 +69,72 @@ impl LvsdCommand {
 
     /// Starts lvsd; returns its pid.
     pub fn start(&self) -> Option<u32> {
-        match Command::new(&self.path)
-            .args(self.args())
-            .stdin(Stdio::inherit())
-            .spawn()
-        {
-            Ok(child) => Some(child.id()),
-            Err(e) => {
-                tracing::info!("failed to execute {}: {}", self.path, send_arp::errtext(&e));
-                None
+        spawn(&self.path, &self.args())
+    }
+}
+
+/// How pulse runs fos.
+#[derive(Debug, Clone)]
+pub struct FosCommand {
+    /// `--fos=PATH`.
+    pub path: String,
+    /// The config file pulse was given.
+    pub config: String,
+    /// pulse runs with `-n`.
+    pub nodaemon: bool,
+    /// pulse runs with `-v`.
+    pub verbose: bool,
+}
+
+impl FosCommand {
+    /// The argument vector after the program name (fos.md §5):
+    /// `--active|--monitor -c CONFIG --nofork|--nodaemon [-v]`.
+    pub fn args(&self, role: FosRole) -> Vec<String> {
+        let mut a = vec![
+            match role {
+                FosRole::Active => "--active",
+                FosRole::Monitor => "--monitor",
             }
+            .to_string(),
+            "-c".to_string(),
+            self.config.clone(),
+            if self.nodaemon {
+                "--nodaemon"
+            } else {
+                "--nofork"
+            }
+            .to_string(),
+        ];
+        if self.verbose {
+            a.push("-v".into());
+        }
+        a
+    }
+
+    /// Starts fos in `role`; returns its pid.
+    pub fn start(&self, role: FosRole) -> Option<u32> {
+        spawn(&self.path, &self.args(role))
+    }
+}
+
+fn spawn(path: &str, args: &[String]) -> Option<u32> {
+    match Command::new(path)
+        .args(args)
+        .stdin(Stdio::inherit())
+        .spawn()
+    {
+        Ok(child) => Some(child.id()),
+        Err(e) => {
+            tracing::info!("failed to execute {path}: {}", send_arp::errtext(&e));
+            None
         }
     }
 }
 
-/// Sends SIGTERM to lvsd and waits for it; after `timeout` it is killed
-/// (gaps.md C19). Other children are left to the reaper.
-pub async fn stop(pid: u32, timeout: Duration) {
+/// Sends SIGTERM to the daemon child `name` (lvsd or fos) and waits for
+/// it; after `timeout` it is killed (gaps.md C19). Other children are left
+/// to the reaper.
+pub async fn stop(name: &str, pid: u32, timeout: Duration) {
     let p = Pid::from_raw(pid as i32);
     if kill(p, Signal::SIGTERM).is_err() {
         let _ = waitpid(p, Some(WaitPidFlag::WNOHANG));
@@ -109,7 +152,7 @@ pub async fn stop(pid: u32, timeout: Duration) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tracing::info!(
-        "lvsd (pid {pid}) did not exit within {} after SIGTERM: sending SIGKILL",
+        "{name} (pid {pid}) did not exit within {} after SIGTERM: sending SIGKILL",
         crate::config::secs(timeout)
     );
     let _ = kill(p, Signal::SIGKILL);
@@ -123,19 +166,16 @@ pub fn hangup(pid: u32) {
 
 /// Reaps every exited child without blocking.
 pub fn reap_all() -> Vec<(u32, ChildEnd)> {
-    let mut out = Vec::new();
-    loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) => {
-                out.push((pid.as_raw() as u32, ChildEnd::Exited(code)))
-            }
-            Ok(WaitStatus::Signaled(pid, sig, _)) => {
-                out.push((pid.as_raw() as u32, ChildEnd::Signaled(sig as i32)))
-            }
-            Ok(WaitStatus::StillAlive) | Err(_) => return out,
-            Ok(_) => {}
-        }
-    }
+    lvs_util::process::reap_all()
+        .into_iter()
+        .map(|(pid, status)| {
+            let end = match lvs_util::process::decode_status(status) {
+                Ok(code) => ChildEnd::Exited(code),
+                Err(sig) => ChildEnd::Signaled(sig),
+            };
+            (pid, end)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -153,9 +193,29 @@ mod tests {
     }
 
     #[test]
-    fn bare_names_are_not_searched_in_path() {
-        assert_eq!(exec_path("/bin/true"), "/bin/true");
-        assert_eq!(exec_path("true"), "./true");
+    fn fos_arguments() {
+        let mut c = FosCommand {
+            path: "/usr/sbin/fos".into(),
+            config: "/etc/sysconfig/ha/lvs.cf".into(),
+            nodaemon: false,
+            verbose: false,
+        };
+        assert_eq!(
+            c.args(FosRole::Active),
+            ["--active", "-c", "/etc/sysconfig/ha/lvs.cf", "--nofork"]
+        );
+        c.nodaemon = true;
+        c.verbose = true;
+        assert_eq!(
+            c.args(FosRole::Monitor),
+            [
+                "--monitor",
+                "-c",
+                "/etc/sysconfig/ha/lvs.cf",
+                "--nodaemon",
+                "-v"
+            ]
+        );
     }
 
     #[test]

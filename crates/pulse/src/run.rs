@@ -15,11 +15,11 @@ use crate::alarm::Alarm;
 use crate::config::PulseConfig;
 use crate::daemon::Notifier;
 use crate::heartbeat::{self, Beat, Mode};
-use crate::machine::{Action, ChildEnd, Event, Hook, Machine, SyncRole};
-use crate::procs::{self, LvsdCommand};
+use crate::machine::{Action, ChildEnd, Event, FosRole, Hook, Machine, SyncRole};
+use crate::procs::{self, FosCommand, LvsdCommand};
 use crate::sync::{self, SyncSettings};
 use crate::vip::Netlink;
-use crate::{arp, netif};
+use crate::{arp, gateway, netif};
 
 /// Everything the loop needs besides the machine.
 pub struct Shell {
@@ -35,18 +35,31 @@ pub struct Shell {
     pub to_private: Option<SocketAddrV4>,
     /// How to run lvsd.
     pub lvsd: LvsdCommand,
+    /// How to run fos.
+    pub fos: FosCommand,
     /// Our (public, private) addresses to watch, when monitor_links applies.
     pub monitor: Option<(Ipv4Addr, Ipv4Addr)>,
     /// systemd notification socket.
     pub notifier: Option<Notifier>,
 }
 
+/// Least time between two fos starts.
+const FOS_RESPAWN: Duration = Duration::from_secs(1);
+/// Least time fos gets to exit after SIGTERM.
+const FOS_STOP_MIN: Duration = Duration::from_secs(30);
+
 struct Loop {
     shell: Shell,
     public: UdpSocket,
     private: Option<UdpSocket>,
     origin: Instant,
-    lvsd_pid: Option<u32>,
+    /// The tracked daemon child: lvsd, or fos in fos mode.
+    daemon_pid: Option<u32>,
+    /// When fos was last started (restarts are spaced, see `start_fos`).
+    fos_started: Option<Instant>,
+    /// Events produced by background work (the gateway check).
+    events: tokio::sync::mpsc::UnboundedSender<Event>,
+    inbox: tokio::sync::mpsc::UnboundedReceiver<Event>,
     netlink: Option<Netlink>,
     packet: Option<Arc<PacketSocket>>,
     arps: Vec<JoinHandle<()>>,
@@ -97,12 +110,16 @@ impl Loop {
         } else {
             None
         };
+        let (events, inbox) = tokio::sync::mpsc::unbounded_channel();
         Ok(Loop {
             shell,
             public,
             private,
             origin: Instant::now(),
-            lvsd_pid: None,
+            daemon_pid: None,
+            fos_started: None,
+            events,
+            inbox,
             netlink,
             packet,
             arps: Vec::new(),
@@ -167,6 +184,7 @@ impl Loop {
                 _ = sigusr2.recv() => Some(Event::UserSignal(libc::SIGUSR2)),
                 r = recv(self.private.as_ref(), &mut qbuf) => datagram(r, &qbuf),
                 r = recv(Some(&self.public), &mut pbuf) => datagram(r, &pbuf),
+                ev = self.inbox.recv() => ev,
                 _ = alarm.sleep(wait) => None,
             };
             if let Some(ev) = ev
@@ -179,12 +197,12 @@ impl Loop {
 
     fn reap(&mut self) {
         for (pid, end) in procs::reap_all() {
-            let lvsd = self.lvsd_pid == Some(pid);
-            if lvsd {
-                self.lvsd_pid = None;
+            let daemon = self.daemon_pid == Some(pid);
+            if daemon {
+                self.daemon_pid = None;
             }
             self.pending
-                .insert(0, Event::ChildExited { pid, end, lvsd });
+                .insert(0, Event::ChildExited { pid, end, daemon });
         }
     }
 
@@ -213,33 +231,49 @@ impl Loop {
                     procs::run_hook(cmd);
                 }
             }
-            Action::StartLvsd => match self.shell.lvsd.start() {
-                Some(pid) => self.lvsd_pid = Some(pid),
-                // As if the forked child's exec had failed.
-                None => self.pending.insert(
-                    0,
-                    Event::ChildExited {
-                        pid: 0,
-                        end: ChildEnd::Exited(255),
-                        lvsd: true,
-                    },
-                ),
-            },
+            Action::StartLvsd => {
+                let pid = self.shell.lvsd.start();
+                self.started(pid);
+            }
             Action::StopLvsd => {
-                if let Some(pid) = self.lvsd_pid.take() {
-                    procs::stop(pid, self.lvsd_timeout()).await;
+                if let Some(pid) = self.daemon_pid.take() {
+                    procs::stop("lvsd", pid, self.lvsd_timeout()).await;
                 }
+            }
+            Action::StartFos(role) => self.start_fos(role).await,
+            Action::StopFos => {
+                if let Some(pid) = self.daemon_pid.take() {
+                    procs::stop("fos", pid, self.fos_timeout()).await;
+                }
+            }
+            Action::CheckGateway => {
+                let events = self.events.clone();
+                let netlink = self.netlink.clone();
+                tokio::spawn(async move {
+                    let reachable = match &netlink {
+                        Some(n) => gateway::reachable(n).await,
+                        None => false,
+                    };
+                    let _ = events.send(Event::Gateway { reachable });
+                });
             }
             Action::Sync(role) => self.sync(role).await,
             Action::VipsUp => {
                 if let (Some(n), Some(p)) = (&self.netlink, &self.packet) {
                     self.arps.retain(|h| !h.is_finished());
                     let targets = self.shell.cfg.up_targets();
-                    self.arps.push(tokio::spawn(arp::bring_up_and_announce(
-                        n.clone(),
-                        p.clone(),
-                        targets,
-                    )));
+                    let job = match self.shell.cfg.service {
+                        Mode::Lvs => {
+                            tokio::spawn(arp::bring_up_and_announce(n.clone(), p.clone(), targets))
+                        }
+                        Mode::Fos => {
+                            // gaps.md F4: the addresses are up before fos
+                            // starts the services; the ARPs follow.
+                            arp::bring_up(n, &targets).await;
+                            tokio::spawn(arp::announce_all(p.clone(), targets))
+                        }
+                    };
+                    self.arps.push(job);
                 }
             }
             Action::VipsDown => {
@@ -254,7 +288,7 @@ impl Loop {
                 if let Some(n) = &self.shell.notifier {
                     n.reloading();
                 }
-                if let Some(pid) = self.lvsd_pid {
+                if let Some(pid) = self.daemon_pid {
                     procs::hangup(pid);
                 }
                 if let Some(n) = &self.shell.notifier {
@@ -276,8 +310,45 @@ impl Loop {
         (self.shell.cfg.deadtime * 2).max(Duration::from_secs(1))
     }
 
+    /// How long to wait for fos after SIGTERM: it runs every `stop_cmd`
+    /// (or stops its monitors) first, so at least 30 s.
+    fn fos_timeout(&self) -> Duration {
+        (self.shell.cfg.deadtime * 2).max(FOS_STOP_MIN)
+    }
+
+    /// Remembers a started daemon child, or reports an exec failure as the
+    /// child's exit with status 255 (what the original's forked child did).
+    fn started(&mut self, pid: Option<u32>) {
+        match pid {
+            Some(pid) => self.daemon_pid = Some(pid),
+            None => self.pending.insert(
+                0,
+                Event::ChildExited {
+                    pid: 0,
+                    end: ChildEnd::Exited(255),
+                    daemon: true,
+                },
+            ),
+        }
+    }
+
+    /// Starts fos; a start less than [`FOS_RESPAWN`] after the previous one
+    /// first waits for the rest of that time (the loop waits with it), so a
+    /// fos that cannot run is not restarted in a tight loop.
+    async fn start_fos(&mut self, role: FosRole) {
+        if let Some(last) = self.fos_started {
+            let since = last.elapsed();
+            if since < FOS_RESPAWN {
+                tokio::time::sleep(FOS_RESPAWN - since).await;
+            }
+        }
+        self.fos_started = Some(Instant::now());
+        let pid = self.shell.fos.start(role);
+        self.started(pid);
+    }
+
     async fn send(&self, beat: Beat) {
-        let bytes = heartbeat::encode(Mode::Lvs, beat);
+        let bytes = heartbeat::encode(self.shell.cfg.service, beat);
         if let Err(e) = self.public.send_to(&bytes, self.shell.to_public).await {
             tracing::debug!(
                 "Warning -- failed to send heartbeat (public if): {}",

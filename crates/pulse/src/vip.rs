@@ -32,6 +32,11 @@ impl Netlink {
         Ok(Netlink { handle })
     }
 
+    /// The underlying rtnetlink handle.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
     async fn addresses(&self, index: u32) -> Result<Vec<AddressMessage>, NetlinkError> {
         let mut req = self.handle.address().get().set_link_index_filter(index);
         req.message_mut().header.family = AddressFamily::Inet;

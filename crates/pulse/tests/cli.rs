@@ -106,16 +106,67 @@ fn no_active_services() {
     );
 }
 
+/// A fos-mode lvs.cf with one active failover block.
+const FOS: &str = "primary = 192.0.2.1\nservice = fos\nfailover web {\n active = 1\n address = 192.0.2.100 eth0:1\n start_cmd = \"/bin/true\"\n stop_cmd = \"/bin/true\"\n}\n";
+
 #[test]
-fn fos_mode_is_refused_for_now() {
+fn fos_mode_refuses_missing_commands_f2() {
+    let (_d, p) = cf(&FOS.replace(" stop_cmd = \"/bin/true\"\n", ""));
+    assert_eq!(
+        run(&["-n", "-c", &p]),
+        (
+            Some(1),
+            String::new(),
+            format!(
+                "pulse: {p}:3: failover web: stop_cmd: expected a stop_cmd command in an active failover block, found none\n"
+            )
+        )
+    );
+}
+
+#[test]
+fn fos_mode_refuses_shared_scsi_f3_f6() {
+    let scsi = FOS.replace(
+        "service = fos\n",
+        "service = fos\nprimary_shared = /dev/sdb\nbackup_shared = /dev/sdb\n",
+    );
+    let (_d, p) = cf(&scsi);
+    let f6 = format!(
+        "pulse: {p}: primary_shared, backup_shared: expected no shared SCSI device, found \"/dev/sdb\" and \"/dev/sdb\" (shared SCSI reservation with /usr/sbin/scsi_reserve is not supported; remove both keys and fence the shared disk by other means)\n"
+    );
+    assert_eq!(
+        run(&["-n", "-c", &p]),
+        (
+            Some(1),
+            String::new(),
+            format!(
+                "pulse: {p}: reservation_conflict_action: expected nothing or preempt because primary_shared and backup_shared are set, found none\n{f6}"
+            )
+        )
+    );
+    let (_d, p2) = cf(&scsi.replace(
+        "service = fos\n",
+        "service = fos\nreservation_conflict_action = nothing\n",
+    ));
+    assert_eq!(
+        run(&["-n", "-c", &p2]),
+        (Some(1), String::new(), f6.replace(&p, &p2))
+    );
+}
+
+#[test]
+fn lvs_mode_ignores_the_fos_only_shared_scsi_keys() {
+    // The original read them only in fos mode; an lvs-mode file with them
+    // gets past the checks (and here fails later, binding the heartbeat
+    // socket to a backup address this machine does not have).
     let (_d, p) = cf(
-        "primary = 192.0.2.1\nservice = fos\nfailover web {\n active = 1\n address = 192.0.2.100 eth0:1\n}\n",
+        "primary = 203.0.113.1\nbackup = 203.0.113.2\nbackup_active = 1\nprimary_shared = /dev/sdb\nbackup_shared = /dev/sdb\nvirtual web {\n active = 1\n address = 192.0.2.100 eth0:1\n}\n",
     );
     let (code, _, err) = run(&["-n", "-c", &p]);
     assert_eq!(code, Some(1));
     assert_eq!(
         err,
-        format!("pulse: service = fos in {p} is not supported by this version of pulse yet\n")
+        "pulse: cannot create heartbeat socket. running as root?\n"
     );
 }
 

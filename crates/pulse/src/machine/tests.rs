@@ -15,6 +15,7 @@ fn ms(n: u64) -> Duration {
 
 fn settings(master: bool) -> Settings {
     Settings {
+        mode: Mode::Lvs,
         master,
         keepalive: ms(1000),
         deadtime: ms(3000),
@@ -393,7 +394,7 @@ fn lvsd_death_deactivates_without_signalling_it_and_sets_childfail() {
         Event::ChildExited {
             pid: 42,
             end: ChildEnd::Exited(7),
-            lvsd: true,
+            daemon: true,
         },
         ms(100),
     );
@@ -429,7 +430,7 @@ fn lvsd_killed_by_signal_is_logged_as_such() {
         Event::ChildExited {
             pid: 9,
             end: ChildEnd::Signaled(9),
-            lvsd: true,
+            daemon: true,
         },
         ms(1),
     );
@@ -443,7 +444,7 @@ fn other_children_are_skipped() {
         Event::ChildExited {
             pid: 77,
             end: ChildEnd::Exited(0),
-            lvsd: false,
+            daemon: false,
         },
         ms(1),
     );
@@ -609,12 +610,12 @@ fn invariants_hold_for_every_state_and_event() {
         Event::ChildExited {
             pid: 5,
             end: ChildEnd::Exited(1),
-            lvsd: true,
+            daemon: true,
         },
         Event::ChildExited {
             pid: 6,
             end: ChildEnd::Exited(0),
-            lvsd: false,
+            daemon: false,
         },
         Event::Terminate(15),
         Event::Hangup,
@@ -675,7 +676,7 @@ fn check(before: &Machine, ev: &Event, now: Duration, a: &[Action], after: &Mach
     if a.contains(&Action::StopLvsd) {
         assert!(before.lvsd_running, "{}", ctx());
     }
-    if let Event::ChildExited { lvsd: true, .. } = ev {
+    if let Event::ChildExited { daemon: true, .. } = ev {
         assert!(!a.contains(&Action::StopLvsd), "{}", ctx());
     }
     // Test mode: no process is started or stopped, no hook runs.
@@ -726,7 +727,7 @@ fn check(before: &Machine, ev: &Event, now: Duration, a: &[Action], after: &Mach
         Event::Links {
             primary_up: false,
             ..
-        } | Event::ChildExited { lvsd: true, .. }
+        } | Event::ChildExited { daemon: true, .. }
     ) {
         assert!(!after.active, "{}", ctx());
     }
