@@ -12,10 +12,27 @@ use send_arp::errtext;
 /// How long a monitor may take to exit after SIGTERM before it is killed.
 pub const MONITOR_GRACE: Duration = Duration::from_secs(10);
 
+/// A command for `argv` whose process starts with no blocked signals and
+/// the default SIGPIPE action, as after the original's fork and exec (fos
+/// itself blocks the signals it waits for, and a blocked mask is
+/// inherited across exec).
 fn command(argv: &[String]) -> Option<Command> {
     let (first, rest) = argv.split_first()?;
     let mut c = Command::new(exec_path(first));
     c.args(rest);
+    // SAFETY: the closure only calls async-signal-safe functions
+    // (sigemptyset, sigprocmask, signal).
+    unsafe {
+        c.pre_exec(|| {
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            if libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            Ok(())
+        });
+    }
     Some(c)
 }
 
@@ -43,7 +60,7 @@ pub fn run_and_wait(argv: &[String], test: bool) -> bool {
 pub fn spawn_monitor(argv: &[String]) -> io::Result<u32> {
     let mut c = command(argv)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command line"))?;
-    // SAFETY: the closure only calls async-signal-safe functions.
+    // SAFETY: the closure only calls an async-signal-safe function.
     unsafe {
         c.pre_exec(|| {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
