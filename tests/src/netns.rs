@@ -145,6 +145,17 @@ pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) {
     b.ip(&["link", "set", b_if, "up"]);
 }
 
+/// Makes `switch` a switch: bridge `br0`, and for each `(host, port)` a
+/// veth pair from the bridge port `port` to the host's `eth0` (both up).
+pub fn bridge(switch: &Netns, hosts: &[(&Netns, &str)]) {
+    switch.ip(&["link", "add", "br0", "type", "bridge"]);
+    switch.ip(&["link", "set", "br0", "up"]);
+    for (host, port) in hosts {
+        veth(switch, port, host, "eth0");
+        switch.ip(&["link", "set", port, "master", "br0"]);
+    }
+}
+
 /// Polls `cond` every 20 ms until it holds or `timeout` passes; returns
 /// whether it held.
 pub fn wait_for(timeout: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {

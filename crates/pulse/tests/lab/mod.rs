@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-pub use lvs_tests::netns::{Netns, veth, wait_for};
+pub use lvs_tests::netns::{Netns, bridge, veth, wait_for};
 
 pub const PULSE: &str = env!("CARGO_BIN_EXE_pulse");
 pub const RECORDER: &str = env!("CARGO_BIN_EXE_pulse-test-lvsd");
@@ -287,12 +287,7 @@ impl Lab {
         let r1 = Netns::new(&format!("lp{tag}r1"));
         let r2 = Netns::new(&format!("lp{tag}r2"));
         let c = Netns::new(&format!("lp{tag}c"));
-        sw.ip(&["link", "add", "br0", "type", "bridge"]);
-        sw.ip(&["link", "set", "br0", "up"]);
-        for (ns, port) in [(&r1, "p1"), (&r2, "p2"), (&c, "pc")] {
-            veth(&sw, port, ns, "eth0");
-            sw.ip(&["link", "set", port, "master", "br0"]);
-        }
+        bridge(&sw, &[(&r1, "p1"), (&r2, "p2"), (&c, "pc")]);
         r1.ip(&["addr", "add", "192.0.2.1/24", "dev", "eth0"]);
         r2.ip(&["addr", "add", "192.0.2.2/24", "dev", "eth0"]);
         c.ip(&["addr", "add", "192.0.2.10/24", "dev", "eth0"]);
