@@ -69,28 +69,30 @@ pub enum Parsed {
     Fail(String),
 }
 
-/// popt's help text.
+/// popt's help text, with the original's option order and descriptions.
 pub const HELP: &str = "\
 Usage: fos [OPTION...]
-  -c, --configfile=STRING     Configuration file
-  -f, --monitor               Monitor the partner's services (standby node)
-  -F, --active                Run the services (active node)
-  -n, --nodaemon              Don't run as a daemon
-      --nofork                Don't fork, but detach from the terminal
-  -t, --test-start            Don't really run commands or monitors
-  -v, --verbose               Pass verbose to nanny
-      --keep-single-quotes    Keep single quotes around commands and strings
-      --version               Display program version
+  -c, --configfile=configfile     Configuration file
+  -n, --nodaemon                  Don't run as a daemon
+  -f, --monitor                   Start client monitors and watch for failure
+  -F, --active                    Start IP services and watch for failure
+  -v, --verbose                   Log debugging information
+  -t, --test-start                Display what commands would be run on
+                                  startup, but don't actually run anything
+      --nofork                    Don't fork, but do disassociate
+      --keep-single-quotes        Keep single quotes around commands and
+                                  strings, as Piranha did
+      --version                   Display program version
 
 Help options:
-  -?, --help                  Show this help message
-      --usage                 Display brief usage message
+  -?, --help                      Show this help message
+      --usage                     Display brief usage message
 ";
 
 /// popt's brief usage text.
 pub const USAGE: &str = "\
-Usage: fos [-?fFntv] [-c|--configfile STRING] [-f|--monitor] [-F|--active]
-        [-n|--nodaemon] [--nofork] [-t|--test-start] [-v|--verbose]
+Usage: fos [-?nfFvt] [-c|--configfile configfile] [-n|--nodaemon] [-f|--monitor]
+        [-F|--active] [-v|--verbose] [-t|--test-start] [--nofork]
         [--keep-single-quotes] [--version] [-?|--help] [--usage]
 ";
 
@@ -105,17 +107,18 @@ where
         Ok(o) => o,
         Err(e) => return Parsed::Fail(lvs_util::popt::bad_argument("fos", &e, &argv)),
     };
-    if opts.version {
-        return Parsed::Print(lvs_util::version::banner("fos", "1.13"));
-    }
     if opts.help {
         return Parsed::Print(HELP.into());
     }
     if opts.usage {
         return Parsed::Print(USAGE.into());
     }
+    // As the original: stray arguments are refused even with --version.
     if !opts.rest.is_empty() {
         return Parsed::Fail("fos: unexpected arguments".into());
+    }
+    if opts.version {
+        return Parsed::Print(lvs_util::version::banner("fos", "1.13"));
     }
     match (opts.monitor, opts.active) {
         // sic: "specifiy"
@@ -180,6 +183,7 @@ mod tests {
             "fos: Either --monitor (-f) or --active (-F) required!"
         );
         assert_eq!(fail(&["-f", "extra"]), "fos: unexpected arguments");
+        assert_eq!(fail(&["--version", "extra"]), "fos: unexpected arguments");
         assert_eq!(
             fail(&["--bogus"]),
             "fos: bad argument --bogus: unknown option"
