@@ -21,6 +21,7 @@ fn daemons_print_piranha_version_banner() {
         ("pulse", "pulse", "1.56"),
         ("lvsd", "lvs", "1.38"),
         ("nanny", "nanny", "1.46"),
+        ("fos", "fos", "1.13"),
     ] {
         let text = version_of(bin);
         let lines: Vec<&str> = text.lines().collect();

@@ -14,20 +14,22 @@ use std::process::{Command, Output};
 
 /// The programs at Piranha's paths (plus our tools), and what `--version`
 /// prints first.
-const PROGRAMS: [(&str, &str); 6] = [
+const PROGRAMS: [(&str, &str); 7] = [
     ("pulse", "Program Version:\tpulse 1.56"),
     ("lvsd", "Program Version:\tlvs 1.38"),
     ("nanny", "Program Version:\tnanny 1.46"),
+    ("fos", "Program Version:\tfos 1.13"),
     ("send_arp", "Program Version:\tsend_arp"),
     ("lvscf", "Program Version:\tlvscf"),
     ("ipvsadm-rs", "ipvsadm-rs "),
 ];
 
 /// Files both packages must install (the man pages without `.gz`).
-const REQUIRED: [&str; 16] = [
+const REQUIRED: [&str; 18] = [
     "/usr/sbin/pulse",
     "/usr/sbin/lvsd",
     "/usr/sbin/nanny",
+    "/usr/sbin/fos",
     "/usr/sbin/send_arp",
     "/usr/sbin/lvscf",
     "/usr/sbin/ipvsadm-rs",
@@ -40,6 +42,7 @@ const REQUIRED: [&str; 16] = [
     "/usr/share/man/man8/pulse.8",
     "/usr/share/man/man8/lvsd.8",
     "/usr/share/man/man8/nanny.8",
+    "/usr/share/man/man8/fos.8",
     "/usr/share/man/man5/lvs.cf.5",
 ];
 
@@ -122,7 +125,7 @@ fn fake_piranha(dir: &Path) -> PathBuf {
     .unwrap();
     std::fs::write(tree.join("DEBIAN/conffiles"), "/etc/sysconfig/ha/lvs.cf\n").unwrap();
     std::fs::write(tree.join("etc/sysconfig/ha/lvs.cf"), "serial_no = 0\n").unwrap();
-    for p in ["pulse", "lvsd", "nanny", "send_arp"] {
+    for p in ["pulse", "lvsd", "nanny", "fos", "send_arp"] {
         let f = tree.join("usr/sbin").join(p);
         std::fs::write(&f, "#!/bin/sh\necho old piranha\n").unwrap();
         use std::os::unix::fs::PermissionsExt as _;
@@ -314,10 +317,10 @@ fn fake_piranha_rpm(dir: &Path) -> PathBuf {
         "Name: piranha\nVersion: 0.8.6\nRelease: 1\nSummary: old Piranha (test stand-in)\n\
          License: GPL\nBuildArch: noarch\n%description\nstand-in\n%install\n\
          mkdir -p %{buildroot}/usr/sbin %{buildroot}/etc/sysconfig/ha\n\
-         for p in pulse lvsd nanny send_arp; do printf '#!/bin/sh\\necho old\\n' \
+         for p in pulse lvsd nanny fos send_arp; do printf '#!/bin/sh\\necho old\\n' \
          > %{buildroot}/usr/sbin/$p; chmod 755 %{buildroot}/usr/sbin/$p; done\n\
          echo 'serial_no = 0' > %{buildroot}/etc/sysconfig/ha/lvs.cf\n\
-         %files\n/usr/sbin/pulse\n/usr/sbin/lvsd\n/usr/sbin/nanny\n/usr/sbin/send_arp\n\
+         %files\n/usr/sbin/pulse\n/usr/sbin/lvsd\n/usr/sbin/nanny\n/usr/sbin/fos\n/usr/sbin/send_arp\n\
          %config(noreplace) /etc/sysconfig/ha/lvs.cf\n",
     )
     .unwrap();

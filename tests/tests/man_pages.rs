@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (page, program whose options it documents).
-const PAGES: [(&str, Option<&str>); 5] = [
+const PAGES: [(&str, Option<&str>); 6] = [
     ("pulse.8", Some("pulse")),
+    ("fos.8", Some("fos")),
     ("lvsd.8", Some("lvsd")),
     ("nanny.8", Some("nanny")),
     ("send_arp.8", Some("send_arp")),
