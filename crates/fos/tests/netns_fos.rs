@@ -1,0 +1,534 @@
+//! Failover services in network namespaces, with the real pulse, fos and
+//! nanny binaries: two routers `r1` (primary, 192.0.2.1) and `r2` (backup,
+//! 192.0.2.2) and a client `c` (192.0.2.10, also the routers' default
+//! gateway) on a bridge. Each router runs pulse with `service = fos`; the
+//! service is `fos-test-service`, a TCP server on port 8080 that answers
+//! `pong NODE web`, started and stopped by `start_cmd`/`stop_cmd`. The
+//! standby's nanny watches it through the VIP 192.0.2.100.
+//!
+//! Build the other binaries first (`cargo build -p pulse -p nanny`, or
+//! `cargo xtask test`, which builds the workspace).
+
+use std::fs::File;
+use std::io::{Read as _, Write as _};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use lvs_tests::netns::{Netns, bridge, wait_for};
+
+const FOS: &str = env!("CARGO_BIN_EXE_fos");
+const HELPER: &str = env!("CARGO_BIN_EXE_fos-test-service");
+const VIP: &str = "192.0.2.100";
+const PORT: u16 = 8080;
+
+fn s(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn need(test: &str) -> bool {
+    lvs_tests::require(lvs_tests::Need::Netns, test)
+}
+
+/// lvs.cf settings.
+#[derive(Clone)]
+struct Cf {
+    deadtime: u32,
+    timeout: u32,
+}
+
+impl Default for Cf {
+    fn default() -> Cf {
+        Cf {
+            deadtime: 3,
+            timeout: 3,
+        }
+    }
+}
+
+impl Cf {
+    fn fos(&self, dir: &str) -> String {
+        let nanny = lvs_tests::bin("nanny").display().to_string();
+        format!(
+            "serial_no = 1\nprimary = 192.0.2.1\nservice = fos\nbackup_active = 1\n\
+             backup = 192.0.2.2\nheartbeat = 1\nheartbeat_port = 539\nkeepalive = 1\n\
+             deadtime = {d}\n\n\
+             failover web {{\n    active = 1\n    address = {VIP} eth0:1\n    \
+             vip_nmask = 255.255.255.0\n    port = {PORT}\n    send = \"ping\\n\"\n    \
+             expect = \"pong\"\n    timeout = {t}\n    client_monitor = {nanny}\n    \
+             start_cmd = \"{HELPER} start web {PORT} {dir}\"\n    \
+             stop_cmd = \"{HELPER} stop web {dir}\"\n}}\n",
+            d = self.deadtime,
+            t = self.timeout,
+        )
+    }
+
+    fn lvs(&self) -> String {
+        format!(
+            "primary = 192.0.2.1\nservice = lvs\nbackup_active = 1\nbackup = 192.0.2.2\n\
+             keepalive = 1\ndeadtime = {d}\nnetwork = direct\n\n\
+             virtual web {{\n    active = 1\n    address = 192.0.2.101 eth0:1\n    port = 80\n}}\n",
+            d = self.deadtime
+        )
+    }
+}
+
+/// One router: its namespace and, while running, its pulse.
+struct Router {
+    ns: Netns,
+    name: &'static str,
+    dir: PathBuf,
+    pulse: Option<Child>,
+}
+
+impl Router {
+    fn path(&self, ext: &str) -> PathBuf {
+        self.dir.join(format!("{}.{ext}", self.name))
+    }
+
+    /// Starts pulse in the foreground with lvs.cf `text`; pulse, fos and
+    /// nanny all log to `NAME.log`.
+    fn start(&mut self, text: &str, extra: &[&str]) {
+        assert!(self.pulse.is_none());
+        std::fs::write(self.path("cf"), text).unwrap();
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.path("log"))
+            .unwrap();
+        let mut cmd = self.ns.command(lvs_tests::bin("pulse"));
+        cmd.arg("-n")
+            .arg("-c")
+            .arg(self.path("cf"))
+            .arg(format!("--fos={FOS}"))
+            .args(extra)
+            .env("LF_NODE", self.name)
+            .env("LF_RECORD", self.path("rec"))
+            .env("LP_RECORD", self.path("rec"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        self.pulse = Some(cmd.spawn().expect("start pulse"));
+    }
+
+    /// SIGTERM and wait; returns pulse's exit code.
+    fn stop(&mut self) -> Option<i32> {
+        let mut c = self.pulse.take()?;
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        for _ in 0..1500 {
+            if let Ok(Some(st)) = c.try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        panic!("{} pulse did not exit after SIGTERM", self.name);
+    }
+
+    fn signal(&self, sig: i32) {
+        let pid = self.pulse.as_ref().expect("running").id();
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid as i32, sig) };
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path("log")).unwrap_or_default()
+    }
+
+    fn logged(&self, line: &str) -> bool {
+        self.log().lines().any(|l| l == line)
+    }
+
+    fn count(&self, line: &str) -> usize {
+        self.log().lines().filter(|l| *l == line).count()
+    }
+
+    fn wait_logged(&self, line: &str, timeout: Duration) -> bool {
+        wait_for(timeout, || self.logged(line))
+    }
+
+    fn records(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("rec"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    fn has_vip(&self) -> bool {
+        self.ns
+            .ip(&["-o", "-4", "addr", "show", "dev", "eth0"])
+            .contains(&format!("inet {VIP}/24"))
+    }
+
+    /// Pid of the running service, from its pid file.
+    fn service_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.dir.join(format!("{}-web.pid", self.name)))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    fn dump(&self) -> String {
+        format!(
+            "--- {} log ---\n{}--- {} records ---\n{}\n",
+            self.name,
+            self.log(),
+            self.name,
+            self.records().join("\n")
+        )
+    }
+}
+
+impl Drop for Router {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.pulse.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The lab; fields drop in order: routers (pulse), then namespaces.
+struct Lab {
+    r1: Router,
+    r2: Router,
+    c: Netns,
+    sw: Netns,
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new(tag: &str) -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let sw = Netns::new(&format!("lf{tag}sw"));
+        let r1 = Netns::new(&format!("lf{tag}r1"));
+        let r2 = Netns::new(&format!("lf{tag}r2"));
+        let c = Netns::new(&format!("lf{tag}c"));
+        bridge(&sw, &[(&r1, "p1"), (&r2, "p2"), (&c, "pc")]);
+        r1.ip(&["addr", "add", "192.0.2.1/24", "dev", "eth0"]);
+        r2.ip(&["addr", "add", "192.0.2.2/24", "dev", "eth0"]);
+        c.ip(&["addr", "add", "192.0.2.10/24", "dev", "eth0"]);
+        for r in [&r1, &r2] {
+            r.ip(&["route", "add", "default", "via", "192.0.2.10"]);
+        }
+        assert!(
+            wait_for(s(5), || ping_once(&c, "192.0.2.1")
+                && ping_once(&c, "192.0.2.2")),
+            "lab network does not come up"
+        );
+        let path = dir.path().to_path_buf();
+        let router = |ns, name| Router {
+            ns,
+            name,
+            dir: path.clone(),
+            pulse: None,
+        };
+        Lab {
+            r1: router(r1, "r1"),
+            r2: router(r2, "r2"),
+            c,
+            sw,
+            dir,
+        }
+    }
+
+    fn dirname(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    /// The answer of the service behind the VIP, as the client sees it.
+    fn ask(&self) -> Option<String> {
+        self.c.enter(|| {
+            let addr = format!("{VIP}:{PORT}").parse().unwrap();
+            let mut t = std::net::TcpStream::connect_timeout(&addr, s(1)).ok()?;
+            t.set_read_timeout(Some(s(2))).ok()?;
+            t.write_all(b"ping\n").ok()?;
+            let mut out = String::new();
+            t.read_to_string(&mut out).ok()?;
+            Some(out)
+        })
+    }
+
+    fn served_by(&self, node: &str, timeout: Duration) -> bool {
+        let want = format!("pong {node} web\n");
+        wait_for(timeout, || self.ask().as_deref() == Some(want.as_str()))
+    }
+
+    /// Cuts (`false`) or restores (`true`) r2's port on the switch.
+    fn r2_connected(&self, connected: bool) {
+        let master = if connected { "master" } else { "nomaster" };
+        let mut args = vec!["link", "set", "p2", master];
+        if connected {
+            args.push("br0");
+        }
+        self.sw.ip(&args);
+    }
+
+    fn dump(&self) -> String {
+        format!("{}{}", self.r1.dump(), self.r2.dump())
+    }
+
+    /// Fails the test unless `r` logs `line` within `timeout`.
+    fn expect(&self, r: &Router, line: &str, timeout: Duration) {
+        assert!(
+            r.wait_logged(line, timeout),
+            "{}: {line}\n{}",
+            r.name,
+            self.dump()
+        );
+    }
+
+    /// Both routers with the fos lvs.cf: r2 first, r1 a moment later, so
+    /// r1 hears r2's *stopped* and becomes the active node; then r2's
+    /// monitor sees r1's service.
+    fn cold_start(&mut self, cf: &Cf) {
+        let text = cf.fos(&self.dirname());
+        self.r2.start(&text, &[]);
+        std::thread::sleep(Duration::from_millis(200));
+        self.r1.start(&text, &[]);
+        self.expect(&self.r1, "pulse: backup inactive: activating fos", s(5));
+        assert!(self.served_by("r1", s(10)), "{}", self.dump());
+        let available = format!("nanny: Remote service {VIP}:{PORT} is available");
+        self.expect(&self.r2, &available, s(15));
+    }
+}
+
+/// One ICMP echo from `ns` to `ip` through a ping socket substitute: a
+/// UDP datagram that fills the neighbour table, then the table is read.
+fn ping_once(ns: &Netns, ip: &str) -> bool {
+    let sock = ns.enter(|| std::net::UdpSocket::bind("0.0.0.0:0").expect("udp"));
+    let _ = sock.send_to(b"x", format!("{ip}:9"));
+    std::thread::sleep(Duration::from_millis(50));
+    ns.ip(&["neigh", "show", ip]).contains("lladdr")
+}
+
+#[test]
+fn failover_when_the_active_nodes_service_dies_and_no_fail_back() {
+    let test = "failover_when_the_active_nodes_service_dies_and_no_fail_back";
+    if !need(test) {
+        return;
+    }
+    let mut lab = Lab::new("01");
+    let cf = Cf::default();
+    lab.cold_start(&cf);
+    let (r1, r2) = (&lab.r1, &lab.r2);
+    assert!(
+        r1.logged("pulse: STARTING PULSE AS MASTER"),
+        "{}",
+        lab.dump()
+    );
+    assert!(
+        r2.logged("pulse: Starting Failover Service Monitors"),
+        "{}",
+        lab.dump()
+    );
+    assert!(r1.has_vip() && !r2.has_vip(), "{}", lab.dump());
+    // The standby ran its stop command and watches through the VIP; the
+    // active node stopped, then started the service (F4: VIP already up).
+    assert!(r2.records().contains(&"stop web".to_string()));
+    assert!(
+        !r2.records().contains(&"start web".to_string()),
+        "{}",
+        lab.dump()
+    );
+    let rec = r1.records();
+    let first_start = rec.iter().position(|r| r == "start web").expect("started");
+    assert_eq!(rec[first_start - 1], "stop web", "{rec:?}");
+    lab.expect(r1, "pulse: gratuitous fos arps finished", s(8));
+
+    // The service dies on the active node; r1 itself does not notice (F1).
+    let pid = lab.r1.service_pid().expect("service pid");
+    // SAFETY: the test's own service process.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let (r1, r2) = (&lab.r1, &lab.r2);
+    for line in [
+        format!("nanny: Exiting due to connection failure of {VIP}:{PORT}"),
+        format!("fos: Monitor for service {VIP}:{PORT} exited. This is a failover condition!"),
+        "fos: will now exit to notify pulse...".into(),
+        "pulse: fos process exited -- checking network connectivity".into(),
+        "pulse: remote service unavailable but we can see the gateway".into(),
+        "pulse: seems like a remote network fault; performing service failover".into(),
+        "pulse: Notifying partner WE are taking control!".into(),
+    ] {
+        lab.expect(r2, &line, s(15));
+    }
+    // r1 (the active master) is told to stand down with STOP-ME.
+    lab.expect(r1, "pulse: PARTNER HAS TOLD US TO GO INACTIVE!", s(5));
+    assert!(lab.served_by("r2", s(10)), "{}", lab.dump());
+    assert!(wait_for(s(5), || !lab.r1.has_vip()), "{}", lab.dump());
+    assert!(lab.r2.has_vip());
+    // r1 now watches r2's service.
+    let available = format!("nanny: Remote service {VIP}:{PORT} is available");
+    assert!(
+        wait_for(s(15), || lab.r1.count(&available) >= 1),
+        "{}",
+        lab.dump()
+    );
+
+    // No fail-back: r1 stays standby while r2 serves.
+    r2_keeps_the_service(&lab, &cf);
+    // Not even when pulse on r1 restarts: it hears r2 running and stays
+    // standby.
+    assert_eq!(lab.r1.stop(), Some(0));
+    let text = cf.fos(&lab.dirname());
+    lab.r1.start(&text, &[]);
+    assert!(
+        wait_for(s(10), || lab
+            .r1
+            .count("pulse: Starting Failover Service Monitors")
+            == 2),
+        "{}",
+        lab.dump()
+    );
+    r2_keeps_the_service(&lab, &cf);
+    assert!(
+        wait_for(s(10), || lab.r1.count(&available) >= 2),
+        "{}",
+        lab.dump()
+    );
+}
+
+/// For two dead times r2 serves and r1 stays standby (its only activation
+/// was at cold start).
+fn r2_keeps_the_service(lab: &Lab, cf: &Cf) {
+    std::thread::sleep(s(2 * u64::from(cf.deadtime)));
+    assert!(lab.served_by("r2", s(1)), "{}", lab.dump());
+    assert!(!lab.r1.has_vip(), "{}", lab.dump());
+    let activations = lab.r1.log().matches("activating").count();
+    assert_eq!(activations, 1, "{}", lab.dump());
+}
+
+#[test]
+fn failover_when_the_active_node_dies() {
+    if !need("failover_when_the_active_node_dies") {
+        return;
+    }
+    let mut lab = Lab::new("02");
+    lab.cold_start(&Cf::default());
+    // r1 loses power: every process in it dies and its link goes down.
+    lab.r1.pulse.take().map(|mut c| {
+        let _ = c.kill();
+        c.wait()
+    });
+    for pid in lab.r1.ns.pids() {
+        // SAFETY: processes inside the test's own namespace.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    lab.r1.ns.ip(&["link", "set", "eth0", "down"]);
+    assert!(lab.served_by("r2", s(20)), "{}", lab.dump());
+    assert!(lab.r2.has_vip(), "{}", lab.dump());
+    // Either path takes over: the dead timer, or the monitor seeing the
+    // service vanish while the gateway still answers.
+    let log = lab.r2.log();
+    assert!(
+        log.contains("pulse: partner dead: activating failover services")
+            || log
+                .contains("pulse: seems like a remote network fault; performing service failover"),
+        "{}",
+        lab.dump()
+    );
+    lab.expect(&lab.r2, "pulse: gratuitous fos arps finished", s(8));
+}
+
+#[test]
+fn lvs_mode_and_fos_mode_nodes_refuse_to_pair() {
+    if !need("lvs_mode_and_fos_mode_nodes_refuse_to_pair") {
+        return;
+    }
+    let mut lab = Lab::new("03");
+    let cf = Cf::default();
+    let lvsd = lvs_tests::bin("pulse-test-lvsd").display().to_string();
+    lab.r1.start(&cf.lvs(), &[&format!("--lvsd={lvsd}")]);
+    lab.r2.start(&cf.fos(&lab.dirname()), &[]);
+    let incompatible =
+        "pulse: Incompatible heartbeat received -- other system not using identical services";
+    for r in [&lab.r1, &lab.r2] {
+        lab.expect(r, incompatible, s(5));
+    }
+    // Rejected heartbeats do not count: each declares the other dead.
+    lab.expect(&lab.r1, "pulse: partner dead: activating lvs", s(8));
+    lab.expect(
+        &lab.r2,
+        "pulse: partner dead: activating failover services",
+        s(8),
+    );
+    assert!(lab.served_by("r2", s(10)), "{}", lab.dump());
+    assert!(!lab.r1.log().contains("partner active"), "{}", lab.dump());
+    assert!(!lab.r2.log().contains("partner active"), "{}", lab.dump());
+}
+
+#[test]
+fn sighup_on_the_standby_restarts_its_monitors_without_failover() {
+    if !need("sighup_on_the_standby_restarts_its_monitors_without_failover") {
+        return;
+    }
+    let mut lab = Lab::new("04");
+    lab.cold_start(&Cf::default());
+    lab.r2.signal(libc::SIGHUP);
+    lab.expect(&lab.r2, "pulse: SIGHUP received: restarting fos", s(5));
+    let started = format!("fos: Starting monitor for {VIP}:{PORT} running as pid ");
+    assert!(
+        wait_for(s(10), || lab.r2.log().matches(&started).count() == 2),
+        "{}",
+        lab.dump()
+    );
+    std::thread::sleep(s(3));
+    assert!(
+        !lab.r2.log().contains("checking network connectivity"),
+        "{}",
+        lab.dump()
+    );
+    assert!(lab.served_by("r1", s(1)), "{}", lab.dump());
+    assert!(!lab.r2.has_vip());
+    // SIGTERM: pulse stops fos (which stops its monitors) and exits 0.
+    assert_eq!(lab.r2.stop(), Some(0));
+    assert!(
+        lab.r2.logged("pulse: Terminating due to signal 15"),
+        "{}",
+        lab.dump()
+    );
+    let stopped = lab
+        .r2
+        .log()
+        .matches("fos: will now exit to notify pulse...")
+        .count();
+    assert_eq!(stopped, 2, "{}", lab.dump());
+}
+
+#[test]
+fn a_standby_that_loses_its_network_waits_for_the_partner() {
+    if !need("a_standby_that_loses_its_network_waits_for_the_partner") {
+        return;
+    }
+    let mut lab = Lab::new("05");
+    // A long dead time, so the gateway check decides before it fires.
+    let cf = Cf {
+        deadtime: 15,
+        timeout: 2,
+    };
+    lab.cold_start(&cf);
+    lab.r2_connected(false);
+    for line in [
+        format!("nanny: Exiting due to connection failure of {VIP}:{PORT}"),
+        "pulse: fos process exited -- checking network connectivity".into(),
+        "pulse: remote service unavailable; gateway unavailable".into(),
+        "pulse: I SEEM TO HAVE A NETWORK FAULT!".into(),
+    ] {
+        lab.expect(&lab.r2, &line, s(12));
+    }
+    assert!(!lab.r2.has_vip(), "{}", lab.dump());
+    lab.r2_connected(true);
+    lab.expect(&lab.r2, "pulse: Network fault seems to be fixed", s(5));
+    let available = format!("nanny: Remote service {VIP}:{PORT} is available");
+    assert!(
+        wait_for(s(15), || lab.r2.count(&available) == 2),
+        "{}",
+        lab.dump()
+    );
+    assert!(!lab.r2.has_vip());
+    assert!(lab.served_by("r1", s(1)), "{}", lab.dump());
+    assert!(!lab.r2.log().contains("activating"), "{}", lab.dump());
+}
