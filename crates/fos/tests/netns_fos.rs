@@ -532,3 +532,72 @@ fn a_standby_that_loses_its_network_waits_for_the_partner() {
     assert!(lab.served_by("r1", s(1)), "{}", lab.dump());
     assert!(!lab.r2.log().contains("activating"), "{}", lab.dump());
 }
+
+#[test]
+fn daemon_mode_primary_without_backup_runs_the_services() {
+    if !need("daemon_mode_primary_without_backup_runs_the_services") {
+        return;
+    }
+    let lab = Lab::new("06");
+    let d = lab.dirname();
+    let text = Cf::default().fos(&d).replace(
+        "backup_active = 1\nbackup = 192.0.2.2\n",
+        "backup_active = 0\n",
+    );
+    let r1 = &lab.r1;
+    std::fs::write(r1.path("cf"), text).unwrap();
+    let (pulse_pid, fos_pid) = (r1.path("pulse.pid"), r1.path("fos.pid"));
+    let out = r1
+        .ns
+        .command(lvs_tests::bin("pulse"))
+        .arg("-c")
+        .arg(r1.path("cf"))
+        .arg(format!("--fos={FOS}"))
+        .env("LF_NODE", "r1")
+        .env("LF_RECORD", r1.path("rec"))
+        .env("PULSE_PID_FILE", &pulse_pid)
+        .env("FOS_PID_FILE", &fos_pid)
+        .env_remove("NOTIFY_SOCKET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "the foreground process exits 0");
+    // Forced active (no backup): the services run without a partner.
+    assert!(lab.served_by("r1", s(10)), "{:?}", r1.records());
+    let read_pid =
+        |p: &PathBuf| -> i32 { std::fs::read_to_string(p).unwrap().trim().parse().unwrap() };
+    let (pulse, fos) = (read_pid(&pulse_pid), read_pid(&fos_pid));
+    // fos is pulse's child, started with --active and --nofork.
+    let cmdline = std::fs::read(format!("/proc/{fos}/cmdline")).unwrap();
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    assert!(
+        args.contains(&"--active".into()) && args.contains(&"--nofork".into()),
+        "{args:?}"
+    );
+    let stat = std::fs::read_to_string(format!("/proc/{fos}/stat")).unwrap();
+    let ppid: i32 = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(ppid, pulse);
+    assert!(r1.has_vip());
+    // SIGTERM: pulse stops fos, which stops the service; the VIP goes and
+    // both pid files are removed.
+    // SAFETY: the test's own daemon.
+    unsafe { libc::kill(pulse, libc::SIGTERM) };
+    assert!(
+        wait_for(s(10), || !pulse_pid.exists() && !fos_pid.exists()),
+        "{:?}",
+        r1.records()
+    );
+    assert_eq!(lab.ask(), None);
+    assert!(!r1.has_vip());
+    assert_eq!(r1.records(), ["stop web", "start web", "stop web"]);
+}
