@@ -500,4 +500,6 @@ mod fos;
 #[cfg(test)]
 mod fos_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

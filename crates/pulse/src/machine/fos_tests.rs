@@ -2,62 +2,20 @@
 //! §5.1, start-up and termination (§5), the fail-partner (STOP-ME) episode,
 //! and invariants over every reachable combination of flags × event.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 
+use super::test_support::{PEER, beat_from, effects, logs, ms};
 use super::*;
 use crate::heartbeat::{FOS_RUNNING, FOS_STOPPED, HOLD, LVS_RUNNING, LVS_STOPPED, STOP_ME};
 
-const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const PEER_PRIVATE: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
 fn settings(master: bool) -> Settings {
-    Settings {
-        mode: Mode::Fos,
-        master,
-        keepalive: ms(1000),
-        deadtime: ms(3000),
-        backup_active: true,
-        norun: false,
-        norun_side_effects: false,
-        partner: Partner {
-            public: PEER,
-            private: Some(PEER_PRIVATE),
-            port: 539,
-        },
-    }
-}
-
-fn beat_from(ip: Ipv4Addr, magic: u32) -> Event {
-    Event::Datagram {
-        from: SocketAddrV4::new(ip, 539),
-        data: magic.to_le_bytes().to_vec(),
-    }
+    super::test_support::settings(Mode::Fos, master, Some(PEER_PRIVATE))
 }
 
 fn beat(magic: u32) -> Event {
     beat_from(PEER, magic)
-}
-
-fn logs(actions: &[Action]) -> Vec<&str> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Log(s) => Some(s.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn effects(actions: &[Action]) -> Vec<Action> {
-    actions
-        .iter()
-        .filter(|a| !matches!(a, Action::Log(_) | Action::Debug(_)))
-        .cloned()
-        .collect()
 }
 
 /// Standby → active: the monitors stop, the VIPs come up, then the services.

@@ -4,55 +4,16 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use super::test_support::{PEER, beat_from, effects, logs, ms};
 use super::*;
 use crate::heartbeat::{HELD, HOLD, LVS_RUNNING, LVS_STOPPED, STOP_ME};
 
-const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
 fn settings(master: bool) -> Settings {
-    Settings {
-        mode: Mode::Lvs,
-        master,
-        keepalive: ms(1000),
-        deadtime: ms(3000),
-        backup_active: true,
-        norun: false,
-        norun_side_effects: false,
-        partner: Partner {
-            public: PEER,
-            private: None,
-            port: 539,
-        },
-    }
+    super::test_support::settings(Mode::Lvs, master, None)
 }
 
 fn beat(magic: u32) -> Event {
-    Event::Datagram {
-        from: SocketAddrV4::new(PEER, 539),
-        data: magic.to_le_bytes().to_vec(),
-    }
-}
-
-fn logs(actions: &[Action]) -> Vec<&str> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Log(s) => Some(s.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn effects(actions: &[Action]) -> Vec<Action> {
-    actions
-        .iter()
-        .filter(|a| !matches!(a, Action::Log(_) | Action::Debug(_)))
-        .cloned()
-        .collect()
+    beat_from(PEER, magic)
 }
 
 const ACTIVATE: [Action; 4] = [
