@@ -99,7 +99,8 @@ impl Loop {
                 None
             }
         };
-        let ipvs = if shell.cfg.syncdaemon {
+        // The sync daemon is an lvs-mode feature.
+        let ipvs = if shell.cfg.syncdaemon && shell.cfg.service == Mode::Lvs {
             match ipvs::Client::connect().await {
                 Ok(c) => Some(c),
                 Err(e) => {
