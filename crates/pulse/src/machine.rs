@@ -234,7 +234,7 @@ impl Machine {
             Event::Links {
                 primary_up,
                 private_up,
-            } => self.links(primary_up, private_up, &mut out),
+            } => self.links(primary_up, private_up, now, &mut out),
             Event::ChildExited { pid, end, daemon } => self.child(pid, end, daemon, &mut out),
             // Only fos mode asks for a gateway check.
             Event::Gateway { .. } => {}
@@ -403,11 +403,17 @@ impl Machine {
         }
     }
 
-    fn links(&mut self, primary_up: bool, private_up: bool, out: &mut Vec<Action>) {
+    fn links(&mut self, primary_up: bool, private_up: bool, now: Duration, out: &mut Vec<Action>) {
         if primary_up && private_up {
             if self.linkfail {
                 out.push(log("Local NIC link(s) restored: Pulse enabled".into()));
                 self.linkfail = false;
+                // Nothing could be heard while the link was down: the
+                // partner gets a full deadtime to be heard before it is
+                // declared dead. The original kept the old timer, so a
+                // restored router could take the service from a healthy
+                // partner it had not heard yet.
+                self.next_need = now + self.settings.deadtime;
             }
             return;
         }

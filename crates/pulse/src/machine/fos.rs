@@ -31,7 +31,7 @@ impl Machine {
             Event::Links {
                 primary_up,
                 private_up,
-            } => self.links(primary_up, private_up, out),
+            } => self.links(primary_up, private_up, now, out),
             Event::ChildExited { pid, daemon, .. } => self.fos_child(pid, daemon, out),
             Event::Gateway { reachable } => self.fos_gateway(reachable, out),
             Event::Terminate(sig) => {

@@ -325,6 +325,55 @@ fn link_failure_deactivates_and_blocks_activation_until_restored() {
     assert_eq!(logs(&a), vec!["backup inactive: activating lvs"]);
 }
 
+/// The dead timer restarts when the links come back: a partner that was
+/// alive all along (but could not be heard) is not declared dead before a
+/// full deadtime has passed without hearing it.
+#[test]
+fn restored_link_gives_the_partner_a_full_deadtime() {
+    let mut m = active_machine(true);
+    m.step(
+        Event::Links {
+            primary_up: false,
+            private_up: false,
+        },
+        ms(100),
+    );
+    // The dead timer fires, silently, while the link is down.
+    while m.next_need <= ms(5000) {
+        let now = m.deadline();
+        assert!(
+            effects(&m.step(Event::Timer, now))
+                .iter()
+                .all(|e| matches!(e, Action::Send(_)))
+        );
+    }
+    let due = m.next_need;
+    let restore = due - ms(200);
+    let a = m.step(
+        Event::Links {
+            primary_up: true,
+            private_up: true,
+        },
+        restore,
+    );
+    assert_eq!(logs(&a), vec!["Local NIC link(s) restored: Pulse enabled"]);
+    assert_eq!(m.next_need, restore + ms(3000));
+    // Where the old timer would have fired: nothing happens.
+    let a = m.step(Event::Timer, due);
+    assert!(!a.contains(&Action::StartLvsd), "{a:?}");
+    // The partner is heard: it stays the active one.
+    let a = m.step(beat(LVS_RUNNING), restore + ms(900));
+    assert!(effects(&a).is_empty() && !m.active, "{a:?}");
+    // Without another heartbeat for a deadtime, it is dead after all.
+    let mut now = restore + ms(900);
+    let mut activated = false;
+    while now < restore + ms(900) + ms(3000) {
+        now = m.deadline();
+        activated |= logs(&m.step(Event::Timer, now)).contains(&"partner dead: activating lvs");
+    }
+    assert!(activated && m.active);
+}
+
 #[test]
 fn only_the_failing_nic_is_named() {
     let mut m = Machine::new(settings(true), ms(0));
