@@ -13,6 +13,11 @@ use crate::config::Target;
 #[derive(Clone)]
 pub struct Netlink {
     handle: Handle,
+    /// Held through each bring-up and take-down: they list the addresses,
+    /// then change them, and an activation and a re-ARP may run at once
+    /// (two dumps at once on one socket fail with EBUSY, and two adds of
+    /// one address with EEXIST).
+    changing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A netlink failure, as text for the log.
@@ -29,7 +34,10 @@ impl Netlink {
     pub fn connect() -> std::io::Result<Netlink> {
         let (conn, handle, _) = rtnetlink::new_connection()?;
         tokio::spawn(conn);
-        Ok(Netlink { handle })
+        Ok(Netlink {
+            handle,
+            changing: Default::default(),
+        })
     }
 
     /// The underlying rtnetlink handle.
@@ -51,6 +59,7 @@ impl Netlink {
     /// alias label that holds another address gets the new one instead (as
     /// `ifconfig` replaced it). Already up: nothing to do.
     pub async fn up(&self, t: &Target) -> Result<(), NetlinkError> {
+        let _changing = self.changing.lock().await;
         let index = send_arp::ifindex(t.base_dev()).map_err(|e| err(send_arp::errtext(&e)))?;
         let (prefix, bcast) = t.prefix_and_broadcast();
         let alias = t.dev.contains(':');
@@ -83,6 +92,7 @@ impl Netlink {
     /// `ifconfig eth0:1 down` removed); on a base device only the address
     /// itself (gaps.md C11: the NIC is never taken down).
     pub async fn down(&self, t: &Target) -> Result<(), NetlinkError> {
+        let _changing = self.changing.lock().await;
         let index = send_arp::ifindex(t.base_dev()).map_err(|e| err(send_arp::errtext(&e)))?;
         let alias = t.dev.contains(':');
         for msg in self.addresses(index).await? {

@@ -134,3 +134,33 @@ fn vips_get_ifconfigs_labels_masks_and_broadcasts() {
     });
     assert_eq!(e.unwrap_err().to_string(), "No such device");
 }
+
+/// Two bring-ups of the same VIP at once (an activation and the re-ARP of
+/// a master that hears its partner, each in its own task, as the
+/// original's ifconfig processes ran side by side) both succeed.
+#[test]
+fn concurrent_bring_ups_of_one_vip_both_succeed() {
+    if !lvs_tests::require(
+        lvs_tests::Need::Netns,
+        "concurrent_bring_ups_of_one_vip_both_succeed",
+    ) {
+        return;
+    }
+    let ns = Netns::new("lpvipc");
+    let peer = Netns::new("lpvipd");
+    veth(&ns, "eth0", &peer, "eth0");
+    ns.ip(&["addr", "add", "192.0.2.1/24", "dev", "eth0"]);
+    let t = target("192.0.2.100", "eth0:1", Some("255.255.255.0"));
+    for _ in 0..5 {
+        let (a, b) = with_netlink(&ns, async |n: Netlink| tokio::join!(n.up(&t), n.up(&t)));
+        assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
+        assert_eq!(
+            addrs(&ns),
+            vec![
+                "inet 192.0.2.1/24 scope global eth0".to_string(),
+                "inet 192.0.2.100/24 brd 192.0.2.255 scope global secondary eth0:1".into()
+            ]
+        );
+        with_netlink(&ns, async |n: Netlink| n.down(&t).await.unwrap());
+    }
+}
