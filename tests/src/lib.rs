@@ -7,6 +7,7 @@
 
 use std::io::Write as _;
 
+pub mod cluster;
 pub mod netns;
 
 /// True when running under CI (`CI=true`).

@@ -1,0 +1,1040 @@
+//! A whole LVS cluster in network namespaces, for the end-to-end tests (VM
+//! tier) and `cargo xtask demo`: a client, two directors running the real
+//! `pulse` (which starts the real `lvsd`, which starts the real `nanny`s),
+//! and three real servers running `lvs-test-httpd`.
+//!
+//! ```text
+//!            public network 10.10.0.0/24 (bridge br0 in the switch namespace)
+//!   client 10.10.0.10    d1 eth0 10.10.0.1    d2 eth0 10.10.0.2    VIP 10.10.0.100 (eth0:1)
+//!   NAT:   real network 10.20.0.0/24 (bridge br1): d1 eth1 10.20.0.1, d2 eth1 10.20.0.2,
+//!          rs1..rs3 10.20.0.11-13, default gateway = NAT router 10.20.0.254 (eth1:1)
+//!   direct routing: rs1..rs3 10.10.0.11-13 on br0, the VIP on their loopback
+//! ```
+//!
+//! These are the addresses of `etc/lvs.cf.demo`. Namespace names are
+//! `le<tag><node>`; everything is torn down on drop.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::netns::{Netns, veth, wait_for};
+
+/// The virtual IP.
+pub const VIP: &str = "10.10.0.100";
+/// The virtual service's port.
+pub const PORT: u16 = 80;
+/// The client's address.
+pub const CLIENT: &str = "10.10.0.10";
+/// The directors' public addresses: `primary`, `backup`.
+pub const DIRECTORS: [&str; 2] = ["10.10.0.1", "10.10.0.2"];
+/// The directors' addresses on the real network (NAT).
+pub const DIRECTORS_PRIVATE: [&str; 2] = ["10.20.0.1", "10.20.0.2"];
+/// The NAT router address, the real servers' default gateway (NAT).
+pub const NAT_ROUTER: &str = "10.20.0.254";
+/// Number of real servers.
+pub const SERVERS: usize = 3;
+
+/// How long a client request may take before it counts as failed: the
+/// connect and each read.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// See [`CONNECT_TIMEOUT`].
+pub const READ_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The forwarding method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `network = nat`: real servers on their own network behind the
+    /// directors.
+    Nat,
+    /// `network = direct`: real servers on the public network, the VIP on
+    /// their loopback, replies straight to the client.
+    Direct,
+}
+
+/// Address of real server `i` (0-based) for `method`.
+pub fn real_address(method: Method, i: usize) -> String {
+    match method {
+        Method::Nat => format!("10.20.0.{}", 11 + i),
+        Method::Direct => format!("10.10.0.{}", 11 + i),
+    }
+}
+
+/// The VIP and port as a socket address.
+pub fn vip_addr() -> SocketAddr {
+    SocketAddr::new(VIP.parse().expect("VIP"), PORT)
+}
+
+/// The workspace binary `name` (see [`crate::bin`]), kept open for the
+/// life of the process. Under `cargo xtask vm` the binaries come over 9p
+/// with `cache=none`, where a file nobody holds open is looked up afresh
+/// and its pages read again: a director taking over would spend a second
+/// or more of emulated CPU paging in lvsd and nanny, which a real machine
+/// with a page cache does not.
+pub fn program(name: &str) -> PathBuf {
+    static OPEN: Mutex<Vec<(String, std::fs::File)>> = Mutex::new(Vec::new());
+    let path = crate::bin(name);
+    let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+    if !open.iter().any(|(n, _)| n == name)
+        && let Ok(f) = std::fs::File::open(&path)
+    {
+        open.push((name.to_string(), f));
+    }
+    path
+}
+
+/// An lvs.cf for the cluster, with the workspace's nanny as
+/// `client_monitor`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub method: Method,
+    pub keepalive: String,
+    pub deadtime: String,
+    pub monitor_links: bool,
+    pub syncdaemon: bool,
+    /// The real servers (0-based indices) the virtual service lists.
+    pub servers: Vec<usize>,
+    /// nanny's `timeout` (seconds between checks) and `reentry`.
+    pub timeout: u32,
+    pub reentry: u32,
+}
+
+impl Config {
+    /// Keepalive 1 s, deadtime 3 s, no link monitoring, no sync daemon,
+    /// every real server, checks every second, re-entry after 2.
+    pub fn new(method: Method) -> Config {
+        Config {
+            method,
+            keepalive: "1".into(),
+            deadtime: "3".into(),
+            monitor_links: false,
+            syncdaemon: false,
+            servers: (0..SERVERS).collect(),
+            timeout: 1,
+            reentry: 2,
+        }
+    }
+
+    /// `deadtime` as a duration.
+    pub fn deadtime(&self) -> Duration {
+        Duration::from_secs_f64(self.deadtime.parse().expect("deadtime is a number"))
+    }
+
+    /// `keepalive` as a duration.
+    pub fn keepalive(&self) -> Duration {
+        Duration::from_secs_f64(self.keepalive.parse().expect("keepalive is a number"))
+    }
+
+    /// The lvs.cf text.
+    pub fn text(&self) -> String {
+        let network = match self.method {
+            Method::Nat => format!(
+                "network = nat\nnat_router = {NAT_ROUTER} eth1:1\nnat_nmask = 255.255.255.0\n"
+            ),
+            Method::Direct => "network = direct\n".into(),
+        };
+        let mut servers = String::new();
+        for &i in &self.servers {
+            servers.push_str(&format!(
+                "    server rs{n} {{\n        address = {a}\n        active = 1\n        weight = 1\n    }}\n",
+                n = i + 1,
+                a = real_address(self.method, i)
+            ));
+        }
+        format!(
+            "serial_no = 1\n\
+             primary = {p}\n\
+             service = lvs\n\
+             backup_active = 1\n\
+             backup = {b}\n\
+             heartbeat = 1\n\
+             heartbeat_port = 539\n\
+             keepalive = {ka}\n\
+             deadtime = {dt}\n\
+             {network}\
+             monitor_links = {ml}\n\
+             syncdaemon = {sd}\n\
+             syncd_iface = eth0\n\
+             syncd_id = 1\n\
+             hard_shutdown = 0\n\
+             \n\
+             virtual web {{\n    \
+                 active = 1\n    \
+                 address = {VIP} eth0:1\n    \
+                 vip_nmask = 255.255.255.0\n    \
+                 port = {PORT}\n    \
+                 protocol = tcp\n    \
+                 scheduler = rr\n    \
+                 send = \"GET / HTTP/1.0\\r\\n\\r\\n\"\n    \
+                 expect = \"HTTP\"\n    \
+                 load_monitor = none\n    \
+                 timeout = {to}\n    \
+                 reentry = {re}\n    \
+                 client_monitor = {nanny}\n\
+             {servers}}}\n",
+            p = DIRECTORS[0],
+            b = DIRECTORS[1],
+            ka = self.keepalive,
+            dt = self.deadtime,
+            ml = u8::from(self.monitor_links),
+            sd = u8::from(self.syncdaemon),
+            to = self.timeout,
+            re = self.reentry,
+            nanny = program("nanny").display(),
+        )
+    }
+}
+
+/// `text` (an lvs.cf such as `etc/lvs.cf.demo`) with a `client_monitor`
+/// line naming the workspace's nanny added to every `virtual` block, so it
+/// runs without an installed suite.
+pub fn with_workspace_nanny(text: &str) -> String {
+    with_client_monitor(text, &program("nanny"))
+}
+
+/// `text` with `client_monitor = MONITOR` added to every `virtual` block.
+pub fn with_client_monitor(text: &str, monitor: &Path) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        out.push_str(line);
+        out.push('\n');
+        let t = line.trim();
+        if t.starts_with("virtual ") && t.ends_with('{') {
+            out.push_str(&format!("    client_monitor = {}\n", monitor.display()));
+        }
+    }
+    out
+}
+
+/// A line of a director's output (pulse, and the lvsd and nannies it
+/// starts) and when it was read.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub at: Instant,
+    pub text: String,
+}
+
+/// One director: its namespace and, while running, its pulse.
+pub struct Director {
+    pub ns: Netns,
+    /// `d1` (the primary) or `d2` (the backup).
+    pub name: String,
+    /// Its public address.
+    pub address: String,
+    dir: PathBuf,
+    pulse: Option<Child>,
+    lines: Arc<Mutex<Vec<Line>>>,
+}
+
+impl Director {
+    /// The lvs.cf this director runs with.
+    pub fn cf_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.cf", self.name))
+    }
+
+    /// Writes `cf` as this director's lvs.cf and starts `pulse -n` on it
+    /// with the workspace's lvsd (`--lvsd=`) and `extra` options. Output
+    /// lines (pulse's, lvsd's, the nannies') are collected.
+    pub fn start(&mut self, cf: &str, extra: &[&str]) {
+        assert!(self.pulse.is_none(), "{}: pulse already running", self.name);
+        std::fs::write(self.cf_path(), cf).expect("write lvs.cf");
+        self.start_program(&program("pulse"), extra);
+    }
+
+    /// Starts `program ARGS` in the namespace as this director's heartbeat
+    /// process (pulse with `-n -c CF --lvsd=LVSD` first, or anything else
+    /// when `exe` is not pulse), collecting its output.
+    pub fn start_program(&mut self, exe: &Path, args: &[&str]) {
+        assert!(self.pulse.is_none(), "{}: already running", self.name);
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        let mut cmd = self.ns.command(exe);
+        if exe.file_name().is_some_and(|n| n == "pulse") {
+            cmd.arg("-n")
+                .arg("-c")
+                .arg(self.cf_path())
+                .arg(format!("--lvsd={}", program("lvsd").display()));
+        }
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(writer.try_clone().expect("pipe"))
+            .stderr(writer);
+        let child = cmd.spawn().expect("start the director's program");
+        drop(cmd);
+        let lines = self.lines.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(reader).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(Line {
+                    at: Instant::now(),
+                    text: l,
+                });
+            }
+        });
+        self.pulse = Some(child);
+    }
+
+    /// Whether the heartbeat process started last is still running.
+    pub fn running(&mut self) -> bool {
+        self.pulse
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// The pid of the heartbeat process.
+    pub fn pid(&self) -> i32 {
+        self.pulse.as_ref().expect("running").id() as i32
+    }
+
+    /// Sends `sig` to the heartbeat process.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.pid(), sig) };
+    }
+
+    /// kill -9 of pulse: nothing is cleaned up (the VIP stays, lvsd and the
+    /// nannies keep running). Returns when it happened.
+    pub fn kill9(&mut self) -> Instant {
+        let at = Instant::now();
+        if let Some(mut c) = self.pulse.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        at
+    }
+
+    /// SIGTERM; waits (at most 20 s) for the exit and returns its code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut c = self.pulse.take()?;
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(st)) = c.try_wait() {
+                return st.code();
+            }
+            if Instant::now() > end {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!("{}: no exit after SIGTERM\n{}", self.name, self.dump());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Every output line so far.
+    pub fn lines(&self) -> Vec<Line> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// The number of lines so far (a mark for [`Director::wait_line`]).
+    pub fn mark(&self) -> usize {
+        self.lines.lock().unwrap().len()
+    }
+
+    /// When the first line equal to `text` at or after mark `from` was
+    /// read, if there is one.
+    pub fn line_at(&self, from: usize, text: &str) -> Option<Instant> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .skip(from)
+            .find(|l| l.text == text)
+            .map(|l| l.at)
+    }
+
+    /// Waits up to `timeout` for a line equal to `text` at or after mark
+    /// `from`; returns when it was read.
+    pub fn wait_line(&self, from: usize, text: &str, timeout: Duration) -> Option<Instant> {
+        let mut at = None;
+        wait_for(timeout, || {
+            at = self.line_at(from, text);
+            at.is_some()
+        });
+        at
+    }
+
+    /// Whether the VIP is configured on eth0.
+    pub fn has_vip(&self) -> bool {
+        self.ns
+            .ip(&["-o", "-4", "addr", "show", "dev", "eth0"])
+            .contains(&format!("inet {VIP}/"))
+    }
+
+    /// The MAC address of eth0.
+    pub fn mac(&self) -> String {
+        self.ns.mac("eth0")
+    }
+
+    /// `ipvsadm-rs -Ln` in the namespace.
+    pub fn table(&self) -> String {
+        let o = self
+            .ns
+            .command(program("ipvsadm-rs"))
+            .arg("-Ln")
+            .output()
+            .expect("run ipvsadm-rs");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// The real servers (`ADDR:PORT`) of the VIP's service in the kernel
+    /// table, sorted. Read from `/proc/net/ip_vs` in this process: polling
+    /// with a program would cost emulated CPU the daemons need.
+    pub fn destinations(&self) -> Vec<String> {
+        let text = self
+            .ns
+            .enter(|| std::fs::read_to_string("/proc/thread-self/net/ip_vs").unwrap_or_default());
+        let mut v = proc_destinations(&text, &format!("{}:{PORT}", VIP));
+        v.sort();
+        v
+    }
+
+    /// The kernel's IPVS connection table (`/proc/net/ip_vs_conn` of the
+    /// namespace).
+    pub fn connections(&self) -> String {
+        self.ns.enter(|| {
+            std::fs::read_to_string("/proc/thread-self/net/ip_vs_conn").unwrap_or_default()
+        })
+    }
+
+    /// Whether the kernel's IPVS connection table has the client's TCP
+    /// connection from `port` to the VIP.
+    pub fn has_connection(&self, port: u16) -> bool {
+        let from = format!("{} {port:04X} ", hex_addr(CLIENT));
+        let to = format!(" {} {PORT:04X} ", hex_addr(VIP));
+        self.connections()
+            .lines()
+            .any(|l| l.starts_with("TCP ") && l.contains(&from) && l.contains(&to))
+    }
+
+    /// Output, addresses and table, for failure messages.
+    pub fn dump(&self) -> String {
+        let out: Vec<String> = self.lines().into_iter().map(|l| l.text).collect();
+        format!(
+            "--- {} output ---\n{}\n--- {} addresses ---\n{}--- {} table ---\n{}",
+            self.name,
+            out.join("\n"),
+            self.name,
+            self.ns.ip(&["-o", "-4", "addr", "show"]),
+            self.name,
+            self.table()
+        )
+    }
+}
+
+impl Drop for Director {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A real server: its namespace and, while running, its HTTP server.
+pub struct RealServer {
+    pub ns: Netns,
+    /// `rs1`, `rs2`, `rs3`: the body of every reply.
+    pub name: String,
+    pub address: String,
+    httpd: Option<Child>,
+}
+
+impl RealServer {
+    /// `ADDR:PORT`, as the IPVS table shows it.
+    pub fn dest(&self) -> String {
+        format!("{}:{PORT}", self.address)
+    }
+
+    /// Starts the HTTP server and waits until it accepts connections.
+    pub fn start(&mut self) {
+        assert!(self.httpd.is_none(), "{} already running", self.name);
+        let child = self
+            .ns
+            .command(program("lvs-test-httpd"))
+            .args([self.name.as_str(), &format!("0.0.0.0:{PORT}")])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start lvs-test-httpd");
+        self.httpd = Some(child);
+        let addr: SocketAddr = format!("127.0.0.1:{PORT}").parse().unwrap();
+        let up = wait_for(Duration::from_secs(10), || {
+            self.ns
+                .enter(|| TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).is_ok())
+        });
+        assert!(up, "{}: the HTTP server does not come up", self.name);
+    }
+
+    /// Kills the HTTP server (its port is then closed).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.httpd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for RealServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The cluster. Fields drop in declaration order: the directors (and their
+/// daemons) first, the switch last.
+pub struct Cluster {
+    /// `d[0]` is the primary (`d1`), `d[1]` the backup (`d2`).
+    pub d: [Director; 2],
+    pub rs: Vec<RealServer>,
+    pub client: Netns,
+    pub sw: Netns,
+    pub method: Method,
+    /// When the cluster was built.
+    pub t0: Instant,
+    pub dir: tempfile::TempDir,
+}
+
+/// Writes `value` to the sysctl `/proc/sys/KEY` (dots as slashes) of `ns`.
+pub fn sysctl(ns: &Netns, key: &str, value: &str) {
+    let path = format!("/proc/sys/{}", key.replace('.', "/"));
+    ns.enter(|| std::fs::write(&path, value))
+        .unwrap_or_else(|e| panic!("{}: {path}: {e}", ns.name()));
+}
+
+impl Cluster {
+    /// Builds the namespaces and links and starts the real servers' HTTP
+    /// servers; pulse is not started. `tag` (at most 6 characters) keeps
+    /// the namespace names apart.
+    pub fn new(tag: &str, method: Method) -> Cluster {
+        assert!(tag.len() <= 6, "tag {tag:?} too long");
+        let n = |node: &str| format!("le{tag}{node}");
+        let sw = Netns::new(&n("sw"));
+        for br in ["br0", "br1"] {
+            sw.ip(&["link", "add", br, "type", "bridge"]);
+            sw.ip(&["link", "set", br, "up"]);
+        }
+        let plug = |ns: &Netns, port: &str, dev: &str, bridge: &str| {
+            veth(&sw, port, ns, dev);
+            sw.ip(&["link", "set", port, "master", bridge]);
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut ds = Vec::new();
+        for i in 0..2 {
+            let ns = Netns::new(&n(&format!("d{}", i + 1)));
+            plug(&ns, &format!("d{}p", i + 1), "eth0", "br0");
+            ns.ip(&[
+                "addr",
+                "add",
+                &format!("{}/24", DIRECTORS[i]),
+                "dev",
+                "eth0",
+            ]);
+            if method == Method::Nat {
+                plug(&ns, &format!("d{}q", i + 1), "eth1", "br1");
+                let a = format!("{}/24", DIRECTORS_PRIVATE[i]);
+                ns.ip(&["addr", "add", &a, "dev", "eth1"]);
+            }
+            sysctl(&ns, "net.ipv4.ip_forward", "1");
+            ds.push(Director {
+                ns,
+                name: format!("d{}", i + 1),
+                address: DIRECTORS[i].into(),
+                dir: dir.path().to_path_buf(),
+                pulse: None,
+                lines: Arc::default(),
+            });
+        }
+        let client = Netns::new(&n("c"));
+        plug(&client, "cp", "eth0", "br0");
+        client.ip(&["addr", "add", &format!("{CLIENT}/24"), "dev", "eth0"]);
+        let mut rs = Vec::new();
+        for i in 0..SERVERS {
+            let ns = Netns::new(&n(&format!("r{}", i + 1)));
+            let address = real_address(method, i);
+            let bridge = if method == Method::Nat { "br1" } else { "br0" };
+            plug(&ns, &format!("r{}p", i + 1), "eth0", bridge);
+            ns.ip(&["addr", "add", &format!("{address}/24"), "dev", "eth0"]);
+            match method {
+                Method::Nat => {
+                    ns.ip(&["route", "add", "default", "via", NAT_ROUTER]);
+                }
+                Method::Direct => {
+                    // Accept packets for the VIP, never answer ARP for it.
+                    ns.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "lo"]);
+                    sysctl(&ns, "net.ipv4.conf.all.arp_ignore", "1");
+                    sysctl(&ns, "net.ipv4.conf.all.arp_announce", "2");
+                }
+            }
+            rs.push(RealServer {
+                ns,
+                name: format!("rs{}", i + 1),
+                address,
+                httpd: None,
+            });
+        }
+        let d: [Director; 2] = ds.try_into().ok().expect("two directors");
+        let mut c = Cluster {
+            d,
+            rs,
+            client,
+            sw,
+            method,
+            t0: Instant::now(),
+            dir,
+        };
+        for r in c.rs.iter_mut() {
+            r.start();
+        }
+        // Bridge ports forwarding, neighbours reachable.
+        for d in &c.d {
+            assert!(
+                resolve(&c.client, &d.address),
+                "client cannot reach {}",
+                d.name
+            );
+        }
+        if method == Method::Nat {
+            for r in &c.rs {
+                assert!(
+                    resolve(&c.d[0].ns, &r.address),
+                    "d1 cannot reach {}",
+                    r.name
+                );
+            }
+        }
+        c
+    }
+
+    /// Both directors' lvs.cf from `cf`, then a cold start that always
+    /// ends with d1 active (see [`Cluster::start_both`]); waits until every
+    /// listed real server is in d1's table.
+    pub fn cold_start(&mut self, cf: &Config) {
+        self.start_both(&cf.text(), cf.deadtime(), cf.keepalive());
+        let want: Vec<String> = cf
+            .servers
+            .iter()
+            .map(|&i| format!("{}:{PORT}", real_address(self.method, i)))
+            .collect();
+        self.wait_destinations(0, &want, Duration::from_secs(20));
+    }
+
+    /// Starts pulse with lvs.cf `text` on d1 and waits for it to declare
+    /// its partner dead and take the VIP, then starts d2, which hears d1's
+    /// *running* heartbeats and stays standby. (Starting both within
+    /// `deadtime` makes the one that starts second active, pulse.md §6.3;
+    /// under emulation which one that is depends on start-up times.)
+    pub fn start_both(&mut self, text: &str, deadtime: Duration, keepalive: Duration) {
+        self.d[0].start(text, &[]);
+        let up = self.d[0]
+            .wait_line(
+                0,
+                "pulse: partner dead: activating lvs",
+                deadtime + Duration::from_secs(10),
+            )
+            .is_some()
+            && wait_for(Duration::from_secs(5), || self.d[0].has_vip());
+        assert!(up, "d1 did not become active\n{}", self.dump());
+        self.d[1].start(text, &[]);
+        let standby = self.d[1]
+            .wait_line(
+                0,
+                "pulse: STARTING PULSE AS BACKUP",
+                Duration::from_secs(10),
+            )
+            .is_some();
+        assert!(standby, "d2 did not start\n{}", self.dump());
+        // d2 has heard d1's heartbeats and stays standby.
+        std::thread::sleep(keepalive * 2);
+        assert!(
+            !self.d[1].has_vip()
+                && self.d[1]
+                    .line_at(0, "pulse: primary inactive: activating lvs")
+                    .is_none(),
+            "d2 became active too\n{}",
+            self.dump()
+        );
+    }
+
+    /// Waits until director `i`'s table lists exactly `want` (sorted
+    /// `ADDR:PORT`).
+    pub fn wait_destinations(&self, i: usize, want: &[String], timeout: Duration) {
+        let mut want = want.to_vec();
+        want.sort();
+        let ok = wait_for(timeout, || self.d[i].destinations() == want);
+        assert!(
+            ok,
+            "{}: destinations {:?}, want {want:?}\n{}",
+            self.d[i].name,
+            self.d[i].destinations(),
+            self.dump()
+        );
+    }
+
+    /// Takes director `i`'s public link down or up at the switch (the
+    /// cable, not the director's own interface).
+    pub fn public_link(&self, i: usize, up: bool) {
+        let port = format!("d{}p", i + 1);
+        self.sw
+            .ip(&["link", "set", &port, if up { "up" } else { "down" }]);
+    }
+
+    /// The MAC address the client uses for the VIP, if it has one.
+    pub fn client_vip_mac(&self) -> Option<String> {
+        let out = self.client.ip(&["neigh", "show", VIP, "dev", "eth0"]);
+        let after = out.split("lladdr ").nth(1)?;
+        after.split_whitespace().next().map(String::from)
+    }
+
+    /// Seconds since the cluster was built.
+    pub fn secs(&self, t: Instant) -> f64 {
+        t.saturating_duration_since(self.t0).as_secs_f64()
+    }
+
+    /// Both directors' dumps.
+    pub fn dump(&self) -> String {
+        format!("{}\n{}", self.d[0].dump(), self.d[1].dump())
+    }
+}
+
+/// `A.B.C.D` as `/proc/net/ip_vs*` write it: eight hex digits.
+fn hex_addr(ip: &str) -> String {
+    let ip: std::net::Ipv4Addr = ip.parse().expect("IPv4 address");
+    format!("{:08X}", u32::from(ip))
+}
+
+/// `A.B.C.D:PORT` from `/proc/net/ip_vs`'s `HHHHHHHH:PPPP`.
+fn proc_addr(hex: &str) -> Option<String> {
+    let (a, p) = hex.split_once(':')?;
+    let a = u32::from_str_radix(a, 16).ok()?;
+    let p = u16::from_str_radix(p, 16).ok()?;
+    Some(format!("{}:{p}", std::net::Ipv4Addr::from(a)))
+}
+
+/// The destinations of service `TCP service` in a `/proc/net/ip_vs` text.
+pub fn proc_destinations(text: &str, service: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for l in text.lines() {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        match w.as_slice() {
+            ["->", a, ..] if inside => out.extend(proc_addr(a)),
+            ["TCP", a, ..] => inside = proc_addr(a).as_deref() == Some(service),
+            _ if !l.starts_with(' ') => inside = false,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Sends UDP probes from `ns` to `ip` until `ns` has its MAC (at most 10 s).
+pub fn resolve(ns: &Netns, ip: &str) -> bool {
+    let sock = ns.enter(|| UdpSocket::bind("0.0.0.0:0").expect("udp socket"));
+    let to = format!("{ip}:9");
+    wait_for(Duration::from_secs(10), || {
+        let _ = sock.send_to(b"probe", &to);
+        std::thread::sleep(Duration::from_millis(50));
+        ns.ip(&["neigh", "show", ip]).contains("lladdr")
+    })
+}
+
+/// One HTTP/1.0 GET of `/` on a new connection (the calling thread must be
+/// in the client's namespace); returns the reply body, trimmed: the name
+/// of the real server that answered.
+pub fn get(addr: SocketAddr) -> Result<String, String> {
+    let mut s = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(READ_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&buf);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return Err(format!("no reply ({} bytes)", buf.len()));
+    };
+    if !head.starts_with("HTTP/1.0 200 ") {
+        return Err(format!("reply {head:?}"));
+    }
+    Ok(body.trim().to_string())
+}
+
+/// A kept-open HTTP/1.1 connection to the VIP.
+pub struct Session {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    /// The client's port (to find the connection in IPVS tables).
+    pub local_port: u16,
+}
+
+impl Session {
+    /// Connects from namespace `ns` to `addr`.
+    pub fn open(ns: &Netns, addr: SocketAddr) -> Result<Session, String> {
+        let s = ns
+            .enter(|| TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT))
+            .map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(READ_TIMEOUT))
+            .map_err(|e| e.to_string())?;
+        let local_port = s.local_addr().map_err(|e| e.to_string())?.port();
+        let writer = s.try_clone().map_err(|e| e.to_string())?;
+        Ok(Session {
+            reader: BufReader::new(s),
+            writer,
+            local_port,
+        })
+    }
+
+    /// One GET on the connection; returns the body, trimmed.
+    pub fn get(&mut self) -> Result<String, String> {
+        self.writer
+            .write_all(b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
+            .map_err(|e| e.to_string())?;
+        let mut status = String::new();
+        self.reader
+            .read_line(&mut status)
+            .map_err(|e| e.to_string())?;
+        if !status.starts_with("HTTP/1.1 200 ") {
+            return Err(format!("status line {status:?}"));
+        }
+        let mut len = 0usize;
+        loop {
+            let mut h = String::new();
+            if self.reader.read_line(&mut h).map_err(|e| e.to_string())? == 0 {
+                return Err("connection closed in the headers".into());
+            }
+            let h = h.trim_end().to_ascii_lowercase();
+            if h.is_empty() {
+                break;
+            }
+            if let Some(v) = h.strip_prefix("content-length:") {
+                len = v.trim().parse().map_err(|_| format!("bad header {h:?}"))?;
+            }
+        }
+        let mut body = vec![0u8; len];
+        self.reader
+            .read_exact(&mut body)
+            .map_err(|e| e.to_string())?;
+        Ok(String::from_utf8_lossy(&body).trim().to_string())
+    }
+}
+
+/// One client request and its outcome.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub start: Instant,
+    pub end: Instant,
+    /// The real server that answered, or why the request failed.
+    pub result: Result<String, String>,
+}
+
+/// A client loop in the background: one request to the VIP every
+/// `period`, each on a new connection, until stopped.
+pub struct Traffic {
+    stop: Arc<AtomicBool>,
+    log: Arc<Mutex<Vec<Request>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Runs `f` on a new thread inside namespace `ns` (not joined).
+fn spawn_in<F: FnOnce() + Send + 'static>(ns: &Netns, f: F) -> std::thread::JoinHandle<()> {
+    use std::os::fd::AsRawFd as _;
+    let path = format!("/run/netns/{}", ns.name());
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+    std::thread::spawn(move || {
+        // SAFETY: setns on a valid namespace fd affects only this thread.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        f()
+    })
+}
+
+impl Traffic {
+    /// Starts the loop in `client` (at most `limit` requests).
+    pub fn start(client: &Netns, period: Duration, limit: usize) -> Traffic {
+        let stop = Arc::new(AtomicBool::new(false));
+        let log: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let (s2, l2) = (stop.clone(), log.clone());
+        let thread = spawn_in(client, move || {
+            let addr = vip_addr();
+            for _ in 0..limit {
+                if s2.load(Ordering::Relaxed) {
+                    break;
+                }
+                let start = Instant::now();
+                let result = get(addr);
+                let end = Instant::now();
+                l2.lock().unwrap().push(Request { start, end, result });
+                if let Some(rest) = period.checked_sub(end - start) {
+                    std::thread::sleep(rest);
+                }
+            }
+        });
+        Traffic {
+            stop,
+            log,
+            thread: Some(thread),
+        }
+    }
+
+    /// The requests so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Requests started at or after `t`.
+    pub fn since(&self, t: Instant) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.start >= t)
+            .collect()
+    }
+
+    /// Waits until `n` requests started at or after `t` have finished (at
+    /// most `timeout`); returns them.
+    pub fn wait_since(&self, t: Instant, n: usize, timeout: Duration) -> Vec<Request> {
+        wait_for(timeout, || self.since(t).len() >= n);
+        self.since(t)
+    }
+
+    /// Stops the loop; returns every request.
+    pub fn finish(mut self) -> Vec<Request> {
+        self.halt();
+        self.requests()
+    }
+
+    fn halt(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Traffic {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// `n` requests one after the other from `client` (a bounded loop).
+pub fn requests(client: &Netns, n: usize) -> Vec<Request> {
+    let mut t = Traffic::start(client, Duration::ZERO, n);
+    if let Some(h) = t.thread.take() {
+        let _ = h.join();
+    }
+    t.requests()
+}
+
+/// How many requests each real server answered (failures under `""`).
+pub fn tally(requests: &[Request]) -> std::collections::BTreeMap<String, usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for r in requests {
+        let k = r.result.clone().unwrap_or_default();
+        *m.entry(k).or_insert(0) += 1;
+    }
+    m
+}
+
+/// The failures after a fault.
+#[derive(Debug, Clone)]
+pub struct Outage {
+    /// How many requests failed.
+    pub failed: usize,
+    /// When the first failed request started.
+    pub first_failure: Instant,
+    /// When the last failed request started: the last time a new request
+    /// found the service down.
+    pub last_failure: Instant,
+    /// When the first successful request after that one started (`None`:
+    /// none yet).
+    pub recovered: Option<Instant>,
+}
+
+/// The failed requests among those that ended at or after `fault`
+/// (`None`: nothing failed).
+pub fn outage(requests: &[Request], fault: Instant) -> Option<Outage> {
+    let after: Vec<&Request> = requests.iter().filter(|r| r.end >= fault).collect();
+    let failed: Vec<&&Request> = after.iter().filter(|r| r.result.is_err()).collect();
+    let first = failed.first()?;
+    let last = failed.last()?;
+    let recovered = after
+        .iter()
+        .find(|r| r.start > last.start && r.result.is_ok())
+        .map(|r| r.start);
+    Some(Outage {
+        failed: failed.len(),
+        first_failure: first.start,
+        last_failure: last.start,
+        recovered,
+    })
+}
+
+/// Serializes the end-to-end tests of one test binary: several clusters
+/// at once on the VM's two emulated CPUs would blur the timings the tests
+/// measure.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_from_proc_net_ip_vs() {
+        let text = "IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port Forward Weight ActiveConn InActConn
+TCP  0A0A0064:0050 rr
+  -> 0A14000D:0050      Masq    1      0          0
+  -> 0A14000B:0050      Masq    1      0          3
+TCP  0A0A0065:0050 rr
+  -> 0A14000C:0050      Masq    1      0          0
+";
+        assert_eq!(
+            proc_destinations(text, "10.10.0.100:80"),
+            ["10.20.0.13:80", "10.20.0.11:80"]
+        );
+        assert_eq!(proc_destinations(text, "10.10.0.101:80"), ["10.20.0.12:80"]);
+        assert!(proc_destinations(text, "10.10.0.102:80").is_empty());
+        assert_eq!(hex_addr(CLIENT), "0A0A000A");
+    }
+
+    #[test]
+    fn the_outage_is_judged_by_when_requests_start() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let req = |start: u64, end: u64, ok: bool| Request {
+            start: at(start),
+            end: at(end),
+            result: if ok {
+                Ok("rs1".into())
+            } else {
+                Err("refused".into())
+            },
+        };
+        let reqs = vec![
+            req(0, 10, true),
+            req(100, 600, false),
+            req(600, 610, false),
+            req(700, 1700, false),
+            req(1800, 1810, true),
+        ];
+        assert!(outage(&reqs, at(1800)).is_none());
+        let o = outage(&reqs, at(50)).unwrap();
+        assert_eq!(o.failed, 3);
+        assert_eq!(o.first_failure, at(100));
+        assert_eq!(o.last_failure, at(700));
+        assert_eq!(o.recovered, Some(at(1800)));
+    }
+
+    #[test]
+    fn every_virtual_block_gets_the_client_monitor() {
+        let text = "serial_no = 1\nvirtual web {\n    active = 1\n}\nvirtual  ftp   {\n}\n";
+        assert_eq!(
+            with_client_monitor(text, Path::new("/x/nanny")),
+            "serial_no = 1\nvirtual web {\n    client_monitor = /x/nanny\n    active = 1\n}\n\
+             virtual  ftp   {\n    client_monitor = /x/nanny\n}\n"
+        );
+    }
+}
