@@ -228,6 +228,8 @@ pub struct Director {
     dir: PathBuf,
     pulse: Option<Child>,
     lines: Arc<Mutex<Vec<Line>>>,
+    /// The mark at the last start.
+    started_at: usize,
 }
 
 impl Director {
@@ -262,6 +264,7 @@ impl Director {
             .stdin(Stdio::null())
             .stdout(writer.try_clone().expect("pipe"))
             .stderr(writer);
+        self.started_at = self.mark();
         let child = cmd.spawn().expect("start the director's program");
         drop(cmd);
         let lines = self.lines.clone();
@@ -274,6 +277,17 @@ impl Director {
             }
         });
         self.pulse = Some(child);
+    }
+
+    /// Whether a heartbeat process was started and not stopped or killed
+    /// since (by [`Director::stop`], [`Director::kill9`]).
+    pub fn started(&self) -> bool {
+        self.pulse.is_some()
+    }
+
+    /// The output lines since the heartbeat process was last started.
+    pub fn lines_since_start(&self) -> Vec<Line> {
+        self.lines().into_iter().skip(self.started_at).collect()
     }
 
     /// Whether the heartbeat process started last is still running.
@@ -542,6 +556,7 @@ impl Cluster {
                 dir: dir.path().to_path_buf(),
                 pulse: None,
                 lines: Arc::default(),
+                started_at: 0,
             });
         }
         let client = Netns::new(&n("c"));
