@@ -735,13 +735,24 @@ pub fn run_job(job: &Job) -> Result<i32, BootError> {
             return fail(format!("mkfifo: {}", io::Error::last_os_error()));
         }
     }
+    // A plain read/write loop, not io::copy: its splice fast path loses
+    // output when stdout and stderr share one file (`> log 2>&1`).
     let pump = |path: PathBuf, to_stdout: bool| {
         std::thread::spawn(move || {
-            if let Ok(mut f) = fs::File::open(&path) {
-                if to_stdout {
-                    let _ = io::copy(&mut f, &mut io::stdout().lock());
+            let Ok(mut f) = fs::File::open(&path) else { return };
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = f.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let written = if to_stdout {
+                    let mut out = io::stdout().lock();
+                    out.write_all(&buf[..n]).and_then(|_| out.flush())
                 } else {
-                    let _ = io::copy(&mut f, &mut io::stderr().lock());
+                    io::stderr().lock().write_all(&buf[..n])
+                };
+                if written.is_err() {
+                    break;
                 }
             }
         })
