@@ -739,7 +739,9 @@ pub fn run_job(job: &Job) -> Result<i32, BootError> {
     // output when stdout and stderr share one file (`> log 2>&1`).
     let pump = |path: PathBuf, to_stdout: bool| {
         std::thread::spawn(move || {
-            let Ok(mut f) = fs::File::open(&path) else { return };
+            let Ok(mut f) = fs::File::open(&path) else {
+                return;
+            };
             let mut buf = [0u8; 8192];
             while let Ok(n) = f.read(&mut buf) {
                 if n == 0 {
