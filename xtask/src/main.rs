@@ -1,7 +1,9 @@
 //! Project automation: `cargo xtask test` runs every test tier, `cargo xtask
 //! vm` runs a command in the IPVS VM, `cargo xtask bench-ipvs` benchmarks
-//! IPVS programming in it, `cargo xtask dist` builds the .deb and the .rpm.
+//! IPVS programming in it, `cargo xtask dist` builds the .deb and the .rpm,
+//! `cargo xtask demo` shows the suite at work.
 
+mod demo;
 mod dist;
 mod test;
 mod vm;
@@ -15,6 +17,7 @@ commands:
   vm [--timeout SECS] -- CMD...        run CMD as root in a QEMU VM with kernel IPVS
   bench-ipvs                           IPVS programming benchmark in the VM
   dist                                 build the .deb and the .rpm into <target>/dist/
+  demo                                 client, two directors, three real servers: failover live
 ";
 
 fn main() -> ExitCode {
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
         Some("vm") => vm::main(&args[1..]),
         Some("bench-ipvs") => test::bench_ipvs(&args[1..]),
         Some("dist") => dist::main(&args[1..]),
+        Some("demo") => demo::main(&args[1..]),
         Some("-h" | "--help") => {
             print!("{USAGE}");
             ExitCode::SUCCESS

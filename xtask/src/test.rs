@@ -166,7 +166,7 @@ fn build_executables(
 
 /// The VM's shares: the workspace, plus the target directory when it lies
 /// outside it.
-fn vm_shares() -> Vec<PathBuf> {
+pub(crate) fn vm_shares() -> Vec<PathBuf> {
     let mut shares = vm::default_shares();
     let td = target_dir();
     if !shares.iter().any(|s| td.starts_with(s)) {
