@@ -322,20 +322,8 @@ impl Director {
     /// SIGTERM; waits (at most 20 s) for the exit and returns its code.
     pub fn stop(&mut self) -> Option<i32> {
         let mut c = self.pulse.take()?;
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-        let end = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(st)) = c.try_wait() {
-                return st.code();
-            }
-            if Instant::now() > end {
-                let _ = c.kill();
-                let _ = c.wait();
-                panic!("{}: no exit after SIGTERM\n{}", self.name, self.dump());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::child::terminate(&mut c, Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", self.name, self.dump()))
     }
 
     /// Every output line so far.

@@ -7,6 +7,7 @@
 
 use std::io::Write as _;
 
+pub mod child;
 pub mod cluster;
 pub mod netns;
 

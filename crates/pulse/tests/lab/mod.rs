@@ -164,20 +164,8 @@ impl Router {
     /// SIGTERM and wait for exit; returns the exit code.
     pub fn stop(&mut self) -> Option<i32> {
         let mut c = self.pulse.take()?;
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-        let end = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Ok(Some(st)) = c.try_wait() {
-                return st.code();
-            }
-            if std::time::Instant::now() > end {
-                let _ = c.kill();
-                let _ = c.wait();
-                panic!("{} pulse did not exit after SIGTERM", self.name);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        lvs_tests::child::terminate(&mut c, Duration::from_secs(15))
+            .unwrap_or_else(|e| panic!("{} pulse: {e}", self.name))
     }
 
     pub fn log(&self) -> String {
