@@ -349,6 +349,15 @@ pub fn resolve(ns: &Netns, ip: &str) -> bool {
 /// ("the node that starts second ends up active", pulse.md §6.3).
 pub fn cold_start(lab: &mut Lab, cf: &Cf) {
     lab.r2.start(cf, &[]);
+    // r2 must be up (its socket bound, its timers running) before r1
+    // starts: a first start that pages pulse in over the VM's 9p share can
+    // take longer than r1's, and then r1 would be heard first.
+    assert!(
+        lab.r2
+            .wait_logged("STARTING PULSE AS BACKUP", Duration::from_secs(10)),
+        "r2 did not start\n{}",
+        lab.dump()
+    );
     std::thread::sleep(Duration::from_millis(200));
     lab.r1.start(cf, &[]);
     let settle = secs(cf.deadtime) + Duration::from_secs(2);
