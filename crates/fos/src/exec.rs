@@ -6,8 +6,8 @@ use std::os::unix::process::CommandExt as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use lvs_util::errtext;
 use lvs_util::process::exec_path;
-use send_arp::errtext;
 
 /// How long a monitor may take to exit after SIGTERM before it is killed.
 pub const MONITOR_GRACE: Duration = Duration::from_secs(10);

@@ -75,7 +75,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         if !opts.nofork
             && let Err(e) = lvs_util::daemon::fork_twice()
         {
-            eprintln!("fos: fork failed: {}", send_arp::errtext(&e));
+            eprintln!("fos: fork failed: {}", lvs_util::errtext(&e));
             return 1;
         }
         let pid_err = lvs_util::daemon::write_pid_file(&pid_file()).err();
@@ -85,7 +85,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             tracing::info!(
                 "failed to open {}: {}",
                 pid_file().display(),
-                send_arp::errtext(&e)
+                lvs_util::errtext(&e)
             );
         }
     }
@@ -155,7 +155,7 @@ fn perform(fos: &mut Fos, steps: Vec<Step>, opts: &Options) -> Option<()> {
                         tracing::info!(
                             "failed to execute {}: {}",
                             b.monitor[0],
-                            send_arp::errtext(&e)
+                            lvs_util::errtext(&e)
                         );
                         tracing::info!(
                             "Monitor for service {} exited. This is a failover condition!",

@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use lvs_util::errtext;
 use lvs_util::log::{Sink, syslog_info};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
 use tokio::signal::unix::{SignalKind, signal};
@@ -124,15 +125,6 @@ fn flags(opts: &Options) -> Flags {
         } else {
             lvscf::QuoteMode::StripSingle
         },
-    }
-}
-
-/// `strerror` text of an I/O error, without Rust's ` (os error N)`.
-fn errtext(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
     }
 }
 

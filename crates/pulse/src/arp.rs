@@ -72,7 +72,7 @@ async fn announce(sock: &PacketSocket, t: &Target) {
     let mac = match send_arp::interface_mac(base) {
         Ok(m) => m,
         Err(e) => {
-            tracing::info!("SIOCGIFHWADDR failed: {}", send_arp::errtext(&e));
+            tracing::info!("SIOCGIFHWADDR failed: {}", lvs_util::errtext(&e));
             return;
         }
     };
@@ -82,7 +82,7 @@ async fn announce(sock: &PacketSocket, t: &Target) {
             tracing::debug!(
                 "send_arp -i {base} {}: sendto: {}",
                 t.ip,
-                send_arp::errtext(&e)
+                lvs_util::errtext(&e)
             );
         }
         tokio::time::sleep(INTERVAL).await;

@@ -26,7 +26,7 @@ pub fn write_pid_file(path: &Path) {
         lvs_util::log::syslog_info(&format!(
             "failed to open {}: {}",
             path.display(),
-            send_arp::errtext(&e)
+            lvs_util::errtext(&e)
         ));
     }
 }

@@ -41,7 +41,7 @@ pub async fn reachable(netlink: &Netlink) -> bool {
             Ok(true) => return true,
             Ok(false) => {}
             Err(e) => {
-                tracing::info!("cannot ping {gw}: {}", send_arp::errtext(&e));
+                tracing::info!("cannot ping {gw}: {}", lvs_util::errtext(&e));
                 return false;
             }
         }

@@ -117,7 +117,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let msg = format!(
                 "failed to bind to heartbeat address: {}",
-                send_arp::errtext(&e)
+                lvs_util::errtext(&e)
             );
             if opts.nodaemon {
                 println!("pulse: {msg}");
@@ -135,7 +135,7 @@ fn main() -> ExitCode {
         && notifier.is_none()
         && let Err(e) = daemon::daemonize()
     {
-        return fail(&format!("pulse: cannot fork: {}", send_arp::errtext(&e)));
+        return fail(&format!("pulse: cannot fork: {}", lvs_util::errtext(&e)));
     }
     if daemon_mode {
         daemon::write_pid_file(&pid_file);
@@ -280,7 +280,7 @@ fn start(
     {
         Ok(rt) => rt,
         Err(e) => {
-            tracing::info!("cannot start the runtime: {}", send_arp::errtext(&e));
+            tracing::info!("cannot start the runtime: {}", lvs_util::errtext(&e));
             return 255;
         }
     };

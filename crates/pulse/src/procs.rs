@@ -29,7 +29,7 @@ pub fn run_hook(cmd: &str) -> Option<u32> {
     {
         Ok(child) => Some(child.id()),
         Err(e) => {
-            tracing::info!("failed to execute {first}: {}", send_arp::errtext(&e));
+            tracing::info!("failed to execute {first}: {}", lvs_util::errtext(&e));
             None
         }
     }
@@ -125,7 +125,7 @@ fn spawn(path: &str, args: &[String]) -> Option<u32> {
     {
         Ok(child) => Some(child.id()),
         Err(e) => {
-            tracing::info!("failed to execute {path}: {}", send_arp::errtext(&e));
+            tracing::info!("failed to execute {path}: {}", lvs_util::errtext(&e));
             None
         }
     }

@@ -88,14 +88,14 @@ impl Loop {
         let netlink = match Netlink::connect() {
             Ok(n) => Some(n),
             Err(e) => {
-                tracing::info!("cannot open rtnetlink: {}", send_arp::errtext(&e));
+                tracing::info!("cannot open rtnetlink: {}", lvs_util::errtext(&e));
                 None
             }
         };
         let packet = match PacketSocket::open() {
             Ok(p) => Some(Arc::new(p)),
             Err(e) => {
-                tracing::info!("socket: {}", send_arp::errtext(&e));
+                tracing::info!("socket: {}", lvs_util::errtext(&e));
                 None
             }
         };
@@ -353,7 +353,7 @@ impl Loop {
         if let Err(e) = self.public.send_to(&bytes, self.shell.to_public).await {
             tracing::debug!(
                 "Warning -- failed to send heartbeat (public if): {}",
-                send_arp::errtext(&e)
+                lvs_util::errtext(&e)
             );
         }
         if let (Some(sock), Some(to)) = (&self.private, self.shell.to_private)
@@ -361,7 +361,7 @@ impl Loop {
         {
             tracing::debug!(
                 "Warning -- failed to send heartbeat (private if): {}",
-                send_arp::errtext(&e)
+                lvs_util::errtext(&e)
             );
         }
     }
@@ -400,7 +400,7 @@ fn datagram(r: std::io::Result<(usize, SocketAddr)>, buf: &[u8; 4]) -> Option<Ev
         }
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => None,
         Err(e) => {
-            tracing::info!("recvfrom() failed: {}", send_arp::errtext(&e));
+            tracing::info!("recvfrom() failed: {}", lvs_util::errtext(&e));
             None
         }
     }

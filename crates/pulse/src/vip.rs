@@ -60,7 +60,7 @@ impl Netlink {
     /// `ifconfig` replaced it). Already up: nothing to do.
     pub async fn up(&self, t: &Target) -> Result<(), NetlinkError> {
         let _changing = self.changing.lock().await;
-        let index = send_arp::ifindex(t.base_dev()).map_err(|e| err(send_arp::errtext(&e)))?;
+        let index = send_arp::ifindex(t.base_dev()).map_err(|e| err(lvs_util::errtext(&e)))?;
         let (prefix, bcast) = t.prefix_and_broadcast();
         let alias = t.dev.contains(':');
         for msg in self.addresses(index).await? {
@@ -93,7 +93,7 @@ impl Netlink {
     /// itself (gaps.md C11: the NIC is never taken down).
     pub async fn down(&self, t: &Target) -> Result<(), NetlinkError> {
         let _changing = self.changing.lock().await;
-        let index = send_arp::ifindex(t.base_dev()).map_err(|e| err(send_arp::errtext(&e)))?;
+        let index = send_arp::ifindex(t.base_dev()).map_err(|e| err(lvs_util::errtext(&e)))?;
         let alias = t.dev.contains(':');
         for msg in self.addresses(index).await? {
             let (ip, label) = describe(&msg);

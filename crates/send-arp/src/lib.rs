@@ -130,25 +130,6 @@ pub fn resolve_ip(s: &str) -> Option<Ipv4Addr> {
     })
 }
 
-/// The C library's text for an OS error, without Rust's `(os error N)`
-/// suffix: what `perror` and Piranha's `strerror(errno)` messages show.
-pub fn errtext(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(code) => {
-            // SAFETY: strerror returns a valid NUL-terminated string that we copy at once.
-            let p = unsafe { libc::strerror(code) };
-            if p.is_null() {
-                return e.to_string();
-            }
-            // SAFETY: p is non-null and NUL-terminated (see above).
-            unsafe { std::ffi::CStr::from_ptr(p) }
-                .to_string_lossy()
-                .into_owned()
-        }
-        None => e.to_string(),
-    }
-}
-
 /// An `AF_PACKET` raw socket used only for sending frames.
 pub struct PacketSocket {
     fd: OwnedFd,
@@ -338,11 +319,5 @@ mod tests {
             mac_hex([0x00, 0x25, 0xb5, 0x00, 0x00, 0x1f]),
             "0025B500001F"
         );
-    }
-
-    #[test]
-    fn errtext_has_no_rust_suffix() {
-        let e = io::Error::from_raw_os_error(libc::ENODEV);
-        assert_eq!(errtext(&e), "No such device");
     }
 }

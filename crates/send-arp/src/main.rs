@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     };
     let sock = match send_arp::PacketSocket::open() {
         Ok(s) => s,
-        Err(e) => return fail(&format!("socket: {}\n", send_arp::errtext(&e))),
+        Err(e) => return fail(&format!("socket: {}\n", lvs_util::errtext(&e))),
     };
     let Some(target_mac) = send_arp::parse_hw_addr(target_mac) else {
         return fail("Invalid hardware address\n");
@@ -44,6 +44,6 @@ fn main() -> ExitCode {
     let frame = send_arp::frame(ip, src_mac, target_mac);
     match sock.send(dev, &frame) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&format!("sendto: {}\n", send_arp::errtext(&e))),
+        Err(e) => fail(&format!("sendto: {}\n", lvs_util::errtext(&e))),
     }
 }
