@@ -7,11 +7,7 @@ use std::time::Instant;
 
 /// `strerror(errno)` without Rust's ` (os error N)` suffix.
 pub fn errno_text(errno: i32) -> String {
-    let s = io::Error::from_raw_os_error(errno).to_string();
-    match s.rfind(" (os error ") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
+    lvs_util::errtext(&io::Error::from_raw_os_error(errno))
 }
 
 /// The current `errno`.
