@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lvs_util::errtext;
-use lvs_util::process::exec_path;
+use lvs_util::process::{self, exec_path};
 
 /// How long a monitor may take to exit after SIGTERM before it is killed.
 pub const MONITOR_GRACE: Duration = Duration::from_secs(10);
@@ -60,44 +60,27 @@ pub fn run_and_wait(argv: &[String], test: bool) -> bool {
 pub fn spawn_monitor(argv: &[String]) -> io::Result<u32> {
     let mut c = command(argv)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command line"))?;
-    // SAFETY: the closure only calls an async-signal-safe function.
-    unsafe {
-        c.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    process::die_with_parent(&mut c);
     Ok(c.spawn()?.id())
 }
 
 /// Sends SIGTERM to a monitor and waits for it; after `grace` it is killed.
 pub fn stop_monitor(pid: u32, grace: Duration) {
-    let p = pid as libc::pid_t;
-    if !lvs_util::process::signal(pid, libc::SIGTERM) {
+    if !process::signal(pid, libc::SIGTERM) {
         return;
     }
     let end = Instant::now() + grace;
-    loop {
-        let mut status = 0;
-        // SAFETY: waitpid on our own child with a valid status pointer.
-        let r = unsafe { libc::waitpid(p, &mut status, libc::WNOHANG) };
-        if r != 0 {
-            return; // reaped, or not our child any more
-        }
+    while !process::try_reap(pid) {
         if Instant::now() >= end {
-            break;
+            tracing::info!(
+                "monitor (pid {pid}) did not exit within {} s after SIGTERM: sending SIGKILL",
+                grace.as_secs()
+            );
+            process::kill_and_reap(pid);
+            return;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    tracing::info!(
-        "monitor (pid {pid}) did not exit within {} s after SIGTERM: sending SIGKILL",
-        grace.as_secs()
-    );
-    lvs_util::process::signal(pid, libc::SIGKILL);
-    // SAFETY: as above.
-    unsafe { libc::waitpid(p, std::ptr::null_mut(), 0) };
 }
 
 #[cfg(test)]
@@ -129,6 +112,6 @@ mod tests {
         let t = Instant::now();
         stop_monitor(pid, MONITOR_GRACE);
         assert!(t.elapsed() < MONITOR_GRACE);
-        assert!(!lvs_util::process::signal(pid, 0), "{pid} still exists");
+        assert!(!process::signal(pid, 0), "{pid} still exists");
     }
 }

@@ -9,10 +9,10 @@
 //! within a line.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 
+use lvs_util::process;
 use nanny::report::{self, Resume};
 
 /// Longest line kept from a nanny; the rest of a longer line is dropped.
@@ -27,16 +27,6 @@ pub struct Spawned {
     pub pipe: OwnedFd,
 }
 
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid array of two ints.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: pipe2 returned two new descriptors we own.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
 /// Starts `argv` (program path first, executed without a PATH search as
 /// the original's `execv`) with stdin on /dev/null, stdout and the report
 /// descriptor on a new pipe, stderr inherited, SIGTERM as its parent-death
@@ -46,14 +36,9 @@ pub fn spawn(argv: &[String], resume: Option<Resume>) -> io::Result<Spawned> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command line"))?;
-    let program = if program.contains('/') {
-        program.clone()
-    } else {
-        format!("./{program}")
-    };
-    let (r, w) = pipe()?;
+    let (r, w) = process::pipe()?;
     let wfd = w.as_raw_fd();
-    let mut cmd = Command::new(program);
+    let mut cmd = Command::new(process::exec_path(program));
     cmd.args(args)
         .env(report::ENV, wfd.to_string())
         .stdin(Stdio::null())
@@ -62,24 +47,8 @@ pub fn spawn(argv: &[String], resume: Option<Resume>) -> io::Result<Spawned> {
         Some(r) => cmd.env(report::RESUME_ENV, r.to_string()),
         None => cmd.env_remove(report::RESUME_ENV),
     };
-    // SAFETY: the closure only calls async-signal-safe functions (prctl,
-    // getppid, fcntl) on descriptors that exist in the child.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::getppid() == 1 {
-                // lvsd died before the prctl
-                return Err(io::Error::from_raw_os_error(libc::ESRCH));
-            }
-            let flags = libc::fcntl(wfd, libc::F_GETFD);
-            if flags < 0 || libc::fcntl(wfd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    process::die_with_parent(&mut cmd);
+    process::inherit_fd(&mut cmd, wfd);
     let child = cmd.spawn()?;
     drop(cmd);
     drop(w);
@@ -91,24 +60,10 @@ pub fn spawn(argv: &[String], resume: Option<Resume>) -> io::Result<Spawned> {
 
 /// Reaps every exited child; returns their pids.
 pub fn reap() -> Vec<u32> {
-    let mut out = Vec::new();
-    loop {
-        let mut status = 0;
-        // SAFETY: waitpid with a valid status pointer.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if pid <= 0 {
-            return out;
-        }
-        out.push(pid as u32);
-    }
-}
-
-/// Sends `signal` to `pid`.
-pub fn kill(pid: u32, signal: i32) {
-    if let Ok(p) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(p, signal) };
-    }
+    process::reap_all()
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .collect()
 }
 
 /// Splits a byte stream into lines (without `\n`), keeping at most

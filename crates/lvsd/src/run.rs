@@ -297,7 +297,7 @@ impl Shell {
                     continue;
                 }
                 Action::Signal { pid, signal } => {
-                    procs::kill(pid, signal);
+                    lvs_util::process::signal(pid, signal);
                     self.stopped += 1;
                     continue;
                 }
@@ -380,7 +380,7 @@ async fn await_exit(pids: Vec<u32>) {
         }
         if Instant::now() >= end && !killed {
             for &pid in &left {
-                procs::kill(pid, libc::SIGKILL);
+                lvs_util::process::signal(pid, libc::SIGKILL);
             }
             killed = true;
         } else if Instant::now() >= end + Duration::from_secs(2) {

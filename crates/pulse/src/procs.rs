@@ -5,9 +5,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::Pid;
+use lvs_util::process;
 
 use crate::machine::{ChildEnd, FosRole};
 
@@ -23,10 +21,7 @@ pub fn run_hook(cmd: &str) -> Option<u32> {
     let words = split_command(cmd);
     let (first, rest) = words.split_first()?;
     tracing::debug!("DEBUG -- Executing '{cmd}'");
-    match Command::new(lvs_util::process::exec_path(first))
-        .args(rest)
-        .spawn()
-    {
+    match Command::new(process::exec_path(first)).args(rest).spawn() {
         Ok(child) => Some(child.id()),
         Err(e) => {
             tracing::info!("failed to execute {first}: {}", lvs_util::errtext(&e));
@@ -135,41 +130,35 @@ fn spawn(path: &str, args: &[String]) -> Option<u32> {
 /// it; after `timeout` it is killed (gaps.md C19). Other children are left
 /// to the reaper.
 pub async fn stop(name: &str, pid: u32, timeout: Duration) {
-    let p = Pid::from_raw(pid as i32);
-    if kill(p, Signal::SIGTERM).is_err() {
-        let _ = waitpid(p, Some(WaitPidFlag::WNOHANG));
+    if !process::signal(pid, libc::SIGTERM) {
+        process::try_reap(pid);
         return;
     }
     let end = tokio::time::Instant::now() + timeout;
-    loop {
-        match waitpid(p, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) => {}
-            _ => return,
-        }
+    while !process::try_reap(pid) {
         if tokio::time::Instant::now() >= end {
-            break;
+            tracing::info!(
+                "{name} (pid {pid}) did not exit within {} after SIGTERM: sending SIGKILL",
+                crate::config::secs(timeout)
+            );
+            process::kill_and_reap(pid);
+            return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    tracing::info!(
-        "{name} (pid {pid}) did not exit within {} after SIGTERM: sending SIGKILL",
-        crate::config::secs(timeout)
-    );
-    let _ = kill(p, Signal::SIGKILL);
-    let _ = waitpid(p, None);
 }
 
 /// Sends SIGHUP to `pid`.
 pub fn hangup(pid: u32) {
-    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGHUP);
+    process::signal(pid, libc::SIGHUP);
 }
 
 /// Reaps every exited child without blocking.
 pub fn reap_all() -> Vec<(u32, ChildEnd)> {
-    lvs_util::process::reap_all()
+    process::reap_all()
         .into_iter()
         .map(|(pid, status)| {
-            let end = match lvs_util::process::decode_status(status) {
+            let end = match process::decode_status(status) {
                 Ok(code) => ChildEnd::Exited(code),
                 Err(sig) => ChildEnd::Signaled(sig),
             };
