@@ -8,6 +8,7 @@
 use std::io::Write as _;
 
 pub mod child;
+pub mod cli;
 pub mod cluster;
 pub mod netns;
 

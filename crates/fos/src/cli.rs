@@ -4,6 +4,7 @@
 use std::ffi::OsString;
 
 use clap::Parser;
+use lvs_util::popt::{self, Common};
 
 /// Parsed options.
 #[derive(Debug, Clone, Parser, PartialEq, Eq)]
@@ -44,30 +45,13 @@ pub struct Options {
     /// did (gaps.md B3).
     #[arg(long = "keep-single-quotes")]
     pub keep_single_quotes: bool,
-    /// Print the version banner.
-    #[arg(long = "version")]
-    pub version: bool,
-    /// Show help.
-    #[arg(short = '?', long = "help")]
-    pub help: bool,
-    /// Show a brief usage message.
-    #[arg(long = "usage")]
-    pub usage: bool,
-    /// Anything that is not an option (refused).
-    #[arg(hide = true)]
-    pub rest: Vec<String>,
+    /// `--version`, `--help`, `--usage` and stray words.
+    #[command(flatten)]
+    pub popt: Common,
 }
 
 /// What the command line asks for.
-#[derive(Debug)]
-pub enum Parsed {
-    /// Run with these options.
-    Run(Options),
-    /// Print this to stdout and exit 0 (`--version`, `--help`, `--usage`).
-    Print(String),
-    /// Print this line to stderr and exit 1.
-    Fail(String),
-}
+pub type Parsed = popt::Parsed<Options>;
 
 /// popt's help text, with the original's option order and descriptions.
 pub const HELP: &str = "\
@@ -96,37 +80,32 @@ Usage: fos [-?nfFvt] [-c|--configfile configfile] [-n|--nodaemon] [-f|--monitor]
         [--keep-single-quotes] [--version] [-?|--help] [--usage]
 ";
 
+/// fos's texts; stray arguments are refused even with `--version`, as in
+/// the original.
+const PROGRAM: popt::Program = popt::Program {
+    name: "fos",
+    version: "1.13",
+    help: HELP,
+    usage: USAGE,
+    strays_before_version: true,
+};
+
 /// Parses `argv` (program name first).
 pub fn parse<I, T>(argv: I) -> Parsed
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
-    let opts = match Options::try_parse_from(&argv) {
-        Ok(o) => o,
-        Err(e) => return Parsed::Fail(lvs_util::popt::bad_argument("fos", &e, &argv)),
-    };
-    if opts.help {
-        return Parsed::Print(HELP.into());
-    }
-    if opts.usage {
-        return Parsed::Print(USAGE.into());
-    }
-    // As the original: stray arguments are refused even with --version.
-    if !opts.rest.is_empty() {
-        return Parsed::Fail("fos: unexpected arguments".into());
-    }
-    if opts.version {
-        return Parsed::Print(lvs_util::version::banner("fos", "1.13"));
-    }
-    match (opts.monitor, opts.active) {
-        // sic: "specifiy"
-        (true, true) => Parsed::Fail("fos: Cannot specifiy both -f and -F!".into()),
-        (false, false) => {
-            Parsed::Fail("fos: Either --monitor (-f) or --active (-F) required!".into())
-        }
-        _ => Parsed::Run(opts),
+    match PROGRAM.parse(argv, |o: &Options| &o.popt) {
+        Parsed::Run(opts) => match (opts.monitor, opts.active) {
+            // sic: "specifiy"
+            (true, true) => Parsed::Fail("fos: Cannot specifiy both -f and -F!".into()),
+            (false, false) => {
+                Parsed::Fail("fos: Either --monitor (-f) or --active (-F) required!".into())
+            }
+            _ => Parsed::Run(opts),
+        },
+        other => other,
     }
 }
 

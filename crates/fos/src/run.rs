@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use lvs_util::log::{Sink, syslog_info};
 use nix::sys::signal::{SigSet, Signal};
 
-use crate::cli::{self, Options, Parsed};
+use crate::cli::{self, Options};
 use crate::core::{FAREWELL, Fos, Role, Step, monitor_started};
 use crate::exec;
 use crate::plan::{self, Flags};
@@ -25,16 +25,9 @@ pub fn pid_file() -> PathBuf {
 
 /// Runs fos with `argv`; returns the exit status.
 pub fn main(argv: Vec<OsString>) -> i32 {
-    let opts = match cli::parse(argv) {
-        Parsed::Run(o) => o,
-        Parsed::Print(text) => {
-            print!("{text}");
-            return 0;
-        }
-        Parsed::Fail(line) => {
-            eprintln!("{line}");
-            return 1;
-        }
+    let opts = match cli::parse(argv).or_exit() {
+        Ok(o) => o,
+        Err(code) => return code.into(),
     };
     let file = opts.configfile.clone();
     let parsed = match lvscf::parse_file(&file) {

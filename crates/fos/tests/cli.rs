@@ -3,15 +3,12 @@
 
 use std::process::Command;
 
+use lvs_tests::cli::lvs_cf as cf;
+
 const FOS: &str = env!("CARGO_BIN_EXE_fos");
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(FOS).args(args).output().expect("run fos");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    lvs_tests::cli::output(Command::new(FOS).args(args))
 }
 
 fn failure(args: &[&str]) -> String {
@@ -19,14 +16,6 @@ fn failure(args: &[&str]) -> String {
     assert_eq!(code, Some(1), "{args:?}: {out}{err}");
     assert!(out.is_empty(), "{args:?}: {out}");
     err
-}
-
-fn cf(text: &str) -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("lvs.cf");
-    std::fs::write(&path, text).unwrap();
-    let p = path.display().to_string();
-    (dir, p)
 }
 
 const GOOD: &str = "primary = 203.0.113.1\nservice = fos\n\

@@ -5,6 +5,7 @@
 use std::ffi::OsString;
 
 use clap::Parser;
+use lvs_util::popt::{self, Common};
 
 /// Default status socket.
 pub const STATUS_SOCKET: &str = "/run/lvsd.sock";
@@ -55,18 +56,9 @@ pub struct Options {
     /// The status socket.
     #[arg(long = "status-socket", value_name = "PATH", default_value = STATUS_SOCKET)]
     pub status_socket: String,
-    /// Print the version banner.
-    #[arg(long = "version")]
-    pub version: bool,
-    /// Show help.
-    #[arg(short = '?', long = "help")]
-    pub help: bool,
-    /// Show a brief usage message.
-    #[arg(long = "usage")]
-    pub usage: bool,
-    /// Anything that is not an option (refused).
-    #[arg(hide = true)]
-    pub rest: Vec<String>,
+    /// `--version`, `--help`, `--usage` and stray words.
+    #[command(flatten)]
+    pub popt: Common,
 }
 
 /// What the command line asks for.
@@ -110,33 +102,27 @@ Usage: lvsd [-?ntv] [-c|--configfile STRING] [-n|--nodaemon] [--nofork]
         [--usage]
 ";
 
+/// lvsd's texts (it calls itself `lvs`).
+const PROGRAM: popt::Program = popt::Program {
+    name: "lvs",
+    version: "1.38",
+    help: HELP,
+    usage: USAGE,
+    strays_before_version: false,
+};
+
 /// Parses `argv` (program name first).
 pub fn parse<I, T>(argv: I) -> Parsed
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
-    let opts = match Options::try_parse_from(&argv) {
-        Ok(o) => o,
-        Err(e) => return Parsed::Fail(lvs_util::popt::bad_argument("lvs", &e, &argv)),
-    };
-    if opts.version {
-        return Parsed::Print(lvs_util::version::banner("lvs", "1.38"));
+    match PROGRAM.parse(argv, |o: &Options| &o.popt) {
+        popt::Parsed::Run(opts) if opts.status || opts.json => Parsed::Status(opts),
+        popt::Parsed::Run(opts) => Parsed::Run(opts),
+        popt::Parsed::Print(text) => Parsed::Print(text),
+        popt::Parsed::Fail(line) => Parsed::Fail(line),
     }
-    if opts.help {
-        return Parsed::Print(HELP.into());
-    }
-    if opts.usage {
-        return Parsed::Print(USAGE.into());
-    }
-    if !opts.rest.is_empty() {
-        return Parsed::Fail("lvs: unexpected arguments".into());
-    }
-    if opts.status || opts.json {
-        return Parsed::Status(opts);
-    }
-    Parsed::Run(opts)
 }
 
 #[cfg(test)]

@@ -15,12 +15,8 @@ fn lvsd() -> Command {
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let o = lvsd().args(args).output().expect("run lvsd");
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    let (code, out, err) = lvs_tests::cli::output(lvsd().args(args));
+    (code.unwrap_or(-1), out, err)
 }
 
 #[test]

@@ -4,16 +4,12 @@
 use std::process::Command;
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(lvs_tests::bin("nanny"))
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run nanny");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, out, err) = lvs_tests::cli::output(
+        Command::new(lvs_tests::bin("nanny"))
+            .args(args)
+            .envs(env.iter().copied()),
+    );
+    (code.unwrap_or(-1), out, err)
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! both `--lvsd=PATH` and the man page's `--lvs=PATH` are accepted (C16).
 
 use clap::Parser;
+use lvs_util::popt::{self, Common};
 
 /// Parsed options.
 #[derive(Debug, Clone, Parser, PartialEq, Eq)]
@@ -17,7 +18,7 @@ pub struct Options {
         short = 'c',
         long = "configfile",
         value_name = "FILE",
-        default_value = "/etc/sysconfig/ha/lvs.cf"
+        default_value = lvscf::DEFAULT_CONFIG_FILE
     )]
     pub configfile: String,
     /// Stay in the foreground and log to stdout.
@@ -46,18 +47,9 @@ pub struct Options {
     /// fos binary.
     #[arg(long = "fos", value_name = "PATH", default_value = "/usr/sbin/fos")]
     pub fos: String,
-    /// Print the version banner.
-    #[arg(long = "version")]
-    pub version: bool,
-    /// Show help.
-    #[arg(short = '?', long = "help")]
-    pub help: bool,
-    /// Show a brief usage message.
-    #[arg(long = "usage")]
-    pub usage: bool,
-    /// Anything that is not an option (refused).
-    #[arg(hide = true, allow_hyphen_values = false)]
-    pub rest: Vec<String>,
+    /// `--version`, `--help`, `--usage` and stray words.
+    #[command(flatten)]
+    pub popt: Common,
 }
 
 impl Options {
@@ -68,15 +60,7 @@ impl Options {
 }
 
 /// What the command line asks for.
-#[derive(Debug)]
-pub enum Parsed {
-    /// Run with these options.
-    Run(Options),
-    /// Print this to stdout and exit 0 (`--version`, `--help`, `--usage`).
-    Print(String),
-    /// Print this to stderr and exit 1.
-    Fail(String),
-}
+pub type Parsed = popt::Parsed<Options>;
 
 /// popt's auto-help text.
 pub const HELP: &str = "\
@@ -103,35 +87,22 @@ Usage: pulse [-?ntv] [-c|--configfile STRING] [-n|--nodaemon] [-t|--test-start]
         [--version] [-?|--help] [--usage]
 ";
 
+/// pulse's texts.
+const PROGRAM: popt::Program = popt::Program {
+    name: "pulse",
+    version: "1.56",
+    help: HELP,
+    usage: USAGE,
+    strays_before_version: false,
+};
+
 /// Parses `argv` (including the program name).
 pub fn parse<I, T>(argv: I) -> Parsed
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let argv: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
-    let opts = match Options::try_parse_from(&argv) {
-        Ok(o) => o,
-        Err(e) => {
-            return Parsed::Fail(format!(
-                "{}\n",
-                lvs_util::popt::bad_argument("pulse", &e, &argv)
-            ));
-        }
-    };
-    if opts.version {
-        return Parsed::Print(lvs_util::version::banner("pulse", "1.56"));
-    }
-    if opts.help {
-        return Parsed::Print(HELP.into());
-    }
-    if opts.usage {
-        return Parsed::Print(USAGE.into());
-    }
-    if !opts.rest.is_empty() {
-        return Parsed::Fail("pulse: unexpected arguments\n".into());
-    }
-    Parsed::Run(opts)
+    PROGRAM.parse(argv, |o: &Options| &o.popt)
 }
 
 #[cfg(test)]
@@ -147,11 +118,12 @@ mod tests {
         }
     }
 
+    /// What pulse writes to stderr for a command line it refuses.
     fn fail(args: &[&str]) -> String {
         let mut v = vec!["pulse"];
         v.extend_from_slice(args);
         match parse(v) {
-            Parsed::Fail(s) => s,
+            Parsed::Fail(s) => format!("{s}\n"),
             other => panic!("{args:?}: {other:?}"),
         }
     }

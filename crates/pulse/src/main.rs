@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use lvs_util::log::Sink;
-use pulse::cli::{self, Options, Parsed};
+use pulse::cli::{self, Options};
 use pulse::config::{self, PulseConfig};
 use pulse::daemon::{self, Notifier};
 use pulse::heartbeat::{Mode, Partner};
@@ -21,16 +21,9 @@ fn fail(text: &str) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let opts = match cli::parse(std::env::args_os()) {
-        Parsed::Run(o) => o,
-        Parsed::Print(s) => {
-            print!("{s}");
-            return ExitCode::SUCCESS;
-        }
-        Parsed::Fail(s) => {
-            eprint!("{s}");
-            return ExitCode::from(1);
-        }
+    let opts = match cli::parse(std::env::args_os()).or_exit() {
+        Ok(o) => o,
+        Err(code) => return ExitCode::from(code),
     };
     let file = opts.configfile.clone();
     let parsed = match lvscf::parse_file(&file) {

@@ -3,23 +3,12 @@
 
 use std::process::Command;
 
+use lvs_tests::cli::lvs_cf as cf;
+
 const PULSE: &str = env!("CARGO_BIN_EXE_pulse");
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(PULSE).args(args).output().expect("run pulse");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn cf(text: &str) -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("lvs.cf");
-    std::fs::write(&path, text).unwrap();
-    let p = path.display().to_string();
-    (dir, p)
+    lvs_tests::cli::output(Command::new(PULSE).args(args))
 }
 
 #[test]
