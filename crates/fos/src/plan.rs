@@ -3,18 +3,10 @@
 
 use std::net::Ipv4Addr;
 
-use lvscf::{Config, Protocol, QuoteMode, Service};
+use lvscf::{Config, Protocol, Service};
 
 /// fos's own flags that shape commands and nanny command lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Flags {
-    /// fos runs with `--nodaemon`: nannies get `--nodaemon` too.
-    pub nodaemon: bool,
-    /// fos runs with `-v`: nannies get `-v`.
-    pub verbose: bool,
-    /// How quotes are stripped from commands and strings (gaps.md B3).
-    pub quotes: QuoteMode,
-}
+pub use lvscf::NannyFlags as Flags;
 
 /// One active `failover` block.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,11 +91,7 @@ pub fn nanny_argv(s: &Service, partner: Ipv4Addr, flags: Flags) -> Vec<String> {
     if s.protocol == Protocol::Udp {
         a.push("-u".into());
     }
-    for (k, v) in [
-        ("-e", s.send_program_arg(flags.quotes)),
-        ("-s", s.send_arg(flags.quotes)),
-        ("-x", s.expect_arg(flags.quotes)),
-    ] {
+    for (k, v) in s.check_args(flags.quotes) {
         if let Some(v) = v {
             a.push(k.into());
             a.push(v.into());
@@ -121,6 +109,7 @@ pub fn nanny_argv(s: &Service, partner: Ipv4Addr, flags: Flags) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lvscf::QuoteMode;
 
     fn parse(text: &str) -> Config {
         lvscf::parse_str(text, "lvs.cf").expect("parses").config

@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use lvs_util::log::{Sink, syslog_info};
+use lvs_util::log::Sink;
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::cli::{self, Options};
@@ -18,9 +18,7 @@ pub const PID_FILE: &str = "/var/run/fos.pid";
 /// The pid file: [`PID_FILE`], or `$FOS_PID_FILE` (for tests that run
 /// several fos on one machine).
 pub fn pid_file() -> PathBuf {
-    std::env::var_os("FOS_PID_FILE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(PID_FILE))
+    lvs_util::daemon::pid_file(PID_FILE, "FOS_PID_FILE")
 }
 
 /// Runs fos with `argv`; returns the exit status.
@@ -30,17 +28,8 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         Err(code) => return code.into(),
     };
     let file = opts.configfile.clone();
-    let parsed = match lvscf::parse_file(&file) {
-        Ok(p) => p,
-        Err(lvscf::LoadError::Open { .. }) => {
-            eprintln!("fos: failed to open {file}");
-            return 1;
-        }
-        Err(lvscf::LoadError::Parse(e)) => {
-            syslog_info(&e.to_string());
-            eprintln!("fos: error parsing {file} on line {}.", e.line());
-            return 1;
-        }
+    let Some(parsed) = lvscf::load_for_daemon("fos", &file) else {
+        return 1;
     };
     let refusals = crate::config::refusals(&parsed.config, &file);
     if !refusals.is_empty() {
@@ -64,23 +53,11 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     }
     if opts.nodaemon {
         lvs_util::log::init("fos", Sink::Stdout, opts.verbose);
-    } else {
-        if !opts.nofork
-            && let Err(e) = lvs_util::daemon::fork_twice()
-        {
-            eprintln!("fos: fork failed: {}", lvs_util::errtext(&e));
-            return 1;
-        }
-        let pid_err = lvs_util::daemon::write_pid_file(&pid_file()).err();
-        lvs_util::daemon::detach();
-        lvs_util::log::init("fos", Sink::Syslog, opts.verbose);
-        if let Some(e) = pid_err {
-            tracing::info!(
-                "failed to open {}: {}",
-                pid_file().display(),
-                lvs_util::errtext(&e)
-            );
-        }
+    } else if let Err(e) =
+        lvs_util::daemon::daemonize(opts.nofork, &pid_file(), "fos", opts.verbose)
+    {
+        eprintln!("fos: fork failed: {}", lvs_util::errtext(&e));
+        return 1;
     }
     for w in &parsed.warnings {
         tracing::info!("{w}");
@@ -115,11 +92,7 @@ fn flags(opts: &Options) -> Flags {
     Flags {
         nodaemon: opts.nodaemon,
         verbose: opts.verbose,
-        quotes: if opts.keep_single_quotes {
-            lvscf::QuoteMode::KeepSingle
-        } else {
-            lvscf::QuoteMode::StripSingle
-        },
+        quotes: lvscf::QuoteMode::from_flag(opts.keep_single_quotes),
     }
 }
 

@@ -61,7 +61,9 @@ pub use model::{
     Service, ServiceType,
 };
 pub use parse::{Parsed, parse_bytes_with};
-pub use strings::{EscapeWarning, QuoteMode, Translated, strip_quotes, translate_escapes};
+pub use strings::{
+    EscapeWarning, NannyFlags, QuoteMode, Translated, strip_quotes, translate_escapes,
+};
 pub use validate::{
     Finding, FindingKind, Severity, validate_for_fos, validate_for_lvsd, validate_for_pulse,
 };
@@ -85,6 +87,25 @@ pub fn parse_str(text: &str, file: &str) -> Result<Parsed, ConfigError> {
 /// Reads and parses a file with the system resolver.
 pub fn parse_file(path: impl AsRef<Path>) -> Result<Parsed, LoadError> {
     parse_file_with(path, &SystemResolver::default())
+}
+
+/// Loads the file a daemon was started with, reporting a file that does not
+/// load the way lvsd and fos do: `PROGRAM: failed to open FILE` on stderr,
+/// or the whole error to syslog and `PROGRAM: error parsing FILE on line N.`
+/// on stderr. `None` then, and the daemon exits with status 1.
+pub fn load_for_daemon(program: &str, file: &str) -> Option<Parsed> {
+    match parse_file(file) {
+        Ok(p) => Some(p),
+        Err(LoadError::Open { .. }) => {
+            eprintln!("{program}: failed to open {file}");
+            None
+        }
+        Err(LoadError::Parse(e)) => {
+            lvs_util::log::syslog_info(&e.to_string());
+            eprintln!("{program}: error parsing {file} on line {}.", e.line());
+            None
+        }
+    }
 }
 
 /// Reads and parses a file. Like the original: a zero-length file is

@@ -569,6 +569,16 @@ impl Service {
             .as_deref()
             .map(|s| crate::strip_quotes(s, mode))
     }
+    /// nanny's check options of this block as lvsd and fos pass them, in
+    /// their order: `-e send_program`, `-s send`, `-x expect` (each only
+    /// when set).
+    pub fn check_args(&self, mode: crate::QuoteMode) -> [(&'static str, Option<&str>); 3] {
+        [
+            ("-e", self.send_program_arg(mode)),
+            ("-s", self.send_arg(mode)),
+            ("-x", self.expect_arg(mode)),
+        ]
+    }
     /// `start_cmd` as fos runs it (before splitting on spaces).
     pub fn start_cmd_arg(&self, mode: crate::QuoteMode) -> Option<&str> {
         self.start_cmd

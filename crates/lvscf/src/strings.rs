@@ -16,6 +16,31 @@ pub enum QuoteMode {
     KeepSingle,
 }
 
+impl QuoteMode {
+    /// [`QuoteMode::KeepSingle`] with the `--keep-single-quotes` flag,
+    /// otherwise [`QuoteMode::StripSingle`].
+    pub fn from_flag(keep_single_quotes: bool) -> QuoteMode {
+        if keep_single_quotes {
+            QuoteMode::KeepSingle
+        } else {
+            QuoteMode::StripSingle
+        }
+    }
+}
+
+/// How a supervisor's own flags shape the nanny command lines it builds
+/// (lvsd and fos alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NannyFlags {
+    /// The supervisor runs with `--nodaemon`: nannies get `--nodaemon` too.
+    pub nodaemon: bool,
+    /// The supervisor runs with `-v`: nannies get `-v`.
+    pub verbose: bool,
+    /// How quotes are stripped from `send`, `expect`, `send_program` and
+    /// the commands (gaps.md B3).
+    pub quotes: QuoteMode,
+}
+
 /// Strips quotes the way lvsd/fos do before passing a value on: a leading
 /// `"` is dropped if present and, independently, a trailing `"` is dropped if
 /// present (REVIEW.md item 16; so `"abc` and `abc"` both become `abc`).
@@ -154,6 +179,8 @@ mod tests {
         assert_eq!(strip_quotes("\"abc\"", s), "abc");
         assert_eq!(strip_quotes("\"it's\"", s), "it's");
         assert_eq!(QuoteMode::default(), QuoteMode::StripSingle);
+        assert_eq!(QuoteMode::from_flag(false), QuoteMode::StripSingle);
+        assert_eq!(QuoteMode::from_flag(true), QuoteMode::KeepSingle);
     }
 
     #[test]

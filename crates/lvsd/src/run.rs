@@ -29,9 +29,7 @@ const NANNY_GRACE: Duration = Duration::from_secs(10);
 /// The pid file: [`PID_FILE`], or `$LVS_PID_FILE` (for tests that run
 /// several lvsd on one machine).
 pub fn pid_file() -> PathBuf {
-    std::env::var_os("LVS_PID_FILE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(PID_FILE))
+    lvs_util::daemon::pid_file(PID_FILE, "LVS_PID_FILE")
 }
 
 /// Runs lvsd with `argv`; returns the exit status.
@@ -49,17 +47,8 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         }
     };
     let file = opts.configfile.clone();
-    let parsed = match lvscf::parse_file(&file) {
-        Ok(p) => p,
-        Err(lvscf::LoadError::Open { .. }) => {
-            eprintln!("lvs: failed to open {file}");
-            return 1;
-        }
-        Err(lvscf::LoadError::Parse(e)) => {
-            syslog_info(&e.to_string());
-            eprintln!("lvs: error parsing {file} on line {}.", e.line());
-            return 1;
-        }
+    let Some(parsed) = lvscf::load_for_daemon("lvs", &file) else {
+        return 1;
     };
     if opts.nodaemon {
         lvs_util::log::init("lvs", Sink::Stdout, false);
@@ -77,19 +66,11 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         Err(e) => early_log(&opts, &format!("cannot start the runtime: {e}")),
     }
 
-    if !opts.nodaemon {
-        if !opts.nofork
-            && let Err(e) = lvs_util::daemon::fork_twice()
-        {
-            eprintln!("lvs: fork failed: {e}");
-            return 1;
-        }
-        let pid_err = lvs_util::daemon::write_pid_file(&pid_file()).err();
-        lvs_util::daemon::detach();
-        lvs_util::log::init("lvsd", Sink::Syslog, false);
-        if let Some(e) = pid_err {
-            tracing::info!("failed to open {}: {}", pid_file().display(), errtext(&e));
-        }
+    if !opts.nodaemon
+        && let Err(e) = lvs_util::daemon::daemonize(opts.nofork, &pid_file(), "lvsd", false)
+    {
+        eprintln!("lvs: fork failed: {e}");
+        return 1;
     }
     for w in &parsed.warnings {
         tracing::info!("{w}");
@@ -120,11 +101,7 @@ fn flags(opts: &Options) -> Flags {
     Flags {
         nodaemon: opts.nodaemon,
         verbose: opts.verbose,
-        quotes: if opts.keep_single_quotes {
-            lvscf::QuoteMode::KeepSingle
-        } else {
-            lvscf::QuoteMode::StripSingle
-        },
+        quotes: lvscf::QuoteMode::from_flag(opts.keep_single_quotes),
     }
 }
 

@@ -6,18 +6,10 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use ipvs::{DestKey, Forward, Netmask, Service, ServiceKey};
-use lvscf::{Config, Network, Protocol, QuoteMode};
+use lvscf::{Config, Network, Protocol};
 
 /// lvsd's own flags that shape nanny command lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Flags {
-    /// lvsd runs with `--nodaemon`: nannies get `--nodaemon` too.
-    pub nodaemon: bool,
-    /// lvsd runs with `-v`: nannies get `-v`.
-    pub verbose: bool,
-    /// How quotes are stripped from `send`, `expect` and `send_program`.
-    pub quotes: QuoteMode,
-}
+pub use lvscf::NannyFlags as Flags;
 
 /// Everything lvsd takes from one version of lvs.cf.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,11 +242,7 @@ pub fn nanny_argv(
     if v.protocol == Protocol::Udp {
         a.push("-u");
     }
-    for (k, val) in [
-        ("-e", v.send_program_arg(flags.quotes)),
-        ("-s", v.send_arg(flags.quotes)),
-        ("-x", v.expect_arg(flags.quotes)),
-    ] {
+    for (k, val) in v.check_args(flags.quotes) {
         if let Some(val) = val {
             opt(&mut a, k, val);
         }
@@ -292,6 +280,7 @@ pub fn nanny_argv(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lvscf::QuoteMode;
 
     fn parse(text: &str) -> Config {
         lvscf::parse_str(text, "lvs.cf").expect("parses").config

@@ -10,9 +10,7 @@ pub const PID_FILE: &str = "/var/run/pulse.pid";
 /// The pid file to use: `/var/run/pulse.pid`, or `$PULSE_PID_FILE` (used
 /// by tests that run several pulses on one machine).
 pub fn pid_file() -> PathBuf {
-    std::env::var_os("PULSE_PID_FILE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(PID_FILE))
+    lvs_util::daemon::pid_file(PID_FILE, "PULSE_PID_FILE")
 }
 
 /// Forks twice; the original process exits 0 once the first child has,

@@ -1,9 +1,47 @@
 //! Becoming a daemon the way Piranha's daemons do: fork twice (unless told
-//! not to), write `PID\n` to a pid file, point stdio at /dev/null and start
-//! a new session.
+//! not to), write `PID\n` to a pid file (whose path tests may override),
+//! point stdio at /dev/null and start a new session.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::log::Sink;
+
+/// The pid file: `default`, or the path in the environment variable `var`
+/// (for tests that run several daemons on one machine).
+pub fn pid_file(default: &str, var: &str) -> PathBuf {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(default))
+}
+
+/// Becomes a daemon the way lvsd and fos do: forks twice (unless
+/// `nofork`), writes the pid file, points stdio at /dev/null in a new
+/// session and logs to syslog as `ident`; a pid file that cannot be written
+/// is logged (`failed to open PATH: ERROR`). The error is the fork's, and
+/// nothing else has been done then. Must run while the process has one
+/// thread.
+pub fn daemonize(
+    nofork: bool,
+    pid_file: &Path,
+    ident: &'static str,
+    verbose: bool,
+) -> std::io::Result<()> {
+    if !nofork {
+        fork_twice()?;
+    }
+    let pid_err = write_pid_file(pid_file).err();
+    detach();
+    crate::log::init(ident, Sink::Syslog, verbose);
+    if let Some(e) = pid_err {
+        tracing::info!(
+            "failed to open {}: {}",
+            pid_file.display(),
+            crate::errtext(&e)
+        );
+    }
+    Ok(())
+}
 
 /// Forks twice; the original process waits for the first child and exits
 /// 0, the grandchild returns. Must run while the process has one thread.
@@ -67,5 +105,16 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(write_pid_file(&dir.join("missing/x.pid")).is_err());
+    }
+
+    #[test]
+    fn pid_file_from_the_environment() {
+        let var = "LVS_UTIL_TEST_PID_FILE";
+        assert_eq!(pid_file("/var/run/x.pid", var), Path::new("/var/run/x.pid"));
+        // SAFETY: no other test reads or writes this variable.
+        unsafe { std::env::set_var(var, "/tmp/y.pid") };
+        assert_eq!(pid_file("/var/run/x.pid", var), Path::new("/tmp/y.pid"));
+        // SAFETY: as above.
+        unsafe { std::env::remove_var(var) };
     }
 }
