@@ -85,6 +85,14 @@ fn missing(need: Need) -> Option<String> {
     }
 }
 
+/// A new single-threaded tokio runtime with I/O and timers.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// Path of a workspace binary in the same target directory as the running
 /// test (`target/<profile>/NAME`). `cargo test --workspace` builds them all.
 pub fn bin(name: &str) -> std::path::PathBuf {

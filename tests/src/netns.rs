@@ -6,8 +6,9 @@
 //! deletes it.
 
 use std::fs::File;
-use std::os::fd::AsRawFd as _;
+use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 /// Runs `ip ARGS…` and returns stdout; panics with stderr on failure.
 pub fn ip(args: &[&str]) -> String {
@@ -92,6 +93,13 @@ impl Netns {
         })
     }
 
+    /// Runs `f` to completion on a new single-threaded runtime, on a thread
+    /// that has entered the namespace (sockets `f` opens, netlink ones too,
+    /// belong to the namespace).
+    pub fn block_on<T: Send>(&self, f: impl AsyncFnOnce() -> T + Send) -> T {
+        self.enter(|| crate::runtime().block_on(f()))
+    }
+
     /// The MAC address of `dev` inside the namespace (lower case, `:`).
     pub fn mac(&self, dev: &str) -> String {
         let out = self.ip(&["-o", "link", "show", dev]);
@@ -124,6 +132,53 @@ impl Drop for Netns {
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         let _ = run("ip", &["netns", "del", &self.name]);
+    }
+}
+
+/// An `AF_PACKET` socket in a namespace that receives every ARP frame
+/// there.
+#[derive(Debug)]
+pub struct ArpCapture(OwnedFd);
+
+impl ArpCapture {
+    /// Opens the socket inside `ns`.
+    pub fn open(ns: &Netns) -> ArpCapture {
+        ns.enter(|| {
+            // SAFETY: plain socket(2); checked below.
+            let fd = unsafe {
+                libc::socket(
+                    libc::AF_PACKET,
+                    libc::SOCK_RAW,
+                    i32::from(0x0806u16.to_be()),
+                )
+            };
+            assert!(
+                fd >= 0,
+                "packet socket: {}",
+                std::io::Error::last_os_error()
+            );
+            // SAFETY: fd is a new descriptor we own.
+            ArpCapture(unsafe { OwnedFd::from_raw_fd(fd) })
+        })
+    }
+
+    /// The next frame, or `None` if none arrives within `timeout`.
+    pub fn recv(&self, timeout: Duration) -> Option<Vec<u8>> {
+        let mut pfd = libc::pollfd {
+            fd: self.0.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: pfd is valid for one entry.
+        if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
+            return None;
+        }
+        let mut buf = [0u8; 128];
+        // SAFETY: buf is valid for its length.
+        let n = unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        let n = usize::try_from(n).ok().filter(|&n| n > 0)?;
+        Some(buf[..n].to_vec())
     }
 }
 

@@ -534,14 +534,10 @@ fn namespaces_have_separate_tables() {
         // a second namespace, from another thread, sees an empty table
         let other = std::thread::spawn(|| {
             common::enter_new_netns();
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    let c2 = Client::connect().await.unwrap();
-                    c2.services().await.unwrap().len()
-                })
+            lvs_tests::runtime().block_on(async {
+                let c2 = Client::connect().await.unwrap();
+                c2.services().await.unwrap().len()
+            })
         })
         .join()
         .unwrap();

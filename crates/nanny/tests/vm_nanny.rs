@@ -27,10 +27,7 @@ fn in_netns(test: &str, body: impl FnOnce(&tokio::runtime::Runtime, Client) + Se
             .status()
             .unwrap();
         assert!(st.success());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = lvs_tests::runtime();
         let c = rt.block_on(Client::connect()).expect("IPVS");
         body(&rt, c);
     });

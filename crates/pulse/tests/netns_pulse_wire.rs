@@ -129,27 +129,8 @@ fn bogus_heartbeats_are_ignored_and_the_wire_format_is_piranhas() {
     );
 }
 
-/// An AF_PACKET socket in `ns` receiving ARP frames.
-fn arp_capture(ns: &lab::Netns) -> std::os::fd::OwnedFd {
-    use std::os::fd::FromRawFd as _;
-    ns.enter(|| {
-        // SAFETY: plain socket(2); checked below.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW,
-                i32::from(0x0806u16.to_be()),
-            )
-        };
-        assert!(fd >= 0, "{}", std::io::Error::last_os_error());
-        // SAFETY: fd is ours.
-        unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
-    })
-}
-
 #[test]
 fn five_gratuitous_arps_per_vip_one_second_apart() {
-    use std::os::fd::AsRawFd as _;
     if !lvs_tests::require(
         lvs_tests::Need::Netns,
         "five_gratuitous_arps_per_vip_one_second_apart",
@@ -157,7 +138,7 @@ fn five_gratuitous_arps_per_vip_one_second_apart() {
         return;
     }
     let mut lab = Lab::new("16", false);
-    let rx = arp_capture(&lab.c);
+    let rx = lvs_tests::netns::ArpCapture::open(&lab.c);
     let cf = Cf {
         backup_active: false,
         deadtime: "1",
@@ -167,21 +148,11 @@ fn five_gratuitous_arps_per_vip_one_second_apart() {
     let mac = send_arp::parse_hw_addr(&lab.r1.mac()).unwrap();
     let mut frames: Vec<(std::time::Instant, Vec<u8>)> = Vec::new();
     let end = std::time::Instant::now() + S(9);
-    let mut buf = [0u8; 128];
     while std::time::Instant::now() < end {
-        let mut pfd = libc::pollfd {
-            fd: rx.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        if unsafe { libc::poll(&mut pfd, 1, 100) } <= 0 {
-            continue;
-        }
-        // SAFETY: buf is valid for its length.
-        let n = unsafe { libc::recv(rx.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n > 0 && buf[6..12] == mac {
-            frames.push((std::time::Instant::now(), buf[..n as usize].to_vec()));
+        if let Some(f) = rx.recv(Duration::from_millis(100))
+            && f.get(6..12) == Some(&mac[..])
+        {
+            frames.push((std::time::Instant::now(), f));
         }
     }
     assert!(

@@ -34,16 +34,7 @@ fn sorted(v: Vec<String>) -> Vec<String> {
 
 /// Runs `f` with a netlink handle inside `ns`.
 fn with_netlink<T: Send>(ns: &Netns, f: impl AsyncFnOnce(Netlink) -> T + Send) -> T {
-    ns.enter(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let n = Netlink::connect().expect("rtnetlink");
-            f(n).await
-        })
-    })
+    ns.block_on(async || f(Netlink::connect().expect("rtnetlink")).await)
 }
 
 #[test]

@@ -13,18 +13,12 @@ use lab::{Cf, Lab, Netns, cold_start, wait_for};
 /// (role, interface, sync id) of each running daemon; the kernel fills in
 /// the other fields with its defaults.
 fn daemons(ns: &Netns) -> Vec<(DaemonState, String, u32)> {
-    ns.enter(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let c = ipvs::Client::connect().await.expect("IPVS");
-            let d: Vec<SyncDaemon> = c.daemons().await.expect("list daemons");
-            d.into_iter()
-                .map(|d| (d.state, d.mcast_ifn, d.sync_id))
-                .collect()
-        })
+    ns.block_on(async || {
+        let c = ipvs::Client::connect().await.expect("IPVS");
+        let d: Vec<SyncDaemon> = c.daemons().await.expect("list daemons");
+        d.into_iter()
+            .map(|d| (d.state, d.mcast_ifn, d.sync_id))
+            .collect()
     })
 }
 

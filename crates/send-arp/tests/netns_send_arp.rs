@@ -2,11 +2,10 @@
 //! neighbour, and a neighbour's stale entry for the address moves to the
 //! sender's MAC (Linux honours the frame because THA == SHA, TPA == SPA).
 
-use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
 use std::process::Command;
 use std::time::Duration;
 
-use lvs_tests::netns::{Netns, veth, wait_for};
+use lvs_tests::netns::{ArpCapture, Netns, veth, wait_for};
 
 const SEND_ARP: &str = env!("CARGO_BIN_EXE_send_arp");
 
@@ -24,44 +23,6 @@ fn mac_bytes(mac: &str) -> [u8; 6] {
     send_arp::parse_hw_addr(mac).expect("mac")
 }
 
-/// An AF_PACKET socket receiving ARP frames, opened inside `ns`.
-fn arp_receiver(ns: &Netns) -> OwnedFd {
-    ns.enter(|| {
-        // SAFETY: plain socket(2); checked below.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW,
-                i32::from(0x0806u16.to_be()),
-            )
-        };
-        assert!(
-            fd >= 0,
-            "packet socket: {}",
-            std::io::Error::last_os_error()
-        );
-        // SAFETY: fd is ours.
-        unsafe { OwnedFd::from_raw_fd(fd) }
-    })
-}
-
-fn recv_frame(fd: &OwnedFd, timeout: Duration) -> Option<Vec<u8>> {
-    let mut pfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: pfd is valid for one entry.
-    let n = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as i32) };
-    if n <= 0 {
-        return None;
-    }
-    let mut buf = [0u8; 128];
-    // SAFETY: buf is valid for its length.
-    let len = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-    (len > 0).then(|| buf[..len as usize].to_vec())
-}
-
 #[test]
 fn frame_on_the_wire_is_the_documented_60_bytes() {
     if !lvs_tests::require(
@@ -71,7 +32,7 @@ fn frame_on_the_wire_is_the_documented_60_bytes() {
         return;
     }
     let (a, b) = pair("1");
-    let rx = arp_receiver(&b);
+    let rx = ArpCapture::open(&b);
     let mac = a.mac("eth0");
     let hex = send_arp::mac_hex(mac_bytes(&mac));
     let out = a
@@ -88,7 +49,7 @@ fn frame_on_the_wire_is_the_documented_60_bytes() {
         .expect("run send_arp");
     assert!(out.status.success(), "send_arp: {out:?}");
     assert!(out.stdout.is_empty() && out.stderr.is_empty());
-    let got = recv_frame(&rx, Duration::from_secs(2)).expect("frame received");
+    let got = rx.recv(Duration::from_secs(2)).expect("frame received");
     let want = send_arp::frame("192.0.2.100".parse().unwrap(), mac_bytes(&mac), [0xff; 6]);
     assert_eq!(got, want.to_vec());
 }

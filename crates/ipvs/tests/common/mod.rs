@@ -20,11 +20,7 @@ where
     }
     let h = std::thread::spawn(move || {
         enter_new_netns();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        rt.block_on(async move {
+        lvs_tests::runtime().block_on(async move {
             let c = ipvs::Client::connect().await.expect("connect to IPVS");
             body(c).await
         });
