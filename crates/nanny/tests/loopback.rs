@@ -70,10 +70,25 @@ fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
+/// A `--lvs` nanny ([`lvs`]) whose report descriptor is read.
+fn lvs_nanny(port: &str, extra: &[&str]) -> Nanny {
+    Nanny::with_report(nanny(&strs(&lvs(port, extra))))
+}
+
+/// Runs a check until the first verdict, which must be "up", and
+/// terminates it (exit status 0); the ended nanny, for its lines and
+/// report.
+fn first_success(port: &str, extra: &[&str]) -> Nanny {
+    let mut n = lvs_nanny(port, extra);
+    n.report.wait("nanny1 state up");
+    assert_eq!(n.terminate(), 0);
+    n
+}
+
 /// Runs a check until the first verdict, which must be "down"; returns
 /// the lines logged before the termination line.
 fn first_failure(port: &str, extra: &[&str]) -> Vec<String> {
-    let mut n = Nanny::with_report(nanny(&strs(&lvs(port, extra))));
+    let mut n = lvs_nanny(port, extra);
     n.report.wait("nanny1 state down");
     assert_eq!(n.terminate(), 0);
     assert_eq!(n.report.all(), ["nanny1 state down"]);
@@ -175,7 +190,7 @@ fn refused_connection_is_silent() {
     let p = closed_port().to_string();
     assert_eq!(first_failure(&p, &["-x", "HTTP"]), [start_line(&p)]);
     // verbose mode names the error
-    let mut n = Nanny::with_report(nanny(&strs(&lvs(&p, &["-v"]))));
+    let mut n = lvs_nanny(&p, &["-v"]);
     n.report.wait("nanny1 state down");
     assert_eq!(n.terminate(), 0);
     let lines = n.lines();
@@ -242,9 +257,7 @@ fn reply_split_across_segments_passes() {
         }
     });
     let p = srv.port();
-    let mut n = Nanny::with_report(nanny(&strs(&lvs(&p, &["-x", "HTTP/1.0 200"]))));
-    n.report.wait("nanny1 state up");
-    assert_eq!(n.terminate(), 0);
+    let n = first_success(&p, &["-x", "HTTP/1.0 200"]);
     assert_eq!(n.lines()[..2], [start_line(&p), up(&p)]);
 }
 
@@ -262,9 +275,7 @@ fn slow_reply_inside_and_outside_the_interval() {
     };
     let srv = TcpServer::local(slow(400));
     let p = srv.port();
-    let mut n = Nanny::with_report(nanny(&strs(&lvs(&p, &["-x", "+OK"]))));
-    n.report.wait("nanny1 state up");
-    assert_eq!(n.terminate(), 0);
+    first_success(&p, &["-x", "+OK"]);
 
     let srv = TcpServer::local(slow(3000));
     let p = srv.port();
@@ -330,13 +341,10 @@ fn huge_reply_is_read_only_as_far_as_needed() {
         let _ = c.write_all(&big);
     });
     let p = srv.port();
-    let mut n = Nanny::with_report(nanny(&strs(&lvs(&p, &["-x", "HTTP/1.0 200"]))));
+    let mut n = lvs_nanny(&p, &["-x", "HTTP/1.0 200"]);
     n.report.wait("nanny1 state up");
     // and with a regex over the first 254 bytes
-    let mut m = Nanny::with_report(nanny(&strs(&lvs(
-        &p,
-        &["--regex", "-x", "^HTTP/1.[01] 200 OK"],
-    ))));
+    let mut m = lvs_nanny(&p, &["--regex", "-x", "^HTTP/1.[01] 200 OK"]);
     m.report.wait("nanny1 state up");
     assert_eq!(n.terminate(), 0);
     assert_eq!(m.terminate(), 0);
@@ -349,12 +357,7 @@ fn percent_n_in_replies_is_data() {
     }
     let srv = TcpServer::local(banner(b"%n%n%s%s%x HTTP/1.1 200 OK"));
     let p = srv.port();
-    let mut n = Nanny::with_report(nanny(&strs(&lvs(
-        &p,
-        &["-v", "--regex", "-x", r"HTTP/1\.[01] 200"],
-    ))));
-    n.report.wait("nanny1 state up");
-    assert_eq!(n.terminate(), 0);
+    let n = first_success(&p, &["-v", "--regex", "-x", r"HTTP/1\.[01] 200"]);
     let lines = n.lines();
     // `\.` is not a known escape: kept for the regex, with a warning (B4)
     assert!(lines.contains(
@@ -382,7 +385,7 @@ fn flapping_server_reentry_counting() {
     // ok, fail, ok, ok, fail (inside the re-entry window), ok, ok, ok, …
     let srv = scripted(|i| ![2, 5].contains(&i));
     let p = srv.port();
-    let mut n = Nanny::with_report(nanny(&strs(&lvs(&p, &["-x", "HTTP", "-a", "3", "-v"]))));
+    let mut n = lvs_nanny(&p, &["-x", "HTTP", "-a", "3", "-v"]);
     n.report.wait_count(2, |l| l == "nanny1 state up");
     assert_eq!(n.terminate(), 0);
     assert_eq!(
@@ -429,10 +432,7 @@ fn quiesce_versus_delete() {
     // ok, fail, ok with re-entry 1 s (threshold 1), weight 64 (W0 = 2)
     let srv = scripted(|i| i != 2);
     let p = srv.port();
-    let mut q = Nanny::with_report(nanny(&strs(&lvs(
-        &p,
-        &["-x", "HTTP", "-a", "1", "-w", "64", "-q"],
-    ))));
+    let mut q = lvs_nanny(&p, &["-x", "HTTP", "-a", "1", "-w", "64", "-q"]);
     q.report.wait_count(2, |l| l == "nanny1 state up");
     assert_eq!(q.terminate(), 0);
     assert_eq!(
@@ -491,10 +491,7 @@ fn quiesced_server_stays_at_termination() {
     }
     let srv = scripted(|i| i == 1);
     let p = srv.port();
-    let mut q = Nanny::with_report(nanny(&strs(&lvs(
-        &p,
-        &["-x", "HTTP", "-q", "--test-start"],
-    ))));
+    let mut q = lvs_nanny(&p, &["-x", "HTTP", "-q", "--test-start"]);
     q.report.wait("nanny1 state down");
     assert_eq!(q.terminate(), 0);
     assert_eq!(
@@ -620,12 +617,6 @@ fn no_raw_socket_exits_1() {
 mod udp {
     use super::*;
 
-    fn udp(port: &str, extra: &[&str]) -> Vec<String> {
-        let mut v = lvs(port, &["-u"]);
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    }
-
     #[test]
     fn request_reply() {
         if !root("udp_request_reply") {
@@ -633,9 +624,7 @@ mod udp {
         }
         let srv = UdpServer::local(|req| (req == b"PING\n").then(|| b"PONG 1".to_vec()));
         let p = srv.port();
-        let mut n = Nanny::with_report(nanny(&strs(&udp(&p, &["-s", r"PING\n", "-x", "PONG"]))));
-        n.report.wait("nanny1 state up");
-        assert_eq!(n.terminate(), 0);
+        let n = first_success(&p, &["-u", "-s", r"PING\n", "-x", "PONG"]);
         assert_eq!(
             n.report.all(),
             [
@@ -654,9 +643,7 @@ mod udp {
         // gaps.md E4: the original crashes here
         let srv = UdpServer::local(|_| Some(b"anything".to_vec()));
         let p = srv.port();
-        let mut n = Nanny::with_report(nanny(&strs(&udp(&p, &["-s", "hello"]))));
-        n.report.wait("nanny1 state up");
-        assert_eq!(n.terminate(), 0);
+        first_success(&p, &["-u", "-s", "hello"]);
     }
 
     #[test]
@@ -919,7 +906,7 @@ mod external {
         let cmd = format!("{prog} %h %p");
         let mut args = vec!["-e", cmd.as_str()];
         args.extend_from_slice(extra);
-        let mut n = Nanny::with_report(nanny(&strs(&lvs("4242", &args))));
+        let mut n = lvs_nanny("4242", &args);
         n.report.wait_count(1, |l| l.starts_with("nanny1 state"));
         assert_eq!(n.terminate(), 0);
         let up = n.report.all().contains(&"nanny1 state up".to_string());
@@ -1078,10 +1065,7 @@ mod external {
         }
         let dir = tempfile::tempdir().unwrap();
         let prog = script(dir.path(), "ok", "echo OK");
-        let mut n = Nanny::with_report(nanny(&strs(&lvs(
-            "4242",
-            &["-e", &prog, "-s", "x", "-x", "OK"],
-        ))));
+        let mut n = lvs_nanny("4242", &["-e", &prog, "-s", "x", "-x", "OK"]);
         n.report.wait("nanny1 state up");
         assert_eq!(n.terminate(), 0);
         assert_eq!(
