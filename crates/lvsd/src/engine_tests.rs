@@ -44,6 +44,13 @@ impl Sim {
         Sim::with(spec_of(text), Options::default(), MemTable::new())
     }
 
+    /// [`Sim::new`], started: the start-up's actions are carried out.
+    pub fn started(text: &str) -> Sim {
+        let mut s = Sim::new(text);
+        s.start();
+        s
+    }
+
     pub fn with(spec: Spec, opts: Options, table: MemTable) -> Sim {
         Sim {
             e: Engine::new(spec, opts),
@@ -349,8 +356,7 @@ fn dns() -> ServiceKey {
 
 #[test]
 fn start_up_order_and_nanny_command_lines() {
-    let mut s = Sim::new(TWO);
-    s.start();
+    let s = Sim::started(TWO);
     assert_eq!(
         s.ops,
         [
@@ -384,8 +390,7 @@ fn start_up_order_and_nanny_command_lines() {
 
 #[test]
 fn reports_drive_the_table() {
-    let mut s = Sim::new(TWO);
-    s.start();
+    let mut s = Sim::started(TWO);
     s.clear();
     s.up("www", "web1", 1);
     assert_eq!(
@@ -429,8 +434,7 @@ fn reports_drive_the_table() {
 #[test]
 fn state_down_never_leaves_traffic_on_a_failed_server() {
     let text = TWO.replace("reentry = 30", "reentry = 30\n  quiesce_server = 1");
-    let mut s = Sim::new(&text);
-    s.start();
+    let mut s = Sim::started(&text);
     s.up("www", "web1", 10);
     s.up("www", "web2", 20);
     // quiesce: weight 0, stays
@@ -488,8 +492,7 @@ fn foreign_and_bad_lines_are_ignored_and_echo_follows_nodaemon() {
 
 #[test]
 fn hard_shutdown_1_stops_everything_on_a_nanny_death() {
-    let mut s = Sim::new(TWO);
-    s.start();
+    let mut s = Sim::started(TWO);
     s.up("www", "web1", 10);
     s.clear();
     let pid = s.pid("www", "web2");
@@ -519,8 +522,7 @@ fn hard_shutdown_1_stops_everything_on_a_nanny_death() {
 #[test]
 fn hard_shutdown_0_keeps_running_and_the_server_unmonitored() {
     let text = format!("hard_shutdown = 0\n{TWO}");
-    let mut s = Sim::new(&text);
-    s.start();
+    let mut s = Sim::started(&text);
     s.up("www", "web1", 10);
     s.clear();
     let pid = s.pid("www", "web1");
@@ -568,8 +570,7 @@ fn a_nanny_that_cannot_start_counts_as_dead() {
 #[test]
 fn a_failed_dest_change_is_a_nanny_failure() {
     let text = format!("hard_shutdown = 0\n{TWO}");
-    let mut s = Sim::new(&text);
-    s.start();
+    let mut s = Sim::started(&text);
     s.up("www", "web1", 10);
     // someone deletes the destination behind lvsd's back
     s.table
@@ -641,8 +642,7 @@ virtual b {
   }
 }
 "#;
-    let mut s = Sim::new(text);
-    s.start();
+    let s = Sim::started(text);
     assert_eq!(s.spawned.len(), 1);
     assert_eq!(
         s.log,
@@ -661,8 +661,7 @@ virtual b {
 
 #[test]
 fn terminate_deletes_services_in_file_order_and_exits_0() {
-    let mut s = Sim::new(TWO);
-    s.start();
+    let mut s = Sim::started(TWO);
     s.up("www", "web1", 3);
     s.clear();
     let a = s.e.terminate(libc::SIGINT);
@@ -731,8 +730,7 @@ fn sorry_dest() -> (DestKey, u32) {
 
 #[test]
 fn sorry_server_never_flashes_at_start_up() {
-    let mut s = Sim::new(SORRY);
-    s.start();
+    let mut s = Sim::started(SORRY);
     // --nodaemon because of the sorry server
     assert!(s.spawned[0].2.contains(&"--nodaemon".to_string()));
     s.advance(SEC);
@@ -755,8 +753,7 @@ fn sorry_server_never_flashes_at_start_up() {
 
 #[test]
 fn sorry_server_comes_in_and_goes_out() {
-    let mut s = Sim::new(SORRY);
-    s.start();
+    let mut s = Sim::started(SORRY);
     s.up("www", "web1", 1);
     s.up("www", "web2", 1);
     s.clear();
@@ -801,8 +798,7 @@ fn sorry_server_comes_in_and_goes_out() {
 
 #[test]
 fn sorry_server_after_the_first_verdict_window() {
-    let mut s = Sim::new(SORRY);
-    s.start();
+    let mut s = Sim::started(SORRY);
     s.first_down("www", "web1");
     // web2 never says anything: after 2 x timeout + 2 s it counts as down
     assert_eq!(s.e.next_wakeup(), Some(s.now + Duration::from_secs(8)));
@@ -821,8 +817,7 @@ fn sorry_server_after_the_first_verdict_window() {
 fn markers_alone_drive_the_sorry_server_for_other_monitors() {
     // A client_monitor that prints markers but does not speak the report
     // protocol: markers count once its first-verdict window has passed.
-    let mut s = Sim::new(SORRY);
-    s.start();
+    let mut s = Sim::started(SORRY);
     s.line(
         "www",
         "web1",
@@ -854,8 +849,7 @@ fn markers_alone_drive_the_sorry_server_for_other_monitors() {
 #[test]
 fn a_virtual_server_with_only_inactive_servers_never_gets_its_sorry_server() {
     let text = SORRY.replace("active = 1\n  }", "active = 0\n  }");
-    let mut s = Sim::new(&text);
-    s.start();
+    let mut s = Sim::started(&text);
     assert!(s.spawned.is_empty());
     s.advance(Duration::from_secs(60));
     assert!(s.notices.is_empty());
@@ -864,8 +858,7 @@ fn a_virtual_server_with_only_inactive_servers_never_gets_its_sorry_server() {
 
 #[test]
 fn status_snapshot() {
-    let mut s = Sim::new(SORRY);
-    s.start();
+    let mut s = Sim::started(SORRY);
     s.up("www", "web1", 1);
     s.now += Duration::from_secs(5);
     let st = s.e.status(s.now, 1000.0);
@@ -893,8 +886,7 @@ fn status_snapshot() {
 
 #[test]
 fn reload_of_the_same_file_changes_nothing() {
-    let mut s = Sim::new(TWO);
-    s.start();
+    let mut s = Sim::started(TWO);
     s.up("www", "web1", 10);
     s.first_down("www", "web2");
     s.clear();
@@ -960,8 +952,7 @@ virtual www {
 
 #[test]
 fn reload_service_settings_are_edited_in_place() {
-    let mut s = Sim::new(TWO);
-    s.start();
+    let mut s = Sim::started(TWO);
     s.up("www", "web1", 10);
     s.clear();
     let text = TWO.replace(
@@ -982,8 +973,7 @@ fn reload_service_settings_are_edited_in_place() {
 
 #[test]
 fn reload_weight_change_is_one_set_dest_and_one_resumed_nanny() {
-    let mut s = Sim::new(TWO);
-    s.start();
+    let mut s = Sim::started(TWO);
     s.up("www", "web1", 10);
     let old = s.pid("www", "web1");
     s.clear();
@@ -1009,8 +999,7 @@ fn reload_weight_change_is_one_set_dest_and_one_resumed_nanny() {
 
 #[test]
 fn reload_real_servers_come_and_go_one_by_one() {
-    let mut s = Sim::new(TWO);
-    s.start();
+    let mut s = Sim::started(TWO);
     s.up("www", "web1", 10);
     s.up("www", "web2", 20);
     let web2 = s.pid("www", "web2");
@@ -1043,8 +1032,7 @@ fn reload_real_servers_come_and_go_one_by_one() {
 
 #[test]
 fn reload_virtual_servers_come_and_go() {
-    let mut s = Sim::new(TWO);
-    s.start();
+    let mut s = Sim::started(TWO);
     s.up("dns", "ns1", 1);
     s.up("www", "web1", 10);
     let ns1 = s.pid("dns", "ns1");
@@ -1076,8 +1064,7 @@ fn reload_virtual_servers_come_and_go() {
 
 #[test]
 fn reload_key_change_replaces_the_virtual_server() {
-    let mut s = Sim::new(TWO);
-    s.start();
+    let mut s = Sim::started(TWO);
     s.up("www", "web1", 10);
     s.clear();
     s.reload(&TWO.replace("port = 80", "port = 8080"));
@@ -1104,8 +1091,7 @@ fn reload_key_change_replaces_the_virtual_server() {
 #[test]
 fn reload_keeps_failed_servers_failed() {
     let text = TWO.replace("reentry = 30", "reentry = 30\n  quiesce_server = 1");
-    let mut s = Sim::new(&text);
-    s.start();
+    let mut s = Sim::started(&text);
     s.up("www", "web1", 10);
     s.down("www", "web1", true);
     s.first_down("www", "web2");
@@ -1130,8 +1116,7 @@ fn reload_keeps_failed_servers_failed() {
 
 #[test]
 fn reload_network_change_edits_destinations() {
-    let mut s = Sim::new(TWO);
-    s.start();
+    let mut s = Sim::started(TWO);
     s.up("www", "web1", 10);
     s.clear();
     s.reload(&TWO.replace("network = nat", "network = tunnel"));
@@ -1148,8 +1133,7 @@ fn reload_network_change_edits_destinations() {
 
 #[test]
 fn reload_timeouts_and_sorry_server_changes() {
-    let mut s = Sim::new(SORRY);
-    s.start();
+    let mut s = Sim::started(SORRY);
     s.down("www", "web1", false);
     s.first_down("www", "web2");
     assert_eq!(s.kernel()[0].1, [sorry_dest()]);
