@@ -4,7 +4,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::test_support::{PEER, beat_from, effects, logs, ms};
+use super::test_support::{PEER, beat_from, check_steps, effects, flagged, logs, ms};
 use super::*;
 use crate::heartbeat::{FOS_RUNNING, FOS_STOPPED, HOLD, LVS_RUNNING, LVS_STOPPED, STOP_ME};
 
@@ -471,10 +471,7 @@ fn invariants_hold_for_every_flag_combination_and_event() {
     let mut checked = 0;
     for bits in 0..(1u32 << 10) {
         let flag = |i: u32| bits & (1 << i) != 0;
-        let mut s = settings(flag(0));
-        s.norun = flag(1);
-        s.norun_side_effects = flag(2);
-        s.backup_active = flag(3);
+        let s = flagged(settings, bits);
         let (active, linkfail, failpartner, fault, running, notified) =
             (flag(4), flag(5), flag(6), flag(7), flag(8), flag(9));
         if running && s.norun
@@ -492,20 +489,14 @@ fn invariants_hold_for_every_flag_combination_and_event() {
             if matches!(ev, Event::ChildExited { daemon: true, .. }) && !running {
                 continue; // only a running fos can exit
             }
-            for now_ms in [0u64, 1000, 3000] {
-                let mut m = Machine::new(s.clone(), ms(0));
-                m.active = active;
-                m.linkfail = linkfail;
-                m.failpartner = failpartner;
-                m.notified = notified;
-                m.network_fault = fault;
-                m.fos_running = running;
-                let before = m.clone();
-                let now = ms(now_ms);
-                let a = m.step(ev.clone(), now);
-                check(&before, ev, now, &a, &m);
-                checked += 1;
-            }
+            let mut m = Machine::new(s.clone(), ms(0));
+            m.active = active;
+            m.linkfail = linkfail;
+            m.failpartner = failpartner;
+            m.notified = notified;
+            m.network_fault = fault;
+            m.fos_running = running;
+            checked += check_steps(&m, ev, &[0, 1000, 3000], check);
         }
     }
     assert!(checked > 3000, "{checked}");

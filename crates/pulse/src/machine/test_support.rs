@@ -3,7 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use super::{Action, Event, Mode, Settings};
+use super::{Action, Event, Machine, Mode, Settings};
 use crate::heartbeat::Partner;
 
 /// The partner's public address.
@@ -58,4 +58,32 @@ pub fn effects(actions: &[Action]) -> Vec<Action> {
         .filter(|a| !matches!(a, Action::Log(_) | Action::Debug(_)))
         .cloned()
         .collect()
+}
+
+/// Checks one step: the machine before, the event, the time, the actions
+/// and the machine after.
+pub type Check = fn(&Machine, &Event, Duration, &[Action], &Machine);
+
+/// Steps a copy of `m` with `ev` at each of `times_ms` and checks every
+/// step; the number of steps.
+pub fn check_steps(m: &Machine, ev: &Event, times_ms: &[u64], check: Check) -> usize {
+    for &t in times_ms {
+        let mut after = m.clone();
+        let now = ms(t);
+        let a = after.step(ev.clone(), now);
+        check(m, ev, now, &a, &after);
+    }
+    times_ms.len()
+}
+
+/// The settings of an exhaustive test's case `bits`: bit 0 master, bit 1
+/// test mode, bit 2 its side effects, bit 3 an active backup (`base`
+/// gives the mode and partner).
+pub fn flagged(base: fn(bool) -> Settings, bits: u32) -> Settings {
+    let flag = |i: u32| bits & (1 << i) != 0;
+    let mut s = base(flag(0));
+    s.norun = flag(1);
+    s.norun_side_effects = flag(2);
+    s.backup_active = flag(3);
+    s
 }

@@ -4,7 +4,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use super::test_support::{PEER, beat_from, effects, logs, ms};
+use super::test_support::{PEER, beat_from, check_steps, effects, flagged, logs, ms};
 use super::*;
 use crate::heartbeat::{HELD, HOLD, LVS_RUNNING, LVS_STOPPED, STOP_ME};
 
@@ -636,10 +636,7 @@ fn invariants_hold_for_every_state_and_event() {
     let mut checked = 0;
     for bits in 0..(1u32 << 8) {
         let flag = |i: u32| bits & (1 << i) != 0;
-        let mut s = settings(flag(0));
-        s.norun = flag(1);
-        s.norun_side_effects = flag(2);
-        s.backup_active = flag(3);
+        let s = flagged(settings, bits);
         let (active, linkfail, childfail, lvsd) = (flag(4), flag(5), flag(6), flag(7));
         if lvsd && (!active || s.norun) {
             continue; // lvsd runs only on an active node outside test mode
@@ -652,18 +649,12 @@ fn invariants_hold_for_every_state_and_event() {
             if matches!(ev, Event::Start { .. }) && !fresh {
                 continue; // Start only happens on a fresh machine
             }
-            for now_ms in [0u64, 999, 1000, 3000, 5000] {
-                let mut m = Machine::new(s.clone(), ms(0));
-                m.active = active;
-                m.linkfail = linkfail;
-                m.childfail = childfail;
-                m.lvsd_running = lvsd;
-                let before = m.clone();
-                let now = ms(now_ms);
-                let a = m.step(ev.clone(), now);
-                check(&before, ev, now, &a, &m);
-                checked += 1;
-            }
+            let mut m = Machine::new(s.clone(), ms(0));
+            m.active = active;
+            m.linkfail = linkfail;
+            m.childfail = childfail;
+            m.lvsd_running = lvsd;
+            checked += check_steps(&m, ev, &[0, 999, 1000, 3000, 5000], check);
         }
     }
     assert!(checked > 5000, "{checked}");
