@@ -182,6 +182,26 @@ impl ArpCapture {
     }
 }
 
+/// Moves the calling thread into a new, unnamed network namespace with `lo`
+/// up (it goes away with its last thread and process). Child processes
+/// spawned from this thread inherit the namespace.
+pub fn enter_new() {
+    // SAFETY: unshare has no memory-safety preconditions; it affects only
+    // the calling thread.
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    assert_eq!(
+        rc,
+        0,
+        "unshare(CLONE_NEWNET): {}",
+        std::io::Error::last_os_error()
+    );
+    let st = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()
+        .expect("run ip");
+    assert!(st.success(), "ip link set lo up: {st}");
+}
+
 /// Connects `a` (interface `a_if`) and `b` (`b_if`) with a veth pair.
 pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) {
     a.ip(&[

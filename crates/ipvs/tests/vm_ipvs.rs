@@ -533,7 +533,7 @@ fn namespaces_have_separate_tables() {
             .unwrap();
         // a second namespace, from another thread, sees an empty table
         let other = std::thread::spawn(|| {
-            common::enter_new_netns();
+            lvs_tests::netns::enter_new();
             lvs_tests::runtime().block_on(async {
                 let c2 = Client::connect().await.unwrap();
                 c2.services().await.unwrap().len()

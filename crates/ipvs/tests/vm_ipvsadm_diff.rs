@@ -79,7 +79,7 @@ struct Outcome {
 /// with `<` feed the previous `-Sn` listing of this run to `-R`.
 fn run_script(tool: PathBuf, rs: PathBuf, script: Vec<String>) -> Outcome {
     std::thread::spawn(move || {
-        common::enter_new_netns();
+        lvs_tests::netns::enter_new();
         let mut lines = Vec::new();
         for line in &script {
             if let Some(rest) = line.strip_prefix("< ") {

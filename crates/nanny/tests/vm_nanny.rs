@@ -20,13 +20,7 @@ fn in_netns(test: &str, body: impl FnOnce(&tokio::runtime::Runtime, Client) + Se
         return;
     }
     let h = std::thread::spawn(move || {
-        // SAFETY: affects only this thread.
-        assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0);
-        let st = std::process::Command::new("ip")
-            .args(["link", "set", "lo", "up"])
-            .status()
-            .unwrap();
-        assert!(st.success());
+        lvs_tests::netns::enter_new();
         let rt = lvs_tests::runtime();
         let c = rt.block_on(Client::connect()).expect("IPVS");
         body(&rt, c);
@@ -57,6 +51,27 @@ fn expect_dests(rt: &tokio::runtime::Runtime, c: &Client, key: &ServiceKey, want
     assert!(ok, "destinations {last:?}, want {want:?}");
 }
 
+/// nanny run by hand for the real server 127.0.0.1:`port` of
+/// 192.0.2.100:80 with a 1 s timeout: `-h 127.0.0.1 -p 80 -r PORT -V
+/// 192.0.2.100 -t 1 EXTRA… --lvs`.
+fn by_hand(port: &str, extra: &[&str]) -> Nanny {
+    let mut args = vec![
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "80",
+        "-r",
+        port,
+        "-V",
+        "192.0.2.100",
+        "-t",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    args.push("--lvs");
+    Nanny::spawn(nanny(&args))
+}
+
 fn add_service(rt: &tokio::runtime::Runtime, c: &Client) -> ServiceKey {
     let key = ServiceKey::tcp(VIP, 80);
     rt.block_on(c.apply(&[Op::AddService(Service::new(key, "wlc"))]))
@@ -70,26 +85,7 @@ fn quiesce_and_restore_in_the_kernel_table() {
         let key = add_service(rt, &c);
         let srv = scripted(|i| i != 2);
         let p = srv.port();
-        let mut n = Nanny::spawn(nanny(&[
-            "-h",
-            "127.0.0.1",
-            "-p",
-            "80",
-            "-r",
-            &p,
-            "-V",
-            "192.0.2.100",
-            "-t",
-            "1",
-            "-a",
-            "1",
-            "-w",
-            "64",
-            "-q",
-            "-x",
-            "HTTP",
-            "--lvs",
-        ]));
+        let mut n = by_hand(&p, &["-a", "1", "-w", "64", "-q", "-x", "HTTP"]);
         let port: u16 = p.parse().unwrap();
         n.out
             .wait(&format!("nanny: [ active ] making 127.0.0.1:{p} available"));
@@ -111,23 +107,7 @@ fn direct_routing_uses_the_virtual_port_e7() {
         // healthy, then failing: the delete must find the destination
         let srv = scripted(|i| i == 1);
         let p = srv.port();
-        let mut n = Nanny::spawn(nanny(&[
-            "-h",
-            "127.0.0.1",
-            "-p",
-            "80",
-            "-r",
-            &p,
-            "-V",
-            "192.0.2.100",
-            "-t",
-            "1",
-            "-M",
-            "g",
-            "-x",
-            "HTTP",
-            "--lvs",
-        ]));
+        let mut n = by_hand(&p, &["-M", "g", "-x", "HTTP"]);
         n.out.wait_prefix("nanny: [ active ] making");
         expect_dests(rt, &c, &key, &[(80, 1)]);
         n.out.wait_prefix("nanny: [inactive] shutting down");
@@ -143,21 +123,7 @@ fn kernel_error_exits_255() {
         // no virtual service in this namespace: the add fails
         let srv = scripted(|_| true);
         let p = srv.port();
-        let mut n = Nanny::spawn(nanny(&[
-            "-h",
-            "127.0.0.1",
-            "-p",
-            "80",
-            "-r",
-            &p,
-            "-V",
-            "192.0.2.100",
-            "-t",
-            "1",
-            "-x",
-            "HTTP",
-            "--lvs",
-        ]));
+        let mut n = by_hand(&p, &["-x", "HTTP"]);
         assert_eq!(n.wait_exit(), 255);
         assert_eq!(
             n.lines(),

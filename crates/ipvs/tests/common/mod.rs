@@ -19,7 +19,7 @@ where
         return;
     }
     let h = std::thread::spawn(move || {
-        enter_new_netns();
+        lvs_tests::netns::enter_new();
         lvs_tests::runtime().block_on(async move {
             let c = ipvs::Client::connect().await.expect("connect to IPVS");
             body(c).await
@@ -28,23 +28,4 @@ where
     if let Err(p) = h.join() {
         std::panic::resume_unwind(p);
     }
-}
-
-/// Moves the calling thread into a new network namespace with `lo` up.
-/// Child processes spawned from this thread inherit the namespace.
-pub fn enter_new_netns() {
-    // SAFETY: unshare has no memory-safety preconditions; it affects only
-    // the calling thread.
-    let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-    assert_eq!(
-        rc,
-        0,
-        "unshare(CLONE_NEWNET): {}",
-        std::io::Error::last_os_error()
-    );
-    let st = std::process::Command::new("ip")
-        .args(["link", "set", "lo", "up"])
-        .status()
-        .expect("run ip");
-    assert!(st.success(), "ip link set lo up: {st}");
 }
