@@ -263,8 +263,14 @@ fn spelling_of_value(argv: &[OsString], value: &str) -> String {
         {
             return opt.to_string();
         }
-        if a.starts_with('-') && !a.starts_with("--") && a.len() > 2 && a[2..] == *value {
-            return a[..2].to_string();
+        // `-Xvalue`; `get` because a word's second character may be
+        // wider than one byte (`-é…`, the value of an earlier option)
+        if a.starts_with('-')
+            && !a.starts_with("--")
+            && a.get(2..).is_some_and(|v| !v.is_empty() && v == value)
+            && let Some(opt) = a.get(..2)
+        {
+            return opt.to_string();
         }
         if args.get(i + 1).map(String::as_str) == Some(value) && a.starts_with('-') {
             return a.clone();
@@ -734,6 +740,20 @@ mod tests {
             run(&["-w99999999999"]).unwrap_err(),
             "nanny: bad argument -w: number too large or too small"
         );
+        // a word with a multi-byte second character before the bad value
+        // (once a panic)
+        for args in [
+            &["-s", "-éx", "-p", "x"][..],
+            &["-h", "-éx", "-p", "1x"],
+            &["-s", "-\u{1F600}", "--send_program", "-éé", "-t", "y"],
+        ] {
+            let opt = if args.contains(&"-t") { "-t" } else { "-p" };
+            assert_eq!(
+                run(args).unwrap_err(),
+                format!("nanny: bad argument {opt}: invalid numeric value"),
+                "{args:?}"
+            );
+        }
         assert_eq!(
             run(&["-h"]).unwrap_err(),
             "nanny: bad argument -h: missing argument"
