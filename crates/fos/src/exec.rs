@@ -50,6 +50,7 @@ pub fn run_and_wait(argv: &[String], test: bool) -> bool {
     match c.status() {
         Ok(s) => s.code() == Some(0),
         Err(e) => {
+            // `command` gave a command, so `argv` has a first word
             tracing::info!("failed to execute {}: {}", argv[0], errtext(&e));
             false
         }

@@ -120,7 +120,7 @@ fn perform(fos: &mut Fos, steps: Vec<Step>, opts: &Options) -> Option<()> {
                     Err(e) => {
                         tracing::info!(
                             "failed to execute {}: {}",
-                            b.monitor[0],
+                            b.monitor.first().map_or("", String::as_str),
                             lvs_util::errtext(&e)
                         );
                         tracing::info!(

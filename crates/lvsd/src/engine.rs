@@ -998,11 +998,10 @@ impl Engine {
             } else {
                 None
             };
-            match old {
-                Some(oi) => {
+            match old.and_then(|oi| Some((oi, old_vss[oi].take()?))) {
+                Some((oi, st)) => {
                     old_owner.remove(&key);
                     self.by_key.insert(key, vi);
-                    let st = old_vss[oi].take().expect("taken once");
                     let changed =
                         self.carry(&old_spec.virtuals[oi], st, vi, now, &mut spawns, &mut stops);
                     carried.push((vi, changed));

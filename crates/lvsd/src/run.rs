@@ -265,7 +265,11 @@ impl Shell {
                             self.started += 1;
                             Ok(s.pid)
                         }
-                        Err(e) => Err(format!("{}: {}", argv[0], errtext(&e))),
+                        Err(e) => Err(format!(
+                            "{}: {}",
+                            argv.first().map_or("", String::as_str),
+                            errtext(&e)
+                        )),
                     };
                     self.engine.nanny_spawned(id, result, self.now())
                 }

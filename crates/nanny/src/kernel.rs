@@ -37,16 +37,19 @@ impl<T: IpvsTable> Kernel<T> {
             rt: None,
         }
     }
+}
 
-    fn runtime(&mut self) -> Result<&tokio::runtime::Runtime, String> {
-        if self.rt.is_none() {
+/// The runtime in `slot`, created there at the first call.
+fn runtime(slot: &mut Option<tokio::runtime::Runtime>) -> Result<&tokio::runtime::Runtime, String> {
+    match slot {
+        Some(rt) => Ok(rt),
+        empty => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_io()
                 .build()
                 .map_err(|e| format!("tokio runtime: {e}"))?;
-            self.rt = Some(rt);
+            Ok(empty.insert(rt))
         }
-        Ok(self.rt.as_ref().expect("just set"))
     }
 }
 
@@ -71,12 +74,11 @@ impl Connect for ipvs::MemTable {
 impl<T: Connect> Apply for Kernel<T> {
     fn apply(&mut self, op: IpvsOp) -> Result<(), String> {
         let change = self.target.change(op)?;
-        self.runtime()?;
-        let rt = self.rt.as_ref().expect("runtime");
-        if self.table.is_none() {
-            self.table = Some(rt.block_on(T::connect())?);
-        }
-        let table = self.table.as_ref().expect("table");
+        let rt = runtime(&mut self.rt)?;
+        let table = match &mut self.table {
+            Some(t) => t,
+            empty => empty.insert(rt.block_on(T::connect())?),
+        };
         rt.block_on(table.apply(std::slice::from_ref(&change)))
             .map_err(|e| e.to_string())
     }

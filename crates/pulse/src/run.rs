@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use send_arp::PacketSocket;
 use tokio::net::UdpSocket;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::task::JoinHandle;
 
 use crate::alarm::Alarm;
@@ -65,6 +65,32 @@ struct Loop {
     arps: Vec<JoinHandle<()>>,
     ipvs: Option<ipvs::Client>,
     pending: Vec<Event>,
+}
+
+/// What wakes the loop besides sockets: the signals pulse handles and its
+/// timer.
+struct Wakers {
+    sigterm: Signal,
+    sigint: Signal,
+    sighup: Signal,
+    sigchld: Signal,
+    sigusr1: Signal,
+    sigusr2: Signal,
+    alarm: Alarm,
+}
+
+impl Wakers {
+    fn new() -> std::io::Result<Wakers> {
+        Ok(Wakers {
+            sigterm: signal(SignalKind::terminate())?,
+            sigint: signal(SignalKind::interrupt())?,
+            sighup: signal(SignalKind::hangup())?,
+            sigchld: signal(SignalKind::child())?,
+            sigusr1: signal(SignalKind::user_defined1())?,
+            sigusr2: signal(SignalKind::user_defined2())?,
+            alarm: Alarm::new()?,
+        })
+    }
 }
 
 /// Runs the loop until termination; returns the exit status.
@@ -134,13 +160,21 @@ impl Loop {
     }
 
     async fn main(&mut self, mut m: Machine, forced: bool) -> u8 {
-        let mut sigterm = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        let mut sigint = signal(SignalKind::interrupt()).expect("SIGINT handler");
-        let mut sighup = signal(SignalKind::hangup()).expect("SIGHUP handler");
-        let mut sigchld = signal(SignalKind::child()).expect("SIGCHLD handler");
-        let mut sigusr1 = signal(SignalKind::user_defined1()).expect("SIGUSR1 handler");
-        let mut sigusr2 = signal(SignalKind::user_defined2()).expect("SIGUSR2 handler");
-        let alarm = Alarm::new().expect("timerfd");
+        let Wakers {
+            mut sigterm,
+            mut sigint,
+            mut sighup,
+            mut sigchld,
+            mut sigusr1,
+            mut sigusr2,
+            alarm,
+        } = match Wakers::new() {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::info!("cannot install signal handlers: {}", lvs_util::errtext(&e));
+                return 255;
+            }
+        };
         // Machine times are offsets from our origin.
         let shift = self.now();
         m.next_send += shift;
