@@ -8,7 +8,6 @@ use std::io::Read as _;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use futures::TryStreamExt as _;
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
 };
@@ -25,7 +24,7 @@ pub const DEADLINE: Duration = Duration::from_secs(1);
 /// Whether the default gateway answers (a missing default route counts as
 /// unreachable).
 pub async fn reachable(netlink: &Netlink) -> bool {
-    let routes = match dump_routes(netlink).await {
+    let routes = match netlink.routes().await {
         Ok(r) => r,
         Err(e) => {
             tracing::info!("cannot read the routing table: {e}");
@@ -47,17 +46,6 @@ pub async fn reachable(netlink: &Netlink) -> bool {
         }
     }
     false
-}
-
-async fn dump_routes(netlink: &Netlink) -> Result<Vec<RouteMessage>, rtnetlink::Error> {
-    let msg = rtnetlink::RouteMessageBuilder::<Ipv4Addr>::new().build();
-    netlink
-        .handle()
-        .route()
-        .get(msg)
-        .execute()
-        .try_collect()
-        .await
 }
 
 /// The gateway of the first IPv4 default route with a gateway in the main

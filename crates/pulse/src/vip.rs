@@ -1,10 +1,14 @@
 //! VIPs over rtnetlink: what `ifconfig DEV IP [netmask M broadcast B] up`
 //! and `ifconfig DEV down` did in the original (§7.2, §8), with the same
-//! label, prefix length and broadcast.
+//! label, prefix length and broadcast; and, on the same socket, the route
+//! dump of fos mode's gateway check.
+
+use std::net::Ipv4Addr;
 
 use futures::TryStreamExt as _;
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::route::RouteMessage;
 use rtnetlink::Handle;
 
 use crate::config::Target;
@@ -13,11 +17,12 @@ use crate::config::Target;
 #[derive(Clone)]
 pub struct Netlink {
     handle: Handle,
-    /// Held through each bring-up and take-down: they list the addresses,
-    /// then change them, and an activation and a re-ARP may run at once
-    /// (two dumps at once on one socket fail with EBUSY, and two adds of
-    /// one address with EEXIST).
-    changing: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Held through each bring-up and take-down and each route dump: a
+    /// bring-up lists the addresses, then changes them, and an activation,
+    /// a re-ARP and fos mode's gateway check may run at once (two dumps at
+    /// once on one socket fail with EBUSY, and two adds of one address with
+    /// EEXIST).
+    exclusive: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A netlink failure, as text for the log.
@@ -36,13 +41,22 @@ impl Netlink {
         tokio::spawn(conn);
         Ok(Netlink {
             handle,
-            changing: Default::default(),
+            exclusive: Default::default(),
         })
     }
 
-    /// The underlying rtnetlink handle.
-    pub fn handle(&self) -> &Handle {
-        &self.handle
+    /// The IPv4 routes of every table (`ip route show table all`), read
+    /// while no bring-up or take-down lists the addresses.
+    pub async fn routes(&self) -> Result<Vec<RouteMessage>, NetlinkError> {
+        let _exclusive = self.exclusive.lock().await;
+        let msg = rtnetlink::RouteMessageBuilder::<Ipv4Addr>::new().build();
+        self.handle
+            .route()
+            .get(msg)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(err)
     }
 
     async fn addresses(&self, index: u32) -> Result<Vec<AddressMessage>, NetlinkError> {
@@ -59,7 +73,7 @@ impl Netlink {
     /// alias label that holds another address gets the new one instead (as
     /// `ifconfig` replaced it). Already up: nothing to do.
     pub async fn up(&self, t: &Target) -> Result<(), NetlinkError> {
-        let _changing = self.changing.lock().await;
+        let _exclusive = self.exclusive.lock().await;
         let index = send_arp::ifindex(t.base_dev()).map_err(|e| err(lvs_util::errtext(&e)))?;
         let (prefix, bcast) = t.prefix_and_broadcast();
         let alias = t.dev.contains(':');
@@ -92,7 +106,7 @@ impl Netlink {
     /// `ifconfig eth0:1 down` removed); on a base device only the address
     /// itself (gaps.md C11: the NIC is never taken down).
     pub async fn down(&self, t: &Target) -> Result<(), NetlinkError> {
-        let _changing = self.changing.lock().await;
+        let _exclusive = self.exclusive.lock().await;
         let index = send_arp::ifindex(t.base_dev()).map_err(|e| err(lvs_util::errtext(&e)))?;
         let alias = t.dev.contains(':');
         for msg in self.addresses(index).await? {
@@ -110,7 +124,7 @@ impl Netlink {
     }
 }
 
-fn describe(msg: &AddressMessage) -> (Option<std::net::Ipv4Addr>, Option<String>) {
+fn describe(msg: &AddressMessage) -> (Option<Ipv4Addr>, Option<String>) {
     let mut ip = None;
     let mut label = None;
     for a in &msg.attributes {

@@ -155,3 +155,50 @@ fn concurrent_bring_ups_of_one_vip_both_succeed() {
         with_netlink(&ns, async |n: Netlink| n.down(&t).await.unwrap());
     }
 }
+
+/// fos mode's gateway check reads the routing table on the same rtnetlink
+/// socket while VIPs go up and down (a takeover brings them up as the
+/// check of the next failure may run): the route dump and the address
+/// dumps must not meet (two dumps at once on one socket fail with EBUSY).
+/// Large tables make every dump take several reads.
+#[test]
+fn gateway_check_and_bring_ups_at_once_both_succeed() {
+    if !lvs_tests::require(
+        lvs_tests::Need::Netns,
+        "gateway_check_and_bring_ups_at_once_both_succeed",
+    ) {
+        return;
+    }
+    let ns = Netns::new("lpvipe");
+    let gw = Netns::new("lpvipf");
+    veth(&ns, "eth0", &gw, "eth0");
+    ns.ip(&["addr", "add", "192.0.2.1/24", "dev", "eth0"]);
+    gw.ip(&["addr", "add", "192.0.2.254/24", "dev", "eth0"]);
+    let mut batch = String::from("route add default via 192.0.2.254\n");
+    for i in 0..2000 {
+        batch += &format!(
+            "route add 10.{}.{}.0/24 via 192.0.2.254\n",
+            i / 256,
+            i % 256
+        );
+    }
+    for i in 0..200 {
+        batch += &format!("addr add 198.18.{}.{}/32 dev eth0\n", i / 250, i % 250 + 1);
+    }
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), batch).unwrap();
+    ns.ip(&["-batch", &file.path().display().to_string()]);
+    let t = target("192.0.2.100", "eth0:1", Some("255.255.255.0"));
+    let absent = target("192.0.2.101", "eth0:2", None);
+    for round in 0..10 {
+        let (up, reachable, down) = with_netlink(&ns, async |n: Netlink| {
+            tokio::join!(n.up(&t), pulse::gateway::reachable(&n), n.down(&absent))
+        });
+        assert!(up.is_ok() && down.is_ok(), "round {round}: {up:?} {down:?}");
+        assert!(
+            reachable,
+            "round {round}: the gateway counts as unreachable"
+        );
+        with_netlink(&ns, async |n: Netlink| n.down(&t).await.unwrap());
+    }
+}
