@@ -36,7 +36,8 @@ pub fn skip(test: &str, reason: &str) {
             .append(true)
             .open(path)
     {
-        let _ = writeln!(f, "{line}");
+        // one write: test processes that append at once never split a line
+        let _ = f.write_all(format!("{line}\n").as_bytes());
     }
 }
 

@@ -34,7 +34,8 @@ fn record(line: &str) {
         .append(true)
         .open(path)
     {
-        let _ = writeln!(f, "{line}");
+        // one write: processes that append at once never split a line
+        let _ = f.write_all(format!("{line}\n").as_bytes());
     }
 }
 
