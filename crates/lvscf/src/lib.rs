@@ -42,6 +42,7 @@
 //! ```
 
 mod error;
+mod format;
 mod json;
 mod lex;
 mod model;
@@ -54,6 +55,7 @@ mod write;
 use std::path::Path;
 
 pub use error::{ConfigError, ErrorCode, LoadError, Warning, WarningKind};
+pub use format::format;
 pub use json::to_json;
 pub use model::{
     AddrDev, BlockKind, Config, ConflictAction, DEFAULT_CLIENT_MONITOR, DEFAULT_CONFIG_FILE,

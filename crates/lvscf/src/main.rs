@@ -4,10 +4,12 @@
 //!   with `FILE:LINE: message` on stderr.
 //! * `lvscf dump [--json] [--keep-single-quotes] [FILE]`: the effective
 //!   configuration as JSON on stdout.
-//! * `lvscf fmt [FILE]`: the file in canonical form on stdout.
+//! * `lvscf fmt [--regenerate] [FILE]`: the file in canonical layout on
+//!   stdout, comments and order kept (or rewritten from the model).
 //!
 //! FILE defaults to `/etc/sysconfig/ha/lvs.cf`.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -49,8 +51,13 @@ enum Command {
         #[arg(default_value = lvscf::DEFAULT_CONFIG_FILE)]
         file: PathBuf,
     },
-    /// Print FILE in canonical form (comments are not kept).
+    /// Print FILE in canonical layout, keeping its comments, order and
+    /// values; with --regenerate, rewrite it from the parsed model instead.
     Fmt {
+        /// Write the effective configuration in the standard key order,
+        /// leaving out keys at their defaults (comments are not kept).
+        #[arg(long)]
+        regenerate: bool,
         /// The file to format.
         #[arg(default_value = lvscf::DEFAULT_CONFIG_FILE)]
         file: PathBuf,
@@ -95,8 +102,16 @@ fn run(command: Command) -> Result<(), ExitCode> {
             };
             print!("{}", lvscf::to_json(&p.config, mode));
         }
-        Command::Fmt { file } => {
+        Command::Fmt { regenerate, file } => {
             let p = load(&file)?;
+            if !regenerate {
+                let bytes = std::fs::read(&file).map_err(|e| {
+                    eprintln!("{}: failed to open: {e}", file.display());
+                    ExitCode::FAILURE
+                })?;
+                let _ = std::io::stdout().write_all(&lvscf::format(&bytes));
+                return Ok(());
+            }
             match lvscf::write(&p.config) {
                 Ok(text) => print!("{text}"),
                 Err(e) => {

@@ -216,11 +216,44 @@ fn dump_error_exits_1() {
 }
 
 #[test]
-fn fmt_prints_the_canonical_form_and_is_idempotent() {
+fn fmt_keeps_comments_order_and_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let messy = "# comment\r\n  keepalive   =\t0x6\r\n\r\n\r\nvirtual \"web farm\" {\r\n\r\n server a {\r\n # inner\r\n }\r\n port = http \r\n send = 'GET /'\r\n";
+    let f = write(dir.path(), "lvs.cf", messy);
+    let out = lvscf(&["fmt", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let formatted = text(&out.stdout);
+    assert_eq!(
+        formatted,
+        "# comment\nkeepalive = 0x6\n\nvirtual \"web farm\" {\n    server a {\n        # inner\n    \
+         }\n    port = http\n    send = 'GET /'\n}\n"
+    );
+    let g = write(dir.path(), "fmt.cf", &formatted);
+    assert_eq!(
+        text(&lvscf(&["fmt", g.to_str().unwrap()]).stdout),
+        formatted
+    );
+    let a = lvscf(&["dump", "--json", f.to_str().unwrap()]);
+    let b = lvscf(&["dump", "--json", g.to_str().unwrap()]);
+    assert_eq!(a.stdout, b.stdout);
+    // An invalid file is not formatted.
+    let bad = write(dir.path(), "bad.cf", "# c\nkeepalive = x\n");
+    let out = lvscf(&["fmt", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    assert!(
+        text(&out.stderr).contains(":2: keepalive: "),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn fmt_regenerate_prints_the_model_form_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let messy = "# comment\r\n  keepalive   =\t0x6\r\nvirtual \"web farm\" {\r\n server a {\r\n }\r\n port = http \r\n send = 'GET /'\r\n}\r\n";
     let f = write(dir.path(), "lvs.cf", messy);
-    let out = lvscf(&["fmt", f.to_str().unwrap()]);
+    let out = lvscf(&["fmt", "--regenerate", f.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let formatted = text(&out.stdout);
     assert_eq!(
@@ -230,7 +263,7 @@ fn fmt_prints_the_canonical_form_and_is_idempotent() {
          weight = 1\n    }\n}\n"
     );
     let g = write(dir.path(), "fmt.cf", &formatted);
-    let again = lvscf(&["fmt", g.to_str().unwrap()]);
+    let again = lvscf(&["fmt", "--regenerate", g.to_str().unwrap()]);
     assert_eq!(text(&again.stdout), formatted);
     // The same effective configuration.
     let a = lvscf(&["dump", "--json", f.to_str().unwrap()]);

@@ -295,6 +295,94 @@ proptest! {
     }
 }
 
+/// One way to mess up a line's layout without changing its meaning.
+#[derive(Debug, Clone)]
+struct Mess {
+    indent: String,
+    around_eq: (String, String),
+    comment_before: bool,
+    blank_before: bool,
+    crlf: bool,
+}
+
+fn blanks(min: usize) -> impl Strategy<Value = String> {
+    proptest::collection::vec(prop_oneof![Just(' '), Just('\t')], min..4)
+        .prop_map(|v| v.into_iter().collect())
+}
+
+fn mess() -> impl Strategy<Value = Mess> {
+    (
+        blanks(0),
+        blanks(1),
+        blanks(1),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(indent, l, r, comment_before, blank_before, crlf)| Mess {
+            indent,
+            around_eq: (l, r),
+            comment_before,
+            blank_before,
+            crlf,
+        })
+}
+
+/// `text` with every line re-laid-out by `messes` (cycled) and numbered
+/// comments (`# cN`) put in; returns the text and the comments.
+fn messed_up(text: &str, messes: &[Mess]) -> (String, Vec<String>) {
+    let mut out = String::new();
+    let mut comments = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let m = &messes[i % messes.len()];
+        let eol = if m.crlf { "\r\n" } else { "\n" };
+        if m.blank_before {
+            out.push_str(eol);
+        }
+        if m.comment_before {
+            let c = format!("# c{i}");
+            out.push_str(&format!("{}{c}{eol}", m.indent));
+            comments.push(c);
+        }
+        let body = line.trim_start();
+        let body = match body.split_once(" = ") {
+            Some((k, v)) => format!("{k}{}={}{v}", m.around_eq.0, m.around_eq.1),
+            None => body.to_string(),
+        };
+        out.push_str(&format!("{}{body}{eol}", m.indent));
+    }
+    (out, comments)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// `lvscf fmt` keeps the meaning and the comments of any valid file,
+    /// gives canonical text, and is idempotent.
+    #[test]
+    fn format_keeps_meaning_and_comments(
+        cfg in config(),
+        messes in proptest::collection::vec(mess(), 1..8),
+    ) {
+        let text = lvscf::write(&cfg).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let (messy, comments) = messed_up(&text, &messes);
+        let parse = |t: &[u8]| lvscf::parse_bytes_with(t, "f.cf", &resolver());
+        let before = parse(messy.as_bytes())
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{messy}")))?;
+        prop_assert_eq!(&before.config, &cfg);
+        let formatted = lvscf::format(messy.as_bytes());
+        let formatted_text = String::from_utf8(formatted.clone()).unwrap();
+        let after = parse(&formatted)
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{formatted_text}")))?;
+        prop_assert_eq!(&after.config, &cfg, "formatted:\n{}", formatted_text);
+        assert_original_form(&formatted_text);
+        for c in &comments {
+            prop_assert!(formatted_text.contains(c.as_str()), "{} lost:\n{}", c, formatted_text);
+        }
+        prop_assert_eq!(lvscf::format(&formatted), formatted);
+    }
+}
+
 #[test]
 fn port_comes_before_the_servers_of_its_block() {
     let mut s = Service::new("v", BlockKind::Virtual);
