@@ -5,8 +5,7 @@
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt as _;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -98,18 +97,6 @@ pub struct Nanny {
     pub stderr: Lines,
 }
 
-/// Descriptor number the report pipe gets in the child.
-const REPORT_FD: i32 = 10;
-
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: valid array of two ints.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    assert_eq!(rc, 0);
-    // SAFETY: both just created.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
-}
-
 impl Nanny {
     /// The nanny binary.
     pub fn bin() -> std::path::PathBuf {
@@ -132,18 +119,12 @@ impl Nanny {
             .stderr(Stdio::piped());
         let mut reader = None;
         if report {
-            let (r, w) = pipe();
+            let (r, w) = lvs_util::process::pipe().expect("pipe");
+            // The pipe's own number: a dup2 onto a fixed number is a no-op
+            // that keeps close-on-exec when the pipe already has that number.
             let wfd = w.as_raw_fd();
-            cmd.env("NANNY_REPORT_FD", REPORT_FD.to_string());
-            // SAFETY: dup2 is async-signal-safe; it runs in the child only.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if libc::dup2(wfd, REPORT_FD) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
+            cmd.env("NANNY_REPORT_FD", wfd.to_string());
+            lvs_util::process::inherit_fd(&mut cmd, wfd);
             reader = Some((r, w));
         }
         let mut child = cmd.spawn().expect("spawn nanny");
