@@ -188,6 +188,66 @@ fn record_skip(skip_file: &Path, line: &str) {
     }
 }
 
+/// Seconds one VM test binary may run before the guest dumps every
+/// process and kills it (the longest takes about 60 s under TCG).
+const VM_BINARY_LIMIT: u64 = 420;
+/// Seconds the whole VM tier may take.
+const VM_TIER_LIMIT: u64 = 1500;
+
+/// Shell functions for the guest script. `guarded CMD...` runs CMD; if it
+/// outlives `$limit` seconds, it prints each process (pid, parent, state,
+/// kernel wait channel, command line), the kernel stack of each thread of
+/// CMD (Rust names test threads after their test) and of each process in
+/// uninterruptible sleep, and the kernel log's tail, then kills CMD and its
+/// children and returns 124. `run_test CMD...` runs CMD guarded and, after
+/// a hang, once more, naming it in `$hung` (the host reports it).
+const VM_WATCHDOG: &str = r#"stacks() {
+  for t in /proc/$1/task/*; do
+    echo "  thread $1/${t##*/} $(cat "$t/comm" 2>/dev/null):"
+    sed 's/^/    /' "$t/stack" 2>/dev/null
+  done
+}
+dump() {
+  top=$1
+  for d in /proc/[0-9]*; do
+    [ -r "$d/stat" ] || continue
+    cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)
+    [ -n "$cmd" ] || continue
+    set -- $(cat "$d/stat" 2>/dev/null)
+    echo "  pid $1 ppid $4 state $3 wchan $(cat "$d/wchan" 2>/dev/null) : $cmd"
+    [ "$3" = D ] && stacks "$1"
+  done
+  stacks "$top"
+  echo "  kernel log:"
+  dmesg 2>/dev/null | tail -n 40 | sed 's/^/    /'
+}
+guarded() {
+  "$@" &
+  pid=$!
+  ( sleep "$limit"
+    echo "==> TIMED OUT after ${limit}s: $1; processes:"
+    dump "$pid"
+    : >/tmp/guard-fired
+    pkill -9 -P "$pid" 2>/dev/null
+    kill -9 "$pid" ) &
+  dog=$!
+  wait "$pid"
+  rc=$?
+  [ -e /tmp/guard-fired ] && rc=124 && rm -f /tmp/guard-fired
+  pkill -P "$dog" 2>/dev/null
+  kill "$dog" 2>/dev/null
+  return $rc
+}
+run_test() {
+  guarded "$@"
+  rc=$?
+  [ $rc -eq 124 ] || return $rc
+  echo "$1" >>"$hung"
+  echo "==> RERUN after the hang: $1"
+  guarded "$@"
+}
+"#;
+
 /// The VM tier: builds the `vm_*` test binaries, boots one VM and runs them
 /// all inside it.
 fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
@@ -219,11 +279,15 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::create_dir_all(&dir);
     let guest_skips = dir.join("skips");
-    let mut script = String::from("fail=0\n");
+    let hung = dir.join("hung");
+    let mut script = format!(
+        "fail=0\nlimit={VM_BINARY_LIMIT}\nhung='{}'\n{VM_WATCHDOG}",
+        hung.display()
+    );
     for exe in &exes {
         let e = exe.to_string_lossy();
         script.push_str(&format!(
-            "echo; echo \"==> {e}\"; '{e}' --color never || fail=1\n"
+            "echo; echo \"==> {e}\"; run_test '{e}' --color never || fail=1\n"
         ));
     }
     script.push_str("exit $fail\n");
@@ -245,7 +309,7 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
             "LVS_SKIP_FILE".into(),
             guest_skips.to_string_lossy().into_owned(),
         )],
-        timeout: Duration::from_secs(1800),
+        timeout: Duration::from_secs(VM_TIER_LIMIT),
     };
     let result = vm::run_job(&job);
     if let Ok(s) = std::fs::read_to_string(&guest_skips) {
@@ -253,16 +317,30 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
             record_skip(skip_file, l);
         }
     }
+    // Binaries the guest's watchdog killed once (and ran again).
+    let hung: Vec<String> = std::fs::read_to_string(&hung)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.rsplit('/').next().unwrap_or(l).to_string())
+        .collect();
+    let hung = if hung.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; HUNG and rerun (see the TIMED OUT dump above): {}",
+            hung.join(", ")
+        )
+    };
     match result {
         Ok(0) => Outcome {
             tier: "vm",
             ok: true,
-            detail: format!("{} targets in one VM", exes.len()),
+            detail: format!("{} targets in one VM{hung}", exes.len()),
         },
         Ok(rc) => Outcome {
             tier: "vm",
             ok: false,
-            detail: format!("guest exit status {rc}"),
+            detail: format!("guest exit status {rc}{hung}"),
         },
         Err(vm::BootError(e)) => {
             let line = format!(
