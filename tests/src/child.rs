@@ -16,10 +16,28 @@ pub fn terminate(child: &mut Child, patience: Duration) -> Result<Option<i32>, S
             return Ok(st.code());
         }
         if Instant::now() > end {
-            let _ = child.kill();
-            let _ = child.wait();
+            kill(child, patience)?;
             return Err(format!("no exit within {patience:?} after SIGTERM"));
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SIGKILL to `child`, then reaps it, waiting at most `patience`: a child
+/// stuck in the kernel (uninterruptible sleep) is an error, not a hang.
+pub fn kill(child: &mut Child, patience: Duration) -> Result<(), String> {
+    let _ = child.kill();
+    let end = Instant::now() + patience;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return Ok(()),
+            Ok(None) if Instant::now() > end => {
+                return Err(format!(
+                    "pid {} not reaped within {patience:?} after SIGKILL",
+                    child.id()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+        }
     }
 }

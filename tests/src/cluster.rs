@@ -312,9 +312,10 @@ impl Director {
     /// nannies keep running). Returns when it happened.
     pub fn kill9(&mut self) -> Instant {
         let at = Instant::now();
-        if let Some(mut c) = self.pulse.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(mut c) = self.pulse.take()
+            && let Err(e) = crate::child::kill(&mut c, Duration::from_secs(20))
+        {
+            eprintln!("{}: pulse: {e}", self.name);
         }
         at
     }
@@ -469,9 +470,10 @@ impl RealServer {
 
     /// Kills the HTTP server (its port is then closed).
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.httpd.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(mut c) = self.httpd.take()
+            && let Err(e) = crate::child::kill(&mut c, Duration::from_secs(20))
+        {
+            eprintln!("{}: lvs-test-httpd: {e}", self.name);
         }
     }
 }
