@@ -3,7 +3,9 @@
 
 use std::os::fd::AsRawFd;
 
-use futures::StreamExt;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
 };
@@ -25,6 +27,11 @@ const BATCH: usize = 256;
 /// the unprivileged `SO_*BUF`).
 const SOCKET_BUFFER: libc::c_int = 8 << 20;
 
+/// How long a request may wait for the kernel's next reply message. The
+/// kernel answers while it handles the request, so silence means no answer
+/// is coming: an error, not a hang.
+const SILENCE: Duration = Duration::from_secs(30);
+
 /// One reply message: its command and attribute bytes.
 struct Reply {
     cmd: u8,
@@ -35,7 +42,8 @@ struct Reply {
 /// calling thread was in when [`Client::connect`] ran.
 ///
 /// Cheap to clone; clones share the socket. Must be used from within a tokio
-/// runtime (the socket's I/O task is spawned on it).
+/// runtime with I/O and time enabled (the socket's I/O task is spawned on
+/// it; a request the kernel leaves unanswered for 30 s fails).
 ///
 /// In a fresh network namespace, bring `lo` up (or add any address) before
 /// adding IPv4 real servers: until the namespace has a local routing table
@@ -48,6 +56,22 @@ pub struct Client {
 
 fn io_err(op: Operation) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Io { op, source }
+}
+
+/// The next message of `stream`, or an error after [`SILENCE`].
+async fn next_reply<S: Stream + Unpin>(
+    stream: &mut S,
+    op: Operation,
+) -> Result<Option<S::Item>, Error> {
+    tokio::time::timeout(SILENCE, stream.next())
+        .await
+        .map_err(|_| Error::Io {
+            op,
+            source: std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer from the kernel within {} s", SILENCE.as_secs()),
+            ),
+        })
 }
 
 fn set_buffer(fd: libc::c_int, force: libc::c_int, plain: libc::c_int) {
@@ -140,7 +164,7 @@ impl Client {
                 source: std::io::Error::other(e.to_string()),
             })?;
         let mut out = Vec::new();
-        while let Some(m) = stream.next().await {
+        while let Some(m) = next_reply(&mut stream, op).await? {
             match m.payload {
                 NetlinkPayload::InnerMessage(g) => out.push(Reply {
                     cmd: g.payload.cmd,
@@ -347,7 +371,7 @@ impl Client {
                         op: chunk[0].operation(),
                         source: std::io::Error::other(e.to_string()),
                     })?;
-                while let Some(m) = stream.next().await {
+                while let Some(m) = next_reply(&mut stream, chunk[0].operation()).await? {
                     match m.payload {
                         NetlinkPayload::Error(e) => acks.push(e.code.map(|c| -c.get())),
                         NetlinkPayload::Overrun(_) => break,
@@ -443,14 +467,51 @@ impl Client {
     }
 
     /// Stops the master or backup sync daemon.
+    ///
+    /// The kernel sends no answer at all when the daemon's thread had not
+    /// run yet (its stop returns -EINTR, which netlink never acknowledges),
+    /// though the daemon is then stopped. So the stop goes out with a
+    /// GET_INFO in the same datagram: the kernel handles them in order, and
+    /// an info reply with no answer to the stop before it is that case.
+    /// (Two requests, not one after the other: netlink-proto sends one
+    /// queued request per wake-up, and an unanswered one wakes nothing.)
     pub async fn stop_daemon(&self, state: DaemonState) -> Result<(), Error> {
-        self.change(
-            Operation::StopDaemon,
-            state.name().to_string(),
+        let op = Operation::StopDaemon;
+        let del = self.message(
             CMD_DEL_DAEMON,
             &[codec::daemon_state_nest(state)],
-        )
-        .await
+            NLM_F_REQUEST | NLM_F_ACK,
+        );
+        let info = self.message(CMD_GET_INFO, &[], NLM_F_REQUEST);
+        let mut stream = self
+            .handle
+            .request_batch(vec![del, info], SocketAddr::new(0, 0))
+            .map_err(|e| Error::Io {
+                op,
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        let mut answer = Ok(());
+        while let Some(m) = next_reply(&mut stream, op).await? {
+            match m.payload {
+                // the stop's answer (the info request asks for none)
+                NetlinkPayload::Error(e) => {
+                    if let Some(code) = e.code {
+                        answer = Err(Error::Kernel {
+                            op,
+                            object: state.name().to_string(),
+                            errno: -code.get(),
+                        });
+                    }
+                }
+                NetlinkPayload::InnerMessage(_) => return answer,
+                _ => {}
+            }
+        }
+        answer?;
+        Err(Error::Decode {
+            op,
+            reason: "no reply to the GET_INFO sent with the stop".into(),
+        })
     }
 
     /// The running sync daemons (0 to 2).

@@ -46,6 +46,7 @@ fn runtime(slot: &mut Option<tokio::runtime::Runtime>) -> Result<&tokio::runtime
         empty => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_io()
+                .enable_time()
                 .build()
                 .map_err(|e| format!("tokio runtime: {e}"))?;
             Ok(empty.insert(rt))
