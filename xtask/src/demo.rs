@@ -53,16 +53,20 @@ fn native() -> bool {
             .is_ok_and(|o| o.status.success())
 }
 
-/// Builds, then runs [`inner`] here or in the VM.
-fn outer() -> ExitCode {
+/// Builds every program the demo runs.
+pub(crate) fn build() -> bool {
     // Not xtask itself: this very binary would be replaced under us.
     println!("==> cargo build --workspace --exclude xtask --bins");
-    let built = Command::new(env!("CARGO"))
+    Command::new(env!("CARGO"))
         .args(["build", "--workspace", "--exclude", "xtask", "--bins"])
         .current_dir(workspace_root())
         .status()
-        .is_ok_and(|s| s.success());
-    if !built {
+        .is_ok_and(|s| s.success())
+}
+
+/// Builds, then runs [`inner`] here or in the VM.
+fn outer() -> ExitCode {
+    if !build() {
         eprintln!("xtask demo: the build failed");
         return ExitCode::FAILURE;
     }

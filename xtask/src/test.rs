@@ -2,7 +2,8 @@
 //!
 //! Test targets are sorted into tiers by name:
 //! * `netns_*`: need root and network namespaces (run natively);
-//! * `vm_*`: need kernel IPVS (run inside the QEMU VM);
+//! * `vm_*`: need kernel IPVS (run inside the QEMU VM, followed there by
+//!   the demo);
 //! * `dist_*`: check the .deb and .rpm of `cargo xtask dist` (the `dist`
 //!   tier builds them, and a cached minimal Debian to install into);
 //! * everything else (unit tests, CLI tests, doc tests): the `unit` tier.
@@ -248,8 +249,8 @@ run_test() {
 }
 "#;
 
-/// The VM tier: builds the `vm_*` test binaries, boots one VM and runs them
-/// all inside it.
+/// The VM tier: builds the `vm_*` test binaries and the programs, boots one
+/// VM and runs the binaries, then the demo, inside it.
 fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
     let names = named(targets, "vm_");
     if names.is_empty() {
@@ -278,6 +279,28 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
     let dir = target_dir().join("vm-tier");
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::create_dir_all(&dir);
+    // The README's demo runs last in the same boot (`demo --here`), so CI
+    // keeps the first command working. It runs a copy of this xtask (the
+    // workspace build may have replaced the file we run from) in `deps/`
+    // beside it, where `lvs_tests::bin` finds the programs.
+    let demo = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("deps/xtask-vm-demo")))
+        .unwrap_or_else(|| target_dir().join("debug/deps/xtask-vm-demo"));
+    if !crate::demo::build() {
+        return Outcome {
+            tier: "vm",
+            ok: false,
+            detail: "building the programs for the demo failed".into(),
+        };
+    }
+    if let Err(e) = std::fs::copy("/proc/self/exe", &demo) {
+        return Outcome {
+            tier: "vm",
+            ok: false,
+            detail: format!("{}: {e}", demo.display()),
+        };
+    }
     let guest_skips = dir.join("skips");
     let hung = dir.join("hung");
     let mut script = format!(
@@ -290,6 +313,10 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
             "echo; echo \"==> {e}\"; run_test '{e}' --color never || fail=1\n"
         ));
     }
+    script.push_str(&format!(
+        "echo; echo '==> cargo xtask demo (demo --here)'; run_test '{}' demo --here || fail=1\n",
+        demo.display()
+    ));
     script.push_str("exit $fail\n");
     let script_path = dir.join("run.sh");
     if let Err(e) = std::fs::write(&script_path, script) {
@@ -335,7 +362,7 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
         Ok(0) => Outcome {
             tier: "vm",
             ok: true,
-            detail: format!("{} targets in one VM{hung}", exes.len()),
+            detail: format!("{} targets and the demo in one VM{hung}", exes.len()),
         },
         Ok(rc) => Outcome {
             tier: "vm",
