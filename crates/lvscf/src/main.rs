@@ -1,7 +1,8 @@
 //! `lvscf`: checks, dumps and formats lvs.cf.
 //!
 //! * `lvscf check [FILE]`: exit 0 if valid (warnings on stderr), else exit 1
-//!   with `FILE:LINE: message` on stderr.
+//!   with `FILE:LINE: message` on stderr. Valid means it parses and passes
+//!   the checks pulse, lvsd and fos run before they start.
 //! * `lvscf dump [--json] [--keep-single-quotes] [FILE]`: the effective
 //!   configuration as JSON on stdout.
 //! * `lvscf fmt [--regenerate] [FILE]`: the file in canonical layout on
@@ -32,7 +33,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check FILE: exit 0 if it is valid (warnings go to stderr), 1 if not.
+    /// Check FILE: exit 0 if it is valid (warnings go to stderr), 1 if not
+    /// (a syntax error, or a check pulse, lvsd or fos would stop on).
     Check {
         /// The file to check.
         #[arg(default_value = lvscf::DEFAULT_CONFIG_FILE)]
@@ -84,10 +86,37 @@ fn load(file: &PathBuf) -> Result<Parsed, ExitCode> {
     }
 }
 
+/// The checks the daemons run on a parsed file (pulse's, then lvsd's or
+/// fos's), printed on stderr; false if one would stop a daemon.
+fn semantics(config: &lvscf::Config, file: &str) -> bool {
+    let mut findings = lvscf::validate_for_pulse(config, file);
+    findings.extend(match config.global.service {
+        lvscf::ServiceType::Lvs => lvscf::validate_for_lvsd(config, file),
+        lvscf::ServiceType::Fos => lvscf::validate_for_fos(config, file),
+    });
+    let mut ok = true;
+    // The parser has already warned about a timeout <= 0.
+    for f in findings
+        .iter()
+        .filter(|f| f.kind != lvscf::FindingKind::TimeoutNotPositive)
+    {
+        ok &= f.severity != lvscf::Severity::Error;
+        if f.message.starts_with(file) {
+            eprintln!("{f}");
+        } else {
+            eprintln!("{file}: {f}");
+        }
+    }
+    ok
+}
+
 fn run(command: Command) -> Result<(), ExitCode> {
     match command {
         Command::Check { file } => {
-            load(&file)?;
+            let p = load(&file)?;
+            if !semantics(&p.config, &file.display().to_string()) {
+                return Err(ExitCode::FAILURE);
+            }
         }
         Command::Dump {
             json: _,
