@@ -223,6 +223,9 @@ pub enum WarningKind {
     OverwrittenBackupPrivate,
     /// A block or server name is not UTF-8; invalid bytes were replaced.
     NonUtf8Name,
+    /// An unknown backslash sequence (or a trailing backslash) in `send` or
+    /// `expect`, passed on unchanged (B4).
+    UnknownEscape,
 }
 
 /// A warning: the input is accepted (as the original accepts it) but is

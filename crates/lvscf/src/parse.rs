@@ -105,6 +105,24 @@ impl<'a> Parser<'a, '_> {
         self.warn_at(self.line, kind, Some(key), text);
     }
 
+    /// gaps.md B4: warns once per send/expect value with backslash
+    /// sequences nanny does not know (they are passed on unchanged; the
+    /// original nanny hangs on them).
+    fn escapes(&mut self, value: &str) {
+        // As nanny gets it by default: quotes stripped.
+        let arg = crate::strip_quotes(value, crate::QuoteMode::default());
+        let found = crate::translate_escapes(arg.as_bytes()).warnings;
+        let Some(first) = found.first() else { return };
+        let more = match found.len() - 1 {
+            0 => String::new(),
+            n => format!(" (and {n} more)"),
+        };
+        self.warn(
+            WarningKind::UnknownEscape,
+            format!("{first}{more}; the original nanny hangs on it"),
+        );
+    }
+
     fn key_string(&self) -> String {
         self.toks
             .first()
@@ -780,11 +798,15 @@ impl<'a> Parser<'a, '_> {
             }
             b"send" => {
                 self.args(1, "a string")?;
-                s.send = Some(self.requoted(2)?);
+                let v = self.requoted(2)?;
+                self.escapes(&v);
+                s.send = Some(v);
             }
             b"expect" => {
                 self.args(1, "a string")?;
-                s.expect = Some(self.requoted(2)?);
+                let v = self.requoted(2)?;
+                self.escapes(&v);
+                s.expect = Some(v);
             }
             b"use_regex" => {
                 self.args(1, "0 or 1")?;

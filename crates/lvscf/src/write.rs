@@ -33,6 +33,10 @@ pub struct WriteError {
     pub reason: String,
 }
 
+/// Most `dirs` items the original reads back: `dirs = [ … ]` must stay
+/// within its 99 tokens a line (lvs-cf.md §2).
+const MAX_DIRS: usize = 95;
+
 /// Where a token sits on its line: a quoted token without blanks is only
 /// read back correctly at the end of the line.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -401,6 +405,16 @@ fn service(o: &mut Out, s: &Service, kind: BlockKind) -> Result<(), WriteError> 
         o.host("master", h, false)?;
     }
     if let Some(items) = &s.dirs {
+        if items.len() > MAX_DIRS {
+            return Err(o.err(
+                "dirs",
+                format!(
+                    "{} items do not fit the original's 99 tokens a line (at most {MAX_DIRS}; \
+                     gaps.md B11)",
+                    items.len()
+                ),
+            ));
+        }
         let mut v = String::from("[");
         for it in items {
             if it == "]" {

@@ -64,6 +64,25 @@ fn b3_single_quotes_are_stripped_by_default_and_kept_in_compat_mode() {
 
 #[test]
 fn b4_unknown_escapes_are_kept_with_a_warning_and_never_hang() {
+    let p = parse(&in_virtual("expect = \"HTTP/1\\.1 200\"\nuse_regex = 1"));
+    assert_eq!(warning_kinds(&p), [WarningKind::UnknownEscape]);
+    assert_eq!(
+        p.warnings[0].to_string(),
+        "lvs.cf:3: expect: warning: unknown escape sequence \\. at offset 6 left unchanged; \
+         the original nanny hangs on it"
+    );
+    // One warning per value, however many sequences; known ones are quiet.
+    let p = parse(&in_virtual(
+        "send = \"a\\xb\\yc\\r\\n\\\"\nexpect = \"ok\\r\\n\"",
+    ));
+    assert_eq!(warning_kinds(&p), [WarningKind::UnknownEscape]);
+    assert_eq!(
+        p.warnings[0].to_string(),
+        "lvs.cf:3: send: warning: unknown escape sequence \\x at offset 1 left unchanged \
+         (and 2 more); the original nanny hangs on it"
+    );
+    let v = &p.config.virtuals[0];
+    assert_eq!(v.send_arg(QuoteMode::default()), Some("a\\xb\\yc\\r\\n\\"));
     let v = &parse(&in_virtual("expect = \"HTTP/1\\.1 200\"\nuse_regex = 1"))
         .config
         .virtuals[0];
@@ -197,6 +216,18 @@ fn b11_there_is_no_token_limit() {
     // 99 tokens and would have accepted this line).
     let many = vec!["x"; 118].join(" ");
     assert_error(&format!("keepalive = {many}\n"), ErrorCode::ExtraArgs, 1);
+    // The writer writes only what the original reads back: 95 items fill
+    // its 99 tokens; 96 are refused, not written past the limit.
+    let mut c = p.config.clone();
+    c.virtuals[0].dirs = Some(items[..95].to_vec());
+    let text = lvscf::write(&c).unwrap();
+    let line = text.lines().find(|l| l.contains("dirs")).unwrap();
+    assert_eq!(line.split_whitespace().count(), 99);
+    assert_eq!(parse(&text).config, c);
+    c.virtuals[0].dirs = Some(items[..96].to_vec());
+    let e = lvscf::write(&c).unwrap_err();
+    assert_eq!(e.what, "virtual v: dirs");
+    assert!(e.reason.contains("99 tokens"), "{}", e.reason);
 }
 
 #[test]
