@@ -25,7 +25,7 @@ const PROGRAMS: [(&str, &str); 7] = [
 ];
 
 /// Files both packages must install (the man pages without `.gz`).
-const REQUIRED: [&str; 18] = [
+const REQUIRED: [&str; 19] = [
     "/usr/sbin/pulse",
     "/usr/sbin/lvsd",
     "/usr/sbin/nanny",
@@ -43,6 +43,7 @@ const REQUIRED: [&str; 18] = [
     "/usr/share/man/man8/lvsd.8",
     "/usr/share/man/man8/nanny.8",
     "/usr/share/man/man8/fos.8",
+    "/usr/share/man/man8/send_arp.8",
     "/usr/share/man/man5/lvs.cf.5",
 ];
 
