@@ -16,13 +16,16 @@ pub const COUNT: usize = 5;
 /// Pause after each announcement.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
+/// The packet socket the announcements go out on, or why it could not be
+/// opened (the text of the error, as send_arp's `socket: ERR`).
+pub type Packets = Result<Arc<PacketSocket>, String>;
+
 /// Brings every target up and announces it, all targets in parallel
 /// (lvs mode); logs `gratuitous lvs arps finished` when all are done.
-pub async fn bring_up_and_announce(
-    netlink: Netlink,
-    sock: Arc<PacketSocket>,
-    targets: Vec<Target>,
-) {
+/// Without a packet socket the addresses still come up (the original ran
+/// `ifconfig` whether or not its `send_arp` could work) and each target's
+/// missing announcement is logged.
+pub async fn bring_up_and_announce(netlink: Netlink, sock: Packets, targets: Vec<Target>) {
     let jobs = targets.into_iter().map(|t| {
         let (netlink, sock) = (netlink.clone(), sock.clone());
         async move {
@@ -44,35 +47,54 @@ pub async fn bring_up(netlink: &Netlink, targets: &[Target]) {
 
 /// Announces every target in parallel; logs
 /// `gratuitous fos arps finished` when all are done (fos mode).
-pub async fn announce_all(sock: Arc<PacketSocket>, targets: Vec<Target>) {
+pub async fn announce_all(sock: Packets, targets: Vec<Target>) {
     futures::future::join_all(targets.iter().map(|t| announce(&sock, t))).await;
     tracing::info!("gratuitous fos arps finished");
 }
 
-async fn up(netlink: &Netlink, t: &Target) {
+/// The verbose line the original logged before its `ifconfig … up`
+/// (pulse.md §14). It names no broadcast even though the command it ran
+/// had one (§8): the text is the original's, byte for byte.
+pub fn ifconfig_up_debug(t: &Target) -> String {
     match t.mask {
-        Some(m) => {
-            let (_, b) = t.prefix_and_broadcast();
-            let b = b.map(|b| b.to_string()).unwrap_or_default();
-            tracing::debug!(
-                "DEBUG -- Executing '/sbin/ifconfig {} {} netmask {m} broadcast {b} up'",
-                t.dev,
-                t.ip
-            );
-        }
-        None => tracing::debug!("DEBUG -- Executing '/sbin/ifconfig {} {} up'", t.dev, t.ip),
+        Some(m) => format!(
+            "DEBUG -- Executing '/sbin/ifconfig {} {} netmask {m} up'",
+            t.dev, t.ip
+        ),
+        None => format!("DEBUG -- Executing '/sbin/ifconfig {} {} up'", t.dev, t.ip),
     }
+}
+
+async fn up(netlink: &Netlink, t: &Target) {
+    tracing::debug!("{}", ifconfig_up_debug(t));
     if let Err(e) = netlink.up(t).await {
         tracing::info!("failed to bring up {} on {}: {e}", t.ip, t.dev);
     }
 }
 
-async fn announce(sock: &PacketSocket, t: &Target) {
+/// The line logged for a target whose announcements cannot be sent because
+/// the packet socket could not be opened (`err` is its error text).
+pub fn no_arp_message(t: &Target, err: &str) -> String {
+    format!(
+        "cannot send gratuitous ARPs for {} on {}: socket: {err}",
+        t.ip,
+        t.base_dev()
+    )
+}
+
+async fn announce(sock: &Packets, t: &Target) {
     let base = t.base_dev();
     let mac = match send_arp::interface_mac(base) {
         Ok(m) => m,
         Err(e) => {
             tracing::info!("SIOCGIFHWADDR failed: {}", lvs_util::errtext(&e));
+            return;
+        }
+    };
+    let sock = match sock {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::info!("{}", no_arp_message(t, e));
             return;
         }
     };
@@ -96,5 +118,34 @@ pub async fn take_down(netlink: &Netlink, targets: &[Target]) {
         if let Err(e) = netlink.down(t).await {
             tracing::info!("failed to take down {} on {}: {e}", t.ip, t.dev);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(ip: &str, dev: &str, mask: Option<&str>) -> Target {
+        Target {
+            ip: ip.parse().unwrap(),
+            dev: dev.into(),
+            mask: mask.map(|m| m.parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn ifconfig_up_debug_line_is_the_originals() {
+        assert_eq!(
+            ifconfig_up_debug(&target("10.0.0.5", "eth0:1", Some("255.255.255.0"))),
+            "DEBUG -- Executing '/sbin/ifconfig eth0:1 10.0.0.5 netmask 255.255.255.0 up'"
+        );
+        assert_eq!(
+            ifconfig_up_debug(&target("10.0.0.5", "eth0:1", Some("255.255.255.255"))),
+            "DEBUG -- Executing '/sbin/ifconfig eth0:1 10.0.0.5 netmask 255.255.255.255 up'"
+        );
+        assert_eq!(
+            ifconfig_up_debug(&target("172.16.0.100", "eth1:3", None)),
+            "DEBUG -- Executing '/sbin/ifconfig eth1:3 172.16.0.100 up'"
+        );
     }
 }

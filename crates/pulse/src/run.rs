@@ -61,7 +61,7 @@ struct Loop {
     events: tokio::sync::mpsc::UnboundedSender<Event>,
     inbox: tokio::sync::mpsc::UnboundedReceiver<Event>,
     netlink: Option<Netlink>,
-    packet: Option<Arc<PacketSocket>>,
+    packet: arp::Packets,
     arps: Vec<JoinHandle<()>>,
     ipvs: Option<ipvs::Client>,
     pending: Vec<Event>,
@@ -118,13 +118,13 @@ impl Loop {
                 None
             }
         };
-        let packet = match PacketSocket::open() {
-            Ok(p) => Some(Arc::new(p)),
-            Err(e) => {
-                tracing::info!("socket: {}", lvs_util::errtext(&e));
-                None
-            }
-        };
+        let packet = open_packet_socket();
+        if let Err(e) = &packet {
+            tracing::info!(
+                "cannot open a packet socket: socket: {e}: \
+                 VIPs will come up without gratuitous ARPs"
+            );
+        }
         // The sync daemon is an lvs-mode feature.
         let ipvs = if shell.cfg.syncdaemon && shell.cfg.service == Mode::Lvs {
             match ipvs::Client::connect().await {
@@ -294,18 +294,26 @@ impl Loop {
             }
             Action::Sync(role) => self.sync(role).await,
             Action::VipsUp => {
-                if let (Some(n), Some(p)) = (&self.netlink, &self.packet) {
+                // The addresses come up whenever rtnetlink works; a
+                // missing packet socket only costs the announcements (the
+                // original's ifconfig ran even when its send_arp failed).
+                if let Some(n) = &self.netlink {
+                    if self.packet.is_err() {
+                        // Try again: the capability may have been granted since.
+                        self.packet = open_packet_socket();
+                    }
+                    let p = self.packet.clone();
                     self.arps.retain(|h| !h.is_finished());
                     let targets = self.shell.cfg.up_targets();
                     let job = match self.shell.cfg.service {
                         Mode::Lvs => {
-                            tokio::spawn(arp::bring_up_and_announce(n.clone(), p.clone(), targets))
+                            tokio::spawn(arp::bring_up_and_announce(n.clone(), p, targets))
                         }
                         Mode::Fos => {
                             // gaps.md F4: the addresses are up before fos
                             // starts the services; the ARPs follow.
                             arp::bring_up(n, &targets).await;
-                            tokio::spawn(arp::announce_all(p.clone(), targets))
+                            tokio::spawn(arp::announce_all(p, targets))
                         }
                     };
                     self.arps.push(job);
@@ -413,6 +421,13 @@ impl Loop {
         };
         sync::restart(client, &s, role).await;
     }
+}
+
+/// Opens the packet socket for the announcements, or gives the error text.
+fn open_packet_socket() -> arp::Packets {
+    PacketSocket::open()
+        .map(Arc::new)
+        .map_err(|e| lvs_util::errtext(&e))
 }
 
 async fn recv(sock: Option<&UdpSocket>, buf: &mut [u8; 4]) -> std::io::Result<(usize, SocketAddr)> {

@@ -501,3 +501,149 @@ fn sub_second_timers_fail_over_within_deadtime() {
         lab.client_neigh(VIP)
     );
 }
+
+/// A stand-alone primary: it activates `deadtime` after start-up.
+fn standalone() -> Cf {
+    Cf {
+        backup_active: false,
+        keepalive: "1",
+        deadtime: "1",
+        ..Cf::default()
+    }
+}
+
+#[test]
+fn verbose_vip_bring_up_logs_the_originals_ifconfig_and_send_arp_lines() {
+    if !need("verbose_vip_bring_up_logs_the_originals_ifconfig_and_send_arp_lines") {
+        return;
+    }
+    let mut lab = Lab::new("17", false);
+    let cf = Cf {
+        web_nmask: Some("255.255.255.128"),
+        ..standalone()
+    };
+    lab.r1.start(&cf, &["-v"]);
+    assert!(
+        lab.r1.wait_logged("gratuitous lvs arps finished", S(10)),
+        "{}",
+        lab.dump()
+    );
+    let lines = lab.r1.log_lines();
+    let finished = lines
+        .iter()
+        .position(|l| l == "pulse: gratuitous lvs arps finished")
+        .unwrap();
+    // pulse.md §14: the ifconfig line names the netmask but no broadcast
+    // (although the command it stood for had one), and a VIP without
+    // vip_nmask has neither.
+    let mut ifconfig: Vec<&str> = lines[..finished]
+        .iter()
+        .filter(|l| l.starts_with("pulse: DEBUG -- Executing '/sbin/ifconfig"))
+        .map(String::as_str)
+        .collect();
+    ifconfig.sort();
+    assert_eq!(
+        ifconfig,
+        [
+            "pulse: DEBUG -- Executing '/sbin/ifconfig eth0:1 192.0.2.100 netmask 255.255.255.128 up'",
+            "pulse: DEBUG -- Executing '/sbin/ifconfig eth0:2 172.16.0.100 up'",
+        ],
+        "{}",
+        lab.dump()
+    );
+    // Five announcements per address.
+    let send_arp = lines[..finished]
+        .iter()
+        .filter(|l| *l == "pulse: DEBUG -- Executing '/usr/sbin/send_arp'")
+        .count();
+    assert_eq!(send_arp, 10, "{}", lab.dump());
+    assert!(!lab.r1.log().contains("broadcast"), "{}", lab.dump());
+    // The address itself has the broadcast ifconfig gave it.
+    let v = lab.r1.vip_line(VIP).expect("VIP on r1");
+    assert!(
+        v.contains(&format!(
+            "inet {VIP}/25 brd 192.0.2.127 scope global eth0:1"
+        )),
+        "{v}"
+    );
+    assert_eq!(lab.r1.stop(), Some(0));
+    assert!(
+        lab.r1
+            .logged("DEBUG -- Executing '/sbin/ifconfig eth0:1 down'"),
+        "{}",
+        lab.dump()
+    );
+    assert!(lab.r1.vip_line(VIP).is_none(), "{}", lab.dump());
+}
+
+#[test]
+fn vips_come_up_without_a_packet_socket() {
+    if !need("vips_come_up_without_a_packet_socket") {
+        return;
+    }
+    let mut lab = Lab::new("18", false);
+    let cf = standalone();
+    lab.r1.start_without_net_raw(&cf, &[]);
+    assert!(
+        lab.r1.wait_logged("partner dead: activating lvs", S(5)),
+        "{}",
+        lab.dump()
+    );
+    assert!(
+        lab.r1.logged(
+            "cannot open a packet socket: socket: Operation not permitted: \
+             VIPs will come up without gratuitous ARPs"
+        ),
+        "{}",
+        lab.dump()
+    );
+    // Both addresses are up, with their labels, and lvsd and the hook ran.
+    assert!(wait_for(S(3), || lab.r1.has_vip()), "{}", lab.dump());
+    let v = lab.r1.vip_line(VIP).unwrap();
+    assert!(
+        v.contains(&format!(
+            "inet {VIP}/24 brd 192.0.2.255 scope global secondary eth0:1"
+        )),
+        "{v}"
+    );
+    let b = lab.r1.vip_line(VIP_B).expect("second VIP on r1");
+    assert!(
+        b.contains(&format!(
+            "inet {VIP_B}/16 brd 172.16.255.255 scope global eth0:2"
+        )),
+        "{b}"
+    );
+    assert!(
+        wait_for(S(2), || lab.r1.count_records("start ") == 1
+            && lab.r1.records().contains(&"hook active".to_string())),
+        "{}",
+        lab.dump()
+    );
+    // The missing announcements are logged, once per address, and the job
+    // still ends.
+    for ip in [VIP, VIP_B] {
+        let line = format!(
+            "cannot send gratuitous ARPs for {ip} on eth0: socket: Operation not permitted"
+        );
+        assert!(
+            wait_for(S(2), || lab.r1.count_logged(&line) == 1),
+            "{line}\n{}",
+            lab.dump()
+        );
+    }
+    assert!(
+        lab.r1.wait_logged("gratuitous lvs arps finished", S(2)),
+        "{}",
+        lab.dump()
+    );
+    // The kernel answers ARP for the VIP: the client reaches r1.
+    assert!(lab.client_resolve(VIP), "{}", lab.dump());
+    assert!(
+        lab.client_neigh(VIP).contains(&lab.r1.mac()),
+        "{}",
+        lab.client_neigh(VIP)
+    );
+    assert_eq!(lab.r1.stop(), Some(0));
+    assert!(!lab.r1.has_vip(), "{}", lab.dump());
+    assert!(lab.r1.vip_line(VIP_B).is_none(), "{}", lab.dump());
+}

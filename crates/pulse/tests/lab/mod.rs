@@ -27,6 +27,8 @@ pub struct Cf {
     pub private: bool,
     pub backup_active: bool,
     pub syncdaemon: bool,
+    /// `vip_nmask` of the `web` virtual server (none: classful /24).
+    pub web_nmask: Option<&'static str>,
 }
 
 impl Default for Cf {
@@ -38,6 +40,7 @@ impl Default for Cf {
             private: false,
             backup_active: true,
             syncdaemon: false,
+            web_nmask: None,
         }
     }
 }
@@ -48,6 +51,10 @@ impl Cf {
             "primary_private = 198.51.100.1\nbackup_private = 198.51.100.2\n"
         } else {
             ""
+        };
+        let nmask = match self.web_nmask {
+            Some(m) => format!("\n    vip_nmask = {m}"),
+            None => String::new(),
         };
         format!(
             r#"serial_no = 1
@@ -69,7 +76,7 @@ inactive_cmd = "{rec} hook inactive"
 
 virtual web {{
     active = 1
-    address = {VIP} eth0:1
+    address = {VIP} eth0:1{nmask}
     port = 80
     server rs1 {{
         address = 192.0.2.50
@@ -120,6 +127,35 @@ impl Router {
     }
 
     pub fn start_env(&mut self, cf: &Cf, extra: &[&str], env: &[(&str, &str)]) {
+        self.start_with(cf, extra, env, |_| {});
+    }
+
+    /// Starts pulse without CAP_NET_RAW (dropped from the capability
+    /// bounding set before exec, so root's pulse cannot gain it): no packet
+    /// socket, while rtnetlink (CAP_NET_ADMIN) still works.
+    pub fn start_without_net_raw(&mut self, cf: &Cf, extra: &[&str]) {
+        use std::os::unix::process::CommandExt as _;
+        self.start_with(cf, extra, &[], |cmd| {
+            // SAFETY: prctl is async-signal-safe; nothing else runs here.
+            unsafe {
+                cmd.pre_exec(|| {
+                    let cap_net_raw: libc::c_ulong = 13;
+                    if libc::prctl(libc::PR_CAPBSET_DROP, cap_net_raw, 0, 0, 0) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        });
+    }
+
+    pub fn start_with(
+        &mut self,
+        cf: &Cf,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        customize: impl FnOnce(&mut std::process::Command),
+    ) {
         assert!(self.pulse.is_none(), "{} already running", self.name);
         std::fs::write(self.cf_path(), cf.text()).expect("write lvs.cf");
         let log = File::options()
@@ -140,6 +176,7 @@ impl Router {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        customize(&mut cmd);
         self.pulse = Some(cmd.spawn().expect("start pulse"));
         self.runs += 1;
     }
