@@ -27,7 +27,8 @@ pub const MAX_READ: usize = 254;
 pub enum Expect {
     /// No expect string.
     Nothing,
-    /// Exactly `*`: any readability passes.
+    /// Exactly `*`: passes once one read (of 1 byte) succeeded, whatever
+    /// it returned (even EOF); a read error still fails.
     Anything,
     /// The reply must start with these bytes.
     Prefix(Vec<u8>),
@@ -416,10 +417,6 @@ impl NetCheck {
                     format!("DEBUG -- READ poll() completed ({rc},{rev})"),
                 ),
             }
-            if matches!(self.expect, Expect::Anything) {
-                // `*`: readable is enough, even at EOF.
-                return Outcome::Pass;
-            }
             log(
                 Level::Verbose,
                 format!("Posting READ I/O; expecting {} character(s)...", want - got),
@@ -443,8 +440,11 @@ impl NetCheck {
                 // gaps.md E4: any reply (even an empty datagram) passes.
                 return Outcome::Pass;
             }
+            // `*`: the one read succeeded (even at EOF), which is enough;
+            // with a regex that did not compile there is nothing to wait for.
             let done = n == 0
                 || self.udp
+                || matches!(self.expect, Expect::Anything | Expect::Regex(Err(_)))
                 || got >= want
                 || matches!(&self.expect, Expect::Regex(Ok(re)) if re.is_match(&buf[..got]));
             if done {

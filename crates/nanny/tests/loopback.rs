@@ -306,6 +306,36 @@ fn rst_in_mid_read() {
 }
 
 #[test]
+fn star_needs_one_successful_read() {
+    if !root("star_needs_one_successful_read") {
+        return;
+    }
+    // `-x '*'` reads once (1 byte): a reset right after the accept fails
+    // the check (the pause only makes sure nanny is already waiting to read)
+    let srv = TcpServer::local(|c: TcpStream| {
+        std::thread::sleep(Duration::from_millis(100));
+        reset(c);
+    });
+    let p = srv.port();
+    assert_eq!(
+        first_failure(&p, &["-x", "*"]),
+        [
+            start_line(&p),
+            "READ returned error 104:Connection reset by peer".into()
+        ]
+    );
+    // anything read passes
+    let srv = TcpServer::local(banner(b"x"));
+    let p = srv.port();
+    let n = first_success(&p, &["-x", "*"]);
+    assert_eq!(n.lines()[..2], [start_line(&p), up(&p)]);
+    // and so does an orderly close (the read returns 0)
+    let srv = TcpServer::local(drop);
+    let p = srv.port();
+    first_success(&p, &["-x", "*"]);
+}
+
+#[test]
 fn binary_replies_compare_bytes() {
     if !root("binary_replies_compare_bytes") {
         return;
@@ -665,6 +695,24 @@ mod udp {
                 "READ returned error 111:Connection refused".into()
             ]
         );
+    }
+    #[test]
+    fn star_and_port_unreachable() {
+        if !root("udp_star_and_port_unreachable") {
+            return;
+        }
+        // the ICMP port unreachable makes the one read fail: `*` fails too
+        let p = closed_port().to_string();
+        assert_eq!(
+            first_failure(&p, &["-u", "-s", "hello", "-x", "*"]),
+            [
+                start_line(&p),
+                "READ returned error 111:Connection refused".into()
+            ]
+        );
+        let srv = UdpServer::local(|_| Some(b"!".to_vec()));
+        let p = srv.port();
+        first_success(&p, &["-u", "-s", "hello", "-x", "*"]);
     }
 }
 
