@@ -14,19 +14,59 @@ use crate::program::{ExternalCheck, Finished, LoadProbe};
 use crate::report;
 use crate::sys::{SignalFd, block_signals, errno_text, poll_ms, set_cloexec};
 
-/// Longest message the original logs (its 256-byte buffer).
-const MAX_MESSAGE: usize = 255;
+/// Longest message the original writes to stdout (its 256-byte buffer);
+/// syslog gets the whole message (nanny.md §10).
+const MAX_STDOUT_MESSAGE: usize = 255;
 
-/// Logs one message (cut to 255 bytes) at `level`; always as data.
-pub fn emit(level: Level, msg: &str) {
-    let mut end = msg.len().min(MAX_MESSAGE);
+/// The part of `msg` the stdout copy shows: at most 255 bytes, cut at a
+/// character boundary.
+pub fn stdout_cut(msg: &str) -> &str {
+    let mut end = msg.len().min(MAX_STDOUT_MESSAGE);
     while !msg.is_char_boundary(end) {
         end -= 1;
     }
-    let m = &msg[..end];
+    &msg[..end]
+}
+
+/// Logs one message at `level`; always as data.
+pub fn emit(level: Level, msg: &str) {
     match level {
-        Level::Info => tracing::info!("{m}"),
-        Level::Verbose => tracing::debug!("{m}"),
+        Level::Info => tracing::info!("{msg}"),
+        Level::Verbose => tracing::debug!("{msg}"),
+    }
+}
+
+/// The `--nodaemon` stdout sink: `nanny: MESSAGE` with the message cut
+/// to 255 bytes as the original's buffer does.
+struct CutStdout(lvs_util::log::PiranhaLayer);
+
+#[derive(Default)]
+struct Message(String);
+
+impl tracing::field::Visit for Message {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.0.push_str(value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            use std::fmt::Write as _;
+            let _ = write!(self.0, "{value:?}");
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CutStdout {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut m = Message::default();
+        event.record(&mut m);
+        self.0.emit(stdout_cut(&m.0));
     }
 }
 
@@ -34,8 +74,8 @@ fn log_sink(level: Level, msg: String) {
     emit(level, &msg);
 }
 
-/// Installs syslog (ident `nanny`, facility daemon) and, with
-/// `--nodaemon`, stdout as well.
+/// Installs syslog (ident `nanny`, facility daemon; whole messages) and,
+/// with `--nodaemon`, stdout as well (messages cut to 255 bytes).
 fn init_logging(nodaemon: bool, verbose: bool) {
     use lvs_util::log::{PiranhaLayer, Sink};
     use tracing_subscriber::prelude::*;
@@ -44,7 +84,8 @@ fn init_logging(nodaemon: bool, verbose: bool) {
     } else {
         tracing::level_filters::LevelFilter::INFO
     };
-    let stdout = nodaemon.then(|| PiranhaLayer::new("nanny", Sink::Stdout).with_filter(level));
+    let stdout =
+        nodaemon.then(|| CutStdout(PiranhaLayer::new("nanny", Sink::Stdout)).with_filter(level));
     let _ = tracing_subscriber::registry()
         .with(PiranhaLayer::new("nanny", Sink::Syslog).with_filter(level))
         .with(stdout)
@@ -467,5 +508,20 @@ impl Shell {
                 Input::Terminate(s)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stdout_copy_is_cut_at_255_bytes() {
+        assert_eq!(stdout_cut("short"), "short");
+        let long = "y".repeat(400);
+        assert_eq!(stdout_cut(&long), &long[..255]);
+        // never inside a character: 254 ASCII bytes, then a 2-byte one
+        let mixed = format!("{}é and more", "a".repeat(254));
+        assert_eq!(stdout_cut(&mixed), &mixed[..254]);
     }
 }

@@ -1257,7 +1257,8 @@ mod load {
             probe(&bad, None)[2],
             "bad load average returned: %n%s%x load 0.5, 1"
         );
-        // messages are cut at 255 bytes, as the original's buffer does
+        // the stdout copy is cut at 255 bytes, as the original's buffer
+        // does (syslog gets it whole: syslog_gets_whole_messages_stdout_cuts_them)
         let long = script(dir.path(), "long", &format!("echo {}", "y".repeat(400)));
         let line = probe(&long, None)[2].clone();
         assert_eq!(line.len(), 255);
@@ -1276,57 +1277,103 @@ mod load {
     }
 }
 
+/// A private /dev with our own log socket, for nanny started by
+/// [`PrivateLog::command`] in a private mount namespace.
+struct PrivateLog {
+    dir: tempfile::TempDir,
+    sock: std::os::unix::net::UnixDatagram,
+}
+
+impl PrivateLog {
+    fn new() -> PrivateLog {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = std::os::unix::net::UnixDatagram::bind(dir.path().join("log")).unwrap();
+        sock.set_read_timeout(Some(LONG)).unwrap();
+        let null =
+            std::ffi::CString::new(dir.path().join("null").to_string_lossy().as_bytes()).unwrap();
+        // SAFETY: mknod of /dev/null's character device in our temp dir.
+        assert_eq!(
+            unsafe { libc::mknod(null.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) },
+            0
+        );
+        PrivateLog { dir, sock }
+    }
+
+    /// `nanny ARGS` (words without blanks) with /dev replaced; the process
+    /// becomes nanny itself (exec).
+    fn command(&self, args: &[String]) -> std::process::Command {
+        let script = format!(
+            "mount --make-rprivate / && mount --bind {} /dev && exec {} {}",
+            self.dir.path().display(),
+            Nanny::bin().display(),
+            args.join(" ")
+        );
+        let mut c = std::process::Command::new("unshare");
+        c.args(["-m", "sh", "-c", &script]);
+        c
+    }
+
+    /// The next datagram as (pid, message): checks `<30>` (facility daemon
+    /// (3) * 8 + info (6)) and the `nanny[PID]: ` ident.
+    fn next(&self) -> (i32, String) {
+        let mut buf = vec![0u8; 65536];
+        let n = self.sock.recv(&mut buf).expect("syslog datagram");
+        let d = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(d.starts_with("<30>"), "{d}");
+        let at = d.find(" nanny[").expect("ident");
+        let rest = &d[at + 7..];
+        let (p, msg) = rest.split_once("]: ").expect("pid");
+        (p.parse::<i32>().expect("pid number"), msg.to_string())
+    }
+}
+
 #[test]
 fn syslog_in_daemon_mode() {
     if !root("syslog_in_daemon_mode") {
         return;
     }
-    // A private /dev (in a private mount namespace) with our own log socket.
-    let dir = tempfile::tempdir().unwrap();
-    let sock = std::os::unix::net::UnixDatagram::bind(dir.path().join("log")).unwrap();
-    sock.set_read_timeout(Some(LONG)).unwrap();
-    let null =
-        std::ffi::CString::new(dir.path().join("null").to_string_lossy().as_bytes()).unwrap();
-    // SAFETY: mknod of /dev/null's character device in our temp dir.
-    assert_eq!(
-        unsafe { libc::mknod(null.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) },
-        0
-    );
+    let log = PrivateLog::new();
     let srv = TcpServer::local(banner(b"HTTP"));
     let p = srv.port();
-    let script = format!(
-        "mount --make-rprivate / && mount --bind {} /dev && exec {} {}",
-        dir.path().display(),
-        Nanny::bin().display(),
-        lvs(&p, &["-x", "HTTP", "--test-start"]).join(" ")
-    );
-    let status = std::process::Command::new("unshare")
-        .args(["-m", "sh", "-c", &script])
+    let status = log
+        .command(&lvs(&p, &["-x", "HTTP", "--test-start"]))
         .status()
         .unwrap();
     assert!(status.success());
-    let mut got = Vec::new();
-    let mut buf = [0u8; 1024];
-    while got.len() < 3 {
-        let n = sock.recv(&mut buf).expect("syslog datagram");
-        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-    }
-    // <30> = facility daemon (3) * 8 + info (6); "nanny[PID]: MESSAGE"
     let mut pid = 0;
-    let msgs: Vec<String> = got
-        .iter()
-        .map(|d| {
-            assert!(d.starts_with("<30>"), "{d}");
-            let at = d.find(" nanny[").expect("ident");
-            let rest = &d[at + 7..];
-            let (p, msg) = rest.split_once("]: ").expect("pid");
-            pid = p.parse::<i32>().expect("pid number");
-            msg.to_string()
-        })
-        .collect();
+    let mut msgs = Vec::new();
+    while msgs.len() < 3 {
+        let (p, m) = log.next();
+        pid = p;
+        msgs.push(m);
+    }
     // SAFETY: the detached nanny we started.
     unsafe { libc::kill(pid, libc::SIGTERM) };
     assert_eq!(msgs, [start_line(&p), up(&p), ts_add(&p, 1)]);
-    let n = sock.recv(&mut buf).expect("termination");
-    assert!(String::from_utf8_lossy(&buf[..n]).ends_with("]: Terminating due to signal 15"));
+    assert_eq!(log.next().1, "Terminating due to signal 15");
+}
+
+#[test]
+fn syslog_gets_whole_messages_stdout_cuts_them() {
+    if !root("syslog_gets_whole_messages_stdout_cuts_them") {
+        return;
+    }
+    let log = PrivateLog::new();
+    let prog = format!("/nonexistent/{}", "z".repeat(300));
+    let mut args = lvs("4242", &["-e", &prog, "-s", "x", "-x", "OK"]);
+    args.push("--nodaemon".into());
+    let mut n = Nanny::spawn(log.command(&args));
+    let whole =
+        format!("External program use requested: ({prog}), IGNORING send string option ((null))\n");
+    let (pid, msg) = log.next();
+    assert_eq!(pid, n.pid());
+    assert_eq!(msg, whole);
+    assert_eq!(log.next().1, start_line("4242"));
+    // stdout: `nanny: ` and the first 255 bytes (so without the newline)
+    n.out.wait(&format!("nanny: {}", start_line("4242")));
+    assert_eq!(n.terminate(), 0);
+    assert_eq!(
+        n.lines()[..2],
+        [whole[..255].to_string(), start_line("4242")]
+    );
 }
