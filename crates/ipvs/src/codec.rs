@@ -783,6 +783,81 @@ mod tests {
         assert_eq!(got.service, s);
     }
 
+    /// A stats nest with counter `k` set to `base + k`: 8-byte values for
+    /// `STATS64`, 4-byte ones for `STATS`.
+    fn stats_nest(kind: u16, base: u64, wide: bool) -> Attr {
+        let keys = [
+            STATS_ATTR_CONNS,
+            STATS_ATTR_INPKTS,
+            STATS_ATTR_OUTPKTS,
+            STATS_ATTR_INBYTES,
+            STATS_ATTR_OUTBYTES,
+            STATS_ATTR_CPS,
+            STATS_ATTR_INPPS,
+            STATS_ATTR_OUTPPS,
+            STATS_ATTR_INBPS,
+            STATS_ATTR_OUTBPS,
+        ];
+        let attrs = keys
+            .iter()
+            .map(|&k| {
+                let v = base + u64::from(k);
+                if wide {
+                    Attr::Bytes(k, v.to_ne_bytes().to_vec())
+                } else {
+                    Attr::U32(k, u32::try_from(v).unwrap())
+                }
+            })
+            .collect();
+        Attr::Nest(kind, attrs)
+    }
+
+    fn expected_stats(base: u64) -> Stats {
+        Stats {
+            conns: base + u64::from(STATS_ATTR_CONNS),
+            inpkts: base + u64::from(STATS_ATTR_INPKTS),
+            outpkts: base + u64::from(STATS_ATTR_OUTPKTS),
+            inbytes: base + u64::from(STATS_ATTR_INBYTES),
+            outbytes: base + u64::from(STATS_ATTR_OUTBYTES),
+            cps: base + u64::from(STATS_ATTR_CPS),
+            inpps: base + u64::from(STATS_ATTR_INPPS),
+            outpps: base + u64::from(STATS_ATTR_OUTPPS),
+            inbps: base + u64::from(STATS_ATTR_INBPS),
+            outbps: base + u64::from(STATS_ATTR_OUTBPS),
+        }
+    }
+
+    #[test]
+    fn stats_and_connection_counts_are_decoded() {
+        // A destination with both nests: the 64-bit one wins, values above
+        // 32 bits survive; the connection counts come through.
+        let d = Dest::new(Ipv4Addr::new(10, 0, 0, 2), 80, Forward::Masq);
+        let Attr::Nest(_, mut inner) = dest_nest(&d) else {
+            panic!()
+        };
+        inner.push(Attr::U32(DEST_ATTR_ACTIVE_CONNS, 7));
+        inner.push(Attr::U32(DEST_ATTR_INACT_CONNS, 11));
+        inner.push(Attr::U32(DEST_ATTR_PERSIST_CONNS, 13));
+        inner.push(stats_nest(DEST_ATTR_STATS, 100, false));
+        inner.push(stats_nest(DEST_ATTR_STATS64, 5 << 32, true));
+        let got = decode_dest(&emit_attrs(&inner), Family::V4).unwrap();
+        assert_eq!(got.dest, d);
+        assert_eq!(
+            (got.active_conns, got.inact_conns, got.persist_conns),
+            (7, 11, 13)
+        );
+        assert_eq!(got.stats, expected_stats(5 << 32));
+        // A service from an older kernel: only the 32-bit nest.
+        let s = Service::new(ServiceKey::tcp(Ipv4Addr::new(1, 2, 3, 4), 80), "rr");
+        let Attr::Nest(_, mut inner) = service_nest(&s).unwrap() else {
+            panic!()
+        };
+        inner.push(stats_nest(SVC_ATTR_STATS, 1000, false));
+        let got = decode_service(&emit_attrs(&inner)).unwrap();
+        assert_eq!(got.service, s);
+        assert_eq!(got.stats, expected_stats(1000));
+    }
+
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(decode_service(&[5, 0, 1]).is_err());

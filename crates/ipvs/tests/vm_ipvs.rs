@@ -8,6 +8,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use common::in_netns;
 use ipvs::*;
+use lvs_tests::Need;
+use lvs_tests::netns::{Netns, veth};
 
 fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
     Ipv4Addr::new(a, b, c, d).into()
@@ -544,6 +546,124 @@ fn zero_and_flush() {
         c.flush().await.unwrap();
         assert!(c.dump().await.unwrap().is_empty());
     });
+}
+
+/// `ipvsadm ARGS` in namespace `ns`.
+fn ipvsadm(ns: &Netns, args: &[&str]) -> String {
+    let out = ns
+        .command("ipvsadm")
+        .args(args)
+        .output()
+        .expect("run ipvsadm");
+    assert!(out.status.success(), "ipvsadm {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The numbers on the line of `ipvsadm ARGS` that names `what`.
+fn ipvsadm_numbers(ns: &Netns, args: &[&str], what: &str) -> Vec<u64> {
+    let text = ipvsadm(ns, args);
+    let line = text
+        .lines()
+        .find(|l| l.split_whitespace().any(|w| w == what))
+        .unwrap_or_else(|| panic!("no {what} in\n{text}"));
+    line.split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+/// Real connections through a service: the counters and connection counts
+/// the crate reads are non-zero and equal to what ipvsadm reads.
+#[test]
+fn traffic_shows_in_stats_and_connection_counts() {
+    let test = "traffic_shows_in_stats_and_connection_counts";
+    if !lvs_tests::require(Need::Ipvs, test) || !lvs_tests::require(Need::Netns, test) {
+        return;
+    }
+    // A director reaching the VIP through a veth (so its own connections
+    // pass IPVS), and a real server behind it.
+    let d = Netns::new("ipvsstd");
+    let r = Netns::new("ipvsstr");
+    veth(&d, "ipvssta", &r, "ipvsstb");
+    d.ip(&["addr", "add", "10.71.1.1/24", "dev", "ipvssta"]);
+    d.ip(&["route", "add", "10.71.0.0/24", "dev", "ipvssta"]);
+    r.ip(&["addr", "add", "10.71.1.2/24", "dev", "ipvsstb"]);
+    r.ip(&["route", "add", "default", "via", "10.71.1.1"]);
+    let vip = Ipv4Addr::new(10, 71, 0, 1);
+    let rip = Ipv4Addr::new(10, 71, 1, 2);
+    let rounds: u64 = 5;
+    let server = r.enter(|| std::net::TcpListener::bind((rip, 8080)).unwrap());
+    let accepting = std::thread::spawn(move || {
+        use std::io::{Read as _, Write as _};
+        for _ in 0..rounds {
+            let (mut s, _) = server.accept().unwrap();
+            let mut buf = [0u8; 4];
+            s.read_exact(&mut buf).unwrap();
+            s.write_all(b"hello from the real server").unwrap();
+        }
+    });
+    let key = ServiceKey::tcp(vip, 80);
+    d.block_on(async || {
+        let c = Client::connect().await.unwrap();
+        c.add_service(&Service::new(key, "rr")).await.unwrap();
+        c.add_dest(&key, &Dest::new(rip, 8080, Forward::Masq))
+            .await
+            .unwrap();
+    });
+    d.enter(|| {
+        use std::io::{Read as _, Write as _};
+        for _ in 0..rounds {
+            let mut s = std::net::TcpStream::connect((vip, 80)).unwrap();
+            s.write_all(b"ping").unwrap();
+            let mut reply = Vec::new();
+            s.read_to_end(&mut reply).unwrap();
+            assert_eq!(reply, b"hello from the real server");
+        }
+    });
+    accepting.join().unwrap();
+    // The kernel sums its per-CPU counters into what a dump reports on its
+    // 2 s estimator tick: wait for the traffic to show, then for a further
+    // tick, so that the last FIN/ACKs are in and both readings agree.
+    let read = || d.block_on(async || Client::connect().await.unwrap().dump().await.unwrap());
+    let shown = lvs_tests::netns::wait_for(std::time::Duration::from_secs(20), || {
+        read()[0].entry.stats.conns == rounds
+    });
+    assert!(shown, "no connections counted after 20 s: {:?}", read());
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let dump = read();
+    let (svc, dest) = (&dump[0].entry.stats, &dump[0].dests[0]);
+    assert_eq!(svc.conns, rounds);
+    assert_eq!(dest.stats.conns, rounds);
+    assert!(
+        svc.inpkts >= 4 * rounds && svc.outpkts >= 3 * rounds,
+        "{svc:?}"
+    );
+    assert!(svc.inbytes > 0 && svc.outbytes > svc.inbytes, "{svc:?}");
+    assert_eq!(
+        dest.active_conns + dest.inact_conns,
+        rounds as u32,
+        "{dest:?}"
+    );
+    // The same numbers as ipvsadm (libnl) reads from the kernel.
+    let exact = ["-Ln", "--stats", "--exact"];
+    let counters = |s: &Stats| vec![s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes];
+    let tail = |mut v: Vec<u64>| v.split_off(v.len() - 5);
+    assert_eq!(
+        tail(ipvsadm_numbers(&d, &exact, "10.71.0.1:80")),
+        counters(svc)
+    );
+    assert_eq!(
+        tail(ipvsadm_numbers(&d, &exact, "10.71.1.2:8080")),
+        counters(&dest.stats)
+    );
+    let listed = ipvsadm_numbers(&d, &["-Ln"], "10.71.1.2:8080");
+    assert_eq!(
+        listed[listed.len() - 3..],
+        [
+            u64::from(dest.dest.weight),
+            u64::from(dest.active_conns),
+            u64::from(dest.inact_conns)
+        ]
+    );
 }
 
 #[test]
