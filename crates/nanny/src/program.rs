@@ -72,7 +72,7 @@ pub fn judge_external(
         (None, None) => {
             log(
                 Level::Info,
-                "Ran the external sending program. The result and expected response are both NULL! You may wish to revise your settings".into(),
+                "Ran the external sending program. The result and expected response are both NULL! You may wish to revise your settings\n".into(),
             );
             false
         }
@@ -80,7 +80,7 @@ pub fn judge_external(
             log(
                 Level::Info,
                 format!(
-                    "Ran the external sending program to ({dest}) but didn't get anything back"
+                    "Ran the external sending program to ({dest}) but didn't get anything back\n"
                 ),
             );
             failure_passes
@@ -94,7 +94,7 @@ pub fn judge_external(
             if !ok {
                 log(
                     Level::Info,
-                    format!("Trouble. Received results are not what we expected from ({dest})"),
+                    format!("Trouble. Received results are not what we expected from ({dest})\n"),
                 );
             }
             ok
@@ -106,7 +106,7 @@ pub fn judge_external(
             );
             log(
                 Level::Info,
-                "Expect string is NULL, but the external sending program returned a non-NULL result".into(),
+                "Expect string is NULL, but the external sending program returned a non-NULL result\n".into(),
             );
             false
         }
@@ -219,7 +219,7 @@ mod tests {
             (
                 false,
                 vec![
-                    "Trouble. Received results are not what we expected from (192.0.2.5:443)"
+                    "Trouble. Received results are not what we expected from (192.0.2.5:443)\n"
                         .into()
                 ]
             )
@@ -232,17 +232,17 @@ mod tests {
             j(None, Some(b"OK"), false),
             (
                 false,
-                vec!["Ran the external sending program to (192.0.2.5:443) but didn't get anything back".into()]
+                vec!["Ran the external sending program to (192.0.2.5:443) but didn't get anything back\n".into()]
             )
         );
         assert!(j(None, Some(b"OK"), true).0, "compat E1");
         assert_eq!(
             j(None, None, true),
-            (false, vec!["Ran the external sending program. The result and expected response are both NULL! You may wish to revise your settings".into()])
+            (false, vec!["Ran the external sending program. The result and expected response are both NULL! You may wish to revise your settings\n".into()])
         );
         assert_eq!(
             j(Some(Vec::new()), None, false),
-            (false, vec!["Expect string is NULL, but the external sending program returned a non-NULL result".into()])
+            (false, vec!["Expect string is NULL, but the external sending program returned a non-NULL result\n".into()])
         );
         // an empty output is output: it fails against a non-empty expect
         assert!(!j(Some(Vec::new()), Some(b"OK"), false).0);

@@ -995,6 +995,8 @@ mod external {
             "The following exited abnormally:".to_string(),
             "Ran the external sending program to (127.0.0.1:4242) but didn't get anything back"
                 .into(),
+            // the original's format string ends with a newline
+            String::new(),
         ];
         assert_eq!(verdict(&prog, &["-x", "OK"]), (false, lines.clone()));
         let mut with_up = lines;
@@ -1010,7 +1012,8 @@ mod external {
                 false,
                 vec![
                     "The following exited abnormally:".into(),
-                    "Ran the external sending program. The result and expected response are both NULL! You may wish to revise your settings".into()
+                    "Ran the external sending program. The result and expected response are both NULL! You may wish to revise your settings".into(),
+                    String::new(),
                 ]
             )
         );
@@ -1039,7 +1042,8 @@ mod external {
                 false,
                 vec![
                     "timeout running the following:".to_string(),
-                    "Ran the external sending program to (127.0.0.1:4242) but didn't get anything back".into()
+                    "Ran the external sending program to (127.0.0.1:4242) but didn't get anything back".into(),
+                    String::new(),
                 ]
             )
         );
@@ -1066,7 +1070,8 @@ mod external {
                 false,
                 vec![
                     "Trouble. Received results are not what we expected from (127.0.0.1:4242)"
-                        .into()
+                        .into(),
+                    String::new(),
                 ]
             )
         );
@@ -1079,7 +1084,7 @@ mod external {
         let empty = script(dir.path(), "empty", "exit 0");
         assert_eq!(
             verdict(&empty, &[]),
-            (false, vec!["Expect string is NULL, but the external sending program returned a non-NULL result".into()])
+            (false, vec!["Expect string is NULL, but the external sending program returned a non-NULL result".into(), String::new()])
         );
     }
 
@@ -1100,7 +1105,8 @@ mod external {
                 false,
                 vec![
                     "Trouble. Received results are not what we expected from (127.0.0.1:4242)"
-                        .into()
+                        .into(),
+                    String::new(),
                 ]
             )
         );
