@@ -507,6 +507,41 @@ fn sync_daemons_start_list_stop() {
     });
 }
 
+#[test]
+fn sync_daemons_with_an_ipv6_group() {
+    in_netns("sync_daemons_with_an_ipv6_group", |c| async move {
+        for args in [
+            &["link", "add", "sync6", "type", "dummy"][..],
+            &["link", "set", "sync6", "multicast", "on", "up"],
+            &["addr", "add", "2001:db8::1/64", "dev", "sync6", "nodad"],
+        ] {
+            let ok = std::process::Command::new("ip").args(args).status();
+            assert!(ok.is_ok_and(|s| s.success()), "ip {args:?}");
+        }
+        let group: IpAddr = "ff02::1:81".parse().unwrap();
+        for state in [DaemonState::Master, DaemonState::Backup] {
+            let mut d = SyncDaemon::new(state, "sync6", 3);
+            d.mcast_group = Some(group);
+            d.mcast_port = 8850;
+            c.start_daemon(&d)
+                .await
+                .unwrap_or_else(|e| panic!("{state:?}: {e}"));
+        }
+        let list = c.daemons().await.unwrap();
+        assert_eq!(list.len(), 2, "{list:?}");
+        for d in &list {
+            assert_eq!(d.mcast_group, Some(group), "{d:?}");
+            assert_eq!(
+                (d.mcast_ifn.as_str(), d.sync_id, d.mcast_port),
+                ("sync6", 3, 8850)
+            );
+        }
+        c.stop_daemon(DaemonState::Master).await.unwrap();
+        c.stop_daemon(DaemonState::Backup).await.unwrap();
+        assert!(c.daemons().await.unwrap().is_empty());
+    });
+}
+
 /// A stop that comes before the kernel's sync thread first ran gets no
 /// answer at all from the kernel (kthread_stop's -EINTR, for which netlink
 /// sends no ACK); under emulation that happens now and then, and the
