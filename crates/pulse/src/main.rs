@@ -20,6 +20,23 @@ fn fail(text: &str) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// Longest message pulse writes to stdout with `-n` (pulse.md §11.1).
+const STDOUT_MAX: usize = 255;
+
+/// Logs a message before logging is set up (the original logged these
+/// before `openlog`): to stdout with `-n`, else to syslog with the default
+/// identity and facility.
+fn early_log(nodaemon: bool, msg: &str) {
+    if nodaemon {
+        print!(
+            "{}",
+            lvs_util::log::stdout_line("pulse", msg, Some(STDOUT_MAX))
+        );
+    } else {
+        lvs_util::log::syslog_info(msg);
+    }
+}
+
 fn main() -> ExitCode {
     let opts = match cli::parse(std::env::args_os()).or_exit() {
         Ok(o) => o,
@@ -41,7 +58,10 @@ fn main() -> ExitCode {
         }
     };
     let mut cfg = config::from_lvscf(&parsed.config);
-    let master = pulse::netif::is_master(cfg.primary);
+    let (master, unreadable) = pulse::netif::role(cfg.primary);
+    if let Some(msg) = unreadable {
+        early_log(opts.nodaemon, msg);
+    }
     let mut early_logs = Vec::new();
     if cfg.backup_active && cfg.backup.is_unspecified() {
         cfg.backup_active = false;
@@ -112,11 +132,7 @@ fn main() -> ExitCode {
                 "failed to bind to heartbeat address: {}",
                 lvs_util::errtext(&e)
             );
-            if opts.nodaemon {
-                println!("pulse: {msg}");
-            } else {
-                lvs_util::log::syslog_info(&msg);
-            }
+            early_log(opts.nodaemon, &msg);
             return fail("pulse: cannot create heartbeat socket. running as root?");
         }
     };
@@ -139,7 +155,7 @@ fn main() -> ExitCode {
     } else {
         Sink::Stdout
     };
-    lvs_util::log::init("pulse", sink, opts.verbose);
+    lvs_util::log::init_stdout_max("pulse", sink, opts.verbose, STDOUT_MAX);
     for l in early_logs {
         tracing::info!("{l}");
     }

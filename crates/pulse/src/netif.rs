@@ -7,6 +7,24 @@ use nix::net::if_::InterfaceFlags;
 
 pub use lvs_util::netif::is_master;
 
+/// What the original logged when it could not open `/proc/net/dev` (pulse.md
+/// §3, §14), trailing newline included; the node is then the master.
+pub const PROC_NET_DEV_FAILED: &str = "failed to open /proc/net/dev!\n";
+
+/// The role (§3): whether this node is the master, and the line to log
+/// when the interface list cannot be read (our equivalent of the original
+/// failing to open `/proc/net/dev`: the node is then the master).
+pub fn role(primary: Ipv4Addr) -> (bool, Option<&'static str>) {
+    role_from(lvs_util::netif::try_is_master(primary))
+}
+
+fn role_from(listed: std::io::Result<bool>) -> (bool, Option<&'static str>) {
+    match listed {
+        Ok(master) => (master, None),
+        Err(_) => (true, Some(PROC_NET_DEV_FAILED)),
+    }
+}
+
 /// Whether the interface carrying `addr` (aliases included) is up with a
 /// carrier. An address no interface carries counts as up (§9).
 pub fn link_up_for(addr: Ipv4Addr) -> bool {
@@ -18,5 +36,29 @@ pub fn link_up_for(addr: Ipv4Addr) -> bool {
             flags.contains(InterfaceFlags::IFF_UP) && flags.contains(InterfaceFlags::IFF_RUNNING)
         }
         None => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_interface_list_makes_a_master_and_logs_the_originals_line() {
+        let err = std::io::Error::from_raw_os_error(libc::EMFILE);
+        assert_eq!(
+            role_from(Err(err)),
+            (true, Some("failed to open /proc/net/dev!\n"))
+        );
+        assert_eq!(role_from(Ok(false)), (false, None));
+        assert_eq!(role_from(Ok(true)), (true, None));
+    }
+
+    #[test]
+    fn role_of_this_machine_is_read_without_a_log_line() {
+        // The interface list is readable here: no message, and the loopback
+        // address is some interface's primary address.
+        assert_eq!(role(Ipv4Addr::LOCALHOST), (true, None));
+        assert_eq!(role(Ipv4Addr::new(192, 0, 2, 254)), (false, None));
     }
 }

@@ -98,7 +98,7 @@ pub async fn run(shell: Shell, machine: Machine, forced: bool) -> u8 {
     match Loop::new(shell).await {
         Ok(mut l) => l.main(machine, forced).await,
         Err(e) => {
-            tracing::info!("{e}");
+            tracing::info!("cannot set up the main loop: {}", lvs_util::errtext(&e));
             255
         }
     }

@@ -647,3 +647,33 @@ fn vips_come_up_without_a_packet_socket() {
     assert!(!lab.r1.has_vip(), "{}", lab.dump());
     assert!(lab.r1.vip_line(VIP_B).is_none(), "{}", lab.dump());
 }
+
+#[test]
+fn nodaemon_messages_are_cut_at_255_bytes_on_stdout() {
+    if !need("nodaemon_messages_are_cut_at_255_bytes_on_stdout") {
+        return;
+    }
+    let mut lab = Lab::new("19", false);
+    // inactive_cmd runs at start-up; a missing program longer than 255
+    // bytes gives a longer `failed to execute` line.
+    let missing = format!("/nonexistent/{}", "x".repeat(300));
+    let cf = Cf {
+        inactive_cmd: Some(Box::leak(missing.clone().into_boxed_str())),
+        ..standalone()
+    };
+    lab.r1.start(&cf, &[]);
+    let whole = format!("failed to execute {missing}: No such file or directory");
+    let want = format!("pulse: {}", &whole[..255]);
+    assert!(
+        wait_for(S(3), || lab.r1.log_lines().contains(&want)),
+        "{}",
+        lab.dump()
+    );
+    // Every line is at most "pulse: " and 255 bytes.
+    assert!(
+        lab.r1.log_lines().iter().all(|l| l.len() <= 7 + 255),
+        "{}",
+        lab.dump()
+    );
+    assert_eq!(lab.r1.stop(), Some(0));
+}

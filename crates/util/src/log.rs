@@ -28,6 +28,7 @@ pub enum Sink {
 pub struct PiranhaLayer {
     program: &'static str,
     sink: Sink,
+    stdout_max: Option<usize>,
 }
 
 static IDENT: OnceLock<CString> = OnceLock::new();
@@ -40,7 +41,18 @@ impl PiranhaLayer {
             // SAFETY: ident lives for the whole process (static OnceLock).
             unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
         }
-        PiranhaLayer { program, sink }
+        PiranhaLayer {
+            program,
+            sink,
+            stdout_max: None,
+        }
+    }
+
+    /// Cuts each message written to stdout to at most `max` bytes (see
+    /// [`cut`]); syslog still gets whole messages.
+    pub fn stdout_max(mut self, max: usize) -> Self {
+        self.stdout_max = Some(max);
+        self
     }
 
     /// Writes one message to the sink.
@@ -48,12 +60,33 @@ impl PiranhaLayer {
         match self.sink {
             Sink::Syslog => syslog_info(message),
             Sink::Stdout => {
+                let line = stdout_line(self.program, message, self.stdout_max);
                 let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{}: {}", self.program, message);
+                let _ = out.write_all(line.as_bytes());
                 let _ = out.flush();
             }
         }
     }
+}
+
+/// The first `max` bytes of `message`, or fewer so as not to split a
+/// character (Piranha's fixed-size message buffers kept 255 bytes).
+pub fn cut(message: &str, max: usize) -> &str {
+    let mut end = message.len().min(max);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    &message[..end]
+}
+
+/// The stdout line for `message`: `PROGRAM: MESSAGE\n`, the message cut to
+/// `max` bytes when a limit is set.
+pub fn stdout_line(program: &str, message: &str, max: Option<usize>) -> String {
+    let message = match max {
+        Some(max) => cut(message, max),
+        None => message,
+    };
+    format!("{program}: {message}\n")
 }
 
 /// Sends one message to syslog at priority info, as data.
@@ -95,12 +128,59 @@ impl<S: Subscriber> Layer<S> for PiranhaLayer {
 /// Installs the Piranha layer as the global subscriber. Events at DEBUG and
 /// TRACE are dropped unless `verbose` is set.
 pub fn init(program: &'static str, sink: Sink, verbose: bool) {
+    install(PiranhaLayer::new(program, sink), verbose);
+}
+
+/// Like [`init`], but messages written to stdout are cut to `max` bytes
+/// (pulse's `-n` output, pulse.md §11.1); syslog gets whole messages.
+pub fn init_stdout_max(program: &'static str, sink: Sink, verbose: bool, max: usize) {
+    install(PiranhaLayer::new(program, sink).stdout_max(max), verbose);
+}
+
+fn install(layer: PiranhaLayer, verbose: bool) {
     let level = if verbose {
         tracing::level_filters::LevelFilter::DEBUG
     } else {
         tracing::level_filters::LevelFilter::INFO
     };
     let _ = tracing_subscriber::registry()
-        .with(PiranhaLayer::new(program, sink).with_filter(level))
+        .with(layer.with_filter(level))
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stdout_lines_are_program_colon_message() {
+        assert_eq!(stdout_line("lvs", "hello", None), "lvs: hello\n");
+        let long = "x".repeat(300);
+        assert_eq!(stdout_line("fos", &long, None), format!("fos: {long}\n"));
+    }
+
+    #[test]
+    fn a_stdout_limit_cuts_the_message_not_the_prefix() {
+        let long: String = (0..300)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        let line = stdout_line("pulse", &long, Some(255));
+        assert_eq!(line, format!("pulse: {}\n", &long[..255]));
+        assert_eq!(line.len(), "pulse: ".len() + 255 + 1);
+        // Exactly 255 bytes and shorter messages are whole.
+        assert_eq!(
+            stdout_line("pulse", &long[..255], Some(255)),
+            format!("pulse: {}\n", &long[..255])
+        );
+        assert_eq!(stdout_line("pulse", "short", Some(255)), "pulse: short\n");
+    }
+
+    #[test]
+    fn cut_never_splits_a_character() {
+        // 254 ASCII bytes, then a two-byte character across the limit.
+        let msg = format!("{}é", "a".repeat(254));
+        assert_eq!(cut(&msg, 255), "a".repeat(254));
+        assert_eq!(cut(&msg, 256), msg);
+        assert_eq!(cut("", 255), "");
+    }
 }

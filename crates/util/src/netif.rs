@@ -24,12 +24,16 @@ pub fn ipv4_addresses() -> std::io::Result<Vec<(String, Ipv4Addr, InterfaceFlags
 /// what `SIOCGIFADDR` on that name returns) equals `primary`.
 ///
 /// If the address list cannot be read the node is master, as when the
-/// original could not open `/proc/net/dev`.
+/// original could not open `/proc/net/dev`; [`try_is_master`] tells that
+/// case apart (pulse logs it).
 pub fn is_master(primary: Ipv4Addr) -> bool {
-    match ipv4_addresses() {
-        Ok(addrs) => primary_matches(&addrs, primary),
-        Err(_) => true,
-    }
+    try_is_master(primary).unwrap_or(true)
+}
+
+/// Whether this node is the master, or why the address list could not be
+/// read (the `/proc/net/dev` failure of the original).
+pub fn try_is_master(primary: Ipv4Addr) -> std::io::Result<bool> {
+    Ok(primary_matches(&ipv4_addresses()?, primary))
 }
 
 fn primary_matches(addrs: &[(String, Ipv4Addr, InterfaceFlags)], primary: Ipv4Addr) -> bool {

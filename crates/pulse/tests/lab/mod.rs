@@ -29,6 +29,8 @@ pub struct Cf {
     pub syncdaemon: bool,
     /// `vip_nmask` of the `web` virtual server (none: classful /24).
     pub web_nmask: Option<&'static str>,
+    /// `inactive_cmd` instead of the recorder's hook.
+    pub inactive_cmd: Option<&'static str>,
 }
 
 impl Default for Cf {
@@ -41,6 +43,7 @@ impl Default for Cf {
             backup_active: true,
             syncdaemon: false,
             web_nmask: None,
+            inactive_cmd: None,
         }
     }
 }
@@ -72,7 +75,7 @@ syncdaemon = {sd}
 syncd_iface = eth0
 syncd_id = 263
 active_cmd = "{rec} hook active"
-inactive_cmd = "{rec} hook inactive"
+inactive_cmd = "{inactive}"
 
 virtual web {{
     active = 1
@@ -96,6 +99,10 @@ virtual other {{
             m = u8::from(self.monitor_links),
             sd = u8::from(self.syncdaemon),
             rec = RECORDER,
+            inactive = match self.inactive_cmd {
+                Some(c) => c.to_string(),
+                None => format!("{RECORDER} hook inactive"),
+            },
         )
     }
 }
