@@ -69,12 +69,14 @@ pub enum Control {
 }
 
 impl Control {
-    /// The value printed by `DEBUG -- In nextState = N`.
+    /// The original's state number (nanny.h: `STATE_NORMAL` 1, `STATE_UP`
+    /// 2, `STATE_DOWN` 3), printed by `DEBUG -- In nextState = N` after
+    /// SIGUSR2 and SIGUSR1 (not after SIGHUP).
     pub fn code(self) -> i32 {
         match self {
-            Control::Resume => 0,
-            Control::Up => 1,
-            Control::Down => 2,
+            Control::Resume => 1,
+            Control::Up => 2,
+            Control::Down => 3,
         }
     }
 }
@@ -402,7 +404,9 @@ impl Monitor {
                 self.due = now;
             }
         }
-        out.push(verbose(format!("DEBUG -- In nextState = {}", c.code())));
+        if c != Control::Resume {
+            out.push(verbose(format!("DEBUG -- In nextState = {}", c.code())));
+        }
         self.report_health(out);
     }
 

@@ -32,12 +32,6 @@ fn capture(
     term: &SignalFd,
     log: LogSink<'_>,
 ) -> Finished<Output> {
-    log(Level::Verbose, format!("Found {} argument(s)", argv.len()));
-    let shown: Vec<String> = argv
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    log(Level::Verbose, format!("Invoking:  {}", shown.join(" ")));
     match run(argv, timeout, term) {
         Ran::Output(out) => Finished::Done(Some(chop(out, newline_only))),
         Ran::Abnormal => {
@@ -52,10 +46,34 @@ fn capture(
     }
 }
 
+/// A byte string as C sees it: up to its first NUL.
+fn c_str(x: &[u8]) -> &[u8] {
+    x.split(|&c| c == 0).next().unwrap_or_default()
+}
+
 /// C `strcmp` equality: both compared up to their first NUL.
 fn c_eq(a: &[u8], b: &[u8]) -> bool {
-    let cut = |x: &[u8]| x.split(|&c| c == 0).next().unwrap_or_default().to_vec();
-    cut(a) == cut(b)
+    c_str(a) == c_str(b)
+}
+
+/// The verbose lines logged before the `-e` program runs (pure):
+/// `Found N argument(s)` with N the number of words after the program name
+/// (-1 for a blank command), and `Invoking:  CMD` followed by a newline,
+/// where CMD is what the original prints of its command buffer after
+/// `strtok` cut it: the command up to the end of its first word (leading
+/// blanks included, before `%h`/`%p` substitution).
+pub fn invoking_lines(command: &OsStr, argv: &[OsString]) -> [String; 2] {
+    use std::os::unix::ffi::OsStrExt as _;
+    let b = command.as_bytes();
+    let start = b.iter().position(|&c| c != b' ').unwrap_or(b.len());
+    let end = b[start..]
+        .iter()
+        .position(|&c| c == b' ')
+        .map_or(b.len(), |e| start + e);
+    [
+        format!("Found {} argument(s)", argv.len() as i64 - 1),
+        format!("Invoking:  {}\n", text(c_str(&b[..end]))),
+    ]
 }
 
 /// Judges an external program's result (pure). `dest` is `HOST:RPORT`.
@@ -68,6 +86,12 @@ pub fn judge_external(
     failure_passes: bool,
     log: LogSink<'_>,
 ) -> bool {
+    // `%s` of a null pointer prints `(null)` (glibc)
+    let shown = out.as_deref().map_or("(null)".into(), |o| text(c_str(o)));
+    log(
+        Level::Verbose,
+        format!("Got result ({shown}) from command sent to ({dest})\n"),
+    );
     match (out, expect) {
         (None, None) => {
             log(
@@ -86,10 +110,6 @@ pub fn judge_external(
             failure_passes
         }
         (Some(o), Some(e)) => {
-            log(
-                Level::Verbose,
-                format!("Got result ({}) from command sent to ({dest})", text(o)),
-            );
             let ok = c_eq(o, e);
             if !ok {
                 log(
@@ -99,11 +119,7 @@ pub fn judge_external(
             }
             ok
         }
-        (Some(o), None) => {
-            log(
-                Level::Verbose,
-                format!("Got result ({}) from command sent to ({dest})", text(o)),
-            );
+        (Some(_), None) => {
             log(
                 Level::Info,
                 "Expect string is NULL, but the external sending program returned a non-NULL result\n".into(),
@@ -129,6 +145,9 @@ impl ExternalCheck {
     /// Runs the program and judges it; `Done(true)` = pass.
     pub fn run(&self, term: &SignalFd, log: LogSink<'_>) -> Finished<bool> {
         let argv = split_command(&self.command, &self.host.to_string(), self.port);
+        for line in invoking_lines(&self.command, &argv) {
+            log(Level::Verbose, line);
+        }
         match capture(&argv, self.timeout, self.newline_only, term, log) {
             Finished::Done(out) => {
                 let dest = format!("{}:{}", self.host, self.port);
@@ -246,6 +265,58 @@ mod tests {
         );
         // an empty output is output: it fails against a non-empty expect
         assert!(!j(Some(Vec::new()), Some(b"OK"), false).0);
+    }
+
+    #[test]
+    fn got_result_is_always_logged() {
+        let verbose = |out: Output, expect: Option<&[u8]>| {
+            let mut logs = Vec::new();
+            judge_external(&out, expect, "192.0.2.5:443", false, &mut |l, s| {
+                if l == Level::Verbose {
+                    logs.push(s)
+                }
+            });
+            logs
+        };
+        assert_eq!(
+            verbose(None, Some(b"OK")),
+            ["Got result ((null)) from command sent to (192.0.2.5:443)\n"]
+        );
+        assert_eq!(
+            verbose(None, None),
+            ["Got result ((null)) from command sent to (192.0.2.5:443)\n"]
+        );
+        // `%s` stops at a NUL
+        assert_eq!(
+            verbose(Some(b"OK\0junk".to_vec()), Some(b"OK")),
+            ["Got result (OK) from command sent to (192.0.2.5:443)\n"]
+        );
+        assert_eq!(
+            verbose(Some(Vec::new()), None),
+            ["Got result () from command sent to (192.0.2.5:443)\n"]
+        );
+    }
+
+    #[test]
+    fn found_and_invoking_lines() {
+        let lines = |cmd: &str| {
+            let argv = split_command(OsStr::new(cmd), "192.0.2.5", 443);
+            invoking_lines(OsStr::new(cmd), &argv)
+        };
+        assert_eq!(
+            lines("/usr/local/bin/check %h %p --fast"),
+            ["Found 3 argument(s)", "Invoking:  /usr/local/bin/check\n"]
+        );
+        assert_eq!(
+            lines("check"),
+            ["Found 0 argument(s)", "Invoking:  check\n"]
+        );
+        assert_eq!(
+            lines("  %h  x"),
+            ["Found 1 argument(s)", "Invoking:    %h\n"]
+        );
+        assert_eq!(lines(""), ["Found -1 argument(s)", "Invoking:  \n"]);
+        assert_eq!(lines("   "), ["Found -1 argument(s)", "Invoking:     \n"]);
     }
 
     #[test]

@@ -174,6 +174,12 @@ fn strings(c: &mut Config) {
             );
         }
     }
+}
+
+/// The verbose settings lines the original logs when its monitor loop
+/// starts, after the start-up line: the strings, then `Service_type value=N`
+/// with nanny.h's `SERV_FOS` 1 / `SERV_LVS` 2.
+fn settings_lines(c: &Config) -> Vec<String> {
     let shown = |name: &str, v: &Option<Vec<u8>>| match v {
         Some(b) => format!(
             "{name} len={}, text=\"{}\"",
@@ -183,13 +189,16 @@ fn strings(c: &mut Config) {
         None => format!("{name} is NULL"),
     };
     let prog = c.program.as_ref().map(|p| p.as_encoded_bytes().to_vec());
-    emit(Level::Verbose, &shown("Send_program", &prog));
-    emit(Level::Verbose, &shown("Send_string", &c.send));
-    emit(Level::Verbose, &shown("Expect_string", &c.expect));
-    emit(
-        Level::Verbose,
-        &format!("Service_type value={}", if c.udp { 2 } else { 1 }),
-    );
+    let service_type = match c.mode {
+        Mode::Fos => 1,
+        Mode::Lvs => 2,
+    };
+    vec![
+        shown("Send_program", &prog),
+        shown("Send_string", &c.send),
+        shown("Expect_string", &c.expect),
+        format!("Service_type value={service_type}"),
+    ]
 }
 
 /// Runs nanny with `argv`; returns the exit status.
@@ -264,6 +273,9 @@ pub fn main(argv: Vec<OsString>) -> i32 {
                 c.port
             ),
         ),
+    }
+    for line in settings_lines(&c) {
+        emit(Level::Verbose, &line);
     }
     let timeout = Duration::from_secs(u64::from(c.interval));
     // Step 11: the raw socket is opened whatever the check (as the
@@ -475,6 +487,14 @@ impl Shell {
         let mut sink = log_sink;
         match &mut self.checker {
             Checker::Net(check, pinger) => {
+                // As the original, every check starts by (failing to)
+                // compile the regex; the check goes on and fails at the end.
+                if let Expect::Regex(Err(reason)) = &check.expect {
+                    sink(
+                        Level::Info,
+                        format!("Error '{reason}' processing expected regular expression"),
+                    );
+                }
                 if let Some(p) = pinger
                     && !p.ping(check.host)
                 {
@@ -523,5 +543,21 @@ mod tests {
         // never inside a character: 254 ASCII bytes, then a 2-byte one
         let mixed = format!("{}é and more", "a".repeat(254));
         assert_eq!(stdout_cut(&mixed), &mixed[..254]);
+    }
+
+    #[test]
+    fn settings_lines_name_the_mode() {
+        let mut c = crate::cli::test_config(&["-u", "-e", "prog %h", "-x", "OK"]);
+        assert_eq!(
+            settings_lines(&c),
+            [
+                "Send_program len=7, text=\"prog %h\"",
+                "Send_string is NULL",
+                "Expect_string len=2, text=\"OK\"",
+                "Service_type value=2",
+            ]
+        );
+        c.mode = Mode::Fos;
+        assert_eq!(settings_lines(&c)[3], "Service_type value=1");
     }
 }

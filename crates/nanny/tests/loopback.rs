@@ -408,6 +408,39 @@ fn percent_n_in_replies_is_data() {
 }
 
 #[test]
+fn bad_regex_is_logged_at_the_start_of_every_check() {
+    if !root("bad_regex_is_logged_at_the_start_of_every_check") {
+        return;
+    }
+    let error = "Error 'Unmatched ( or \\(' processing expected regular expression";
+    // also when the connection is refused
+    let p = closed_port().to_string();
+    assert_eq!(
+        first_failure(&p, &["--regex", "-x", "HTTP(1"]),
+        [start_line(&p), error.into()]
+    );
+    // the check still waits for the reply
+    let srv = TcpServer::local(|c: TcpStream| {
+        std::thread::sleep(Duration::from_secs(5));
+        drop(c);
+    });
+    let p = srv.port();
+    assert_eq!(
+        first_failure(&p, &["--regex", "-x", "HTTP(1"]),
+        [
+            start_line(&p),
+            error.into(),
+            format!("READ to 127.0.0.1:{p} timed out")
+        ]
+    );
+    // every check
+    let p = closed_port().to_string();
+    let mut n = lvs_nanny(&p, &["--regex", "-x", "HTTP(1"]);
+    n.out.wait_count(2, |l| l == format!("nanny: {error}"));
+    assert_eq!(n.terminate(), 0);
+}
+
+#[test]
 fn flapping_server_reentry_counting() {
     if !root("flapping_server_reentry_counting") {
         return;
@@ -831,25 +864,27 @@ mod signals {
                     && !l.starts_with("DEBUG -- Posting")
                     && !l.starts_with("Failed to connect")
                     && !l.starts_with("No service")
-                    && !l.ends_with("is NULL")
-                    && !l.starts_with("Service_type")
             })
             .collect();
+        // nanny.h: STATE_UP 2, STATE_DOWN 3; SERV_LVS 2
         assert_eq!(
             lines,
             [
                 start_line(&p),
+                "Send_program is NULL".into(),
+                "Send_string is NULL".into(),
+                "Expect_string is NULL".into(),
+                "Service_type value=2".into(),
                 "rose-colored glasses on".into(),
                 ts_add(&p, 40),
-                "DEBUG -- In nextState = 1".into(),
+                "DEBUG -- In nextState = 2".into(),
                 "opaque glasses on".into(),
                 ts_del(&p),
-                "DEBUG -- In nextState = 2".into(),
+                "DEBUG -- In nextState = 3".into(),
                 "rose-colored glasses on".into(),
                 ts_add(&p, 40),
-                "DEBUG -- In nextState = 1".into(),
+                "DEBUG -- In nextState = 2".into(),
                 "DEBUG -- removing glasses".into(),
-                "DEBUG -- In nextState = 0".into(),
                 down(&p),
                 ts_del(&p),
                 "Terminating due to signal 15".into(),
@@ -1113,6 +1148,40 @@ mod external {
     }
 
     #[test]
+    fn verbose_lines() {
+        if !root("external_verbose_lines") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let prog = script(dir.path(), "fail", "exit 1");
+        let cmd = format!("{prog} %h  %p");
+        let (up, lines) = verdict(&cmd, &["-x", "OK", "-v"]);
+        assert!(!up);
+        assert_eq!(
+            lines,
+            [
+                format!("Send_program len={}, text=\"{cmd} %h %p\"", cmd.len() + 6),
+                "Send_string is NULL".into(),
+                "Expect_string len=2, text=\"OK\"".into(),
+                "Service_type value=2".into(),
+                // the words after the program; the command up to its
+                // first word, with the original's newline
+                "Found 4 argument(s)".into(),
+                format!("Invoking:  {prog}"),
+                String::new(),
+                "The following exited abnormally:".into(),
+                "Got result ((null)) from command sent to (127.0.0.1:4242)".into(),
+                String::new(),
+                "Ran the external sending program to (127.0.0.1:4242) but didn't get anything back"
+                    .into(),
+                String::new(),
+                "avail: 0 active: 0: count: 180".into(),
+                "No service active & available...".into(),
+            ]
+        );
+    }
+
+    #[test]
     fn send_string_is_ignored_with_a_program() {
         if !root("external_send_string_is_ignored") {
             return;
@@ -1207,16 +1276,15 @@ mod load {
             ),
         );
         let l = probe(&prog, None);
+        // no Found/Invoking lines: those belong to the -e program only
         assert_eq!(
-            l[5],
+            l[3],
             "test-start: /sbin/ipvsadm -e -t 10.0.0.1:8080 -r 127.0.0.1:P -m -w 15"
         );
         assert_eq!(
-            l[..5],
+            l[..3],
             [
-                "Found 2 argument(s)".to_string(),
-                format!("Invoking:  {prog} 127.0.0.1"),
-                "Loadavg of 127.0.0.1 is 0.000000".into(),
+                "Loadavg of 127.0.0.1 is 0.000000".to_string(),
                 "Computing new weight 15 based on last weight 10 and load 0.000000".into(),
                 "Adjusting weight of 127.0.0.1:8080 to 15".into(),
             ]
@@ -1241,14 +1309,7 @@ mod load {
         );
         let l = probe("rsh", Some(dir.path()));
         // load 9: 10 - 5 * 2 = 0, floored at the weight (10): no change
-        assert_eq!(
-            l,
-            [
-                "Found 3 argument(s)".to_string(),
-                "Invoking:  rsh 127.0.0.1 uptime".into(),
-                "Loadavg of 127.0.0.1 is 9.000000".into(),
-            ]
-        );
+        assert_eq!(l, ["Loadavg of 127.0.0.1 is 9.000000"]);
         assert_eq!(std::fs::read_to_string(args).unwrap(), "127.0.0.1 uptime\n");
     }
 
@@ -1260,13 +1321,13 @@ mod load {
         let dir = tempfile::tempdir().unwrap();
         let bad = script(dir.path(), "bad", "echo '%n%s%x load 0.5, 1'");
         assert_eq!(
-            probe(&bad, None)[2],
+            probe(&bad, None)[0],
             "bad load average returned: %n%s%x load 0.5, 1"
         );
         // the stdout copy is cut at 255 bytes, as the original's buffer
         // does (syslog gets it whole: syslog_gets_whole_messages_stdout_cuts_them)
         let long = script(dir.path(), "long", &format!("echo {}", "y".repeat(400)));
-        let line = probe(&long, None)[2].clone();
+        let line = probe(&long, None)[0].clone();
         assert_eq!(line.len(), 255);
         assert_eq!(
             line,
@@ -1274,7 +1335,7 @@ mod load {
         );
         let fail = script(dir.path(), "fail", "exit 3");
         assert_eq!(
-            probe(&fail, None)[2..4],
+            probe(&fail, None)[..2],
             [
                 "The following exited abnormally:".to_string(),
                 "failed to read remote load".into()
