@@ -326,9 +326,11 @@ fn validate(a: Args) -> Result<Parsed, UsageError> {
         return Err(UsageError("nanny: timeout must be > 0".into()));
     }
     let port = a.port.unwrap_or(80);
+    // nanny.md §2 step 2: the original starts with rport = -1 and only that
+    // value means "not given"; `-r 0` stays 0.
     let rport = match a.rport {
-        Some(r) if r != 0 => r,
-        _ => port,
+        None | Some(-1) => port,
+        Some(r) => r,
     };
     let reentry = match a.reentrytime.unwrap_or(0) {
         0 if mode == Mode::Lvs => 180,
@@ -631,6 +633,19 @@ mod tests {
     fn defaults() {
         let c = run(&["-h", "1.2.3.4", "--lvs"]).unwrap();
         assert_eq!((c.port, c.rport, c.interval, c.reentry), (80, 80, 10, 180));
+        // only -1 (the original's initial value) means "not given"
+        let rport = |args: &[&str]| {
+            let mut v = vec!["nanny", "-h", "192.168.1.2", "-p", "8080", "--lvs"];
+            v.extend_from_slice(args);
+            match parse(v) {
+                Ok(Parsed::Run(c)) => c.rport,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(rport(&[]), 8080);
+        assert_eq!(rport(&["-r", "-1"]), 8080);
+        assert_eq!(rport(&["-r", "0"]), 0);
+        assert_eq!(rport(&["-r", "0x50"]), 80);
         assert_eq!((c.weight, c.scale, c.fwmark), (1, 10, 0));
         assert_eq!(c.ipvsadm, "/sbin/ipvsadm");
         assert_eq!(c.vip_text(), "(null)");
