@@ -1,8 +1,8 @@
 //! The pure core of lvsd: (state, event, now) → (state, actions).
 //!
 //! [`Engine`] holds the running configuration ([`Spec`]), the state of
-//! every virtual and real server (health and weight as their nannies
-//! report them, the sorry server) and a model of the IPVS services lvsd
+//! every virtual and real server (health, weight and raw check results as
+//! their nannies report them, the sorry server) and a model of the IPVS services lvsd
 //! created (what it installed; lvsd is the only writer of those). Every
 //! event returns the [`Action`]s the shell carries out, in order. IPVS
 //! changes are always computed as a diff between the wanted table and the
@@ -157,8 +157,11 @@ struct RsState {
     since: Duration,
     /// Last change of health or weight.
     changed: Option<Duration>,
-    /// Last verdict (report or marker).
-    verdict: Option<Duration>,
+    /// Raw result of the latest check (`result` reports: true = pass),
+    /// which differs from the health while a failed server re-enters.
+    result: Option<bool>,
+    /// When that raw result last changed.
+    result_since: Option<Duration>,
 }
 
 impl RsState {
@@ -173,7 +176,8 @@ impl RsState {
             wanted: None,
             since: now,
             changed: None,
-            verdict: None,
+            result: None,
+            result_since: None,
         }
     }
 
@@ -712,7 +716,6 @@ impl Engine {
                     let quiesce = r.quiesce;
                     let st = &mut self.vss[vi].reals[ri];
                     st.protocol = true;
-                    st.verdict = Some(now);
                     if st.health != Some(up) {
                         st.changed = Some(now);
                     }
@@ -721,6 +724,20 @@ impl Engine {
                         // a failed server never keeps taking traffic
                         st.wanted = quiesce.then_some(0);
                     }
+                }
+                Ok(Report::Result(pass)) => {
+                    // for --status only: nothing to decide
+                    let st = &mut self.vss[vi].reals[ri];
+                    st.protocol = true;
+                    if st.result != Some(pass) {
+                        st.result = Some(pass);
+                        st.result_since = Some(now);
+                    }
+                    return out;
+                }
+                Err(report::ParseError::Verb(_)) => {
+                    // a verb added to the protocol later: ignored
+                    return out;
                 }
                 Ok(Report::Change(op)) => {
                     let (k, dk, w) = match &op {
@@ -765,11 +782,8 @@ impl Engine {
                 return out;
             };
             let st = &mut self.vss[vi].reals[ri];
-            if !st.protocol {
-                st.verdict = Some(now);
-                if st.marker != Some(m) {
-                    st.changed = Some(now);
-                }
+            if !st.protocol && st.marker != Some(m) {
+                st.changed = Some(now);
             }
             st.marker = Some(m);
         }
@@ -1188,10 +1202,9 @@ impl Engine {
                                 },
                                 configured_weight: r.weight,
                                 last_result: st
-                                    .verdict
-                                    .and(if st.protocol { st.health } else { st.marker })
-                                    .map(|h| if h { "up" } else { "down" }.to_string()),
-                                last_result_at: at(st.verdict),
+                                    .result
+                                    .map(|p| if p { "pass" } else { "fail" }.to_string()),
+                                last_result_since: at(st.result_since),
                                 last_change_at: at(st.changed),
                             }
                         })
@@ -1255,10 +1268,14 @@ pub struct RsStatus {
     pub weight: Option<u32>,
     /// `weight` in lvs.cf.
     pub configured_weight: i32,
-    /// Last check result reported (`up`/`down`).
+    /// Raw result of the latest check, `pass` or `fail` (nanny's `result`
+    /// reports; `None` before the first one, and for a monitor that does
+    /// not speak the report protocol). Unlike `health` it turns `pass` as
+    /// soon as a failed server's checks pass again, while `health` stays
+    /// `down` for the re-entry time.
     pub last_result: Option<String>,
-    /// When it was reported (seconds since the epoch).
-    pub last_result_at: Option<f64>,
+    /// When the raw result last changed (seconds since the epoch).
+    pub last_result_since: Option<f64>,
     /// Last change of health or weight (seconds since the epoch).
     pub last_change_at: Option<f64>,
 }

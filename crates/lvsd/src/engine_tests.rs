@@ -469,7 +469,9 @@ fn foreign_and_bad_lines_are_ignored_and_echo_follows_nodaemon() {
         "web1",
         "nanny1 add tcp 10.0.0.1:80 10.1.0.2:80 masq 1",
     );
+    // a verb added later is ignored silently; a bad known one is logged
     s.line("www", "web1", "nanny1 frob");
+    s.line("www", "web1", "nanny1 result maybe");
     s.line(
         "www",
         "web1",
@@ -481,7 +483,8 @@ fn foreign_and_bad_lines_are_ignored_and_echo_follows_nodaemon() {
         [
             "ignoring report from www/web1 for another destination: \
              nanny1 add tcp 10.0.0.1:80 10.1.0.2:80 masq 1",
-            "ignoring report from www/web1: unknown verb \"frob\": nanny1 frob",
+            "ignoring report from www/web1: \"maybe\": expected pass or fail: \
+             nanny1 result maybe",
         ]
     );
     assert_eq!(
@@ -859,6 +862,7 @@ fn a_virtual_server_with_only_inactive_servers_never_gets_its_sorry_server() {
 #[test]
 fn status_snapshot() {
     let mut s = Sim::started(SORRY);
+    s.line("www", "web1", "nanny1 result pass");
     s.up("www", "web1", 1);
     s.now += Duration::from_secs(5);
     let st = s.e.status(s.now, 1000.0);
@@ -872,14 +876,56 @@ fn status_snapshot() {
         (r.monitor.as_str(), r.pid, r.health.as_str(), r.weight),
         ("running", Some(1000), "up", Some(1))
     );
-    assert_eq!(r.last_result.as_deref(), Some("up"));
-    assert_eq!(r.last_result_at, Some(995.0));
+    assert_eq!(r.last_result.as_deref(), Some("pass"));
+    assert_eq!(r.last_result_since, Some(995.0));
     assert_eq!(r.last_change_at, Some(995.0));
     let r = &v.reals[1];
     assert_eq!((r.health.as_str(), r.weight), ("pending", None));
+    assert_eq!(
+        (r.last_result.as_deref(), r.last_result_since),
+        (None, None)
+    );
     let json = serde_json::to_value(&st).unwrap();
     assert_eq!(json["virtuals"][0]["reals"][0]["health"], "up");
     assert_eq!(json["virtuals"][0]["state"], "up");
+}
+
+#[test]
+fn status_shows_raw_results_next_to_health() {
+    let mut s = Sim::started(SORRY);
+    s.line("www", "web1", "nanny1 result pass");
+    s.up("www", "web1", 1);
+    s.now += Duration::from_secs(10);
+    s.line("www", "web1", "nanny1 result fail");
+    s.down("www", "web1", false);
+    let failed_at = s.now;
+    s.now += Duration::from_secs(10);
+    s.clear();
+    // re-entry: the checks pass again, the verdict is still down
+    s.line("www", "web1", "nanny1 result pass");
+    let passing_at = s.now;
+    // results change nothing else: no IPVS change, no sorry-server decision
+    assert!(s.ops.is_empty() && s.log.is_empty() && s.notices.is_empty());
+    // a repeated result (never sent by nanny) keeps the time of the change
+    s.now += Duration::from_secs(3);
+    s.line("www", "web1", "nanny1 result pass");
+    s.now += Duration::from_secs(4);
+    let wall = 10_000.0;
+    let at = |t: Duration| wall - (s.now - t).as_secs_f64();
+    let st = s.e.status(s.now, wall);
+    let r = &st.virtuals[0].reals[0];
+    assert_eq!(
+        (r.health.as_str(), r.weight, r.last_result.as_deref()),
+        ("down", None, Some("pass"))
+    );
+    assert_eq!(r.last_result_since, Some(at(passing_at)));
+    assert_eq!(r.last_change_at, Some(at(failed_at)));
+    let json = serde_json::to_value(&st).unwrap();
+    assert_eq!(json["virtuals"][0]["reals"][0]["last_result"], "pass");
+    assert_eq!(json["virtuals"][0]["reals"][0]["health"], "down");
+    // a nanny that never sent results (an older one, or markers only)
+    let r = &st.virtuals[0].reals[1];
+    assert_eq!(r.last_result, None);
 }
 
 // ---- reload ----

@@ -157,8 +157,8 @@ pub fn text(s: &Status) -> String {
                 r.pid.map_or("-".into(), |p| p.to_string()),
                 r.health.clone(),
                 r.weight.map_or("-".into(), |w| w.to_string()),
-                match (&r.last_result, r.last_result_at) {
-                    (Some(res), Some(t)) => format!("{res} at {}", when(s.time, Some(t))),
+                match (&r.last_result, r.last_result_since) {
+                    (Some(res), Some(t)) => format!("{res} since {}", when(s.time, Some(t))),
                     _ => "-".into(),
                 },
                 when(s.time, r.last_change_at),
@@ -198,5 +198,48 @@ mod tests {
         assert_eq!(Format::from_request("json\n"), Some(Format::Json));
         assert_eq!(Format::from_request("text"), Some(Format::Text));
         assert_eq!(Format::from_request("bogus"), None);
+    }
+
+    #[test]
+    fn text_shows_health_and_raw_result() {
+        use crate::engine::{RsStatus, VsStatus};
+        let real = |name: &str, health: &str, result: Option<(&str, f64)>| RsStatus {
+            name: name.into(),
+            address: "10.1.0.1:80".into(),
+            monitor: "running".into(),
+            pid: Some(42),
+            health: health.into(),
+            weight: None,
+            configured_weight: 1,
+            last_result: result.map(|r| r.0.to_string()),
+            last_result_since: result.map(|r| r.1),
+            last_change_at: Some(1_764_086_400.0),
+        };
+        let s = Status {
+            time: 1_764_086_461.0,
+            virtuals: vec![VsStatus {
+                name: "www".into(),
+                service: "TCP 10.0.0.1:80".into(),
+                state: Phase::Up,
+                scheduler: "wlc".into(),
+                persistent: None,
+                sorry_server: None,
+                sorry_active: false,
+                reals: vec![
+                    real("web1", "down", Some(("pass", 1_764_086_451.0))),
+                    real("web2", "pending", None),
+                ],
+            }],
+        };
+        assert_eq!(
+            text(&s),
+            "virtual www: TCP 10.0.0.1:80 up, scheduler wlc\n\
+             \x20 SERVER  ADDRESS      MONITOR  PID  HEALTH   WEIGHT  \
+             LAST RESULT                                    LAST CHANGE\n\
+             \x20 web1    10.1.0.1:80  running  42   down     -       \
+             pass since 2025-11-25 16:00:51 UTC (10 s ago)  2025-11-25 16:00:00 UTC (61 s ago)\n\
+             \x20 web2    10.1.0.1:80  running  42   pending  -       \
+             -                                              2025-11-25 16:00:00 UTC (61 s ago)\n"
+        );
     }
 }

@@ -409,6 +409,8 @@ fn vm_startup_table_health_and_shutdown() {
     assert!(lvsd.has("nanny: [ active ] making 10.70.1.3:80 available"));
     let rs3 = lvsd.real("web", "rs3");
     assert_eq!(rs3["health"], "up");
+    // nanny reports the raw result before the changes it causes
+    assert_eq!(rs3["last_result"], "pass");
     assert_eq!(rs3["monitor"], "running");
     assert_eq!(rs3["weight"], 1);
     assert!(rs3["pid"].as_u64().unwrap() > 1);
@@ -428,7 +430,11 @@ fn vm_startup_table_health_and_shutdown() {
         &lvsd,
     );
     assert!(lvsd.has("nanny: [inactive] shutting down 10.70.1.3:80 due to connection failure"));
-    assert_eq!(lvsd.real("web", "rs3")["health"], "down");
+    let rs3 = lvsd.real("web", "rs3");
+    assert_eq!(
+        (&rs3["health"], &rs3["last_result"]),
+        (&"down".into(), &"fail".into())
+    );
     // ...and comes back after re-entry
     let _s3 = Server::tcp(&lab, "10.70.1.3:80");
     lab.wait_table(

@@ -108,9 +108,14 @@ pub trait Apply {
     fn health(&mut self, _up: bool) -> Result<(), String> {
         Ok(())
     }
+    /// Notes a change of the raw check result (only the report descriptor
+    /// uses it).
+    fn result(&mut self, _pass: bool) -> Result<(), String> {
+        Ok(())
+    }
 }
 
-/// Under lvsd: one protocol line per operation and verdict (see
+/// Under lvsd: one protocol line per operation, verdict and result change (see
 /// [`crate::report`]).
 pub struct ReportFd {
     file: std::fs::File,
@@ -163,6 +168,10 @@ impl Apply for ReportFd {
 
     fn health(&mut self, up: bool) -> Result<(), String> {
         self.send(Report::State(up))
+    }
+
+    fn result(&mut self, pass: bool) -> Result<(), String> {
+        self.send(Report::Result(pass))
     }
 }
 

@@ -114,6 +114,10 @@ pub enum Action {
     Ipvs(IpvsOp),
     /// The health verdict changed (first verdict included).
     Health(bool),
+    /// The raw result of a check changed, pass (true) or fail (first
+    /// result included). Unlike the verdict it follows every check, e.g.
+    /// the passing checks of a re-entry while the verdict is still down.
+    Result(bool),
     /// Kill the running check or probe program, if any (logs `Killing child PID`).
     KillChild,
     /// Exit with this status.
@@ -149,6 +153,8 @@ pub struct Monitor {
     pub phase: Phase,
     due: Duration,
     reported: Option<bool>,
+    /// Last raw check result sent with [`Action::Result`].
+    last_result: Option<bool>,
     terminating: bool,
 }
 
@@ -172,6 +178,7 @@ impl Monitor {
             phase: Phase::Waiting,
             due: now,
             reported: None,
+            last_result: None,
             terminating: false,
         }
     }
@@ -262,6 +269,10 @@ impl Monitor {
     }
 
     fn checked(&mut self, ok: bool, now: Duration, out: &mut Vec<Action>) {
+        if self.last_result != Some(ok) {
+            self.last_result = Some(ok);
+            out.push(Action::Result(ok));
+        }
         if ok {
             self.count += 1;
         }

@@ -48,9 +48,11 @@ impl Sim {
     }
 }
 
+/// Without verbose logs and raw results (raw_results_are_reported_on_change
+/// checks those).
 fn quiet(a: Vec<Action>) -> Vec<Action> {
     a.into_iter()
-        .filter(|x| !matches!(x, Action::Log(Level::Verbose, _)))
+        .filter(|x| !matches!(x, Action::Log(Level::Verbose, _) | Action::Result(_)))
         .collect()
 }
 
@@ -474,6 +476,7 @@ fn lvs_no_service_message_is_verbose() {
     assert_eq!(
         a,
         [
+            Action::Result(false),
             Action::Log(Level::Verbose, "avail: 0 active: 0: count: 3".into()),
             Action::Log(Level::Verbose, "No service active & available...".into()),
             Action::Health(false)
@@ -590,6 +593,8 @@ struct Model {
     /// Weight in the table, `None` = absent.
     weight: Option<i32>,
     health: Option<bool>,
+    /// Last raw result reported.
+    result: Option<bool>,
 }
 
 fn inputs(m: &Monitor) -> Vec<Input> {
@@ -650,6 +655,11 @@ fn explore(m: &Monitor, now: Duration, model: &Model, depth: u32, runs: &mut u64
                 Action::Health(h) => {
                     assert_ne!(model2.health, Some(h));
                     model2.health = Some(h);
+                }
+                Action::Result(r) => {
+                    assert_eq!(input, Input::Checked(r));
+                    assert_ne!(model2.result, Some(r));
+                    model2.result = Some(r);
                 }
                 Action::Exit(code) => {
                     assert!(matches!(input, Input::Terminate(_)));
@@ -737,4 +747,63 @@ fn resume_down_and_quiesced_need_the_full_reentry() {
     let mut s = resumed(p, Resume::Quiesced);
     assert_eq!(s.check(false), [Action::Health(false)]);
     assert!(s.m.present && !s.m.active);
+}
+
+#[test]
+fn raw_results_are_reported_on_change() {
+    let mut s = Sim::new(params(Mode::Lvs));
+    let mut check = |ok: bool| -> Vec<Action> {
+        s.now = s.m.next_due().expect("waiting");
+        assert_eq!(s.m.step(Input::Due, s.now), [Action::RunCheck]);
+        s.m.step(Input::Checked(ok), s.now)
+            .into_iter()
+            .filter(|x| !matches!(x, Action::Log(Level::Verbose, _)))
+            .collect()
+    };
+    // the first result, before what the check causes
+    assert_eq!(
+        check(true),
+        [
+            Action::Result(true),
+            log(UP),
+            Action::Ipvs(IpvsOp::Add(1)),
+            Action::Health(true)
+        ]
+    );
+    assert_eq!(check(true), []);
+    assert_eq!(
+        check(false),
+        [
+            Action::Result(false),
+            log(DOWN),
+            Action::Ipvs(IpvsOp::Delete),
+            Action::Health(false)
+        ]
+    );
+    assert_eq!(check(false), []);
+    // re-entry: the checks pass, the verdict stays down for 3 of them
+    assert_eq!(check(true), [Action::Result(true)]);
+    assert_eq!(check(true), []);
+    assert_eq!(
+        check(true),
+        [log(UP), Action::Ipvs(IpvsOp::Add(1)), Action::Health(true)]
+    );
+    // forced states run no check and so report no result
+    let a = s.m.step(Input::Control(Control::Down), s.now);
+    assert!(!a.iter().any(|x| matches!(x, Action::Result(_))), "{a:?}");
+    let a = s.m.step(Input::Control(Control::Resume), s.now);
+    assert!(!a.iter().any(|x| matches!(x, Action::Result(_))), "{a:?}");
+    // after SIGHUP the next check reports only if the result changed
+    s.now = s.m.next_due().expect("waiting");
+    s.m.step(Input::Due, s.now);
+    let a = s.m.step(Input::Checked(true), s.now);
+    assert!(!a.iter().any(|x| matches!(x, Action::Result(_))), "{a:?}");
+}
+
+#[test]
+fn a_resumed_monitor_reports_its_first_result() {
+    let mut m = Monitor::resume(params(Mode::Lvs), T0, Resume::Up(1));
+    m.step(Input::Due, T0);
+    let a = m.step(Input::Checked(true), T0);
+    assert_eq!(a.first(), Some(&Action::Result(true)), "{a:?}");
 }

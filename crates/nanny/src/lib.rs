@@ -23,7 +23,11 @@
 //!   apply as is with `ipvs::IpvsTable::apply` (lvsd decides what a failure
 //!   means; the original nanny exited 255, gaps.md E6);
 //! * `Report::State(up)`: the health verdict, sent after the first check and
-//!   on every change, for the sorry-server logic (lvsd.md §6).
+//!   on every change, for the sorry-server logic (lvsd.md §6);
+//! * `Report::Result(pass)`: the raw result of a check, sent after the first
+//!   check and whenever it changes (pass while a failed server re-enters,
+//!   say), for `lvsd --status`;
+//! * `Err(ParseError::Verb(_))`: a verb added later; ignore it.
 //!
 //! Lines are versioned (`nanny1 …`); see [`report`] for the grammar. With
 //! `--nodaemon` nanny still prints the original `nanny: …` lines on stdout.

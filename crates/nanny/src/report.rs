@@ -16,6 +16,7 @@
 //!
 //!   ```text
 //!   nanny1 state up|down
+//!   nanny1 result pass|fail
 //!   nanny1 add  SERVICE DEST FWD WEIGHT
 //!   nanny1 edit SERVICE DEST FWD WEIGHT
 //!   nanny1 del  SERVICE DEST
@@ -29,6 +30,11 @@
 //!   `fwmark6` services are understood by the parser for completeness.
 //! * **Meaning.** `state` is the health verdict: sent after the first check
 //!   and whenever it changes (including changes forced by SIGUSR1/SIGUSR2).
+//!   `result` is the raw result of a check, sent after the first check and
+//!   whenever it changes between `pass` and `fail`; it comes before the
+//!   lines that check causes. It differs from the verdict while a failed
+//!   server re-enters (checks pass, the verdict stays `down` until the
+//!   re-entry count is reached) and in the forced states (no checks run).
 //!   `add`/`edit`/`del` are the IPVS operations of nanny.md §5–§8, in order,
 //!   to be applied exactly as given. A failed operation is lvsd's to
 //!   handle (the original nanny would exit 255 here, gaps.md E6).
@@ -44,7 +50,11 @@
 //!   (failed and not in the table: the full re-entry time applies). See
 //!   [`Resume`]. nanny ignores it without `NANNY_REPORT_FD`.
 //!
-//! Readers should ignore lines whose first word is not a version they know.
+//! Readers should ignore lines whose first word is not a version they know,
+//! and `nanny1` lines whose verb they do not know: verbs may be added
+//! within version 1 (`result` was added after `state`; an lvsd older than
+//! that logs `ignoring report … unknown verb "result"` and carries on).
+//! [`parse_line`] returns [`ParseError::Verb`] for those.
 //! [`parse_line`] parses one line into a [`Report`], whose changes are
 //! `ipvs::Op::{AddDest, EditDest, DelDest}` ready for `IpvsTable::apply`
 //! (thresholds 0, default tunnel settings, as ipvsadm sets them).
@@ -116,6 +126,8 @@ pub fn parse_resume(value: &str) -> Result<Resume, ParseError> {
 pub enum Report {
     /// Health verdict: true = up.
     State(bool),
+    /// Raw check result, on change: true = pass.
+    Result(bool),
     /// An IPVS destination change: always `Op::AddDest`, `Op::EditDest` or
     /// `Op::DelDest`.
     Change(Op),
@@ -170,6 +182,13 @@ impl fmt::Display for Report {
             Report::State(up) => {
                 write!(f, "{VERSION} state {}", if *up { "up" } else { "down" })
             }
+            Report::Result(pass) => {
+                write!(
+                    f,
+                    "{VERSION} result {}",
+                    if *pass { "pass" } else { "fail" }
+                )
+            }
             Report::Change(Op::AddDest(k, d)) | Report::Change(Op::EditDest(k, d)) => {
                 let verb = if matches!(self, Report::Change(Op::AddDest(..))) {
                     "add"
@@ -200,6 +219,8 @@ impl fmt::Display for Report {
 pub enum ParseError {
     #[error("not a {VERSION} line")]
     Version,
+    /// A verb this version does not know (to be ignored: verbs may be
+    /// added within a version).
     #[error("unknown verb {0:?}")]
     Verb(String),
     #[error("{0:?}: expected {1}")]
@@ -277,6 +298,16 @@ pub fn parse_line(line: &str) -> Result<Report, ParseError> {
                 ));
             }
         },
+        "result" => match it.next() {
+            Some("pass") => Report::Result(true),
+            Some("fail") => Report::Result(false),
+            other => {
+                return Err(ParseError::Field(
+                    other.unwrap_or_default().into(),
+                    "pass or fail",
+                ));
+            }
+        },
         "add" | "edit" => {
             let key = service(&mut it)?;
             let a = sockaddr(field(&mut it, "RIP:PORT")?, "RIP:PORT")?;
@@ -326,6 +357,8 @@ mod tests {
         let cases = [
             (Report::State(true), "nanny1 state up"),
             (Report::State(false), "nanny1 state down"),
+            (Report::Result(true), "nanny1 result pass"),
+            (Report::Result(false), "nanny1 result fail"),
             (
                 Report::Change(Op::AddDest(
                     ServiceKey::tcp(ip("203.0.113.100"), 80),
@@ -383,8 +416,11 @@ mod tests {
             Err(ParseError::Verb("frob".into()))
         );
         assert_eq!(parse_line("nanny1 state up now"), Err(ParseError::Arity));
+        assert_eq!(parse_line("nanny1 result pass 1"), Err(ParseError::Arity));
         for bad in [
             "nanny1 state sideways",
+            "nanny1 result up",
+            "nanny1 result",
             "nanny1 add tcp 1.2.3.4:80 5.6.7.8:80 masq",
             "nanny1 add tcp 1.2.3.4 5.6.7.8:80 masq 1",
             "nanny1 add quic 1.2.3.4:80 5.6.7.8:80 masq 1",

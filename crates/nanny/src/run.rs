@@ -467,6 +467,14 @@ impl Shell {
                         m.step(Input::IpvsFailed, self.now())
                     }
                 },
+                Action::Result(pass) => match self.applier.result(pass) {
+                    Ok(()) => continue,
+                    Err(e) => {
+                        emit(Level::Verbose, &format!("report failed: {e}"));
+                        queue.clear();
+                        m.step(Input::IpvsFailed, self.now())
+                    }
+                },
                 Action::KillChild => {
                     if let Some(mut child) = self.child.take() {
                         emit(Level::Info, &format!("Killing child {}", child.id()));

@@ -91,7 +91,7 @@ fn first_failure(port: &str, extra: &[&str]) -> Vec<String> {
     let mut n = lvs_nanny(port, extra);
     n.report.wait("nanny1 state down");
     assert_eq!(n.terminate(), 0);
-    assert_eq!(n.report.all(), ["nanny1 state down"]);
+    assert_eq!(n.report.all(), ["nanny1 result fail", "nanny1 state down"]);
     let mut lines = n.lines();
     assert_eq!(lines.pop().as_deref(), Some("Terminating due to signal 15"));
     lines
@@ -175,6 +175,7 @@ fn default_web_check_on_port_80() {
     assert_eq!(
         n.report.all(),
         [
+            "nanny1 result pass".to_string(),
             format!("nanny1 add tcp 10.0.0.1:80 127.0.0.1:{p} masq 1"),
             "nanny1 state up".to_string(),
             format!("nanny1 del tcp 10.0.0.1:80 127.0.0.1:{p}"),
@@ -454,10 +455,16 @@ fn flapping_server_reentry_counting() {
     assert_eq!(
         n.report.all(),
         [
+            "nanny1 result pass".to_string(),
             r_add(&p, 1),
             "nanny1 state up".into(),
+            "nanny1 result fail".into(),
             r_del(&p),
             "nanny1 state down".into(),
+            // the raw results of the re-entry: ok, ok, fail, ok, ok, ok
+            "nanny1 result pass".into(),
+            "nanny1 result fail".into(),
+            "nanny1 result pass".into(),
             r_add(&p, 1),
             "nanny1 state up".into(),
             r_del(&p),
@@ -501,10 +508,13 @@ fn quiesce_versus_delete() {
     assert_eq!(
         q.report.all(),
         [
+            "nanny1 result pass".to_string(),
             r_add(&p, 2),
             "nanny1 state up".into(),
+            "nanny1 result fail".into(),
             r_edit(&p, 0),
             "nanny1 state down".into(),
+            "nanny1 result pass".into(),
             r_edit(&p, 2),
             "nanny1 state up".into(),
             r_del(&p),
@@ -560,8 +570,10 @@ fn quiesced_server_stays_at_termination() {
     assert_eq!(
         q.report.all(),
         [
+            "nanny1 result pass".to_string(),
             r_add(&p, 1),
             "nanny1 state up".into(),
+            "nanny1 result fail".into(),
             r_edit(&p, 0),
             "nanny1 state down".into()
         ]
@@ -584,7 +596,9 @@ fn resume_from_lvsd_state() {
     assert_eq!(
         n.report.all(),
         [
-            "nanny1 state up".to_string(),
+            "nanny1 result pass".to_string(),
+            "nanny1 state up".into(),
+            "nanny1 result fail".into(),
             r_del(&p),
             "nanny1 state down".into()
         ]
@@ -597,7 +611,10 @@ fn resume_from_lvsd_state() {
     let mut n = Nanny::with_report(cmd);
     n.report.wait("nanny1 state up");
     assert_eq!(n.terminate(), 0);
-    assert_eq!(n.report.all()[0], r_edit(&p, 1));
+    assert_eq!(
+        n.report.all()[..2],
+        ["nanny1 result pass".to_string(), r_edit(&p, 1)]
+    );
 }
 
 #[test]
@@ -691,6 +708,7 @@ mod udp {
         assert_eq!(
             n.report.all(),
             [
+                "nanny1 result pass".to_string(),
                 format!("nanny1 add udp 10.0.0.1:8080 127.0.0.1:{p} masq 1"),
                 "nanny1 state up".into(),
                 format!("nanny1 del udp 10.0.0.1:8080 127.0.0.1:{p}"),

@@ -89,8 +89,9 @@ fn tcp_check_and_icmp_echo_on_the_wire() {
     assert_eq!(
         n.report.all(),
         [
+            "nanny1 result pass".to_string(),
             format!("nanny1 add tcp 198.51.100.1:80 192.0.2.2:{p} masq 1"),
-            "nanny1 state up".to_string(),
+            "nanny1 state up".into(),
             format!("nanny1 del tcp 198.51.100.1:80 192.0.2.2:{p}"),
         ]
     );
@@ -168,8 +169,11 @@ fn udp_port_unreachable_and_reply() {
     n.report.wait("nanny1 state up");
     assert_eq!(n.terminate(), 0);
     assert_eq!(
-        n.report.all()[0],
-        format!("nanny1 add udp 198.51.100.1:80 192.0.2.2:{p} masq 1")
+        n.report.all()[..2],
+        [
+            "nanny1 result pass".to_string(),
+            format!("nanny1 add udp 198.51.100.1:80 192.0.2.2:{p} masq 1")
+        ]
     );
     drop(srv);
     // a port with nothing behind it: ICMP port unreachable → ECONNREFUSED
@@ -199,8 +203,17 @@ fn link_flap_removes_and_readds_after_reentry() {
     pair.server.ip(&["link", "set", &pair.server_if, "up"]);
     n.report.wait_count(2, |l| l == "nanny1 state up");
     assert_eq!(n.terminate(), 0);
+    // raw results: reported on every change, so they alternate
+    let (results, report): (Vec<String>, Vec<String>) = n
+        .report
+        .all()
+        .into_iter()
+        .partition(|l| l.starts_with("nanny1 result "));
+    assert_eq!(results[0], "nanny1 result pass");
+    assert!(results.len() >= 3, "{results:?}");
+    assert!(results.windows(2).all(|w| w[0] != w[1]), "{results:?}");
     assert_eq!(
-        n.report.all(),
+        report,
         [
             format!("nanny1 add tcp 198.51.100.1:80 192.0.2.2:{p} masq 1"),
             "nanny1 state up".to_string(),
