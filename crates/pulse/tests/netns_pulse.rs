@@ -128,8 +128,18 @@ fn primary_link_down_with_monitor_links() {
     };
     cold_start(&mut lab, &cf);
     assert!(wait_for(S(2), || lab.r1.count_records("start ") == 1));
+    // The client reaches the VIP through r1.
+    assert!(lab.client_resolve(VIP), "client cannot resolve the VIP");
+    let r1_mac = lab.r1.mac();
+    let r2_mac = lab.r2.mac();
+    assert!(
+        lab.client_neigh(VIP).contains(&r1_mac),
+        "{}",
+        lab.client_neigh(VIP)
+    );
     // Pull r1's cable: its eth0 loses carrier.
     lab.sw.ip(&["link", "set", "p1", "down"]);
+    let pulled = std::time::Instant::now();
     assert!(
         lab.r1
             .wait_logged("local link failure: deactivating LVS", S(3)),
@@ -165,6 +175,13 @@ fn primary_link_down_with_monitor_links() {
         lab.dump()
     );
     assert!(lab.r1.records().contains(&"hook inactive".to_string()));
+    // Both VIPs are gone and inactive_cmd ran again (after start-up's).
+    assert!(wait_for(S(3), || lab.r1.has_no_vip()), "{}", lab.dump());
+    assert!(
+        wait_for(S(2), || lab.r1.count_record("hook inactive") == 2),
+        "{}",
+        lab.dump()
+    );
     // The backup no longer hears r1 and takes over.
     assert!(
         lab.r2.wait_logged("partner dead: activating lvs", S(5)),
@@ -172,6 +189,30 @@ fn primary_link_down_with_monitor_links() {
         lab.dump()
     );
     assert!(wait_for(S(2), || lab.r2.has_vip()));
+    assert!(
+        wait_for(S(2), || lab.r2.has_vips_as_configured()),
+        "{}",
+        lab.dump()
+    );
+    assert!(
+        wait_for(S(2), || lab.r2.count_record("hook active") == 1
+            && lab.r2.count_records("start ") == 1),
+        "{}",
+        lab.dump()
+    );
+    // r2's gratuitous ARPs move the client's neighbour entry to r2.
+    assert!(
+        wait_for(S(3), || lab.client_neigh(VIP).contains(&r2_mac)),
+        "client neighbour entry still {}; r2 is {r2_mac}",
+        lab.client_neigh(VIP)
+    );
+    // The heartbeat r1 sent just before it noticed the failure still said
+    // *running*; with no carrier the kernel keeps it queued while it tries
+    // to resolve r2's MAC (3 probes, 1 s apart, from that send up to a
+    // keepalive after the pull) and sends it if the cable comes back within
+    // that time, which makes r2 yield and take over again at once. Plug the
+    // cable back only after the kernel dropped it.
+    std::thread::sleep(S(5).saturating_sub(pulled.elapsed()));
     // Cable back: r1 is enabled again but stays standby (no fail-back).
     lab.sw.ip(&["link", "set", "p1", "up"]);
     assert!(
@@ -183,6 +224,21 @@ fn primary_link_down_with_monitor_links() {
     std::thread::sleep(S(4));
     assert!(!lab.r1.has_vip() && lab.r2.has_vip(), "{}", lab.dump());
     assert_eq!(lab.r1.count_records("start "), 1, "{}", lab.dump());
+    assert!(
+        lab.r1.has_no_vip() && lab.r2.has_vips_as_configured(),
+        "{}",
+        lab.dump()
+    );
+    assert_eq!(lab.r1.count_record("hook active"), 1, "{}", lab.dump());
+    // r2 kept the service throughout: one activation, one lvsd.
+    assert_eq!(lab.r2.count_records("start "), 1, "{}", lab.dump());
+    assert_eq!(lab.r2.count_record("hook active"), 1, "{}", lab.dump());
+    assert!(!lab.r2.log().contains("deactivating"), "{}", lab.dump());
+    assert!(
+        lab.client_neigh(VIP).contains(&r2_mac),
+        "{}",
+        lab.client_neigh(VIP)
+    );
 }
 
 #[test]
@@ -285,11 +341,26 @@ fn heartbeat_over_the_private_link_only() {
         ..Cf::default()
     };
     cold_start(&mut lab, &cf);
+    assert!(lab.client_resolve(VIP), "client cannot resolve the VIP");
+    let r1_mac = lab.r1.mac();
+    assert!(
+        lab.client_neigh(VIP).contains(&r1_mac),
+        "{}",
+        lab.client_neigh(VIP)
+    );
     // The public path between the routers breaks; the private one carries on.
     lab.r2_public(false);
     std::thread::sleep(S(7));
     assert!(!lab.r2.log().contains("activating"), "{}", lab.dump());
     assert!(!lab.r2.has_vip(), "{}", lab.dump());
+    // Nothing changed: r1 keeps its VIPs, its one lvsd and its one
+    // active_cmd; r2 ran only its start-up inactive_cmd.
+    assert!(lab.r2.has_no_vip(), "{}", lab.dump());
+    assert!(lab.r1.has_vips_as_configured(), "{}", lab.dump());
+    assert!(!lab.r1.log().contains("deactivating"), "{}", lab.dump());
+    assert_eq!(lab.r1.count_records("start "), 1, "{}", lab.dump());
+    assert_eq!(lab.r1.count_record("hook active"), 1, "{}", lab.dump());
+    assert_eq!(lab.r2.records(), vec!["hook inactive"], "{}", lab.dump());
     // Without the private link as well, the backup takes over.
     lab.r1.ns.ip(&["link", "set", "eth1", "down"]);
     assert!(
@@ -297,6 +368,33 @@ fn heartbeat_over_the_private_link_only() {
         "{}",
         lab.dump()
     );
+    assert!(
+        wait_for(S(3), || lab.r2.has_vips_as_configured()),
+        "{}",
+        lab.dump()
+    );
+    assert!(
+        wait_for(S(2), || lab.r2.count_record("hook active") == 1
+            && lab.r2.count_records("start ") == 1),
+        "{}",
+        lab.dump()
+    );
+    // r2's ARPs cannot reach the client (its public port is cut): once
+    // they are done the client still reaches the VIP through r1, which
+    // hears no partner either and stays active (split brain, gaps.md C6).
+    assert!(
+        lab.r2.wait_logged("gratuitous lvs arps finished", S(8)),
+        "{}",
+        lab.dump()
+    );
+    assert!(
+        lab.client_neigh(VIP).contains(&r1_mac),
+        "{}",
+        lab.client_neigh(VIP)
+    );
+    assert!(lab.r1.has_vips_as_configured(), "{}", lab.dump());
+    assert!(!lab.r1.log().contains("deactivating"), "{}", lab.dump());
+    assert_eq!(lab.r1.count_records("start "), 1, "{}", lab.dump());
 }
 
 #[test]
@@ -356,6 +454,18 @@ fn partition_then_heal() {
         lab.dump()
     );
     assert!(wait_for(S(2), || lab.r2.has_vip() && lab.r1.has_vip()));
+    assert!(
+        wait_for(S(2), || lab.r2.has_vips_as_configured()
+            && lab.r1.has_vips_as_configured()),
+        "{}",
+        lab.dump()
+    );
+    assert!(
+        wait_for(S(2), || lab.r2.count_record("hook active") == 1
+            && lab.r2.count_records("start ") == 1),
+        "{}",
+        lab.dump()
+    );
     // Heal: the backup yields, the master re-announces.
     lab.r2_public(true);
     assert!(
@@ -375,6 +485,32 @@ fn partition_then_heal() {
         "{}",
         lab.dump()
     );
+    assert!(
+        wait_for(S(3), || lab.r2.has_no_vip()
+            && lab.r1.has_vips_as_configured()),
+        "{}",
+        lab.dump()
+    );
+    // Hooks: r2 ran inactive_cmd when it yielded (after start-up's); r1
+    // re-ran active_cmd with each re-announcement (gaps.md C17) and kept
+    // its lvsd.
+    assert!(
+        wait_for(S(2), || lab.r2.count_record("hook inactive") == 2),
+        "{}",
+        lab.dump()
+    );
+    assert_eq!(lab.r2.count_record("hook active"), 1, "{}", lab.dump());
+    assert!(
+        wait_for(S(2), || {
+            let resent = lab.r1.count_logged("partner active: resending arps");
+            resent >= 1 && lab.r1.count_record("hook active") == 1 + resent
+        }),
+        "{}",
+        lab.dump()
+    );
+    assert_eq!(lab.r1.count_record("hook inactive"), 1, "{}", lab.dump());
+    assert_eq!(lab.r1.count_records("start "), 1, "{}", lab.dump());
+    assert_eq!(lab.r1.count_records("stop "), 0, "{}", lab.dump());
     let r1_mac = lab.r1.mac();
     assert!(
         wait_for(S(6), || {
@@ -395,6 +531,14 @@ fn lvsd_death_hands_over_to_the_backup() {
     let cf = Cf::default();
     cold_start(&mut lab, &cf);
     assert!(wait_for(S(2), || lab.r1.count_records("start ") == 1));
+    assert!(lab.client_resolve(VIP), "client cannot resolve the VIP");
+    let r1_mac = lab.r1.mac();
+    let r2_mac = lab.r2.mac();
+    assert!(
+        lab.client_neigh(VIP).contains(&r1_mac),
+        "{}",
+        lab.client_neigh(VIP)
+    );
     let lvsd = lab.r1.lvsd_pid(0);
     // SAFETY: the recorder is our own grandchild.
     unsafe { libc::kill(lvsd, libc::SIGUSR1) };
@@ -405,16 +549,45 @@ fn lvsd_death_hands_over_to_the_backup() {
         lab.dump()
     );
     assert!(wait_for(S(3), || !lab.r1.has_vip()), "{}", lab.dump());
+    assert!(wait_for(S(3), || lab.r1.has_no_vip()), "{}", lab.dump());
+    // r1 ran inactive_cmd on the deactivation (after start-up's).
+    assert!(
+        wait_for(S(2), || lab.r1.count_record("hook inactive") == 2),
+        "{}",
+        lab.dump()
+    );
     assert!(
         lab.r2.wait_logged("primary inactive: activating lvs", S(4)),
         "{}",
         lab.dump()
     );
     assert!(wait_for(S(2), || lab.r2.has_vip()));
+    assert!(
+        wait_for(S(2), || lab.r2.has_vips_as_configured()),
+        "{}",
+        lab.dump()
+    );
+    // r2 ran active_cmd and started its lvsd.
+    assert!(
+        wait_for(S(2), || lab.r2.count_record("hook active") == 1
+            && lab.r2.count_records("start ") == 1),
+        "{}",
+        lab.dump()
+    );
+    // r2's gratuitous ARPs move the client's neighbour entry to r2.
+    assert!(
+        wait_for(S(3), || lab.client_neigh(VIP).contains(&r2_mac)),
+        "client neighbour entry still {}; r2 is {r2_mac}",
+        lab.client_neigh(VIP)
+    );
     // r1 is a healthy standby afterwards (childfail cleared by r2's running).
     std::thread::sleep(S(4));
     assert!(!lab.r1.has_vip(), "{}", lab.dump());
     assert_eq!(lab.r1.count_records("start "), 1, "{}", lab.dump());
+    assert_eq!(lab.r1.count_record("hook active"), 1, "{}", lab.dump());
+    assert_eq!(lab.r1.count_record("hook inactive"), 2, "{}", lab.dump());
+    assert!(lab.r1.has_no_vip(), "{}", lab.dump());
+    assert!(lab.r2.has_vips_as_configured(), "{}", lab.dump());
     let rec = lab.r1.records();
     assert!(rec.contains(&format!("die {lvsd}")), "{rec:?}");
     assert!(

@@ -278,6 +278,27 @@ impl Router {
         self.vip_line(VIP).is_some()
     }
 
+    /// Both VIPs of the default lvs.cf are up with the labels, masks and
+    /// broadcasts `ifconfig` gave them (classful /24 and /16).
+    pub fn has_vips_as_configured(&self) -> bool {
+        let a = self.addrs();
+        a.contains(&format!(
+            "inet {VIP}/24 brd 192.0.2.255 scope global secondary eth0:1"
+        )) && a.contains(&format!(
+            "inet {VIP_B}/16 brd 172.16.255.255 scope global eth0:2"
+        ))
+    }
+
+    /// Neither VIP is on the router.
+    pub fn has_no_vip(&self) -> bool {
+        self.vip_line(VIP).is_none() && self.vip_line(VIP_B).is_none()
+    }
+
+    /// How many records are exactly `line`.
+    pub fn count_record(&self, line: &str) -> usize {
+        self.records().iter().filter(|l| *l == line).count()
+    }
+
     pub fn mac(&self) -> String {
         self.ns.mac("eth0")
     }
