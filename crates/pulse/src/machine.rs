@@ -138,6 +138,18 @@ pub enum Action {
     VipsUp,
     /// Stop pending ARPs and take the VIPs (and NAT router) down (§7.2).
     VipsDown,
+    /// A monitored NIC went down (§9): delete the kernel's neighbour entries
+    /// for the partner's heartbeat addresses on the NICs that did (the one
+    /// carrying our public address, our private one). The heartbeats sent
+    /// since the carrier went, queued while the kernel tries to resolve the
+    /// partner, are dropped with them instead of reaching the partner, out
+    /// of date, if the link comes back within those few seconds.
+    ForgetPartnerNeighbours {
+        /// On the NIC carrying our public address.
+        primary: bool,
+        /// On the NIC carrying our private address.
+        private: bool,
+    },
     /// Forward SIGHUP to lvsd.
     ForwardHup,
     /// fos mode: start fos in this role and remember it.
@@ -427,6 +439,14 @@ impl Machine {
             out.push(log("Private NIC: link down".into()));
         }
         out.push(log("Local NIC link failure: Pulse disabled".into()));
+        // The last heartbeat may have gone out after the carrier and before
+        // this check, saying *running*: it waits in the kernel for the
+        // partner's MAC, and delivered late it would make a partner that
+        // has taken over since yield at once.
+        out.push(Action::ForgetPartnerNeighbours {
+            primary: !primary_up,
+            private: !private_up,
+        });
         self.linkfail = true;
         if self.active {
             match self.settings.mode {

@@ -1,5 +1,6 @@
 //! Interface queries: role determination (§3, shared with fos in
-//! `lvs_util::netif`) and link monitoring (§9, with the C14 fix).
+//! `lvs_util::netif`) and link monitoring (§9, with the C14 fix), with the
+//! device that carries an address.
 
 use std::net::Ipv4Addr;
 
@@ -39,6 +40,18 @@ pub fn link_up_for(addr: Ipv4Addr) -> bool {
     }
 }
 
+/// The device carrying `addr` (the base device of an alias label), if
+/// any interface carries it.
+pub fn device_for(addr: Ipv4Addr) -> Option<String> {
+    let addrs = lvs_util::netif::ipv4_addresses().ok()?;
+    device_in(&addrs, addr)
+}
+
+fn device_in(addrs: &[(String, Ipv4Addr, InterfaceFlags)], addr: Ipv4Addr) -> Option<String> {
+    let (label, _, _) = addrs.iter().find(|(_, ip, _)| *ip == addr)?;
+    Some(label.split(':').next().unwrap_or(label).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,6 +65,29 @@ mod tests {
         );
         assert_eq!(role_from(Ok(false)), (false, None));
         assert_eq!(role_from(Ok(true)), (true, None));
+    }
+
+    #[test]
+    fn the_device_of_an_address_is_its_labels_base_device() {
+        let a = |label: &str, ip: [u8; 4]| {
+            (
+                label.to_string(),
+                Ipv4Addr::from(ip),
+                InterfaceFlags::empty(),
+            )
+        };
+        let addrs = vec![
+            a("lo", [127, 0, 0, 1]),
+            a("eth0", [192, 0, 2, 1]),
+            a("eth0:1", [192, 0, 2, 100]),
+            a("eth1", [10, 0, 0, 1]),
+        ];
+        let dev = |ip: [u8; 4]| device_in(&addrs, Ipv4Addr::from(ip));
+        assert_eq!(dev([192, 0, 2, 1]).as_deref(), Some("eth0"));
+        assert_eq!(dev([192, 0, 2, 100]).as_deref(), Some("eth0"));
+        assert_eq!(dev([10, 0, 0, 1]).as_deref(), Some("eth1"));
+        assert_eq!(dev([10, 0, 0, 2]), None);
+        assert_eq!(device_for(Ipv4Addr::LOCALHOST).as_deref(), Some("lo"));
     }
 
     #[test]

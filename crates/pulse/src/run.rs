@@ -327,6 +327,9 @@ impl Loop {
                     arp::take_down(n, &self.shell.cfg.down_targets()).await;
                 }
             }
+            Action::ForgetPartnerNeighbours { primary, private } => {
+                self.forget_partner_neighbours(primary, private).await;
+            }
             Action::ForwardHup => {
                 if let Some(n) = &self.shell.notifier {
                     n.reloading();
@@ -405,6 +408,50 @@ impl Loop {
                 "Warning -- failed to send heartbeat (private if): {}",
                 lvs_util::errtext(&e)
             );
+        }
+    }
+
+    /// Deletes the neighbour entries of the partner's heartbeat addresses
+    /// on the devices carrying our monitored addresses whose link went down
+    /// (see [`Action::ForgetPartnerNeighbours`]). Failures, ENOENT (no
+    /// entry) the usual one, are only logged with `-v`.
+    async fn forget_partner_neighbours(&self, primary: bool, private: bool) {
+        let (Some(n), Some((ours, our_private))) = (&self.netlink, self.shell.monitor) else {
+            return;
+        };
+        let mut devices: Vec<String> = Vec::new();
+        for (down, addr) in [(primary, ours), (private, our_private)] {
+            if let Some(dev) = down.then(|| netif::device_for(addr)).flatten()
+                && !devices.contains(&dev)
+            {
+                devices.push(dev);
+            }
+        }
+        let mut partner = vec![*self.shell.to_public.ip()];
+        if let Some(p) = self.shell.to_private
+            && !partner.contains(p.ip())
+        {
+            partner.push(*p.ip());
+        }
+        for dev in &devices {
+            let index = match send_arp::ifindex(dev) {
+                Ok(i) => i,
+                Err(e) => {
+                    tracing::debug!(
+                        "cannot forget the partner's neighbour entries on {dev}: {}",
+                        lvs_util::errtext(&e)
+                    );
+                    continue;
+                }
+            };
+            for ip in &partner {
+                match n.forget_neighbour(index, *ip).await {
+                    Ok(()) => tracing::debug!("forgot the neighbour entry of {ip} on {dev}"),
+                    Err(e) => {
+                        tracing::debug!("cannot forget the neighbour entry of {ip} on {dev}: {e}")
+                    }
+                }
+            }
         }
     }
 

@@ -1,13 +1,15 @@
 //! VIPs over rtnetlink: what `ifconfig DEV IP [netmask M broadcast B] up`
 //! and `ifconfig DEV down` did in the original (§7.2, §8), with the same
 //! label, prefix length and broadcast; and, on the same socket, the route
-//! dump of fos mode's gateway check.
+//! dump of fos mode's gateway check and the deletion of the partner's
+//! neighbour entries when a monitored link goes down.
 
 use std::net::Ipv4Addr;
 
 use futures::TryStreamExt as _;
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
 use netlink_packet_route::route::RouteMessage;
 use rtnetlink::Handle;
 
@@ -55,6 +57,23 @@ impl Netlink {
             .get(msg)
             .execute()
             .try_collect()
+            .await
+            .map_err(err)
+    }
+
+    /// Deletes the neighbour entry of `ip` on interface `index` (`ip neigh
+    /// del IP dev DEV`). An entry still resolving drops the packets queued
+    /// on it; no entry gives ENOENT.
+    pub async fn forget_neighbour(&self, index: u32, ip: Ipv4Addr) -> Result<(), NetlinkError> {
+        let mut msg = NeighbourMessage::default();
+        msg.header.family = AddressFamily::Inet;
+        msg.header.ifindex = index;
+        msg.attributes
+            .push(NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)));
+        self.handle
+            .neighbours()
+            .del(msg)
+            .execute()
             .await
             .map_err(err)
     }

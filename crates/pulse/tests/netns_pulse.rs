@@ -188,6 +188,17 @@ fn primary_link_down_with_monitor_links() {
         "{}",
         lab.dump()
     );
+    // Cable back as soon as r2 has taken over (about 2 s after the pull: a
+    // deadtime after r2 last heard r1). The heartbeat r1 sent after the
+    // carrier went and before it noticed still said *running*; the kernel
+    // queued it on r1's neighbour entry for r2 while trying to resolve r2's
+    // MAC (3 probes 1 s apart from that send, so until about a second after
+    // r2's takeover) and would deliver it now, making r2 yield and take
+    // over again at once. pulse deletes the partner's neighbour entries on
+    // the device when it sees the link go down, which drops that heartbeat.
+    lab.sw.ip(&["link", "set", "p1", "up"]);
+    let plugged = pulled.elapsed();
+    eprintln!("cable back {plugged:?} after the pull");
     assert!(wait_for(S(2), || lab.r2.has_vip()));
     assert!(
         wait_for(S(2), || lab.r2.has_vips_as_configured()),
@@ -206,15 +217,6 @@ fn primary_link_down_with_monitor_links() {
         "client neighbour entry still {}; r2 is {r2_mac}",
         lab.client_neigh(VIP)
     );
-    // The heartbeat r1 sent just before it noticed the failure still said
-    // *running*; with no carrier the kernel keeps it queued while it tries
-    // to resolve r2's MAC (3 probes, 1 s apart, from that send up to a
-    // keepalive after the pull) and sends it if the cable comes back within
-    // that time, which makes r2 yield and take over again at once. Plug the
-    // cable back only after the kernel dropped it.
-    std::thread::sleep(S(5).saturating_sub(pulled.elapsed()));
-    // Cable back: r1 is enabled again but stays standby (no fail-back).
-    lab.sw.ip(&["link", "set", "p1", "up"]);
     assert!(
         lab.r1
             .wait_logged("Local NIC link(s) restored: Pulse enabled", S(5)),
@@ -233,7 +235,18 @@ fn primary_link_down_with_monitor_links() {
     // r2 kept the service throughout: one activation, one lvsd.
     assert_eq!(lab.r2.count_records("start "), 1, "{}", lab.dump());
     assert_eq!(lab.r2.count_record("hook active"), 1, "{}", lab.dump());
+    assert!(
+        !lab.r2.logged("partner active: deactivating LVS"),
+        "cable back {plugged:?} after the pull\n{}",
+        lab.dump()
+    );
     assert!(!lab.r2.log().contains("deactivating"), "{}", lab.dump());
+    assert_eq!(
+        lab.r2.log().matches("activating lvs").count(),
+        1,
+        "{}",
+        lab.dump()
+    );
     assert!(
         lab.client_neigh(VIP).contains(&r2_mac),
         "{}",

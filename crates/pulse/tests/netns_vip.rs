@@ -1,6 +1,7 @@
 //! The rtnetlink VIP adapter against a real kernel: labels, masks and
 //! broadcasts as `ifconfig` produced them, alias replacement, idempotent
-//! re-announcement, and removal (gaps.md C11: never the NIC's own address).
+//! re-announcement, and removal (gaps.md C11: never the NIC's own address);
+//! the neighbour deletion of a monitored link's failure.
 
 use lvs_tests::netns::{Netns, veth};
 use pulse::config::Target;
@@ -200,5 +201,64 @@ fn gateway_check_and_bring_ups_at_once_both_succeed() {
             "round {round}: the gateway counts as unreachable"
         );
         with_netlink(&ns, async |n: Netlink| n.down(&t).await.unwrap());
+    }
+}
+
+/// What pulse relies on when a monitored link goes down: a datagram sent
+/// without carrier waits in the neighbour entry of its destination while
+/// the kernel tries to resolve it, and arrives late if the link comes back
+/// within those seconds; `forget_neighbour` deletes the entry and drops the
+/// datagram with it. Forgetting an entry that is not there fails (ENOENT).
+#[test]
+fn forgetting_a_resolving_neighbour_drops_the_datagram_queued_on_it() {
+    if !lvs_tests::require(
+        lvs_tests::Need::Netns,
+        "forgetting_a_resolving_neighbour_drops_the_datagram_queued_on_it",
+    ) {
+        return;
+    }
+    let ns = Netns::new("lpvipg");
+    let peer = Netns::new("lpviph");
+    veth(&ns, "eth0", &peer, "eth0");
+    ns.ip(&["addr", "add", "192.0.2.1/24", "dev", "eth0"]);
+    peer.ip(&["addr", "add", "192.0.2.2/24", "dev", "eth0"]);
+    let rx = peer.enter(|| std::net::UdpSocket::bind("192.0.2.2:5390").unwrap());
+    rx.set_read_timeout(Some(std::time::Duration::from_millis(2500)))
+        .unwrap();
+    let tx = ns.enter(|| std::net::UdpSocket::bind("192.0.2.1:0").unwrap());
+    let index = ns.enter(|| send_arp::ifindex("eth0")).unwrap();
+    let partner = "192.0.2.2".parse().unwrap();
+    let entry = || ns.ip(&["neigh", "show", "192.0.2.2", "dev", "eth0"]);
+    for forget in [false, true] {
+        // Cable out: the kernel has seen the carrier go (and flushed the
+        // entries it had) before the datagram goes out.
+        peer.ip(&["link", "set", "eth0", "down"]);
+        assert!(lvs_tests::netns::wait_for(
+            std::time::Duration::from_secs(3),
+            || ns.ip(&["link", "show", "eth0"]).contains("NO-CARRIER")
+        ));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        tx.send_to(&[u8::from(forget)], "192.0.2.2:5390").unwrap();
+        assert!(entry().contains("INCOMPLETE"), "{}", entry());
+        if forget {
+            with_netlink(&ns, async |n: Netlink| {
+                n.forget_neighbour(index, partner).await.unwrap();
+                assert!(n.forget_neighbour(index, partner).await.is_err());
+            });
+            assert_eq!(entry().trim(), "", "entry left");
+        }
+        // Cable back.
+        peer.ip(&["link", "set", "eth0", "up"]);
+        let mut buf = [0u8; 4];
+        let got = rx.recv_from(&mut buf).map(|(len, _)| buf[..len].to_vec());
+        if forget {
+            assert!(got.is_err(), "a forgotten datagram arrived: {got:?}");
+        } else {
+            assert_eq!(got.unwrap(), [0], "the queued datagram arrives late");
+        }
+        assert!(lvs_tests::netns::wait_for(
+            std::time::Duration::from_secs(3),
+            || !ns.ip(&["link", "show", "eth0"]).contains("NO-CARRIER")
+        ));
     }
 }

@@ -324,13 +324,19 @@ fn a_local_link_failure_with_fail_partner_keeps_control() {
             "local link failure: we want control!"
         ]
     );
-    assert!(effects(&a).is_empty());
+    let forget = Action::ForgetPartnerNeighbours {
+        primary: true,
+        private: false,
+    };
+    assert_eq!(effects(&a), std::slice::from_ref(&forget));
     assert!(m.active && m.linkfail);
     // Without fail-partner the node stands down.
     let mut m = active(true);
     let a = m.step(down, ms(300));
     assert_eq!(logs(&a)[2], "local link failure: deactivating FOS");
-    assert_eq!(effects(&a), STAND_DOWN);
+    let mut want = vec![forget];
+    want.extend(STAND_DOWN);
+    assert_eq!(effects(&a), want);
     assert!(!m.active);
     // linkfail blocks activation by a stopped or dead partner.
     assert!(effects(&m.step(beat(FOS_STOPPED), ms(400))).is_empty());

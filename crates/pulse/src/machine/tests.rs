@@ -285,7 +285,12 @@ fn link_failure_deactivates_and_blocks_activation_until_restored() {
             "local link failure: deactivating LVS",
         ]
     );
-    assert_eq!(effects(&a), DEACTIVATE.to_vec());
+    let mut want = vec![Action::ForgetPartnerNeighbours {
+        primary: true,
+        private: true,
+    }];
+    want.extend(DEACTIVATE);
+    assert_eq!(effects(&a), want);
     assert!(m.linkfail && !m.active);
     // Still failing: silent.
     assert!(
@@ -391,10 +396,90 @@ fn only_the_failing_nic_is_named() {
             "Local NIC link failure: Pulse disabled"
         ]
     );
-    assert!(
-        effects(&a).is_empty(),
+    assert_eq!(
+        effects(&a),
+        [Action::ForgetPartnerNeighbours {
+            primary: false,
+            private: true,
+        }],
         "inactive node: nothing to deactivate"
     );
+}
+
+/// The neighbour entries go on the NICs that went down, once per failure,
+/// before the deactivation (while its lvsd stop waits, the queued
+/// heartbeat is already gone), in every role and mode, test mode included
+/// (its heartbeats say *running* too).
+#[test]
+fn a_link_failure_forgets_the_partners_neighbours_on_the_failed_nics_once() {
+    let down = |primary_up, private_up| Event::Links {
+        primary_up,
+        private_up,
+    };
+    for bits in 0..(1u32 << 4) {
+        for mode in [Mode::Lvs, Mode::Fos] {
+            let mut s = flagged(settings, bits);
+            s.mode = mode;
+            for (p, q) in [(false, true), (true, false), (false, false)] {
+                let mut m = Machine::new(s.clone(), ms(0));
+                m.step(Event::Start { forced: true }, ms(0));
+                let a = m.step(down(p, q), ms(100));
+                let forget = Action::ForgetPartnerNeighbours {
+                    primary: !p,
+                    private: !q,
+                };
+                let at = a.iter().position(|x| *x == forget);
+                let ctx = format!("{s:?} {p} {q} {a:?}");
+                assert_eq!(
+                    a.iter()
+                        .filter(|x| matches!(x, Action::ForgetPartnerNeighbours { .. }))
+                        .count(),
+                    1,
+                    "{ctx}"
+                );
+                let at = at.expect(&ctx);
+                // Right after the link lines, before anything else.
+                assert_eq!(
+                    a[at - 1],
+                    Action::Log("Local NIC link failure: Pulse disabled".into()),
+                    "{ctx}"
+                );
+                assert!(
+                    a[..at]
+                        .iter()
+                        .all(|x| matches!(x, Action::Log(_) | Action::Debug(_))),
+                    "{ctx}"
+                );
+                // Still down, or the other NIC going too: nothing more.
+                for again in [down(p, q), down(false, false)] {
+                    let a = m.step(again, ms(200));
+                    assert!(
+                        !a.iter()
+                            .any(|x| matches!(x, Action::ForgetPartnerNeighbours { .. })),
+                        "{ctx} {a:?}"
+                    );
+                }
+                // Restored, then down again: forgotten again.
+                m.step(down(true, true), ms(300));
+                let a = m.step(down(p, q), ms(400));
+                assert!(a.contains(&forget), "{ctx} {a:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn links_that_stay_up_forget_nothing() {
+    let mut m = active_machine(false);
+    let a = m.step(
+        Event::Links {
+            primary_up: true,
+            private_up: true,
+        },
+        ms(100),
+    );
+    assert!(a.is_empty(), "{a:?}");
+    assert!(m.active);
 }
 
 #[test]
@@ -615,6 +700,14 @@ fn invariants_hold_for_every_state_and_event() {
         },
         Event::Links {
             primary_up: true,
+            private_up: false,
+        },
+        Event::Links {
+            primary_up: false,
+            private_up: false,
+        },
+        Event::Links {
+            primary_up: true,
             private_up: true,
         },
         Event::ChildExited {
@@ -722,11 +815,35 @@ fn check(before: &Machine, ev: &Event, now: Duration, a: &[Action], after: &Mach
     assert!(after.next_need >= before.next_need.min(now), "{}", ctx());
     // The node's beat always matches its state.
     assert_eq!(after.beat() == Beat::Running, after.active, "{}", ctx());
+    // The partner's neighbour entries are forgotten exactly when a link
+    // failure begins, and only on the NICs that are down.
+    let forgets: Vec<&Action> = a
+        .iter()
+        .filter(|x| matches!(x, Action::ForgetPartnerNeighbours { .. }))
+        .collect();
+    match ev {
+        Event::Links {
+            primary_up,
+            private_up,
+        } if !before.linkfail && (!*primary_up || !*private_up) => assert_eq!(
+            forgets,
+            [&Action::ForgetPartnerNeighbours {
+                primary: !primary_up,
+                private: !private_up,
+            }],
+            "{}",
+            ctx()
+        ),
+        _ => assert!(forgets.is_empty(), "{}", ctx()),
+    }
     // A failure flag never leaves a node active after a link or child event.
     if matches!(
         ev,
         Event::Links {
             primary_up: false,
+            ..
+        } | Event::Links {
+            private_up: false,
             ..
         } | Event::ChildExited { daemon: true, .. }
     ) {
