@@ -304,14 +304,36 @@ impl Router {
     }
 
     pub fn dump(&self) -> String {
+        // Who holds which UDP port, and which processes run here: a
+        // heartbeat bind that fails is explained by these.
+        let sockets = self
+            .ns
+            .command("ss")
+            .args(["-uanp"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let pids: Vec<String> = self
+            .ns
+            .pids()
+            .iter()
+            .map(|p| {
+                let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+                format!("{p} {}", String::from_utf8_lossy(&cmd).replace('\0', " "))
+            })
+            .collect();
         format!(
-            "--- {} log ---\n{}\n--- {} records ---\n{}\n--- {} addrs ---\n{}",
+            "--- {} log ---\n{}\n--- {} records ---\n{}\n--- {} addrs ---\n{}\n\
+             --- {} UDP sockets ---\n{sockets}--- {} processes ---\n{}",
             self.name,
             self.log(),
             self.name,
             self.records().join("\n"),
             self.name,
-            self.addrs()
+            self.addrs(),
+            self.name,
+            self.name,
+            pids.join("\n")
         )
     }
 }
