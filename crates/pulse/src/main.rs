@@ -37,6 +37,28 @@ fn early_log(nodaemon: bool, msg: &str) {
     }
 }
 
+/// How long a busy heartbeat address is retried at start-up.
+const BIND_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Binds a heartbeat socket. A pulse that has just exited can leave its
+/// socket bound for some milliseconds (a hook it started last holds a copy
+/// until the hook's exec has closed it), so a restart retries a busy
+/// address for up to [`BIND_PATIENCE`]; another pulse that really holds it
+/// still fails, a second later.
+fn bind_heartbeat(addr: SocketAddrV4) -> std::io::Result<UdpSocket> {
+    let end = std::time::Instant::now() + BIND_PATIENCE;
+    loop {
+        match UdpSocket::bind(addr) {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse && std::time::Instant::now() < end =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => return r,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let opts = match cli::parse(std::env::args_os()).or_exit() {
         Ok(o) => o,
@@ -112,7 +134,7 @@ fn main() -> ExitCode {
             "pulse: backup_private must be set in {file} when primary_private is set"
         ));
     }
-    let bind = |ip: Ipv4Addr| UdpSocket::bind(SocketAddrV4::new(ip, cfg.heartbeat_port));
+    let bind = |ip: Ipv4Addr| bind_heartbeat(SocketAddrV4::new(ip, cfg.heartbeat_port));
     let sockets = bind(own).and_then(|p| {
         let q = if cfg.has_private() {
             Some(bind(own_private)?)

@@ -159,6 +159,35 @@ fn backup_marked_inactive_exits_255() {
     assert!(lab.r2.records().is_empty());
 }
 
+/// A restart right after a pulse exited may find the old socket still
+/// bound for some milliseconds (its last hook holds a copy until its exec
+/// has closed it): pulse waits for the address instead of failing.
+#[test]
+fn a_heartbeat_address_freed_soon_after_start_is_waited_for() {
+    if !lvs_tests::require(
+        lvs_tests::Need::Netns,
+        "a_heartbeat_address_freed_soon_after_start_is_waited_for",
+    ) {
+        return;
+    }
+    let mut lab = Lab::new("20", false);
+    let busy = lab
+        .r1
+        .ns
+        .enter(|| std::net::UdpSocket::bind("192.0.2.1:539").unwrap());
+    lab.r1.start(&Cf::default(), &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    drop(busy);
+    assert!(
+        lab.r1
+            .wait_logged("STARTING PULSE AS MASTER", Duration::from_secs(5)),
+        "{}",
+        lab.dump()
+    );
+    assert!(!lab.r1.log().contains("failed to bind"), "{}", lab.dump());
+    assert_eq!(lab.r1.stop(), Some(0), "{}", lab.dump());
+}
+
 #[test]
 fn bind_failure_is_fatal() {
     if !lvs_tests::require(lvs_tests::Need::Netns, "bind_failure_is_fatal") {
