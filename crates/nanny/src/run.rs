@@ -14,59 +14,11 @@ use crate::program::{ExternalCheck, Finished, LoadProbe};
 use crate::report;
 use crate::sys::{SignalFd, block_signals, errno_text, poll_ms, set_cloexec};
 
-/// Longest message the original writes to stdout (its 256-byte buffer);
-/// syslog gets the whole message (nanny.md §10).
-const MAX_STDOUT_MESSAGE: usize = 255;
-
-/// The part of `msg` the stdout copy shows: at most 255 bytes, cut at a
-/// character boundary.
-pub fn stdout_cut(msg: &str) -> &str {
-    let mut end = msg.len().min(MAX_STDOUT_MESSAGE);
-    while !msg.is_char_boundary(end) {
-        end -= 1;
-    }
-    &msg[..end]
-}
-
 /// Logs one message at `level`; always as data.
 pub fn emit(level: Level, msg: &str) {
     match level {
         Level::Info => tracing::info!("{msg}"),
         Level::Verbose => tracing::debug!("{msg}"),
-    }
-}
-
-/// The `--nodaemon` stdout sink: `nanny: MESSAGE` with the message cut
-/// to 255 bytes as the original's buffer does.
-struct CutStdout(lvs_util::log::PiranhaLayer);
-
-#[derive(Default)]
-struct Message(String);
-
-impl tracing::field::Visit for Message {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        if field.name() == "message" {
-            self.0.push_str(value);
-        }
-    }
-
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            use std::fmt::Write as _;
-            let _ = write!(self.0, "{value:?}");
-        }
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CutStdout {
-    fn on_event(
-        &self,
-        event: &tracing::Event<'_>,
-        _ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        let mut m = Message::default();
-        event.record(&mut m);
-        self.0.emit(stdout_cut(&m.0));
     }
 }
 
@@ -84,8 +36,11 @@ fn init_logging(nodaemon: bool, verbose: bool) {
     } else {
         tracing::level_filters::LevelFilter::INFO
     };
-    let stdout =
-        nodaemon.then(|| CutStdout(PiranhaLayer::new("nanny", Sink::Stdout)).with_filter(level));
+    let stdout = nodaemon.then(|| {
+        PiranhaLayer::new("nanny", Sink::Stdout)
+            .stdout_max(lvs_util::log::STDOUT_MESSAGE_MAX)
+            .with_filter(level)
+    });
     let _ = tracing_subscriber::registry()
         .with(PiranhaLayer::new("nanny", Sink::Syslog).with_filter(level))
         .with(stdout)
@@ -542,16 +497,6 @@ impl Shell {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stdout_copy_is_cut_at_255_bytes() {
-        assert_eq!(stdout_cut("short"), "short");
-        let long = "y".repeat(400);
-        assert_eq!(stdout_cut(&long), &long[..255]);
-        // never inside a character: 254 ASCII bytes, then a 2-byte one
-        let mixed = format!("{}é and more", "a".repeat(254));
-        assert_eq!(stdout_cut(&mixed), &mixed[..254]);
-    }
 
     #[test]
     fn settings_lines_name_the_mode() {

@@ -20,9 +20,6 @@ fn fail(text: &str) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// Longest message pulse writes to stdout with `-n` (pulse.md §11.1).
-const STDOUT_MAX: usize = 255;
-
 /// Logs a message before logging is set up (the original logged these
 /// before `openlog`): to stdout with `-n`, else to syslog with the default
 /// identity and facility.
@@ -30,7 +27,7 @@ fn early_log(nodaemon: bool, msg: &str) {
     if nodaemon {
         print!(
             "{}",
-            lvs_util::log::stdout_line("pulse", msg, Some(STDOUT_MAX))
+            lvs_util::log::stdout_line("pulse", msg, Some(lvs_util::log::STDOUT_MESSAGE_MAX))
         );
     } else {
         lvs_util::log::syslog_info(msg);
@@ -177,7 +174,12 @@ fn main() -> ExitCode {
     } else {
         Sink::Stdout
     };
-    lvs_util::log::init_stdout_max("pulse", sink, opts.verbose, STDOUT_MAX);
+    lvs_util::log::init_stdout_max(
+        "pulse",
+        sink,
+        opts.verbose,
+        lvs_util::log::STDOUT_MESSAGE_MAX,
+    );
     for l in early_logs {
         tracing::info!("{l}");
     }

@@ -6,8 +6,6 @@ use std::net::Ipv4Addr;
 
 use nix::net::if_::InterfaceFlags;
 
-pub use lvs_util::netif::is_master;
-
 /// What the original logged when it could not open `/proc/net/dev` (pulse.md
 /// §3, §14), trailing newline included; the node is then the master.
 pub const PROC_NET_DEV_FAILED: &str = "failed to open /proc/net/dev!\n";

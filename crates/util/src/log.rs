@@ -69,6 +69,10 @@ impl PiranhaLayer {
     }
 }
 
+/// Longest message Piranha's programs write to stdout (their 256-byte
+/// message buffers); syslog gets whole messages.
+pub const STDOUT_MESSAGE_MAX: usize = 255;
+
 /// The first `max` bytes of `message`, or fewer so as not to split a
 /// character (Piranha's fixed-size message buffers kept 255 bytes).
 pub fn cut(message: &str, max: usize) -> &str {
