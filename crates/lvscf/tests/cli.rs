@@ -68,66 +68,69 @@ fn check_prints_warnings_on_stderr_and_exits_0() {
     );
 }
 
+/// `lvscf check` on a file `name` holding `content` in `dir`: its exit
+/// code, its stderr and the file's path.
+fn check(dir: &Path, name: &str, content: &str) -> (Option<i32>, String, String) {
+    let f = write(dir, name, content);
+    let out = lvscf(&["check", f.to_str().unwrap()]);
+    (
+        out.status.code(),
+        text(&out.stderr),
+        f.display().to_string(),
+    )
+}
+
 #[test]
 fn check_runs_the_daemons_checks() {
     let dir = tempfile::tempdir().unwrap();
     // Parses, but pulse would exit: no active virtual server.
-    let f = write(
+    let (code, err, name) = check(
         dir.path(),
         "lvs.cf",
         "virtual v {\naddress = 10.0.0.1 eth0:1\n}\n",
     );
-    let name = f.display();
-    let out = lvscf(&["check", f.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(code, Some(1));
     assert_eq!(
-        text(&out.stderr),
+        err,
         format!("{name}: no active lvs services defined in {name}\n")
     );
     // gaps.md B7: primary_private without backup_private.
-    let f = write(
+    let (code, err, name) = check(
         dir.path(),
         "b7.cf",
         "backup_active = 1\nbackup = 10.0.0.3\nprimary_private = 192.168.0.2\n\
          virtual v {\nactive = 1\naddress = 10.0.0.1 eth0:1\n}\n",
     );
-    let name = f.display();
-    let out = lvscf(&["check", f.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(code, Some(1));
     assert_eq!(
-        text(&out.stderr),
+        err,
         format!(
             "{name}: backup_private: expected backup_private because primary_private is set, \
              found none (the backup could not bind its private heartbeat socket)\n"
         )
     );
     // A warning pulse logs and carries on with: exit 0.
-    let f = write(
+    let (code, err, name) = check(
         dir.path(),
         "warn.cf",
         "virtual v {\nactive = 1\naddress = 10.0.0.1 eth0\n}\n",
     );
-    let name = f.display();
-    let out = lvscf(&["check", f.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(code, Some(0));
     assert!(
-        text(&out.stderr).starts_with(&format!(
+        err.starts_with(&format!(
             "{name}:1: virtual v: address: expected an alias device such as eth0:1"
         )),
-        "{}",
-        text(&out.stderr)
+        "{err}"
     );
     // fos mode: fos's checks.
-    let f = write(
+    let (code, err, name) = check(
         dir.path(),
         "fos.cf",
         "service = fos\nfailover f {\nactive = 1\naddress = 10.0.0.1 eth0:1\nstart_cmd = /bin/true\n}\n",
     );
-    let name = f.display();
-    let out = lvscf(&["check", f.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(code, Some(1));
     assert_eq!(
-        text(&out.stderr),
+        err,
         format!(
             "{name}:2: failover f: stop_cmd: expected a stop_cmd command in an active \
              failover block, found none\n"

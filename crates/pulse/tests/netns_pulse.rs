@@ -200,23 +200,7 @@ fn primary_link_down_with_monitor_links() {
     let plugged = pulled.elapsed();
     eprintln!("cable back {plugged:?} after the pull");
     assert!(wait_for(S(2), || lab.r2.has_vip()));
-    assert!(
-        wait_for(S(2), || lab.r2.has_vips_as_configured()),
-        "{}",
-        lab.dump()
-    );
-    assert!(
-        wait_for(S(2), || lab.r2.count_record("hook active") == 1
-            && lab.r2.count_records("start ") == 1),
-        "{}",
-        lab.dump()
-    );
-    // r2's gratuitous ARPs move the client's neighbour entry to r2.
-    assert!(
-        wait_for(S(3), || lab.client_neigh(VIP).contains(&r2_mac)),
-        "client neighbour entry still {}; r2 is {r2_mac}",
-        lab.client_neigh(VIP)
-    );
+    lab.assert_r2_took_over(VIP, &r2_mac);
     assert!(
         lab.r1
             .wait_logged("Local NIC link(s) restored: Pulse enabled", S(5)),
@@ -386,12 +370,7 @@ fn heartbeat_over_the_private_link_only() {
         "{}",
         lab.dump()
     );
-    assert!(
-        wait_for(S(2), || lab.r2.count_record("hook active") == 1
-            && lab.r2.count_records("start ") == 1),
-        "{}",
-        lab.dump()
-    );
+    assert!(wait_for(S(2), || lab.r2.activated_once()), "{}", lab.dump());
     // r2's ARPs cannot reach the client (its public port is cut): once
     // they are done the client still reaches the VIP through r1, which
     // hears no partner either and stays active (split brain, gaps.md C6).
@@ -473,12 +452,7 @@ fn partition_then_heal() {
         "{}",
         lab.dump()
     );
-    assert!(
-        wait_for(S(2), || lab.r2.count_record("hook active") == 1
-            && lab.r2.count_records("start ") == 1),
-        "{}",
-        lab.dump()
-    );
+    assert!(wait_for(S(2), || lab.r2.activated_once()), "{}", lab.dump());
     // Heal: the backup yields, the master re-announces.
     lab.r2_public(true);
     assert!(
@@ -575,24 +549,7 @@ fn lvsd_death_hands_over_to_the_backup() {
         lab.dump()
     );
     assert!(wait_for(S(2), || lab.r2.has_vip()));
-    assert!(
-        wait_for(S(2), || lab.r2.has_vips_as_configured()),
-        "{}",
-        lab.dump()
-    );
-    // r2 ran active_cmd and started its lvsd.
-    assert!(
-        wait_for(S(2), || lab.r2.count_record("hook active") == 1
-            && lab.r2.count_records("start ") == 1),
-        "{}",
-        lab.dump()
-    );
-    // r2's gratuitous ARPs move the client's neighbour entry to r2.
-    assert!(
-        wait_for(S(3), || lab.client_neigh(VIP).contains(&r2_mac)),
-        "client neighbour entry still {}; r2 is {r2_mac}",
-        lab.client_neigh(VIP)
-    );
+    lab.assert_r2_took_over(VIP, &r2_mac);
     // r1 is a healthy standby afterwards (childfail cleared by r2's running).
     std::thread::sleep(S(4));
     assert!(!lab.r1.has_vip(), "{}", lab.dump());
@@ -615,12 +572,7 @@ fn lvsd_ignoring_sigterm_is_killed_after_the_timeout() {
         return;
     }
     let mut lab = Lab::new("09", false);
-    let cf = Cf {
-        backup_active: false,
-        keepalive: "1",
-        deadtime: "1",
-        ..Cf::default()
-    };
+    let cf = Cf::standalone();
     // A stand-alone primary activates after deadtime.
     lab.r1.start_env(&cf, &[], &[("LP_IGNORE_TERM", "1")]);
     assert!(
@@ -689,15 +641,6 @@ fn sub_second_timers_fail_over_within_deadtime() {
 }
 
 /// A stand-alone primary: it activates `deadtime` after start-up.
-fn standalone() -> Cf {
-    Cf {
-        backup_active: false,
-        keepalive: "1",
-        deadtime: "1",
-        ..Cf::default()
-    }
-}
-
 #[test]
 fn verbose_vip_bring_up_logs_the_originals_ifconfig_and_send_arp_lines() {
     if !need("verbose_vip_bring_up_logs_the_originals_ifconfig_and_send_arp_lines") {
@@ -706,7 +649,7 @@ fn verbose_vip_bring_up_logs_the_originals_ifconfig_and_send_arp_lines() {
     let mut lab = Lab::new("17", false);
     let cf = Cf {
         web_nmask: Some("255.255.255.128"),
-        ..standalone()
+        ..Cf::standalone()
     };
     lab.r1.start(&cf, &["-v"]);
     assert!(
@@ -768,7 +711,7 @@ fn vips_come_up_without_a_packet_socket() {
         return;
     }
     let mut lab = Lab::new("18", false);
-    let cf = standalone();
+    let cf = Cf::standalone();
     lab.r1.start_without_net_raw(&cf, &[]);
     assert!(
         lab.r1.wait_logged("partner dead: activating lvs", S(5)),
@@ -845,7 +788,7 @@ fn nodaemon_messages_are_cut_at_255_bytes_on_stdout() {
     let missing = format!("/nonexistent/{}", "x".repeat(300));
     let cf = Cf {
         inactive_cmd: Some(Box::leak(missing.clone().into_boxed_str())),
-        ..standalone()
+        ..Cf::standalone()
     };
     lab.r1.start(&cf, &[]);
     let whole = format!("failed to execute {missing}: No such file or directory");

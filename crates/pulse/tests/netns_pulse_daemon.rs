@@ -11,15 +11,6 @@ use lab::{Cf, Lab, PULSE, RECORDER, wait_for};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 
-fn standalone() -> Cf {
-    Cf {
-        backup_active: false,
-        keepalive: "1",
-        deadtime: "1",
-        ..Cf::default()
-    }
-}
-
 #[test]
 fn daemon_mode_writes_and_removes_the_pid_file() {
     if !lvs_tests::require(
@@ -29,7 +20,7 @@ fn daemon_mode_writes_and_removes_the_pid_file() {
         return;
     }
     let lab = Lab::new("11", false);
-    let cf = standalone();
+    let cf = Cf::standalone();
     std::fs::write(lab.r1.cf_path(), cf.text()).unwrap();
     let pid_file = lab.r1.dir.join("pulse.pid");
     let status = lab
@@ -97,7 +88,7 @@ fn type_notify_reports_ready_reloading_and_stopping() {
         let n = sock.recv(&mut buf).expect("notification");
         String::from_utf8_lossy(&buf[..n]).into_owned()
     };
-    let cf = standalone();
+    let cf = Cf::standalone();
     let pid_file = lab.r1.dir.join("pulse.pid");
     // No -n: under Type=notify pulse does not fork, and logs to syslog.
     std::fs::write(lab.r1.cf_path(), cf.text()).unwrap();

@@ -49,6 +49,16 @@ impl Default for Cf {
 }
 
 impl Cf {
+    /// A router on its own: no active backup, 1 s keepalive and deadtime.
+    pub fn standalone() -> Cf {
+        Cf {
+            backup_active: false,
+            keepalive: "1",
+            deadtime: "1",
+            ..Cf::default()
+        }
+    }
+
     pub fn text(&self) -> String {
         let private = if self.private {
             "primary_private = 198.51.100.1\nbackup_private = 198.51.100.2\n"
@@ -295,6 +305,12 @@ impl Router {
     }
 
     /// How many records are exactly `line`.
+    /// Whether this router has run `active_cmd` once and started lvsd
+    /// once (one activation).
+    pub fn activated_once(&self) -> bool {
+        self.count_record("hook active") == 1 && self.count_records("start ") == 1
+    }
+
     pub fn count_record(&self, line: &str) -> usize {
         self.records().iter().filter(|l| *l == line).count()
     }
@@ -416,6 +432,30 @@ impl Lab {
 
     pub fn dump(&self) -> String {
         format!("{}\n{}", self.r1.dump(), self.r2.dump())
+    }
+
+    /// Asserts that r2 has taken over completely: its VIPs as configured
+    /// (within 2 s), `active_cmd` run and lvsd started once each (2 s), and
+    /// the client's neighbour entry for the VIP on `r2_mac` (3 s).
+    pub fn assert_r2_took_over(&self, vip: &str, r2_mac: &str) {
+        assert!(
+            wait_for(Duration::from_secs(2), || self.r2.has_vips_as_configured()),
+            "{}",
+            self.dump()
+        );
+        assert!(
+            wait_for(Duration::from_secs(2), || self.r2.activated_once()),
+            "{}",
+            self.dump()
+        );
+        // r2's gratuitous ARPs move the client's neighbour entry to r2.
+        assert!(
+            wait_for(Duration::from_secs(3), || self
+                .client_neigh(vip)
+                .contains(r2_mac)),
+            "client neighbour entry still {}; r2 is {r2_mac}",
+            self.client_neigh(vip)
+        );
     }
 }
 
