@@ -42,6 +42,7 @@
 //! ```
 
 mod error;
+mod fingerprint;
 mod format;
 mod json;
 mod lex;
@@ -55,6 +56,7 @@ mod write;
 use std::path::Path;
 
 pub use error::{ConfigError, ErrorCode, LoadError, Warning, WarningKind};
+pub use fingerprint::{Fingerprint, sha256_hex};
 pub use format::format;
 pub use json::to_json;
 pub use model::{
