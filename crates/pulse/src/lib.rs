@@ -16,5 +16,6 @@ pub mod machine;
 pub mod netif;
 pub mod procs;
 pub mod run;
+pub mod status;
 pub mod sync;
 pub mod vip;

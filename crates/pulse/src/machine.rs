@@ -526,6 +526,6 @@ mod fos;
 #[cfg(test)]
 mod fos_tests;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;

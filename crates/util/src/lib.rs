@@ -10,6 +10,7 @@ pub mod netif;
 pub mod popt;
 pub mod process;
 pub mod status_socket;
+pub mod timefmt;
 pub mod version;
 
 /// The C library's text for an OS error, without Rust's `(os error N)`
