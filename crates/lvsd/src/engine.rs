@@ -735,6 +735,10 @@ impl Engine {
                     }
                     return out;
                 }
+                Ok(Report::Failed) => {
+                    // not counted yet
+                    return out;
+                }
                 Err(report::ParseError::Verb(_)) => {
                     // a verb added to the protocol later: ignored
                     return out;

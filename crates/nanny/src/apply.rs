@@ -113,9 +113,14 @@ pub trait Apply {
     fn result(&mut self, _pass: bool) -> Result<(), String> {
         Ok(())
     }
+    /// Notes a failed check (only the report descriptor uses it).
+    fn failed(&mut self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
-/// Under lvsd: one protocol line per operation, verdict and result change (see
+/// Under lvsd: one protocol line per operation, verdict, result change and
+/// failed check (see
 /// [`crate::report`]).
 pub struct ReportFd {
     file: std::fs::File,
@@ -172,6 +177,10 @@ impl Apply for ReportFd {
 
     fn result(&mut self, pass: bool) -> Result<(), String> {
         self.send(Report::Result(pass))
+    }
+
+    fn failed(&mut self) -> Result<(), String> {
+        self.send(Report::Failed)
     }
 }
 

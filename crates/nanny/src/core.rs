@@ -118,6 +118,10 @@ pub enum Action {
     /// result included). Unlike the verdict it follows every check, e.g.
     /// the passing checks of a re-entry while the verdict is still down.
     Result(bool),
+    /// A check failed: sent after every failed check (after its
+    /// [`Action::Result`], if any, and before what the failure causes), so
+    /// lvsd can count failed checks.
+    Failed,
     /// Kill the running check or probe program, if any (logs `Killing child PID`).
     KillChild,
     /// Exit with this status.
@@ -272,6 +276,9 @@ impl Monitor {
         if self.last_result != Some(ok) {
             self.last_result = Some(ok);
             out.push(Action::Result(ok));
+        }
+        if !ok {
+            out.push(Action::Failed);
         }
         if ok {
             self.count += 1;

@@ -48,11 +48,17 @@ impl Sim {
     }
 }
 
-/// Without verbose logs and raw results (raw_results_are_reported_on_change
-/// checks those).
+/// Without verbose logs, raw results and failed-check reports
+/// (raw_results_are_reported_on_change and
+/// every_failed_check_is_reported check those).
 fn quiet(a: Vec<Action>) -> Vec<Action> {
     a.into_iter()
-        .filter(|x| !matches!(x, Action::Log(Level::Verbose, _) | Action::Result(_)))
+        .filter(|x| {
+            !matches!(
+                x,
+                Action::Log(Level::Verbose, _) | Action::Result(_) | Action::Failed
+            )
+        })
         .collect()
 }
 
@@ -477,6 +483,7 @@ fn lvs_no_service_message_is_verbose() {
         a,
         [
             Action::Result(false),
+            Action::Failed,
             Action::Log(Level::Verbose, "avail: 0 active: 0: count: 3".into()),
             Action::Log(Level::Verbose, "No service active & available...".into()),
             Action::Health(false)
@@ -661,6 +668,10 @@ fn explore(m: &Monitor, now: Duration, model: &Model, depth: u32, runs: &mut u64
                     assert_ne!(model2.result, Some(r));
                     model2.result = Some(r);
                 }
+                Action::Failed => {
+                    assert_eq!(input, Input::Checked(false));
+                    assert_eq!(model2.result, Some(false));
+                }
                 Action::Exit(code) => {
                     assert!(matches!(input, Input::Terminate(_)));
                     assert_eq!(code, 0);
@@ -775,12 +786,13 @@ fn raw_results_are_reported_on_change() {
         check(false),
         [
             Action::Result(false),
+            Action::Failed,
             log(DOWN),
             Action::Ipvs(IpvsOp::Delete),
             Action::Health(false)
         ]
     );
-    assert_eq!(check(false), []);
+    assert_eq!(check(false), [Action::Failed]);
     // re-entry: the checks pass, the verdict stays down for 3 of them
     assert_eq!(check(true), [Action::Result(true)]);
     assert_eq!(check(true), []);
@@ -806,4 +818,52 @@ fn a_resumed_monitor_reports_its_first_result() {
     m.step(Input::Due, T0);
     let a = m.step(Input::Checked(true), T0);
     assert_eq!(a.first(), Some(&Action::Result(true)), "{a:?}");
+}
+
+#[test]
+fn every_failed_check_is_reported() {
+    let mut p = params(Mode::Lvs);
+    p.quiesce = true;
+    let mut s = Sim::new(p);
+    let mut check = |ok: bool| -> Vec<Action> {
+        s.now = s.m.next_due().expect("waiting");
+        assert_eq!(s.m.step(Input::Due, s.now), [Action::RunCheck]);
+        s.m.step(Input::Checked(ok), s.now)
+            .into_iter()
+            .filter(|x| !matches!(x, Action::Log(..)))
+            .collect()
+    };
+    // a first check that fails: its result, then the failure
+    assert_eq!(
+        check(false),
+        [Action::Result(false), Action::Failed, Action::Health(false)]
+    );
+    // every further failure, whatever the verdict
+    assert_eq!(check(false), [Action::Failed]);
+    for _ in 0..3 {
+        check(true);
+    }
+    // a failure of a healthy server: before what it causes
+    assert_eq!(
+        check(false),
+        [
+            Action::Result(false),
+            Action::Failed,
+            Action::Ipvs(IpvsOp::Edit(0)),
+            Action::Health(false)
+        ]
+    );
+    assert_eq!(check(false), [Action::Failed]);
+    // passing checks never report one
+    let passes: Vec<Action> = (0..4).flat_map(|_| check(true)).collect();
+    assert!(!passes.contains(&Action::Failed), "{passes:?}");
+    // exactly one per failed check over a long run
+    let mut failures = 0;
+    let mut reported = 0;
+    for i in 0..50u32 {
+        let ok = (i * 7) % 5 < 2;
+        failures += u32::from(!ok);
+        reported += check(ok).iter().filter(|a| **a == Action::Failed).count();
+    }
+    assert_eq!(reported, failures as usize);
 }

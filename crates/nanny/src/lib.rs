@@ -27,6 +27,8 @@
 //! * `Report::Result(pass)`: the raw result of a check, sent after the first
 //!   check and whenever it changes (pass while a failed server re-enters,
 //!   say), for `lvsd --status`;
+//! * `Report::Failed`: a check failed (sent after every failed check), for
+//!   the failed-check count of `lvsd --status`;
 //! * `Err(ParseError::Verb(_))`: a verb added later; ignore it.
 //!
 //! Lines are versioned (`nanny1 …`); see [`report`] for the grammar. With

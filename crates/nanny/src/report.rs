@@ -17,6 +17,7 @@
 //!   ```text
 //!   nanny1 state up|down
 //!   nanny1 result pass|fail
+//!   nanny1 failed
 //!   nanny1 add  SERVICE DEST FWD WEIGHT
 //!   nanny1 edit SERVICE DEST FWD WEIGHT
 //!   nanny1 del  SERVICE DEST
@@ -35,6 +36,10 @@
 //!   lines that check causes. It differs from the verdict while a failed
 //!   server re-enters (checks pass, the verdict stays `down` until the
 //!   re-entry count is reached) and in the forced states (no checks run).
+//!   `failed` is sent after every check that failed (right after the
+//!   `result fail` of the first one of a run), before the lines that check
+//!   causes, so lvsd can count failed checks; a passing check sends
+//!   nothing of the kind.
 //!   `add`/`edit`/`del` are the IPVS operations of nanny.md §5–§8, in order,
 //!   to be applied exactly as given. A failed operation is lvsd's to
 //!   handle (the original nanny would exit 255 here, gaps.md E6).
@@ -52,8 +57,9 @@
 //!
 //! Readers should ignore lines whose first word is not a version they know,
 //! and `nanny1` lines whose verb they do not know: verbs may be added
-//! within version 1 (`result` was added after `state`; an lvsd older than
-//! that logs `ignoring report … unknown verb "result"` and carries on).
+//! within version 1 (`result` was added after `state`, `failed` after
+//! `result`; an lvsd older than either logs `ignoring report … unknown verb
+//! "result"` or drops the line silently, and carries on).
 //! [`parse_line`] returns [`ParseError::Verb`] for those.
 //! [`parse_line`] parses one line into a [`Report`], whose changes are
 //! `ipvs::Op::{AddDest, EditDest, DelDest}` ready for `IpvsTable::apply`
@@ -128,6 +134,8 @@ pub enum Report {
     State(bool),
     /// Raw check result, on change: true = pass.
     Result(bool),
+    /// A check failed (sent after every failed check).
+    Failed,
     /// An IPVS destination change: always `Op::AddDest`, `Op::EditDest` or
     /// `Op::DelDest`.
     Change(Op),
@@ -189,6 +197,7 @@ impl fmt::Display for Report {
                     if *pass { "pass" } else { "fail" }
                 )
             }
+            Report::Failed => write!(f, "{VERSION} failed"),
             Report::Change(Op::AddDest(k, d)) | Report::Change(Op::EditDest(k, d)) => {
                 let verb = if matches!(self, Report::Change(Op::AddDest(..))) {
                     "add"
@@ -308,6 +317,7 @@ pub fn parse_line(line: &str) -> Result<Report, ParseError> {
                 ));
             }
         },
+        "failed" => Report::Failed,
         "add" | "edit" => {
             let key = service(&mut it)?;
             let a = sockaddr(field(&mut it, "RIP:PORT")?, "RIP:PORT")?;
@@ -359,6 +369,7 @@ mod tests {
             (Report::State(false), "nanny1 state down"),
             (Report::Result(true), "nanny1 result pass"),
             (Report::Result(false), "nanny1 result fail"),
+            (Report::Failed, "nanny1 failed"),
             (
                 Report::Change(Op::AddDest(
                     ServiceKey::tcp(ip("203.0.113.100"), 80),
@@ -417,6 +428,7 @@ mod tests {
         );
         assert_eq!(parse_line("nanny1 state up now"), Err(ParseError::Arity));
         assert_eq!(parse_line("nanny1 result pass 1"), Err(ParseError::Arity));
+        assert_eq!(parse_line("nanny1 failed 1"), Err(ParseError::Arity));
         for bad in [
             "nanny1 state sideways",
             "nanny1 result up",

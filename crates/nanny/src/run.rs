@@ -430,6 +430,14 @@ impl Shell {
                         m.step(Input::IpvsFailed, self.now())
                     }
                 },
+                Action::Failed => match self.applier.failed() {
+                    Ok(()) => continue,
+                    Err(e) => {
+                        emit(Level::Verbose, &format!("report failed: {e}"));
+                        queue.clear();
+                        m.step(Input::IpvsFailed, self.now())
+                    }
+                },
                 Action::KillChild => {
                     if let Some(mut child) = self.child.take() {
                         emit(Level::Info, &format!("Killing child {}", child.id()));

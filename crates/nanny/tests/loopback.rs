@@ -91,7 +91,10 @@ fn first_failure(port: &str, extra: &[&str]) -> Vec<String> {
     let mut n = lvs_nanny(port, extra);
     n.report.wait("nanny1 state down");
     assert_eq!(n.terminate(), 0);
-    assert_eq!(n.report.all(), ["nanny1 result fail", "nanny1 state down"]);
+    assert_eq!(
+        n.report.all(),
+        ["nanny1 result fail", "nanny1 failed", "nanny1 state down"]
+    );
     let mut lines = n.lines();
     assert_eq!(lines.pop().as_deref(), Some("Terminating due to signal 15"));
     lines
@@ -459,11 +462,13 @@ fn flapping_server_reentry_counting() {
             r_add(&p, 1),
             "nanny1 state up".into(),
             "nanny1 result fail".into(),
+            "nanny1 failed".into(),
             r_del(&p),
             "nanny1 state down".into(),
             // the raw results of the re-entry: ok, ok, fail, ok, ok, ok
             "nanny1 result pass".into(),
             "nanny1 result fail".into(),
+            "nanny1 failed".into(),
             "nanny1 result pass".into(),
             r_add(&p, 1),
             "nanny1 state up".into(),
@@ -512,6 +517,7 @@ fn quiesce_versus_delete() {
             r_add(&p, 2),
             "nanny1 state up".into(),
             "nanny1 result fail".into(),
+            "nanny1 failed".into(),
             r_edit(&p, 0),
             "nanny1 state down".into(),
             "nanny1 result pass".into(),
@@ -574,6 +580,7 @@ fn quiesced_server_stays_at_termination() {
             r_add(&p, 1),
             "nanny1 state up".into(),
             "nanny1 result fail".into(),
+            "nanny1 failed".into(),
             r_edit(&p, 0),
             "nanny1 state down".into()
         ]
@@ -599,6 +606,7 @@ fn resume_from_lvsd_state() {
             "nanny1 result pass".to_string(),
             "nanny1 state up".into(),
             "nanny1 result fail".into(),
+            "nanny1 failed".into(),
             r_del(&p),
             "nanny1 state down".into()
         ]

@@ -203,10 +203,15 @@ fn link_flap_removes_and_readds_after_reentry() {
     pair.server.ip(&["link", "set", &pair.server_if, "up"]);
     n.report.wait_count(2, |l| l == "nanny1 state up");
     assert_eq!(n.terminate(), 0);
-    // raw results: reported on every change, so they alternate
-    let (results, report): (Vec<String>, Vec<String>) = n
+    // raw results: reported on every change, so they alternate; every
+    // failed check while the link was down is reported too
+    let (failed, report): (Vec<String>, Vec<String>) = n
         .report
         .all()
+        .into_iter()
+        .partition(|l| l == "nanny1 failed");
+    assert!(!failed.is_empty());
+    let (results, report): (Vec<String>, Vec<String>) = report
         .into_iter()
         .partition(|l| l.starts_with("nanny1 result "));
     assert_eq!(results[0], "nanny1 result pass");
