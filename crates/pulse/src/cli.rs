@@ -47,6 +47,19 @@ pub struct Options {
     /// fos binary.
     #[arg(long = "fos", value_name = "PATH", default_value = "/usr/sbin/fos")]
     pub fos: String,
+    /// Print the state of the running pulse and exit.
+    #[arg(long = "status")]
+    pub status: bool,
+    /// The status as JSON (implies --status).
+    #[arg(long = "json")]
+    pub json: bool,
+    /// The status socket (served by the daemon, read by --status).
+    #[arg(
+        long = "status-socket",
+        value_name = "PATH",
+        default_value = crate::status_server::STATUS_SOCKET
+    )]
+    pub status_socket: String,
     /// `--version`, `--help`, `--usage` and stray words.
     #[command(flatten)]
     pub popt: Common,
@@ -56,6 +69,11 @@ impl Options {
     /// `--test-start` or `--norun`.
     pub fn norun(&self) -> bool {
         self.test_start || self.norun
+    }
+
+    /// `--status` or `--json`: ask a running pulse instead of running.
+    pub fn asks_status(&self) -> bool {
+        self.status || self.json
     }
 }
 
@@ -73,6 +91,9 @@ Usage: pulse [OPTION...]
       --forceactive           Force into the active state on startup
       --lvsd=STRING           Path to lvsd (also --lvs)
       --fos=STRING            Path to fos
+      --status                Show the state of the running pulse
+      --json                  Show the state as JSON
+      --status-socket=STRING  Status socket (default /run/pulse.sock)
       --version               Display program version
 
 Help options:
@@ -84,7 +105,8 @@ Help options:
 pub const USAGE: &str = "\
 Usage: pulse [-?ntv] [-c|--configfile STRING] [-n|--nodaemon] [-t|--test-start]
         [--norun] [-v|--verbose] [--forceactive] [--lvsd STRING] [--fos STRING]
-        [--version] [-?|--help] [--usage]
+        [--status] [--json] [--status-socket STRING] [--version] [-?|--help]
+        [--usage]
 ";
 
 /// pulse's texts.
@@ -135,6 +157,8 @@ mod tests {
         assert_eq!(o.lvsd, "/usr/sbin/lvsd");
         assert_eq!(o.fos, "/usr/sbin/fos");
         assert!(!o.nodaemon && !o.norun() && !o.verbose && !o.forceactive);
+        assert!(!o.asks_status());
+        assert_eq!(o.status_socket, "/run/pulse.sock");
     }
 
     #[test]
@@ -146,6 +170,15 @@ mod tests {
         assert_eq!(run(&["-c", "/f"]).configfile, "/f");
         assert_eq!(run(&["--configfile=/f"]).configfile, "/f");
         assert_eq!(run(&["--fos=/z"]).fos, "/z");
+    }
+
+    #[test]
+    fn status_forms() {
+        for args in [&["--status"][..], &["--json"], &["--status", "--json"]] {
+            assert!(run(args).asks_status(), "{args:?}");
+        }
+        assert_eq!(run(&["--status-socket=/tmp/s"]).status_socket, "/tmp/s");
+        assert_eq!(run(&["--status-socket", "/tmp/s"]).status_socket, "/tmp/s");
     }
 
     #[test]

@@ -17,5 +17,6 @@ pub mod netif;
 pub mod procs;
 pub mod run;
 pub mod status;
+pub mod status_server;
 pub mod sync;
 pub mod vip;

@@ -61,7 +61,18 @@ fn main() -> ExitCode {
         Ok(o) => o,
         Err(code) => return ExitCode::from(code),
     };
+    if opts.asks_status() {
+        use pulse::status_server::{Format, query_main};
+        let format = if opts.json {
+            Format::Json
+        } else {
+            Format::Text
+        };
+        return ExitCode::from(query_main(&opts.status_socket, format));
+    }
     let file = opts.configfile.clone();
+    // What the status reports as the configuration pulse started with.
+    let loaded = std::fs::read(&file).ok();
     let parsed = match lvscf::parse_file(&file) {
         Ok(p) => p,
         Err(lvscf::LoadError::Open { .. }) => {
@@ -201,8 +212,11 @@ fn main() -> ExitCode {
     for w in pulse::files::warnings(watched.iter().map(String::as_str)) {
         tracing::info!("{w}");
     }
+    let loaded =
+        lvscf::Fingerprint::of_parsed(loaded.as_deref().unwrap_or_default(), &parsed.config);
     let code = start(
         opts,
+        loaded,
         cfg,
         master,
         public,
@@ -246,8 +260,10 @@ fn watched_files(opts: &Options, cfg: &PulseConfig, parsed: &lvscf::Config) -> V
     files
 }
 
+#[allow(clippy::too_many_arguments)]
 fn start(
     opts: Options,
+    loaded: lvscf::Fingerprint,
     cfg: PulseConfig,
     master: bool,
     public: UdpSocket,
@@ -303,6 +319,9 @@ fn start(
         },
         monitor,
         notifier,
+        status_socket: opts.status_socket.clone(),
+        config_file: opts.configfile.clone(),
+        loaded,
         cfg,
         public,
         private,

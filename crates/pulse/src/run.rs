@@ -3,7 +3,7 @@
 //! the actions it returns.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use send_arp::PacketSocket;
@@ -17,6 +17,8 @@ use crate::daemon::Notifier;
 use crate::heartbeat::{self, Beat, Mode};
 use crate::machine::{Action, ChildEnd, Event, FosRole, Hook, Machine, SyncRole};
 use crate::procs::{self, FosCommand, LvsdCommand};
+use crate::status::{Before, Tracker};
+use crate::status_server::{self, Context, Shared};
 use crate::sync::{self, SyncSettings};
 use crate::vip::Netlink;
 use crate::{arp, gateway, netif};
@@ -41,6 +43,12 @@ pub struct Shell {
     pub monitor: Option<(Ipv4Addr, Ipv4Addr)>,
     /// systemd notification socket.
     pub notifier: Option<Notifier>,
+    /// The status socket (`pulse --status`).
+    pub status_socket: String,
+    /// lvs.cf's path.
+    pub config_file: String,
+    /// lvs.cf as read at start-up.
+    pub loaded: lvscf::Fingerprint,
 }
 
 /// Least time between two fos starts.
@@ -65,6 +73,10 @@ struct Loop {
     arps: Vec<JoinHandle<()>>,
     ipvs: Option<ipvs::Client>,
     pending: Vec<Event>,
+    /// What the status socket reports; `None` until the machine is known.
+    shared: Option<Arc<Mutex<Shared>>>,
+    /// The status socket was bound (and is removed at exit).
+    status_bound: bool,
 }
 
 /// What wakes the loop besides sockets: the signals pulse handles and its
@@ -96,7 +108,14 @@ impl Wakers {
 /// Runs the loop until termination; returns the exit status.
 pub async fn run(shell: Shell, machine: Machine, forced: bool) -> u8 {
     match Loop::new(shell).await {
-        Ok(mut l) => l.main(machine, forced).await,
+        Ok(mut l) => {
+            l.serve_status(&machine);
+            let code = l.main(machine, forced).await;
+            if l.status_bound {
+                let _ = std::fs::remove_file(&l.shell.status_socket);
+            }
+            code
+        }
         Err(e) => {
             tracing::info!("cannot set up the main loop: {}", lvs_util::errtext(&e));
             255
@@ -152,7 +171,57 @@ impl Loop {
             arps: Vec::new(),
             ipvs,
             pending: Vec::new(),
+            shared: None,
+            status_bound: false,
         })
+    }
+
+    /// Starts the status socket for `m` (see [`status_server`]).
+    fn serve_status(&mut self, m: &Machine) {
+        let shared = Arc::new(Mutex::new(Shared {
+            tracker: Tracker::new(m.settings().clone(), self.now()),
+            daemon_pid: None,
+        }));
+        let links = match self.shell.monitor {
+            Some((public, private)) if self.shell.private.is_some() => {
+                vec![("primary", public), ("private", private)]
+            }
+            Some((public, _)) => vec![("primary", public)],
+            None => Vec::new(),
+        };
+        let ctx = Arc::new(Context {
+            origin: self.origin,
+            shared: shared.clone(),
+            links,
+            vips: self.shell.cfg.up_targets(),
+            config_file: self.shell.config_file.clone(),
+            loaded: self.shell.loaded.clone(),
+            current: Mutex::new(None),
+        });
+        self.status_bound = status_server::start(&self.shell.status_socket, ctx).is_some();
+        self.shared = Some(shared);
+    }
+
+    /// Hands the step to the status record.
+    fn publish(&self, ev: &Event, before: Before, m: &Machine, actions: &[Action], now: Duration) {
+        if let Some(shared) = &self.shared {
+            let mut s = match shared.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            s.tracker.observe(ev, before, m, actions, now);
+        }
+    }
+
+    /// Tells the status record which daemon child runs.
+    fn publish_daemon(&self) {
+        if let Some(shared) = &self.shared {
+            let mut s = match shared.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            s.daemon_pid = self.daemon_pid;
+        }
     }
 
     fn now(&self) -> Duration {
@@ -243,12 +312,21 @@ impl Loop {
 
     async fn feed(&mut self, m: &mut Machine, ev: Event) -> Option<u8> {
         let now = self.now();
-        let actions = m.step(ev, now);
+        let before = Before::of(m);
+        let actions = if self.shared.is_some() {
+            let actions = m.step(ev.clone(), now);
+            self.publish(&ev, before, m, &actions, now);
+            actions
+        } else {
+            m.step(ev, now)
+        };
         for a in actions {
             if let Some(code) = self.perform(a).await {
+                self.publish_daemon();
                 return Some(code);
             }
         }
+        self.publish_daemon();
         None
     }
 

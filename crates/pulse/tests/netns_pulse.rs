@@ -69,6 +69,95 @@ fn cold_start_of_both_routers() {
         "{}",
         lab.dump()
     );
+    check_status_after_cold_start(&lab);
+}
+
+/// `pulse --status` on both routers after a cold start (r1 active, r2
+/// standby).
+fn check_status_after_cold_start(lab: &Lab) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (r1, r2) = (&lab.r1, &lab.r2);
+    let a = r1
+        .status()
+        .unwrap_or_else(|| panic!("r1 answers\n{}", lab.dump()));
+    let b = r2
+        .status()
+        .unwrap_or_else(|| panic!("r2 answers\n{}", lab.dump()));
+    assert_eq!(
+        (a.version, a.role.as_str(), a.node.as_str()),
+        (1, "active", "primary")
+    );
+    assert_eq!((b.role.as_str(), b.node.as_str()), ("standby", "backup"));
+    let reasons = |s: &piranha_status::pulse::Status| {
+        s.history
+            .iter()
+            .map(|h| format!("{} -> {}: {}", h.from, h.to, h.reason))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(reasons(&a), vec!["starting -> active: partner inactive"]);
+    assert_eq!(reasons(&b), vec!["starting -> standby: partner is active"]);
+    assert!(a.partner.alive && b.partner.alive, "{a:?}\n{b:?}");
+    assert_eq!(a.partner.public, "192.0.2.2");
+    assert_eq!(b.partner.last_state.as_deref(), Some("running"));
+    assert_eq!(a.partner.last_state.as_deref(), Some("stopped"));
+    // Both VIPs held by r1 only; r1 runs lvsd (the recorder) and r2 none.
+    let held = |s: &piranha_status::pulse::Status| {
+        s.vips
+            .iter()
+            .map(|v| (v.address.clone(), v.held))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        held(&a),
+        vec![(VIP.to_string(), true), (VIP_B.to_string(), true)]
+    );
+    assert_eq!(
+        held(&b),
+        vec![(VIP.to_string(), false), (VIP_B.to_string(), false)]
+    );
+    assert_eq!(a.daemon.pid, Some(r1.lvsd_pid(0) as u32));
+    assert_eq!(b.daemon.pid, None);
+    assert_eq!(a.pid, r1.pid() as u32);
+    assert!(
+        a.counters.heartbeats_sent > 0 && a.counters.heartbeats_received > 0,
+        "{a:?}"
+    );
+    assert_eq!(a.counters.failovers, 1);
+    assert_eq!(b.counters.failovers, 0);
+    assert_eq!(a.config.serial_no, Some(1));
+    assert_eq!(
+        a.config.sha256.as_deref(),
+        Some(a.config.loaded_sha256.as_str())
+    );
+    assert_eq!(a.config.sha256, b.config.sha256, "same lvs.cf text on both");
+    // An edit on disk shows at once, and as a change since start-up.
+    let edited = std::fs::read_to_string(r2.cf_path())
+        .unwrap()
+        .replace("serial_no = 1", "serial_no = 2");
+    std::fs::write(r2.cf_path(), edited).unwrap();
+    let b = r2.status().expect("r2 answers");
+    assert_eq!(
+        (b.config.serial_no, b.config.loaded_serial_no),
+        (Some(2), Some(1))
+    );
+    assert_ne!(
+        b.config.sha256.as_deref(),
+        Some(b.config.loaded_sha256.as_str())
+    );
+    // The text form, and the socket is not for everyone.
+    let (code, text, _) = r1.status_cli(false);
+    assert_eq!(code, 0);
+    assert!(text.contains("role        active since "), "{text}");
+    assert!(
+        text.contains("starting -> active: partner inactive"),
+        "{text}"
+    );
+    let mode = std::fs::metadata(r1.status_socket())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert!(mode == 0o600 || mode == 0o660, "socket mode {mode:o}");
 }
 
 #[test]
@@ -114,6 +203,29 @@ fn kill_9_of_the_active_pulse_moves_the_vip_to_the_backup() {
         lab.dump()
     );
     assert!(lab.r2.records().contains(&"hook active".to_string()));
+    // pulse --status tells why: r2 active since the partner died, and the
+    // partner is dead. r1's pulse is gone: its socket does not answer.
+    let s = lab.r2.status().expect("r2 answers");
+    assert_eq!(s.role, "active");
+    // (From starting when r1 died before its first heartbeat reached r2.)
+    let last = s.history.last().expect("a role change");
+    assert_eq!(
+        (last.to.as_str(), last.reason.as_str()),
+        ("active", "partner dead"),
+        "{s:?}"
+    );
+    assert!(!s.partner.alive);
+    if let Some(age) = s.partner.last_heartbeat_age_seconds {
+        assert!(age >= 3.0, "{s:?}");
+    }
+    assert_eq!(s.counters.failovers, 1);
+    assert!(s.vips.iter().all(|v| v.held), "{s:?}");
+    let (code, _, err) = lab.r1.status_cli(false);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("pulse: cannot get the status of pulse: "),
+        "{err}"
+    );
 }
 
 #[test]

@@ -136,6 +136,44 @@ impl Router {
     pub fn cf_path(&self) -> PathBuf {
         self.dir.join(format!("{}.cf", self.name))
     }
+    /// The router's pulse status socket (`--status-socket`).
+    pub fn status_socket(&self) -> PathBuf {
+        self.dir.join(format!("{}.sock", self.name))
+    }
+
+    /// `pulse --status [--json]` against this router's pulse: (exit code,
+    /// stdout, stderr).
+    pub fn status_cli(&self, json: bool) -> (i32, String, String) {
+        let mut cmd = std::process::Command::new(PULSE);
+        cmd.arg("--status").arg(format!(
+            "--status-socket={}",
+            self.status_socket().display()
+        ));
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().expect("run pulse --status");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// The status document of this router's pulse (through `pulse
+    /// --status --json`), if it answers.
+    pub fn status(&self) -> Option<piranha_status::pulse::Status> {
+        let (code, out, _) = self.status_cli(true);
+        if code != 0 {
+            return None;
+        }
+        Some(serde_json::from_str(&out).expect("pulse --status --json is a status document"))
+    }
+
+    /// The role pulse reports (`starting`, `standby`, `active`), if it answers.
+    pub fn role(&self) -> Option<String> {
+        self.status().map(|s| s.role)
+    }
 
     /// Starts pulse in the foreground (`-n`) with `extra` options; stdout
     /// (the log) goes to `NAME.log`.
@@ -185,6 +223,10 @@ impl Router {
             .arg("-c")
             .arg(self.cf_path())
             .arg(format!("--lvsd={RECORDER}"))
+            .arg(format!(
+                "--status-socket={}",
+                self.status_socket().display()
+            ))
             .args(extra)
             .env("LP_RECORD", self.record_path())
             .stdin(Stdio::null())
