@@ -132,12 +132,17 @@ pub fn query(path: &str, request: &str, timeout: Duration) -> Result<String, Que
         path: path.to_string(),
         source,
     })?;
-    let left = |begin: Instant| timeout.checked_sub(begin.elapsed()).filter(|d| !d.is_zero());
+    let left = |begin: Instant| {
+        timeout
+            .checked_sub(begin.elapsed())
+            .filter(|d| !d.is_zero())
+    };
     s.set_write_timeout(Some(left(begin).ok_or_else(late)?))
         .map_err(io)?;
     let mut req = request.trim_end().to_string();
     req.push('\n');
-    s.write_all(req.as_bytes()).map_err(|e| timed_out(e, late, io))?;
+    s.write_all(req.as_bytes())
+        .map_err(|e| timed_out(e, late, io))?;
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 << 10];
     loop {
