@@ -1,0 +1,518 @@
+//! The dashboard (`etc/grafana/piranha.json`) and the alerting rules
+//! (`etc/prometheus/piranha-rules.yml`) only query series that exist:
+//! every metric name in their PromQL expressions is one `docs/status.md`
+//! documents (histograms with their `_bucket`, `_sum` and `_count`
+//! series), and the dashboard is the Grafana JSON the README promises
+//! (schema version, data-source and cluster/router variables).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// Metric names in a PromQL expression (Grafana's `$variables` allowed).
+///
+/// Strings, label matchers (`{...}`), ranges and subqueries (`[...]`),
+/// numbers and durations are dropped; an identifier followed by `(` (or by
+/// `by (...)`/`without (...)`) is a function or an aggregation; the label lists after `by`, `without`, `on`,
+/// `ignoring`, `group_left` and `group_right` are skipped; the operators
+/// `and`, `or`, `unless`, `bool`, `offset` and `atan2` are keywords. What
+/// is left are metric names.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    #[derive(Debug, PartialEq)]
+    enum Tok {
+        Ident(String),
+        Open,
+        Close,
+        Other,
+    }
+    let chars: Vec<char> = expr.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '"' | '\'' | '`' => {
+                i += 1;
+                while i < chars.len() && chars[i] != c {
+                    if chars[i] == '\\' && c != '`' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                i += 1;
+                toks.push(Tok::Other);
+            }
+            '{' | '[' => {
+                let close = if c == '{' { '}' } else { ']' };
+                while i < chars.len() && chars[i] != close {
+                    if chars[i] == '"' {
+                        i += 1;
+                        while i < chars.len() && chars[i] != '"' {
+                            if chars[i] == '\\' {
+                                i += 1;
+                            }
+                            i += 1;
+                        }
+                    }
+                    i += 1;
+                }
+                i += 1;
+                toks.push(Tok::Other);
+            }
+            '(' => {
+                i += 1;
+                toks.push(Tok::Open);
+            }
+            ')' => {
+                i += 1;
+                toks.push(Tok::Close);
+            }
+            '$' => {
+                // $var, ${var}, ${var:format}
+                i += 1;
+                if i < chars.len() && chars[i] == '{' {
+                    while i < chars.len() && chars[i] != '}' {
+                        i += 1;
+                    }
+                    i += 1;
+                } else {
+                    while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+                        i += 1;
+                    }
+                }
+                toks.push(Tok::Other);
+            }
+            c if c.is_ascii_digit()
+                || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) =>
+            {
+                // numbers, 1e3, 0x1f, durations such as 1h30m
+                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
+                    i += 1;
+                }
+                toks.push(Tok::Other);
+            }
+            c if c.is_ascii_alphabetic() || c == '_' || c == ':' => {
+                let start = i;
+                while i < chars.len()
+                    && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == ':')
+                {
+                    i += 1;
+                }
+                toks.push(Tok::Ident(chars[start..i].iter().collect()));
+            }
+            _ => {
+                i += 1;
+                if !c.is_whitespace() {
+                    toks.push(Tok::Other);
+                }
+            }
+        }
+    }
+    const LABEL_LISTS: [&str; 6] = [
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+    ];
+    const KEYWORDS: [&str; 8] = [
+        "and", "or", "unless", "bool", "offset", "atan2", "inf", "nan",
+    ];
+    let mut names = BTreeSet::new();
+    let mut k = 0;
+    while k < toks.len() {
+        if let Tok::Ident(id) = &toks[k] {
+            // a function call, or an aggregation with its grouping first:
+            // `sum by (a) (x)`
+            let next_open = match toks.get(k + 1) {
+                Some(Tok::Open) => true,
+                Some(Tok::Ident(g)) => {
+                    matches!(g.to_ascii_lowercase().as_str(), "by" | "without")
+                        && toks.get(k + 2) == Some(&Tok::Open)
+                }
+                _ => false,
+            };
+            let lower = id.to_ascii_lowercase();
+            if LABEL_LISTS.contains(&lower.as_str()) {
+                if next_open {
+                    // skip the label list
+                    k += 1;
+                    while k < toks.len() && toks[k] != Tok::Close {
+                        k += 1;
+                    }
+                }
+            } else if !next_open && !KEYWORDS.contains(&lower.as_str()) {
+                names.insert(id.clone());
+            }
+        }
+        k += 1;
+    }
+    names
+}
+
+/// The metric selector of a Grafana variable query: `label_values(SEL,
+/// label)` gives SEL, `label_values(label)` nothing, `query_result(EXPR)`
+/// and `metrics(...)`/anything else the expression itself.
+fn variable_expr(query: &str) -> String {
+    let q = query.trim();
+    if let Some(inner) = q
+        .strip_prefix("label_values(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        // the last top-level comma separates the label name
+        let mut depth = 0;
+        let mut cut = None;
+        for (i, c) in inner.char_indices() {
+            match c {
+                '(' | '{' | '[' => depth += 1,
+                ')' | '}' | ']' => depth -= 1,
+                ',' if depth == 0 => cut = Some(i),
+                _ => {}
+            }
+        }
+        return cut.map(|i| inner[..i].to_string()).unwrap_or_default();
+    }
+    if let Some(inner) = q
+        .strip_prefix("query_result(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        return inner.to_string();
+    }
+    q.to_string()
+}
+
+/// (where, expression) of every PromQL expression of the dashboard: panel
+/// targets (rows' nested panels too), annotation queries and the
+/// variables' queries.
+fn dashboard_exprs(dash: &serde_json::Value) -> Vec<(String, String)> {
+    fn walk(v: &serde_json::Value, path: &str, out: &mut Vec<(String, String)>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let here = format!("{path}.{k}");
+                    if k == "expr"
+                        && let Some(s) = v.as_str()
+                    {
+                        out.push((here, s.to_string()));
+                    } else {
+                        walk(v, &here, out);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for (i, v) in a.iter().enumerate() {
+                    walk(v, &format!("{path}[{i}]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(&dash["panels"], "panels", &mut out);
+    walk(&dash["annotations"], "annotations", &mut out);
+    for (i, var) in dash["templating"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if var["type"] != "query" {
+            continue;
+        }
+        let q = var["query"]["query"]
+            .as_str()
+            .or_else(|| var["query"].as_str())
+            .unwrap_or_else(|| panic!("variable {} has no query", var["name"]));
+        out.push((
+            format!("templating.list[{i}] ({})", var["name"]),
+            variable_expr(q),
+        ));
+    }
+    out
+}
+
+/// (alert, expression) of every rule of a Prometheus rules file (plain or
+/// quoted one-line `expr:` values and `|`/`>` block scalars).
+fn rule_exprs(yaml: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut out = Vec::new();
+    let mut name = String::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let t = lines[i].trim();
+        if let Some(n) = t
+            .strip_prefix("- alert:")
+            .or_else(|| t.strip_prefix("- record:"))
+        {
+            name = n.trim().to_string();
+        } else if let Some(v) = t.strip_prefix("expr:") {
+            let v = v.trim();
+            if v.starts_with('|') || v.starts_with('>') {
+                let key_indent = indent(lines[i]);
+                let mut body = Vec::new();
+                while i + 1 < lines.len()
+                    && (lines[i + 1].trim().is_empty() || indent(lines[i + 1]) > key_indent)
+                {
+                    i += 1;
+                    body.push(lines[i].trim());
+                }
+                out.push((name.clone(), body.join("\n")));
+            } else {
+                let v = v
+                    .strip_prefix('"')
+                    .and_then(|s| s.strip_suffix('"'))
+                    .or_else(|| v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
+                    .unwrap_or(v);
+                out.push((name.clone(), v.to_string()));
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Expands `a{b,c}d` to `abd`, `acd` (every brace group).
+fn expand_braces(s: &str) -> Vec<String> {
+    let Some(open) = s.find('{') else {
+        return vec![s.to_string()];
+    };
+    let close = open + s[open..].find('}').expect("closing brace");
+    let (head, alts, tail) = (&s[..open], &s[open + 1..close], &s[close + 1..]);
+    alts.split(',')
+        .flat_map(|a| expand_braces(&format!("{head}{}{tail}", a.trim())))
+        .collect()
+}
+
+/// The series names `docs/status.md`'s metric tables list: `piranha_`
+/// names in backquotes in the first column, a trailing `{labels}` dropped,
+/// `{a,b}` inside a name expanded; a histogram's `_bucket`, `_sum` and
+/// `_count`.
+fn documented_names() -> BTreeSet<String> {
+    let doc = read("docs/status.md");
+    let metrics = &doc[doc.find("## Metrics").expect("a Metrics section")..];
+    let mut names = BTreeSet::new();
+    for line in metrics.lines() {
+        let line = line.replace("\\|", "/");
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        // | series | type | (source) |
+        if cells.len() < 4 || !cells[1].starts_with('`') {
+            continue;
+        }
+        let histogram = cells[2] == "histogram";
+        for (n, code) in cells[1].split('`').enumerate() {
+            if n % 2 == 0 || !code.starts_with("piranha_") {
+                continue;
+            }
+            // a trailing label set ends the name; braces followed by more
+            // of the name are alternatives
+            let mut name = code.to_string();
+            if name.ends_with('}')
+                && let Some(open) = name.rfind('{')
+                && (name[open..].contains('=') || !name[..open].ends_with('_'))
+            {
+                name.truncate(open);
+            }
+            for n in expand_braces(&name) {
+                if histogram {
+                    for suffix in ["_bucket", "_sum", "_count"] {
+                        names.insert(format!("{n}{suffix}"));
+                    }
+                }
+                names.insert(n);
+            }
+        }
+    }
+    names
+}
+
+fn dashboard() -> serde_json::Value {
+    serde_json::from_str(&read("etc/grafana/piranha.json")).expect("piranha.json is JSON")
+}
+
+/// Every (where, expression) of the dashboard and the rules.
+fn all_exprs() -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = dashboard_exprs(&dashboard())
+        .into_iter()
+        .map(|(w, e)| (format!("piranha.json {w}"), e))
+        .collect();
+    let rules = rule_exprs(&read("etc/prometheus/piranha-rules.yml"));
+    assert!(rules.len() >= 7, "rules: {rules:?}");
+    all.extend(
+        rules
+            .into_iter()
+            .map(|(w, e)| (format!("piranha-rules.yml {w}"), e)),
+    );
+    all
+}
+
+/// Names used by `exprs` that `known` lacks, with where they are used.
+fn unknown_names(exprs: &[(String, String)], known: &BTreeSet<String>) -> Vec<String> {
+    let mut bad = Vec::new();
+    for (w, e) in exprs {
+        let names = metric_names(e);
+        for n in names.difference(known) {
+            bad.push(format!("{w}: {n} in {e}"));
+        }
+    }
+    bad
+}
+
+#[test]
+fn metric_names_of_promql() {
+    let n = |e: &str| metric_names(e).into_iter().collect::<Vec<_>>();
+    assert_eq!(n("up"), ["up"]);
+    assert_eq!(
+        n(r#"sum by (cluster, le) (rate(a_bucket{x="y",z=~"$z"}[$__rate_interval]))"#),
+        ["a_bucket"]
+    );
+    assert_eq!(
+        n(r#"histogram_quantile(0.9, sum(increase(h_bucket[1h])) by (le)) > bool 0.5"#),
+        ["h_bucket"]
+    );
+    assert_eq!(
+        n("a * on (instance, proto) group_left (virtual) b or c unless d and e offset 1h30m"),
+        ["a", "b", "c", "d", "e"]
+    );
+    assert_eq!(
+        n(r#"count by (c) (count by (c, sha256) (info{s="a{b}"}))"#),
+        ["info"]
+    );
+    assert_eq!(
+        n("absent(x) or vector(1) or time() - y[5m:1m] or 1e3"),
+        ["x", "y"]
+    );
+    assert_eq!(n("a / ignoring(state) group_right b"), ["a", "b"]);
+    assert_eq!(
+        variable_expr(r#"label_values(m{c=~"$c", d=","}, instance)"#),
+        r#"m{c=~"$c", d=","}"#
+    );
+    assert_eq!(variable_expr("label_values(instance)"), "");
+}
+
+#[test]
+fn rule_and_doc_parsers() {
+    let rules = rule_exprs(
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: a > 1\n        for: 1m\n      - alert: B\n        expr: |\n          b\n          or\n          c\n        labels: {}\n      - record: r\n        expr: \"d\"\n",
+    );
+    assert_eq!(
+        rules,
+        [("A", "a > 1"), ("B", "b\nor\nc"), ("r", "d")].map(|(a, b)| (a.into(), b.into()))
+    );
+    assert_eq!(
+        expand_braces("p_{in,out}_{a,b}_total"),
+        [
+            "p_in_a_total",
+            "p_in_b_total",
+            "p_out_a_total",
+            "p_out_b_total"
+        ]
+    );
+    let docs = documented_names();
+    for want in [
+        "piranha_pulse_role",
+        "piranha_ipvs_service_outgoing_bytes_total",
+        "piranha_ipvs_backend_incoming_packets_total",
+        "piranha_lvsd_reload_duration_seconds_bucket",
+        "piranha_virtual_server_info",
+        "piranha_pulse_heartbeats_rejected_total",
+        "piranha_up",
+    ] {
+        assert!(
+            docs.contains(want),
+            "{want} not found in docs/status.md: {docs:?}"
+        );
+    }
+    assert!(
+        docs.iter()
+            .all(|n| n.starts_with("piranha_") && !n.contains(['{', '}', ' ']))
+    );
+}
+
+#[test]
+fn dashboard_and_rules_use_only_documented_series() {
+    let exprs = all_exprs();
+    let known = documented_names();
+    let bad = unknown_names(&exprs, &known);
+    assert!(
+        bad.is_empty(),
+        "series not in docs/status.md:\n{}",
+        bad.join("\n")
+    );
+    // and they use most of them: the dashboard is not an empty shell
+    let used: BTreeSet<String> = exprs.iter().flat_map(|(_, e)| metric_names(e)).collect();
+    let unused: Vec<&String> = known.difference(&used).collect();
+    assert!(
+        used.len() >= 35,
+        "only {} series used; unused: {unused:?}",
+        used.len()
+    );
+}
+
+#[test]
+fn dashboard_is_grafana_json_with_variables() {
+    let d = dashboard();
+    assert_eq!(d["schemaVersion"], 39);
+    assert!(d["uid"].as_str().is_some_and(|u| !u.is_empty()));
+    let vars = d["templating"]["list"].as_array().expect("variables");
+    let var = |name: &str| {
+        vars.iter()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("no variable {name}"))
+    };
+    assert_eq!(var("datasource")["type"], "datasource");
+    assert_eq!(var("datasource")["query"], "prometheus");
+    for v in ["cluster", "instance"] {
+        assert_eq!(var(v)["type"], "query", "{v}");
+        assert_eq!(var(v)["includeAll"], true, "{v}");
+        assert_eq!(var(v)["allValue"], ".*", "{v}");
+    }
+    // every panel queries the chosen data source, ids are unique, and every
+    // query is restricted to the chosen cluster and routers
+    let mut ids = BTreeSet::new();
+    let panels = d["panels"].as_array().expect("panels");
+    for p in panels {
+        assert!(
+            ids.insert(p["id"].as_u64().expect("id")),
+            "duplicate id {}",
+            p["id"]
+        );
+        if p["type"] == "row" {
+            continue;
+        }
+        assert_eq!(p["datasource"]["uid"], "${datasource}", "{}", p["title"]);
+        let targets = p["targets"].as_array().expect("targets");
+        assert!(!targets.is_empty(), "{}", p["title"]);
+        for t in targets {
+            let e = t["expr"].as_str().expect("expr");
+            assert!(
+                e.contains(r#"cluster=~"$cluster""#) && e.contains(r#"instance=~"$instance""#),
+                "{}: {e}",
+                p["title"]
+            );
+        }
+    }
+    let types: BTreeSet<&str> = panels.iter().filter_map(|p| p["type"].as_str()).collect();
+    for t in ["state-timeline", "timeseries", "stat", "table"] {
+        assert!(types.contains(t), "no {t} panel");
+    }
+    // the role timeline shows piranha_pulse_role per router
+    let role = panels
+        .iter()
+        .find(|p| {
+            p["type"] == "state-timeline"
+                && p["targets"][0]["expr"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("piranha_pulse_role"))
+        })
+        .expect("a state timeline of piranha_pulse_role");
+    assert_eq!(role["targets"][0]["legendFormat"], "{{instance}}");
+}
