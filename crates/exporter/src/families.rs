@@ -1,0 +1,547 @@
+//! The metric families (pure): what [`crate::model`] holds, encoded with
+//! `prometheus-client`'s Prometheus text encoder one family at a time.
+//!
+//! A scrape encodes in two parts, [`Kernel`] (`/proc`, read while the
+//! daemons are asked) and [`Daemons`]; each part is a
+//! `prometheus_client` collector in a registry of its own, and the encoder
+//! hands its output to the writer in 4 KiB pieces as it goes, so nothing
+//! holds the whole exposition. A family without series is left out
+//! (no `# HELP`/`# TYPE` either).
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use piranha_status::{lvsd, pulse};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeGaugeValue, EncodeLabelSet, EncodeLabelValue, EncodeMetric,
+    LabelValueEncoder, MetricEncoder, NoLabelSet,
+};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::registry::Registry;
+
+use crate::model::{LvsdStatus, Snapshot, Svc, TableStats};
+use crate::procfs::{IpvsTable, IpvsTotals};
+
+/// The `Content-Type` of the exposition.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// A label value.
+#[derive(Debug, Clone, Copy)]
+pub enum Val<'a> {
+    /// A string (escaped as the format needs).
+    S(&'a str),
+    /// An IP address in canonical form.
+    Ip(IpAddr),
+    /// A decimal number.
+    N(u64),
+    /// A firewall mark, as `/proc/net/ip_vs` prints it (8 hex digits).
+    Mark(u32),
+}
+
+impl EncodeLabelValue for Val<'_> {
+    fn encode(&self, e: &mut LabelValueEncoder) -> std::fmt::Result {
+        match *self {
+            Val::S(s) => e.write_str(s),
+            Val::Ip(ip) => write!(e, "{ip}"),
+            Val::N(n) => EncodeLabelValue::encode(&n, e),
+            Val::Mark(m) => write!(e, "{m:08X}"),
+        }
+    }
+}
+
+/// A label set: `(name, value)` pairs.
+type Labels<'a, const N: usize> = [(&'static str, Val<'a>); N];
+
+fn svc_labels(s: &Svc) -> Labels<'_, 4> {
+    [
+        ("local_address", s.addr.map_or(Val::S(""), Val::Ip)),
+        ("local_port", Val::N(s.port.into())),
+        ("proto", Val::S(s.proto.name())),
+        ("local_mark", s.mark.map_or(Val::S(""), Val::Mark)),
+    ]
+}
+
+fn backend_labels(s: &Svc, addr: IpAddr, port: u16) -> Labels<'_, 6> {
+    [
+        ("local_address", s.addr.map_or(Val::S(""), Val::Ip)),
+        ("local_port", Val::N(s.port.into())),
+        ("remote_address", Val::Ip(addr)),
+        ("remote_port", Val::N(port.into())),
+        ("proto", Val::S(s.proto.name())),
+        ("local_mark", s.mark.map_or(Val::S(""), Val::Mark)),
+    ]
+}
+
+/// Writes one family: its descriptor, then a series per item of
+/// `series` (`write` encodes one). Nothing at all when `series` is empty.
+fn family<T>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    ty: MetricType,
+    series: impl IntoIterator<Item = T>,
+    mut write: impl FnMut(&mut MetricEncoder, T) -> std::fmt::Result,
+) -> std::fmt::Result {
+    let mut it = series.into_iter().peekable();
+    if it.peek().is_none() {
+        return Ok(());
+    }
+    let mut m = enc.encode_descriptor(name, help, None, ty)?;
+    for s in it {
+        write(&mut m, s)?;
+    }
+    Ok(())
+}
+
+/// A gauge family; `name` is the whole series name.
+fn gauges<L: EncodeLabelSet, V: EncodeGaugeValue>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    series: impl IntoIterator<Item = (L, V)>,
+) -> std::fmt::Result {
+    family(enc, name, help, MetricType::Gauge, series, |m, (l, v)| {
+        m.encode_family(&l)?.encode_gauge(&v)
+    })
+}
+
+/// A counter family; `name` is the series name without `_total` (the
+/// encoder appends it).
+fn counters<L: EncodeLabelSet>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    series: impl IntoIterator<Item = (L, u64)>,
+) -> std::fmt::Result {
+    family(enc, name, help, MetricType::Counter, series, |m, (l, v)| {
+        ConstCounter::new(v).encode(m.encode_family(&l)?)
+    })
+}
+
+/// No labels.
+const NONE: Labels<'static, 0> = [];
+
+fn no_labels<V>(v: V) -> [(Labels<'static, 0>, V); 1] {
+    [(NONE, v)]
+}
+
+/// The families read from `/proc`: `piranha_ipvs_up`, the table's totals
+/// and the backends' connections and weights.
+#[derive(Debug, Default)]
+pub struct Kernel {
+    /// `/proc/net/ip_vs` (`None`: unreadable).
+    pub ipvs: Option<IpvsTable>,
+    /// `/proc/net/ip_vs_stats`.
+    pub totals: Option<IpvsTotals>,
+}
+
+impl Collector for Kernel {
+    fn encode(&self, mut enc: DescriptorEncoder) -> std::fmt::Result {
+        gauges(
+            &mut enc,
+            "piranha_ipvs_up",
+            "1 if /proc/net/ip_vs could be read (the IPVS module is loaded).",
+            no_labels(i64::from(self.ipvs.is_some())),
+        )?;
+        if let Some(t) = &self.totals {
+            for (name, help, v) in [
+                (
+                    "piranha_ipvs_connections",
+                    "Connections scheduled by IPVS (/proc/net/ip_vs_stats).",
+                    t.connections,
+                ),
+                (
+                    "piranha_ipvs_incoming_packets",
+                    "Incoming packets through IPVS (/proc/net/ip_vs_stats).",
+                    t.incoming_packets,
+                ),
+                (
+                    "piranha_ipvs_outgoing_packets",
+                    "Outgoing packets through IPVS (/proc/net/ip_vs_stats).",
+                    t.outgoing_packets,
+                ),
+                (
+                    "piranha_ipvs_incoming_bytes",
+                    "Incoming bytes through IPVS (/proc/net/ip_vs_stats).",
+                    t.incoming_bytes,
+                ),
+                (
+                    "piranha_ipvs_outgoing_bytes",
+                    "Outgoing bytes through IPVS (/proc/net/ip_vs_stats).",
+                    t.outgoing_bytes,
+                ),
+            ] {
+                counters(&mut enc, name, help, no_labels(v))?;
+            }
+        }
+        let Some(t) = &self.ipvs else {
+            return Ok(());
+        };
+        let labels = |b: &crate::procfs::Backend| {
+            backend_labels(&t.services[b.svc as usize], b.addr, b.port)
+        };
+        gauges(
+            &mut enc,
+            "piranha_ipvs_backend_connections_active",
+            "Active connections of an IPVS backend (/proc/net/ip_vs).",
+            t.backends.iter().map(|b| (labels(b), b.active)),
+        )?;
+        gauges(
+            &mut enc,
+            "piranha_ipvs_backend_connections_inactive",
+            "Inactive connections of an IPVS backend (/proc/net/ip_vs).",
+            t.backends.iter().map(|b| (labels(b), b.inactive)),
+        )?;
+        gauges(
+            &mut enc,
+            "piranha_ipvs_backend_weight",
+            "Weight of an IPVS backend (/proc/net/ip_vs).",
+            t.backends.iter().map(|b| (labels(b), b.weight)),
+        )
+    }
+}
+
+/// The families from pulse's and lvsd's answers, and the exporter's own.
+#[derive(Debug, Default)]
+pub struct Daemons {
+    /// pulse's `json` (`None`: no valid answer).
+    pub pulse: Option<pulse::Status>,
+    /// lvsd's `json` and `stats` (`None`: no valid answer).
+    pub lvsd: Option<(LvsdStatus, TableStats)>,
+}
+
+impl Collector for Daemons {
+    fn encode(&self, mut enc: DescriptorEncoder) -> std::fmt::Result {
+        if let Some(p) = &self.pulse {
+            encode_pulse(&mut enc, p)?;
+        }
+        if let Some((s, t)) = &self.lvsd {
+            encode_lvsd(&mut enc, s)?;
+            encode_stats(&mut enc, t)?;
+        }
+        gauges(
+            &mut enc,
+            "piranha_up",
+            "1 if the daemon's status socket gave a valid answer within the time limit.",
+            [
+                (
+                    [("component", Val::S("pulse"))],
+                    i64::from(self.pulse.is_some()),
+                ),
+                (
+                    [("component", Val::S("lvsd"))],
+                    i64::from(self.lvsd.is_some()),
+                ),
+            ],
+        )?;
+        gauges(
+            &mut enc,
+            "piranha_exporter_build_info",
+            "The exporter's version.",
+            [([("version", Val::S(env!("CARGO_PKG_VERSION")))], 1i64)],
+        )
+    }
+}
+
+fn encode_pulse(enc: &mut DescriptorEncoder, p: &pulse::Status) -> std::fmt::Result {
+    gauges(
+        enc,
+        "piranha_pulse_role",
+        "1 for pulse's current role (starting, standby, active), 0 for the others.",
+        ["starting", "standby", "active"].map(|s| ([("state", Val::S(s))], i64::from(p.role == s))),
+    )?;
+    gauges(
+        enc,
+        "piranha_pulse_role_changed_timestamp_seconds",
+        "When pulse took its current role (seconds since the epoch).",
+        no_labels(p.role_since),
+    )?;
+    gauges(
+        enc,
+        "piranha_pulse_partner_alive",
+        "1 if a valid heartbeat from the partner arrived within the dead time.",
+        no_labels(i64::from(p.partner.alive)),
+    )?;
+    gauges(
+        enc,
+        "piranha_pulse_last_heartbeat_age_seconds",
+        "Seconds since the partner's last valid heartbeat.",
+        p.partner.last_heartbeat_age_seconds.map(|a| (NONE, a)),
+    )?;
+    let c = &p.counters;
+    counters(
+        enc,
+        "piranha_pulse_heartbeats_sent",
+        "Heartbeats pulse sent.",
+        no_labels(c.heartbeats_sent),
+    )?;
+    counters(
+        enc,
+        "piranha_pulse_heartbeats_received",
+        "Valid heartbeats pulse received.",
+        no_labels(c.heartbeats_received),
+    )?;
+    let r = &c.heartbeats_rejected;
+    counters(
+        enc,
+        "piranha_pulse_heartbeats_rejected",
+        "Heartbeat datagrams pulse rejected, by reason.",
+        [
+            ("unexpected_source", r.unexpected_source),
+            ("short", r.short),
+            ("incompatible", r.incompatible),
+        ]
+        .map(|(reason, v)| ([("reason", Val::S(reason))], v)),
+    )?;
+    counters(
+        enc,
+        "piranha_pulse_failovers",
+        "Times this router became active.",
+        no_labels(c.failovers),
+    )?;
+    let mut links: Vec<&pulse::Link> = p.links.iter().collect();
+    crate::model::dedup_by_key(&mut links, |l| (&l.name, &l.address, &l.device));
+    gauges(
+        enc,
+        "piranha_pulse_link_up",
+        "1 if a link pulse monitors is up.",
+        links.iter().map(|l| {
+            (
+                [
+                    ("link", Val::S(&l.name)),
+                    ("address", Val::S(&l.address)),
+                    ("device", Val::S(l.device.as_deref().unwrap_or(""))),
+                ],
+                i64::from(l.up),
+            )
+        }),
+    )?;
+    let mut vips: Vec<&pulse::Vip> = p.vips.iter().collect();
+    crate::model::dedup_by_key(&mut vips, |v| (&v.address, &v.device));
+    gauges(
+        enc,
+        "piranha_pulse_vip_held",
+        "1 if a virtual IP address pulse manages is present on this router.",
+        vips.iter().map(|v| {
+            (
+                [
+                    ("address", Val::S(&v.address)),
+                    ("device", Val::S(&v.device)),
+                ],
+                i64::from(v.held),
+            )
+        }),
+    )?;
+    let cfg = &p.config;
+    gauges(
+        enc,
+        "piranha_pulse_config_serial_no",
+        "serial_no of lvs.cf as it is on disk.",
+        cfg.serial_no.map(|n| (NONE, n)),
+    )?;
+    let serial = cfg.serial_no.map(|n| n.to_string()).unwrap_or_default();
+    gauges(
+        enc,
+        "piranha_pulse_config_info",
+        "lvs.cf as it is on disk (file, SHA-256, serial_no); always 1.",
+        [(
+            [
+                ("file", Val::S(&cfg.file)),
+                ("sha256", Val::S(cfg.sha256.as_deref().unwrap_or(""))),
+                ("serial_no", Val::S(&serial)),
+            ],
+            1i64,
+        )],
+    )?;
+    gauges(
+        enc,
+        "piranha_pulse_config_stale",
+        "1 if lvs.cf changed on disk since pulse read it at start-up.",
+        no_labels(i64::from(config_stale(cfg))),
+    )
+}
+
+/// The file on disk differs from the one pulse read at start-up (or can
+/// no longer be read).
+pub fn config_stale(c: &pulse::Config) -> bool {
+    match &c.sha256 {
+        Some(now) => *now != c.loaded_sha256,
+        None => true,
+    }
+}
+
+fn encode_lvsd(enc: &mut DescriptorEncoder, s: &LvsdStatus) -> std::fmt::Result {
+    let st = &s.strings;
+    let labels = |r: &crate::model::Real| {
+        [
+            ("virtual", Val::S(st.get(r.virt))),
+            ("server", Val::S(st.get(r.name))),
+            ("remote_address", Val::S(st.get(r.addr))),
+            ("remote_port", Val::S(st.get(r.port))),
+        ]
+    };
+    gauges(
+        enc,
+        "piranha_real_server_up",
+        "1 if the real server is healthy, 0 if down, pending or unknown (absent when not monitored).",
+        s.reals
+            .iter()
+            .filter_map(|r| r.up.map(|u| (labels(r), i64::from(u)))),
+    )?;
+    gauges(
+        enc,
+        "piranha_real_server_weight",
+        "Weight of the real server in the IPVS table (0 when not in it).",
+        s.reals.iter().map(|r| (labels(r), r.weight)),
+    )?;
+    gauges(
+        enc,
+        "piranha_real_server_check_result",
+        "1 if the latest check of the real server passed, 0 if it failed (absent before the first).",
+        s.reals
+            .iter()
+            .filter_map(|r| r.result.map(|p| (labels(r), i64::from(p)))),
+    )?;
+    counters(
+        enc,
+        "piranha_real_server_check_failures",
+        "Checks of the real server that failed since lvsd started its nanny.",
+        s.reals.iter().map(|r| (labels(r), r.check_failures)),
+    )?;
+    encode_histogram(
+        enc,
+        "piranha_lvsd_reload_duration_seconds",
+        "How long lvsd took to apply a reload.",
+        &s.reloads.duration_seconds,
+    )?;
+    counters(
+        enc,
+        "piranha_lvsd_reloads_refused",
+        "Reloads lvsd refused (the file did not load; the running configuration stayed).",
+        no_labels(s.reloads.refused),
+    )?;
+    let serial = s
+        .config
+        .serial_no
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    gauges(
+        enc,
+        "piranha_lvsd_config_info",
+        "The configuration lvsd has in force (file, SHA-256, serial_no); always 1.",
+        [(
+            [
+                ("file", Val::S(&s.config.file)),
+                ("sha256", Val::S(&s.config.sha256)),
+                ("serial_no", Val::S(&serial)),
+            ],
+            1i64,
+        )],
+    )
+}
+
+/// A histogram from lvsd's cumulative buckets (bounds that do not increase
+/// and the count's `+Inf` are dropped; the encoder adds `+Inf`).
+fn encode_histogram(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    h: &lvsd::Histogram,
+) -> std::fmt::Result {
+    let mut buckets = Vec::with_capacity(h.buckets.len());
+    let (mut last_bound, mut last_count) = (f64::NEG_INFINITY, 0u64);
+    for &(bound, cum) in &h.buckets {
+        if !bound.is_finite() || bound <= last_bound {
+            continue;
+        }
+        let cum = cum.clamp(last_count, h.count);
+        buckets.push((bound, cum - last_count));
+        (last_bound, last_count) = (bound, cum);
+    }
+    let mut m = enc.encode_descriptor(name, help, None, MetricType::Histogram)?;
+    m.encode_histogram::<NoLabelSet>(h.sum, h.count, &buckets, None)
+}
+
+fn encode_stats(enc: &mut DescriptorEncoder, t: &TableStats) -> std::fmt::Result {
+    type Get = fn(&lvsd::Counters) -> u64;
+    let fields: [(&str, &str, Get); 5] = [
+        ("connections", "Connections scheduled", |c| c.conns),
+        ("incoming_packets", "Incoming packets", |c| c.inpkts),
+        ("outgoing_packets", "Outgoing packets", |c| c.outpkts),
+        ("incoming_bytes", "Incoming bytes", |c| c.inbytes),
+        ("outgoing_bytes", "Outgoing bytes", |c| c.outbytes),
+    ];
+    let unique = t.unique_services();
+    let mut name = String::new();
+    let mut help = String::new();
+    for (field, what, get) in fields {
+        name.clear();
+        help.clear();
+        write!(name, "piranha_ipvs_service_{field}")?;
+        write!(help, "{what} of an IPVS virtual service (lvsd's stats).")?;
+        counters(
+            enc,
+            &name,
+            &help,
+            unique.iter().map(|&i| {
+                let s = &t.services[i as usize];
+                (svc_labels(&s.svc), get(&s.stats))
+            }),
+        )?;
+    }
+    for (field, what, get) in fields {
+        name.clear();
+        help.clear();
+        write!(name, "piranha_ipvs_backend_{field}")?;
+        write!(help, "{what} of an IPVS backend (lvsd's stats).")?;
+        counters(
+            enc,
+            &name,
+            &help,
+            t.dests.iter().map(|d| {
+                (
+                    backend_labels(&t.services[d.svc as usize].svc, d.addr, d.port),
+                    get(&d.stats),
+                )
+            }),
+        )?;
+    }
+    gauges(
+        enc,
+        "piranha_virtual_server_info",
+        "The lvs.cf virtual block that defines an IPVS service; always 1.",
+        unique.iter().filter_map(|&i| {
+            let s = &t.services[i as usize];
+            let v = s.virtual_name.as_deref()?;
+            let [a, p, proto, m] = svc_labels(&s.svc);
+            Some(([("virtual", Val::S(v)), proto, a, p, m], 1i64))
+        }),
+    )
+}
+
+/// Encodes `c` (a collector) to `w` in the Prometheus text format.
+pub fn encode(w: &mut impl std::fmt::Write, c: impl Collector) -> std::fmt::Result {
+    let mut reg = Registry::default();
+    reg.register_collector(Box::new(c));
+    prometheus_client::encoding::prometheus_text::encode(w, &reg)
+}
+
+/// Encodes a whole snapshot (the kernel part, then the daemons').
+pub fn encode_snapshot(w: &mut impl std::fmt::Write, s: Snapshot) -> std::fmt::Result {
+    encode(
+        w,
+        Kernel {
+            ipvs: s.ipvs,
+            totals: s.totals,
+        },
+    )?;
+    encode(
+        w,
+        Daemons {
+            pulse: s.pulse,
+            lvsd: s.lvsd,
+        },
+    )
+}
