@@ -38,6 +38,12 @@ use serde::Serialize;
 
 use crate::spec::{RsId, RsSpec, Spec, VsSpec};
 
+/// The status documents (`docs/status.md`), shared with the exporter.
+pub use piranha_status::lvsd::{Config, Histogram, Phase, Reloads, RsStatus, Status, VsStatus};
+
+/// Upper bounds (seconds) of the reload-duration histogram.
+pub const RELOAD_BUCKETS: [f64; 11] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
 /// Identifies one nanny process lvsd started (never reused).
 pub type NannyId = u64;
 
@@ -100,22 +106,6 @@ pub struct Options {
     pub nodaemon: bool,
 }
 
-/// Lifecycle of a virtual server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    /// `active = 0`.
-    Inactive,
-    /// An earlier active block has the same service: never started.
-    Duplicate,
-    /// Its service is being added.
-    Creating,
-    /// Its service exists; its nannies run.
-    Up,
-    /// Adding its service failed: no nannies.
-    Failed,
-}
-
 /// Role of a real server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -162,6 +152,9 @@ struct RsState {
     result: Option<bool>,
     /// When that raw result last changed.
     result_since: Option<Duration>,
+    /// Checks that failed (`failed` reports), kept across nanny restarts
+    /// while the real server stays in the configuration.
+    failures: u64,
 }
 
 impl RsState {
@@ -178,6 +171,7 @@ impl RsState {
             changed: None,
             result: None,
             result_since: None,
+            failures: 0,
         }
     }
 
@@ -260,6 +254,10 @@ pub struct Engine {
     stopping: bool,
     /// Time of the last [`Engine::tick`]: deadlines up to it are decided.
     last_tick: Duration,
+    /// The configuration in force, as the shell read it (for `--status`).
+    config: Config,
+    /// Reloads so far (for `--status`).
+    reloads: Reloads,
 }
 
 fn label(vs: &VsSpec, rs: &RsSpec) -> String {
@@ -310,7 +308,49 @@ impl Engine {
             next_id: 1,
             stopping: false,
             last_tick: Duration::ZERO,
+            config: Config::default(),
+            reloads: Reloads {
+                duration_seconds: Histogram::with_bounds(&RELOAD_BUCKETS),
+                ..Reloads::default()
+            },
         }
+    }
+
+    /// Records the configuration in force (file, `serial_no`, SHA-256), as
+    /// read at start-up; [`Engine::reload_applied`] replaces it.
+    pub fn set_config(&mut self, config: Config) {
+        self.config = config;
+    }
+
+    /// A reload that was refused (the file did not load): the running
+    /// configuration stays.
+    pub fn reload_refused(&mut self) {
+        self.reloads.refused += 1;
+    }
+
+    /// A reload was applied ([`Engine::reload`] and its actions carried
+    /// out); `took` is how long it took from reading the file on (monotonic
+    /// clock), `config` what was read.
+    pub fn reload_applied(&mut self, config: Config, took: Duration) {
+        let secs = took.as_secs_f64();
+        self.config = config;
+        self.reloads.total += 1;
+        self.reloads.last_duration_seconds = Some(secs);
+        self.reloads.duration_seconds.observe(secs);
+    }
+
+    /// The lvs.cf name of every service the configuration defines: the
+    /// virtual block that owns it (created it), else the first block that
+    /// names it (inactive or duplicate).
+    pub fn service_names(&self) -> HashMap<ServiceKey, String> {
+        let mut names = HashMap::new();
+        for v in &self.spec.virtuals {
+            names.entry(v.key).or_insert_with(|| v.name.clone());
+        }
+        for (key, &vi) in &self.by_key {
+            names.insert(*key, self.spec.virtuals[vi].name.clone());
+        }
+        names
     }
 
     /// The running configuration.
@@ -736,7 +776,10 @@ impl Engine {
                     return out;
                 }
                 Ok(Report::Failed) => {
-                    // not counted yet
+                    // for --status only: nothing to decide
+                    let st = &mut self.vss[vi].reals[ri];
+                    st.protocol = true;
+                    st.failures += 1;
                     return out;
                 }
                 Err(report::ParseError::Verb(_)) => {
@@ -1146,7 +1189,7 @@ impl Engine {
     }
 
     /// A snapshot for `lvsd --status`. `now` is the engine clock; `wall`
-    /// the same instant in seconds since the epoch.
+    /// the same instant in seconds since the epoch. `pid` is left 0.
     pub fn status(&self, now: Duration, wall: f64) -> Status {
         let at = |t: Option<Duration>| t.map(|t| wall - (now.saturating_sub(t)).as_secs_f64());
         let virtuals = self
@@ -1210,6 +1253,7 @@ impl Engine {
                                     .map(|p| if p { "pass" } else { "fail" }.to_string()),
                                 last_result_since: at(st.result_since),
                                 last_change_at: at(st.changed),
+                                check_failures: st.failures,
                             }
                         })
                         .collect(),
@@ -1217,71 +1261,15 @@ impl Engine {
             })
             .collect();
         Status {
+            version: piranha_status::VERSION,
             time: wall,
+            // the process's: the shell's to fill in
+            pid: 0,
+            config: self.config.clone(),
+            reloads: self.reloads.clone(),
             virtuals,
         }
     }
-}
-
-/// What `lvsd --status` shows (its JSON form as is).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Status {
-    /// When the snapshot was taken (seconds since the epoch).
-    pub time: f64,
-    /// Every virtual block, in file order.
-    pub virtuals: Vec<VsStatus>,
-}
-
-/// One virtual server.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VsStatus {
-    /// Block name.
-    pub name: String,
-    /// `TCP VIP:PORT`, `UDP VIP:PORT` or `FWM MARK`.
-    pub service: String,
-    /// Lifecycle.
-    pub state: Phase,
-    /// Scheduler.
-    pub scheduler: String,
-    /// Persistence timeout, if persistent.
-    pub persistent: Option<u32>,
-    /// `sorry_server`, if set.
-    pub sorry_server: Option<String>,
-    /// The sorry server is in the table.
-    pub sorry_active: bool,
-    /// Every `server` block, in file order.
-    pub reals: Vec<RsStatus>,
-}
-
-/// One real server.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RsStatus {
-    /// Block name.
-    pub name: String,
-    /// `RIP:PORT`.
-    pub address: String,
-    /// `inactive`, `duplicate`, or its nanny: `off`, `starting`,
-    /// `running`, `dead`, `shown` (test mode).
-    pub monitor: String,
-    /// Nanny pid.
-    pub pid: Option<u32>,
-    /// `up`, `down`, `pending` (first check not reported yet), `unknown`,
-    /// `-` when not monitored.
-    pub health: String,
-    /// Weight in the table; `None` when not in the table.
-    pub weight: Option<u32>,
-    /// `weight` in lvs.cf.
-    pub configured_weight: i32,
-    /// Raw result of the latest check, `pass` or `fail` (nanny's `result`
-    /// reports; `None` before the first one, and for a monitor that does
-    /// not speak the report protocol). Unlike `health` it turns `pass` as
-    /// soon as a failed server's checks pass again, while `health` stays
-    /// `down` for the re-entry time.
-    pub last_result: Option<String>,
-    /// When the raw result last changed (seconds since the epoch).
-    pub last_result_since: Option<f64>,
-    /// Last change of health or weight (seconds since the epoch).
-    pub last_change_at: Option<f64>,
 }
 
 #[cfg(test)]

@@ -928,6 +928,143 @@ fn status_shows_raw_results_next_to_health() {
     assert_eq!(r.last_result, None);
 }
 
+#[test]
+fn failed_checks_are_counted_per_real_server() {
+    let mut s = Sim::started(TWO);
+    let failures = |s: &Sim| -> Vec<u64> {
+        s.e.status(s.now, 0.0)
+            .virtuals
+            .iter()
+            .flat_map(|v| v.reals.iter().map(|r| r.check_failures))
+            .collect()
+    };
+    assert_eq!(failures(&s), [0, 0, 0, 0, 0]);
+    s.up("www", "web1", 10);
+    s.clear();
+    // a failure of a healthy server: result, failed, then the change
+    s.line("www", "web1", "nanny1 result fail");
+    s.line("www", "web1", "nanny1 failed");
+    // counting decides nothing: no IPVS change, no log line
+    assert!(s.ops.is_empty() && s.log.is_empty() && s.notices.is_empty());
+    s.down("www", "web1", false);
+    // every further failed check counts, whatever the verdict
+    for _ in 0..4 {
+        s.line("www", "web1", "nanny1 failed");
+    }
+    s.line("dns", "ns1", "nanny1 failed");
+    assert_eq!(failures(&s), [5, 0, 0, 1, 0]);
+    let json = serde_json::to_value(s.e.status(s.now, 0.0)).unwrap();
+    assert_eq!(json["virtuals"][0]["reals"][0]["check_failures"], 5);
+    assert_eq!(json["virtuals"][0]["reals"][1]["check_failures"], 0);
+    // a bad `failed` line is logged and not counted
+    s.line("www", "web1", "nanny1 failed twice");
+    assert_eq!(
+        s.log.last().map(String::as_str),
+        Some("ignoring report from www/web1: too many fields: nanny1 failed twice")
+    );
+    // a nanny lvsd let go of counts no more
+    let old = s.nanny("www", "web1");
+    s.reload(&TWO.replace("weight = 10", "weight = 11"));
+    let a = s.e.nanny_line(old, "nanny1 failed", s.now);
+    s.run(a);
+    // the count stays with the real server across its new nanny...
+    assert_ne!(s.nanny("www", "web1"), old);
+    assert_eq!(failures(&s), [5, 0, 0, 1, 0]);
+    s.line("www", "web1", "nanny1 failed");
+    assert_eq!(failures(&s), [6, 0, 0, 1, 0]);
+    // ...and across a reload of the same file
+    s.reload(&TWO.replace("weight = 10", "weight = 11"));
+    assert_eq!(failures(&s), [6, 0, 0, 1, 0]);
+    // a server that leaves the configuration starts again from 0 when it
+    // comes back
+    let without = TWO.replace(
+        "  server web1 {\n    address = 10.1.0.1\n    active = 1\n    weight = 10\n  }\n",
+        "",
+    );
+    s.reload(&without);
+    assert_eq!(failures(&s), [0, 0, 1, 0]);
+    s.reload(TWO);
+    assert_eq!(failures(&s), [0, 0, 0, 1, 0]);
+    // so does one whose virtual server is replaced (new key)
+    s.reload(&TWO.replace("port = 53", "port = 54"));
+    assert_eq!(failures(&s), [0, 0, 0, 0, 0]);
+}
+
+#[test]
+fn status_documents_version_config_and_reloads() {
+    let mut s = Sim::started(TWO);
+    let st = s.e.status(s.now, 5.0);
+    assert_eq!((st.version, st.pid, st.time), (1, 0, 5.0));
+    assert_eq!(st.config, Config::default());
+    let bounds: Vec<f64> = st
+        .reloads
+        .duration_seconds
+        .buckets
+        .iter()
+        .map(|b| b.0)
+        .collect();
+    assert_eq!(bounds, RELOAD_BUCKETS);
+    assert_eq!(
+        (
+            st.reloads.total,
+            st.reloads.refused,
+            st.reloads.last_duration_seconds
+        ),
+        (0, 0, None)
+    );
+    let cfg = |n: i64, h: &str| Config {
+        file: "/etc/sysconfig/ha/lvs.cf".into(),
+        serial_no: Some(n),
+        sha256: h.into(),
+    };
+    s.e.set_config(cfg(1, "aa"));
+    s.e.reload_refused();
+    s.e.reload_refused();
+    let st = s.e.status(s.now, 5.0);
+    assert_eq!(st.config, cfg(1, "aa"));
+    assert_eq!((st.reloads.total, st.reloads.refused), (0, 2));
+    assert_eq!(st.reloads.duration_seconds.count, 0);
+    s.reload(TWO);
+    s.e.reload_applied(cfg(2, "bb"), Duration::from_millis(30));
+    s.reload(TWO);
+    s.e.reload_applied(cfg(3, "cc"), Duration::from_secs(3));
+    let st = s.e.status(s.now, 5.0);
+    assert_eq!(st.config, cfg(3, "cc"));
+    assert_eq!((st.reloads.total, st.reloads.refused), (2, 2));
+    assert_eq!(st.reloads.last_duration_seconds, Some(3.0));
+    let h = &st.reloads.duration_seconds;
+    assert_eq!(h.count, 2);
+    assert!((h.sum - 3.03).abs() < 1e-9, "{h:?}");
+    let counts: Vec<u64> = h.buckets.iter().map(|b| b.1).collect();
+    assert_eq!(counts, [0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2]);
+    let json = serde_json::to_value(&st).unwrap();
+    assert_eq!(
+        json["reloads"]["duration_seconds"]["buckets"][1],
+        serde_json::json!([0.05, 1])
+    );
+    assert_eq!(json["config"]["serial_no"], 3);
+    assert_eq!(json["version"], 1);
+}
+
+#[test]
+fn service_names_prefer_the_owner() {
+    let text = format!(
+        "{TWO}virtual www2 {{\n  active = 1\n  address = 10.0.0.1 eth0:1\n  port = 80\n}}\n"
+    )
+    .replace(
+        "virtual www {",
+        "virtual early {\n  active = 0\n  address = 10.0.0.1 eth0:1\n  port = 80\n}\nvirtual www {",
+    );
+    let s = Sim::started(&text);
+    let names = s.e.service_names();
+    // the owner, not the inactive block before it nor the duplicate after
+    assert_eq!(names[&www()], "www");
+    assert_eq!(names[&dns()], "dns");
+    // an inactive block's service is still named
+    assert_eq!(names[&ServiceKey::tcp([10, 0, 0, 3], 80)], "off");
+    assert_eq!(names.len(), 3);
+}
+
 // ---- reload ----
 
 #[test]

@@ -1,8 +1,12 @@
 //! Where lvsd's IPVS changes go: the kernel over netlink (`crates/ipvs`),
 //! nowhere when IPVS is missing (every change fails, as ipvsadm would), or
-//! the log for `--test-start` (`test-start: IPVSADM ARGS`).
+//! the log for `--test-start` (`test-start: IPVSADM ARGS`) and an
+//! in-memory table. [`TableSource`] reads the table back for the `stats`
+//! request, away from lvsd's loop.
 
-use ipvs::{Client, Op, ServiceKey, Timeouts};
+use std::sync::Arc;
+
+use ipvs::{Client, IpvsTable as _, MemTable, Op, ServiceDump, ServiceKey, Timeouts};
 
 use crate::engine::OpError;
 use crate::ipvsadm;
@@ -21,7 +25,40 @@ pub enum Backend {
         ipvsadm: String,
         /// Where the lines go.
         log: fn(&str),
+        /// The changes are also made here (what they would fail with is
+        /// ignored), so that `stats` shows the table lvsd would have made.
+        table: Arc<MemTable>,
     },
+}
+
+/// Where a `stats` answer reads the table from: taken from lvsd's
+/// [`Backend`] in its loop, read in a task of its own.
+#[derive(Debug, Clone)]
+pub enum TableSource {
+    /// The kernel's table, read on a netlink socket of its own: a long
+    /// dump neither waits behind lvsd's changes nor delays them, and two
+    /// dumps at once do not collide (a netlink socket runs one dump at a
+    /// time).
+    Kernel,
+    /// The in-memory table of `--test-start`.
+    Memory(Arc<MemTable>),
+    /// IPVS could not be reached; the message says why.
+    Missing(String),
+}
+
+impl TableSource {
+    /// Every service with its destinations and counters, or why the table
+    /// could not be read.
+    pub async fn dump(&self) -> Result<Vec<ServiceDump>, String> {
+        match self {
+            TableSource::Kernel => {
+                let c = Client::connect().await.map_err(|e| e.to_string())?;
+                c.dump().await.map_err(|e| e.to_string())
+            }
+            TableSource::Memory(t) => t.dump().await.map_err(|e| e.to_string()),
+            TableSource::Missing(m) => Err(m.clone()),
+        }
+    }
 }
 
 fn op_error(e: &ipvs::Error) -> OpError {
@@ -36,6 +73,25 @@ fn print(log: fn(&str), ipvsadm: &str, args: &str) {
 }
 
 impl Backend {
+    /// The `--test-start` backend: lines go to `log`, changes to an empty
+    /// in-memory table.
+    pub fn print(ipvsadm: &str, log: fn(&str)) -> Backend {
+        Backend::Print {
+            ipvsadm: ipvsadm.to_string(),
+            log,
+            table: Arc::new(MemTable::new()),
+        }
+    }
+
+    /// Where `stats` reads this backend's table.
+    pub fn table_source(&self) -> TableSource {
+        match self {
+            Backend::Kernel(_) => TableSource::Kernel,
+            Backend::Missing(m) => TableSource::Missing(m.clone()),
+            Backend::Print { table, .. } => TableSource::Memory(table.clone()),
+        }
+    }
+
     /// Connects to the kernel (inside a tokio runtime), or records why not.
     pub async fn connect() -> Backend {
         match Client::connect().await {
@@ -62,9 +118,14 @@ impl Backend {
                 Err(e) => vec![Err(op_error(&e)); ops.len()],
             },
             Backend::Missing(m) => vec![Err(Self::missing(m)); ops.len()],
-            Backend::Print { ipvsadm, log } => {
+            Backend::Print {
+                ipvsadm,
+                log,
+                table,
+            } => {
                 for op in ops {
                     print(*log, ipvsadm, &ipvsadm::op_args(op));
+                    let _ = table.apply_one(op);
                 }
                 vec![Ok(()); ops.len()]
             }
@@ -74,7 +135,7 @@ impl Backend {
     /// `ipvsadm --set TCP TCPFIN UDP` (0 = unchanged). A negative value
     /// fails, as ipvsadm refuses it.
     pub async fn set_timeouts(&self, t: [i32; 3]) -> Result<(), OpError> {
-        if let Backend::Print { ipvsadm, log } = self {
+        if let Backend::Print { ipvsadm, log, .. } = self {
             print(*log, ipvsadm, &ipvsadm::set_timeouts_args(&t));
             return Ok(());
         }
@@ -99,8 +160,13 @@ impl Backend {
         match self {
             Backend::Kernel(c) => c.flush().await.map_err(|e| op_error(&e)),
             Backend::Missing(m) => Err(Self::missing(m)),
-            Backend::Print { ipvsadm, log } => {
+            Backend::Print {
+                ipvsadm,
+                log,
+                table,
+            } => {
                 print(*log, ipvsadm, "-C");
+                let _ = table.flush().await;
                 Ok(())
             }
         }
@@ -124,5 +190,34 @@ impl Backend {
             r?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quiet(_: &str) {}
+
+    #[tokio::test]
+    async fn stats_read_the_backends_table() {
+        let b = Backend::print("/sbin/ipvsadm", quiet);
+        let key = ServiceKey::fwmark(7);
+        let add = Op::AddService(ipvs::Service::new(key, "rr"));
+        // what the in-memory table refuses still "succeeds", as printed
+        let bad = Op::AddService(ipvs::Service::new(ServiceKey::fwmark(8), "nosuch"));
+        assert!(b.apply(&[add, bad]).await.iter().all(Result::is_ok));
+        let src = b.table_source();
+        let dump = src.dump().await.unwrap();
+        assert_eq!(dump.len(), 1);
+        assert_eq!(dump[0].entry.service.key, key);
+        b.flush().await.unwrap();
+        assert!(src.dump().await.unwrap().is_empty());
+
+        let m = Backend::Missing("IPVS is not available".into());
+        assert_eq!(
+            m.table_source().dump().await.unwrap_err(),
+            "IPVS is not available"
+        );
     }
 }

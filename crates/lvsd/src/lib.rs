@@ -3,16 +3,20 @@
 //! SIGHUP it reconciles the running table with the edited file as a diff.
 //!
 //! * [`cli`]: the command line (lvsd.md §1);
+//! * [`config`]: reading lvs.cf once, parsed and fingerprinted;
 //! * [`spec`]: lvs.cf → services and nanny command lines (§3, §4);
 //! * [`engine`]: the pure core: start-up, reports, the sorry server,
 //!   nanny deaths, reload and shutdown (§5–§9);
 //! * [`ipvsadm`]: the ipvsadm forms of IPVS changes (`--test-start`);
-//! * [`kernel`]: where IPVS changes go (netlink, or printed);
+//! * [`kernel`]: where IPVS changes go (netlink, or printed), and where
+//!   the `stats` request reads the table;
 //! * [`procs`]: starting nannies with their report pipe, reaping;
-//! * [`status`]: `lvsd --status` (text and JSON) over a unix socket;
+//! * [`status`]: the status socket's answers (`lvsd --status` text and
+//!   JSON, the kernel table's `stats`);
 //! * [`run`]: the shell: start-up sequence, daemon mode, the event loop.
 
 pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod ipvsadm;
 pub mod kernel;

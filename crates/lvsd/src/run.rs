@@ -2,23 +2,24 @@
 //! mode, signals (§8), nanny processes and their pipes, the status socket,
 //! and carrying out the engine's actions.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ipvs::ServiceKey;
 use lvs_util::errtext;
 use lvs_util::log::{Sink, syslog_info};
-use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+use lvs_util::status_socket;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cli::{self, Options, Parsed};
-use crate::engine::{Action, Engine, NannyId};
-use crate::kernel::Backend;
+use crate::engine::{Action, Engine, NannyId, Status};
+use crate::kernel::{Backend, TableSource};
 use crate::spec::{self, Flags, Spec};
-use crate::status::{self, Format};
-use crate::{ipvsadm, procs};
+use crate::status::{self, Format, Request};
+use crate::{config, ipvsadm, procs};
 
 /// Default pid file (note: `lvs`, not `lvsd`).
 pub const PID_FILE: &str = "/var/run/lvs.pid";
@@ -47,9 +48,11 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         }
     };
     let file = opts.configfile.clone();
-    let Some(parsed) = lvscf::load_for_daemon("lvs", &file) else {
+    let Some(loaded) = config::load_for_daemon(&file) else {
         return 1;
     };
+    let in_force = loaded.status_config(&file);
+    let parsed = loaded.parsed;
     if opts.nodaemon {
         lvs_util::log::init("lvs", Sink::Stdout, false);
     }
@@ -90,7 +93,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             return 1;
         }
     };
-    let code = rt.block_on(serve(opts.clone(), spec));
+    let code = rt.block_on(serve(opts.clone(), spec, in_force));
     if !opts.nodaemon {
         let _ = std::fs::remove_file(pid_file());
     }
@@ -124,10 +127,7 @@ fn log_info(msg: &str) {
 /// The IPVS backend; `log` takes the `--test-start` lines.
 async fn backend(opts: &Options, spec: &Spec, log: fn(&str)) -> Backend {
     if opts.test_start {
-        Backend::Print {
-            ipvsadm: spec.ipvsadm.clone(),
-            log,
-        }
+        Backend::print(&spec.ipvsadm, log)
     } else {
         Backend::connect().await
     }
@@ -198,8 +198,11 @@ fn status_main(opts: &Options) -> i32 {
 enum Event {
     /// A line from nanny `id`'s pipe.
     Line(NannyId, String),
-    /// A status request.
-    Status(Format, oneshot::Sender<String>),
+    /// A status request: a snapshot, please.
+    Status(oneshot::Sender<Status>),
+    /// A `stats` request: the lvs.cf names of the services and where to
+    /// read the table, please (the reading happens outside the loop).
+    Stats(oneshot::Sender<(HashMap<ServiceKey, String>, TableSource)>),
 }
 
 /// Carries out the engine's actions.
@@ -296,43 +299,51 @@ impl Shell {
     }
 
     /// SIGHUP: re-read lvs.cf; a file that does not load is refused and
-    /// everything stays as it is.
+    /// everything stays as it is. Both count in the status's `reloads`;
+    /// an applied reload's duration runs from reading the file to the end
+    /// of its changes.
     async fn reload(&mut self) -> Option<i32> {
         tracing::info!("rereading configuration file");
-        let file = &self.opts.configfile;
+        let file = self.opts.configfile.clone();
         let begin = Instant::now();
-        let parsed = match lvscf::parse_file(file) {
-            Ok(p) => p,
+        let loaded = match config::read(&file) {
+            Ok(l) => l,
             Err(lvscf::LoadError::Open { source, .. }) => {
                 tracing::info!("lvs: failed to open {file}");
                 tracing::info!(
                     "reload refused: {file}: {}; keeping the running configuration",
                     errtext(&source)
                 );
+                self.engine.reload_refused();
                 return None;
             }
             Err(lvscf::LoadError::Parse(e)) => {
                 tracing::info!("lvs: error parsing {file} on line {}.\n", e.line());
                 tracing::info!("reload refused: {e}; keeping the running configuration");
+                self.engine.reload_refused();
                 return None;
             }
         };
+        let parsed = &loaded.parsed;
         for w in &parsed.warnings {
             tracing::info!("{w}");
         }
-        for f in lvscf::validate_for_lvsd(&parsed.config, file) {
+        for f in lvscf::validate_for_lvsd(&parsed.config, &file) {
             tracing::info!("{f}");
         }
         let spec = spec::build(&parsed.config, flags(&self.opts));
         (self.ops, self.started, self.stopped) = (0, 0, 0);
         let actions = self.engine.reload(spec, self.now());
         let code = self.perform(actions).await;
+        let took = begin.elapsed();
+        self.engine
+            .reload_applied(loaded.status_config(&file), took);
         tracing::info!(
             "configuration reloaded: {} IPVS changes, {} nannies started, {} stopped ({} ms)",
             self.ops,
             self.started,
             self.stopped,
-            begin.elapsed().as_millis()
+            took.as_millis()
         );
         code
     }
@@ -371,44 +382,45 @@ async fn await_exit(pids: Vec<u32>) {
     }
 }
 
-/// The status socket: binds `path` (replacing a stale socket file, never
-/// one a live lvsd answers on) with mode 0600.
-fn bind_status(path: &str) -> std::io::Result<tokio::net::UnixListener> {
-    use std::os::unix::fs::PermissionsExt as _;
-    if std::path::Path::new(path).exists() {
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AddrInUse,
-                "another lvsd answers on it",
-            ));
+/// Answers one request on the status socket. The loop only takes a
+/// snapshot (or, for `stats`, hands out the service names and where to
+/// read the table); rendering and reading the table happen here, in the
+/// connection's own task. `None` (nothing is written) once the loop is
+/// gone.
+async fn answer(request: String, tx: mpsc::UnboundedSender<Event>) -> Option<String> {
+    match Request::parse(&request) {
+        Some(Request::Status(format)) => {
+            let (otx, orx) = oneshot::channel();
+            tx.send(Event::Status(otx)).ok()?;
+            Some(status::render(&orx.await.ok()?, format))
         }
-        std::fs::remove_file(path)?;
+        Some(Request::Stats) => {
+            let (otx, orx) = oneshot::channel();
+            tx.send(Event::Stats(otx)).ok()?;
+            let (names, source) = orx.await.ok()?;
+            let dump = source.dump().await;
+            Some(status::render_stats(&status::table_stats(
+                dump,
+                &names,
+                wall(),
+            )))
+        }
+        None => Some(status::UNKNOWN_REQUEST.to_string()),
     }
-    let l = tokio::net::UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    Ok(l)
 }
 
-async fn status_client(stream: tokio::net::UnixStream, tx: mpsc::UnboundedSender<Event>) {
-    let (r, mut w) = stream.into_split();
-    let mut line = String::new();
-    let mut r = tokio::io::BufReader::new(r);
-    let read = tokio::time::timeout(Duration::from_secs(5), r.read_line(&mut line)).await;
-    let answer = match read {
-        Ok(Ok(_)) => match Format::from_request(&line) {
-            Some(f) => {
-                let (otx, orx) = oneshot::channel();
-                if tx.send(Event::Status(f, otx)).is_err() {
-                    return;
-                }
-                orx.await.unwrap_or_default()
+/// Accepts status clients for as long as lvsd runs, one task each.
+async fn accept_status(l: tokio::net::UnixListener, tx: mpsc::UnboundedSender<Event>) {
+    loop {
+        match l.accept().await {
+            Ok((s, _)) => {
+                let tx = tx.clone();
+                tokio::spawn(status_socket::serve(s, move |req| answer(req, tx)));
             }
-            None => "unknown request: expected text or json\n".to_string(),
-        },
-        _ => return,
-    };
-    let _ = w.write_all(answer.as_bytes()).await;
-    let _ = w.shutdown().await;
+            // out of descriptors, say: try again a little later
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 fn wall() -> f64 {
@@ -418,7 +430,7 @@ fn wall() -> f64 {
 }
 
 /// Steps 5–7: signals, the virtual servers, the loop.
-async fn serve(opts: Options, spec: Spec) -> i32 {
+async fn serve(opts: Options, spec: Spec, in_force: crate::engine::Config) -> i32 {
     let signals = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -431,7 +443,7 @@ async fn serve(opts: Options, spec: Spec) -> i32 {
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let status_path = opts.status_socket.clone();
-    let listener = match bind_status(&status_path) {
+    let listener = match status_socket::bind(&status_path, "lvsd") {
         Ok(l) => Some(l),
         Err(e) => {
             tracing::info!(
@@ -443,20 +455,16 @@ async fn serve(opts: Options, spec: Spec) -> i32 {
     };
     let bound = listener.is_some();
     if let Some(l) = listener {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            while let Ok((s, _)) = l.accept().await {
-                tokio::spawn(status_client(s, tx.clone()));
-            }
-        });
+        tokio::spawn(accept_status(l, tx.clone()));
     }
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         spec.clone(),
         crate::engine::Options {
             test_start: opts.test_start,
             nodaemon: opts.nodaemon,
         },
     );
+    engine.set_config(in_force);
     let backend = backend(&opts, &spec, log_info).await;
     let mut sh = Shell {
         engine,
@@ -495,9 +503,14 @@ async fn serve(opts: Options, spec: Spec) -> i32 {
             }
             Some(ev) = rx.recv() => match ev {
                 Event::Line(id, line) => sh.engine.nanny_line(id, &line, sh.now()),
-                Event::Status(f, reply) => {
-                    let st = sh.engine.status(sh.now(), wall());
-                    let _ = reply.send(status::render(&st, f));
+                Event::Status(reply) => {
+                    let mut st = sh.engine.status(sh.now(), wall());
+                    st.pid = std::process::id();
+                    let _ = reply.send(st);
+                    Vec::new()
+                }
+                Event::Stats(reply) => {
+                    let _ = reply.send((sh.engine.service_names(), sh.backend.table_source()));
                     Vec::new()
                 }
             },

@@ -4,9 +4,12 @@
 
 mod common;
 
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
 
 use common::Collected;
 
@@ -220,8 +223,14 @@ fn test_start_prints_everything_and_touches_nothing() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let text = status(&sock, false);
+    let header = format!(
+        "lvsd pid {}, config {} serial_no 0 sha256 {}, reloads 0 applied, 0 refused\n",
+        lvs.0.child.id(),
+        cf.display(),
+        &lvscf::sha256_hex(CF.as_bytes())[..12]
+    );
     assert!(
-        text.starts_with("virtual www: TCP 203.0.113.100:80 up, scheduler wlc, persistent 300 s, sorry server 192.168.50.200 not in use\n"),
+        text.starts_with(&(header + "virtual www: TCP 203.0.113.100:80 up, scheduler wlc, persistent 300 s, sorry server 192.168.50.200 not in use\n")),
         "{text}"
     );
     let rows: Vec<Vec<&str>> = text
@@ -236,6 +245,7 @@ fn test_start_prints_everything_and_touches_nothing() {
             "-",
             "unknown",
             "-",
+            "0",
             "-",
             "-"
         ]),
@@ -249,6 +259,7 @@ fn test_start_prints_everything_and_touches_nothing() {
             "-",
             "-",
             "-",
+            "0",
             "-",
             "-"
         ]),
@@ -380,4 +391,214 @@ fn daemon_mode_without_fork_writes_and_removes_the_pid_file() {
         .read_to_string(&mut out)
         .unwrap();
     assert_eq!(out, "");
+}
+
+/// One request on the status socket, as the exporter sends it.
+fn ask(sock: &Path, request: &str) -> String {
+    lvs_util::status_socket::query(sock.to_str().unwrap(), request, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{request}: {e}"))
+}
+
+fn ask_json(sock: &Path, request: &str) -> Value {
+    let answer = ask(sock, request);
+    serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{request}: {e}: {answer}"))
+}
+
+/// `(proto, address, port, fwmark, virtual_name)` of each service in a
+/// `stats` answer, and its destinations' addresses.
+fn services(stats: &Value) -> Vec<(String, Vec<String>)> {
+    stats["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                format!(
+                    "{} {} {} {} {}",
+                    s["proto"].as_str().unwrap(),
+                    s["address"].as_str().unwrap(),
+                    s["port"],
+                    s["fwmark"],
+                    s["virtual_name"]
+                ),
+                s["dests"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "{}:{} w{}",
+                            d["address"].as_str().unwrap(),
+                            d["port"],
+                            d["weight"]
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// Waits for a line of lvsd after line `from` starting with `prefix`.
+fn wait_prefix(lvs: &Running, from: usize, prefix: &str) {
+    lvs.until_match(from, prefix, |l| l.starts_with(prefix));
+}
+
+#[test]
+fn status_socket_json_stats_and_reload_accounting() {
+    let dir = tempfile::tempdir().unwrap();
+    let cf = dir.path().join("lvs.cf");
+    let sock = dir.path().join("lvsd.sock");
+    let first = format!("serial_no = 41\n{CF}");
+    write(&cf, &first);
+    let lvs = Running::start(&[
+        "--nodaemon",
+        "--test-start",
+        "-c",
+        cf.to_str().unwrap(),
+        "--status-socket",
+        sock.to_str().unwrap(),
+    ]);
+    lvs.until(0, "lvs: test-start: /sbin/ipvsadm -A -f 7 -s rr");
+    let end = Instant::now() + Duration::from_secs(20);
+    while !sock.exists() {
+        assert!(Instant::now() < end, "no status socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // the socket: 0660 with group piranha when it exists, else 0600
+    let meta = std::fs::metadata(&sock).unwrap();
+    assert!(meta.file_type().is_socket());
+    let piranha = Command::new("getent")
+        .args(["group", "piranha"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|l| {
+            l.split(':')
+                .nth(2)
+                .and_then(|g| g.trim().parse::<u32>().ok())
+        });
+    match piranha {
+        Some(gid) => {
+            assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+            assert_eq!(meta.gid(), gid);
+        }
+        None => assert_eq!(meta.permissions().mode() & 0o777, 0o600),
+    }
+
+    // json: the new top-level fields and the per-server failures
+    let j = ask_json(&sock, "json");
+    let pid = lvs.0.child.id();
+    assert_eq!(j["version"], 1);
+    assert_eq!(j["pid"], pid);
+    assert!(j["time"].as_f64().unwrap() > 1.7e9);
+    assert_eq!(
+        j["config"],
+        json!({"file": cf.to_str().unwrap(), "serial_no": 41,
+               "sha256": lvscf::sha256_hex(first.as_bytes())})
+    );
+    let buckets: Vec<Value> = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]
+        .iter()
+        .map(|b| json!([b, 0]))
+        .collect();
+    assert_eq!(
+        j["reloads"],
+        json!({"total": 0, "refused": 0, "last_duration_seconds": null,
+               "duration_seconds": {"buckets": buckets, "sum": 0.0, "count": 0}})
+    );
+    assert_eq!(j["virtuals"][0]["reals"][0]["check_failures"], 0);
+    assert_eq!(j["virtuals"][0]["reals"][1]["check_failures"], 0);
+    // the same document through lvsd --status --json
+    let cli: Value = serde_json::from_str(&status(&sock, true)).unwrap();
+    assert_eq!(cli["config"], j["config"]);
+    assert_eq!(cli["pid"], pid);
+
+    // stats: the table --test-start made (no nanny runs: no real servers)
+    let st = ask_json(&sock, "stats");
+    assert_eq!((&st["version"], &st["error"]), (&json!(1), &Value::Null));
+    assert!(st["time"].as_f64().unwrap() > 1.7e9);
+    assert_eq!(
+        services(&st),
+        [
+            ("TCP 203.0.113.100 80 0 \"www\"".to_string(), vec![]),
+            ("FWM  0 7 \"mark\"".to_string(), vec![]),
+        ]
+    );
+    assert_eq!(
+        st["services"][0]["stats"],
+        json!({"conns": 0, "inpkts": 0, "outpkts": 0, "inbytes": 0, "outbytes": 0})
+    );
+    // an unknown request is answered, and lvsd carries on
+    assert_eq!(
+        ask(&sock, "bogus"),
+        "unknown request: expected text, json or stats\n"
+    );
+
+    // a refused reload: counted, the configuration in force stays
+    let n = lvs.lines().len();
+    write(&cf, "virtual x {\n active = maybe\n}\n");
+    lvs.signal(libc::SIGHUP);
+    wait_prefix(&lvs, n, "lvs: reload refused: ");
+    let j = ask_json(&sock, "json");
+    assert_eq!(
+        (&j["reloads"]["total"], &j["reloads"]["refused"]),
+        (&json!(0), &json!(1))
+    );
+    assert_eq!(j["config"]["serial_no"], 41);
+    assert_eq!(j["config"]["sha256"], lvscf::sha256_hex(first.as_bytes()));
+    assert_eq!(j["reloads"]["last_duration_seconds"], Value::Null);
+    // and one whose file cannot be opened
+    std::fs::remove_file(&cf).unwrap();
+    let n = lvs.lines().len();
+    lvs.signal(libc::SIGHUP);
+    wait_prefix(&lvs, n, "lvs: reload refused: ");
+    assert_eq!(ask_json(&sock, "json")["reloads"]["refused"], 2);
+
+    // an applied reload: counted and timed, the new file's identity, the
+    // new table (the fwmark service gone, a sorry-server-free UDP service)
+    let second = first.replace("serial_no = 41", "serial_no = 42").replace(
+        "virtual mark {\n     active = 1",
+        "virtual mark {\n     active = 0",
+    ) + "virtual dns {\n active = 1\n address = 203.0.113.102 eth0:3\n protocol = udp\n port = 53\n server ns {\n  address = 192.168.50.31\n  active = 1\n }\n}\n";
+    write(&cf, &second);
+    let n = lvs.lines().len();
+    lvs.signal(libc::SIGHUP);
+    wait_prefix(&lvs, n, "lvs: configuration reloaded: ");
+    let j = ask_json(&sock, "json");
+    assert_eq!(
+        j["config"],
+        json!({"file": cf.to_str().unwrap(), "serial_no": 42,
+               "sha256": lvscf::sha256_hex(second.as_bytes())})
+    );
+    let r = &j["reloads"];
+    assert_eq!((&r["total"], &r["refused"]), (&json!(1), &json!(2)));
+    let took = r["last_duration_seconds"].as_f64().unwrap();
+    assert!((0.0..20.0).contains(&took), "{r}");
+    let h = &r["duration_seconds"];
+    assert_eq!(h["count"], 1);
+    assert_eq!(h["sum"].as_f64(), Some(took));
+    // cumulative: 0 below the duration, 1 from the first bound above it on
+    for b in h["buckets"].as_array().unwrap() {
+        let (bound, n) = (b[0].as_f64().unwrap(), b[1].as_u64().unwrap());
+        assert_eq!(n, u64::from(took <= bound), "{h}");
+    }
+    let st = ask_json(&sock, "stats");
+    assert_eq!(
+        services(&st),
+        [
+            ("TCP 203.0.113.100 80 0 \"www\"".to_string(), vec![]),
+            ("UDP 203.0.113.102 53 0 \"dns\"".to_string(), vec![]),
+        ]
+    );
+    let text = status(&sock, false);
+    assert!(
+        text.starts_with(&format!(
+            "lvsd pid {pid}, config {} serial_no 42 sha256 {}, reloads 1 applied, 2 refused, last took ",
+            cf.display(),
+            &lvscf::sha256_hex(second.as_bytes())[..12]
+        )),
+        "{text}"
+    );
 }
