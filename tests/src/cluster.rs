@@ -238,6 +238,11 @@ impl Director {
         self.dir.join(format!("{}.cf", self.name))
     }
 
+    /// This director's pulse status socket.
+    pub fn status_socket(&self) -> PathBuf {
+        self.dir.join(format!("{}.sock", self.name))
+    }
+
     /// Writes `cf` as this director's lvs.cf and starts `pulse -n` on it
     /// with the workspace's lvsd (`--lvsd=`) and `extra` options. Output
     /// lines (pulse's, lvsd's, the nannies') are collected.
@@ -258,7 +263,11 @@ impl Director {
             cmd.arg("-n")
                 .arg("-c")
                 .arg(self.cf_path())
-                .arg(format!("--lvsd={}", program("lvsd").display()));
+                .arg(format!("--lvsd={}", program("lvsd").display()))
+                .arg(format!(
+                    "--status-socket={}",
+                    self.status_socket().display()
+                ));
         }
         cmd.args(args)
             .stdin(Stdio::null())
