@@ -122,6 +122,32 @@ impl Lab {
         out
     }
 
+    /// `ipvsadm -Ln --stats --exact` as (service, destination) → [conns,
+    /// inpkts, outpkts, inbytes, outbytes]; a service's own counters have
+    /// the destination "".
+    fn exact_counters(&self) -> Counters {
+        let mut out = BTreeMap::new();
+        let mut svc = String::new();
+        for l in self.ipvsadm(&["-Ln", "--stats", "--exact"]).lines() {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            // the header lines ("-> RemoteAddress:Port") have no numbers
+            let (dest, nums) = match w.as_slice() {
+                ["->", dest, rest @ ..] if rest.len() == 5 => (dest.to_string(), rest),
+                [proto @ ("TCP" | "UDP" | "SCTP" | "FWM"), addr, rest @ ..] if rest.len() == 5 => {
+                    svc = format!("{proto} {addr}");
+                    (String::new(), rest)
+                }
+                _ => continue,
+            };
+            let n: Vec<u64> = nums
+                .iter()
+                .map(|x| x.parse().unwrap_or_else(|_| panic!("{l}")))
+                .collect();
+            out.insert((svc.clone(), dest), [n[0], n[1], n[2], n[3], n[4]]);
+        }
+        out
+    }
+
     /// One TCP connection from the director to `vip:port` (through IPVS).
     fn connect(&self, vip: &str, port: u16) {
         let addr: SocketAddr = format!("{vip}:{port}").parse().unwrap();
@@ -138,6 +164,32 @@ impl Lab {
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+}
+
+/// (service, destination) → the five counters, as ipvsadm names them:
+/// `TCP 10.70.0.100:80`, `FWM 5`, destination `10.70.1.2:80` ("" for the
+/// service itself).
+type Counters = BTreeMap<(String, String), [u64; 5]>;
+
+/// The counters of lvsd's `stats` answer, keyed as [`Lab::exact_counters`].
+fn stats_counters(stats: &serde_json::Value) -> Counters {
+    let five = |c: &serde_json::Value| {
+        ["conns", "inpkts", "outpkts", "inbytes", "outbytes"]
+            .map(|k| c[k].as_u64().unwrap_or_else(|| panic!("{k} in {c}")))
+    };
+    let mut out = BTreeMap::new();
+    for s in stats["services"].as_array().unwrap() {
+        let svc = match s["proto"].as_str().unwrap() {
+            "FWM" => format!("FWM {}", s["fwmark"]),
+            p => format!("{p} {}:{}", s["address"].as_str().unwrap(), s["port"]),
+        };
+        out.insert((svc.clone(), String::new()), five(&s["stats"]));
+        for d in s["dests"].as_array().unwrap() {
+            let dest = format!("{}:{}", d["address"].as_str().unwrap(), d["port"]);
+            out.insert((svc.clone(), dest), five(&d["stats"]));
+        }
+    }
+    out
 }
 
 /// lvsd's own lines (`lvs: …`, and the empty line that ends a message
@@ -311,6 +363,13 @@ impl Lvsd {
         serde_json::from_slice(&o.stdout).unwrap()
     }
 
+    /// lvsd's `stats` answer (the kernel table with its counters).
+    fn stats(&self) -> serde_json::Value {
+        let answer = lvs_util::status_socket::query(self.sock.to_str().unwrap(), "stats", PATIENCE)
+            .unwrap_or_else(|e| panic!("stats: {e}"));
+        serde_json::from_str(&answer).unwrap_or_else(|e| panic!("stats: {e}: {answer}"))
+    }
+
     /// The status entry of server `rs` of virtual server `vs`.
     fn real(&self, vs: &str, rs: &str) -> serde_json::Value {
         let st = self.status();
@@ -435,6 +494,9 @@ fn vm_startup_table_health_and_shutdown() {
         (&rs3["health"], &rs3["last_result"]),
         (&"down".into(), &"fail".into())
     );
+    // every failed check is counted (one per second while it is down)
+    assert!(rs3["check_failures"].as_u64().unwrap() >= 1, "{rs3}");
+    assert_eq!(lvsd.real("web", "rs2")["check_failures"], 0);
     // ...and comes back after re-entry
     let _s3 = Server::tcp(&lab, "10.70.1.3:80");
     lab.wait_table(
@@ -449,6 +511,96 @@ fn vm_startup_table_health_and_shutdown() {
         ],
         &lvsd,
     );
+
+    // the failures stay counted once the server is back
+    let failed = lvsd.real("web", "rs3")["check_failures"].as_u64().unwrap();
+    assert!(failed >= 1);
+
+    // `stats`: the kernel table with its counters, as ipvsadm reads them,
+    // each service tagged with its virtual block
+    for _ in 0..5 {
+        lab.connect("10.70.0.100", 80);
+    }
+    let st = lvsd.stats();
+    assert_eq!(
+        (&st["version"], &st["error"]),
+        (&1.into(), &serde_json::Value::Null)
+    );
+    let tags: BTreeMap<String, String> = st["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                format!(
+                    "{} {} {} {}",
+                    s["proto"], s["address"], s["port"], s["fwmark"]
+                ),
+                s["virtual_name"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tags,
+        BTreeMap::from([
+            ("\"FWM\" \"\" 0 5".to_string(), "mark".to_string()),
+            (
+                "\"TCP\" \"10.70.0.100\" 80 0".to_string(),
+                "web".to_string()
+            ),
+            (
+                "\"UDP\" \"10.70.0.101\" 53 0".to_string(),
+                "dns".to_string()
+            ),
+        ])
+    );
+    let web = st["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["virtual_name"] == "web")
+        .unwrap();
+    let mut dests: Vec<(String, u64)> = web["dests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                format!("{}:{}", d["address"].as_str().unwrap(), d["port"]),
+                d["weight"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    dests.sort();
+    assert_eq!(
+        dests,
+        [
+            ("10.70.1.2:80".to_string(), 1),
+            ("10.70.1.3:80".to_string(), 1)
+        ]
+    );
+    // The counters move on the kernel's 2 s estimator tick: compare with
+    // ipvsadm once the connections show and two ipvsadm readings around
+    // lvsd's agree.
+    let key = ("TCP 10.70.0.100:80".to_string(), String::new());
+    let end = Instant::now() + PATIENCE;
+    loop {
+        let before = lab.exact_counters();
+        let ours = stats_counters(&lvsd.stats());
+        let after = lab.exact_counters();
+        if before == after && before.get(&key).is_some_and(|c| c[0] >= 5) {
+            assert_eq!(
+                ours, before,
+                "lvsd's stats against ipvsadm -Ln --stats --exact"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "the counters never settled: {before:?} {after:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 
     let from = lvsd.lines().len();
     assert_eq!(lvsd.stop(), 0);
