@@ -1,12 +1,27 @@
 //! The dashboard (`etc/grafana/piranha.json`) and the alerting rules
 //! (`etc/prometheus/piranha-rules.yml`) only query series that exist:
-//! every metric name in their PromQL expressions is one `docs/status.md`
-//! documents (histograms with their `_bucket`, `_sum` and `_count`
-//! series), and the dashboard is the Grafana JSON the README promises
-//! (schema version, data-source and cluster/router variables).
+//! every metric name in their PromQL expressions is one that the real
+//! `piranha-exporter --once` prints when pulse, lvsd and /proc give it
+//! everything (fixture documents of `piranha_status`'s types with every
+//! field filled, served on UNIX sockets, and a fixture /proc/net/ip_vs and
+//! ip_vs_stats), and one `docs/status.md` documents (histograms with their
+//! `_bucket`, `_sum` and `_count` series). The dashboard is the Grafana
+//! JSON the README promises (schema version, data-source and cluster/router
+//! variables), and each of its panel queries returns data when Prometheus
+//! holds the exporter's series (`promtool test rules` over those series:
+//! the joins with `piranha_virtual_server_info` match real label sets).
+//!
+//! The exporter binary comes from the same target directory
+//! (`lvs_tests::bin`): `cargo test --workspace` builds it; with `cargo test
+//! -p lvs-tests`, `cargo build -p piranha-exporter` first.
 
 use std::collections::BTreeSet;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use piranha_status::{lvsd, pulse};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -515,4 +530,412 @@ fn dashboard_is_grafana_json_with_variables() {
         })
         .expect("a state timeline of piranha_pulse_role");
     assert_eq!(role["targets"][0]["legendFormat"], "{{instance}}");
+}
+
+// ---------------------------------------------------------------------------
+// The real exporter over fixtures
+
+/// pulse's document with every field set (partner heard, links monitored,
+/// a VIP, lvsd running, `serial_no` known, lvs.cf changed since start-up).
+fn pulse_fixture() -> pulse::Status {
+    pulse::Status {
+        version: piranha_status::VERSION,
+        time: 1_764_086_461.2,
+        pid: 1234,
+        node: "primary".into(),
+        service: "lvs".into(),
+        role: "active".into(),
+        role_since: 1_764_086_400.0,
+        partner: pulse::Partner {
+            public: "10.0.0.2".into(),
+            private: Some("192.168.1.2".into()),
+            alive: true,
+            last_heartbeat: Some(1_764_086_460.1),
+            last_heartbeat_age_seconds: Some(1.1),
+            last_magic: Some("0x98b6a15e".into()),
+            last_state: Some("running".into()),
+        },
+        links: vec![
+            pulse::Link {
+                name: "primary".into(),
+                address: "10.0.0.1".into(),
+                device: Some("eth0".into()),
+                up: true,
+            },
+            pulse::Link {
+                name: "private".into(),
+                address: "192.168.1.1".into(),
+                device: Some("eth1".into()),
+                up: false,
+            },
+        ],
+        vips: vec![pulse::Vip {
+            address: "10.0.0.100".into(),
+            device: "eth0:1".into(),
+            netmask: Some("255.255.255.0".into()),
+            held: true,
+        }],
+        daemon: pulse::Daemon {
+            name: "lvsd".into(),
+            pid: Some(1235),
+        },
+        config: pulse::Config {
+            file: "/etc/sysconfig/ha/lvs.cf".into(),
+            serial_no: Some(4),
+            sha256: Some("b".repeat(64)),
+            loaded_serial_no: Some(3),
+            loaded_sha256: "a".repeat(64),
+        },
+        counters: pulse::Counters {
+            heartbeats_sent: 10,
+            heartbeats_received: 9,
+            heartbeats_rejected: pulse::Rejected {
+                unexpected_source: 1,
+                short: 2,
+                incompatible: 3,
+            },
+            failovers: 1,
+        },
+        history: vec![pulse::RoleChange {
+            time: 1_764_086_400.0,
+            from: "standby".into(),
+            to: "active".into(),
+            reason: "partner dead".into(),
+        }],
+    }
+}
+
+/// lvsd's document: a reload done and one refused, two virtual services
+/// (one up with a healthy and a failed real server, one firewall-mark
+/// service), every real server checked.
+fn lvsd_fixture() -> lvsd::Status {
+    let mut hist = lvsd::Histogram::with_bounds(&[0.01, 0.1, 1.0, 10.0]);
+    hist.observe(0.05);
+    hist.observe(0.5);
+    let real = |name: &str, address: &str, up: bool| lvsd::RsStatus {
+        name: name.into(),
+        address: address.into(),
+        monitor: "running".into(),
+        pid: Some(2000),
+        health: if up { "up" } else { "down" }.into(),
+        weight: Some(if up { 1 } else { 0 }),
+        configured_weight: 1,
+        last_result: Some(if up { "pass" } else { "fail" }.into()),
+        last_result_since: Some(1_764_086_300.0),
+        last_change_at: Some(1_764_086_300.0),
+        check_failures: if up { 0 } else { 7 },
+    };
+    lvsd::Status {
+        version: piranha_status::VERSION,
+        time: 1_764_086_461.2,
+        pid: 1235,
+        config: lvsd::Config {
+            file: "/etc/sysconfig/ha/lvs.cf".into(),
+            serial_no: Some(3),
+            sha256: "a".repeat(64),
+        },
+        reloads: lvsd::Reloads {
+            total: 2,
+            refused: 1,
+            last_duration_seconds: Some(0.5),
+            duration_seconds: hist,
+        },
+        virtuals: vec![
+            lvsd::VsStatus {
+                name: "www".into(),
+                service: "TCP 10.0.0.100:80".into(),
+                state: lvsd::Phase::Up,
+                scheduler: "wlc".into(),
+                persistent: None,
+                sorry_server: Some("10.1.0.9:80".into()),
+                sorry_active: false,
+                reals: vec![
+                    real("web1", "10.1.0.1:80", true),
+                    real("web2", "10.1.0.2:80", false),
+                ],
+            },
+            lvsd::VsStatus {
+                name: "mail".into(),
+                service: "FWM 7".into(),
+                state: lvsd::Phase::Up,
+                scheduler: "rr".into(),
+                persistent: Some(300),
+                sorry_server: None,
+                sorry_active: false,
+                reals: vec![real("mx1", "10.1.0.3:25", true)],
+            },
+        ],
+    }
+}
+
+/// lvsd's `stats`: the same services in the kernel table, with traffic.
+fn stats_fixture() -> lvsd::TableStats {
+    let c = |n: u64| lvsd::Counters {
+        conns: n,
+        inpkts: 8 * n,
+        outpkts: 7 * n,
+        inbytes: 600 * n,
+        outbytes: 1800 * n,
+    };
+    let dest = |address: &str, port: u16, weight: u32, n: u64| lvsd::DestStats {
+        address: address.into(),
+        port,
+        weight,
+        active_conns: 2,
+        inactive_conns: 3,
+        stats: c(n),
+    };
+    lvsd::TableStats {
+        version: piranha_status::VERSION,
+        time: 1_764_086_461.2,
+        error: None,
+        services: vec![
+            lvsd::ServiceStats {
+                proto: "TCP".into(),
+                address: "10.0.0.100".into(),
+                port: 80,
+                fwmark: 0,
+                virtual_name: Some("www".into()),
+                stats: c(5),
+                dests: vec![dest("10.1.0.1", 80, 1, 3), dest("10.1.0.2", 80, 0, 2)],
+            },
+            lvsd::ServiceStats {
+                proto: "FWM".into(),
+                address: String::new(),
+                port: 0,
+                fwmark: 7,
+                virtual_name: Some("mail".into()),
+                stats: c(4),
+                dests: vec![dest("10.1.0.3", 0, 1, 4)],
+            },
+        ],
+    }
+}
+
+/// The same table as `/proc/net/ip_vs` shows it, and its totals.
+const PROC_IP_VS: &str = "IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port Forward Weight ActiveConn InActConn
+TCP  0A000064:0050 wlc
+  -> 0A010001:0050      Masq    1      2          3
+  -> 0A010002:0050      Masq    0      2          3
+FWM  00000007 rr persistent 300
+  -> 0A010003:0000      Route   1      2          3
+";
+const PROC_IP_VS_STATS: &str = "   Total Incoming Outgoing         Incoming         Outgoing
+   Conns  Packets  Packets            Bytes            Bytes
+       9       48       3F             1518             3F48
+
+ Conns/s   Pkts/s   Pkts/s          Bytes/s          Bytes/s
+       0        0        0                0                0
+";
+
+/// Serves `answer(request)` on a UNIX socket at `path`, in a thread, for
+/// the rest of the test process.
+fn serve(path: &Path, answer: impl Fn(&str) -> String + Send + 'static) {
+    let listener = UnixListener::bind(path).expect("bind fixture socket");
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut line = String::new();
+            if BufReader::new(&conn).read_line(&mut line).is_err() {
+                continue;
+            }
+            let _ = conn.write_all(answer(line.trim()).as_bytes());
+        }
+    });
+}
+
+/// `piranha-exporter --once` over the fixtures: its exposition.
+fn exporter_output() -> String {
+    let dir = tempfile::Builder::new()
+        .prefix("lo-exporter-fixture.")
+        .tempdir()
+        .expect("tempdir");
+    let net = dir.path().join("proc/net");
+    std::fs::create_dir_all(&net).unwrap();
+    std::fs::write(net.join("ip_vs"), PROC_IP_VS).unwrap();
+    std::fs::write(net.join("ip_vs_stats"), PROC_IP_VS_STATS).unwrap();
+    let pulse_sock = dir.path().join("pulse.sock");
+    let lvsd_sock = dir.path().join("lvsd.sock");
+    let pulse_doc = serde_json::to_string(&pulse_fixture()).unwrap();
+    serve(&pulse_sock, move |req| match req {
+        "json" => pulse_doc.clone(),
+        _ => format!("unknown request {req:?}\n"),
+    });
+    let lvsd_doc = serde_json::to_string(&lvsd_fixture()).unwrap();
+    let stats_doc = serde_json::to_string(&stats_fixture()).unwrap();
+    serve(&lvsd_sock, move |req| match req {
+        "json" => lvsd_doc.clone(),
+        "stats" => stats_doc.clone(),
+        _ => format!("unknown request {req:?}\n"),
+    });
+    let out = Command::new(lvs_tests::bin("piranha-exporter"))
+        .arg("--once")
+        .arg("--procfs")
+        .arg(dir.path().join("proc"))
+        .arg("--pulse-socket")
+        .arg(&pulse_sock)
+        .arg("--lvsd-socket")
+        .arg(&lvsd_sock)
+        .args(["--timeout", "900ms"])
+        .output()
+        .expect("run piranha-exporter");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "piranha-exporter --once: {:?}\n{}{text}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// Names of the samples of an exposition (text format or OpenMetrics).
+fn sample_names(exposition: &str) -> BTreeSet<String> {
+    exposition
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            l.split(['{', ' '])
+                .next()
+                .expect("a sample line has a name")
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn dashboard_and_rules_use_only_series_the_exporter_exports() {
+    let text = exporter_output();
+    // every source answered: the fixture is what the series come from
+    for want in [
+        r#"piranha_up{component="pulse"} 1"#,
+        r#"piranha_up{component="lvsd"} 1"#,
+        "piranha_ipvs_up 1",
+    ] {
+        assert!(text.lines().any(|l| l == want), "no {want:?} in\n{text}");
+    }
+    let exported = sample_names(&text);
+    let exprs = all_exprs();
+    let bad = unknown_names(&exprs, &exported);
+    assert!(
+        bad.is_empty(),
+        "series piranha-exporter does not export:\n{}\n\nexported: {exported:?}",
+        bad.join("\n")
+    );
+}
+
+/// Grafana's variables as the dashboard's defaults ("All") and a 15 s
+/// scrape interval expand them.
+fn expand_grafana_variables(expr: &str) -> String {
+    let mut e = expr.to_string();
+    for (var, value) in [
+        ("$__rate_interval", "1m"),
+        ("$__interval", "15s"),
+        ("$__range", "10m"),
+        ("$cluster", ".*"),
+        ("$instance", ".*"),
+        ("$virtual", ".*"),
+    ] {
+        e = e.replace(var, value);
+    }
+    assert!(!e.contains('$'), "unexpanded variable in {e}");
+    e
+}
+
+/// promtool input series of an exposition, as a router scraped every 15 s
+/// for 10 minutes (target labels cluster, instance and job added):
+/// counters (`_total`, and a histogram's `_bucket`, `_sum`, `_count`)
+/// grow by 1 a scrape, gauges stay.
+fn input_series(exposition: &str) -> String {
+    let mut yaml = String::new();
+    for l in exposition.lines() {
+        if l.starts_with('#') || l.trim().is_empty() {
+            continue;
+        }
+        let (series, value) = l.rsplit_once(' ').expect("sample line");
+        let (name, labels) = match series.split_once('{') {
+            Some((n, rest)) => (n, rest.trim_end_matches('}').to_string()),
+            None => (series, String::new()),
+        };
+        let mut all = String::from(r#"cluster="web",instance="r1:9847",job="piranha""#);
+        if !labels.is_empty() {
+            all.push(',');
+            all.push_str(&labels);
+        }
+        let counter = ["_total", "_bucket", "_sum", "_count"]
+            .iter()
+            .any(|s| name.ends_with(s));
+        let step = if counter { 1 } else { 0 };
+        yaml.push_str(&format!(
+            "      - series: '{name}{{{all}}}'\n        values: '{value}+{step}x40'\n"
+        ));
+    }
+    yaml
+}
+
+#[test]
+fn every_panel_query_returns_data_from_the_exporters_series() {
+    let test = "every_panel_query_returns_data_from_the_exporters_series";
+    let promtool = Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !promtool {
+        lvs_tests::skip(
+            test,
+            "needs promtool (Debian package prometheus, see .ci/install-deps)",
+        );
+        return;
+    }
+    let series = input_series(&exporter_output());
+    // Each panel query E: `count(E) > bool 0 or vector(0)` must be 1 (E
+    // returns something). Each rule expression must evaluate without error
+    // on these label sets.
+    let mut checks = String::new();
+    let mut n = 0;
+    let dash = dashboard();
+    for p in dash["panels"].as_array().expect("panels") {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            let e = expand_grafana_variables(t["expr"].as_str().expect("expr"));
+            let check = format!("count({e}) > bool 0 or vector(0)");
+            checks.push_str(&format!(
+                "      - expr: {}\n        eval_time: 10m\n        exp_samples:\n          - labels: '{{}}'\n            value: 1\n",
+                serde_json::to_string(&check).unwrap()
+            ));
+            n += 1;
+        }
+    }
+    for (_, e) in rule_exprs(&read("etc/prometheus/piranha-rules.yml")) {
+        let check = format!("count({e}) >= bool 0 or vector(1)");
+        checks.push_str(&format!(
+            "      - expr: {}\n        eval_time: 10m\n        exp_samples:\n          - labels: '{{}}'\n            value: 1\n",
+            serde_json::to_string(&check).unwrap()
+        ));
+    }
+    assert!(n >= 40, "only {n} panel queries");
+    let dir = tempfile::Builder::new()
+        .prefix("lo-promql.")
+        .tempdir()
+        .expect("tempdir");
+    let file = dir.path().join("queries.test.yml");
+    std::fs::write(
+        &file,
+        format!(
+            "evaluation_interval: 15s\ntests:\n  - interval: 15s\n    input_series:\n{series}    promql_expr_test:\n{checks}"
+        ),
+    )
+    .unwrap();
+    let out = Command::new("promtool")
+        .args(["test", "rules"])
+        .arg(&file)
+        .output()
+        .expect("run promtool");
+    assert!(
+        out.status.success(),
+        "a panel query returns nothing (or a query fails) over the exporter's series:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
