@@ -97,16 +97,36 @@ fn series_from_every_source() {
         )
     };
     let b21 = be("10.0.0.2", 80, "10.129.0.2", 80, "TCP", "");
-    check(&out, &format!("piranha_ipvs_backend_connections_active{b21}"), 2.0);
-    check(&out, &format!("piranha_ipvs_backend_connections_inactive{b21}"), 1.0);
+    check(
+        &out,
+        &format!("piranha_ipvs_backend_connections_active{b21}"),
+        2.0,
+    );
+    check(
+        &out,
+        &format!("piranha_ipvs_backend_connections_inactive{b21}"),
+        1.0,
+    );
     check(&out, &format!("piranha_ipvs_backend_weight{b21}"), 2.0);
     let fwm = be("", 0, "10.1.0.2", 0, "FWM", "00000007");
-    check(&out, &format!("piranha_ipvs_backend_connections_active{fwm}"), 12.0);
+    check(
+        &out,
+        &format!("piranha_ipvs_backend_connections_active{fwm}"),
+        12.0,
+    );
     check(&out, &format!("piranha_ipvs_backend_weight{fwm}"), 100.0);
     let v6 = be("2001:db8::1", 443, "2001:db8::1:2", 443, "TCP", "");
-    check(&out, &format!("piranha_ipvs_backend_connections_active{v6}"), 4.0);
+    check(
+        &out,
+        &format!("piranha_ipvs_backend_connections_active{v6}"),
+        4.0,
+    );
     let udp = be("10.0.0.1", 53, "10.1.0.3", 53, "UDP", "");
-    check(&out, &format!("piranha_ipvs_backend_connections_inactive{udp}"), 5.0);
+    check(
+        &out,
+        &format!("piranha_ipvs_backend_connections_inactive{udp}"),
+        5.0,
+    );
 
     // pulse
     check(&out, "piranha_pulse_role{state=\"active\"}", 1.0);
@@ -162,10 +182,26 @@ fn series_from_every_source() {
     };
     check(&out, &format!("piranha_real_server_up{}", rs(2, 0)), 1.0);
     check(&out, &format!("piranha_real_server_up{}", rs(2, 1)), 0.0);
-    check(&out, &format!("piranha_real_server_weight{}", rs(2, 1)), 0.0);
-    check(&out, &format!("piranha_real_server_weight{}", rs(2, 2)), 3.0);
-    check(&out, &format!("piranha_real_server_check_result{}", rs(1, 1)), 0.0);
-    check(&out, &format!("piranha_real_server_check_result{}", rs(1, 2)), 1.0);
+    check(
+        &out,
+        &format!("piranha_real_server_weight{}", rs(2, 1)),
+        0.0,
+    );
+    check(
+        &out,
+        &format!("piranha_real_server_weight{}", rs(2, 2)),
+        3.0,
+    );
+    check(
+        &out,
+        &format!("piranha_real_server_check_result{}", rs(1, 1)),
+        0.0,
+    );
+    check(
+        &out,
+        &format!("piranha_real_server_check_result{}", rs(1, 2)),
+        1.0,
+    );
     check(
         &out,
         &format!("piranha_real_server_check_failures_total{}", rs(0, 2)),
@@ -210,7 +246,11 @@ fn series_from_every_source() {
         &format!("piranha_ipvs_service_outgoing_bytes_total{svc1}"),
         5_000_005_000.0,
     );
-    check(&out, &format!("piranha_ipvs_backend_connections_total{b21}"), 201.0);
+    check(
+        &out,
+        &format!("piranha_ipvs_backend_connections_total{b21}"),
+        201.0,
+    );
     check(
         &out,
         &format!("piranha_ipvs_backend_incoming_packets_total{b21}"),
@@ -346,7 +386,14 @@ fn duplicates_are_never_emitted() {
     stats.services[0].dests.push(extra);
     let mut p = pulse_json();
     p.links.push(p.links[0].clone());
-    let ip_vs = T.ip_vs() + &T.ip_vs().lines().skip(3).take(3).collect::<Vec<_>>().join("\n") + "\n";
+    let ip_vs = T.ip_vs()
+        + &T.ip_vs()
+            .lines()
+            .skip(3)
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("\n")
+        + "\n";
     let f = fixture(Some(ip_vs), |pp, l| {
         fake_pulse(pp.as_ref(), &serde_json::to_string(&p).unwrap());
         fake_lvsd(

@@ -303,12 +303,10 @@ pub fn once(args: &[&str]) -> (String, String, std::process::ExitStatus) {
 /// The value of the series `name{labels}` (labels as printed, without
 /// braces; "" for none) in an exposition.
 pub fn value(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let (s, v) = l.rsplit_once(' ')?;
-            (s == series).then(|| v.parse().unwrap())
-        })
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (s, v) = l.rsplit_once(' ')?;
+        (s == series).then(|| v.parse().unwrap())
+    })
 }
 
 /// Every series (name and labels) that occurs more than once.
@@ -379,6 +377,7 @@ pub fn start_server(cmd: &mut Command, port: u16) -> Child {
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not listen on {port}");
 }
 
@@ -407,7 +406,10 @@ pub fn request(port: u16, first: &str, auth: Option<&str>, extra: &str) -> (u16,
         .expect("no response head");
     let head = String::from_utf8_lossy(&all[..split]).into_owned();
     let mut body = all[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = dechunk(&body);
     }
     let status = head
@@ -425,8 +427,8 @@ pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
         let Some(nl) = b.windows(2).position(|w| w == b"\r\n") else {
             return out;
         };
-        let size = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().trim(), 16)
-            .unwrap_or(0);
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().trim(), 16).unwrap_or(0);
         if size == 0 {
             return out;
         }
