@@ -102,6 +102,7 @@ fn outer() -> ExitCode {
         ],
         env: Vec::new(),
         timeout: Duration::from_secs(600),
+        stdout_copy: None,
     };
     match vm::run_job(&job) {
         Ok(rc) => ExitCode::from(u8::try_from(rc).unwrap_or(1)),

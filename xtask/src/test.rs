@@ -10,10 +10,15 @@
 //!
 //! Tests that cannot run record a skip in `$LVS_SKIP_FILE`; the summary lists
 //! them, and under `CI=true` they fail instead (see `lvs_tests::require`).
+//!
+//! The summary gives each tier's counts, added up from the `test result:`
+//! lines of the test binaries' output (copied to the terminal as it comes),
+//! and its time, building included.
 
+use std::io::{IsTerminal as _, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::vm;
 use crate::workspace_root;
@@ -23,6 +28,153 @@ struct Outcome {
     tier: &'static str,
     ok: bool,
     detail: String,
+    /// What its test binaries reported.
+    counts: Counts,
+}
+
+/// Test counts, summed over libtest's `test result:` lines.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+    /// How many `test result:` lines (test binaries, doc-test runs).
+    runs: u64,
+}
+
+impl Counts {
+    fn add(&mut self, other: Counts) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.ignored += other.ignored;
+        self.runs += other.runs;
+    }
+}
+
+/// `line` without ANSI escape sequences (libtest colours `ok`/`FAILED`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters final-byte (a letter)
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The counts of one libtest summary line, `test result: ok. 3 passed; 0
+/// failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s`
+/// (or `FAILED.`); `None` for any other line.
+fn parse_result_line(line: &str) -> Option<Counts> {
+    let line = strip_ansi(line);
+    let rest = line.trim_end().strip_prefix("test result: ")?;
+    let (verdict, rest) = rest.split_once(". ")?;
+    if verdict != "ok" && verdict != "FAILED" {
+        return None;
+    }
+    let mut counts = Counts {
+        runs: 1,
+        ..Counts::default()
+    };
+    let mut seen = 0;
+    for part in rest.split(';') {
+        let mut words = part.split_whitespace();
+        let (Some(n), Some(what)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let Ok(n) = n.parse::<u64>() else { continue };
+        match what {
+            "passed" => counts.passed = n,
+            "failed" => counts.failed = n,
+            "ignored" => counts.ignored = n,
+            _ => continue,
+        }
+        seen += 1;
+    }
+    (seen == 3).then_some(counts)
+}
+
+/// Splits a byte stream into lines and adds up the `test result:` lines.
+#[derive(Debug, Default)]
+struct ResultScanner {
+    partial: Vec<u8>,
+    counts: Counts,
+}
+
+impl ResultScanner {
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while let Some(i) = bytes.iter().position(|&b| b == b'\n') {
+            self.partial.extend_from_slice(&bytes[..i]);
+            self.line();
+            bytes = &bytes[i + 1..];
+        }
+        self.partial.extend_from_slice(bytes);
+    }
+
+    fn line(&mut self) {
+        if let Some(c) = parse_result_line(&String::from_utf8_lossy(&self.partial)) {
+            self.counts.add(c);
+        }
+        self.partial.clear();
+    }
+
+    fn finish(mut self) -> Counts {
+        if !self.partial.is_empty() {
+            self.line();
+        }
+        self.counts
+    }
+}
+
+/// Runs `cmd` with its stdout copied to ours as it comes, and counted.
+fn run_counted(cmd: &mut Command) -> (bool, Counts) {
+    run_counted_to(cmd, &mut std::io::stdout())
+}
+
+/// Runs `cmd` with its stdout copied to `to` as it comes, and counted.
+fn run_counted_to(cmd: &mut Command, to: &mut dyn std::io::Write) -> (bool, Counts) {
+    let mut child = match cmd.stdout(Stdio::piped()).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("xtask test: {cmd:?}: {e}");
+            return (false, Counts::default());
+        }
+    };
+    let mut scanner = ResultScanner::default();
+    if let Some(mut out) = child.stdout.take() {
+        let mut buf = [0u8; 8192];
+        loop {
+            match out.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let _ = to.write_all(&buf[..n]).and_then(|()| to.flush());
+                    scanner.feed(&buf[..n]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+    }
+    let ok = child.wait().is_ok_and(|s| s.success());
+    (ok, scanner.finish())
+}
+
+/// libtest's arguments: colours when our stdout is a terminal (the pipe
+/// that counts would switch them off).
+fn libtest_args() -> &'static [&'static str] {
+    if std::io::stdout().is_terminal() {
+        &["--", "--color", "always"]
+    } else {
+        &[]
+    }
 }
 
 /// Test targets of the workspace, as (package, target name).
@@ -66,6 +218,18 @@ fn cargo(args: &[&str], skip_file: &std::path::Path) -> bool {
         .unwrap_or(false)
 }
 
+/// `cargo test ARGS`, counted (see [`run_counted`]).
+fn cargo_test(args: &[&str], skip_file: &std::path::Path) -> (bool, Counts) {
+    println!("\n==> cargo {}", args.join(" "));
+    run_counted(
+        Command::new(env!("CARGO"))
+            .args(args)
+            .args(libtest_args())
+            .current_dir(workspace_root())
+            .env("LVS_SKIP_FILE", skip_file),
+    )
+}
+
 fn tier_unit(targets: &[(String, String)], skip_file: &std::path::Path) -> Outcome {
     let mut args: Vec<String> = ["test", "--workspace", "--lib", "--bins"]
         .map(String::from)
@@ -79,12 +243,15 @@ fn tier_unit(targets: &[(String, String)], skip_file: &std::path::Path) -> Outco
         }
     }
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut ok = cargo(&argv, skip_file);
-    ok &= cargo(&["test", "--workspace", "--doc"], skip_file);
+    let (mut ok, mut counts) = cargo_test(&argv, skip_file);
+    let (doc_ok, doc_counts) = cargo_test(&["test", "--workspace", "--doc"], skip_file);
+    ok &= doc_ok;
+    counts.add(doc_counts);
     Outcome {
         tier: "unit",
         ok,
         detail: "unit, CLI and doc tests".into(),
+        counts,
     }
 }
 
@@ -104,16 +271,19 @@ fn tier_netns(targets: &[(String, String)], skip_file: &std::path::Path) -> Outc
             tier: "netns",
             ok: true,
             detail: "no netns_* test targets yet".into(),
+            counts: Counts::default(),
         };
     }
     let mut args = vec!["test", "--workspace"];
     for n in &names {
         args.extend(["--test", n.as_str()]);
     }
+    let (ok, counts) = cargo_test(&args, skip_file);
     Outcome {
         tier: "netns",
-        ok: cargo(&args, skip_file),
+        ok,
         detail: format!("{} targets", names.len()),
+        counts,
     }
 }
 
@@ -258,6 +428,7 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
             tier: "vm",
             ok: true,
             detail: "no vm_* test targets yet".into(),
+            counts: Counts::default(),
         };
     }
     let mut args = vec!["test", "--workspace", "--no-run"];
@@ -273,6 +444,7 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
                 tier: "vm",
                 ok: false,
                 detail: e,
+                counts: Counts::default(),
             };
         }
     };
@@ -292,6 +464,7 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
             tier: "vm",
             ok: false,
             detail: "building the programs for the demo failed".into(),
+            counts: Counts::default(),
         };
     }
     if let Err(e) = std::fs::copy("/proc/self/exe", &demo) {
@@ -299,6 +472,7 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
             tier: "vm",
             ok: false,
             detail: format!("{}: {e}", demo.display()),
+            counts: Counts::default(),
         };
     }
     let guest_skips = dir.join("skips");
@@ -324,10 +498,12 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
             tier: "vm",
             ok: false,
             detail: format!("{}: {e}", script_path.display()),
+            counts: Counts::default(),
         };
     }
     println!("\n==> {} test binaries in one VM", exes.len());
     let shares = vm_shares();
+    let guest_stdout = dir.join("stdout");
     let job = vm::Job {
         shares,
         cwd: workspace_root(),
@@ -337,8 +513,12 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
             guest_skips.to_string_lossy().into_owned(),
         )],
         timeout: Duration::from_secs(VM_TIER_LIMIT),
+        stdout_copy: Some(guest_stdout.clone()),
     };
     let result = vm::run_job(&job);
+    let mut scanner = ResultScanner::default();
+    scanner.feed(&std::fs::read(&guest_stdout).unwrap_or_default());
+    let counts = scanner.finish();
     if let Ok(s) = std::fs::read_to_string(&guest_skips) {
         for l in s.lines() {
             record_skip(skip_file, l);
@@ -363,11 +543,20 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
             tier: "vm",
             ok: true,
             detail: format!("{} targets and the demo in one VM{hung}", exes.len()),
+            counts,
         },
         Ok(rc) => Outcome {
             tier: "vm",
             ok: false,
             detail: format!("guest exit status {rc}{hung}"),
+            counts,
+        },
+        // Not a limit of this machine: the project's kernel pin must move.
+        Err(e) if e.is_stale_pin() => Outcome {
+            tier: "vm",
+            ok: false,
+            detail: e.0,
+            counts,
         },
         Err(vm::BootError(e)) => {
             let line = format!(
@@ -379,6 +568,7 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
                     tier: "vm",
                     ok: false,
                     detail: format!("{line} (fails under CI=true)"),
+                    counts: Counts::default(),
                 }
             } else {
                 record_skip(skip_file, &line);
@@ -386,6 +576,7 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
                     tier: "vm",
                     ok: true,
                     detail: "SKIPPED: the VM could not run (see below)".into(),
+                    counts: Counts::default(),
                 }
             }
         }
@@ -403,6 +594,7 @@ fn tier_dist(targets: &[(String, String)], skip_file: &Path) -> Outcome {
             tier: "dist",
             ok: true,
             detail: "no dist_* test targets yet".into(),
+            counts: Counts::default(),
         };
     }
     let packages = match crate::dist::build() {
@@ -412,6 +604,7 @@ fn tier_dist(targets: &[(String, String)], skip_file: &Path) -> Outcome {
                 tier: "dist",
                 ok: false,
                 detail: format!("building the packages failed: {e}"),
+                counts: Counts::default(),
             };
         }
     };
@@ -423,6 +616,7 @@ fn tier_dist(targets: &[(String, String)], skip_file: &Path) -> Outcome {
     println!("\n==> cargo {}", args.join(" "));
     let mut cmd = Command::new(env!("CARGO"));
     cmd.args(&args)
+        .args(libtest_args())
         .current_dir(workspace_root())
         .env("LVS_SKIP_FILE", skip_file)
         .env("LVS_DIST_DEB", &packages.deb)
@@ -431,12 +625,46 @@ fn tier_dist(targets: &[(String, String)], skip_file: &Path) -> Outcome {
         Ok(dir) => cmd.env("LVS_DIST_ROOTFS", dir),
         Err(e) => cmd.env("LVS_DIST_ROOTFS_ERROR", e),
     };
-    let ok = cmd.status().is_ok_and(|s| s.success());
+    let (ok, counts) = run_counted(&mut cmd);
     Outcome {
         tier: "dist",
         ok,
         detail: format!("{} targets on {}", names.len(), packages.deb.display()),
+        counts,
     }
+}
+
+/// Lines in `path` (0 when it does not exist).
+fn count_lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |s| s.lines().count())
+}
+
+/// `28 s`, `1 min 05 s`.
+fn secs(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s} s")
+    } else {
+        format!("{} min {:02} s", s / 60, s % 60)
+    }
+}
+
+/// A summary line's counts: `450 passed, 0 failed, 2 ignored (3 skipped)  in 28 s`.
+fn tally(c: Counts, skipped: usize, time: Duration) -> String {
+    let skipped = if skipped > 0 {
+        format!(" ({skipped} skipped)")
+    } else {
+        String::new()
+    };
+    let counts = if c.runs == 0 {
+        format!("no test results{skipped}")
+    } else {
+        format!(
+            "{} passed, {} failed, {} ignored{skipped}",
+            c.passed, c.failed, c.ignored
+        )
+    };
+    format!("{counts:<42} in {:>10}", secs(time))
 }
 
 /// Same rule as `lvs_tests::in_ci`.
@@ -485,6 +713,7 @@ pub fn bench_ipvs(args: &[String]) -> ExitCode {
         argv: vec![format!("'{}'", exes[0].to_string_lossy())],
         env: Vec::new(),
         timeout: Duration::from_secs(3600),
+        stdout_copy: None,
     };
     match vm::run_job(&job) {
         Ok(rc) => ExitCode::from(u8::try_from(rc).unwrap_or(1)),
@@ -527,6 +756,7 @@ pub fn run(args: &[String]) -> ExitCode {
     let skip_file = std::env::temp_dir().join(format!("lvs-skips-{}", std::process::id()));
     let _ = std::fs::remove_file(&skip_file);
 
+    let started = Instant::now();
     // Every tier runs other packages' binaries (`lvs_tests::bin`, nannies
     // under lvsd, pulse in the VM), which `cargo test` only builds for the
     // packages whose own tests it runs.
@@ -534,8 +764,11 @@ pub fn run(args: &[String]) -> ExitCode {
         println!("test result: FAILED (cargo build --workspace --bins)");
         return ExitCode::FAILURE;
     }
+    let build_time = started.elapsed();
     let mut outcomes = Vec::new();
     for t in &tiers {
+        let t0 = Instant::now();
+        let skips_before = count_lines(&skip_file);
         let o = match t.as_str() {
             "unit" => tier_unit(&targets, &skip_file),
             "netns" => tier_netns(&targets, &skip_file),
@@ -546,18 +779,33 @@ pub fn run(args: &[String]) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        outcomes.push(o);
+        let skipped = count_lines(&skip_file).saturating_sub(skips_before);
+        outcomes.push((o, skipped, t0.elapsed()));
     }
 
     let skips = std::fs::read_to_string(&skip_file).unwrap_or_default();
     let _ = std::fs::remove_file(&skip_file);
-    println!("\n==> summary");
+    println!("\n==> summary (times include building)");
+    println!("  {:<6} {:<7} {}", "build", "ok", secs(build_time));
     let mut all_ok = true;
-    for o in &outcomes {
+    let mut total = Counts::default();
+    for (o, skipped, time) in &outcomes {
         all_ok &= o.ok;
+        total.add(o.counts);
         let verdict = if o.ok { "ok" } else { "FAILED" };
-        println!("  {:<6} {verdict:<7} {}", o.tier, o.detail);
+        println!(
+            "  {:<6} {verdict:<7} {}  {}",
+            o.tier,
+            tally(o.counts, *skipped, *time),
+            o.detail
+        );
     }
+    println!(
+        "  {:<6} {:<7} {}",
+        "total",
+        "",
+        tally(total, skips.lines().count(), started.elapsed())
+    );
     let skipped: Vec<&str> = skips.lines().collect();
     if !skipped.is_empty() {
         println!("  {} test(s) could not run here:", skipped.len());
@@ -571,5 +819,106 @@ pub fn run(args: &[String]) -> ExitCode {
     } else {
         println!("test result: FAILED");
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(passed: u64, failed: u64, ignored: u64, runs: u64) -> Counts {
+        Counts {
+            passed,
+            failed,
+            ignored,
+            runs,
+        }
+    }
+
+    #[test]
+    fn libtest_result_lines() {
+        assert_eq!(
+            parse_result_line(
+                "test result: ok. 12 passed; 0 failed; 2 ignored; 0 measured; 0 filtered out; \
+                 finished in 0.31s"
+            ),
+            Some(c(12, 0, 2, 1))
+        );
+        assert_eq!(
+            parse_result_line(
+                "test result: FAILED. 3 passed; 1 failed; 0 ignored; 0 measured; 5 filtered out; \
+                 finished in 61.02s\r\n"
+            ),
+            Some(c(3, 1, 0, 1))
+        );
+        // with --color always
+        assert_eq!(
+            parse_result_line(
+                "test result: \x1b[32mok\x1b[0m. 0 passed; 0 failed; 0 ignored; 0 measured; \
+                 0 filtered out; finished in 0.00s"
+            ),
+            Some(c(0, 0, 0, 1))
+        );
+        for other in [
+            "",
+            "test foo ... ok",
+            "running 3 tests",
+            "test result: FAILED (cargo build --workspace --bins)",
+            "test result: ok",
+            "  test result: ok. 1 passed; 0 failed; 0 ignored",
+            "test result: ok. 1 passed; 0 failed",
+        ] {
+            assert_eq!(parse_result_line(other), None, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn results_are_summed_over_a_stream_cut_anywhere() {
+        let out = "\nrunning 2 tests\ntest a ... ok\ntest b ... ignored\n\n\
+                   test result: ok. 1 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.00s\n\
+                   \nrunning 1 test\ntest c ... FAILED\n\n\
+                   test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s";
+        for chunk in [1, 7, 64, out.len()] {
+            let mut s = ResultScanner::default();
+            for part in out.as_bytes().chunks(chunk) {
+                s.feed(part);
+            }
+            assert_eq!(s.finish(), c(1, 1, 1, 2), "chunks of {chunk}");
+        }
+        let mut total = c(450, 0, 2, 30);
+        total.add(c(3, 1, 0, 1));
+        assert_eq!(total, c(453, 1, 2, 31));
+    }
+
+    #[test]
+    fn summary_cells() {
+        assert_eq!(secs(Duration::from_millis(28_900)), "28 s");
+        assert_eq!(secs(Duration::from_secs(65)), "1 min 05 s");
+        let line = tally(c(450, 0, 2, 30), 0, Duration::from_secs(28));
+        assert!(
+            line.starts_with("450 passed, 0 failed, 2 ignored ") && line.ends_with("in       28 s"),
+            "{line:?}"
+        );
+        let line = tally(c(3, 0, 0, 1), 2, Duration::from_secs(5));
+        assert!(
+            line.starts_with("3 passed, 0 failed, 0 ignored (2 skipped)"),
+            "{line:?}"
+        );
+        let line = tally(Counts::default(), 1, Duration::from_secs(5));
+        assert!(line.starts_with("no test results (1 skipped)"), "{line:?}");
+    }
+
+    #[test]
+    fn a_counted_command_streams_and_counts() {
+        let line = "test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; \
+                    finished in 0.00s";
+        let mut copy = Vec::new();
+        let (ok, counts) = run_counted_to(
+            Command::new("sh").args(["-c", &format!("echo 'x'; echo '{line}'; exit 3")]),
+            &mut copy,
+        );
+        assert!(!ok);
+        assert_eq!(counts, c(2, 0, 0, 1));
+        assert_eq!(String::from_utf8_lossy(&copy), format!("x\n{line}\n"));
     }
 }

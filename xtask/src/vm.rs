@@ -4,10 +4,13 @@
 //!
 //! * Host packages (qemu, busybox-static, ipvsadm, ...) are installed with
 //!   apt when missing and we are root.
-//! * The kernel .deb is downloaded (not installed) and unpacked once into the
-//!   cache (`$LVS_VM_CACHE`, else `$XDG_CACHE_HOME/piranha-rs/vm`, else
+//! * The kernel is pinned ([`KERNEL_PIN`]: a Debian package and its exact
+//!   version; the comment there says how to move it). Its .deb is
+//!   downloaded (not installed) and unpacked once into the cache
+//!   (`$LVS_VM_CACHE`, else `$XDG_CACHE_HOME/piranha-rs/vm`, else
 //!   `~/.cache/piranha-rs/vm`), keyed on package and version. The ELF
 //!   `vmlinux` is extracted from the bzImage so QEMU boots it through PVH.
+//!   Every run prints the kernel it boots.
 //! * A busybox initramfs with the IPVS modules, iproute2, ipvsadm, bash and
 //!   the glibc runtime is built once per content hash and cached too.
 //! * The guest command's stdout and stderr come back on two serial ports,
@@ -16,7 +19,8 @@
 //! Environment: `LVS_VM_ACCEL` (`tcg`, the default, or `kvm`), `LVS_VM_MEM`
 //! (MiB, 1024), `LVS_VM_SMP` (2), `LVS_VM_TIMEOUT` (s, 1800),
 //! `LVS_VM_VERBOSE=1` (copy the guest console to stderr),
-//! `LVS_VM_KERNEL_PKG` (pin the kernel package), `LVS_VM_NO_APT=1`.
+//! `LVS_VM_KERNEL` (`latest`: the newest kernel apt offers instead of the
+//! pinned one; `PACKAGE=VERSION`: that one), `LVS_VM_NO_APT=1`.
 //! Exit status: the command's; 124 on timeout; 125 if the VM could not run.
 
 use std::fs;
@@ -182,10 +186,7 @@ fn installed(pkg: &str) -> bool {
 /// Runs `f`; if it fails, runs `apt-get update` and tries once more.
 fn with_apt_update(f: impl Fn() -> bool) -> bool {
     f() || {
-        let _ = Command::new("apt-get")
-            .args(["update", "-qq"])
-            .stdout(Stdio::null())
-            .status();
+        apt_update();
         f()
     }
 }
@@ -257,74 +258,283 @@ impl CacheLock {
     }
 }
 
-/// The Debian kernel package to boot (what `linux-image-amd64` depends on).
-fn kernel_package() -> Option<String> {
-    if let Ok(p) = std::env::var("LVS_VM_KERNEL_PKG") {
-        return Some(p);
+/// The kernel the VM boots: one Debian package at one exact version, so
+/// that every run tests against the same kernel. It is downloaded once
+/// (`apt-get download PACKAGE=VERSION`, about 70 MB) and unpacked into the
+/// cache (about 450 MB), where it stays until removed.
+///
+/// To move it forward: `apt-get update`; `apt-cache depends
+/// linux-image-amd64` names the newest package and `apt-cache policy
+/// PACKAGE` its version (`Candidate:`). Try it first with
+/// `LVS_VM_KERNEL=PACKAGE=VERSION cargo xtask test --tier vm` (or
+/// `LVS_VM_KERNEL=latest`, which resolves the same two commands), then put
+/// both here. The old kernel's directory can then be removed from the cache.
+pub const KERNEL_PIN: (&str, &str) = ("linux-image-6.1.0-57-amd64", "6.1.192-3");
+
+/// The meta-package whose dependency is Debian's newest kernel.
+const KERNEL_META: &str = "linux-image-amd64";
+
+/// Start of the message of a pinned kernel that is neither cached nor
+/// offered by apt (see [`BootError::is_stale_pin`]).
+const STALE_PIN: &str = "the pinned VM kernel";
+
+impl BootError {
+    /// The pinned kernel is gone from apt and not cached: the pin must move
+    /// (the project's fault, not this machine's).
+    pub fn is_stale_pin(&self) -> bool {
+        self.0.starts_with(STALE_PIN)
     }
-    let o = Command::new("apt-cache")
-        .args(["depends", "linux-image-amd64"])
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&o.stdout).lines().find_map(|l| {
+}
+
+/// A Debian kernel package at an exact version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KernelPkg {
+    package: String,
+    version: String,
+}
+
+impl KernelPkg {
+    fn new(package: &str, version: &str) -> KernelPkg {
+        KernelPkg {
+            package: package.into(),
+            version: version.into(),
+        }
+    }
+
+    /// The kernel release (`uname -r`), e.g. `6.1.0-57-amd64`.
+    fn release(&self) -> &str {
+        self.package
+            .strip_prefix("linux-image-")
+            .unwrap_or(&self.package)
+    }
+
+    /// The cache directory name: the .deb's file stem as `apt-get
+    /// download` writes it (an epoch's `:` is `%3a`).
+    fn cache_name(&self) -> String {
+        format!(
+            "{}_{}_amd64",
+            self.package,
+            self.version.replace(':', "%3a")
+        )
+    }
+}
+
+/// Which kernel `$LVS_VM_KERNEL` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum KernelChoice {
+    /// Unset, empty or `pinned`: [`KERNEL_PIN`].
+    Pinned,
+    /// `latest`: what `linux-image-amd64` depends on today.
+    Latest,
+    /// `PACKAGE=VERSION`.
+    Exact(KernelPkg),
+}
+
+fn kernel_choice(var: Option<&str>) -> Result<KernelChoice, String> {
+    match var.map(str::trim) {
+        None | Some("") | Some("pinned") => Ok(KernelChoice::Pinned),
+        Some("latest") => Ok(KernelChoice::Latest),
+        Some(v) => match v.split_once('=') {
+            Some((p, ver)) if p.starts_with("linux-image-") && !ver.is_empty() => {
+                Ok(KernelChoice::Exact(KernelPkg::new(p, ver)))
+            }
+            _ => Err(format!(
+                "LVS_VM_KERNEL={v}: expected `latest`, `pinned` or PACKAGE=VERSION \
+                 (e.g. {}={})",
+                KERNEL_PIN.0, KERNEL_PIN.1
+            )),
+        },
+    }
+}
+
+/// The versioned kernel package in `apt-cache depends linux-image-amd64`.
+fn newest_from_depends(depends: &str) -> Option<String> {
+    depends.lines().find_map(|l| {
         let dep = l.trim().strip_prefix("Depends: ")?;
-        (dep.starts_with("linux-image-") && dep.as_bytes().get(12).is_some_and(u8::is_ascii_digit))
+        let dep = dep.split_whitespace().next()?;
+        dep.strip_prefix("linux-image-")?
+            .starts_with(|c: char| c.is_ascii_digit())
             .then(|| dep.to_string())
     })
+}
+
+/// The `Candidate:` version in `apt-cache policy PACKAGE`.
+fn candidate_from_policy(policy: &str) -> Option<String> {
+    policy.lines().find_map(|l| {
+        let v = l.trim().strip_prefix("Candidate: ")?.trim();
+        (!v.is_empty() && v != "(none)").then(|| v.to_string())
+    })
+}
+
+/// The versions of `package` in `apt-cache madison PACKAGE`
+/// (`PACKAGE | VERSION | SOURCE` lines).
+fn offered_versions(madison: &str, package: &str) -> Vec<String> {
+    let mut versions: Vec<String> = madison
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split('|').map(str::trim);
+            (f.next()? == package).then(|| f.next().map(String::from))?
+        })
+        .collect();
+    versions.dedup();
+    versions
+}
+
+/// The unpacked kernel `k` in `cache`, if it is complete. Never another
+/// version: a pin is exact.
+fn cached_kernel(cache: &Path, k: &KernelPkg) -> Option<PathBuf> {
+    let dir = cache.join(k.cache_name());
+    dir.join(".done").exists().then_some(dir)
+}
+
+/// The other kernels unpacked in `cache` (names), e.g. left by an old pin.
+fn other_cached_kernels(cache: &Path, k: &KernelPkg) -> Vec<String> {
+    let keep = k.cache_name();
+    let mut names: Vec<String> = fs::read_dir(cache)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join(".done").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("linux-image-") && *n != keep)
+        .collect();
+    names.sort();
+    names
+}
+
+/// Why a kernel cannot be had: `k` is not cached and apt offers only
+/// `offered` of its package.
+fn not_offered_message(k: &KernelPkg, pinned: bool, offered: &[String], cache: &Path) -> String {
+    let offers = if offered.is_empty() {
+        "no version of it".to_string()
+    } else {
+        format!("only {}", offered.join(", "))
+    };
+    let what = if pinned { STALE_PIN } else { "the VM kernel" };
+    let mut msg = format!(
+        "{what} {} {} is not in the cache ({}) and apt offers {offers} (after apt-get update). ",
+        k.package,
+        k.version,
+        cache.display()
+    );
+    if pinned {
+        msg.push_str(
+            "Move the pin: KERNEL_PIN in xtask/src/vm.rs; `apt-cache depends linux-image-amd64` \
+             names the newest package and `apt-cache policy PACKAGE` its version. \
+             LVS_VM_KERNEL=latest runs on the newest kernel without moving the pin.",
+        );
+    } else {
+        msg.push_str("Choose one apt offers, or unset LVS_VM_KERNEL to use the pinned kernel.");
+    }
+    msg
+}
+
+/// `apt-cache ARGS` in the C locale; its stdout (empty if it failed).
+fn apt_cache(args: &[&str]) -> String {
+    Command::new("apt-cache")
+        .args(args)
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+fn apt_update() {
+    let _ = Command::new("apt-get")
+        .args(["update", "-qq"])
+        .stdout(Stdio::null())
+        .status();
+}
+
+/// The newest kernel apt offers (`LVS_VM_KERNEL=latest`).
+fn latest_kernel() -> Result<KernelPkg, BootError> {
+    if apt_allowed() {
+        apt_update();
+    }
+    let Some(package) = newest_from_depends(&apt_cache(&["depends", KERNEL_META])) else {
+        return fail(format!(
+            "LVS_VM_KERNEL=latest: `apt-cache depends {KERNEL_META}` names no kernel \
+             (run apt-get update as root)"
+        ));
+    };
+    let Some(version) = candidate_from_policy(&apt_cache(&["policy", &package])) else {
+        return fail(format!(
+            "LVS_VM_KERNEL=latest: `apt-cache policy {package}` gives no candidate version"
+        ));
+    };
+    Ok(KernelPkg { package, version })
 }
 
 /// A kernel unpacked in the cache.
 struct Kernel {
     /// `<cache>/<pkg>_<version>_amd64`.
     dir: PathBuf,
-    /// e.g. `6.1.0-56-amd64`.
+    /// e.g. `6.1.0-57-amd64`.
     version: String,
     /// The ELF vmlinux, or the bzImage if extraction failed.
     image: PathBuf,
 }
 
-fn cached_kernel(cache: &Path, pkg: Option<&str>) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(cache)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join(".done").exists())
-        .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-            match (pkg, name) {
-                (Some(pkg), Some(n)) => n.starts_with(&format!("{pkg}_")),
-                (None, Some(n)) => n.starts_with("linux-image-"),
-                _ => false,
-            }
-        })
-        .collect();
-    dirs.sort();
-    dirs.pop()
-}
-
+/// The kernel `$LVS_VM_KERNEL` asks for (by default [`KERNEL_PIN`]), from
+/// the cache or downloaded into it.
 fn kernel(cache: &Path) -> Result<Kernel, BootError> {
-    let mut pkg = kernel_package();
-    if pkg.is_none() && apt_allowed() {
-        let _ = Command::new("apt-get")
-            .args(["update", "-qq"])
-            .stdout(Stdio::null())
-            .status();
-        pkg = kernel_package();
-    }
-    let dir = match cached_kernel(cache, pkg.as_deref()) {
+    let choice =
+        kernel_choice(std::env::var("LVS_VM_KERNEL").ok().as_deref()).map_err(BootError)?;
+    let (want, why) = match &choice {
+        KernelChoice::Pinned => (
+            KernelPkg::new(KERNEL_PIN.0, KERNEL_PIN.1),
+            "pinned in xtask/src/vm.rs",
+        ),
+        KernelChoice::Latest => (latest_kernel()?, "LVS_VM_KERNEL=latest"),
+        KernelChoice::Exact(k) => (k.clone(), "LVS_VM_KERNEL"),
+    };
+    log(&format!(
+        "kernel {} ({} {}, {why})",
+        want.release(),
+        want.package,
+        want.version
+    ));
+    let dir = match cached_kernel(cache, &want) {
         Some(d) => d,
         None => {
-            let Some(pkg) = pkg else {
-                return fail("cannot tell which kernel package to use (apt-get update needed?)");
-            };
-            unpack_kernel(cache, &pkg)?
+            if !apt_allowed() {
+                return fail(format!(
+                    "kernel {} {} is not in {} and apt is not usable (needs root, \
+                     and LVS_VM_NO_APT unset)",
+                    want.package,
+                    want.version,
+                    cache.display()
+                ));
+            }
+            let offered =
+                || offered_versions(&apt_cache(&["madison", &want.package]), &want.package);
+            let mut versions = offered();
+            if !versions.contains(&want.version) {
+                apt_update();
+                versions = offered();
+            }
+            if !versions.contains(&want.version) {
+                return fail(not_offered_message(
+                    &want,
+                    choice == KernelChoice::Pinned,
+                    &versions,
+                    cache,
+                ));
+            }
+            unpack_kernel(cache, &want)?
         }
     };
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let pkg = name.split('_').next().unwrap_or_default();
-    let version = pkg.trim_start_matches("linux-image-").to_string();
+    let others = other_cached_kernels(cache, &want);
+    if !others.is_empty() {
+        log(&format!(
+            "other kernels in {} (remove them to free space): {}",
+            cache.display(),
+            others.join(", ")
+        ));
+    }
+    let version = want.release().to_string();
     let vmlinux = dir.join("vmlinux");
     let image = if vmlinux.exists() {
         vmlinux
@@ -338,20 +548,15 @@ fn kernel(cache: &Path) -> Result<Kernel, BootError> {
     })
 }
 
-fn unpack_kernel(cache: &Path, pkg: &str) -> Result<PathBuf, BootError> {
-    if !apt_allowed() {
-        return fail(format!(
-            "kernel {pkg} is not in {} and apt is not usable",
-            cache.display()
-        ));
-    }
+fn unpack_kernel(cache: &Path, k: &KernelPkg) -> Result<PathBuf, BootError> {
+    let spec = format!("{}={}", k.package, k.version);
     let dl = cache.join(format!("download.{}", std::process::id()));
     let _ = fs::remove_dir_all(&dl);
     fs::create_dir_all(&dl).map_err(|e| BootError(format!("{}: {e}", dl.display())))?;
-    log(&format!("downloading {pkg}"));
+    log(&format!("downloading {spec} (about 70 MB, once)"));
     let download = || {
         Command::new("apt-get")
-            .args(["download", "-qq", pkg])
+            .args(["download", "-qq", &spec])
             .current_dir(&dl)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -361,20 +566,17 @@ fn unpack_kernel(cache: &Path, pkg: &str) -> Result<PathBuf, BootError> {
     };
     if !with_apt_update(download) {
         let _ = fs::remove_dir_all(&dl);
-        return fail(format!("apt-get download {pkg} failed"));
+        return fail(format!("apt-get download {spec} failed"));
     }
-    let deb = fs::read_dir(&dl)
-        .ok()
-        .and_then(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        })
-        .ok_or_else(|| BootError("apt-get download left no .deb".into()))?;
-    let stem = deb
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let dir = cache.join(&stem);
+    let deb = dl.join(format!("{}.deb", k.cache_name()));
+    if !deb.exists() {
+        let _ = fs::remove_dir_all(&dl);
+        return fail(format!(
+            "apt-get download {spec} left no {}",
+            deb.file_name().unwrap_or_default().to_string_lossy()
+        ));
+    }
+    let dir = cache.join(k.cache_name());
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).map_err(|e| BootError(format!("{}: {e}", dir.display())))?;
     output(
@@ -384,7 +586,7 @@ fn unpack_kernel(cache: &Path, pkg: &str) -> Result<PathBuf, BootError> {
             .arg(dir.join("root")),
     )?;
     let _ = fs::remove_dir_all(&dl);
-    let version = pkg.trim_start_matches("linux-image-");
+    let version = k.release();
     // The .deb has no modules.dep (its postinst makes it).
     output(
         Command::new("depmod")
@@ -675,6 +877,9 @@ pub struct Job {
     pub env: Vec<(String, String)>,
     /// Give up after this long.
     pub timeout: Duration,
+    /// Also write the command's stdout to this file (the test tier counts
+    /// the test results in it).
+    pub stdout_copy: Option<PathBuf>,
 }
 
 /// Boots the VM and runs `job`; returns the command's exit status (or
@@ -735,9 +940,15 @@ pub fn run_job(job: &Job) -> Result<i32, BootError> {
             return fail(format!("mkfifo: {}", io::Error::last_os_error()));
         }
     }
+    let copy = match &job.stdout_copy {
+        Some(p) => {
+            Some(fs::File::create(p).map_err(|e| BootError(format!("{}: {e}", p.display())))?)
+        }
+        None => None,
+    };
     // A plain read/write loop, not io::copy: its splice fast path loses
     // output when stdout and stderr share one file (`> log 2>&1`).
-    let pump = |path: PathBuf, to_stdout: bool| {
+    let pump = |path: PathBuf, to_stdout: bool, mut copy: Option<fs::File>| {
         std::thread::spawn(move || {
             let Ok(mut f) = fs::File::open(&path) else {
                 return;
@@ -746,6 +957,11 @@ pub fn run_job(job: &Job) -> Result<i32, BootError> {
             while let Ok(n) = f.read(&mut buf) {
                 if n == 0 {
                     break;
+                }
+                if let Some(c) = copy.as_mut()
+                    && c.write_all(&buf[..n]).is_err()
+                {
+                    copy = None;
                 }
                 let written = if to_stdout {
                     let mut out = io::stdout().lock();
@@ -759,8 +975,8 @@ pub fn run_job(job: &Job) -> Result<i32, BootError> {
             }
         })
     };
-    let t_out = pump(fifo_out.clone(), true);
-    let t_err = pump(fifo_err.clone(), false);
+    let t_out = pump(fifo_out.clone(), true, copy);
+    let t_err = pump(fifo_err.clone(), false, None);
 
     let accel = std::env::var("LVS_VM_ACCEL").unwrap_or_else(|_| "tcg".into());
     let mut q = Command::new("qemu-system-x86_64");
@@ -936,6 +1152,7 @@ pub fn main(args: &[String]) -> ExitCode {
         argv,
         env: Vec::new(),
         timeout: Duration::from_secs(timeout),
+        stdout_copy: None,
     };
     match run_job(&job) {
         Ok(rc) => ExitCode::from(u8::try_from(rc).unwrap_or(1)),
@@ -943,5 +1160,172 @@ pub fn main(args: &[String]) -> ExitCode {
             eprintln!("xtask vm: {e}");
             ExitCode::from(BOOT_FAILED as u8)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_choice_from_the_environment() {
+        assert_eq!(kernel_choice(None), Ok(KernelChoice::Pinned));
+        assert_eq!(kernel_choice(Some("")), Ok(KernelChoice::Pinned));
+        assert_eq!(kernel_choice(Some("pinned")), Ok(KernelChoice::Pinned));
+        assert_eq!(kernel_choice(Some("latest")), Ok(KernelChoice::Latest));
+        assert_eq!(
+            kernel_choice(Some("linux-image-6.1.0-56-amd64=6.1.192-2")),
+            Ok(KernelChoice::Exact(KernelPkg::new(
+                "linux-image-6.1.0-56-amd64",
+                "6.1.192-2"
+            )))
+        );
+        for bad in [
+            "newest",
+            "linux-image-6.1.0-56-amd64",
+            "foo=1",
+            "linux-image-x=",
+        ] {
+            let e = kernel_choice(Some(bad)).unwrap_err();
+            assert!(e.contains("PACKAGE=VERSION"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_pin_is_one_exact_kernel_package() {
+        let k = KernelPkg::new(KERNEL_PIN.0, KERNEL_PIN.1);
+        assert!(k.package.starts_with("linux-image-") && k.package.ends_with("-amd64"));
+        assert!(k.release().starts_with(|c: char| c.is_ascii_digit()));
+        assert!(k.version.starts_with(|c: char| c.is_ascii_digit()));
+        assert_eq!(
+            KernelPkg::new("linux-image-6.1.0-57-amd64", "6.1.192-3").cache_name(),
+            "linux-image-6.1.0-57-amd64_6.1.192-3_amd64"
+        );
+        assert_eq!(
+            KernelPkg::new("linux-image-6.1.0-57-amd64", "6.1.192-3").release(),
+            "6.1.0-57-amd64"
+        );
+        // apt-get download writes an epoch's colon as %3a
+        assert_eq!(
+            KernelPkg::new("linux-image-x", "1:2-3").cache_name(),
+            "linux-image-x_1%3a2-3_amd64"
+        );
+    }
+
+    #[test]
+    fn newest_kernel_from_apt_cache_output() {
+        let depends = "linux-image-amd64\n  Depends: linux-image-6.1.0-57-amd64\n";
+        assert_eq!(
+            newest_from_depends(depends).as_deref(),
+            Some("linux-image-6.1.0-57-amd64")
+        );
+        // a versioned dependency, other dependencies first
+        let depends = "linux-image-amd64\n  Depends: initramfs-tools\n  \
+                       Depends: linux-image-6.12.9-amd64 (= 6.12.9-1)\n";
+        assert_eq!(
+            newest_from_depends(depends).as_deref(),
+            Some("linux-image-6.12.9-amd64")
+        );
+        assert_eq!(
+            newest_from_depends("linux-image-amd64\n  Depends: linux-image-amd64-signed\n"),
+            None
+        );
+        assert_eq!(newest_from_depends(""), None);
+
+        let policy = "linux-image-6.1.0-57-amd64:\n  Installed: (none)\n  Candidate: 6.1.192-3\n  \
+                      Version table:\n     6.1.192-3 500\n";
+        assert_eq!(candidate_from_policy(policy).as_deref(), Some("6.1.192-3"));
+        assert_eq!(
+            candidate_from_policy("x:\n  Installed: (none)\n  Candidate: (none)\n"),
+            None
+        );
+        assert_eq!(candidate_from_policy(""), None);
+
+        let madison = "linux-image-6.1.0-57-amd64 |  6.1.192-3 | http://deb.debian.org/debian-security \
+                       bookworm-security/main amd64 Packages\n\
+                       linux-image-6.1.0-57-amd64 |  6.1.192-2 | http://deb.debian.org/debian \
+                       bookworm/main amd64 Packages\n\
+                       linux-signed-amd64 | 6.1.192+3 | http://deb.debian.org/debian-security \
+                       bookworm-security/main Sources\n";
+        assert_eq!(
+            offered_versions(madison, "linux-image-6.1.0-57-amd64"),
+            ["6.1.192-3", "6.1.192-2"]
+        );
+        assert!(offered_versions("", "linux-image-6.1.0-57-amd64").is_empty());
+    }
+
+    /// A directory under the system's temporary directory, removed on drop.
+    fn scratch(name: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!("xtask-vm-test.{name}.{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+
+    #[test]
+    fn the_cache_gives_exactly_the_pinned_kernel() {
+        let cache = scratch("cache");
+        let unpacked = |name: &str, done: bool| {
+            let d = cache.0.join(name);
+            fs::create_dir_all(d.join("root")).unwrap();
+            if done {
+                fs::write(d.join(".done"), b"").unwrap();
+            }
+        };
+        unpacked("linux-image-6.1.0-56-amd64_6.1.192-2_amd64", true);
+        unpacked("linux-image-6.1.0-57-amd64_6.1.192-3_amd64", true);
+        unpacked("linux-image-6.1.0-58-amd64_6.1.193-1_amd64", false);
+        fs::write(cache.0.join("initramfs-0.cpio.gz"), b"").unwrap();
+
+        let k57 = KernelPkg::new("linux-image-6.1.0-57-amd64", "6.1.192-3");
+        assert_eq!(
+            cached_kernel(&cache.0, &k57),
+            Some(cache.0.join("linux-image-6.1.0-57-amd64_6.1.192-3_amd64"))
+        );
+        // another version of the same package is not the pin
+        let other_version = KernelPkg::new("linux-image-6.1.0-57-amd64", "6.1.192-4");
+        assert_eq!(cached_kernel(&cache.0, &other_version), None);
+        // an interrupted unpack (no .done) is not a cached kernel
+        let k58 = KernelPkg::new("linux-image-6.1.0-58-amd64", "6.1.193-1");
+        assert_eq!(cached_kernel(&cache.0, &k58), None);
+        // a pin never falls back to another cached kernel
+        let k55 = KernelPkg::new("linux-image-6.1.0-55-amd64", "6.1.192-1");
+        assert_eq!(cached_kernel(&cache.0, &k55), None);
+        assert_eq!(cached_kernel(&cache.0.join("missing"), &k57), None);
+
+        assert_eq!(
+            other_cached_kernels(&cache.0, &k57),
+            ["linux-image-6.1.0-56-amd64_6.1.192-2_amd64"]
+        );
+    }
+
+    #[test]
+    fn a_stale_pin_says_how_to_move_it() {
+        let k = KernelPkg::new(KERNEL_PIN.0, KERNEL_PIN.1);
+        let cache = Path::new("/var/cache/x");
+        let e = BootError(not_offered_message(&k, true, &["9.9-1".into()], cache));
+        assert!(e.is_stale_pin(), "{}", e.0);
+        for part in [
+            KERNEL_PIN.0,
+            KERNEL_PIN.1,
+            "/var/cache/x",
+            "only 9.9-1",
+            "KERNEL_PIN in xtask/src/vm.rs",
+            "apt-cache depends linux-image-amd64",
+            "apt-cache policy",
+            "LVS_VM_KERNEL=latest",
+        ] {
+            assert!(e.0.contains(part), "no {part:?} in {}", e.0);
+        }
+        let e = BootError(not_offered_message(&k, true, &[], cache));
+        assert!(e.0.contains("apt offers no version of it"), "{}", e.0);
+        // a kernel asked for with LVS_VM_KERNEL is the user's choice, not the pin
+        let e = BootError(not_offered_message(&k, false, &[], cache));
+        assert!(
+            !e.is_stale_pin() && e.0.contains("unset LVS_VM_KERNEL"),
+            "{}",
+            e.0
+        );
+        assert!(!BootError("cannot mount".into()).is_stale_pin());
     }
 }
