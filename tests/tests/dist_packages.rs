@@ -25,7 +25,7 @@ const PROGRAMS: [(&str, &str); 7] = [
 ];
 
 /// Files both packages must install (the man pages without `.gz`).
-const REQUIRED: [&str; 19] = [
+const REQUIRED: [&str; 21] = [
     "/usr/sbin/pulse",
     "/usr/sbin/lvsd",
     "/usr/sbin/nanny",
@@ -45,6 +45,8 @@ const REQUIRED: [&str; 19] = [
     "/usr/share/man/man8/fos.8",
     "/usr/share/man/man8/send_arp.8",
     "/usr/share/man/man5/lvs.cf.5",
+    "/usr/share/man/man1/lvscf.1",
+    "/usr/share/man/man8/ipvsadm-rs.8",
 ];
 
 /// `$name` as a path, or a skip (recorded; a failure under CI) and `None`.

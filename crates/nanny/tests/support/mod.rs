@@ -140,6 +140,9 @@ impl Nanny {
         if let Some((r, w)) = reader {
             drop(w);
             report.clone().collect(std::fs::File::from(r));
+        } else {
+            // nothing to read: already complete
+            report.eof.store(true, Ordering::SeqCst);
         }
         Nanny {
             child,
@@ -160,13 +163,17 @@ impl Nanny {
     }
 
     /// Waits for the exit status (panics after [`LONG`]), then for the end
-    /// of its stdout, so [`Nanny::lines`] is complete.
+    /// of its stdout and report, so [`Nanny::lines`] and the report lines
+    /// are complete.
     pub fn wait_exit(&mut self) -> i32 {
         let end = Instant::now() + LONG;
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
                 use std::os::unix::process::ExitStatusExt as _;
                 self.out.wait_eof();
+                // the report lines of its last moments (the removal at
+                // termination, say) may still be in the pipe
+                self.report.wait_eof();
                 return s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0));
             }
             assert!(
