@@ -1,19 +1,36 @@
 //! The manual pages in `man/`: each renders with groff without a warning,
 //! has the sections an admin looks for, and names every long option its
-//! program's `--help` lists (so pages and programs stay in sync).
+//! program's `--help` lists, and every subcommand (so pages and programs
+//! stay in sync).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (page, program whose options it documents).
-const PAGES: [(&str, Option<&str>); 6] = [
+const PAGES: [(&str, Option<&str>); 8] = [
     ("pulse.8", Some("pulse")),
     ("fos.8", Some("fos")),
     ("lvsd.8", Some("lvsd")),
     ("nanny.8", Some("nanny")),
     ("send_arp.8", Some("send_arp")),
     ("lvs.cf.5", None),
+    ("lvscf.1", Some("lvscf")),
+    ("ipvsadm-rs.8", Some("ipvsadm-rs")),
 ];
+
+/// Programs with subcommands (as `--help` lists them under `Commands:`),
+/// whose options are in each subcommand's `--help`.
+const SUBCOMMANDS: [(&str, &[&str]); 1] = [("lvscf", &["check", "dump", "fmt"])];
+
+/// Pages whose differences section is not from Piranha.
+const DIFFERENCES: [(&str, &str); 1] = [("ipvsadm-rs.8", "DIFFERENCES FROM IPVSADM")];
+
+fn subcommands(program: &str) -> &'static [&'static str] {
+    SUBCOMMANDS
+        .iter()
+        .find(|(p, _)| *p == program)
+        .map_or(&[], |(_, s)| *s)
+}
 
 fn page(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -63,13 +80,11 @@ fn pages_render_without_warnings() {
     for (name, _) in PAGES {
         let (text, warnings) = render(&page(name));
         assert!(warnings.is_empty(), "{name}: groff says:\n{warnings}");
-        for section in [
-            "NAME",
-            "SYNOPSIS",
-            "DESCRIPTION",
-            "DIFFERENCES FROM PIRANHA",
-            "SEE ALSO",
-        ] {
+        let differences = DIFFERENCES
+            .iter()
+            .find(|(p, _)| *p == name)
+            .map_or("DIFFERENCES FROM PIRANHA", |(_, d)| *d);
+        for section in ["NAME", "SYNOPSIS", "DESCRIPTION", differences, "SEE ALSO"] {
             assert!(
                 text.lines().any(|l| l == section),
                 "{name}: no {section} section"
@@ -129,6 +144,18 @@ fn long_options(text: &str) -> Vec<String> {
     found
 }
 
+/// The subcommands a clap `--help` lists under `Commands:` (without `help`).
+fn listed_commands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(String::from)
+        .collect()
+}
+
 fn mentions(source: &str, option: &str) -> bool {
     source.match_indices(option).any(|(i, _)| {
         let next = source[i + option.len()..].chars().next();
@@ -140,19 +167,38 @@ fn mentions(source: &str, option: &str) -> bool {
 fn every_long_option_of_a_program_is_in_its_page() {
     for (name, program) in PAGES {
         let Some(program) = program else { continue };
-        let out = Command::new(lvs_tests::bin(program))
-            .arg("--help")
-            .output()
-            .expect("run --help");
-        let help = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let help_of = |args: &[&str]| {
+            let out = Command::new(lvs_tests::bin(program))
+                .args(args)
+                .arg("--help")
+                .output()
+                .expect("run --help");
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        };
+        let help = help_of(&[]);
+        let source = plain_source(&page(name));
+        let subs = subcommands(program);
+        assert_eq!(
+            listed_commands(&help),
+            subs,
+            "`{program} --help` lists other subcommands than SUBCOMMANDS"
         );
         let mut options = long_options(&help);
+        for sub in subs {
+            assert!(
+                source.contains(&format!("{program} {sub}")),
+                "{name} does not show `{program} {sub}`"
+            );
+            options.extend(long_options(&help_of(&[sub])));
+        }
+        options.sort();
+        options.dedup();
         // send_arp's usage text lists no long option, but it has --version.
         options.push("--version".into());
-        let source = plain_source(&page(name));
         let missing: Vec<&String> = options.iter().filter(|o| !mentions(&source, o)).collect();
         assert!(
             missing.is_empty(),
@@ -176,4 +222,8 @@ fn option_scanner_finds_spellings() {
     );
     assert!(mentions(&src, "--lvsd") && mentions(&src, "--lvs"));
     assert!(!mentions("--lvsd=PATH", "--lvs"));
+    let clap = "About\n\nUsage: x [COMMAND]\n\nCommands:\n  check  Check FILE\n  \
+                help   Print this message\n\nOptions:\n  -h, --help  Print help\n";
+    assert_eq!(listed_commands(clap), ["check"]);
+    assert!(listed_commands("Usage: x [OPTIONS]\n  --json  JSON\n").is_empty());
 }
