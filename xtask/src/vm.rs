@@ -515,6 +515,19 @@ fn kernel(cache: &Path) -> Result<Kernel, BootError> {
                 apt_update();
                 versions = offered();
             }
+            if !versions.contains(&want.version)
+                && candidate_from_policy(&apt_cache(&["policy", KERNEL_META])).is_none()
+            {
+                // Not a stale pin: this apt has no Debian kernels at all.
+                return fail(format!(
+                    "kernel {} {} is not in {} and apt offers no Debian kernel ({KERNEL_META}): \
+                     the VM boots a Debian kernel package, so apt needs Debian's archive \
+                     (as on Debian 12)",
+                    want.package,
+                    want.version,
+                    cache.display()
+                ));
+            }
             if !versions.contains(&want.version) {
                 return fail(not_offered_message(
                     &want,
