@@ -31,6 +31,9 @@ pub struct Cf {
     pub web_nmask: Option<&'static str>,
     /// `inactive_cmd` instead of the recorder's hook.
     pub inactive_cmd: Option<&'static str>,
+    /// `heartbeat_port` (two routers with different ports never hear
+    /// each other).
+    pub heartbeat_port: u16,
 }
 
 impl Default for Cf {
@@ -44,6 +47,7 @@ impl Default for Cf {
             syncdaemon: false,
             web_nmask: None,
             inactive_cmd: None,
+            heartbeat_port: 539,
         }
     }
 }
@@ -76,7 +80,7 @@ primary = 192.0.2.1
 backup_active = {ba}
 backup = 192.0.2.2
 heartbeat = 1
-heartbeat_port = 539
+heartbeat_port = {port}
 keepalive = {k}
 deadtime = {d}
 network = direct
@@ -108,6 +112,7 @@ virtual other {{
             d = self.deadtime,
             m = u8::from(self.monitor_links),
             sd = u8::from(self.syncdaemon),
+            port = self.heartbeat_port,
             rec = RECORDER,
             inactive = match self.inactive_cmd {
                 Some(c) => c.to_string(),
