@@ -5,7 +5,11 @@
 //! empty document: an answer counts only when its `version` is the one
 //! these types describe ([`piranha_status::VERSION`]).
 
+use std::fmt;
+
 use piranha_status::{VERSION, lvsd, pulse};
+use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::model::{LvsdStatus, TableStats};
 
@@ -39,16 +43,172 @@ pub fn pulse_status(text: &str) -> Result<pulse::Status, Error> {
 
 /// lvsd's answer to `json`, reduced.
 pub fn lvsd_status(text: &str) -> Result<LvsdStatus, Error> {
-    let s: lvsd::Status = json("lvsd json", text)?;
-    check_version("lvsd json", s.version)?;
-    Ok(LvsdStatus::from_doc(&s))
+    lvsd_status_from(text.as_bytes()).map_err(|e| format!("lvsd json: {}", describe(&e)))
 }
 
 /// lvsd's answer to `stats`, reduced.
 pub fn lvsd_stats(text: &str) -> Result<TableStats, Error> {
-    let s: lvsd::TableStats = json("lvsd stats", text)?;
-    check_version("lvsd stats", s.version)?;
-    Ok(TableStats::from_doc(&s))
+    lvsd_stats_from(text.as_bytes()).map_err(|e| format!("lvsd stats: {}", describe(&e)))
+}
+
+/// What went wrong with a document, in words.
+pub fn describe(e: &ReadError) -> String {
+    match e {
+        ReadError::Json(e) => format!("not a status document: {e}"),
+        ReadError::Version(v) => {
+            format!("document version {v}, this exporter reads version {VERSION}")
+        }
+    }
+}
+
+/// Why a streamed document was not used.
+#[derive(Debug)]
+pub enum ReadError {
+    /// Not JSON of the right shape, or the reader failed.
+    Json(serde_json::Error),
+    /// Another document version.
+    Version(u32),
+}
+
+impl From<serde_json::Error> for ReadError {
+    fn from(e: serde_json::Error) -> Self {
+        ReadError::Json(e)
+    }
+}
+
+/// lvsd's answer to `json`, read from `r` as it arrives: each virtual
+/// block (`piranha_status::lvsd::VsStatus`) is reduced as soon as it is
+/// parsed, so the whole document is never held.
+pub fn lvsd_status_from(r: impl std::io::Read) -> Result<LvsdStatus, ReadError> {
+    let mut de = serde_json::Deserializer::from_reader(r);
+    let (version, s) = de.deserialize_map(StatusVisitor)?;
+    de.end()?;
+    if version != VERSION {
+        return Err(ReadError::Version(version));
+    }
+    Ok(s)
+}
+
+/// lvsd's answer to `stats`, read from `r` as it arrives, one service
+/// (`piranha_status::lvsd::ServiceStats`) at a time.
+pub fn lvsd_stats_from(r: impl std::io::Read) -> Result<TableStats, ReadError> {
+    let mut de = serde_json::Deserializer::from_reader(r);
+    let (version, t) = de.deserialize_map(StatsVisitor)?;
+    de.end()?;
+    if version != VERSION {
+        return Err(ReadError::Version(version));
+    }
+    Ok(t)
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum StatusField {
+    Version,
+    Config,
+    Reloads,
+    Virtuals,
+    #[serde(other)]
+    Other,
+}
+
+struct StatusVisitor;
+
+impl<'de> Visitor<'de> for StatusVisitor {
+    type Value = (u32, LvsdStatus);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("lvsd's status document (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut s = LvsdStatus::default();
+        let mut version = 0;
+        while let Some(k) = map.next_key::<StatusField>()? {
+            match k {
+                StatusField::Version => version = map.next_value()?,
+                StatusField::Config => s.config = map.next_value()?,
+                StatusField::Reloads => s.reloads = map.next_value()?,
+                StatusField::Virtuals => {
+                    map.next_value_seed(each(|v: lvsd::VsStatus| s.add_virtual(&v)))?
+                }
+                StatusField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        s.finish();
+        Ok((version, s))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum StatsField {
+    Version,
+    Error,
+    Services,
+    #[serde(other)]
+    Other,
+}
+
+struct StatsVisitor;
+
+impl<'de> Visitor<'de> for StatsVisitor {
+    type Value = (u32, TableStats);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("lvsd's stats document (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut t = TableStats::default();
+        let mut version = 0;
+        while let Some(k) = map.next_key::<StatsField>()? {
+            match k {
+                StatsField::Version => version = map.next_value()?,
+                StatsField::Error => t.error = map.next_value()?,
+                StatsField::Services => {
+                    map.next_value_seed(each(|s: lvsd::ServiceStats| t.add_service(&s)))?
+                }
+                StatsField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        t.finish();
+        Ok((version, t))
+    }
+}
+
+/// A JSON array whose elements are handed to a closure one at a time.
+struct Each<T, F>(F, std::marker::PhantomData<fn(T)>);
+
+fn each<T, F: FnMut(T)>(f: F) -> Each<T, F> {
+    Each(f, std::marker::PhantomData)
+}
+
+impl<'de, T: Deserialize<'de>, F: FnMut(T)> DeserializeSeed<'de> for Each<T, F> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>, F: FnMut(T)> Visitor<'de> for Each<T, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(v) = seq.next_element::<T>()? {
+            (self.0)(v);
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

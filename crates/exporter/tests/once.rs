@@ -347,7 +347,7 @@ fn missing_silent_and_garbage_daemons_give_up_0_and_the_rest() {
             HashMap::from([
                 (
                     "json",
-                    Answer::Text(serde_json::to_string(&T.lvsd_json()).unwrap()),
+                    Answer::text(&serde_json::to_string(&T.lvsd_json()).unwrap()),
                 ),
                 ("stats", Answer::Silent(Duration::from_secs(5))),
             ]),

@@ -220,9 +220,16 @@ pub fn pulse_json() -> pulse::Status {
 #[derive(Clone)]
 pub enum Answer {
     /// This text.
-    Text(String),
+    Text(std::sync::Arc<str>),
     /// Reads the request, then nothing until `Duration` has passed.
     Silent(Duration),
+}
+
+impl Answer {
+    /// Answers with `t`.
+    pub fn text(t: &str) -> Answer {
+        Answer::Text(t.into())
+    }
 }
 
 /// Serves `answers` (request line to answer) on a UNIX socket at `path`
@@ -253,17 +260,14 @@ pub fn fake_daemon(path: &Path, answers: HashMap<&'static str, Answer>) {
 
 /// A fake pulse answering `json` with `doc`.
 pub fn fake_pulse(path: &Path, doc: &str) {
-    fake_daemon(path, HashMap::from([("json", Answer::Text(doc.into()))]));
+    fake_daemon(path, HashMap::from([("json", Answer::text(doc))]));
 }
 
 /// A fake lvsd answering `json` and `stats`.
 pub fn fake_lvsd(path: &Path, json: &str, stats: &str) {
     fake_daemon(
         path,
-        HashMap::from([
-            ("json", Answer::Text(json.into())),
-            ("stats", Answer::Text(stats.into())),
-        ]),
+        HashMap::from([("json", Answer::text(json)), ("stats", Answer::text(stats))]),
     );
 }
 
@@ -388,6 +392,11 @@ pub fn get(port: u16, path: &str, auth: Option<&str>) -> (u16, String, Vec<u8>) 
 
 /// One HTTP/1.1 request with `first` as its request line.
 pub fn request(port: u16, first: &str, auth: Option<&str>, extra: &str) -> (u16, String, Vec<u8>) {
+    parse_response(&request_raw(port, first, auth, extra))
+}
+
+/// One HTTP/1.1 request; the raw response, read until the server closes.
+pub fn request_raw(port: u16, first: &str, auth: Option<&str>, extra: &str) -> Vec<u8> {
     use base64::Engine as _;
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -400,6 +409,11 @@ pub fn request(port: u16, first: &str, auth: Option<&str>, extra: &str) -> (u16,
     s.write_all(req.as_bytes()).unwrap();
     let mut all = Vec::new();
     let _ = s.read_to_end(&mut all);
+    all
+}
+
+/// (status, head, body) of a raw response.
+pub fn parse_response(all: &[u8]) -> (u16, String, Vec<u8>) {
     let split = all
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
