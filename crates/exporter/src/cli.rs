@@ -45,7 +45,7 @@ pub struct Options {
     pub web_config: Option<PathBuf>,
 
     /// Time limit for each daemon's answers (pulse and lvsd are asked at
-    /// the same time): 500ms, 0.8s, 1 (seconds). At most 900ms.
+    /// the same time): 500ms, 0.8s, 0.5 (seconds). At most 900ms.
     #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
     pub timeout: Duration,
 }
