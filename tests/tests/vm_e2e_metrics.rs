@@ -95,10 +95,21 @@ fn exporter_ipvs_series_match_ipvsadm() {
                 "--once",
                 &format!("--pulse-socket={pulse_socket}"),
                 "--lvsd-socket=/run/lvsd.sock",
+                // Under emulation (TCG) lvsd's netlink dump is slow.
+                "--timeout=900ms",
             ],
         ))
     };
-    let s = once(&d1.ns);
+    // Both daemons answered within the exporter's limit (a scrape under
+    // emulation can miss it; the next one is taken).
+    let answered = |s: &BTreeMap<String, f64>| {
+        value(s, "piranha_up", &[("component", "lvsd")]) == Some(1.0)
+            && value(s, "piranha_up", &[("component", "pulse")]) == Some(1.0)
+    };
+    let s = (0..10)
+        .map(|_| once(&d1.ns))
+        .find(answered)
+        .expect("lvsd and pulse answer the exporter");
     let stats = run(
         &d1.ns,
         std::path::Path::new("ipvsadm"),
@@ -188,7 +199,9 @@ fn exporter_ipvs_series_match_ipvsadm() {
             .filter_map(|l| {
                 let w: Vec<&str> = l.split_whitespace().collect();
                 match w.as_slice() {
-                    ["->", dest, _fwd, weight, active, inactive] => {
+                    ["->", dest, _fwd, weight, active, inactive]
+                        if weight.parse::<u32>().is_ok() =>
+                    {
                         Some((*dest, [*weight, *active, *inactive]))
                     }
                     _ => None,
@@ -205,8 +218,12 @@ fn exporter_ipvs_series_match_ipvsadm() {
     };
     assert!(
         (0..5).any(|_| table_matches()),
-        "backend gauges differ from ipvsadm -Ln\n{}",
-        run(&d1.ns, std::path::Path::new("ipvsadm"), &["-Ln"])
+        "backend gauges differ from ipvsadm -Ln\n{}\n{:#?}",
+        run(&d1.ns, std::path::Path::new("ipvsadm"), &["-Ln"]),
+        once(&d1.ns)
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("piranha_ipvs_backend_"))
+            .collect::<Vec<_>>()
     );
     // pulse's view: d1 active, and on d2 (no lvsd, empty table) standby
     // with lvsd reported down and no IPVS backends.
