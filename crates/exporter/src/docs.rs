@@ -232,3 +232,24 @@ mod tests {
         assert_eq!(t.error.as_deref(), Some("EPERM"));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Garbage is refused, never a panic.
+        #[test]
+        fn any_text_is_refused_or_read(text in "\\PC{0,200}", n in 0usize..200) {
+            let _ = pulse_status(&text);
+            let _ = lvsd_status(&text);
+            let _ = lvsd_stats(&text);
+            // a real document cut anywhere
+            let doc = r#"{"version":1,"virtuals":[{"name":"a","reals":[{"name":"r","address":"10.0.0.1:80","health":"up","weight":1}]}],"services":[{"proto":"FWM","fwmark":3,"dests":[{"address":"10.0.0.1","port":0}]}]}"#;
+            let cut = &doc[..n.min(doc.len())];
+            let _ = lvsd_status(cut);
+            let _ = lvsd_stats(cut);
+        }
+    }
+}

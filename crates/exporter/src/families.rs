@@ -489,18 +489,28 @@ fn encode_histogram(
     help: &str,
     h: &lvsd::Histogram,
 ) -> std::fmt::Result {
+    let (buckets, count) = histogram_buckets(h);
+    let mut m = enc.encode_descriptor(name, help, None, MetricType::Histogram)?;
+    m.encode_histogram::<NoLabelSet>(h.sum, count, &buckets, None)
+}
+
+/// lvsd's cumulative buckets as prometheus-client takes them (a count per
+/// bucket) and the total: bounds that are not finite or do not increase
+/// are dropped, and counts never decrease nor exceed the total, so even a
+/// damaged document gives a valid histogram.
+fn histogram_buckets(h: &lvsd::Histogram) -> (Vec<(f64, u64)>, u64) {
+    let count = h.buckets.iter().map(|b| b.1).fold(h.count, u64::max);
     let mut buckets = Vec::with_capacity(h.buckets.len());
     let (mut last_bound, mut last_count) = (f64::NEG_INFINITY, 0u64);
     for &(bound, cum) in &h.buckets {
         if !bound.is_finite() || bound <= last_bound {
             continue;
         }
-        let cum = cum.clamp(last_count, h.count);
+        let cum = cum.max(last_count);
         buckets.push((bound, cum - last_count));
         (last_bound, last_count) = (bound, cum);
     }
-    let mut m = enc.encode_descriptor(name, help, None, MetricType::Histogram)?;
-    m.encode_histogram::<NoLabelSet>(h.sum, h.count, &buckets, None)
+    (buckets, count)
 }
 
 fn encode_stats(enc: &mut DescriptorEncoder, t: &TableStats) -> std::fmt::Result {
@@ -588,6 +598,35 @@ pub fn encode_snapshot(w: &mut impl std::fmt::Write, s: Snapshot) -> std::fmt::R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn histogram_buckets_from_cumulative_even_when_damaged() {
+        let h = |buckets: Vec<(f64, u64)>, count| lvsd::Histogram {
+            buckets,
+            sum: 1.0,
+            count,
+        };
+        assert_eq!(
+            histogram_buckets(&h(vec![(0.1, 1), (1.0, 3)], 4)),
+            (vec![(0.1, 1), (1.0, 2)], 4)
+        );
+        // decreasing counts, a bound out of order, NaN, +Inf, count too small
+        assert_eq!(
+            histogram_buckets(&h(
+                vec![
+                    (0.1, 5),
+                    (0.05, 9),
+                    (0.5, 2),
+                    (f64::NAN, 1),
+                    (1.0, 7),
+                    (f64::INFINITY, 8)
+                ],
+                3
+            )),
+            (vec![(0.1, 5), (0.5, 0), (1.0, 2)], 9)
+        );
+        assert_eq!(histogram_buckets(&h(vec![], 0)), (vec![], 0));
+    }
 
     #[test]
     fn ipv4_text_is_display() {

@@ -316,3 +316,30 @@ TCP  0A000001:0050 wlc
         assert_eq!(parse_ip_vs_stats(&b"a\nb\n1 2 3 4 G\n"[..]), None);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the files hold, parsing returns (never panics), and
+        /// every destination refers to a parsed service.
+        #[test]
+        fn any_text_parses_or_is_skipped(lines in proptest::collection::vec(
+            prop_oneof![
+                "(TCP|UDP|FWM|SCTP|X)  [0-9A-F:\\[\\]]{0,12}:[0-9A-F]{0,5} [a-z]{0,3} ?",
+                "  -> [0-9A-F:\\[\\]]{0,12}:[0-9A-F]{0,5}  +(Masq|Route) +-?[0-9]{0,3} +[0-9]{0,3} +[0-9x]{0,3}",
+                ".{0,40}",
+            ],
+            0..30,
+        )) {
+            let text = lines.join("\n");
+            let t = parse_ip_vs(text.as_bytes()).unwrap();
+            for b in &t.backends {
+                prop_assert!((b.svc as usize) < t.services.len());
+            }
+            let _ = parse_ip_vs_stats(text.as_bytes());
+        }
+    }
+}
