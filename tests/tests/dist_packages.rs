@@ -4,9 +4,13 @@
 //!
 //! * the .deb installs with `dpkg -i` into a fresh Debian over an installed
 //!   `piranha` package, takes its place and keeps the admin's lvs.cf; every
-//!   program runs, `lvscf check` accepts the example configurations;
+//!   program runs, `lvscf check` accepts the example configurations; it
+//!   creates the system group and user `piranha` (again and again without
+//!   harm), and piranha-exporter run as that user reads a status socket of
+//!   group piranha;
 //! * the .rpm holds the same files, declares that it replaces piranha, and
-//!   `rpm -U` over an installed piranha .rpm obsoletes it and keeps lvs.cf.
+//!   `rpm -U` over an installed piranha .rpm obsoletes it and keeps lvs.cf;
+//!   its pre-install script creates the same user and group.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -14,7 +18,7 @@ use std::process::{Command, Output};
 
 /// The programs at Piranha's paths (plus our tools), and what `--version`
 /// prints first.
-const PROGRAMS: [(&str, &str); 7] = [
+const PROGRAMS: [(&str, &str); 8] = [
     ("pulse", "Program Version:\tpulse 1.56"),
     ("lvsd", "Program Version:\tlvs 1.38"),
     ("nanny", "Program Version:\tnanny 1.46"),
@@ -22,10 +26,11 @@ const PROGRAMS: [(&str, &str); 7] = [
     ("send_arp", "Program Version:\tsend_arp"),
     ("lvscf", "Program Version:\tlvscf"),
     ("ipvsadm-rs", "ipvsadm-rs "),
+    ("piranha-exporter", "piranha-exporter "),
 ];
 
 /// Files both packages must install (the man pages without `.gz`).
-const REQUIRED: [&str; 21] = [
+const REQUIRED: [&str; 27] = [
     "/usr/sbin/pulse",
     "/usr/sbin/lvsd",
     "/usr/sbin/nanny",
@@ -33,8 +38,13 @@ const REQUIRED: [&str; 21] = [
     "/usr/sbin/send_arp",
     "/usr/sbin/lvscf",
     "/usr/sbin/ipvsadm-rs",
+    "/usr/sbin/piranha-exporter",
     "/usr/lib/systemd/system/pulse.service",
+    "/usr/lib/systemd/system/piranha-exporter.service",
     "/etc/sysconfig/pulse",
+    "/etc/sysconfig/piranha-exporter",
+    "/usr/share/piranha-rs/prometheus/piranha-rules.yml",
+    "/usr/share/piranha-rs/grafana/piranha.json",
     "/etc/sysconfig/ha/lvs.cf",
     "/usr/share/doc/piranha-rs/examples/lvs.cf.nat",
     "/usr/share/doc/piranha-rs/examples/lvs.cf.dr-fwmark",
@@ -44,6 +54,7 @@ const REQUIRED: [&str; 21] = [
     "/usr/share/man/man8/nanny.8",
     "/usr/share/man/man8/fos.8",
     "/usr/share/man/man8/send_arp.8",
+    "/usr/share/man/man8/piranha-exporter.8",
     "/usr/share/man/man5/lvs.cf.5",
     "/usr/share/man/man1/lvscf.1",
     "/usr/share/man/man8/ipvsadm-rs.8",
@@ -203,6 +214,17 @@ fn deb_replaces_piranha_in_a_fresh_debian_and_every_program_runs() {
         assert!(root.path(&inside).is_file(), "{inside} not installed");
     }
 
+    // The system group and user piranha; running the postinst again (as
+    // dpkg does on every upgrade) changes nothing.
+    let (uid, gid) = assert_piranha_user(&root);
+    run(&mut root.chroot(&[
+        "/var/lib/dpkg/info/piranha-rs.postinst",
+        "configure",
+        "0.1.0",
+    ]));
+    assert_eq!(assert_piranha_user(&root), (uid, gid), "postinst again");
+    exporter_reads_a_socket_of_group_piranha(&root, uid, gid);
+
     // lvscf check on the installed examples and on the kept lvs.cf.
     let examples = root.path("/usr/share/doc/piranha-rs/examples");
     let mut checked = 0;
@@ -223,9 +245,17 @@ fn deb_replaces_piranha_in_a_fresh_debian_and_every_program_runs() {
     // Conffiles: /etc/sysconfig/pulse and lvs.cf survive removal.
     let conffiles =
         stdout(&mut root.chroot(&["dpkg-query", "-W", "-f=${Conffiles}", "piranha-rs"]));
-    for c in ["/etc/sysconfig/pulse", "/etc/sysconfig/ha/lvs.cf"] {
+    for c in [
+        "/etc/sysconfig/pulse",
+        "/etc/sysconfig/piranha-exporter",
+        "/etc/sysconfig/ha/lvs.cf",
+    ] {
         assert!(conffiles.contains(c), "{c} is not a conffile: {conffiles}");
     }
+    // Installing the same package again (an upgrade's path through
+    // postinst) keeps the user as it is.
+    run(&mut root.chroot(&["dpkg", "--force-confold", "-i", "/root/piranha-rs.deb"]));
+    assert_eq!(assert_piranha_user(&root), (uid, gid), "reinstall");
     run(&mut root.chroot(&["dpkg", "-r", "piranha-rs"]));
     assert!(!root.path("/usr/sbin/pulse").exists());
     assert!(root.path("/etc/sysconfig/pulse").is_file());
@@ -297,15 +327,52 @@ fn rpm_has_the_files_of_the_deb_and_replaces_piranha() {
         "{conflicts}"
     );
     let config = rpm_query(&rpm, "--configfiles");
-    for c in ["/etc/sysconfig/pulse", "/etc/sysconfig/ha/lvs.cf"] {
+    for c in [
+        "/etc/sysconfig/pulse",
+        "/etc/sysconfig/piranha-exporter",
+        "/etc/sysconfig/ha/lvs.cf",
+    ] {
         assert!(
             config.lines().any(|l| l == c),
             "{c} is not a config file: {config}"
         );
     }
 
+    // The pre-install script is the user-creating script (not its path,
+    // which cargo-generate-rpm would take as the script if the file were
+    // missing), and what it runs is required.
+    let scripts = rpm_query(&rpm, "--scripts");
+    assert!(
+        scripts.contains("preinstall scriptlet")
+            && scripts.contains("groupadd --system piranha")
+            && scripts.contains("useradd --system"),
+        "{scripts}"
+    );
+    let requires = rpm_query(&rpm, "--requires");
+    assert!(
+        requires.lines().any(|l| l.trim() == "shadow-utils"),
+        "{requires}"
+    );
+
     let field = |f: &str| stdout(Command::new("dpkg-deb").args(["-f"]).arg(&deb).arg(f));
     assert_eq!(field("Package").trim(), "piranha-rs");
+    let depends = field("Depends");
+    assert!(
+        depends.split(',').any(|d| d.trim() == "passwd"),
+        "{depends}"
+    );
+    // the .deb's postinst is the same script as the .rpm's pre-install one
+    let control = tempfile::tempdir().unwrap();
+    run(Command::new("dpkg-deb")
+        .arg("-e")
+        .arg(&deb)
+        .arg(control.path()));
+    let postinst = std::fs::read_to_string(control.path().join("postinst")).expect("postinst");
+    let script = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/pulse/debian/postinst"),
+    )
+    .unwrap();
+    assert_eq!(postinst, script);
     assert_eq!(field("Provides").trim(), "piranha (= 0.8.7)");
     assert_eq!(field("Conflicts").trim(), "piranha (<< 0.8.7)");
     assert_eq!(field("Replaces").trim(), "piranha (<< 0.8.7)");
@@ -387,4 +454,140 @@ fn rpm_upgrade_obsoletes_piranha_and_keeps_lvs_cf() {
         version.starts_with("Program Version:\tpulse 1.56"),
         "{version}"
     );
+}
+
+/// `getent passwd piranha` and `getent group piranha` in the chroot: a
+/// system user (uid below 1000) in its own system group, no login shell,
+/// no home. Returns (uid, gid).
+fn assert_piranha_user(root: &Root) -> (u32, u32) {
+    let passwd = stdout(&mut root.chroot(&["getent", "passwd", "piranha"]));
+    let f: Vec<&str> = passwd.trim().split(':').collect();
+    let [name, _, uid, gid, _, home, shell] = f[..] else {
+        panic!("getent passwd piranha: {passwd:?}");
+    };
+    assert_eq!(name, "piranha");
+    let uid: u32 = uid.parse().unwrap();
+    let gid: u32 = gid.parse().unwrap();
+    assert!(uid > 0 && uid < 1000, "not a system uid: {passwd}");
+    assert!(
+        shell.ends_with("/nologin") || shell.ends_with("/false"),
+        "login shell: {passwd}"
+    );
+    assert!(
+        !root.path(home).exists() || home == "/",
+        "home {home} exists"
+    );
+    let group = stdout(&mut root.chroot(&["getent", "group", "piranha"]));
+    let g: Vec<&str> = group.trim().split(':').collect();
+    assert_eq!(g.first(), Some(&"piranha"), "{group}");
+    assert_eq!(g.get(2).and_then(|v| v.parse().ok()), Some(gid), "{group}");
+    assert!(gid > 0 && gid < 1000, "not a system gid: {group}");
+    // exactly one of each
+    let count = |file: &str| {
+        std::fs::read_to_string(root.path(file))
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("piranha:"))
+            .count()
+    };
+    assert_eq!((count("/etc/passwd"), count("/etc/group")), (1, 1));
+    (uid, gid)
+}
+
+/// The installed piranha-exporter, run as piranha:piranha with no
+/// capability (`setpriv`), gets pulse's answer from a socket of mode 0660,
+/// owner root, group piranha (the daemons' status sockets when the group
+/// exists), and none from one of mode 0600.
+fn exporter_reads_a_socket_of_group_piranha(root: &Root, uid: u32, gid: u32) {
+    use std::io::{BufRead as _, Write as _};
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::create_dir_all(root.path("/run")).unwrap();
+    let scrape = |mode: u32| {
+        let sock = root.path("/run/pulse.sock");
+        let _ = std::fs::remove_file(&sock);
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        std::os::unix::fs::chown(&sock, Some(0), Some(gid)).unwrap();
+        std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(mode)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let server = std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while std::time::Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((mut c, _)) => {
+                        c.set_nonblocking(false).unwrap();
+                        let mut line = String::new();
+                        let _ = std::io::BufReader::new(&c).read_line(&mut line);
+                        let _ = c.write_all(br#"{"version":1,"role":"active"}"#);
+                        return true;
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                }
+            }
+            false
+        });
+        let out = stdout(&mut root.chroot(&[
+            "setpriv",
+            &format!("--reuid={uid}"),
+            &format!("--regid={gid}"),
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "/usr/sbin/piranha-exporter",
+            "--once",
+            "--procfs",
+            "/nonexistent",
+            "--pulse-socket",
+            "/run/pulse.sock",
+            "--lvsd-socket",
+            "/run/lvsd.sock",
+        ]));
+        let _ = std::fs::remove_file(&sock);
+        // the server gives up after 5 s when nobody connected
+        let _ = server.join();
+        out
+    };
+    let has = |out: &str, line: &str| out.lines().any(|l| l == line);
+    let out = scrape(0o660);
+    assert!(has(&out, r#"piranha_up{component="pulse"} 1"#), "{out}");
+    assert!(
+        has(&out, r#"piranha_pulse_role{state="active"} 1"#),
+        "{out}"
+    );
+    assert!(has(&out, r#"piranha_up{component="lvsd"} 0"#), "{out}");
+    let out = scrape(0o600);
+    assert!(has(&out, r#"piranha_up{component="pulse"} 0"#), "{out}");
+}
+
+#[test]
+fn rpm_pre_install_script_creates_the_piranha_user_once() {
+    let test = "rpm_pre_install_script_creates_the_piranha_user_once";
+    if !lvs_tests::require(lvs_tests::Need::Root, test) {
+        return;
+    }
+    let Some(rpm) = env_path("LVS_DIST_RPM", test) else {
+        return;
+    };
+    let Some(image) = env_path("LVS_DIST_ROOTFS", test) else {
+        return;
+    };
+    if Command::new("rpm").arg("--version").output().is_err() {
+        lvs_tests::skip(test, "needs rpm (Debian package rpm, see .ci/install-deps)");
+        return;
+    }
+    // The scriptlet as rpm would run it (with /bin/sh, argument 1: first
+    // install, 2: upgrade), in a fresh Debian: useradd and groupadd are
+    // shadow-utils' there too.
+    let script = stdout(
+        Command::new("rpm")
+            .args(["-qp", "--qf", "%{PREIN}"])
+            .arg(&rpm),
+    );
+    assert!(script.contains("useradd"), "{script}");
+    let root = Root::copy_of(&image);
+    std::fs::write(root.path("/root/prein.sh"), &script).unwrap();
+    run(&mut root.chroot(&["/bin/sh", "/root/prein.sh", "1"]));
+    let ids = assert_piranha_user(&root);
+    run(&mut root.chroot(&["/bin/sh", "/root/prein.sh", "2"]));
+    assert_eq!(assert_piranha_user(&root), ids, "second run");
 }

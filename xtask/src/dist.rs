@@ -7,6 +7,9 @@
 //! * The programs packaged are the `target/release/NAME` assets of the .deb
 //!   metadata; they are built once, in release mode, before both tools run
 //!   with their own build step switched off.
+//! * Both packages create the system user and group `piranha` with one
+//!   script, `crates/pulse/debian/postinst` (the .deb's postinst, the
+//!   .rpm's pre-install script).
 //! * [`rootfs`] debootstraps a minimal Debian (the host's release, from the
 //!   host's apt mirror) into the cache, for the package install test
 //!   (`tests/tests/dist_packages.rs`, run by the `dist` test tier).
@@ -89,6 +92,41 @@ fn programs(meta: &serde_json::Value) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// The .rpm's scripts that name a file (`pre_install_script = "debian/postinst"`)
+/// must name one that exists: cargo-generate-rpm takes a value that is no
+/// file as the script itself, so a moved file would silently become a
+/// one-line script.
+fn check_rpm_scripts(meta: &serde_json::Value) -> Result<(), String> {
+    let pkg = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == PACKAGE)
+        .ok_or_else(|| format!("no package {PACKAGE} in the workspace"))?;
+    let rpm = &pkg["metadata"]["generate-rpm"];
+    for key in [
+        "pre_install_script",
+        "post_install_script",
+        "pre_uninstall_script",
+        "post_uninstall_script",
+    ] {
+        let Some(v) = rpm[key].as_str() else {
+            continue;
+        };
+        if v.contains('\n') {
+            continue; // the script itself
+        }
+        let path = workspace_root().join(PACKAGE_DIR).join(v);
+        if !path.is_file() {
+            return Err(format!(
+                "{PACKAGE_DIR}/Cargo.toml: {key} = {v:?}: no such file {}",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Installs the packaging tools that are missing.
 fn ensure_tools() -> Result<(), String> {
     for (sub, krate, version) in TOOLS {
@@ -112,6 +150,7 @@ fn ensure_tools() -> Result<(), String> {
 pub fn build() -> Result<Packages, String> {
     ensure_tools()?;
     let meta = metadata()?;
+    check_rpm_scripts(&meta)?;
     let target = PathBuf::from(
         meta["target_directory"]
             .as_str()
