@@ -41,6 +41,26 @@ pub fn skip(test: &str, reason: &str) {
     }
 }
 
+/// Whether `program` runs here (`--version`, else `version`, exits 0);
+/// if not, records that `test` could not run and why (a failure under CI):
+/// `package` names the Debian package that brings it (see `.ci/install-deps`).
+pub fn have(test: &str, program: &str, package: &str) -> bool {
+    let runs = |arg: &str| {
+        std::process::Command::new(program)
+            .arg(arg)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let ok = runs("--version") || runs("version");
+    if !ok {
+        skip(
+            test,
+            &format!("needs {program} (Debian package {package}, see .ci/install-deps)"),
+        );
+    }
+    ok
+}
+
 /// What a test may need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {

@@ -878,15 +878,7 @@ fn input_series(exposition: &str) -> String {
 #[test]
 fn every_panel_query_returns_data_from_the_exporters_series() {
     let test = "every_panel_query_returns_data_from_the_exporters_series";
-    let promtool = Command::new("promtool")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !promtool {
-        lvs_tests::skip(
-            test,
-            "needs promtool (Debian package prometheus, see .ci/install-deps)",
-        );
+    if !lvs_tests::have(test, "promtool", "prometheus") {
         return;
     }
     let series = input_series(&exporter_output());

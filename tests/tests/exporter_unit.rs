@@ -140,17 +140,7 @@ fn sysconfig_piranha_exporter_sets_options_only() {
 }
 
 fn systemd_analyze_present(test: &str) -> bool {
-    let ok = Command::new("systemd-analyze")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        lvs_tests::skip(
-            test,
-            "needs systemd-analyze (Debian package systemd, see .ci/install-deps)",
-        );
-    }
-    ok
+    lvs_tests::have(test, "systemd-analyze", "systemd")
 }
 
 /// A root holding the unit, its EnvironmentFile, a stand-in executable and

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (page, program whose options it documents).
-const PAGES: [(&str, Option<&str>); 8] = [
+const PAGES: [(&str, Option<&str>); 9] = [
     ("pulse.8", Some("pulse")),
     ("fos.8", Some("fos")),
     ("lvsd.8", Some("lvsd")),
@@ -16,6 +16,7 @@ const PAGES: [(&str, Option<&str>); 8] = [
     ("lvs.cf.5", None),
     ("lvscf.1", Some("lvscf")),
     ("ipvsadm-rs.8", Some("ipvsadm-rs")),
+    ("piranha-exporter.8", Some("piranha-exporter")),
 ];
 
 /// Programs with subcommands (as `--help` lists them under `Commands:`),
@@ -39,17 +40,7 @@ fn page(name: &str) -> PathBuf {
 }
 
 fn groff_present(test: &str) -> bool {
-    let ok = Command::new("groff")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        lvs_tests::skip(
-            test,
-            "needs groff (Debian package groff-base, see .ci/install-deps)",
-        );
-    }
-    ok
+    lvs_tests::have(test, "groff", "groff-base")
 }
 
 /// Renders `path` as a terminal page; returns (text, warnings).

@@ -16,17 +16,7 @@ fn dir() -> PathBuf {
 
 /// True when promtool runs; otherwise records the skip.
 fn promtool_present(test: &str) -> bool {
-    let ok = Command::new("promtool")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        lvs_tests::skip(
-            test,
-            "needs promtool (Debian package prometheus, see .ci/install-deps)",
-        );
-    }
-    ok
+    lvs_tests::have(test, "promtool", "prometheus")
 }
 
 fn promtool(args: &[&str]) -> Output {

@@ -196,18 +196,7 @@ fn with_users_all_addresses_are_allowed() {
 
 #[test]
 fn tls() {
-    let tools = ["openssl", "curl"].iter().all(|t| {
-        Command::new(t)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-            || Command::new(t)
-                .arg("version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-    });
-    if !tools {
-        lvs_tests::skip("tls", "needs openssl and curl (see .ci/install-deps)");
+    if !(lvs_tests::have("tls", "openssl", "openssl") && lvs_tests::have("tls", "curl", "curl")) {
         return;
     }
     let s = setup("");

@@ -156,39 +156,7 @@ pub fn render_stats(t: &TableStats) -> String {
     j
 }
 
-/// `YYYY-MM-DD HH:MM:SS` in UTC.
-pub fn utc(secs: f64) -> String {
-    let t = secs.floor() as libc::time_t;
-    // SAFETY: gmtime_r fills the zeroed tm we pass.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    if unsafe { libc::gmtime_r(&t, &mut tm) }.is_null() {
-        return "?".into();
-    }
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
-}
-
-fn ago(now: f64, t: f64) -> String {
-    let s = (now - t).max(0.0);
-    if s < 120.0 {
-        format!("{} s ago", s.round() as u64)
-    } else if s < 7200.0 {
-        format!("{} min ago", (s / 60.0).round() as u64)
-    } else {
-        format!("{} h ago", (s / 3600.0).round() as u64)
-    }
-}
-
-fn when(now: f64, t: Option<f64>) -> String {
-    t.map_or("-".into(), |t| format!("{} UTC ({})", utc(t), ago(now, t)))
-}
+use lvs_util::timefmt::when;
 
 fn phase(p: Phase) -> &'static str {
     match p {
@@ -309,12 +277,7 @@ mod tests {
     use piranha_status::lvsd::{Config, Reloads};
 
     #[test]
-    fn utc_ages_and_requests() {
-        assert_eq!(utc(0.0), "1970-01-01 00:00:00");
-        assert_eq!(utc(1_764_086_461.7), "2025-11-25 16:01:01");
-        assert_eq!(ago(100.0, 90.0), "10 s ago");
-        assert_eq!(ago(1000.0, 100.0), "15 min ago");
-        assert_eq!(ago(100_000.0, 0.0), "28 h ago");
+    fn requests() {
         assert_eq!(
             Request::parse("json\n"),
             Some(Request::Status(Format::Json))
