@@ -28,7 +28,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         Err(code) => return code.into(),
     };
     let file = opts.configfile.clone();
-    let Some(parsed) = lvscf::load_for_daemon("fos", &file) else {
+    let Some(lvscf::Loaded { parsed, .. }) = lvscf::load_for_daemon("fos", &file) else {
         return 1;
     };
     let refusals = crate::config::refusals(&parsed.config, &file);

@@ -15,6 +15,15 @@ pub struct Fingerprint {
     pub serial_no: Option<i32>,
 }
 
+/// A configuration file that loaded, with the identity of the bytes parsed.
+#[derive(Debug)]
+pub struct Loaded {
+    /// What it says.
+    pub parsed: crate::Parsed,
+    /// What identifies it.
+    pub fingerprint: Fingerprint,
+}
+
 /// SHA-256 of `bytes` as 64 lowercase hex digits.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -42,13 +51,6 @@ impl Fingerprint {
             sha256: sha256_hex(bytes),
             serial_no: Some(config.global.serial_no),
         }
-    }
-
-    /// Reads `path` and fingerprints it.
-    pub fn of_file(path: impl AsRef<std::path::Path>) -> std::io::Result<Fingerprint> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path)?;
-        Ok(Fingerprint::of_bytes(&bytes, &path.display().to_string()))
     }
 }
 

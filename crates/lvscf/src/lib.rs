@@ -56,7 +56,7 @@ mod write;
 use std::path::Path;
 
 pub use error::{ConfigError, ErrorCode, LoadError, Warning, WarningKind};
-pub use fingerprint::{Fingerprint, sha256_hex};
+pub use fingerprint::{Fingerprint, Loaded, sha256_hex};
 pub use format::format;
 pub use json::to_json;
 pub use model::{
@@ -93,13 +93,28 @@ pub fn parse_file(path: impl AsRef<Path>) -> Result<Parsed, LoadError> {
     parse_file_with(path, &SystemResolver::default())
 }
 
-/// Loads the file a daemon was started with, reporting a file that does not
-/// load the way lvsd and fos do: `PROGRAM: failed to open FILE` on stderr,
-/// or the whole error to syslog and `PROGRAM: error parsing FILE on line N.`
-/// on stderr. `None` then, and the daemon exits with status 1.
-pub fn load_for_daemon(program: &str, file: &str) -> Option<Parsed> {
-    match parse_file(file) {
-        Ok(p) => Some(p),
+/// Reads a file once and parses it with the system resolver, with the
+/// [`Fingerprint`] of the very bytes parsed (what a daemon reports as the
+/// configuration it runs, even if the file changes while being read). The
+/// errors of [`parse_file`].
+pub fn load_file(path: impl AsRef<Path>) -> Result<Loaded, LoadError> {
+    let (name, bytes) = read_file(path.as_ref())?;
+    let parsed = parse_bytes(&bytes, &name)?;
+    let fingerprint = Fingerprint::of_parsed(&bytes, &parsed.config);
+    Ok(Loaded {
+        parsed,
+        fingerprint,
+    })
+}
+
+/// Loads the file a daemon was started with ([`load_file`]), reporting a
+/// file that does not load the way lvsd and fos do: `PROGRAM: failed to
+/// open FILE` on stderr, or the whole error to syslog and `PROGRAM: error
+/// parsing FILE on line N.` on stderr. `None` then, and the daemon exits
+/// with status 1.
+pub fn load_for_daemon(program: &str, file: &str) -> Option<Loaded> {
+    match load_file(file) {
+        Ok(l) => Some(l),
         Err(LoadError::Open { .. }) => {
             eprintln!("{program}: failed to open {file}");
             None
@@ -119,8 +134,16 @@ pub fn parse_file_with(
     path: impl AsRef<Path>,
     resolver: &dyn Resolver,
 ) -> Result<Parsed, LoadError> {
+    let (name, bytes) = read_file(path.as_ref())?;
+    Ok(parse_bytes_with(&bytes, &name, resolver)?)
+}
+
+/// The whole file (its name for messages, its bytes), or why not: a file
+/// that does not open is [`LoadError::Open`], one that cannot be read (or
+/// is shorter than its size said) `I/O error while reading configuration`
+/// on line 0.
+fn read_file(path: &Path) -> Result<(String, Vec<u8>), LoadError> {
     use std::io::Read as _;
-    let path = path.as_ref();
     let name = path.display().to_string();
     let mut f = std::fs::File::open(path).map_err(|source| LoadError::Open {
         file: name.clone(),
@@ -134,17 +157,16 @@ pub fn parse_file_with(
         detail: format!("expected a readable file, found a read error: {e}"),
     };
     let size = f.metadata().map_err(read_error)?.len();
-    if size == 0 {
-        return Ok(parse_bytes_with(b"", &name, resolver)?);
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    if size > 0 {
+        f.read_to_end(&mut bytes).map_err(read_error)?;
+        if (bytes.len() as u64) < size {
+            return Err(read_error(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("read {} of {size} bytes", bytes.len()),
+            ))
+            .into());
+        }
     }
-    let mut bytes = Vec::with_capacity(size as usize);
-    f.read_to_end(&mut bytes).map_err(read_error)?;
-    if (bytes.len() as u64) < size {
-        return Err(read_error(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            format!("read {} of {size} bytes", bytes.len()),
-        ))
-        .into());
-    }
-    Ok(parse_bytes_with(&bytes, &name, resolver)?)
+    Ok((name, bytes))
 }

@@ -48,10 +48,10 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         }
     };
     let file = opts.configfile.clone();
-    let Some(loaded) = config::load_for_daemon(&file) else {
+    let Some(loaded) = lvscf::load_for_daemon("lvs", &file) else {
         return 1;
     };
-    let in_force = loaded.status_config(&file);
+    let in_force = config::status_config(&loaded, &file);
     let parsed = loaded.parsed;
     if opts.nodaemon {
         lvs_util::log::init("lvs", Sink::Stdout, false);
@@ -306,7 +306,7 @@ impl Shell {
         tracing::info!("rereading configuration file");
         let file = self.opts.configfile.clone();
         let begin = Instant::now();
-        let loaded = match config::read(&file) {
+        let loaded = match lvscf::load_file(&file) {
             Ok(l) => l,
             Err(lvscf::LoadError::Open { source, .. }) => {
                 tracing::info!("lvs: failed to open {file}");
@@ -337,7 +337,7 @@ impl Shell {
         let code = self.perform(actions).await;
         let took = begin.elapsed();
         self.engine
-            .reload_applied(loaded.status_config(&file), took);
+            .reload_applied(config::status_config(&loaded, &file), took);
         tracing::info!(
             "configuration reloaded: {} IPVS changes, {} nannies started, {} stopped ({} ms)",
             self.ops,

@@ -71,10 +71,11 @@ fn main() -> ExitCode {
         return ExitCode::from(query_main(&opts.status_socket, format));
     }
     let file = opts.configfile.clone();
-    // What the status reports as the configuration pulse started with.
-    let loaded = std::fs::read(&file).ok();
-    let parsed = match lvscf::parse_file(&file) {
-        Ok(p) => p,
+    let lvscf::Loaded {
+        parsed,
+        fingerprint: loaded,
+    } = match lvscf::load_file(&file) {
+        Ok(l) => l,
         Err(lvscf::LoadError::Open { .. }) => {
             return fail(&format!("pulse: failed to open {file}"));
         }
@@ -212,8 +213,6 @@ fn main() -> ExitCode {
     for w in pulse::files::warnings(watched.iter().map(String::as_str)) {
         tracing::info!("{w}");
     }
-    let loaded =
-        lvscf::Fingerprint::of_parsed(loaded.as_deref().unwrap_or_default(), &parsed.config);
     let code = start(
         opts,
         loaded,
