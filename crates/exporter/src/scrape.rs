@@ -5,13 +5,12 @@
 //! into pieces for an HTTP body).
 
 use std::fs::File;
-use std::io::{BufReader, ErrorKind, Read, Write as _};
-use std::os::unix::net::UnixStream;
+use std::io::{BufReader, ErrorKind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use lvs_util::status_socket::{ANSWER_MAX, QueryError, query};
+use lvs_util::status_socket::{Answer, QueryError, query};
 use piranha_status::pulse;
 
 use crate::families::{self, Daemons, Kernel};
@@ -86,7 +85,7 @@ pub fn ask_pulse(path: &str, timeout: Duration) -> Result<pulse::Status, String>
 }
 
 /// Asks lvsd for `json`, then `stats`, within `timeout` in all. Each
-/// answer is parsed as it is read (see [`Answer`]). One after the other:
+/// answer is parsed as it is read (see [`lvs_util::status_socket::Answer`]). One after the other:
 /// at the same time was no faster on 2 cores (the parse is CPU-bound) and
 /// raised the peak memory by about 1 MiB.
 pub fn ask_lvsd(path: &str, timeout: Duration) -> Result<(LvsdStatus, TableStats), String> {
@@ -120,93 +119,6 @@ fn reason(path: &str, request: &str, timeout: Duration, e: &docs::ReadError) -> 
             None => format!("{path}: {request}: {}", docs::describe(e)),
         },
         docs::ReadError::Version(_) => format!("{path}: {request}: {}", docs::describe(e)),
-    }
-}
-
-/// A daemon's answer as a reader (wrap it in a `BufReader`), for the
-/// large documents of lvsd:
-/// [`lvs_util::status_socket::query`] returns the whole answer as one
-/// string (4.9 MB of `json` for 20,000 real servers), and holding it while
-/// it is parsed took a scrape's peak memory from under 10 MiB to about
-/// 20 MiB (see docs/PERFORMANCE.md). Same rules as `query`: one time limit
-/// for connect, write and every read, answers capped at
-/// [`ANSWER_MAX`] bytes.
-pub struct Answer {
-    s: UnixStream,
-    deadline: Instant,
-    timeout: Duration,
-    path: String,
-    read: usize,
-}
-
-impl Answer {
-    /// Connects to `path` and sends `request`; the answer must be read by
-    /// `deadline` (`timeout` is what error messages call it).
-    pub fn open(
-        path: &str,
-        request: &str,
-        deadline: Instant,
-        timeout: Duration,
-    ) -> Result<Answer, QueryError> {
-        let late = || QueryError::Timeout {
-            path: path.into(),
-            ms: timeout.as_millis(),
-        };
-        let io = |source| QueryError::Io {
-            path: path.into(),
-            source,
-        };
-        if Instant::now() >= deadline {
-            return Err(late());
-        }
-        let mut s = UnixStream::connect(path).map_err(|source| QueryError::Connect {
-            path: path.into(),
-            source,
-        })?;
-        let left = deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(late)?;
-        s.set_write_timeout(Some(left)).map_err(io)?;
-        s.write_all(format!("{request}\n").as_bytes())
-            .map_err(|e| match e.kind() {
-                ErrorKind::TimedOut | ErrorKind::WouldBlock => late(),
-                _ => io(e),
-            })?;
-        Ok(Answer {
-            s,
-            deadline,
-            timeout,
-            path: path.into(),
-            read: 0,
-        })
-    }
-}
-
-impl Read for Answer {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let left = self
-            .deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| {
-                std::io::Error::new(
-                    ErrorKind::TimedOut,
-                    format!(
-                        "{}: no complete answer within {:?}",
-                        self.path, self.timeout
-                    ),
-                )
-            })?;
-        self.s.set_read_timeout(Some(left))?;
-        let n = self.s.read(buf)?;
-        self.read += n;
-        if self.read > ANSWER_MAX {
-            return Err(std::io::Error::other(format!(
-                "answer larger than {ANSWER_MAX} bytes"
-            )));
-        }
-        Ok(n)
     }
 }
 

@@ -6,7 +6,7 @@
 //! and the members of the [`GROUP`] group, so the exporter and the web
 //! tool can run without root. Without that group it is root's alone.
 
-use std::io::{Read as _, Write as _};
+use std::io::{ErrorKind, Read, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -116,70 +116,113 @@ pub enum QueryError {
     },
 }
 
+/// A daemon's answer as a reader, for documents too large to hold twice
+/// (lvsd's for 20,000 real servers is about 5 MB): parse it as it arrives
+/// (wrap it in a `BufReader`). One time limit covers connect, write and
+/// every read; more than [`ANSWER_MAX`] bytes is an error.
+pub struct Answer {
+    s: UnixStream,
+    deadline: Instant,
+    timeout: Duration,
+    path: String,
+    read: usize,
+}
+
+impl Answer {
+    /// Connects to `path` and sends `request`; the whole answer must be
+    /// read by `deadline` (`timeout` is what error messages call it).
+    pub fn open(
+        path: &str,
+        request: &str,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<Answer, QueryError> {
+        let late = || QueryError::Timeout {
+            path: path.into(),
+            ms: timeout.as_millis(),
+        };
+        let io = |source| QueryError::Io {
+            path: path.into(),
+            source,
+        };
+        if Instant::now() >= deadline {
+            return Err(late());
+        }
+        let mut s = UnixStream::connect(path).map_err(|source| QueryError::Connect {
+            path: path.into(),
+            source,
+        })?;
+        let left = left(deadline).ok_or_else(late)?;
+        s.set_write_timeout(Some(left)).map_err(io)?;
+        let mut req = request.trim_end().to_string();
+        req.push('\n');
+        s.write_all(req.as_bytes()).map_err(|e| match e.kind() {
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => late(),
+            _ => io(e),
+        })?;
+        Ok(Answer {
+            s,
+            deadline,
+            timeout,
+            path: path.into(),
+            read: 0,
+        })
+    }
+}
+
+fn left(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
+}
+
+impl Read for Answer {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = left(self.deadline).ok_or_else(|| {
+            std::io::Error::new(
+                ErrorKind::TimedOut,
+                format!(
+                    "{}: no complete answer within {} ms",
+                    self.path,
+                    self.timeout.as_millis()
+                ),
+            )
+        })?;
+        self.s.set_read_timeout(Some(left))?;
+        let n = self.s.read(buf)?;
+        self.read += n;
+        if self.read > ANSWER_MAX {
+            return Err(std::io::Error::other(format!(
+                "answer larger than {ANSWER_MAX} bytes"
+            )));
+        }
+        Ok(n)
+    }
+}
+
 /// Sends `request` to the daemon on `path` and reads the whole answer,
 /// giving up after `timeout` in all (connect, write and read together).
 pub fn query(path: &str, request: &str, timeout: Duration) -> Result<String, QueryError> {
-    let begin = Instant::now();
-    let io = |source| QueryError::Io {
-        path: path.to_string(),
-        source,
-    };
-    let late = || QueryError::Timeout {
-        path: path.to_string(),
-        ms: timeout.as_millis(),
-    };
-    let mut s = UnixStream::connect(path).map_err(|source| QueryError::Connect {
-        path: path.to_string(),
-        source,
-    })?;
-    let left = |begin: Instant| {
-        timeout
-            .checked_sub(begin.elapsed())
-            .filter(|d| !d.is_zero())
-    };
-    s.set_write_timeout(Some(left(begin).ok_or_else(late)?))
-        .map_err(io)?;
-    let mut req = request.trim_end().to_string();
-    req.push('\n');
-    s.write_all(req.as_bytes())
-        .map_err(|e| timed_out(e, late, io))?;
+    let mut answer = Answer::open(path, request, Instant::now() + timeout, timeout)?;
     let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        let Some(rest) = left(begin) else {
-            return Err(late());
-        };
-        s.set_read_timeout(Some(rest)).map_err(io)?;
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                if out.len() + n > ANSWER_MAX {
-                    return Err(QueryError::Answer {
-                        path: path.to_string(),
-                        what: format!("answer larger than {ANSWER_MAX} bytes"),
-                    });
-                }
-                out.extend_from_slice(&buf[..n]);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(timed_out(e, late, io)),
-        }
-    }
+    answer.read_to_end(&mut out).map_err(|e| match e.kind() {
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => QueryError::Timeout {
+            path: path.to_string(),
+            ms: timeout.as_millis(),
+        },
+        ErrorKind::Other => QueryError::Answer {
+            path: path.to_string(),
+            what: e.to_string(),
+        },
+        _ => QueryError::Io {
+            path: path.to_string(),
+            source: e,
+        },
+    })?;
     String::from_utf8(out).map_err(|_| QueryError::Answer {
         path: path.to_string(),
         what: "answer is not UTF-8".into(),
     })
-}
-
-fn timed_out(
-    e: std::io::Error,
-    late: impl Fn() -> QueryError,
-    io: impl Fn(std::io::Error) -> QueryError,
-) -> QueryError {
-    match e.kind() {
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => late(),
-        _ => io(e),
-    }
 }
 
 #[cfg(test)]
