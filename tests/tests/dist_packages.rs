@@ -30,7 +30,7 @@ const PROGRAMS: [(&str, &str); 8] = [
 ];
 
 /// Files both packages must install (the man pages without `.gz`).
-const REQUIRED: [&str; 27] = [
+const REQUIRED: [&str; 28] = [
     "/usr/sbin/pulse",
     "/usr/sbin/lvsd",
     "/usr/sbin/nanny",
@@ -49,6 +49,7 @@ const REQUIRED: [&str; 27] = [
     "/usr/share/doc/piranha-rs/examples/lvs.cf.nat",
     "/usr/share/doc/piranha-rs/examples/lvs.cf.dr-fwmark",
     "/usr/share/doc/piranha-rs/examples/lvs.cf.demo",
+    "/usr/share/doc/piranha-rs/status.md",
     "/usr/share/man/man8/pulse.8",
     "/usr/share/man/man8/lvsd.8",
     "/usr/share/man/man8/nanny.8",
