@@ -264,14 +264,9 @@ pub struct Facts {
 fn reason(event: &Event, beat: Option<Beat>, to: Role, mode: Mode) -> &'static str {
     match event {
         Event::Start { forced: true } => "forced active",
-        Event::Start { forced: false } => {
-            if to == Role::Active {
-                // fos: a primary without a backup activates at once.
-                "no backup"
-            } else {
-                "start-up"
-            }
-        }
+        // fos: a primary without a backup activates at once (nothing else
+        // changes the role at start-up).
+        Event::Start { forced: false } => "no backup",
         Event::Timer => "partner dead",
         Event::Datagram { .. } => match beat {
             Some(Beat::Stopped) => "partner inactive",

@@ -275,6 +275,28 @@ fn primary_link_down_with_monitor_links() {
         lab.dump()
     );
     assert!(wait_for(S(3), || !lab.r1.has_vip()), "{}", lab.dump());
+    // pulse --status says why, and shows the link down.
+    let st = lab.r1.status().expect("r1 answers");
+    assert_eq!(st.role, "standby");
+    let last = st.history.last().expect("role changes");
+    assert_eq!(
+        (last.from.as_str(), last.reason.as_str()),
+        ("active", "link down")
+    );
+    let links: Vec<_> = st
+        .links
+        .iter()
+        .map(|l| {
+            (
+                l.name.as_str(),
+                l.address.as_str(),
+                l.device.as_deref(),
+                l.up,
+            )
+        })
+        .collect();
+    assert_eq!(links, vec![("primary", "192.0.2.1", Some("eth0"), false)]);
+    assert!(st.vips.iter().all(|v| !v.held), "{st:?}");
     assert!(
         wait_for(S(3), || lab.r1.count_records("stop ") == 1),
         "{}",
