@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 use std::sync::Mutex;
 
-use base64::Engine as _;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
@@ -95,20 +94,7 @@ pub fn load(path: &Path) -> Result<Option<WebConfig>, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The user name and password of an `Authorization: Basic ...` header.
-pub fn basic_credentials(header: &[u8]) -> Option<(String, String)> {
-    let header = std::str::from_utf8(header).ok()?.trim();
-    let (scheme, b64) = header.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (user, pass) = text.split_once(':')?;
-    Some((user.to_string(), pass.to_string()))
-}
+pub use piranha_web::basic_credentials;
 
 /// Most successful verifications remembered.
 const CACHE_MAX: usize = 256;
