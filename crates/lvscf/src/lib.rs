@@ -41,6 +41,8 @@
 //! assert_eq!((e.code_value(), e.message(), e.line()), (10, "integer expected", 1));
 //! ```
 
+mod check;
+mod edit;
 mod error;
 mod fingerprint;
 mod format;
@@ -55,6 +57,10 @@ mod write;
 
 use std::path::Path;
 
+pub use check::{Checked, Problem, check, check_with, daemon_findings};
+pub use edit::{
+    Change, EditError, EditErrorKind, Edited, Op, Section, apply, apply_all, bump_serial,
+};
 pub use error::{ConfigError, ErrorCode, LoadError, Warning, WarningKind};
 pub use fingerprint::{Fingerprint, Loaded, sha256_hex};
 pub use format::format;

@@ -87,19 +87,10 @@ fn load(file: &PathBuf) -> Result<Parsed, ExitCode> {
 }
 
 /// The checks the daemons run on a parsed file (pulse's, then lvsd's or
-/// fos's), printed on stderr; false if one would stop a daemon.
+/// fos's: [`lvscf::daemon_findings`]), printed on stderr; false if one would stop a daemon.
 fn semantics(config: &lvscf::Config, file: &str) -> bool {
-    let mut findings = lvscf::validate_for_pulse(config, file);
-    findings.extend(match config.global.service {
-        lvscf::ServiceType::Lvs => lvscf::validate_for_lvsd(config, file),
-        lvscf::ServiceType::Fos => lvscf::validate_for_fos(config, file),
-    });
     let mut ok = true;
-    // The parser has already warned about a timeout <= 0.
-    for f in findings
-        .iter()
-        .filter(|f| f.kind != lvscf::FindingKind::TimeoutNotPositive)
-    {
+    for f in lvscf::daemon_findings(config, file) {
         ok &= f.severity != lvscf::Severity::Error;
         if f.message.starts_with(file) {
             eprintln!("{f}");

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use crate::model::{Config, Network, Service, ServiceType};
+use crate::edit::Section;
+use crate::model::{BlockKind, Config, Network, Service, ServiceType};
 
 /// Whether a finding stops the program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,6 +70,25 @@ pub struct Finding {
     pub line: usize,
     /// The message (see the module documentation).
     pub message: String,
+    /// The key it is about, when there is one (`deadtime`, `address`, …).
+    pub key: Option<&'static str>,
+    /// The block it is about; `None` for global settings.
+    pub block: Option<Section>,
+}
+
+impl Finding {
+    fn key(mut self, key: &'static str) -> Finding {
+        self.key = Some(key);
+        self
+    }
+
+    fn of(mut self, s: &Service) -> Finding {
+        self.block = Some(match s.kind {
+            BlockKind::Virtual => Section::Virtual(s.name.clone()),
+            BlockKind::Failover => Section::Failover(s.name.clone()),
+        });
+        self
+    }
 }
 
 impl fmt::Display for Finding {
@@ -86,6 +106,8 @@ fn err(kind: FindingKind, line: usize, message: String) -> Finding {
         kind,
         line,
         message,
+        key: None,
+        block: None,
     }
 }
 
@@ -95,6 +117,8 @@ fn warn(kind: FindingKind, line: usize, message: String) -> Finding {
         kind,
         line,
         message,
+        key: None,
+        block: None,
     }
 }
 
@@ -113,11 +137,14 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
     let mut backup_active = g.backup_active;
     if backup_active && g.backup_addr().is_unspecified() {
         backup_active = false;
-        out.push(warn(
-            FindingKind::UndefinedBackupActive,
-            0,
-            "Undefined backup node marked as active? -- clearing that!".into(),
-        ));
+        out.push(
+            warn(
+                FindingKind::UndefinedBackupActive,
+                0,
+                "Undefined backup node marked as active? -- clearing that!".into(),
+            )
+            .key("backup_active"),
+        );
     }
     let selected = config.selected_services();
     if !selected.iter().any(|s| s.active) {
@@ -135,15 +162,18 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
         && g.primary_private.is_some()
         && g.backup_private.is_none()
     {
-        out.push(err(
-            FindingKind::BackupPrivateMissing,
-            0,
-            format!(
-                "{}: expected backup_private because primary_private is set, found none \
+        out.push(
+            err(
+                FindingKind::BackupPrivateMissing,
+                0,
+                format!(
+                    "{}: expected backup_private because primary_private is set, found none \
                  (the backup could not bind its private heartbeat socket)",
-                at(file, 0, "backup_private")
-            ),
-        ));
+                    at(file, 0, "backup_private")
+                ),
+            )
+            .key("backup_private"),
+        );
     }
     if g.service == ServiceType::Lvs
         && g.network == Network::Nat
@@ -159,7 +189,7 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
                 nat.device,
                 nat.device.len()
             ),
-        ));
+        ).key("nat_router"));
     }
     let mut labels: HashMap<&str, (Ipv4Addr, &Service)> = HashMap::new();
     for s in selected.iter().filter(|s| s.active) {
@@ -176,20 +206,24 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
                     a.device,
                     a.device.len()
                 ),
-            ));
+            ).key("address").of(s));
         }
         if !a.device.contains(':') {
-            out.push(warn(
-                FindingKind::BaseDevice,
-                line,
-                format!(
-                    "{}: expected an alias device such as {}:1, found the base device {:?} \
+            out.push(
+                warn(
+                    FindingKind::BaseDevice,
+                    line,
+                    format!(
+                        "{}: expected an alias device such as {}:1, found the base device {:?} \
                      (pulse replaces its address and takes it down on deactivation)",
-                    at(file, line, &key),
-                    a.device,
-                    a.device
-                ),
-            ));
+                        at(file, line, &key),
+                        a.device,
+                        a.device
+                    ),
+                )
+                .key("address")
+                .of(s),
+            );
         }
         match labels.get(a.device.as_str()) {
             Some(&(addr, other)) if addr != a.host.addr => out.push(warn(
@@ -203,7 +237,7 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
                     other.kind.as_str(),
                     other.name
                 ),
-            )),
+            ).key("address").of(s)),
             Some(_) => {}
             None => {
                 labels.insert(a.device.as_str(), (a.host.addr, s));
@@ -211,17 +245,20 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
         }
     }
     if backup_active && g.deadtime <= g.keepalive {
-        out.push(warn(
-            FindingKind::DeadtimeNotAboveKeepalive,
-            0,
-            format!(
-                "{}: expected a deadtime above keepalive ({}), found {} (the partner will flap \
+        out.push(
+            warn(
+                FindingKind::DeadtimeNotAboveKeepalive,
+                0,
+                format!(
+                    "{}: expected a deadtime above keepalive ({}), found {} (the partner will flap \
                  between dead and alive)",
-                at(file, 0, "deadtime"),
-                g.keepalive,
-                g.deadtime
-            ),
-        ));
+                    at(file, 0, "deadtime"),
+                    g.keepalive,
+                    g.deadtime
+                ),
+            )
+            .key("deadtime"),
+        );
     }
     out
 }
@@ -229,15 +266,19 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
 fn timeouts(list: &[Service], file: &str, out: &mut Vec<Finding>) {
     for s in list.iter().filter(|s| s.active && s.timeout <= 0) {
         let key = format!("{} {}: timeout", s.kind.as_str(), s.name);
-        out.push(warn(
-            FindingKind::TimeoutNotPositive,
-            s.line.0,
-            format!(
-                "{}: expected a timeout > 0, found {} (nanny refuses to run)",
-                at(file, s.line.0, &key),
-                s.timeout
-            ),
-        ));
+        out.push(
+            warn(
+                FindingKind::TimeoutNotPositive,
+                s.line.0,
+                format!(
+                    "{}: expected a timeout > 0, found {} (nanny refuses to run)",
+                    at(file, s.line.0, &key),
+                    s.timeout
+                ),
+            )
+            .key("timeout")
+            .of(s),
+        );
     }
 }
 
@@ -246,11 +287,14 @@ pub fn validate_for_fos(config: &Config, file: &str) -> Vec<Finding> {
     let g = &config.global;
     let mut out = Vec::new();
     if g.service != ServiceType::Fos {
-        out.push(err(
-            FindingKind::NotFosService,
-            0,
-            format!("Service type is not \"fos\" in {file}"),
-        ));
+        out.push(
+            err(
+                FindingKind::NotFosService,
+                0,
+                format!("Service type is not \"fos\" in {file}"),
+            )
+            .key("service"),
+        );
     }
     if config.failovers.is_empty() {
         out.push(err(
@@ -263,27 +307,34 @@ pub fn validate_for_fos(config: &Config, file: &str) -> Vec<Finding> {
         for (key, v) in [("start_cmd", &s.start_cmd), ("stop_cmd", &s.stop_cmd)] {
             if v.is_none() {
                 let k = format!("failover {}: {key}", s.name);
-                out.push(err(
-                    FindingKind::MissingStartStopCmd,
-                    s.line.0,
-                    format!(
-                        "{}: expected a {key} command in an active failover block, found none",
-                        at(file, s.line.0, &k)
-                    ),
-                ));
+                out.push(
+                    err(
+                        FindingKind::MissingStartStopCmd,
+                        s.line.0,
+                        format!(
+                            "{}: expected a {key} command in an active failover block, found none",
+                            at(file, s.line.0, &k)
+                        ),
+                    )
+                    .key(key)
+                    .of(s),
+                );
             }
         }
     }
     if g.shared_scsi() && g.reservation_conflict_action.is_none() {
-        out.push(err(
-            FindingKind::MissingConflictAction,
-            0,
-            format!(
-                "{}: expected nothing or preempt because primary_shared and backup_shared are \
+        out.push(
+            err(
+                FindingKind::MissingConflictAction,
+                0,
+                format!(
+                    "{}: expected nothing or preempt because primary_shared and backup_shared are \
                  set, found none",
-                at(file, 0, "reservation_conflict_action")
-            ),
-        ));
+                    at(file, 0, "reservation_conflict_action")
+                ),
+            )
+            .key("reservation_conflict_action"),
+        );
     }
     timeouts(&config.failovers, file, &mut out);
     out

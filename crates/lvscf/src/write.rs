@@ -40,7 +40,7 @@ const MAX_DIRS: usize = 95;
 /// Where a token sits on its line: a quoted token without blanks is only
 /// read back correctly at the end of the line.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Pos {
+pub(crate) enum Pos {
     Last,
     Middle,
 }
@@ -73,7 +73,7 @@ fn bad_chars(v: &str) -> Option<&'static str> {
 }
 
 /// The spelling of string `v` as one token.
-fn token(v: &str, pos: Pos) -> Result<String, String> {
+pub(crate) fn token(v: &str, pos: Pos) -> Result<String, String> {
     if let Some(r) = bad_chars(v) {
         return Err(r.into());
     }
@@ -92,7 +92,7 @@ fn token(v: &str, pos: Pos) -> Result<String, String> {
 }
 
 /// The spelling of a value stored with its quotes put back (§3.2).
-fn requoted_token(v: &str) -> Result<String, String> {
+pub(crate) fn requoted_token(v: &str) -> Result<String, String> {
     if let Some(r) = bad_chars(v) {
         return Err(r.into());
     }
