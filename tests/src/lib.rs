@@ -7,6 +7,7 @@
 
 use std::io::Write as _;
 
+pub mod browser;
 pub mod child;
 pub mod cli;
 pub mod cluster;
