@@ -456,6 +456,28 @@ impl<'a> Index<'a> {
         self.find(s).map(|b| b.open + 1)
     }
 
+    fn serial_line(&self) -> Option<usize> {
+        self.globals
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "serial_no")
+            .map(|&(_, l)| l)
+    }
+
+    /// `serial_no` as the parser reads it: 0 when absent, `None` when its
+    /// line is not `serial_no = INTEGER`.
+    pub(crate) fn serial_no(&self) -> Option<i32> {
+        let Some(l) = self.serial_line() else {
+            return Some(0);
+        };
+        let mut toks = Vec::new();
+        tokenize(self.content(l).as_bytes(), &mut toks).ok()?;
+        if toks.len() != 3 || toks[1].text != b"=" {
+            return None;
+        }
+        crate::value::parse_c_long(toks[2].text).and_then(|n| i32::try_from(n).ok())
+    }
+
     /// First line of the run of comment lines directly above line `i`.
     fn comments_above(&self, i: usize) -> usize {
         let mut s = i;
@@ -611,23 +633,18 @@ pub fn bump_serial(text: &str, file: &str) -> Result<Edited, EditError> {
         file: file.to_string(),
         kind: EditErrorKind::BadSerial(r),
     };
-    let next = match ix.globals.iter().rev().find(|(k, _)| k == "serial_no") {
+    let next = match ix.serial_line() {
         None => 1,
-        Some(&(_, l)) => {
-            let mut toks = Vec::new();
-            let _ = tokenize(ix.content(l).as_bytes(), &mut toks);
-            let v = toks.get(2).map(|t| t.text).unwrap_or_default();
-            match crate::value::parse_c_long(v).filter(|_| toks.len() == 3) {
-                Some(n) if n >= i32::MIN as i128 && n < i32::MAX as i128 => (n + 1) as i32,
-                Some(_) => return Err(fail(format!("{} cannot be incremented", ix.content(l)))),
-                None => {
-                    return Err(fail(format!(
-                        "expected an integer, found {:?}",
-                        ix.content(l)
-                    )));
-                }
+        Some(l) => match ix.serial_no() {
+            Some(n) if n < i32::MAX => n + 1,
+            Some(_) => return Err(fail(format!("{} cannot be incremented", ix.content(l)))),
+            None => {
+                return Err(fail(format!(
+                    "expected an integer, found {:?}",
+                    ix.content(l)
+                )));
             }
-        }
+        },
     };
     if next == 1 && !ix.globals.iter().any(|(k, _)| k == "serial_no") {
         let at = match ix.globals.first() {

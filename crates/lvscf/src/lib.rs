@@ -42,6 +42,7 @@
 //! ```
 
 mod check;
+mod diff;
 mod edit;
 mod error;
 mod fingerprint;
@@ -50,6 +51,7 @@ mod json;
 mod lex;
 mod model;
 mod parse;
+pub mod store;
 mod strings;
 mod validate;
 mod value;
@@ -58,6 +60,7 @@ mod write;
 use std::path::Path;
 
 pub use check::{Checked, Problem, check, check_with, daemon_findings};
+pub use diff::unified_diff;
 pub use edit::{
     Change, EditError, EditErrorKind, Edited, Op, Section, apply, apply_all, bump_serial,
 };
