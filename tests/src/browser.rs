@@ -35,6 +35,8 @@
 //! Screenshots go to `target/screenshots/TEST-NAME.png` (or
 //! `$LVS_SCREENSHOT_DIR`); [`Browser::screenshot_to`] takes any path.
 //!
+//! `$LVS_CHROMEDRIVER` and `$LVS_CHROMIUM` name other programs to use.
+//!
 //! Only loopback: chromedriver listens on 127.0.0.1 and accepts local
 //! clients only; Chromium runs with its background networking (updates,
 //! sync, metrics) off and resolves no host name but `localhost`, so a test
@@ -77,10 +79,11 @@ pub struct Browser {
     timeout: Duration,
 }
 
-/// The first of `candidates` that exists, or the one named by `env`.
+/// The program named by `$env` when set, else the first of `candidates`
+/// that exists; `None` when there is none (or `$env` names nothing).
 fn find_program(env: &str, candidates: &[&str]) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(env) {
-        return Some(PathBuf::from(p));
+        return Some(PathBuf::from(p)).filter(|p| p.exists());
     }
     candidates.iter().map(PathBuf::from).find(|p| p.exists())
 }
@@ -222,14 +225,15 @@ impl Browser {
         let Some(driver) = find_program("LVS_CHROMEDRIVER", CHROMEDRIVER) else {
             crate::skip(
                 test,
-                "needs chromedriver (Debian package chromium-driver, see .ci/install-deps)",
+                "needs chromedriver (Debian package chromium-driver, see .ci/install-deps; \
+                 or $LVS_CHROMEDRIVER)",
             );
             return None;
         };
         let Some(chromium) = find_program("LVS_CHROMIUM", CHROMIUM) else {
             crate::skip(
                 test,
-                "needs Chromium (Debian package chromium, see .ci/install-deps)",
+                "needs Chromium (Debian package chromium, see .ci/install-deps; or $LVS_CHROMIUM)",
             );
             return None;
         };
@@ -348,6 +352,11 @@ impl Browser {
             json!({ "binary": chromium, "args": args }),
         );
         caps.insert("pageLoadStrategy".into(), json!("normal"));
+        // a page or script that never finishes is an error, not a hang
+        caps.insert(
+            "timeouts".into(),
+            json!({ "pageLoad": 30_000, "script": 30_000, "implicit": 0 }),
+        );
         let url = format!("http://{addr}/");
         let connect = async {
             let mut builder =
