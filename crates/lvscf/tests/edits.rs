@@ -101,7 +101,7 @@ fn op_for(c: &Config, kind: u8, a: u32, b: u32) -> Option<(Op, Expect)> {
         }
         1 => {
             let (vn, sn) = (vn?, server?);
-            let on = b % 2 == 0;
+            let on = b.is_multiple_of(2);
             (
                 Op::SetActive {
                     block: Section::server(&vn, &sn),
@@ -230,7 +230,7 @@ fn op_for(c: &Config, kind: u8, a: u32, b: u32) -> Option<(Op, Expect)> {
         }
         _ => {
             let f = c.failovers.get(a as usize % c.failovers.len().max(1))?;
-            let on = b % 2 == 0;
+            let on = b.is_multiple_of(2);
             (
                 Op::SetActive {
                     block: Section::failover(&f.name),

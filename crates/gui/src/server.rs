@@ -1,0 +1,670 @@
+//! The HTTP(S) server: access limits, authentication on every path and
+//! method, CSRF tokens, and the screens.
+//!
+//! Order of checks for every request: the client's address (`--allow`,
+//! `.htaccess`: 403), the declared body size (413), then, for every path
+//! but `/login`, the credentials: HTTP Basic with user `piranha` (what
+//! scripts use, as with the original) or a session cookie from the login
+//! form. Without them a browser's GET is sent to `/login`, anything else
+//! gets 401. Wrong credentials are counted per client address: after
+//! [`auth::FAILURES`] within [`auth::FAILURE_WINDOW`] the address gets 429
+//! without a check until the window has passed; each failure is logged.
+//! Every POST carries the form's CSRF token (403 without a valid one),
+//! Basic-authenticated ones too (a browser resends Basic credentials by
+//! itself); a POST whose `Origin` is not this server is refused as well.
+//! Methods other than GET, HEAD and POST get 405 (after authentication).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use minijinja::context;
+use piranha_web::StallLimit;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::access::Access;
+use crate::auth::{self, Failures, Passwords, Sessions, random_token, same_token};
+use crate::monitor::Sources;
+use crate::pages::{self, CSS};
+use crate::passwd;
+
+/// Largest request body (forms are small).
+pub const BODY_MAX: usize = 64 << 10;
+/// Open connections at most.
+pub const CONNECTIONS: usize = 32;
+/// Password checks running at once at most (bcrypt is slow on purpose).
+const VERIFICATIONS: usize = 2;
+/// Time to send a request head; idle keep-alive time.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time a client may leave its answer unread.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "piranha_session";
+/// The login form's cookie (its CSRF token).
+pub const LOGIN_COOKIE: &str = "piranha_login";
+
+/// The response body type.
+pub type Body = Full<Bytes>;
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct State {
+    /// lvs.cf.
+    pub configfile: PathBuf,
+    /// Where the monitoring page reads from.
+    pub sources: Sources,
+    /// Serving HTTPS (cookies get `Secure`).
+    pub tls: bool,
+    /// The password file.
+    pub passwords: Passwords,
+    /// Who may connect.
+    pub access: Access,
+    sessions: Sessions,
+    failures: Failures,
+    /// The CSRF token of Basic-authenticated clients (new at each start).
+    basic_csrf: String,
+    verifications: Arc<Semaphore>,
+}
+
+impl State {
+    /// The state for these files and limits.
+    pub fn new(
+        configfile: PathBuf,
+        sources: Sources,
+        tls: bool,
+        passwd_file: PathBuf,
+        access: Access,
+    ) -> State {
+        State {
+            configfile,
+            sources,
+            tls,
+            passwords: Passwords::new(passwd_file),
+            access,
+            sessions: Sessions::default(),
+            failures: Failures::default(),
+            basic_csrf: random_token(),
+            verifications: Arc::new(Semaphore::new(VERIFICATIONS)),
+        }
+    }
+}
+
+fn set_common_headers(h: &mut HeaderMap) {
+    let pairs: [(header::HeaderName, &'static str); 5] = [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    ];
+    for (k, v) in pairs {
+        h.insert(k, HeaderValue::from_static(v));
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn html(status: StatusCode, body: String) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+fn page(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response<Body> {
+    match pages::render(name, ctx) {
+        Ok(body) => html(status, body),
+        Err(e) => {
+            tracing::info!("{e}");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "Internal error\n")
+        }
+    }
+}
+
+fn message(status: StatusCode, csrf: &str, heading: &str, msg: &str) -> Response<Body> {
+    page(
+        status,
+        "message.html",
+        context! { css => CSS, csrf, heading, message => msg, class => "error" },
+    )
+}
+
+fn redirect(to: &str) -> Response<Body> {
+    let mut r = text(StatusCode::SEE_OTHER, "");
+    if let Ok(v) = HeaderValue::from_str(to) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+fn unauthorized() -> Response<Body> {
+    let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"Piranha Configuration Tool\", charset=\"UTF-8\""),
+    );
+    r
+}
+
+fn too_many() -> Response<Body> {
+    let mut r = text(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many failed logins from this address; try again later\n",
+    );
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_str(&auth::FAILURE_WINDOW.as_secs().to_string())
+            .unwrap_or(HeaderValue::from_static("60")),
+    );
+    r
+}
+
+/// The value of cookie `name` in the request.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn set_cookie(
+    r: &mut Response<Body>,
+    tls: bool,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: Option<u64>,
+) {
+    let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict");
+    if tls {
+        c.push_str("; Secure");
+    }
+    if let Some(a) = max_age {
+        c.push_str(&format!("; Max-Age={a}"));
+    }
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// A form body (`application/x-www-form-urlencoded`), last value wins.
+pub fn parse_form(body: &[u8]) -> BTreeMap<String, String> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+async fn read_body(body: Incoming) -> Result<Bytes, Response<Body>> {
+    match Limited::new(body, BODY_MAX).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body too large\n",
+            ))
+        }
+        Err(_) => Err(text(StatusCode::BAD_REQUEST, "Bad request body\n")),
+    }
+}
+
+async fn check_password(state: &Arc<State>, user: &str, pass: &str) -> bool {
+    if state.passwords.cached(user, pass) == Some(true) {
+        return true;
+    }
+    let Ok(_slot) = state.verifications.clone().acquire_owned().await else {
+        return false;
+    };
+    let (s, u, p) = (state.clone(), user.to_string(), pass.to_string());
+    tokio::task::spawn_blocking(move || s.passwords.verify(&u, &p))
+        .await
+        .unwrap_or(false)
+}
+
+fn log_failure(ip: IpAddr, user: &str, how: &str, count: u32) {
+    tracing::info!(
+        "failed login ({how}) for user {:?} from {ip} ({count} in the last {} s)",
+        user,
+        auth::FAILURE_WINDOW.as_secs()
+    );
+}
+
+/// Who the request is from, once authenticated: the CSRF token its forms
+/// carry and, for a browser session, the session id.
+struct Identity {
+    csrf: String,
+    session: Option<String>,
+}
+
+enum Authn {
+    Ok(Identity),
+    Refused(Response<Body>),
+}
+
+fn wants_html(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+async fn authenticate(req: &Request<Incoming>, ip: IpAddr, state: &Arc<State>) -> Authn {
+    if let Some(h) = req.headers().get(header::AUTHORIZATION) {
+        if state.failures.blocked(ip) {
+            return Authn::Refused(too_many());
+        }
+        let (user, pass) = piranha_web::basic_credentials(h.as_bytes()).unwrap_or_default();
+        if check_password(state, &user, &pass).await {
+            return Authn::Ok(Identity {
+                csrf: state.basic_csrf.clone(),
+                session: None,
+            });
+        }
+        let n = state.failures.fail(ip);
+        log_failure(ip, &user, "basic", n);
+        return Authn::Refused(unauthorized());
+    }
+    if let Some(id) = cookie(req.headers(), SESSION_COOKIE)
+        && let Some(hash) = state.passwords.current_hash()
+        && let Some(csrf) = state.sessions.get(&id, &hash)
+    {
+        return Authn::Ok(Identity {
+            csrf,
+            session: Some(id),
+        });
+    }
+    if req.method() == Method::GET && wants_html(req) {
+        let next: String = form_urlencoded::byte_serialize(
+            req.uri()
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .as_bytes(),
+        )
+        .collect();
+        return Authn::Refused(redirect(&format!("/login?next={next}")));
+    }
+    Authn::Refused(unauthorized())
+}
+
+/// A same-site path to go to after the login (never another host).
+fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/control"
+    }
+}
+
+/// Whether the `Origin` header, when present, names this server.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let o = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .unwrap_or("");
+    o.eq_ignore_ascii_case(host)
+}
+
+async fn login(req: Request<Incoming>, ip: IpAddr, state: Arc<State>) -> Response<Body> {
+    let query = req.uri().query().unwrap_or("").to_string();
+    let q = parse_form(query.as_bytes());
+    let login_page = |status, error: &str, next: &str| {
+        let token = random_token();
+        let mut r = page(
+            status,
+            "login.html",
+            context! { css => CSS, csrf => "", login_token => &token, next => safe_next(next), error },
+        );
+        set_cookie(&mut r, state.tls, LOGIN_COOKIE, &token, "/login", None);
+        r
+    };
+    match *req.method() {
+        Method::GET | Method::HEAD => {
+            login_page(StatusCode::OK, "", q.get("next").map_or("", |s| s.as_str()))
+        }
+        Method::POST => {
+            if state.failures.blocked(ip) {
+                return too_many();
+            }
+            if !same_origin(req.headers()) {
+                return text(StatusCode::FORBIDDEN, "Cross-site request refused\n");
+            }
+            let expected = cookie(req.headers(), LOGIN_COOKIE).unwrap_or_default();
+            let form = match read_body(req.into_body()).await {
+                Ok(b) => parse_form(&b),
+                Err(r) => return r,
+            };
+            let next = form.get("next").map_or("", |s| s.as_str());
+            let token = form.get("csrf").map_or("", |s| s.as_str());
+            if expected.is_empty() || !same_token(token, &expected) {
+                return login_page(
+                    StatusCode::FORBIDDEN,
+                    "The login form expired; please try again.",
+                    next,
+                );
+            }
+            let user = form.get("username").map_or(passwd::USER, |s| s.as_str());
+            let pass = form.get("password").map_or("", |s| s.as_str());
+            if check_password(&state, user, pass).await
+                && let Some(hash) = state.passwords.current_hash()
+            {
+                state.failures.clear(ip);
+                tracing::info!("login of user {user} from {ip}");
+                let (id, _) = state.sessions.create(&hash);
+                let mut r = redirect(safe_next(next));
+                set_cookie(&mut r, state.tls, SESSION_COOKIE, &id, "/", None);
+                set_cookie(&mut r, state.tls, LOGIN_COOKIE, "", "/login", Some(0));
+                return r;
+            }
+            let n = state.failures.fail(ip);
+            log_failure(ip, user, "form", n);
+            login_page(
+                StatusCode::UNAUTHORIZED,
+                "Wrong user name or password.",
+                next,
+            )
+        }
+        _ => method_not_allowed(),
+    }
+}
+
+fn method_not_allowed() -> Response<Body> {
+    let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n");
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+    r
+}
+
+/// Parses lvs.cf off the async threads.
+async fn load_config(state: &Arc<State>) -> Result<lvscf::Config, String> {
+    let path = state.configfile.clone();
+    tokio::task::spawn_blocking(move || {
+        lvscf::parse_file(&path)
+            .map(|p| p.config)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()))
+}
+
+async fn settings_page(state: &Arc<State>, id: &Identity, which: &str) -> Response<Body> {
+    let cfg = match load_config(state).await {
+        Ok(c) => c,
+        Err(e) => return message(StatusCode::OK, &id.csrf, "lvs.cf cannot be read", &e),
+    };
+    let (heading, fields) = if which == "global" {
+        ("GLOBAL SETTINGS", pages::global_fields(&cfg))
+    } else {
+        ("REDUNDANCY", pages::redundancy_fields(&cfg))
+    };
+    page(
+        StatusCode::OK,
+        "settings.html",
+        context! {
+            css => CSS, csrf => &id.csrf, page => which, heading, fields,
+            serial_no => cfg.global.serial_no, can_save => false,
+        },
+    )
+}
+
+async fn virtuals_page(state: &Arc<State>, id: &Identity) -> Response<Body> {
+    let (rows, error) = match load_config(state).await {
+        Ok(c) => (pages::virtual_rows(&c), None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    page(
+        StatusCode::OK,
+        "virtuals.html",
+        context! { css => CSS, csrf => &id.csrf, page => "virtual", rows, error },
+    )
+}
+
+async fn control_page(state: &Arc<State>, id: &Identity) -> Response<Body> {
+    let sources = state.sources.clone();
+    let snap = match tokio::task::spawn_blocking(move || sources.snapshot()).await {
+        Ok(s) => s,
+        Err(e) => {
+            return message(
+                StatusCode::OK,
+                &id.csrf,
+                "CONTROL/MONITORING",
+                &e.to_string(),
+            );
+        }
+    };
+    let (pulse, pulse_error) = match snap.pulse {
+        Ok(p) => (Some(p), None),
+        Err(e) => (None, Some(e)),
+    };
+    let (lvsd, lvsd_error) = match snap.lvsd {
+        Ok(t) => (Some(t), None),
+        Err(e) => (None, Some(e)),
+    };
+    let (ipvs, ipvs_error) = match snap.ipvs {
+        Ok(t) => (Some(t), None),
+        Err(e) => (None, Some(e)),
+    };
+    page(
+        StatusCode::OK,
+        "control.html",
+        context! {
+            css => CSS, csrf => &id.csrf, page => "control",
+            pulse, pulse_error, lvsd, lvsd_error, ipvs, ipvs_error,
+        },
+    )
+}
+
+async fn post(req: Request<Incoming>, state: &Arc<State>, id: Identity) -> Response<Body> {
+    if !same_origin(req.headers()) {
+        return text(StatusCode::FORBIDDEN, "Cross-site request refused\n");
+    }
+    let path = req.uri().path().to_string();
+    let form = match read_body(req.into_body()).await {
+        Ok(b) => parse_form(&b),
+        Err(r) => return r,
+    };
+    let token = form.get("csrf").map_or("", |s| s.as_str());
+    if !same_token(token, &id.csrf) {
+        return text(
+            StatusCode::FORBIDDEN,
+            "Missing or invalid CSRF token: reload the form and submit it again\n",
+        );
+    }
+    match path.as_str() {
+        "/logout" => {
+            if let Some(s) = &id.session {
+                state.sessions.remove(s);
+            }
+            let mut r = redirect("/login");
+            set_cookie(&mut r, state.tls, SESSION_COOKIE, "", "/", Some(0));
+            r
+        }
+        "/global" | "/redundancy" => message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &id.csrf,
+            "Not saved",
+            "Saving from the web tool is not available in this version; lvs.cf was not changed.",
+        ),
+        _ => text(StatusCode::NOT_FOUND, "Not found\n"),
+    }
+}
+
+/// Answers one request from `peer`.
+pub async fn handle(req: Request<Incoming>, peer: SocketAddr, state: Arc<State>) -> Response<Body> {
+    let mut r = route(req, peer, state).await;
+    set_common_headers(r.headers_mut());
+    r
+}
+
+async fn route(req: Request<Incoming>, peer: SocketAddr, state: Arc<State>) -> Response<Body> {
+    let ip = match peer.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    if !state.access.allows(ip) {
+        return text(StatusCode::FORBIDDEN, "Forbidden\n");
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_MAX as u64) {
+        return text(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large\n");
+    }
+    if req.uri().path() == "/login" {
+        return login(req, ip, state).await;
+    }
+    let id = match authenticate(&req, ip, &state).await {
+        Authn::Ok(id) => id,
+        Authn::Refused(r) => return r,
+    };
+    match *req.method() {
+        Method::GET | Method::HEAD => match req.uri().path() {
+            "/" => redirect("/control"),
+            "/control" => control_page(&state, &id).await,
+            "/global" => settings_page(&state, &id, "global").await,
+            "/redundancy" => settings_page(&state, &id, "redundancy").await,
+            "/virtual" => virtuals_page(&state, &id).await,
+            _ => text(StatusCode::NOT_FOUND, "Not found\n"),
+        },
+        Method::POST => post(req, &state, id).await,
+        _ => method_not_allowed(),
+    }
+}
+
+/// Serves HTTP/1.1 on `io` until the client leaves or breaks a limit.
+async fn serve_connection<T>(io: T, peer: SocketAddr, state: Arc<State>)
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(StallLimit::new(io, STALL_TIMEOUT));
+    let svc = hyper::service::service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(handle(req, peer, state).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .max_buf_size(16 << 10)
+        .max_headers(64)
+        .serve_connection(io, svc)
+        .await;
+}
+
+/// Accepts connections on `listener` for ever.
+pub async fn run(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    state: Arc<State>,
+) -> std::io::Result<()> {
+    let conns = Arc::new(Semaphore::new(CONNECTIONS));
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::info!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = conns.clone().try_acquire_owned() else {
+            drop(tcp);
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let state = state.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tls {
+                None => serve_connection(tcp, peer, state).await,
+                Some(acceptor) => {
+                    if let Ok(Ok(s)) =
+                        tokio::time::timeout(HEAD_TIMEOUT, acceptor.accept(tcp)).await
+                    {
+                        serve_connection(s, peer, state).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_forms_and_redirects() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; piranha_session=abc"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("abc"));
+        assert_eq!(cookie(&h, "b"), None);
+        let f = parse_form(b"csrf=x%20y&next=%2Fglobal&csrf=z");
+        assert_eq!(f["csrf"], "z");
+        assert_eq!(f["next"], "/global");
+        assert_eq!(safe_next("/global"), "/global");
+        assert_eq!(safe_next("//evil.example/"), "/control");
+        assert_eq!(safe_next("https://evil.example/"), "/control");
+        assert_eq!(safe_next("/\\evil"), "/control");
+    }
+
+    #[test]
+    fn origin_check() {
+        let mut h = HeaderMap::new();
+        assert!(same_origin(&h));
+        h.insert(header::HOST, HeaderValue::from_static("10.0.0.1:3636"));
+        assert!(same_origin(&h));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://10.0.0.1:3636"),
+        );
+        assert!(same_origin(&h));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://evil.example"),
+        );
+        assert!(!same_origin(&h));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(!same_origin(&h));
+    }
+}
