@@ -244,21 +244,21 @@ impl Kw {
 }
 
 #[derive(Debug, Clone)]
-struct Blk {
+struct Blk<'a> {
     kw: Kw,
-    name: String,
+    name: std::borrow::Cow<'a, str>,
     open: usize,
     close: Option<usize>,
-    keys: Vec<(String, usize)>,
-    children: Vec<Blk>,
+    keys: Vec<(&'a str, usize)>,
+    children: Vec<Blk<'a>>,
 }
 
 /// Where each statement, block and comment of a text is.
 pub(crate) struct Index<'a> {
     text: &'a str,
     lines: Vec<Ln>,
-    globals: Vec<(String, usize)>,
-    blocks: Vec<Blk>,
+    globals: Vec<(&'a str, usize)>,
+    blocks: Vec<Blk<'a>>,
     /// Line kinds: blank, comment (or untokenizable), statement.
     kinds: Vec<LineKind>,
 }
@@ -308,8 +308,8 @@ impl<'a> Index<'a> {
         let lines = split_lines(text);
         let mut kinds = Vec::with_capacity(lines.len());
         let mut globals = Vec::new();
-        let mut blocks: Vec<Blk> = Vec::new();
-        let mut stack: Vec<Blk> = Vec::new();
+        let mut blocks: Vec<Blk<'a>> = Vec::new();
+        let mut stack: Vec<Blk<'a>> = Vec::new();
         let mut toks = Vec::new();
         for (i, l) in lines.iter().enumerate() {
             let content = &text.as_bytes()[l.start..l.end];
@@ -347,7 +347,7 @@ impl<'a> Index<'a> {
             {
                 stack.push(Blk {
                     kw,
-                    name: String::from_utf8_lossy(toks[1].text).into_owned(),
+                    name: String::from_utf8_lossy(toks[1].text),
                     open: i,
                     close: None,
                     keys: Vec::new(),
@@ -355,7 +355,8 @@ impl<'a> Index<'a> {
                 });
                 continue;
             }
-            let key = String::from_utf8_lossy(toks[0].text).into_owned();
+            // Tokens end at ASCII blanks or quotes: always UTF-8 of `text`.
+            let key = std::str::from_utf8(toks[0].text).unwrap_or("\u{fffd}");
             match stack.last_mut() {
                 Some(b) => b.keys.push((key, i)),
                 None => globals.push((key, i)),
@@ -407,11 +408,11 @@ impl<'a> Index<'a> {
         "    ".to_string()
     }
 
-    fn top(&self, kw: Kw, name: &str) -> Option<&Blk> {
+    fn top(&self, kw: Kw, name: &str) -> Option<&Blk<'a>> {
         self.blocks.iter().find(|b| b.kw == kw && b.name == name)
     }
 
-    fn find(&self, s: &Section) -> Option<&Blk> {
+    fn find(&self, s: &Section) -> Option<&Blk<'a>> {
         match s {
             Section::Global => None,
             Section::Virtual(n) => self.top(Kw::Virtual, n),
@@ -426,16 +427,16 @@ impl<'a> Index<'a> {
 
     /// The section a line belongs to (the innermost block around it).
     pub(crate) fn section_of(&self, line: usize) -> Section {
-        let inside = |b: &Blk| line >= b.open && b.close.is_none_or(|c| line <= c);
+        let inside = |b: &Blk<'_>| line >= b.open && b.close.is_none_or(|c| line <= c);
         let Some(top) = self.blocks.iter().find(|b| inside(b)) else {
             return Section::Global;
         };
         if let Some(s) = top.children.iter().find(|b| inside(b)) {
-            return Section::Server(top.name.clone(), s.name.clone());
+            return Section::Server(top.name.to_string(), s.name.to_string());
         }
         match top.kw {
-            Kw::Failover => Section::Failover(top.name.clone()),
-            _ => Section::Virtual(top.name.clone()),
+            Kw::Failover => Section::Failover(top.name.to_string()),
+            _ => Section::Virtual(top.name.to_string()),
         }
     }
 
@@ -447,7 +448,7 @@ impl<'a> Index<'a> {
         };
         keys.iter()
             .rev()
-            .find(|(k, _)| k == key)
+            .find(|(k, _)| *k == key)
             .map(|&(_, l)| l + 1)
     }
 
@@ -460,7 +461,7 @@ impl<'a> Index<'a> {
         self.globals
             .iter()
             .rev()
-            .find(|(k, _)| k == "serial_no")
+            .find(|(k, _)| *k == "serial_no")
             .map(|&(_, l)| l)
     }
 
@@ -646,7 +647,7 @@ pub fn bump_serial(text: &str, file: &str) -> Result<Edited, EditError> {
             }
         },
     };
-    if next == 1 && !ix.globals.iter().any(|(k, _)| k == "serial_no") {
+    if next == 1 && !ix.globals.iter().any(|(k, _)| *k == "serial_no") {
         let at = match ix.globals.first() {
             Some(&(_, l)) if ix.blocks.first().is_none_or(|b| l < b.open) => l,
             _ => global_insert_at(&ix),
@@ -666,6 +667,28 @@ pub fn bump_serial(text: &str, file: &str) -> Result<Edited, EditError> {
         file,
         &Op::set(Section::Global, "serial_no", next.to_string()),
     )
+}
+
+/// `text` with a `serial_no` of at least `serial` (set to `serial` when
+/// lower, absent or unreadable), and that serial: what a save writes.
+pub(crate) fn with_serial_at_least(
+    text: &str,
+    file: &str,
+    serial: i32,
+) -> Result<(String, i32), EditError> {
+    let ix = Index::new(text);
+    match ix.serial_no() {
+        Some(s) if s >= serial => Ok((text.to_string(), s)),
+        _ => {
+            let v = serial.to_string();
+            let splices =
+                set(&ix, &Section::Global, "serial_no", &v).map_err(|kind| EditError {
+                    file: file.to_string(),
+                    kind,
+                })?;
+            Ok((render(&ix, splices).text, serial))
+        }
+    }
 }
 
 impl Op {
@@ -728,7 +751,7 @@ fn plan(ix: &Index<'_>, op: &Op) -> Result<Vec<Splice>, EditErrorKind> {
             };
             let out: Vec<Splice> = keys
                 .iter()
-                .filter(|(k, _)| k == key)
+                .filter(|(k, _)| *k == key)
                 .map(|&(_, l)| Splice {
                     from: l,
                     to: l + 1,
@@ -781,7 +804,7 @@ fn set(
             (&b.keys, Some(b))
         }
     };
-    if let Some(&(_, l)) = keys.iter().rev().find(|(k, _)| k == key) {
+    if let Some(&(_, l)) = keys.iter().rev().find(|(k, _)| *k == key) {
         return Ok(vec![Splice {
             from: l,
             to: l + 1,
@@ -829,7 +852,7 @@ fn add_block(
             } else {
                 Kw::Failover
             };
-            let sib: Vec<&Blk> = ix.blocks.iter().filter(|b| b.kw == kw).collect();
+            let sib: Vec<&Blk<'_>> = ix.blocks.iter().filter(|b| b.kw == kw).collect();
             let at = match sib.last() {
                 Some(b) => b.close.map_or(ix.lines.len(), |c| c + 1),
                 None => ix.lines.len(),
@@ -841,7 +864,7 @@ fn add_block(
             let vb = ix
                 .top(Kw::Virtual, v)
                 .ok_or_else(|| EditErrorKind::NoSuchBlock(Section::Virtual(v.clone())))?;
-            let sib: Vec<&Blk> = vb.children.iter().filter(|b| b.kw == Kw::Server).collect();
+            let sib: Vec<&Blk<'_>> = vb.children.iter().filter(|b| b.kw == Kw::Server).collect();
             let at = match sib.last() {
                 Some(b) => b.close.map(|c| c + 1),
                 None => vb.close,

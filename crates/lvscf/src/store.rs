@@ -26,7 +26,6 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::check::{Problem, check};
-use crate::edit::{Op, Section, apply};
 
 /// How many previous versions are kept.
 pub const KEEP: usize = 20;
@@ -138,18 +137,7 @@ pub fn save(path: &Path, new_text: &str, expected_serial: i32) -> Result<Saved, 
     let serial = current_serial
         .checked_add(1)
         .ok_or_else(|| SaveError::Edit(serial_error(&file, current_serial)))?;
-    let text = match serial_of(new_text) {
-        Some(s) if s >= serial => new_text.to_string(),
-        _ => {
-            apply(
-                new_text,
-                &file,
-                &Op::set(Section::Global, "serial_no", serial.to_string()),
-            )?
-            .text
-        }
-    };
-    let serial = serial_of(&text).unwrap_or(serial);
+    let (text, serial) = crate::edit::with_serial_at_least(new_text, &file, serial)?;
     check(&text, &file).map_err(SaveError::Invalid)?;
     let meta = fs::metadata(path).ok();
     let previous = match &current {
