@@ -11,4 +11,5 @@ pub mod cli;
 pub mod monitor;
 pub mod pages;
 pub mod passwd;
+pub mod save;
 pub mod server;

@@ -38,6 +38,7 @@ use crate::auth::{self, Failures, Passwords, Sessions, random_token, same_token}
 use crate::monitor::Sources;
 use crate::pages::{self, CSS};
 use crate::passwd;
+use crate::save;
 
 /// Largest request body (forms are small).
 pub const BODY_MAX: usize = 64 << 10;
@@ -422,24 +423,239 @@ async fn load_config(state: &Arc<State>) -> Result<lvscf::Config, String> {
     .unwrap_or_else(|e| Err(e.to_string()))
 }
 
-async fn settings_page(state: &Arc<State>, id: &Identity, which: &str) -> Response<Body> {
+/// What a settings form shows besides the file's values.
+#[derive(Debug, Default)]
+struct FormState {
+    message: Option<String>,
+    error: Option<String>,
+    errors: BTreeMap<String, String>,
+    diff: Option<String>,
+    /// Submitted values shown instead of the file's.
+    values: BTreeMap<String, String>,
+}
+
+fn settings_render(
+    status: StatusCode,
+    id: &Identity,
+    which: &str,
+    cfg: &lvscf::Config,
+    st: FormState,
+) -> Response<Body> {
+    let heading = if which == "global" {
+        "GLOBAL SETTINGS"
+    } else {
+        "REDUNDANCY"
+    };
+    let mut fields = save::fields(cfg, which);
+    for f in &mut fields {
+        if f.kind != pages::Kind::Fixed
+            && let Some(v) = st.values.get(f.key)
+        {
+            f.value = if f.kind == pages::Kind::Check && v == "0" {
+                String::new()
+            } else {
+                v.clone()
+            };
+        }
+    }
+    page(
+        status,
+        "settings.html",
+        context! {
+            css => CSS, csrf => &id.csrf, page => which, heading, fields,
+            serial_no => cfg.global.serial_no, can_save => true,
+            message => st.message, error => st.error, errors => st.errors, diff => st.diff,
+        },
+    )
+}
+
+async fn settings_page(
+    state: &Arc<State>,
+    id: &Identity,
+    which: &str,
+    query: Option<&str>,
+) -> Response<Body> {
     let cfg = match load_config(state).await {
         Ok(c) => c,
         Err(e) => return message(StatusCode::OK, &id.csrf, "lvs.cf cannot be read", &e),
     };
-    let (heading, fields) = if which == "global" {
-        ("GLOBAL SETTINGS", pages::global_fields(&cfg))
-    } else {
-        ("REDUNDANCY", pages::redundancy_fields(&cfg))
-    };
-    page(
-        StatusCode::OK,
-        "settings.html",
-        context! {
-            css => CSS, csrf => &id.csrf, page => which, heading, fields,
-            serial_no => cfg.global.serial_no, can_save => false,
+    let q = parse_form(query.unwrap_or("").as_bytes());
+    let mut st = FormState::default();
+    if let Some(n) = q.get("saved") {
+        st.message = Some(format!(
+            "Saved: lvs.cf now has serial_no {n}. Reload pulse (systemctl reload pulse) to put it in force, and copy the file to the backup router."
+        ));
+    } else if q.contains_key("unchanged") {
+        st.message = Some("Nothing changed.".to_string());
+    }
+    settings_render(StatusCode::OK, id, which, &cfg, st)
+}
+
+enum Outcome {
+    Saved(i32),
+    Unchanged,
+    Refused {
+        cfg: Box<lvscf::Config>,
+        status: StatusCode,
+        st: FormState,
+    },
+    Failed(String),
+}
+
+fn refused(
+    cfg: lvscf::Config,
+    status: StatusCode,
+    form: &BTreeMap<String, String>,
+    st: FormState,
+) -> Outcome {
+    Outcome::Refused {
+        cfg: Box::new(cfg),
+        status,
+        st: FormState {
+            values: form.clone(),
+            ..st
         },
-    )
+    }
+}
+
+fn problems_state(problems: &[lvscf::Problem], fields: &[pages::Field]) -> FormState {
+    let mut st = FormState::default();
+    let mut general = Vec::new();
+    for p in problems
+        .iter()
+        .filter(|p| p.severity == lvscf::Severity::Error)
+    {
+        match p.key.as_deref().map(save::field_of) {
+            Some(k) if fields.iter().any(|f| f.key == k) => {
+                st.errors
+                    .entry(k.to_string())
+                    .or_insert_with(|| p.message.clone());
+            }
+            _ => general.push(p.message.clone()),
+        }
+    }
+    if !general.is_empty() || st.errors.is_empty() {
+        general.insert(0, "Not saved; lvs.cf is unchanged.".to_string());
+    } else {
+        general = vec!["Not saved; lvs.cf is unchanged: see the fields marked.".to_string()];
+    }
+    st.error = Some(general.join("\n"));
+    st
+}
+
+/// Reads lvs.cf, applies the form, checks and saves (blocking).
+fn save_blocking(path: &std::path::Path, which: &str, form: &BTreeMap<String, String>) -> Outcome {
+    let file = path.display().to_string();
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return Outcome::Failed(format!("{file}: {e}")),
+    };
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let old = match lvscf::parse_bytes(&bytes, &file) {
+        Ok(p) => p.config,
+        Err(e) => return Outcome::Failed(format!("lvs.cf cannot be read: {e}")),
+    };
+    let Some(expected) = form
+        .get("serial_no")
+        .and_then(|v| v.trim().parse::<i32>().ok())
+    else {
+        return Outcome::Failed("the form has no serial_no: reload it".to_string());
+    };
+    let ops = match save::ops(&old, which, form) {
+        Ok(o) => o,
+        Err(errors) => {
+            let st = FormState {
+                error: Some("Not saved; lvs.cf is unchanged: see the fields marked.".into()),
+                errors,
+                ..FormState::default()
+            };
+            return refused(old, StatusCode::UNPROCESSABLE_ENTITY, form, st);
+        }
+    };
+    let conflict = |current: &str, new_text: &str, now: i32, old: lvscf::Config| {
+        let st = FormState {
+            error: Some(format!(
+                "Not saved: lvs.cf was changed by someone else since this form was loaded (its serial_no is now {now}, the form was for {expected}). The diff shows what your form would change in the file as it is now; reload the page to start again."
+            )),
+            diff: Some(lvscf::unified_diff(
+                current,
+                new_text,
+                "lvs.cf (now)",
+                "lvs.cf (with your changes)",
+            )),
+            ..FormState::default()
+        };
+        refused(old, StatusCode::CONFLICT, form, st)
+    };
+    let new_text = match lvscf::apply_all(&text, &file, &ops) {
+        Ok(t) => t,
+        Err(e) => {
+            let st = FormState {
+                error: Some(format!("Not saved; lvs.cf is unchanged: {e}")),
+                ..FormState::default()
+            };
+            return refused(old, StatusCode::UNPROCESSABLE_ENTITY, form, st);
+        }
+    };
+    let now = lvscf::store::serial_of(&text).unwrap_or(0);
+    if now != expected {
+        return conflict(&text, &new_text, now, old);
+    }
+    if ops.is_empty() {
+        return Outcome::Unchanged;
+    }
+    match lvscf::check(&new_text, &file) {
+        Ok(checked) => {
+            if !save::commands_unchanged(&old, &checked.parsed.config) {
+                return Outcome::Failed(
+                    "refused: the change would alter a command lvs.cf names".to_string(),
+                );
+            }
+        }
+        Err(problems) => {
+            let st = problems_state(&problems, &save::fields(&old, which));
+            return refused(old, StatusCode::UNPROCESSABLE_ENTITY, form, st);
+        }
+    }
+    match lvscf::store::save(path, &new_text, expected) {
+        Ok(saved) => Outcome::Saved(saved.serial),
+        Err(lvscf::store::SaveError::Conflict {
+            current,
+            current_serial,
+            ..
+        }) => conflict(&current, &new_text, current_serial, old),
+        Err(lvscf::store::SaveError::Invalid(problems)) => {
+            let st = problems_state(&problems, &save::fields(&old, which));
+            refused(old, StatusCode::UNPROCESSABLE_ENTITY, form, st)
+        }
+        Err(e) => Outcome::Failed(format!("Not saved: {e}")),
+    }
+}
+
+async fn save_settings(
+    state: &Arc<State>,
+    id: &Identity,
+    which: &str,
+    form: BTreeMap<String, String>,
+) -> Response<Body> {
+    let path = state.configfile.clone();
+    let w = which.to_string();
+    let outcome = match tokio::task::spawn_blocking(move || save_blocking(&path, &w, &form)).await {
+        Ok(o) => o,
+        Err(e) => Outcome::Failed(e.to_string()),
+    };
+    match outcome {
+        Outcome::Saved(serial) => {
+            tracing::info!(
+                "{} saved from the web tool: serial_no {serial}",
+                state.configfile.display()
+            );
+            redirect(&format!("/{which}?saved={serial}"))
+        }
+        Outcome::Unchanged => redirect(&format!("/{which}?unchanged=1")),
+        Outcome::Refused { cfg, status, st } => settings_render(status, id, which, &cfg, st),
+        Outcome::Failed(e) => message(StatusCode::INTERNAL_SERVER_ERROR, &id.csrf, "Not saved", &e),
+    }
 }
 
 async fn virtuals_page(state: &Arc<State>, id: &Identity) -> Response<Body> {
@@ -514,12 +730,8 @@ async fn post(req: Request<Incoming>, state: &Arc<State>, id: Identity) -> Respo
             set_cookie(&mut r, state.tls, SESSION_COOKIE, "", "/", Some(0));
             r
         }
-        "/global" | "/redundancy" => message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &id.csrf,
-            "Not saved",
-            "Saving from the web tool is not available in this version; lvs.cf was not changed.",
-        ),
+        "/global" => save_settings(state, &id, "global", form).await,
+        "/redundancy" => save_settings(state, &id, "redundancy", form).await,
         _ => text(StatusCode::NOT_FOUND, "Not found\n"),
     }
 }
@@ -558,8 +770,8 @@ async fn route(req: Request<Incoming>, peer: SocketAddr, state: Arc<State>) -> R
         Method::GET | Method::HEAD => match req.uri().path() {
             "/" => redirect("/control"),
             "/control" => control_page(&state, &id).await,
-            "/global" => settings_page(&state, &id, "global").await,
-            "/redundancy" => settings_page(&state, &id, "redundancy").await,
+            "/global" => settings_page(&state, &id, "global", req.uri().query()).await,
+            "/redundancy" => settings_page(&state, &id, "redundancy", req.uri().query()).await,
             "/virtual" => virtuals_page(&state, &id).await,
             _ => text(StatusCode::NOT_FOUND, "Not found\n"),
         },

@@ -1,0 +1,148 @@
+//! Saving GLOBAL SETTINGS and REDUNDANCY through lvscf::store, against the
+//! real piranha_gui.
+
+mod common;
+
+use common::{Gui, LVS_CF, Req, bytes, login};
+
+fn token(gui: &Gui, page: &str) -> String {
+    let r = gui.req(Req::get(page).auth());
+    assert_eq!(r.status, 200, "{r:?}");
+    r.hidden("csrf").unwrap()
+}
+
+#[test]
+fn a_changed_field_is_saved_and_nothing_else_moves() {
+    let gui = Gui::start(&[]);
+    let csrf = token(&gui, "/global");
+    let r = gui.req(
+        Req::post(
+            "/global",
+            &[
+                ("csrf", &csrf),
+                ("serial_no", "3"),
+                ("primary", "10.0.0.9"),
+                ("network", "nat"),
+                ("hard_shutdown", "0"),
+                ("hard_shutdown", "1"),
+                ("active_cmd", "/bin/sh -c id"),
+                ("ipvsadm", "/tmp/evil"),
+            ],
+        )
+        .auth(),
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(r.header("location"), Some("/global?saved=4"));
+    let now = String::from_utf8(bytes(&gui.path("lvs.cf"))).unwrap();
+    let expected = LVS_CF
+        .replace("serial_no = 3", "serial_no = 4")
+        .replace("primary = 10.0.0.1", "primary = 10.0.0.9");
+    assert_eq!(now, expected, "only primary and serial_no change");
+    assert!(!now.contains("active_cmd") && !now.contains("/tmp/evil"));
+    let history: Vec<_> = std::fs::read_dir(gui.path("lvs.cf.history"))
+        .unwrap()
+        .collect();
+    assert_eq!(history.len(), 1);
+    let page = gui.req(Req::get("/global?saved=4").auth());
+    assert!(page.body.contains("serial_no 4"), "{}", page.body);
+    assert!(page.body.contains("10.0.0.9"));
+
+    // a form loaded before that save is refused, with a diff
+    let r = gui.req(
+        Req::post(
+            "/global",
+            &[("csrf", &csrf), ("serial_no", "3"), ("primary", "10.0.0.7")],
+        )
+        .auth(),
+    );
+    assert_eq!(r.status, 409, "{r:?}");
+    assert!(r.body.contains("changed by someone else"), "{}", r.body);
+    assert!(r.body.contains("-primary = 10.0.0.9"), "{}", r.body);
+    assert!(r.body.contains("+primary = 10.0.0.7"), "{}", r.body);
+    assert_eq!(
+        String::from_utf8(bytes(&gui.path("lvs.cf"))).unwrap(),
+        expected
+    );
+}
+
+#[test]
+fn a_bad_value_is_shown_at_its_field_and_the_file_stays() {
+    let gui = Gui::start(&[]);
+    let before = bytes(&gui.path("lvs.cf"));
+    let csrf = token(&gui, "/redundancy");
+    for (key, value) in [
+        ("heartbeat_port", "70000"),
+        ("backup", "10.1.2.300"),
+        ("keepalive", "soon"),
+    ] {
+        let r = gui.req(
+            Req::post(
+                "/redundancy",
+                &[("csrf", &csrf), ("serial_no", "3"), (key, value)],
+            )
+            .auth(),
+        );
+        assert_eq!(r.status, 422, "{key}={value}: {r:?}");
+        assert!(
+            r.body.contains(&format!("id=\"err_{key}\"")),
+            "{key}: {}",
+            r.body
+        );
+        assert!(r.body.contains(value), "the submitted value is shown again");
+        assert_eq!(bytes(&gui.path("lvs.cf")), before, "{key}");
+    }
+    let csrf = token(&gui, "/global");
+    let r = gui.req(
+        Req::post(
+            "/global",
+            &[
+                ("csrf", &csrf),
+                ("serial_no", "3"),
+                ("debug_level", "NONE\nactive_cmd = /bin/sh"),
+            ],
+        )
+        .auth(),
+    );
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(r.body.contains("id=\"err_debug_level\""), "{}", r.body);
+    assert_eq!(bytes(&gui.path("lvs.cf")), before);
+    assert!(!gui.path("lvs.cf.history").exists());
+}
+
+#[test]
+fn a_browser_session_saves_redundancy() {
+    let gui = Gui::start(&[]);
+    let (cookie, _) = login(&gui);
+    let page = gui.req(Req::get("/redundancy").cookie(&cookie));
+    let csrf = page.hidden("csrf").unwrap();
+    let r = gui.req(
+        Req::post(
+            "/redundancy",
+            &[
+                ("csrf", &csrf),
+                ("serial_no", "3"),
+                ("backup_active", "0"),
+                ("backup_active", "1"),
+                ("backup", "10.0.0.2"),
+                ("deadtime", "10"),
+            ],
+        )
+        .cookie(&cookie),
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    let now = String::from_utf8(bytes(&gui.path("lvs.cf"))).unwrap();
+    assert!(now.contains("backup_active = 1\n"), "{now}");
+    assert!(now.contains("deadtime = 10\n"), "{now}");
+    assert!(now.contains("backup = 10.0.0.2\n"), "{now}");
+    assert!(now.contains("serial_no = 4\n"), "{now}");
+    // the same form again changes nothing
+    let r = gui.req(
+        Req::post(
+            "/redundancy",
+            &[("csrf", &csrf), ("serial_no", "4"), ("deadtime", "10")],
+        )
+        .cookie(&cookie),
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(r.header("location"), Some("/redundancy?unchanged=1"));
+}
