@@ -33,7 +33,13 @@
 //! `Network.setExtraHTTPHeaders` through chromedriver's `goog/cdp/execute`).
 //!
 //! Screenshots go to `target/screenshots/TEST-NAME.png` (or
-//! `$LVS_SCREENSHOT_DIR`); [`Browser::screenshot_to`] takes any path.
+//! `$LVS_SCREENSHOT_DIR`): [`Browser::screenshot`] of the window,
+//! [`Browser::screenshot_full`] of the whole page; [`Browser::screenshot_to`]
+//! takes any path.
+//!
+//! The page's console: [`Browser::console_messages`], and
+//! [`Browser::assert_no_console_errors`] for failed scripts, resources that
+//! did not load and what a Content Security Policy refused.
 //!
 //! `$LVS_CHROMEDRIVER` and `$LVS_CHROMIUM` name other programs to use.
 //!
@@ -146,49 +152,33 @@ pub fn xpath_literal(s: &str) -> String {
 
 /// Standard base64 of `bytes` (for the Basic authentication header).
 fn base64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[(n >> (18 - 6 * i)) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// A Chrome DevTools Protocol command sent through chromedriver
-/// (`POST /session/ID/goog/cdp/execute`).
+/// A POST to a chromedriver extension of the session,
+/// `/session/ID/PATH` (`goog/cdp/execute`, `se/log`).
 #[derive(Debug)]
-struct Cdp {
-    cmd: &'static str,
-    params: Value,
+struct SessionPost {
+    path: &'static str,
+    body: Value,
 }
 
-impl WebDriverCompatibleCommand for Cdp {
+impl WebDriverCompatibleCommand for SessionPost {
     fn endpoint(
         &self,
         base: &url::Url,
         session: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session.unwrap_or_default()
+            "session/{}/{}",
+            session.unwrap_or_default(),
+            self.path
         ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        let body = json!({ "cmd": self.cmd, "params": self.params });
-        (http::Method::POST, Some(body.to_string()))
+        (http::Method::POST, Some(self.body.to_string()))
     }
 }
 
@@ -352,6 +342,8 @@ impl Browser {
             json!({ "binary": chromium, "args": args }),
         );
         caps.insert("pageLoadStrategy".into(), json!("normal"));
+        // the page's console, for console_messages()
+        caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
         // a page or script that never finishes is an error, not a hang
         caps.insert(
             "timeouts".into(),
@@ -748,10 +740,11 @@ impl Browser {
     /// chromedriver's `goog/cdp/execute`) and returns its result.
     #[track_caller]
     pub fn cdp(&self, cmd: &'static str, params: Value) -> Value {
-        match self
-            .rt
-            .block_on(self.client().issue_cmd(Cdp { cmd, params }))
-        {
+        let post = SessionPost {
+            path: "goog/cdp/execute",
+            body: json!({ "cmd": cmd, "params": params }),
+        };
+        match self.rt.block_on(self.client().issue_cmd(post)) {
             Ok(v) => v,
             Err(e) => self.fail(&format!("CDP {cmd}"), &e),
         }
@@ -787,22 +780,109 @@ impl Browser {
     /// (`target/screenshots/`); returns its path.
     #[track_caller]
     pub fn screenshot(&self, name: &str) -> PathBuf {
-        let path =
-            screenshot_dir().join(format!("{}-{}.png", file_name(&self.test), file_name(name)));
+        let path = self.screenshot_path(name);
         self.screenshot_to(&path);
         path
     }
 
-    /// Saves a screenshot at `path`, creating its directory.
+    /// Saves a screenshot (of the window) at `path`, creating its directory.
     #[track_caller]
     pub fn screenshot_to(&self, path: &Path) {
         let png = self.screenshot_png();
+        self.save(path, &png);
+    }
+
+    /// `screenshot_dir()/TEST-NAME.png`.
+    fn screenshot_path(&self, name: &str) -> PathBuf {
+        screenshot_dir().join(format!("{}-{}.png", file_name(&self.test), file_name(name)))
+    }
+
+    #[track_caller]
+    fn save(&self, path: &Path, png: &[u8]) {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .unwrap_or_else(|e| panic!("{}: {}: {e}", self.test, dir.display()));
         }
         std::fs::write(path, png)
             .unwrap_or_else(|e| panic!("{}: {}: {e}", self.test, path.display()));
+    }
+
+    /// A PNG screenshot of the whole page, also what lies below the
+    /// window (CDP `Page.captureScreenshot` beyond the viewport).
+    #[track_caller]
+    pub fn full_page_png(&self) -> Vec<u8> {
+        use base64::Engine as _;
+        let m = self.cdp("Page.getLayoutMetrics", json!({}));
+        let size = &m["cssContentSize"];
+        let (w, h) = (
+            size["width"].as_f64().unwrap_or(1280.0).ceil(),
+            size["height"].as_f64().unwrap_or(1024.0).ceil(),
+        );
+        let shot = self.cdp(
+            "Page.captureScreenshot",
+            json!({
+                "format": "png",
+                "captureBeyondViewport": true,
+                "clip": { "x": 0, "y": 0, "width": w, "height": h, "scale": 1 },
+            }),
+        );
+        let data = shot["data"].as_str().unwrap_or_default();
+        match base64::engine::general_purpose::STANDARD.decode(data) {
+            Ok(png) => png,
+            Err(e) => self.fail("full-page screenshot", &e),
+        }
+    }
+
+    /// Saves a screenshot of the whole page (see [`Browser::full_page_png`])
+    /// as `TEST-NAME.png` in [`screenshot_dir`]; returns its path.
+    #[track_caller]
+    pub fn screenshot_full(&self, name: &str) -> PathBuf {
+        let path = self.screenshot_path(name);
+        let png = self.full_page_png();
+        self.save(&path, &png);
+        path
+    }
+
+    /// The page's console messages since the last call (errors, warnings,
+    /// `console.log`; also scripts and styles a Content Security Policy
+    /// refused), as `LEVEL message` lines.
+    #[track_caller]
+    pub fn console_messages(&self) -> Vec<String> {
+        let post = SessionPost {
+            path: "se/log",
+            body: json!({ "type": "browser" }),
+        };
+        match self.rt.block_on(self.client().issue_cmd(post)) {
+            Ok(Value::Array(v)) => v
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} {}",
+                        e["level"].as_str().unwrap_or("?"),
+                        e["message"].as_str().unwrap_or_default()
+                    )
+                })
+                .collect(),
+            Ok(other) => self.fail("console messages", &other),
+            Err(e) => self.fail("console messages", &e),
+        }
+    }
+
+    /// Panics when the page's console has had errors (`SEVERE`) since the
+    /// last [`Browser::console_messages`]: a script that failed, a
+    /// resource that did not load, something a Content Security Policy
+    /// refused. A missing `/favicon.ico` (which Chromium asks for by
+    /// itself) does not count.
+    #[track_caller]
+    pub fn assert_no_console_errors(&self) {
+        let errors: Vec<String> = self
+            .console_messages()
+            .into_iter()
+            .filter(|m| m.starts_with("SEVERE") && !m.contains("/favicon.ico"))
+            .collect();
+        if !errors.is_empty() {
+            self.fail("console errors", &errors.join("\n"));
+        }
     }
 
     /// chromedriver's log so far (for a failing test's message).

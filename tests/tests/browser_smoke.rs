@@ -168,6 +168,23 @@ fn route(req: &Request) -> (&'static str, Vec<String>, String) {
                 ("403 Forbidden", vec![], page("No", "<p>no credentials</p>"))
             }
         }
+        ("GET", "/long") => (
+            ok,
+            vec![],
+            page(
+                "Long",
+                "<div style=\"height: 2000px; background: linear-gradient(#fff, #7a0000)\">top</div>\
+                 <p id=bottom>bottom</p>",
+            ),
+        ),
+        ("GET", "/console") => (
+            ok,
+            vec![],
+            page(
+                "Console",
+                "<p>console</p><script>console.error('boom ' + 6 * 7)</script>",
+            ),
+        ),
         _ => ("404 Not Found", vec![], page("404", "<p>not found</p>")),
     }
 }
@@ -324,6 +341,36 @@ fn browser_fills_a_form_logs_in_and_takes_screenshots() {
     b.set_extra_headers(serde_json::json!({}));
     b.goto(&format!("{base}/basic"));
     b.wait_for_text("no credentials");
+
+    // the console: the 403s above are errors there; a good page has none
+    // (a missing favicon aside); a script's error is one
+    let console = b.console_messages();
+    assert!(console.iter().any(|m| m.contains("403")), "{console:?}");
+    b.goto(&format!("{base}/"));
+    b.assert_no_console_errors();
+    b.goto(&format!("{base}/console"));
+    let console = b.console_messages();
+    assert!(
+        console
+            .iter()
+            .any(|m| m.starts_with("SEVERE") && m.contains("boom 42")),
+        "{console:?}"
+    );
+
+    // a whole long page
+    b.goto(&format!("{base}/long"));
+    let full_shot = b.screenshot_full("long-page");
+    let full = std::fs::read(&full_shot).expect("full-page screenshot file");
+    assert_eq!(&full[..8], b"\x89PNG\r\n\x1a\n");
+    let full_h = u32::from_be_bytes(full[20..24].try_into().unwrap());
+    assert!(full_h >= 2000, "full page only {full_h} px high");
+    // the window stays as it was
+    let window = b.screenshot_png();
+    let window_h = u32::from_be_bytes(window[20..24].try_into().unwrap());
+    assert!(
+        window_h < 1100,
+        "window {window_h} px high after a full-page shot"
+    );
 
     // screenshots are PNGs of the window
     for shot in [&form_shot, &saved_shot] {

@@ -224,23 +224,27 @@ fn gui_screens_in_chromium() {
         !title.contains("pwned"),
         "the name ran as a script: {title}"
     );
-    b.screenshot("virtual-servers");
+    b.assert_no_console_errors();
+    b.screenshot_full("virtual-servers");
 
     b.click_link("GLOBAL SETTINGS");
     b.wait_for_url("/global");
     b.wait_for("#f_primary");
     assert_eq!(field(&b, "primary").as_deref(), Some("203.0.113.10"));
-    b.screenshot("global-settings");
+    b.assert_no_console_errors();
+    b.screenshot_full("global-settings");
 
     b.click_link("REDUNDANCY");
     b.wait_for_url("/redundancy");
     b.wait_for("#f_backup");
     assert_eq!(field(&b, "backup").as_deref(), Some("203.0.113.11"));
-    b.screenshot("redundancy");
+    b.assert_no_console_errors();
+    b.screenshot_full("redundancy");
 
     b.click_link("CONTROL/MONITORING");
     b.wait_for_url("/control");
-    b.screenshot("control");
+    b.assert_no_console_errors();
+    b.screenshot_full("control");
 
     eprintln!("gui_screens_in_chromium: {:.2?}", t0.elapsed());
     drop(gui);
