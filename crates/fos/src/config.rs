@@ -40,19 +40,11 @@ pub fn refusals(config: &Config, file: &str) -> Vec<Refusal> {
 }
 
 /// gaps.md F6: shared SCSI reservation (fos.md §7) is on when both
-/// `primary_shared` and `backup_shared` are set; it is not supported.
+/// `primary_shared` and `backup_shared` are set; it is not supported
+/// (the message of [`lvscf::shared_scsi_refusal`], which `lvscf check`
+/// applies too).
 pub fn shared_scsi(config: &Config, file: &str) -> Option<String> {
-    let g = &config.global;
-    if !g.shared_scsi() {
-        return None;
-    }
-    Some(format!(
-        "{file}: primary_shared, backup_shared: expected no shared SCSI device, found {:?} and {:?} \
-         (shared SCSI reservation with /usr/sbin/scsi_reserve is not supported; remove both keys \
-         and fence the shared disk by other means)",
-        g.primary_shared.as_deref().unwrap_or_default(),
-        g.backup_shared.as_deref().unwrap_or_default()
-    ))
+    lvscf::shared_scsi_refusal(config, file).map(|f| f.message)
 }
 
 /// The text to print for `refusals`, one line each (with `program: `

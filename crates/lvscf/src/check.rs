@@ -13,13 +13,19 @@ use crate::validate::{Finding, FindingKind, Severity};
 use crate::value::{Resolver, SystemResolver};
 
 /// The findings of the checks pulse, and lvsd or fos (by `service`), run
-/// on a parsed file before they start, in the order they report them.
+/// on a parsed file before they start, in the order they report them (for
+/// fos: [`crate::validate_for_fos`], then the refusal of shared SCSI,
+/// [`crate::shared_scsi_refusal`], as `fos::config::refusals`).
 /// `timeout ≤ 0` is left out: the parser already warns about it.
 pub fn daemon_findings(config: &Config, file: &str) -> Vec<Finding> {
     let mut findings = crate::validate_for_pulse(config, file);
     findings.extend(match config.global.service {
         ServiceType::Lvs => crate::validate_for_lvsd(config, file),
-        ServiceType::Fos => crate::validate_for_fos(config, file),
+        ServiceType::Fos => {
+            let mut f = crate::validate_for_fos(config, file);
+            f.extend(crate::validate::shared_scsi_refusal(config, file));
+            f
+        }
     });
     findings.retain(|f| f.kind != FindingKind::TimeoutNotPositive);
     findings
@@ -198,6 +204,25 @@ mod tests {
         assert_eq!(p.len(), 1);
         assert_eq!((p[0].line, p[0].key.as_deref()), (3, Some("stop_cmd")));
         assert_eq!(p[0].section, Section::failover("f"));
+    }
+
+    #[test]
+    fn shared_scsi_is_refused_in_fos_mode_only() {
+        let fos = "service = fos\nprimary = 10.0.0.1\nprimary_shared = /dev/sda\n\
+                   backup_shared = /dev/sdb\nreservation_conflict_action = preempt\n\
+                   failover f {\n  active = 1\n  address = 192.0.2.1 eth0:1\n  \
+                   start_cmd = /bin/true\n  stop_cmd = /bin/true\n}\n";
+        let p = problems(fos);
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            (p[0].line, p[0].key.as_deref()),
+            (3, Some("primary_shared"))
+        );
+        assert!(p[0].message.contains("expected no shared SCSI device"));
+        let lvs = fos
+            .replace("service = fos", "service = lvs")
+            .replace("failover f", "virtual f");
+        assert!(check_with(&lvs, "lvs.cf", &StaticResolver::default()).is_ok());
     }
 
     #[test]

@@ -78,7 +78,8 @@ pub use strings::{
     EscapeWarning, NannyFlags, QuoteMode, Translated, strip_quotes, translate_escapes,
 };
 pub use validate::{
-    Finding, FindingKind, Severity, validate_for_fos, validate_for_lvsd, validate_for_pulse,
+    Finding, FindingKind, Severity, shared_scsi_refusal, validate_for_fos, validate_for_lvsd,
+    validate_for_pulse,
 };
 pub use value::{
     Resolver, StaticResolver, SystemResolver, inet_aton, looks_like_hostname, parse_c_long,

@@ -57,6 +57,10 @@ pub enum FindingKind {
     /// lvsd/fos: `timeout` ≤ 0 on an active block (nanny rejects it,
     /// gaps.md E5).
     TimeoutNotPositive,
+    /// fos and pulse in fos mode: shared SCSI reservation is enabled
+    /// (`primary_shared` and `backup_shared`), which is not supported
+    /// (gaps.md F6); [`shared_scsi_refusal`].
+    SharedScsiUnsupported,
 }
 
 /// One result of a `validate_for_*` function.
@@ -346,4 +350,24 @@ pub fn validate_for_lvsd(config: &Config, file: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     timeouts(&config.virtuals, file, &mut out);
     out
+}
+
+/// gaps.md F6: shared SCSI reservation (fos.md §7) is on when both
+/// `primary_shared` and `backup_shared` are set; it is not supported, so fos
+/// and pulse in fos mode refuse to start (`fos::config::refusals`). Not
+/// part of [`validate_for_fos`], whose findings fos also logs; the checks
+/// of a whole file ([`crate::daemon_findings`]) include it.
+pub fn shared_scsi_refusal(config: &Config, file: &str) -> Option<Finding> {
+    let g = &config.global;
+    if !g.shared_scsi() {
+        return None;
+    }
+    let message = format!(
+        "{file}: primary_shared, backup_shared: expected no shared SCSI device, found {:?} and {:?} \
+         (shared SCSI reservation with /usr/sbin/scsi_reserve is not supported; remove both keys \
+         and fence the shared disk by other means)",
+        g.primary_shared.as_deref().unwrap_or_default(),
+        g.backup_shared.as_deref().unwrap_or_default()
+    );
+    Some(err(FindingKind::SharedScsiUnsupported, 0, message).key("primary_shared"))
 }

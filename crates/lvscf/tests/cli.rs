@@ -136,6 +136,21 @@ fn check_runs_the_daemons_checks() {
              failover block, found none\n"
         )
     );
+    // fos mode: shared SCSI, which fos and pulse refuse (gaps.md F6).
+    let (code, err, name) = check(
+        dir.path(),
+        "scsi.cf",
+        "service = fos\nprimary_shared = /dev/sda\nbackup_shared = /dev/sdb\n\
+         reservation_conflict_action = nothing\nfailover f {\nactive = 1\n\
+         address = 10.0.0.1 eth0:1\nstart_cmd = /bin/true\nstop_cmd = /bin/true\n}\n",
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with(&format!(
+            "{name}: primary_shared, backup_shared: expected no shared SCSI device"
+        )),
+        "{err}"
+    );
 }
 
 #[test]
