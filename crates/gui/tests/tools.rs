@@ -1,0 +1,182 @@
+//! piranha-passwd, HTTPS, and CONTROL/MONITORING, with the real binaries.
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::process::Command;
+
+use common::{Gui, Req};
+
+fn passwd(file: &std::path::Path, pw: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_piranha-passwd"))
+        .arg("--file")
+        .arg(file)
+        .arg(pw)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn piranha_passwd_writes_bcrypt_0600_and_keeps_owner_and_other_users() {
+    let dir = Gui::files();
+    let file = dir.path().join("piranha.passwd");
+    std::fs::write(
+        &file,
+        "admin:{SHA}x\npiranha:$apr1$saltsalt$Golc7VZFCY/J9iYNrpYdW1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // as root: the file belongs to another user, who must keep it
+    let root = nix_is_root();
+    if root {
+        std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
+    }
+    let out = passwd(&file, "n3w pass");
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0], "admin:{SHA}x");
+    let hash = lines[1].strip_prefix("piranha:$2y$10$").expect("bcrypt");
+    assert_eq!(hash.len(), 53);
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o600);
+    if root {
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+    }
+    // a new file
+    let new = dir.path().join("new.passwd");
+    assert!(passwd(&new, "abc").status.success());
+    assert_eq!(std::fs::metadata(&new).unwrap().mode() & 0o777, 0o600);
+    // an empty password is refused and changes nothing
+    let before = std::fs::read(&file).unwrap();
+    let out = passwd(&file, "");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    // piranha_gui takes the new password (bcrypt), not the old one
+    let gui = Gui::start_in(dir, &[]);
+    assert_eq!(
+        gui.req(Req::get("/global").basic("piranha", "n3w pass"))
+            .status,
+        200
+    );
+    assert_eq!(gui.req(Req::get("/global").auth()).status, 401);
+}
+
+fn nix_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn https_with_secure_cookies() {
+    let test = "https_with_secure_cookies";
+    if !lvs_tests::have(test, "openssl", "openssl") || !lvs_tests::have(test, "curl", "curl") {
+        return;
+    }
+    let dir = Gui::files();
+    let (crt, key) = (dir.path().join("gui.crt"), dir.path().join("gui.key"));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let gui = Gui::start_in(
+        dir,
+        &[
+            "--cert",
+            crt.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let curl = |args: &[&str], path: &str| {
+        let out = Command::new("curl")
+            .args(["-sk", "-i", "--max-time", "10"])
+            .args(args)
+            .arg(format!("https://{}{path}", gui.addr))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let login = curl(&[], "/login");
+    assert!(login.starts_with("HTTP/1.1 200"), "{login}");
+    let cookie = login
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: piranha_login=")
+        })
+        .expect("login cookie");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    let page = curl(&["-u", &format!("piranha:{}", common::PASSWORD)], "/global");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(curl(&[], "/global").starts_with("HTTP/1.1 401"));
+    // no plain HTTP on the TLS port
+    let r = std::panic::catch_unwind(|| gui.req(Req::get("/global").auth()));
+    assert!(r.is_err() || r.unwrap().status != 200);
+}
+
+#[test]
+fn control_monitoring_shows_pulse_and_the_ipvs_table() {
+    let dir = Gui::files();
+    let sock = dir.path().join("pulse.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let mut status = piranha_status::pulse::Status {
+        version: 1,
+        pid: 4242,
+        node: "primary".into(),
+        service: "lvs".into(),
+        role: "active".into(),
+        ..Default::default()
+    };
+    status.partner.public = "10.0.0.2".into();
+    status.partner.alive = true;
+    status.partner.last_state = Some("<b>running</b>".into());
+    status.daemon.name = "lvsd".into();
+    status.daemon.pid = Some(4243);
+    let doc = serde_json::to_string(&status).unwrap();
+    std::thread::spawn(move || {
+        use std::io::{BufRead as _, Write as _};
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { break };
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(&s).read_line(&mut line);
+            let _ = s.write_all(doc.as_bytes());
+        }
+    });
+    std::fs::create_dir_all(dir.path().join("proc/net")).unwrap();
+    std::fs::write(
+        dir.path().join("proc/net/ip_vs"),
+        "IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\nTCP  0A000064:0050 wlc\n  -> C0A8010A:0050      Masq    1      0          0\n",
+    )
+    .unwrap();
+    let gui = Gui::start_in(dir, &[]);
+    let r = gui.req(Req::get("/control").auth());
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains("<td id=\"role\">active</td>"), "{}", r.body);
+    assert!(r.body.contains("10.0.0.2"), "{}", r.body);
+    assert!(
+        r.body.contains("pid 4242") && r.body.contains("pid 4243"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("&lt;b&gt;running"), "escaped: {}", r.body);
+    assert!(r.body.contains("0A000064:0050 wlc"), "{}", r.body);
+    assert!(
+        r.body.contains("lvsd: "),
+        "lvsd not running is said: {}",
+        r.body
+    );
+}
