@@ -226,6 +226,24 @@ mod tests {
     }
 
     #[test]
+    fn device_names_are_checked_as_pulse_does() {
+        // pulse refuses a long device on an active block of the other type
+        // too, and nat_router's in fos mode.
+        let t = format!(
+            "{OK}failover f {{\n  active = 1\n  address = 192.0.2.9 averyveryverylong:1\n}}\n"
+        );
+        let p = problems(&t);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!((p[0].line, &p[0].section), (14, &Section::failover("f")));
+        let t = "service = fos\nnetwork = nat\nnat_router = 10.0.0.254 averyveryverylong:1\n\
+                 failover f {\n  active = 1\n  address = 192.0.2.1 eth0:1\n  start_cmd = /bin/true\n  \
+                 stop_cmd = /bin/true\n}\n";
+        let p = problems(t);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!((p[0].line, p[0].key.as_deref()), (3, Some("nat_router")));
+    }
+
+    #[test]
     fn warnings_do_not_refuse() {
         let t = OK.replace("eth0:1", "eth0");
         let c = check_with(&t, "lvs.cf", &StaticResolver::default()).unwrap();

@@ -179,8 +179,8 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
             .key("backup_private"),
         );
     }
-    if g.service == ServiceType::Lvs
-        && g.network == Network::Nat
+    // pulse checks nat_router's device with network = nat in fos mode too.
+    if g.network == Network::Nat
         && let Some(nat) = &g.nat_router
         && nat.device.len() > IFNAME_MAX
     {
@@ -194,6 +194,32 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
                 nat.device.len()
             ),
         ).key("nat_router"));
+    }
+    // pulse refuses a device name that is too long on any active block,
+    // also on those of the type `service` does not select.
+    let unselected = match g.service {
+        ServiceType::Lvs => &config.failovers,
+        ServiceType::Fos => &config.virtuals,
+    };
+    for s in unselected.iter().filter(|s| s.active) {
+        let Some(a) = &s.address else { continue };
+        if a.device.len() > IFNAME_MAX {
+            let key = format!("{} {}: address", s.kind.as_str(), s.name);
+            out.push(
+                err(
+                    FindingKind::DeviceNameTooLong,
+                    s.line.0,
+                    format!(
+                        "{}: expected an interface name of at most {IFNAME_MAX} bytes, found {:?} ({} bytes)",
+                        at(file, s.line.0, &key),
+                        a.device,
+                        a.device.len()
+                    ),
+                )
+                .key("address")
+                .of(s),
+            );
+        }
     }
     let mut labels: HashMap<&str, (Ipv4Addr, &Service)> = HashMap::new();
     for s in selected.iter().filter(|s| s.active) {
