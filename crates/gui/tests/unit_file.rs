@@ -1,0 +1,90 @@
+//! `etc/piranha-gui.service` and `etc/sysconfig/piranha-gui`: user piranha,
+//! no capability, only lvs.cf's directory writable; systemd-analyze accepts
+//! the unit and rates its exposure 2.0 or better (systemd's `systemd`
+//! package; without it these checks are skipped, a failure under CI).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn etc() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc")
+}
+
+fn settings(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn unit_runs_piranha_gui_as_piranha_without_capabilities() {
+    let unit = std::fs::read_to_string(etc().join("piranha-gui.service")).unwrap();
+    let s = settings(&unit);
+    for want in [
+        "User=piranha",
+        "Group=piranha",
+        "CapabilityBoundingSet=",
+        "AmbientCapabilities=",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ReadWritePaths=-/etc/sysconfig/ha",
+        "EnvironmentFile=-/etc/sysconfig/piranha-gui",
+        "ExecStart=/usr/sbin/piranha_gui --nodaemon $OPTIONS",
+        "ConditionPathExists=/etc/sysconfig/ha/lvs.cf",
+        "WantedBy=multi-user.target",
+    ] {
+        assert!(
+            s.iter().any(|l| l == want),
+            "piranha-gui.service lacks {want}"
+        );
+    }
+    let sysconfig = std::fs::read_to_string(etc().join("sysconfig/piranha-gui")).unwrap();
+    assert_eq!(settings(&sysconfig), ["OPTIONS="]);
+}
+
+#[test]
+fn systemd_analyze_accepts_the_unit() {
+    let test = "systemd_analyze_accepts_the_unit";
+    if !lvs_tests::have(test, "systemd-analyze", "systemd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let unit = dir.path().join("piranha-gui.service");
+    let text = std::fs::read_to_string(etc().join("piranha-gui.service"))
+        .unwrap()
+        .replace("/usr/sbin/piranha_gui", env!("CARGO_BIN_EXE_piranha_gui"));
+    std::fs::write(&unit, &text).unwrap();
+    let analyze = |args: &[&str]| {
+        Command::new("systemd-analyze")
+            .args(args)
+            .arg(&unit)
+            .env("SYSTEMD_LOG_COLOR", "0")
+            .env("SYSTEMD_PAGER", "")
+            .output()
+            .unwrap()
+    };
+    let out = analyze(&["--man=no", "verify"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{out:?}");
+    let ours: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("piranha-gui"))
+        .collect();
+    assert!(ours.is_empty(), "systemd-analyze verify:\n{stderr}");
+    let out = analyze(&["--offline=true", "--threshold=20", "--no-pager", "security"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "exposure above 2.0:\n{stdout}");
+    // it does notice a mistake
+    std::fs::write(
+        &unit,
+        text.replace("ProtectSystem=strict", "ProtectSystem=bogus"),
+    )
+    .unwrap();
+    let out = analyze(&["--man=no", "verify"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bogus"),
+        "{out:?}"
+    );
+}
