@@ -314,6 +314,9 @@ impl Browser {
 
         let args = [
             "--headless=new".to_string(),
+            // chromedriver talks to Chromium over a pipe, not a port: no
+            // listening socket, and Chromium ends when chromedriver does
+            "--remote-debugging-pipe".into(),
             // root has no sandbox; /dev/shm may be small in containers
             "--no-sandbox".into(),
             "--disable-dev-shm-usage".into(),
