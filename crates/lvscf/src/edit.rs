@@ -42,8 +42,12 @@
 //! virtual or failover block and `nat_router` (`ADDRESS DEVICE`), and
 //! `dirs` (the list items, without brackets).
 //!
-//! New lines use the file's line end (that of its first line; LF for a
-//! one-line file). A file without a final line end keeps lacking one.
+//! New lines use the line end of the line above them (so a CRLF file gets
+//! CRLF lines), at the top of the file that of its first line, LF for a
+//! file of one line without one. A file without a final line end keeps
+//! lacking one. (In a file that mixes lone CRs with LFs, a deletion that
+//! would bring a lone CR next to an empty LF line, merging them into one
+//! CRLF, turns that CR into CRLF instead.)
 
 use std::fmt;
 
@@ -527,11 +531,22 @@ fn render(ix: &Index<'_>, mut splices: Vec<Splice>) -> Edited {
             }
             pos = byte(s.to);
         } else {
+            // New lines end like the line before them (the file's line end
+            // at the top), so that a lone CR never meets an LF and merges.
+            let eol = match s.from.checked_sub(1).map(|i| ix.lines[i]) {
+                Some(l) if l.next > l.end => &text[l.end..l.next],
+                _ => eol,
+            };
             for l in pieces {
                 out.push_str(l);
                 out.push_str(eol);
             }
             pos = byte(s.to);
+        }
+        if out.ends_with('\r') && text[pos..].starts_with('\n') {
+            // Lines deleted between a line ending in a lone CR and an empty
+            // LF line: that CR becomes CRLF, or the two lines would merge.
+            out.push('\n');
         }
         changes.push(Change {
             line: s.from + 1,

@@ -327,3 +327,101 @@ fn the_corpus_parses() {
         assert!(!c.virtuals.is_empty() || !c.failovers.is_empty(), "{name}");
     }
 }
+
+/// Text made of lvs.cf pieces: keys, braces, quotes, comments, line ends.
+fn scrambled() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("virtual a {".to_string()),
+        Just("virtual \"b c\" {".to_string()),
+        Just("failover f {".to_string()),
+        Just("server s {".to_string()),
+        Just("}".to_string()),
+        Just("active = 1".to_string()),
+        Just("serial_no = 7".to_string()),
+        Just("serial_no = x".to_string()),
+        Just("port = 80".to_string()),
+        Just("# comment".to_string()),
+        Just("send = \"GET /".to_string()),
+        Just(String::new()),
+        Just("  ".to_string()),
+        "[ a-z={}\"'#]{0,12}",
+    ];
+    let end = prop_oneof![Just("\n"), Just("\r\n"), Just("\r"), Just("")];
+    proptest::collection::vec((piece, end), 0..16).prop_map(|v| {
+        v.into_iter()
+            .map(|(p, e)| format!("{p}{e}"))
+            .collect::<String>()
+    })
+}
+
+fn any_op() -> impl Strategy<Value = Op> {
+    let section = prop_oneof![
+        Just(Section::Global),
+        Just(Section::virtual_("a")),
+        Just(Section::virtual_("b c")),
+        Just(Section::failover("f")),
+        Just(Section::server("a", "s")),
+        Just(Section::server("a", "t")),
+    ];
+    let key = prop_oneof![
+        Just("active"),
+        Just("port"),
+        Just("send"),
+        Just("serial_no")
+    ];
+    (section, key, 0u8..7, "[ a-z\"']{0,6}").prop_map(|(section, key, k, v)| match k {
+        0 => Op::set(section, key, v),
+        1 => Op::remove(section, key),
+        2 => Op::AddBlock {
+            block: section,
+            keys: vec![(key.into(), v)],
+        },
+        3 => Op::DeleteBlock { block: section },
+        4 => Op::Rename {
+            block: section,
+            name: v,
+        },
+        _ => Op::SetActive {
+            block: section,
+            active: k == 5,
+        },
+    })
+}
+
+proptest! {
+    /// Any text, even one that does not parse, and any operation: no
+    /// panic, and an edit that succeeds keeps every line it does not touch.
+    #[test]
+    fn any_text_any_op(text in scrambled(), op in any_op()) {
+        let _ = lvscf::bump_serial(&text, "lvs.cf");
+        let _ = lvscf::check_with(&text, "lvs.cf", &resolver());
+        if let Ok(e) = apply(&text, "lvs.cf", &op) {
+            let (old, new) = (lines(&text), lines(&e.text));
+            let (mut i, mut j) = (0usize, 0usize);
+            for ch in &e.changes {
+                while i + 1 < ch.line {
+                    let (o, n) = (old[i], new[j]);
+                    // A last line without a line end gains one when lines follow it.
+                    // A last line without a line end gains one when lines follow
+                    // it; a lone CR before deleted lines may become CRLF.
+                    let ok = o == n
+                        || (i + 1 == old.len() && n.starts_with(o))
+                        || (o.ends_with('\r') && n == format!("{o}\n"));
+                    prop_assert!(ok, "{:?}: line {} {:?} became {:?}", &op, i + 1, o, n);
+                    i += 1;
+                    j += 1;
+                }
+                i += ch.removed;
+                j += ch.inserted;
+            }
+            prop_assert_eq!(old.len() - i, new.len() - j, "{:?}\n{:?}\n{:?}", &op, &text, &e.text);
+            for k in 0..old.len() - i {
+                prop_assert_eq!(old[i + k], new[j + k]);
+            }
+            // Nothing else merged or split: the new text has the lines counted.
+            let inserted: usize = e.changes.iter().map(|c| c.inserted).sum();
+            let removed: usize = e.changes.iter().map(|c| c.removed).sum();
+            prop_assert_eq!(new.len() + removed, old.len() + inserted);
+        }
+    }
+}
