@@ -481,6 +481,18 @@ impl Browser {
         }
     }
 
+    /// The HTTP status of the page shown (the last navigation's response,
+    /// after redirects); `None` for a page not loaded over HTTP.
+    #[track_caller]
+    pub fn status(&self) -> Option<u16> {
+        let v = self.execute(
+            "const n = performance.getEntriesByType('navigation')[0]; \
+             return n && n.responseStatus ? n.responseStatus : null;",
+            vec![],
+        );
+        v.as_u64().and_then(|s| u16::try_from(s).ok())
+    }
+
     /// The page's HTML as the browser has it now.
     #[track_caller]
     pub fn source(&self) -> String {
@@ -680,7 +692,8 @@ impl Browser {
     /// password field and, when the form has one, its user field (`user`,
     /// `username`, `login` or the form's first text field) with `user`,
     /// then submits the form with its submit button (or Enter) and waits
-    /// until the password field is gone. Go to the login page (or any page
+    /// until the password field is gone; an answer with an HTTP error
+    /// status fails. Go to the login page (or any page
     /// that shows the form) first.
     #[track_caller]
     pub fn login(&self, user: &str, password: &str) {
@@ -722,6 +735,9 @@ impl Browser {
         }
         let end = Instant::now() + self.timeout;
         loop {
+            if let Some(status) = self.status().filter(|&s| s >= 400) {
+                self.fail("log in", &format!("the answer was HTTP {status}"));
+            }
             let gone = self
                 .rt
                 .block_on(self.client().find_all(Locator::Css("input[type=password]")))

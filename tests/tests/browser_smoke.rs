@@ -288,6 +288,7 @@ fn browser_fills_a_form_logs_in_and_takes_screenshots() {
     assert_eq!(b.text("#stored"), STORED);
     assert!(!b.has("#stored script"), "escaped text became an element");
     assert_eq!(b.block_on(b.client().title()).unwrap(), "Form");
+    assert_eq!(b.status(), Some(200));
 
     // a form filled and submitted
     let name = "<b>web</b> & \"friends\"";
@@ -324,6 +325,7 @@ fn browser_fills_a_form_logs_in_and_takes_screenshots() {
     b.login("piranha", "secret");
     b.wait_for_text("GLOBAL SETTINGS");
     b.wait_for_url("/home");
+    assert_eq!(b.status(), Some(200), "after the 303");
     assert_eq!(
         last(&log, "GET", "/home")
             .headers
@@ -335,6 +337,7 @@ fn browser_fills_a_form_logs_in_and_takes_screenshots() {
     // Basic authentication through an extra header
     b.goto(&format!("{base}/basic"));
     b.wait_for_text("no credentials");
+    assert_eq!(b.status(), Some(403));
     b.set_basic_auth("piranha", "secret");
     b.goto(&format!("{base}/basic"));
     assert_eq!(b.text("#who"), "hello piranha");

@@ -206,6 +206,7 @@ fn gui_screens_in_chromium() {
     b.set_basic_auth("piranha", PASSWORD);
     b.goto(&format!("{base}/virtual"));
     b.wait_for_text("203.0.113.100");
+    assert_eq!(b.status(), Some(200));
     let page = b.page_text();
     for want in ["VIRTUAL SERVERS", "www", "203.0.113.101", "wlc"] {
         assert!(page.contains(want), "{want:?} not on the page:\n{page}");
