@@ -24,6 +24,13 @@
 //! [`validate_for_pulse`], [`validate_for_fos`] and [`validate_for_lvsd`]
 //! for the post-parse checks of lvs-cf.md §10.
 //!
+//! For tools that change the file (the web tool): [`apply`] edits the text
+//! keeping its layout ([`Op`], [`Section`]), [`bump_serial`] increments
+//! `serial_no`, [`check`] runs the parser and the daemons' start-up checks
+//! ([`daemon_findings`], which `lvscf check` prints) and returns
+//! [`Problem`]s with line, block and key, [`store::save`] writes the file
+//! safely and keeps its history, [`unified_diff`] shows a change.
+//!
 //! ```
 //! use lvscf::QuoteMode;
 //!

@@ -25,7 +25,7 @@ use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::check::{Problem, check};
+use crate::check::{Problem, check_with};
 
 /// How many previous versions are kept.
 pub const KEEP: usize = 20;
@@ -117,10 +117,26 @@ fn read_current(path: &Path) -> Result<Option<String>, SaveError> {
 
 /// Saves `new_text` to `path` if the file's `serial_no` is still
 /// `expected_serial` (0 for a file without one, or no file) and the text
-/// passes [`check`]. The saved text's `serial_no` is one more than the
+/// passes [`crate::check_with`]. The saved text's `serial_no` is one more than the
 /// file's, unless `new_text` already has a higher one. Keeps the replaced
 /// version in the history (module documentation).
 pub fn save(path: &Path, new_text: &str, expected_serial: i32) -> Result<Saved, SaveError> {
+    save_with(
+        path,
+        new_text,
+        expected_serial,
+        &crate::SystemResolver::default(),
+    )
+}
+
+/// [`save`], checking with `resolver` (host and service names) instead of
+/// the system's.
+pub fn save_with(
+    path: &Path,
+    new_text: &str,
+    expected_serial: i32,
+    resolver: &dyn crate::Resolver,
+) -> Result<Saved, SaveError> {
     let file = path.display().to_string();
     let hist = history_dir(path);
     let lock = lock_history(path, &hist)?;
@@ -138,7 +154,7 @@ pub fn save(path: &Path, new_text: &str, expected_serial: i32) -> Result<Saved, 
         .checked_add(1)
         .ok_or_else(|| SaveError::Edit(serial_error(&file, current_serial)))?;
     let (text, serial) = crate::edit::with_serial_at_least(new_text, &file, serial)?;
-    check(&text, &file).map_err(SaveError::Invalid)?;
+    check_with(&text, &file, resolver).map_err(SaveError::Invalid)?;
     let meta = fs::metadata(path).ok();
     let previous = match &current {
         Some(old) => {
