@@ -20,7 +20,7 @@
 //!   `integer expected` (B12).
 //!
 //! Entry points: [`parse_file`], [`parse_str`], [`parse_bytes`] (and the
-//! `_with` forms taking a [`Resolver`]); [`write`] for the reverse;
+//! `_with` forms taking a [`Resolver`]); [`write()`] for the reverse;
 //! [`validate_for_pulse`], [`validate_for_fos`] and [`validate_for_lvsd`]
 //! for the post-parse checks of lvs-cf.md §10.
 //!
