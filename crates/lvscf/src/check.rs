@@ -244,6 +244,25 @@ mod tests {
     }
 
     #[test]
+    fn backup_private_is_needed_when_pulse_needs_it() {
+        let pair = "serial_no = 1\nprimary = 10.0.0.1\nbackup_active = 1\nbackup = 10.0.0.2\n\
+                    keepalive = 2\ndeadtime = 10\n";
+        let t = format!(
+            "{pair}primary_private = 10.9.0.1\n{}",
+            OK.replace("primary = 10.0.0.1\n", "")
+        );
+        let p = problems(&t);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(
+            (p[0].line, p[0].key.as_deref()),
+            (0, Some("backup_private"))
+        );
+        // primary_private equal to primary: no private heartbeat, pulse starts.
+        let t = t.replace("primary_private = 10.9.0.1", "primary_private = 10.0.0.1");
+        assert!(check_with(&t, "lvs.cf", &StaticResolver::default()).is_ok());
+    }
+
+    #[test]
     fn warnings_do_not_refuse() {
         let t = OK.replace("eth0:1", "eth0");
         let c = check_with(&t, "lvs.cf", &StaticResolver::default()).unwrap();

@@ -161,9 +161,12 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
             ),
         ));
     }
+    // As pulse decides it: private heartbeats are on when primary_private
+    // differs from primary.
     if backup_active
         && !g.private_defaulted
         && g.primary_private.is_some()
+        && g.primary_private_addr() != g.primary_addr()
         && g.backup_private.is_none()
     {
         out.push(
