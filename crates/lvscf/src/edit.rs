@@ -42,6 +42,10 @@
 //! virtual or failover block and `nat_router` (`ADDRESS DEVICE`), and
 //! `dirs` (the list items, without brackets).
 //!
+//! Blocks are found by kind and name; when two blocks of a kind share a
+//! name (the parser accepts that), the first in the file is the one
+//! edited.
+//!
 //! New lines use the line end of the line above them (so a CRLF file gets
 //! CRLF lines), at the top of the file that of its first line, LF for a
 //! file of one line without one. A file without a final line end keeps
@@ -1093,6 +1097,67 @@ mod tests {
             },
         );
         assert!(t.contains("virtual mail {\n    active = 1\n}"));
+    }
+
+    #[test]
+    fn servers_failovers_and_duplicates() {
+        let t = "service = fos\n\nfailover a {\n  active = 1\n}\n\nvirtual v {\n  port = 80\n  # first\n  server s {\n    weight = 1\n  }\n  server t {\n  }\n}\nkeepalive = 1\nkeepalive = 2\n";
+        // The server's comment goes with it; nothing else moves.
+        let d = ed(
+            t,
+            Op::DeleteBlock {
+                block: Section::server("v", "s"),
+            },
+        );
+        assert_eq!(
+            d,
+            t.replace("  # first\n  server s {\n    weight = 1\n  }\n", "")
+        );
+        // A failover block after the last failover block, with its indentation.
+        let d = ed(
+            t,
+            Op::AddBlock {
+                block: Section::failover("b"),
+                keys: vec![("start_cmd".into(), "/bin/b start".into())],
+            },
+        );
+        assert!(d.contains("failover a {\n  active = 1\n}\n\nfailover b {\n  start_cmd = \"/bin/b start\"\n}\n\nvirtual v"), "{d}");
+        // Remove takes every duplicate; Set changes the last (the one in effect).
+        let d = ed(t, Op::remove(Section::Global, "keepalive"));
+        assert!(d.ends_with("}\n"), "{d}");
+        let d = ed(t, Op::set(Section::Global, "keepalive", "3"));
+        assert!(d.ends_with("keepalive = 1\nkeepalive = 3\n"), "{d}");
+        // A server added to a virtual server without servers goes before its "}".
+        let d = ed(
+            t,
+            Op::Rename {
+                block: Section::server("v", "t"),
+                name: "u".into(),
+            },
+        );
+        assert!(d.contains("  server u {\n  }\n"));
+        let e = apply(
+            t,
+            "f",
+            &Op::AddBlock {
+                block: Section::server("w", "x"),
+                keys: vec![],
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "virtual \"w\" not in f");
+        let one = "virtual w {\n\tactive = 1\n}\n";
+        let d = ed(
+            one,
+            Op::AddBlock {
+                block: Section::server("w", "x"),
+                keys: vec![("weight".into(), "2".into())],
+            },
+        );
+        assert_eq!(
+            d,
+            "virtual w {\n\tactive = 1\n\tserver x {\n\t\tweight = 2\n\t}\n}\n"
+        );
     }
 
     #[test]
