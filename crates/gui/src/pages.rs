@@ -28,7 +28,9 @@ pub const COMMAND_KEYS: [&str; 9] = [
 /// The style sheet, inside every page.
 pub const CSS: &str = include_str!("../templates/piranha.css");
 
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 9] = [
+    ("virtual.html", include_str!("../templates/virtual.html")),
+    ("server.html", include_str!("../templates/server.html")),
     ("layout.html", include_str!("../templates/layout.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("control.html", include_str!("../templates/control.html")),
@@ -281,6 +283,143 @@ pub fn redundancy_fields(cfg: &Config) -> Vec<Field> {
     ]
 }
 
+fn zero_empty(n: impl Into<i64>) -> String {
+    let n = n.into();
+    if n == 0 { String::new() } else { n.to_string() }
+}
+
+/// VIRTUAL SERVER: every key of a virtual block but its real servers.
+/// `name` is the block's name (a change renames it).
+pub fn virtual_fields(s: &Service) -> Vec<Field> {
+    let (vip, dev) = match &s.address {
+        Some(a) => (host(&Some(a.host.clone())), a.device.clone()),
+        None => (String::new(), String::new()),
+    };
+    let schedulers: Vec<&'static str> = lvscf::Scheduler::ALL.iter().map(|x| x.as_str()).collect();
+    vec![
+        field("name", "Name", &s.name, Kind::Text),
+        field("vip", "Virtual IP address", vip, Kind::Text),
+        field("device", "Virtual IP network device", dev, Kind::Text),
+        field(
+            "vip_nmask",
+            "Virtual IP network mask",
+            mask(s.vip_nmask),
+            Kind::Text,
+        ),
+        field("port", "Application port", s.port, Kind::Text),
+        select("protocol", "Protocol", s.protocol.as_str(), &["tcp", "udp"]),
+        field("fwmark", "Firewall mark", zero_empty(s.fwmark), Kind::Text),
+        Field {
+            options: schedulers,
+            ..field(
+                "scheduler",
+                "Scheduling",
+                s.scheduler.as_str(),
+                Kind::Select,
+            )
+        },
+        field(
+            "persistent",
+            "Persistence (seconds)",
+            zero_empty(s.persistent),
+            Kind::Text,
+        ),
+        field(
+            "pmask",
+            "Persistence network mask",
+            mask(s.pmask),
+            Kind::Text,
+        ),
+        field(
+            "timeout",
+            "Service timeout (seconds)",
+            s.timeout,
+            Kind::Text,
+        ),
+        field("reentry", "Re-entry time (seconds)", s.reentry, Kind::Text),
+        check("quiesce_server", "Quiesce server", s.quiesce_server),
+        field(
+            "sorry_server",
+            "Sorry server",
+            mask(s.sorry_server),
+            Kind::Text,
+        ),
+        field("send", "Send string", opt(&s.send), Kind::Text),
+        field("expect", "Expect string", opt(&s.expect), Kind::Text),
+        check(
+            "use_regex",
+            "Treat expect string as a regular expression",
+            s.use_regex,
+        ),
+        field(
+            "send_program",
+            "Sending program",
+            opt(&s.send_program),
+            Kind::Text,
+        ),
+        field(
+            "load_monitor",
+            "Load monitoring tool",
+            opt(&s.load_monitor),
+            Kind::Text,
+        ),
+        field(
+            "client_monitor",
+            "Monitor program",
+            &s.client_monitor,
+            Kind::Text,
+        ),
+    ]
+}
+
+/// REAL SERVER: a server block.
+pub fn server_fields(r: &lvscf::RealServer) -> Vec<Field> {
+    vec![
+        field("name", "Name", &r.name, Kind::Text),
+        field(
+            "address",
+            "Address",
+            host(&Some(r.address.clone())),
+            Kind::Text,
+        ),
+        field("port", "Port", r.port, Kind::Text),
+        field("weight", "Weight", r.weight, Kind::Text),
+        check("active", "Active", r.active),
+    ]
+}
+
+/// A row of a virtual server's REAL SERVER table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerRow {
+    /// `UP` or `DOWN` (the block's `active`).
+    pub status: &'static str,
+    /// Its name.
+    pub name: String,
+    /// Its address.
+    pub address: String,
+    /// Its port.
+    pub port: u16,
+    /// Its weight.
+    pub weight: i32,
+    /// Whether it is active.
+    pub active: bool,
+}
+
+/// The real servers of `s`.
+pub fn server_rows(s: &Service) -> Vec<ServerRow> {
+    s.servers
+        .iter()
+        .map(|r| ServerRow {
+            status: if r.active { "UP" } else { "DOWN" },
+            name: r.name.clone(),
+            address: host(&Some(r.address.clone())),
+            port: r.port,
+            weight: r.weight,
+            active: r.active,
+        })
+        .collect()
+}
+
 /// A row of the VIRTUAL SERVERS table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VirtualRow {
@@ -302,6 +441,8 @@ pub struct VirtualRow {
     pub scheduler: &'static str,
     /// Real servers.
     pub servers: usize,
+    /// Whether it is active.
+    pub active: bool,
     /// The block's command keys (read-only): `(key, value)`.
     pub commands: Vec<(&'static str, String)>,
 }
@@ -336,6 +477,7 @@ fn row(s: &Service) -> VirtualRow {
         device: s.device().unwrap_or_default().to_string(),
         scheduler: s.scheduler.as_str(),
         servers: s.servers.len(),
+        active: s.active,
         commands,
     }
 }

@@ -26,33 +26,46 @@ pub fn fields(cfg: &Config, which: &str) -> Vec<Field> {
     }
 }
 
-/// The lvs.cf key of a form field.
-pub fn file_key(field: &str) -> &str {
-    match field {
-        "nat_router_ip" | "nat_router_device" => "nat_router",
-        k => k,
-    }
-}
+/// Form fields that make one lvs.cf key `ADDRESS DEVICE` together:
+/// (address field, device field, key).
+pub type Pair = (&'static str, &'static str, &'static str);
 
-/// The form field a problem with lvs.cf key `key` belongs to.
-pub fn field_of(key: &str) -> &str {
-    match key {
-        "nat_router" => "nat_router_ip",
-        k => k,
-    }
-}
+/// The pairs of the global section.
+pub const GLOBAL_PAIRS: [Pair; 1] = [("nat_router_ip", "nat_router_device", "nat_router")];
+/// The pairs of a virtual server.
+pub const VIRTUAL_PAIRS: [Pair; 1] = [("vip", "device", "address")];
 
-/// The edits the form asks for, or the fields it got wrong (field to
-/// message).
+/// The edits the form asks for on screen `which` (`global` or
+/// `redundancy`), or the fields it got wrong (field to message).
 pub fn ops(
     cfg: &Config,
     which: &str,
     form: &BTreeMap<String, String>,
 ) -> Result<Vec<Op>, BTreeMap<String, String>> {
-    let fields = fields(cfg, which);
+    ops_in(Section::Global, &fields(cfg, which), &GLOBAL_PAIRS, form)
+}
+
+/// The form field a problem with lvs.cf key `key` belongs to, with these
+/// pairs.
+pub fn field_in(key: &str, pairs: &[Pair]) -> String {
+    pairs
+        .iter()
+        .find(|p| p.2 == key)
+        .map_or(key.to_string(), |p| p.0.to_string())
+}
+
+/// The edits of `section` that `form` asks for, given the fields as the
+/// file has them now: Set or Remove of each changed editable field, and one
+/// Set of `ADDRESS DEVICE` for a changed pair.
+pub fn ops_in(
+    section: Section,
+    fields: &[Field],
+    pairs: &[Pair],
+    form: &BTreeMap<String, String>,
+) -> Result<Vec<Op>, BTreeMap<String, String>> {
     let mut errors = BTreeMap::new();
     let mut new: BTreeMap<&str, String> = BTreeMap::new();
-    for f in &fields {
+    for f in fields {
         if f.kind == Kind::Fixed || pages::COMMAND_KEYS.contains(&f.key) {
             continue;
         }
@@ -95,38 +108,27 @@ pub fn ops(
         return Err(errors);
     }
     let mut ops = Vec::new();
-    if new.contains_key("nat_router_ip") || new.contains_key("nat_router_device") {
-        let cur = |k: &str| {
-            fields
-                .iter()
-                .find(|f| f.key == k)
-                .map(|f| f.value.clone())
-                .unwrap_or_default()
-        };
-        let ip = new
-            .remove("nat_router_ip")
-            .unwrap_or_else(|| cur("nat_router_ip"));
-        let dev = new
-            .remove("nat_router_device")
-            .unwrap_or_else(|| cur("nat_router_device"));
+    let cur = |k: &str| {
+        fields
+            .iter()
+            .find(|f| f.key == k)
+            .map(|f| f.value.clone())
+            .unwrap_or_default()
+    };
+    for &(ipf, devf, key) in pairs {
+        if !new.contains_key(ipf) && !new.contains_key(devf) {
+            continue;
+        }
+        let ip = new.remove(ipf).unwrap_or_else(|| cur(ipf));
+        let dev = new.remove(devf).unwrap_or_else(|| cur(devf));
         match (ip.is_empty(), dev.is_empty()) {
-            (true, true) => ops.push(Op::remove(Section::Global, "nat_router")),
-            (false, false) => ops.push(Op::set(
-                Section::Global,
-                "nat_router",
-                format!("{ip} {dev}"),
-            )),
+            (true, true) => ops.push(Op::remove(section.clone(), key)),
+            (false, false) => ops.push(Op::set(section.clone(), key, format!("{ip} {dev}"))),
             (true, false) => {
-                errors.insert(
-                    "nat_router_ip".into(),
-                    "the NAT router needs an address".into(),
-                );
+                errors.insert(ipf.into(), "an address is needed with the device".into());
             }
             (false, true) => {
-                errors.insert(
-                    "nat_router_device".into(),
-                    "the NAT router needs a device".into(),
-                );
+                errors.insert(devf.into(), "a device is needed with the address".into());
             }
         }
     }
@@ -134,39 +136,125 @@ pub fn ops(
         return Err(errors);
     }
     for (k, v) in new {
-        let key = file_key(k);
         if v.is_empty() {
-            ops.push(Op::remove(Section::Global, key));
+            ops.push(Op::remove(section.clone(), k));
         } else {
-            ops.push(Op::set(Section::Global, key, v));
+            ops.push(Op::set(section.clone(), k, v));
         }
     }
     Ok(ops)
 }
 
-fn commands(cfg: &Config) -> Vec<Option<String>> {
+/// Why `name` cannot name a block, if it cannot.
+pub fn bad_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("a name is needed")
+    } else if name
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "{}\"'#=\\".contains(c))
+    {
+        Some("a name is one word without quotes, braces, '#' or '='")
+    } else {
+        None
+    }
+}
+
+fn rename(
+    ops: &mut Vec<Op>,
+    block: Section,
+    old: &str,
+    form: &BTreeMap<String, String>,
+) -> Result<(), BTreeMap<String, String>> {
+    let Some(n) = form.get("name").map(|n| n.trim()) else {
+        return Ok(());
+    };
+    if n == old {
+        return Ok(());
+    }
+    if let Some(e) = bad_name(n) {
+        return Err(BTreeMap::from([("name".to_string(), e.to_string())]));
+    }
+    ops.push(Op::Rename {
+        block,
+        name: n.to_string(),
+    });
+    Ok(())
+}
+
+/// The edits a VIRTUAL SERVER form asks for (a new name last).
+pub fn virtual_ops(
+    s: &lvscf::Service,
+    form: &BTreeMap<String, String>,
+) -> Result<Vec<Op>, BTreeMap<String, String>> {
+    let fields: Vec<Field> = pages::virtual_fields(s)
+        .into_iter()
+        .filter(|f| f.key != "name")
+        .collect();
+    let section = Section::Virtual(s.name.clone());
+    let mut ops = ops_in(section.clone(), &fields, &VIRTUAL_PAIRS, form)?;
+    rename(&mut ops, section, &s.name, form)?;
+    Ok(ops)
+}
+
+/// The edits a REAL SERVER form of virtual server `v` asks for.
+pub fn server_ops(
+    v: &str,
+    r: &lvscf::RealServer,
+    form: &BTreeMap<String, String>,
+) -> Result<Vec<Op>, BTreeMap<String, String>> {
+    let fields: Vec<Field> = pages::server_fields(r)
+        .into_iter()
+        .filter(|f| f.key != "name")
+        .collect();
+    let section = Section::Server(v.to_string(), r.name.clone());
+    let mut ops = ops_in(section.clone(), &fields, &[], form)?;
+    rename(&mut ops, section, &r.name, form)?;
+    Ok(ops)
+}
+
+fn global_commands(cfg: &Config) -> [Option<String>; 4] {
     let g = &cfg.global;
-    let mut v = vec![
+    [
         g.active_cmd.clone(),
         g.inactive_cmd.clone(),
         Some(g.ipvsadm.clone()),
         Some(g.rsh_command.clone()),
-    ];
-    for s in cfg.virtuals.iter().chain(&cfg.failovers) {
-        v.extend([
-            s.send_program.clone(),
-            s.load_monitor.clone(),
-            Some(s.client_monitor.clone()),
-            s.start_cmd.clone(),
-            s.stop_cmd.clone(),
-        ]);
-    }
-    v
+    ]
 }
 
-/// Whether every command key has the same value in both.
+fn block_commands(s: &lvscf::Service) -> [Option<String>; 5] {
+    [
+        s.send_program.clone(),
+        s.load_monitor.clone(),
+        Some(s.client_monitor.clone()),
+        s.start_cmd.clone(),
+        s.stop_cmd.clone(),
+    ]
+}
+
+/// Whether the command keys are as they were: the global ones equal; a
+/// block of the same kind and name has the same ones; a new block has the
+/// defaults, or those of an old block that is gone (a rename).
 pub fn commands_unchanged(old: &Config, new: &Config) -> bool {
-    commands(old) == commands(new)
+    if global_commands(old) != global_commands(new) {
+        return false;
+    }
+    let olds: Vec<&lvscf::Service> = old.virtuals.iter().chain(&old.failovers).collect();
+    let news: Vec<&lvscf::Service> = new.virtuals.iter().chain(&new.failovers).collect();
+    news.iter().all(|n| {
+        let mine = block_commands(n);
+        match olds.iter().find(|o| o.kind == n.kind && o.name == n.name) {
+            Some(o) => block_commands(o) == mine,
+            None => {
+                mine == block_commands(&lvscf::Service::new(n.name.clone(), n.kind))
+                    || olds.iter().any(|o| {
+                        o.kind == n.kind
+                            && !news.iter().any(|m| m.kind == o.kind && m.name == o.name)
+                            && block_commands(o) == mine
+                    })
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -258,5 +346,11 @@ mod tests {
         assert!(commands_unchanged(&a, &b));
         b.global.active_cmd = Some("/bin/sh".into());
         assert!(!commands_unchanged(&a, &b));
+        let mut c = a.clone();
+        c.virtuals
+            .push(lvscf::Service::new("new", lvscf::BlockKind::Virtual));
+        assert!(commands_unchanged(&a, &c), "a new block with defaults");
+        c.virtuals[0].send_program = Some("/bin/sh".into());
+        assert!(!commands_unchanged(&a, &c), "a new block with a command");
     }
 }

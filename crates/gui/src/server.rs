@@ -480,14 +480,10 @@ async fn settings_page(
         Err(e) => return message(StatusCode::OK, &id.csrf, "lvs.cf cannot be read", &e),
     };
     let q = parse_form(query.unwrap_or("").as_bytes());
-    let mut st = FormState::default();
-    if let Some(n) = q.get("saved") {
-        st.message = Some(format!(
-            "Saved: lvs.cf now has serial_no {n}. Reload pulse (systemctl reload pulse) to put it in force, and copy the file to the backup router."
-        ));
-    } else if q.contains_key("unchanged") {
-        st.message = Some("Nothing changed.".to_string());
-    }
+    let st = FormState {
+        message: saved_message(&q),
+        ..FormState::default()
+    };
     settings_render(StatusCode::OK, id, which, &cfg, st)
 }
 
@@ -518,14 +514,18 @@ fn refused(
     }
 }
 
-fn problems_state(problems: &[lvscf::Problem], fields: &[pages::Field]) -> FormState {
+fn problems_state(
+    problems: &[lvscf::Problem],
+    fields: &[pages::Field],
+    pairs: &[save::Pair],
+) -> FormState {
     let mut st = FormState::default();
     let mut general = Vec::new();
     for p in problems
         .iter()
         .filter(|p| p.severity == lvscf::Severity::Error)
     {
-        match p.key.as_deref().map(save::field_of) {
+        match p.key.as_deref().map(|k| save::field_in(k, pairs)) {
             Some(k) if fields.iter().any(|f| f.key == k) => {
                 st.errors
                     .entry(k.to_string())
@@ -544,7 +544,7 @@ fn problems_state(problems: &[lvscf::Problem], fields: &[pages::Field]) -> FormS
 }
 
 /// Reads lvs.cf, applies the form, checks and saves (blocking).
-fn save_blocking(path: &std::path::Path, which: &str, form: &BTreeMap<String, String>) -> Outcome {
+fn save_blocking(path: &std::path::Path, spec: &Spec, form: &BTreeMap<String, String>) -> Outcome {
     let file = path.display().to_string();
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -561,11 +561,15 @@ fn save_blocking(path: &std::path::Path, which: &str, form: &BTreeMap<String, St
     else {
         return Outcome::Failed("the form has no serial_no: reload it".to_string());
     };
-    let ops = match save::ops(&old, which, form) {
+    let ops = match spec.ops(&old, form) {
         Ok(o) => o,
-        Err(errors) => {
+        Err(mut errors) => {
+            let general = errors.remove("");
             let st = FormState {
-                error: Some("Not saved; lvs.cf is unchanged: see the fields marked.".into()),
+                error: Some(match general {
+                    Some(g) => format!("Not saved; lvs.cf is unchanged: {g}"),
+                    None => "Not saved; lvs.cf is unchanged: see the fields marked.".into(),
+                }),
                 errors,
                 ..FormState::default()
             };
@@ -613,7 +617,7 @@ fn save_blocking(path: &std::path::Path, which: &str, form: &BTreeMap<String, St
             }
         }
         Err(problems) => {
-            let st = problems_state(&problems, &save::fields(&old, which));
+            let st = problems_state(&problems, &spec.fields(&old), spec.pairs());
             return refused(old, StatusCode::UNPROCESSABLE_ENTITY, form, st);
         }
     }
@@ -625,24 +629,118 @@ fn save_blocking(path: &std::path::Path, which: &str, form: &BTreeMap<String, St
             ..
         }) => conflict(&current, &new_text, current_serial, old),
         Err(lvscf::store::SaveError::Invalid(problems)) => {
-            let st = problems_state(&problems, &save::fields(&old, which));
+            let st = problems_state(&problems, &spec.fields(&old), spec.pairs());
             refused(old, StatusCode::UNPROCESSABLE_ENTITY, form, st)
         }
         Err(e) => Outcome::Failed(format!("Not saved: {e}")),
     }
 }
 
-async fn save_settings(
+/// What a save is made of.
+#[derive(Debug, Clone)]
+enum Spec {
+    /// GLOBAL SETTINGS (`global`) or REDUNDANCY (`redundancy`).
+    Settings(String),
+    /// The form of a virtual server.
+    Virtual(String),
+    /// The form of real server (virtual, name).
+    Server(String, String),
+    /// Fixed edits (the list buttons).
+    Ops(Vec<lvscf::Op>),
+}
+
+fn find_virtual<'a>(cfg: &'a lvscf::Config, name: &str) -> Option<&'a lvscf::Service> {
+    cfg.virtuals.iter().find(|v| v.name == name)
+}
+
+fn find_server<'a>(cfg: &'a lvscf::Config, v: &str, name: &str) -> Option<&'a lvscf::RealServer> {
+    find_virtual(cfg, v)?
+        .servers
+        .iter()
+        .find(|s| s.name == name)
+}
+
+fn gone(what: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([(String::new(), format!("{what} is no longer in lvs.cf"))])
+}
+
+impl Spec {
+    fn ops(
+        &self,
+        cfg: &lvscf::Config,
+        form: &BTreeMap<String, String>,
+    ) -> Result<Vec<lvscf::Op>, BTreeMap<String, String>> {
+        match self {
+            Spec::Settings(w) => save::ops(cfg, w, form),
+            Spec::Virtual(n) => match find_virtual(cfg, n) {
+                Some(s) => save::virtual_ops(s, form),
+                None => Err(gone(&format!("virtual server {n}"))),
+            },
+            Spec::Server(v, n) => match find_server(cfg, v, n) {
+                Some(r) => save::server_ops(v, r, form),
+                None => Err(gone(&format!("real server {n} of {v}"))),
+            },
+            Spec::Ops(o) => Ok(o.clone()),
+        }
+    }
+
+    fn fields(&self, cfg: &lvscf::Config) -> Vec<pages::Field> {
+        match self {
+            Spec::Settings(w) => save::fields(cfg, w),
+            Spec::Virtual(n) => find_virtual(cfg, n).map_or(Vec::new(), pages::virtual_fields),
+            Spec::Server(v, n) => find_server(cfg, v, n).map_or(Vec::new(), pages::server_fields),
+            Spec::Ops(_) => Vec::new(),
+        }
+    }
+
+    fn pairs(&self) -> &'static [save::Pair] {
+        match self {
+            Spec::Settings(_) => &save::GLOBAL_PAIRS,
+            Spec::Virtual(_) => &save::VIRTUAL_PAIRS,
+            _ => &[],
+        }
+    }
+}
+
+/// Which page a save came from (shown again when it is refused).
+#[derive(Debug, Clone)]
+enum View {
+    Settings(String),
+    VirtualList,
+    Virtual(String),
+    Server(String, String),
+}
+
+fn q(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn save_and_answer(
     state: &Arc<State>,
     id: &Identity,
-    which: &str,
+    spec: Spec,
+    view: View,
     form: BTreeMap<String, String>,
 ) -> Response<Body> {
     let path = state.configfile.clone();
-    let w = which.to_string();
-    let outcome = match tokio::task::spawn_blocking(move || save_blocking(&path, &w, &form)).await {
+    let new_name = form.get("name").map(|n| n.trim().to_string());
+    let sp = spec.clone();
+    let outcome = match tokio::task::spawn_blocking(move || save_blocking(&path, &sp, &form)).await
+    {
         Ok(o) => o,
         Err(e) => Outcome::Failed(e.to_string()),
+    };
+    let back = |extra: &str| match &view {
+        View::Settings(w) => format!("/{w}?{extra}"),
+        View::VirtualList => format!("/virtual?{extra}"),
+        View::Virtual(n) => {
+            let n = match &spec {
+                Spec::Virtual(_) => new_name.clone().unwrap_or_else(|| n.clone()),
+                _ => n.clone(),
+            };
+            format!("/virtual/edit?name={}&{extra}", q(&n))
+        }
+        View::Server(v, _) => format!("/virtual/edit?name={}&{extra}", q(v)),
     };
     match outcome {
         Outcome::Saved(serial) => {
@@ -650,24 +748,276 @@ async fn save_settings(
                 "{} saved from the web tool: serial_no {serial}",
                 state.configfile.display()
             );
-            redirect(&format!("/{which}?saved={serial}"))
+            redirect(&back(&format!("saved={serial}")))
         }
-        Outcome::Unchanged => redirect(&format!("/{which}?unchanged=1")),
-        Outcome::Refused { cfg, status, st } => settings_render(status, id, which, &cfg, st),
+        Outcome::Unchanged => redirect(&back("unchanged=1")),
+        Outcome::Refused { cfg, status, st } => match &view {
+            View::Settings(w) => settings_render(status, id, w, &cfg, st),
+            View::VirtualList => virtuals_render(status, id, &cfg, st),
+            View::Virtual(n) => virtual_render(status, id, &cfg, n, st),
+            View::Server(v, n) => server_render(status, id, &cfg, v, n, st),
+        },
         Outcome::Failed(e) => message(StatusCode::INTERNAL_SERVER_ERROR, &id.csrf, "Not saved", &e),
     }
 }
 
-async fn virtuals_page(state: &Arc<State>, id: &Identity) -> Response<Body> {
-    let (rows, error) = match load_config(state).await {
-        Ok(c) => (pages::virtual_rows(&c), None),
-        Err(e) => (Vec::new(), Some(e)),
+fn saved_message(qs: &BTreeMap<String, String>) -> Option<String> {
+    if let Some(n) = qs.get("saved") {
+        Some(format!(
+            "Saved: lvs.cf now has serial_no {n}. Reload pulse (systemctl reload pulse) to put it in force, and copy the file to the backup router."
+        ))
+    } else if qs.contains_key("unchanged") {
+        Some("Nothing changed.".to_string())
+    } else {
+        None
+    }
+}
+
+fn virtuals_render(
+    status: StatusCode,
+    id: &Identity,
+    cfg: &lvscf::Config,
+    st: FormState,
+) -> Response<Body> {
+    page(
+        status,
+        "virtuals.html",
+        context! {
+            css => CSS, csrf => &id.csrf, page => "virtual", rows => pages::virtual_rows(cfg),
+            serial_no => cfg.global.serial_no, message => st.message, error => st.error,
+            diff => st.diff, values => st.values,
+        },
+    )
+}
+
+async fn virtuals_page(state: &Arc<State>, id: &Identity, query: Option<&str>) -> Response<Body> {
+    let cfg = match load_config(state).await {
+        Ok(c) => c,
+        Err(e) => return message(StatusCode::OK, &id.csrf, "lvs.cf cannot be read", &e),
+    };
+    let qs = parse_form(query.unwrap_or("").as_bytes());
+    let st = FormState {
+        message: saved_message(&qs),
+        ..FormState::default()
+    };
+    virtuals_render(StatusCode::OK, id, &cfg, st)
+}
+
+fn overlay(mut fields: Vec<pages::Field>, values: &BTreeMap<String, String>) -> Vec<pages::Field> {
+    for f in &mut fields {
+        if f.kind != pages::Kind::Fixed
+            && let Some(v) = values.get(f.key)
+        {
+            f.value = if f.kind == pages::Kind::Check && v == "0" {
+                String::new()
+            } else {
+                v.clone()
+            };
+        }
+    }
+    fields
+}
+
+fn virtual_render(
+    status: StatusCode,
+    id: &Identity,
+    cfg: &lvscf::Config,
+    name: &str,
+    st: FormState,
+) -> Response<Body> {
+    let Some(s) = find_virtual(cfg, name) else {
+        return message(
+            StatusCode::NOT_FOUND,
+            &id.csrf,
+            "VIRTUAL SERVER",
+            &format!("There is no virtual server {name} in lvs.cf."),
+        );
     };
     page(
-        StatusCode::OK,
-        "virtuals.html",
-        context! { css => CSS, csrf => &id.csrf, page => "virtual", rows, error },
+        status,
+        "virtual.html",
+        context! {
+            css => CSS, csrf => &id.csrf, page => "virtual", name,
+            fields => overlay(pages::virtual_fields(s), &st.values),
+            servers => pages::server_rows(s), serial_no => cfg.global.serial_no,
+            message => st.message, error => st.error, errors => st.errors, diff => st.diff,
+        },
     )
+}
+
+fn server_render(
+    status: StatusCode,
+    id: &Identity,
+    cfg: &lvscf::Config,
+    v: &str,
+    name: &str,
+    st: FormState,
+) -> Response<Body> {
+    let Some(r) = find_server(cfg, v, name) else {
+        return message(
+            StatusCode::NOT_FOUND,
+            &id.csrf,
+            "REAL SERVER",
+            &format!("There is no real server {name} of virtual server {v} in lvs.cf."),
+        );
+    };
+    page(
+        status,
+        "server.html",
+        context! {
+            css => CSS, csrf => &id.csrf, page => "virtual", virtual => v, name,
+            fields => overlay(pages::server_fields(r), &st.values),
+            serial_no => cfg.global.serial_no,
+            message => st.message, error => st.error, errors => st.errors, diff => st.diff,
+        },
+    )
+}
+
+async fn edit_page(
+    state: &Arc<State>,
+    id: &Identity,
+    path: &str,
+    query: Option<&str>,
+) -> Response<Body> {
+    let cfg = match load_config(state).await {
+        Ok(c) => c,
+        Err(e) => return message(StatusCode::OK, &id.csrf, "lvs.cf cannot be read", &e),
+    };
+    let qs = parse_form(query.unwrap_or("").as_bytes());
+    let st = FormState {
+        message: saved_message(&qs),
+        ..FormState::default()
+    };
+    let name = qs.get("name").map_or("", |s| s.as_str());
+    if path == "/virtual/edit" {
+        virtual_render(StatusCode::OK, id, &cfg, name, st)
+    } else {
+        let v = qs.get("virtual").map_or("", |s| s.as_str());
+        server_render(StatusCode::OK, id, &cfg, v, name, st)
+    }
+}
+
+/// The POSTs that change lvs.cf.
+async fn change(
+    state: &Arc<State>,
+    id: &Identity,
+    path: &str,
+    form: BTreeMap<String, String>,
+) -> Option<Response<Body>> {
+    use lvscf::{Op, Section};
+    let get = |k: &str| {
+        form.get(k)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let name = get("name");
+    let v = get("virtual");
+    let on = get("active") == "1";
+    let (spec, view) = match path {
+        "/global" => (
+            Spec::Settings("global".into()),
+            View::Settings("global".into()),
+        ),
+        "/redundancy" => (
+            Spec::Settings("redundancy".into()),
+            View::Settings("redundancy".into()),
+        ),
+        "/virtual/add" => {
+            if let Some(e) = save::bad_name(&name) {
+                let cfg = load_config(state).await.ok()?;
+                let st = FormState {
+                    error: Some(format!("Not added: {e}.")),
+                    values: form.clone(),
+                    ..FormState::default()
+                };
+                return Some(virtuals_render(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    id,
+                    &cfg,
+                    st,
+                ));
+            }
+            let mut keys = vec![("active".to_string(), "0".to_string())];
+            let (vip, dev, port) = (get("vip"), get("device"), get("port"));
+            if !vip.is_empty() || !dev.is_empty() {
+                keys.push(("address".into(), format!("{vip} {dev}").trim().to_string()));
+            }
+            if !port.is_empty() {
+                keys.push(("port".into(), port));
+            }
+            (
+                Spec::Ops(vec![Op::AddBlock {
+                    block: Section::Virtual(name.clone()),
+                    keys,
+                }]),
+                View::VirtualList,
+            )
+        }
+        "/virtual/delete" => (
+            Spec::Ops(vec![Op::DeleteBlock {
+                block: Section::Virtual(name),
+            }]),
+            View::VirtualList,
+        ),
+        "/virtual/activate" => (
+            Spec::Ops(vec![Op::SetActive {
+                block: Section::Virtual(name),
+                active: on,
+            }]),
+            View::VirtualList,
+        ),
+        "/virtual/edit" => (Spec::Virtual(v.clone()), View::Virtual(v)),
+        "/server/add" => {
+            if let Some(e) = save::bad_name(&name) {
+                let cfg = load_config(state).await.ok()?;
+                let st = FormState {
+                    error: Some(format!("Not added: {e}.")),
+                    ..FormState::default()
+                };
+                return Some(virtual_render(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    id,
+                    &cfg,
+                    &v,
+                    st,
+                ));
+            }
+            let mut keys = Vec::new();
+            for k in ["address", "port", "weight"] {
+                let val = get(k);
+                if !val.is_empty() {
+                    keys.push((k.to_string(), val));
+                }
+            }
+            keys.push(("active".into(), if on { "1" } else { "0" }.into()));
+            (
+                Spec::Ops(vec![Op::AddBlock {
+                    block: Section::Server(v.clone(), name),
+                    keys,
+                }]),
+                View::Virtual(v),
+            )
+        }
+        "/server/delete" => (
+            Spec::Ops(vec![Op::DeleteBlock {
+                block: Section::Server(v.clone(), name),
+            }]),
+            View::Virtual(v),
+        ),
+        "/server/activate" => (
+            Spec::Ops(vec![Op::SetActive {
+                block: Section::Server(v.clone(), name),
+                active: on,
+            }]),
+            View::Virtual(v),
+        ),
+        "/server/edit" => {
+            let s = get("server");
+            (Spec::Server(v.clone(), s.clone()), View::Server(v, s))
+        }
+        _ => return None,
+    };
+    Some(save_and_answer(state, id, spec, view, form).await)
 }
 
 async fn control_page(state: &Arc<State>, id: &Identity) -> Response<Body> {
@@ -730,9 +1080,10 @@ async fn post(req: Request<Incoming>, state: &Arc<State>, id: Identity) -> Respo
             set_cookie(&mut r, state.tls, SESSION_COOKIE, "", "/", Some(0));
             r
         }
-        "/global" => save_settings(state, &id, "global", form).await,
-        "/redundancy" => save_settings(state, &id, "redundancy", form).await,
-        _ => text(StatusCode::NOT_FOUND, "Not found\n"),
+        p => match change(state, &id, p, form).await {
+            Some(r) => r,
+            None => text(StatusCode::NOT_FOUND, "Not found\n"),
+        },
     }
 }
 
@@ -772,7 +1123,10 @@ async fn route(req: Request<Incoming>, peer: SocketAddr, state: Arc<State>) -> R
             "/control" => control_page(&state, &id).await,
             "/global" => settings_page(&state, &id, "global", req.uri().query()).await,
             "/redundancy" => settings_page(&state, &id, "redundancy", req.uri().query()).await,
-            "/virtual" => virtuals_page(&state, &id).await,
+            "/virtual" => virtuals_page(&state, &id, req.uri().query()).await,
+            p @ ("/virtual/edit" | "/server/edit") => {
+                edit_page(&state, &id, p, req.uri().query()).await
+            }
             _ => text(StatusCode::NOT_FOUND, "Not found\n"),
         },
         Method::POST => post(req, &state, id).await,

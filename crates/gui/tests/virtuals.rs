@@ -1,0 +1,184 @@
+//! VIRTUAL SERVERS, VIRTUAL SERVER and REAL SERVER: add, edit, (de)activate
+//! and delete through lvscf, against the real piranha_gui.
+
+mod common;
+
+use common::{Gui, Req, Resp};
+
+fn cf(gui: &Gui) -> String {
+    std::fs::read_to_string(gui.path("lvs.cf")).unwrap()
+}
+
+fn serial(gui: &Gui) -> String {
+    lvscf::store::serial_of(&cf(gui)).unwrap().to_string()
+}
+
+fn post(gui: &Gui, path: &str, form: &[(&str, &str)]) -> Resp {
+    let csrf = gui.req(Req::get("/virtual").auth()).hidden("csrf").unwrap();
+    let s = serial(gui);
+    let mut all = vec![("csrf", csrf.as_str()), ("serial_no", s.as_str())];
+    all.extend_from_slice(form);
+    gui.req(Req::post(path, &all).auth())
+}
+
+fn check_passes(gui: &Gui) {
+    let text = cf(gui);
+    if let Err(p) = lvscf::check(&text, "lvs.cf") {
+        panic!("lvscf check refuses:\n{p:?}\n{text}");
+    }
+}
+
+#[test]
+fn add_a_virtual_server_with_two_real_servers_then_activate_it() {
+    let gui = Gui::start(&[]);
+    let r = post(
+        &gui,
+        "/virtual/add",
+        &[
+            ("name", "www"),
+            ("vip", "10.0.0.101"),
+            ("device", "eth0:2"),
+            ("port", "443"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(cf(&gui).contains("virtual www {"), "{}", cf(&gui));
+    check_passes(&gui);
+    for (n, a) in [("a", "192.168.1.21"), ("b", "192.168.1.22")] {
+        let r = post(
+            &gui,
+            "/server/add",
+            &[
+                ("virtual", "www"),
+                ("name", n),
+                ("address", a),
+                ("weight", "2"),
+                ("active", "0"),
+                ("active", "1"),
+            ],
+        );
+        assert_eq!(r.status, 303, "{r:?}");
+        assert!(
+            r.header("location")
+                .unwrap()
+                .starts_with("/virtual/edit?name=www&saved=")
+        );
+    }
+    let r = post(
+        &gui,
+        "/virtual/activate",
+        &[("name", "www"), ("active", "1")],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    check_passes(&gui);
+    let c = lvscf::parse_str(&cf(&gui), "lvs.cf").unwrap().config;
+    let www = c.virtuals.iter().find(|v| v.name == "www").unwrap();
+    assert!(www.active);
+    assert_eq!(www.port, 443);
+    assert_eq!(www.servers.len(), 2);
+    assert!(www.servers.iter().all(|s| s.active && s.weight == 2));
+    // everything that was there is still there, byte for byte
+    let old = common::LVS_CF.replace("serial_no = 3", "");
+    let now = cf(&gui);
+    let now_without_serial: String = now
+        .lines()
+        .filter(|l| !l.starts_with("serial_no"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        now_without_serial.starts_with(old.trim_start_matches('\n')),
+        "{now}"
+    );
+    let page = gui.req(Req::get("/virtual/edit?name=www").auth());
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(page.body.contains("192.168.1.22"), "{}", page.body);
+}
+
+#[test]
+fn edit_a_virtual_server_and_a_weight_with_field_errors() {
+    let gui = Gui::start(&[]);
+    let name = "<script>alert(1)</script>";
+    let before = cf(&gui);
+    // a bad port is shown at its field, the file stays
+    let r = post(
+        &gui,
+        "/virtual/edit",
+        &[("virtual", name), ("port", "70000")],
+    );
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(r.body.contains("id=\"err_port\""), "{}", r.body);
+    assert_eq!(cf(&gui), before);
+    // an empty name
+    let r = post(&gui, "/virtual/edit", &[("virtual", name), ("name", "")]);
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(r.body.contains("id=\"err_name\""), "{}", r.body);
+    // a command key is not taken from the form
+    let r = post(
+        &gui,
+        "/virtual/edit",
+        &[
+            ("virtual", name),
+            ("scheduler", "rr"),
+            ("send_program", "/bin/sh -c id"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    let now = cf(&gui);
+    assert!(now.contains("scheduler = rr"), "{now}");
+    assert!(!now.contains("send_program"), "{now}");
+    // a weight
+    let r = post(
+        &gui,
+        "/server/edit",
+        &[("virtual", name), ("server", "web1"), ("weight", "5")],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(cf(&gui).contains("weight = 5"), "{}", cf(&gui));
+    let r = post(
+        &gui,
+        "/server/edit",
+        &[
+            ("virtual", name),
+            ("server", "web1"),
+            ("address", "10.1.2.300"),
+        ],
+    );
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(r.body.contains("id=\"err_address\""), "{}", r.body);
+    check_passes(&gui);
+    // the page shows the name as text
+    let page = gui.req(Req::get("/virtual/edit?name=%3Cscript%3Ealert(1)%3C%2Fscript%3E").auth());
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(!page.body.contains("<script>"), "{}", page.body);
+}
+
+#[test]
+fn delete_and_deactivate_keep_the_rest() {
+    let gui = Gui::start(&[]);
+    let name = "<script>alert(1)</script>";
+    let r = post(
+        &gui,
+        "/server/activate",
+        &[("virtual", name), ("name", "web1"), ("active", "0")],
+    );
+    // pulse would refuse a file whose only virtual server has no active real server?
+    assert!(matches!(r.status, 303 | 422), "{r:?}");
+    let r = post(
+        &gui,
+        "/virtual/add",
+        &[
+            ("name", "spare"),
+            ("vip", "10.0.0.102"),
+            ("device", "eth0:3"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    let r = post(&gui, "/virtual/delete", &[("name", "spare")]);
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(!cf(&gui).contains("spare"));
+    let r = post(&gui, "/virtual/delete", &[("name", "nonexistent")]);
+    assert_eq!(r.status, 422, "{r:?}");
+    let r = post(&gui, "/virtual/add", &[("name", "two words")]);
+    assert_eq!(r.status, 422, "{r:?}");
+    check_passes(&gui);
+}
