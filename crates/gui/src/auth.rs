@@ -67,6 +67,11 @@ impl Passwords {
         }
     }
 
+    /// The file.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     /// `piranha`'s hash as the file holds it now (`None`: no file, no such
     /// user). Re-read when the file changed; a change forgets verified
     /// passwords.

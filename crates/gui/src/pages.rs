@@ -28,7 +28,8 @@ pub const COMMAND_KEYS: [&str; 9] = [
 /// The style sheet, inside every page.
 pub const CSS: &str = include_str!("../templates/piranha.css");
 
-const TEMPLATES: [(&str, &str); 9] = [
+const TEMPLATES: [(&str, &str); 10] = [
+    ("password.html", include_str!("../templates/password.html")),
     ("virtual.html", include_str!("../templates/virtual.html")),
     ("server.html", include_str!("../templates/server.html")),
     ("layout.html", include_str!("../templates/layout.html")),

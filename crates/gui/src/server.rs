@@ -1055,7 +1055,87 @@ async fn control_page(state: &Arc<State>, id: &Identity) -> Response<Body> {
     )
 }
 
-async fn post(req: Request<Incoming>, state: &Arc<State>, id: Identity) -> Response<Body> {
+fn password_page(
+    status: StatusCode,
+    id: &Identity,
+    query: Option<&str>,
+    error: Option<&str>,
+) -> Response<Body> {
+    let qs = parse_form(query.unwrap_or("").as_bytes());
+    let message = qs
+        .contains_key("changed")
+        .then_some("The password was changed.");
+    page(
+        status,
+        "password.html",
+        context! { css => CSS, csrf => &id.csrf, page => "control", message, error },
+    )
+}
+
+/// CHANGE PASSWORD: needs the current password (counted as a failed login
+/// when wrong); the new one is stored as bcrypt, which ends every session
+/// but this browser's, which gets a new one.
+async fn password_change(
+    state: &Arc<State>,
+    id: &Identity,
+    ip: IpAddr,
+    form: BTreeMap<String, String>,
+) -> Response<Body> {
+    if state.failures.blocked(ip) {
+        return too_many();
+    }
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let (current, new, again) = (get("current"), get("new"), get("again"));
+    let refuse = |msg: &str| password_page(StatusCode::UNPROCESSABLE_ENTITY, id, None, Some(msg));
+    if new.is_empty() {
+        return refuse("The new password is empty; nothing changed.");
+    }
+    if new.len() > 72 {
+        return refuse(
+            "The new password is longer than 72 bytes (bcrypt's limit); nothing changed.",
+        );
+    }
+    if new != again {
+        return refuse("The two new passwords differ; nothing changed.");
+    }
+    if !check_password(state, passwd::USER, &current).await {
+        let n = state.failures.fail(ip);
+        log_failure(ip, passwd::USER, "change password", n);
+        return password_page(
+            StatusCode::FORBIDDEN,
+            id,
+            None,
+            Some("The current password is wrong; nothing changed."),
+        );
+    }
+    let path = state.passwords.path().to_path_buf();
+    let stored = tokio::task::spawn_blocking(move || {
+        let hash = passwd::hash(&new)?;
+        passwd::store(&path, passwd::USER, &hash)
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    if let Err(e) = stored {
+        return refuse(&format!("Not changed: {e}"));
+    }
+    tracing::info!("password of user {} changed from {ip}", passwd::USER);
+    let mut r = redirect("/password?changed=1");
+    if let Some(old) = &id.session {
+        state.sessions.remove(old);
+        if let Some(hash) = state.passwords.current_hash() {
+            let (sid, _) = state.sessions.create(&hash);
+            set_cookie(&mut r, state.tls, SESSION_COOKIE, &sid, "/", None);
+        }
+    }
+    r
+}
+
+async fn post(
+    req: Request<Incoming>,
+    state: &Arc<State>,
+    id: Identity,
+    ip: IpAddr,
+) -> Response<Body> {
     if !same_origin(req.headers()) {
         return text(StatusCode::FORBIDDEN, "Cross-site request refused\n");
     }
@@ -1080,6 +1160,7 @@ async fn post(req: Request<Incoming>, state: &Arc<State>, id: Identity) -> Respo
             set_cookie(&mut r, state.tls, SESSION_COOKIE, "", "/", Some(0));
             r
         }
+        "/password" => password_change(state, &id, ip, form).await,
         p => match change(state, &id, p, form).await {
             Some(r) => r,
             None => text(StatusCode::NOT_FOUND, "Not found\n"),
@@ -1121,6 +1202,7 @@ async fn route(req: Request<Incoming>, peer: SocketAddr, state: Arc<State>) -> R
         Method::GET | Method::HEAD => match req.uri().path() {
             "/" => redirect("/control"),
             "/control" => control_page(&state, &id).await,
+            "/password" => password_page(StatusCode::OK, &id, req.uri().query(), None),
             "/global" => settings_page(&state, &id, "global", req.uri().query()).await,
             "/redundancy" => settings_page(&state, &id, "redundancy", req.uri().query()).await,
             "/virtual" => virtuals_page(&state, &id, req.uri().query()).await,
@@ -1129,7 +1211,7 @@ async fn route(req: Request<Incoming>, peer: SocketAddr, state: Arc<State>) -> R
             }
             _ => text(StatusCode::NOT_FOUND, "Not found\n"),
         },
-        Method::POST => post(req, &state, id).await,
+        Method::POST => post(req, &state, id, ip).await,
         _ => method_not_allowed(),
     }
 }

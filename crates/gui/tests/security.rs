@@ -7,8 +7,14 @@ mod common;
 
 use common::{Gui, PASSWORD, Req, bytes, eventually, login};
 
-const PATHS: [&str; 9] = [
+const PATHS: [&str; 15] = [
     "/",
+    "/password",
+    "/virtual/edit?name=x",
+    "/virtual/add",
+    "/virtual/delete",
+    "/server/edit?virtual=x&name=y",
+    "/server/add",
     "/control",
     "/global",
     "/redundancy",

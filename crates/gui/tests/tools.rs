@@ -180,3 +180,57 @@ fn control_monitoring_shows_pulse_and_the_ipvs_table() {
         r.body
     );
 }
+
+#[test]
+fn change_password_in_the_browser() {
+    let gui = Gui::start(&[]);
+    let before = std::fs::read(gui.path("piranha.passwd")).unwrap();
+    let (cookie, _) = common::login(&gui);
+    let page = gui.req(Req::get("/password").cookie(&cookie));
+    assert_eq!(page.status, 200, "{page:?}");
+    let csrf = page.hidden("csrf").unwrap();
+    let post = |form: &[(&str, &str)]| {
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(form);
+        gui.req(Req::post("/password", &all).cookie(&cookie))
+    };
+    let r = post(&[("current", "wrong"), ("new", "n3w"), ("again", "n3w")]);
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = post(&[
+        ("current", common::PASSWORD),
+        ("new", "n3w"),
+        ("again", "n3x"),
+    ]);
+    assert_eq!(r.status, 422, "{r:?}");
+    let r = post(&[("current", common::PASSWORD), ("new", ""), ("again", "")]);
+    assert_eq!(r.status, 422, "{r:?}");
+    assert_eq!(std::fs::read(gui.path("piranha.passwd")).unwrap(), before);
+    // without the token: refused
+    let r = gui.req(
+        Req::post(
+            "/password",
+            &[("current", common::PASSWORD), ("new", "x"), ("again", "x")],
+        )
+        .cookie(&cookie),
+    );
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = post(&[
+        ("current", common::PASSWORD),
+        ("new", "n3w pw"),
+        ("again", "n3w pw"),
+    ]);
+    assert_eq!(r.status, 303, "{r:?}");
+    let text = std::fs::read_to_string(gui.path("piranha.passwd")).unwrap();
+    assert!(text.starts_with("piranha:$2y$10$"), "{text}");
+    let new_cookie = r.set_cookie("piranha_session").expect("a new session");
+    let new_cookie = new_cookie.split(';').next().unwrap().to_string();
+    assert_eq!(gui.req(Req::get("/global").cookie(&cookie)).status, 401);
+    assert_eq!(gui.req(Req::get("/global").cookie(&new_cookie)).status, 200);
+    assert_eq!(
+        gui.req(Req::get("/global").basic("piranha", "n3w pw"))
+            .status,
+        200
+    );
+    assert_eq!(gui.req(Req::get("/global").auth()).status, 401);
+    assert!(gui.log_text().contains("failed login (change password)"));
+}
