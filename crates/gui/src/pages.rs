@@ -28,7 +28,8 @@ pub const COMMAND_KEYS: [&str; 9] = [
 /// The style sheet, inside every page.
 pub const CSS: &str = include_str!("../templates/piranha.css");
 
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 11] = [
+    ("history.html", include_str!("../templates/history.html")),
     ("password.html", include_str!("../templates/password.html")),
     ("virtual.html", include_str!("../templates/virtual.html")),
     ("server.html", include_str!("../templates/server.html")),

@@ -1055,6 +1055,133 @@ async fn control_page(state: &Arc<State>, id: &Identity) -> Response<Body> {
     )
 }
 
+/// A kept version as the HISTORY page lists it.
+#[derive(Debug, serde::Serialize)]
+struct VersionRow {
+    name: String,
+    serial: i32,
+    replaced: String,
+}
+
+fn utc(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    lvs_util::timefmt::utc(secs)
+}
+
+async fn history_page(
+    state: &Arc<State>,
+    id: &Identity,
+    query: Option<&str>,
+    status: StatusCode,
+    error: Option<String>,
+) -> Response<Body> {
+    let path = state.configfile.clone();
+    let qs = parse_form(query.unwrap_or("").as_bytes());
+    let view = qs.get("view").cloned();
+    let got = tokio::task::spawn_blocking(move || {
+        let current = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let current = String::from_utf8_lossy(&current).into_owned();
+        let versions = lvscf::store::list_versions(&path).map_err(|e| e.to_string())?;
+        let diff = match &view {
+            Some(v) => Some(
+                lvscf::store::read_version(&path, v)
+                    .map(|old| lvscf::unified_diff(&current, &old, "lvs.cf (now)", v))
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => None,
+        };
+        Ok::<_, String>((current, versions, diff))
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    let (current, versions, diff) = match got {
+        Ok(g) => g,
+        Err(e) => return message(StatusCode::NOT_FOUND, &id.csrf, "HISTORY", &e),
+    };
+    let rows: Vec<VersionRow> = versions
+        .into_iter()
+        .map(|v| VersionRow {
+            name: v.name,
+            serial: v.serial,
+            replaced: utc(v.replaced),
+        })
+        .collect();
+    page(
+        status,
+        "history.html",
+        context! {
+            css => CSS, csrf => &id.csrf, page => "history", rows, diff,
+            view => qs.get("view"), serial_no => lvscf::store::serial_of(&current).unwrap_or(0),
+            message => saved_message(&qs), error,
+        },
+    )
+}
+
+/// Restores a kept version (a save: checked, new serial_no); refused when
+/// it would change a command key.
+async fn restore(
+    state: &Arc<State>,
+    id: &Identity,
+    form: BTreeMap<String, String>,
+) -> Response<Body> {
+    let path = state.configfile.clone();
+    let name = form.get("name").cloned().unwrap_or_default();
+    let expected = form
+        .get("serial_no")
+        .and_then(|v| v.trim().parse::<i32>().ok());
+    let Some(expected) = expected else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            &id.csrf,
+            "Not restored",
+            "the form has no serial_no",
+        );
+    };
+    let n = name.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        let file = path.display().to_string();
+        let cur = std::fs::read(&path).map_err(|e| format!("{file}: {e}"))?;
+        let cur = lvscf::parse_bytes(&cur, &file)
+            .map_err(|e| e.to_string())?
+            .config;
+        let old = lvscf::store::read_version(&path, &n).map_err(|e| e.to_string())?;
+        let old = lvscf::parse_str(&old, &n)
+            .map_err(|e| e.to_string())?
+            .config;
+        if !save::commands_unchanged(&cur, &old) {
+            return Err(format!(
+                "{n} names other commands than lvs.cf does now: restore it as root"
+            ));
+        }
+        lvscf::store::restore(&path, &n, expected)
+            .map(|s| s.serial)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    match r {
+        Ok(serial) => {
+            tracing::info!(
+                "{} restored from {name} from the web tool: serial_no {serial}",
+                state.configfile.display()
+            );
+            redirect(&format!("/history?saved={serial}"))
+        }
+        Err(e) => {
+            history_page(
+                state,
+                id,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(format!("Not restored: {e}")),
+            )
+            .await
+        }
+    }
+}
+
 fn password_page(
     status: StatusCode,
     id: &Identity,
@@ -1161,6 +1288,7 @@ async fn post(
             r
         }
         "/password" => password_change(state, &id, ip, form).await,
+        "/history/restore" => restore(state, &id, form).await,
         p => match change(state, &id, p, form).await {
             Some(r) => r,
             None => text(StatusCode::NOT_FOUND, "Not found\n"),
@@ -1203,6 +1331,7 @@ async fn route(req: Request<Incoming>, peer: SocketAddr, state: Arc<State>) -> R
             "/" => redirect("/control"),
             "/control" => control_page(&state, &id).await,
             "/password" => password_page(StatusCode::OK, &id, req.uri().query(), None),
+            "/history" => history_page(&state, &id, req.uri().query(), StatusCode::OK, None).await,
             "/global" => settings_page(&state, &id, "global", req.uri().query()).await,
             "/redundancy" => settings_page(&state, &id, "redundancy", req.uri().query()).await,
             "/virtual" => virtuals_page(&state, &id, req.uri().query()).await,

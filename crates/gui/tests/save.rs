@@ -146,3 +146,92 @@ fn a_browser_session_saves_redundancy() {
     assert_eq!(r.status, 303, "{r:?}");
     assert_eq!(r.header("location"), Some("/redundancy?unchanged=1"));
 }
+
+#[test]
+fn history_lists_diffs_and_restores_versions() {
+    let gui = Gui::start(&[]);
+    let csrf = token(&gui, "/global");
+    let r = gui.req(
+        Req::post(
+            "/global",
+            &[("csrf", &csrf), ("serial_no", "3"), ("primary", "10.0.0.9")],
+        )
+        .auth(),
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    let page = gui.req(Req::get("/history").auth());
+    assert_eq!(page.status, 200, "{page:?}");
+    let name = page.hidden("name").expect("a version to restore");
+    assert!(name.ends_with("-serial-3.cf"), "{name}");
+    let diff = gui.req(Req::get(&format!("/history?view={name}")).auth());
+    assert!(diff.body.contains("-primary = 10.0.0.9"), "{}", diff.body);
+    assert!(diff.body.contains("+primary = 10.0.0.1"), "{}", diff.body);
+    // a stale form is refused
+    let r = gui.req(
+        Req::post(
+            "/history/restore",
+            &[("csrf", &csrf), ("serial_no", "3"), ("name", &name)],
+        )
+        .auth(),
+    );
+    assert_eq!(r.status, 422, "{r:?}");
+    let r = gui.req(
+        Req::post(
+            "/history/restore",
+            &[("csrf", &csrf), ("serial_no", "4"), ("name", &name)],
+        )
+        .auth(),
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    let now = String::from_utf8(bytes(&gui.path("lvs.cf"))).unwrap();
+    assert_eq!(now, LVS_CF.replace("serial_no = 3", "serial_no = 5"));
+    // a name outside the history is not read
+    let r = gui.req(
+        Req::post(
+            "/history/restore",
+            &[
+                ("csrf", &csrf),
+                ("serial_no", "5"),
+                ("name", "../piranha.passwd"),
+            ],
+        )
+        .auth(),
+    );
+    assert_eq!(r.status, 422, "{r:?}");
+    let r = gui.req(Req::get("/history?view=..%2Fpiranha.passwd").auth());
+    assert_eq!(r.status, 404, "{r:?}");
+    assert!(!r.body.contains("apr1"), "{}", r.body);
+}
+
+#[test]
+fn restoring_a_version_with_other_commands_is_refused() {
+    let gui = Gui::start(&[]);
+    let cf = gui.path("lvs.cf");
+    // root edits the file by hand: a version with an active_cmd...
+    std::fs::write(&cf, format!("active_cmd = /usr/local/bin/up\n{LVS_CF}")).unwrap();
+    let csrf = token(&gui, "/global");
+    let r = gui.req(
+        Req::post(
+            "/global",
+            &[("csrf", &csrf), ("serial_no", "3"), ("primary", "10.0.0.9")],
+        )
+        .auth(),
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    // ... then removes it
+    let text = std::fs::read_to_string(&cf).unwrap();
+    std::fs::write(&cf, text.replace("active_cmd = /usr/local/bin/up\n", "")).unwrap();
+    let page = gui.req(Req::get("/history").auth());
+    let name = page.hidden("name").unwrap();
+    let before = bytes(&cf);
+    let r = gui.req(
+        Req::post(
+            "/history/restore",
+            &[("csrf", &csrf), ("serial_no", "4"), ("name", &name)],
+        )
+        .auth(),
+    );
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(r.body.contains("restore it as root"), "{}", r.body);
+    assert_eq!(bytes(&cf), before);
+}
