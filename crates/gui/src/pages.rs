@@ -28,7 +28,14 @@ pub const COMMAND_KEYS: [&str; 9] = [
 /// The style sheet, inside every page.
 pub const CSS: &str = include_str!("../templates/piranha.css");
 
-const TEMPLATES: [(&str, &str); 11] = [
+/// The monitoring page's script.
+pub const MONITOR_JS: &str = include_str!("../templates/monitor.js");
+
+const TEMPLATES: [(&str, &str); 12] = [
+    (
+        "control_body.html",
+        include_str!("../templates/control_body.html"),
+    ),
     ("history.html", include_str!("../templates/history.html")),
     ("password.html", include_str!("../templates/password.html")),
     ("virtual.html", include_str!("../templates/virtual.html")),

@@ -109,8 +109,9 @@ fn set_common_headers(h: &mut HeaderMap) {
         (header::REFERRER_POLICY, "no-referrer"),
         (
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; connect-src 'self'; \
+             style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
         ),
     ];
     for (k, v) in pairs {
@@ -1020,7 +1021,8 @@ async fn change(
     Some(save_and_answer(state, id, spec, view, form).await)
 }
 
-async fn control_page(state: &Arc<State>, id: &Identity) -> Response<Body> {
+async fn control_page(state: &Arc<State>, id: &Identity, query: Option<&str>) -> Response<Body> {
+    let fragment = parse_form(query.unwrap_or("").as_bytes()).contains_key("fragment");
     let sources = state.sources.clone();
     let snap = match tokio::task::spawn_blocking(move || sources.snapshot()).await {
         Ok(s) => s,
@@ -1047,7 +1049,11 @@ async fn control_page(state: &Arc<State>, id: &Identity) -> Response<Body> {
     };
     page(
         StatusCode::OK,
-        "control.html",
+        if fragment {
+            "control_body.html"
+        } else {
+            "control.html"
+        },
         context! {
             css => CSS, csrf => &id.csrf, page => "control",
             pulse, pulse_error, lvsd, lvsd_error, ipvs, ipvs_error,
@@ -1329,7 +1335,15 @@ async fn route(req: Request<Incoming>, peer: SocketAddr, state: Arc<State>) -> R
     match *req.method() {
         Method::GET | Method::HEAD => match req.uri().path() {
             "/" => redirect("/control"),
-            "/control" => control_page(&state, &id).await,
+            "/control" => control_page(&state, &id, req.uri().query()).await,
+            "/static/monitor.js" => {
+                let mut r = text(StatusCode::OK, pages::MONITOR_JS);
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/javascript; charset=utf-8"),
+                );
+                r
+            }
             "/password" => password_page(StatusCode::OK, &id, req.uri().query(), None),
             "/history" => history_page(&state, &id, req.uri().query(), StatusCode::OK, None).await,
             "/global" => settings_page(&state, &id, "global", req.uri().query()).await,

@@ -22,7 +22,7 @@ const PATHS: [&str; 15] = [
     "/logout",
     "/no/such/page",
     "/secure/control.php",
-    "/static/piranha.css",
+    "/static/monitor.js",
 ];
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
 
