@@ -1035,6 +1035,24 @@ async fn control_page(state: &Arc<State>, id: &Identity, query: Option<&str>) ->
             );
         }
     };
+    let events: Vec<BTreeMap<&str, String>> = snap
+        .pulse
+        .as_ref()
+        .map(|p| {
+            p.history
+                .iter()
+                .rev()
+                .map(|c| {
+                    BTreeMap::from([
+                        ("when", lvs_util::timefmt::utc(c.time)),
+                        ("from", c.from.clone()),
+                        ("to", c.to.clone()),
+                        ("reason", c.reason.clone()),
+                    ])
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let (pulse, pulse_error) = match snap.pulse {
         Ok(p) => (Some(p), None),
         Err(e) => (None, Some(e)),
@@ -1056,7 +1074,7 @@ async fn control_page(state: &Arc<State>, id: &Identity, query: Option<&str>) ->
         },
         context! {
             css => CSS, csrf => &id.csrf, page => "control",
-            pulse, pulse_error, lvsd, lvsd_error, ipvs, ipvs_error,
+            pulse, pulse_error, lvsd, lvsd_error, ipvs, ipvs_error, events,
         },
     )
 }

@@ -146,6 +146,12 @@ fn control_monitoring_shows_pulse_and_the_ipvs_table() {
     status.partner.last_state = Some("<b>running</b>".into());
     status.daemon.name = "lvsd".into();
     status.daemon.pid = Some(4243);
+    status.history.push(piranha_status::pulse::RoleChange {
+        time: 1764086400.0,
+        from: "standby".into(),
+        to: "active".into(),
+        reason: "partner dead".into(),
+    });
     let doc = serde_json::to_string(&status).unwrap();
     std::thread::spawn(move || {
         use std::io::{BufRead as _, Write as _};
@@ -174,6 +180,7 @@ fn control_monitoring_shows_pulse_and_the_ipvs_table() {
     );
     assert!(r.body.contains("&lt;b&gt;running"), "escaped: {}", r.body);
     assert!(r.body.contains("0A000064:0050 wlc"), "{}", r.body);
+    assert!(r.body.contains("<td>partner dead</td>"), "{}", r.body);
     assert!(
         r.body.contains("lvsd: "),
         "lvsd not running is said: {}",
