@@ -31,7 +31,12 @@ pub const CSS: &str = include_str!("../templates/piranha.css");
 /// The monitoring page's script.
 pub const MONITOR_JS: &str = include_str!("../templates/monitor.js");
 
-const TEMPLATES: [(&str, &str); 12] = [
+const TEMPLATES: [(&str, &str); 14] = [
+    (
+        "failovers.html",
+        include_str!("../templates/failovers.html"),
+    ),
+    ("failover.html", include_str!("../templates/failover.html")),
     (
         "control_body.html",
         include_str!("../templates/control_body.html"),
@@ -381,6 +386,47 @@ pub fn virtual_fields(s: &Service) -> Vec<Field> {
     ]
 }
 
+/// FAILOVER: a failover block (`service = fos`).
+pub fn failover_fields(s: &Service) -> Vec<Field> {
+    let (vip, dev) = match &s.address {
+        Some(a) => (host(&Some(a.host.clone())), a.device.clone()),
+        None => (String::new(), String::new()),
+    };
+    vec![
+        field("name", "Name", &s.name, Kind::Text),
+        field("vip", "Virtual IP address", vip, Kind::Text),
+        field("device", "Virtual IP network device", dev, Kind::Text),
+        field(
+            "vip_nmask",
+            "Virtual IP network mask",
+            mask(s.vip_nmask),
+            Kind::Text,
+        ),
+        field("port", "Application port", s.port, Kind::Text),
+        field(
+            "timeout",
+            "Service timeout (seconds)",
+            s.timeout,
+            Kind::Text,
+        ),
+        field("send", "Send string", opt(&s.send), Kind::Text),
+        field("expect", "Expect string", opt(&s.expect), Kind::Text),
+        check(
+            "use_regex",
+            "Treat expect string as a regular expression",
+            s.use_regex,
+        ),
+        field(
+            "send_program",
+            "Sending program",
+            opt(&s.send_program),
+            Kind::Text,
+        ),
+        field("start_cmd", "Start command", opt(&s.start_cmd), Kind::Text),
+        field("stop_cmd", "Stop command", opt(&s.stop_cmd), Kind::Text),
+    ]
+}
+
 /// REAL SERVER: a server block.
 pub fn server_fields(r: &lvscf::RealServer) -> Vec<Field> {
     vec![
@@ -494,6 +540,11 @@ fn row(s: &Service) -> VirtualRow {
 /// The VIRTUAL SERVERS table.
 pub fn virtual_rows(cfg: &Config) -> Vec<VirtualRow> {
     cfg.virtuals.iter().map(row).collect()
+}
+
+/// The FAILOVER table.
+pub fn failover_rows(cfg: &Config) -> Vec<VirtualRow> {
+    cfg.failovers.iter().map(row).collect()
 }
 
 #[cfg(test)]

@@ -196,6 +196,21 @@ pub fn virtual_ops(
     Ok(ops)
 }
 
+/// The edits a FAILOVER form asks for (a new name last).
+pub fn failover_ops(
+    s: &lvscf::Service,
+    form: &BTreeMap<String, String>,
+) -> Result<Vec<Op>, BTreeMap<String, String>> {
+    let fields: Vec<Field> = pages::failover_fields(s)
+        .into_iter()
+        .filter(|f| f.key != "name")
+        .collect();
+    let section = Section::Failover(s.name.clone());
+    let mut ops = ops_in(section.clone(), &fields, &VIRTUAL_PAIRS, form)?;
+    rename(&mut ops, section, &s.name, form)?;
+    Ok(ops)
+}
+
 /// The edits a REAL SERVER form of virtual server `v` asks for.
 pub fn server_ops(
     v: &str,

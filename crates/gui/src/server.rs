@@ -646,12 +646,18 @@ enum Spec {
     Virtual(String),
     /// The form of real server (virtual, name).
     Server(String, String),
+    /// The form of a failover service.
+    Failover(String),
     /// Fixed edits (the list buttons).
     Ops(Vec<lvscf::Op>),
 }
 
 fn find_virtual<'a>(cfg: &'a lvscf::Config, name: &str) -> Option<&'a lvscf::Service> {
     cfg.virtuals.iter().find(|v| v.name == name)
+}
+
+fn find_failover<'a>(cfg: &'a lvscf::Config, name: &str) -> Option<&'a lvscf::Service> {
+    cfg.failovers.iter().find(|v| v.name == name)
 }
 
 fn find_server<'a>(cfg: &'a lvscf::Config, v: &str, name: &str) -> Option<&'a lvscf::RealServer> {
@@ -681,6 +687,10 @@ impl Spec {
                 Some(r) => save::server_ops(v, r, form),
                 None => Err(gone(&format!("real server {n} of {v}"))),
             },
+            Spec::Failover(n) => match find_failover(cfg, n) {
+                Some(s) => save::failover_ops(s, form),
+                None => Err(gone(&format!("failover service {n}"))),
+            },
             Spec::Ops(o) => Ok(o.clone()),
         }
     }
@@ -690,6 +700,7 @@ impl Spec {
             Spec::Settings(w) => save::fields(cfg, w),
             Spec::Virtual(n) => find_virtual(cfg, n).map_or(Vec::new(), pages::virtual_fields),
             Spec::Server(v, n) => find_server(cfg, v, n).map_or(Vec::new(), pages::server_fields),
+            Spec::Failover(n) => find_failover(cfg, n).map_or(Vec::new(), pages::failover_fields),
             Spec::Ops(_) => Vec::new(),
         }
     }
@@ -697,7 +708,7 @@ impl Spec {
     fn pairs(&self) -> &'static [save::Pair] {
         match self {
             Spec::Settings(_) => &save::GLOBAL_PAIRS,
-            Spec::Virtual(_) => &save::VIRTUAL_PAIRS,
+            Spec::Virtual(_) | Spec::Failover(_) => &save::VIRTUAL_PAIRS,
             _ => &[],
         }
     }
@@ -710,6 +721,8 @@ enum View {
     VirtualList,
     Virtual(String),
     Server(String, String),
+    FailoverList,
+    Failover(String),
 }
 
 fn q(s: &str) -> String {
@@ -742,6 +755,14 @@ async fn save_and_answer(
             format!("/virtual/edit?name={}&{extra}", q(&n))
         }
         View::Server(v, _) => format!("/virtual/edit?name={}&{extra}", q(v)),
+        View::FailoverList => format!("/failover?{extra}"),
+        View::Failover(n) => {
+            let n = match &spec {
+                Spec::Failover(_) => new_name.clone().unwrap_or_else(|| n.clone()),
+                _ => n.clone(),
+            };
+            format!("/failover/edit?name={}&{extra}", q(&n))
+        }
     };
     match outcome {
         Outcome::Saved(serial) => {
@@ -757,6 +778,8 @@ async fn save_and_answer(
             View::VirtualList => virtuals_render(status, id, &cfg, st),
             View::Virtual(n) => virtual_render(status, id, &cfg, n, st),
             View::Server(v, n) => server_render(status, id, &cfg, v, n, st),
+            View::FailoverList => failovers_render(status, id, &cfg, st),
+            View::Failover(n) => failover_render(status, id, &cfg, n, st),
         },
         Outcome::Failed(e) => message(StatusCode::INTERNAL_SERVER_ERROR, &id.csrf, "Not saved", &e),
     }
@@ -874,6 +897,51 @@ fn server_render(
     )
 }
 
+fn failovers_render(
+    status: StatusCode,
+    id: &Identity,
+    cfg: &lvscf::Config,
+    st: FormState,
+) -> Response<Body> {
+    page(
+        status,
+        "failovers.html",
+        context! {
+            css => CSS, csrf => &id.csrf, page => "failover", rows => pages::failover_rows(cfg),
+            fos => cfg.global.service == lvscf::ServiceType::Fos,
+            serial_no => cfg.global.serial_no, message => st.message, error => st.error,
+            diff => st.diff, values => st.values,
+        },
+    )
+}
+
+fn failover_render(
+    status: StatusCode,
+    id: &Identity,
+    cfg: &lvscf::Config,
+    name: &str,
+    st: FormState,
+) -> Response<Body> {
+    let Some(s) = find_failover(cfg, name) else {
+        return message(
+            StatusCode::NOT_FOUND,
+            &id.csrf,
+            "FAILOVER",
+            &format!("There is no failover service {name} in lvs.cf."),
+        );
+    };
+    page(
+        status,
+        "failover.html",
+        context! {
+            css => CSS, csrf => &id.csrf, page => "failover", name,
+            fields => overlay(pages::failover_fields(s), &st.values),
+            serial_no => cfg.global.serial_no,
+            message => st.message, error => st.error, errors => st.errors, diff => st.diff,
+        },
+    )
+}
+
 async fn edit_page(
     state: &Arc<State>,
     id: &Identity,
@@ -892,6 +960,10 @@ async fn edit_page(
     let name = qs.get("name").map_or("", |s| s.as_str());
     if path == "/virtual/edit" {
         virtual_render(StatusCode::OK, id, &cfg, name, st)
+    } else if path == "/failover" {
+        failovers_render(StatusCode::OK, id, &cfg, st)
+    } else if path == "/failover/edit" {
+        failover_render(StatusCode::OK, id, &cfg, name, st)
     } else {
         let v = qs.get("virtual").map_or("", |s| s.as_str());
         server_render(StatusCode::OK, id, &cfg, v, name, st)
@@ -1012,6 +1084,54 @@ async fn change(
             }]),
             View::Virtual(v),
         ),
+        "/failover/add" => {
+            if let Some(e) = save::bad_name(&name) {
+                let cfg = load_config(state).await.ok()?;
+                let st = FormState {
+                    error: Some(format!("Not added: {e}.")),
+                    values: form.clone(),
+                    ..FormState::default()
+                };
+                return Some(failovers_render(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    id,
+                    &cfg,
+                    st,
+                ));
+            }
+            let mut keys = vec![("active".to_string(), "0".to_string())];
+            let (vip, dev, port) = (get("vip"), get("device"), get("port"));
+            if !vip.is_empty() || !dev.is_empty() {
+                keys.push(("address".into(), format!("{vip} {dev}").trim().to_string()));
+            }
+            if !port.is_empty() {
+                keys.push(("port".into(), port));
+            }
+            (
+                Spec::Ops(vec![Op::AddBlock {
+                    block: Section::Failover(name.clone()),
+                    keys,
+                }]),
+                View::FailoverList,
+            )
+        }
+        "/failover/delete" => (
+            Spec::Ops(vec![Op::DeleteBlock {
+                block: Section::Failover(name),
+            }]),
+            View::FailoverList,
+        ),
+        "/failover/activate" => (
+            Spec::Ops(vec![Op::SetActive {
+                block: Section::Failover(name),
+                active: on,
+            }]),
+            View::FailoverList,
+        ),
+        "/failover/edit" => {
+            let f = get("failover");
+            (Spec::Failover(f.clone()), View::Failover(f))
+        }
         "/server/edit" => {
             let s = get("server");
             (Spec::Server(v.clone(), s.clone()), View::Server(v, s))
@@ -1367,7 +1487,7 @@ async fn route(req: Request<Incoming>, peer: SocketAddr, state: Arc<State>) -> R
             "/global" => settings_page(&state, &id, "global", req.uri().query()).await,
             "/redundancy" => settings_page(&state, &id, "redundancy", req.uri().query()).await,
             "/virtual" => virtuals_page(&state, &id, req.uri().query()).await,
-            p @ ("/virtual/edit" | "/server/edit") => {
+            p @ ("/virtual/edit" | "/server/edit" | "/failover" | "/failover/edit") => {
                 edit_page(&state, &id, p, req.uri().query()).await
             }
             _ => text(StatusCode::NOT_FOUND, "Not found\n"),

@@ -7,7 +7,7 @@ mod common;
 
 use common::{Gui, PASSWORD, Req, bytes, eventually, login};
 
-const PATHS: [&str; 15] = [
+const PATHS: [&str; 16] = [
     "/",
     "/password",
     "/virtual/edit?name=x",
@@ -15,6 +15,7 @@ const PATHS: [&str; 15] = [
     "/virtual/delete",
     "/server/edit?virtual=x&name=y",
     "/server/add",
+    "/failover/edit?name=x",
     "/control",
     "/global",
     "/redundancy",
