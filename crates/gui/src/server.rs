@@ -1326,6 +1326,112 @@ async fn restore(
     }
 }
 
+/// The copy and remote-shell programs for lvs.cf's `rsh_command`.
+pub fn sync_programs(rsh_command: &str) -> Option<(&'static str, &'static str)> {
+    match rsh_command.rsplit('/').next().unwrap_or("") {
+        "ssh" => Some(("scp", "ssh")),
+        "rsh" => Some(("rcp", "rsh")),
+        _ => None,
+    }
+}
+
+/// Runs `argv` (no shell) for at most `limit`; its standard output.
+async fn run_program(argv: &[String], limit: Duration) -> Result<String, String> {
+    let mut cmd = tokio::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd.spawn().map_err(|e| format!("{}: {e}", argv[0]))?;
+    match tokio::time::timeout(limit, child.wait_with_output()).await {
+        Err(_) => Err(format!(
+            "{}: no answer within {} s",
+            argv[0],
+            limit.as_secs()
+        )),
+        Ok(Err(e)) => Err(format!("{}: {e}", argv[0])),
+        Ok(Ok(out)) if out.status.success() => {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        }
+        Ok(Ok(out)) => Err(format!(
+            "{} failed ({}): {}",
+            argv[0],
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+    }
+}
+
+/// Synchronize to backup: copies lvs.cf to the backup router with the
+/// program lvs.cf's `rsh_command` names (scp for ssh, rcp for rsh; run
+/// directly, no shell, to the backup's address as pulse resolved it), then
+/// reads the backup's copy back to show its `serial_no`.
+async fn sync_backup(state: &Arc<State>, id: &Identity) -> Response<Body> {
+    let fail = |e: &str| {
+        message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &id.csrf,
+            "SYNCHRONIZE TO BACKUP",
+            &format!("Not copied: {e}"),
+        )
+    };
+    let cfg = match load_config(state).await {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let g = &cfg.global;
+    if !g.backup_active || g.backup_addr().is_unspecified() {
+        return fail("lvs.cf has no backup router (REDUNDANCY)");
+    }
+    let Some((copy, shell)) = sync_programs(&g.rsh_command) else {
+        return fail(&format!(
+            "rsh_command {:?} is neither ssh nor rsh",
+            g.rsh_command
+        ));
+    };
+    let path = match std::path::absolute(&state.configfile) {
+        Ok(p) => p.display().to_string(),
+        Err(e) => return fail(&e.to_string()),
+    };
+    let backup = g.backup_addr().to_string();
+    let limit = Duration::from_secs(30);
+    let mut argv: Vec<String> = vec![copy.into()];
+    if copy == "scp" {
+        argv.extend(["-B".into(), "-q".into()]);
+    }
+    argv.extend([path.clone(), format!("{backup}:{path}")]);
+    if let Err(e) = run_program(&argv, limit).await {
+        return fail(&e);
+    }
+    let mut argv: Vec<String> = vec![shell.into()];
+    if shell == "ssh" {
+        argv.extend(["-o".into(), "BatchMode=yes".into()]);
+    }
+    argv.extend([backup.clone(), "cat".into(), path.clone()]);
+    let theirs = match run_program(&argv, limit).await {
+        Ok(t) => t,
+        Err(e) => return fail(&format!("copied, but cannot read it back: {e}")),
+    };
+    let mine = std::fs::read(&state.configfile)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let same = theirs == mine;
+    tracing::info!("{path} copied to the backup router {backup} from the web tool");
+    page(
+        StatusCode::OK,
+        "message.html",
+        context! {
+            css => CSS, csrf => &id.csrf, heading => "SYNCHRONIZE TO BACKUP", class => "note",
+            message => format!(
+                "Copied {path} to the backup router {backup} with {copy}: its lvs.cf has serial_no {}{}. Reload pulse on the backup to put it in force.",
+                lvscf::store::serial_of(&theirs).unwrap_or(0),
+                if same { ", the same file as here" } else { ", NOT the same file as here" }
+            ),
+        },
+    )
+}
+
 fn password_page(
     status: StatusCode,
     id: &Identity,
@@ -1433,6 +1539,7 @@ async fn post(
         }
         "/password" => password_change(state, &id, ip, form).await,
         "/history/restore" => restore(state, &id, form).await,
+        "/sync" => sync_backup(state, &id).await,
         p => match change(state, &id, p, form).await {
             Some(r) => r,
             None => text(StatusCode::NOT_FOUND, "Not found\n"),
@@ -1575,6 +1682,15 @@ mod tests {
         assert_eq!(safe_next("//evil.example/"), "/control");
         assert_eq!(safe_next("https://evil.example/"), "/control");
         assert_eq!(safe_next("/\\evil"), "/control");
+    }
+
+    #[test]
+    fn sync_programs_follow_rsh_command() {
+        assert_eq!(sync_programs("ssh"), Some(("scp", "ssh")));
+        assert_eq!(sync_programs("/usr/bin/ssh"), Some(("scp", "ssh")));
+        assert_eq!(sync_programs("rsh"), Some(("rcp", "rsh")));
+        assert_eq!(sync_programs("sh -c"), None);
+        assert_eq!(sync_programs(""), None);
     }
 
     #[test]

@@ -241,3 +241,59 @@ fn change_password_in_the_browser() {
     assert_eq!(gui.req(Req::get("/global").auth()).status, 401);
     assert!(gui.log_text().contains("failed login (change password)"));
 }
+
+#[test]
+fn synchronize_to_backup_copies_with_scp_and_reads_the_serial_back() {
+    let dir = Gui::files();
+    let cf = dir.path().join("lvs.cf");
+    let text = std::fs::read_to_string(&cf).unwrap().replace(
+        "backup_active = 0\n",
+        "backup_active = 1\nbackup = 10.0.0.2\nrsh_command = ssh\n",
+    );
+    std::fs::write(&cf, &text).unwrap();
+    // stand-ins for scp and ssh: the "backup" is a directory
+    let bin = dir.path().join("bin");
+    let remote = dir.path().join("remote.cf");
+    let log = dir.path().join("argv.log");
+    std::fs::create_dir(&bin).unwrap();
+    let script = |name: &str, body: &str| {
+        let p = bin.join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\necho \"{name} $*\" >> {}\n{body}\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    script("scp", &format!("cp \"$3\" {}", remote.display()));
+    script("ssh", &format!("cat {}", remote.display()));
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let gui = Gui::start_env(dir, &[], &[("PATH", path)]);
+    let csrf = gui.req(Req::get("/control").auth()).hidden("csrf").unwrap();
+    // the token is needed
+    let r = gui.req(Req::post("/sync", &[]).auth());
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(!remote.exists());
+    let r = gui.req(Req::post("/sync", &[("csrf", &csrf)]).auth());
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains("serial_no 3"), "{}", r.body);
+    assert!(r.body.contains("the same file as here"), "{}", r.body);
+    assert_eq!(std::fs::read_to_string(&remote).unwrap(), text);
+    let argv = std::fs::read_to_string(&log).unwrap();
+    let cfp = gui.path("lvs.cf").display().to_string();
+    assert!(
+        argv.contains(&format!("scp -B -q {cfp} 10.0.0.2:{cfp}")),
+        "{argv}"
+    );
+    assert!(
+        argv.contains(&format!("ssh -o BatchMode=yes 10.0.0.2 cat {cfp}")),
+        "{argv}"
+    );
+}

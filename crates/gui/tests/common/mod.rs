@@ -71,8 +71,14 @@ impl Gui {
     /// Starts piranha_gui on 127.0.0.1 with files from `dir` and `extra`
     /// arguments.
     pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Gui {
+        Gui::start_env(dir, extra, &[])
+    }
+
+    /// [`Gui::start_in`] with environment variables.
+    pub fn start_env(dir: tempfile::TempDir, extra: &[&str], env: &[(&str, String)]) -> Gui {
         let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
         let mut child = Command::new(env!("CARGO_BIN_EXE_piranha_gui"))
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .args(["--nodaemon", "--listen", "127.0.0.1", "--port", "0"])
             .args(["-c", &p("lvs.cf"), "--passwd-file", &p("piranha.passwd")])
             .args(["--htaccess", &p(".htaccess")])
