@@ -511,7 +511,14 @@ fn row(s: &Service) -> VirtualRow {
     let commands = vec![
         ("send_program", opt(&s.send_program)),
         ("load_monitor", opt(&s.load_monitor)),
-        ("client_monitor", s.client_monitor.clone()),
+        (
+            "client_monitor",
+            if s.client_monitor == lvscf::DEFAULT_CLIENT_MONITOR {
+                String::new()
+            } else {
+                s.client_monitor.clone()
+            },
+        ),
         ("start_cmd", opt(&s.start_cmd)),
         ("stop_cmd", opt(&s.stop_cmd)),
     ]
