@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lvs_util::status_socket::query;
+use piranha_status::lvsd;
 use piranha_status::pulse::Status;
+use serde::Serialize;
 
 /// How long a daemon may take to answer.
 pub const TIMEOUT: Duration = Duration::from_millis(900);
@@ -28,6 +30,10 @@ pub struct Snapshot {
     pub pulse: Result<Status, String>,
     /// lvsd's text answer, or why there is none.
     pub lvsd: Result<String, String>,
+    /// lvsd's `json` answer (health and weights), if it gave one.
+    pub lvsd_status: Option<lvsd::Status>,
+    /// lvsd's `stats` answer (the kernel table's counters), if it gave one.
+    pub lvsd_stats: Option<lvsd::TableStats>,
     /// `/proc/net/ip_vs`, or why it cannot be read.
     pub ipvs: Result<String, String>,
 }
@@ -42,8 +48,154 @@ impl Sources {
                     .map_err(|e| format!("{}: {e}", self.pulse_socket))
             });
         let lvsd = query(&self.lvsd_socket, "text", TIMEOUT).map_err(|e| e.to_string());
+        let (lvsd_status, lvsd_stats) = if lvsd.is_ok() {
+            (
+                query(&self.lvsd_socket, "json", TIMEOUT)
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok()),
+                query(&self.lvsd_socket, "stats", TIMEOUT)
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok()),
+            )
+        } else {
+            (None, None)
+        };
         let path = self.procfs.join("net/ip_vs");
         let ipvs = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
-        Snapshot { pulse, lvsd, ipvs }
+        Snapshot {
+            pulse,
+            lvsd,
+            lvsd_status,
+            lvsd_stats,
+            ipvs,
+        }
+    }
+}
+
+/// One real server on the monitoring page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RealRow {
+    /// Its virtual server's block name.
+    pub virtual_name: String,
+    /// The virtual service (`TCP VIP:PORT`, ...).
+    pub service: String,
+    /// The virtual server's state in lvsd.
+    pub state: String,
+    /// Block name.
+    pub name: String,
+    /// `RIP:PORT`.
+    pub address: String,
+    /// `up`, `down`, `pending`, `unknown` or `-`.
+    pub health: String,
+    /// Weight in the table (`-` when not in it).
+    pub weight: String,
+    /// Weight in lvs.cf.
+    pub configured_weight: i32,
+    /// Active connections (`-` without lvsd's stats).
+    pub active: String,
+    /// Inactive connections.
+    pub inactive: String,
+    /// Failed checks so far.
+    pub check_failures: u64,
+}
+
+/// The real servers as lvsd sees them, with the kernel's connection
+/// counts where its `stats` answer has the destination.
+pub fn real_rows(status: &lvsd::Status, stats: Option<&lvsd::TableStats>) -> Vec<RealRow> {
+    let mut rows = Vec::new();
+    for v in &status.virtuals {
+        let svc = stats.and_then(|t| {
+            t.services
+                .iter()
+                .find(|s| s.virtual_name.as_deref() == Some(v.name.as_str()))
+        });
+        for r in &v.reals {
+            let dest = svc.and_then(|s| {
+                s.dests
+                    .iter()
+                    .find(|d| format!("{}:{}", d.address, d.port) == r.address)
+            });
+            let state = serde_json::to_value(v.state)
+                .ok()
+                .and_then(|x| x.as_str().map(String::from))
+                .unwrap_or_default();
+            rows.push(RealRow {
+                virtual_name: v.name.clone(),
+                service: v.service.clone(),
+                state,
+                name: r.name.clone(),
+                address: r.address.clone(),
+                health: r.health.clone(),
+                weight: r.weight.map_or("-".into(), |w| w.to_string()),
+                configured_weight: r.configured_weight,
+                active: dest.map_or("-".into(), |d| d.active_conns.to_string()),
+                inactive: dest.map_or("-".into(), |d| d.inactive_conns.to_string()),
+                check_failures: r.check_failures,
+            });
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_join_health_and_connections() {
+        let status = lvsd::Status {
+            virtuals: vec![lvsd::VsStatus {
+                name: "www".into(),
+                service: "TCP 10.0.0.100:80".into(),
+                state: lvsd::Phase::Up,
+                reals: vec![
+                    lvsd::RsStatus {
+                        name: "a".into(),
+                        address: "192.168.1.10:80".into(),
+                        health: "up".into(),
+                        weight: Some(2),
+                        configured_weight: 2,
+                        ..Default::default()
+                    },
+                    lvsd::RsStatus {
+                        name: "b".into(),
+                        address: "192.168.1.11:80".into(),
+                        health: "down".into(),
+                        weight: None,
+                        configured_weight: 1,
+                        check_failures: 3,
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let stats = lvsd::TableStats {
+            services: vec![lvsd::ServiceStats {
+                virtual_name: Some("www".into()),
+                dests: vec![lvsd::DestStats {
+                    address: "192.168.1.10".into(),
+                    port: 80,
+                    weight: 2,
+                    active_conns: 5,
+                    inactive_conns: 7,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let rows = real_rows(&status, Some(&stats));
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].state, "up");
+        assert_eq!(
+            (rows[0].active.as_str(), rows[0].inactive.as_str()),
+            ("5", "7")
+        );
+        assert_eq!(rows[1].health, "down");
+        assert_eq!(rows[1].weight, "-");
+        assert_eq!(rows[1].active, "-");
+        assert_eq!(real_rows(&status, None)[0].active, "-");
     }
 }

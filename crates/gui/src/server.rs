@@ -1177,6 +1177,10 @@ async fn control_page(state: &Arc<State>, id: &Identity, query: Option<&str>) ->
         Ok(p) => (Some(p), None),
         Err(e) => (None, Some(e)),
     };
+    let reals = snap
+        .lvsd_status
+        .as_ref()
+        .map(|st| crate::monitor::real_rows(st, snap.lvsd_stats.as_ref()));
     let (lvsd, lvsd_error) = match snap.lvsd {
         Ok(t) => (Some(t), None),
         Err(e) => (None, Some(e)),
@@ -1194,7 +1198,7 @@ async fn control_page(state: &Arc<State>, id: &Identity, query: Option<&str>) ->
         },
         context! {
             css => CSS, csrf => &id.csrf, page => "control",
-            pulse, pulse_error, lvsd, lvsd_error, ipvs, ipvs_error, events,
+            pulse, pulse_error, lvsd, lvsd_error, ipvs, ipvs_error, events, reals,
         },
     )
 }

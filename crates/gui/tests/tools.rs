@@ -162,6 +162,42 @@ fn control_monitoring_shows_pulse_and_the_ipvs_table() {
             let _ = s.write_all(doc.as_bytes());
         }
     });
+    // a stand-in lvsd: text, json and stats
+    let lvsd = std::os::unix::net::UnixListener::bind(dir.path().join("lvsd.sock")).unwrap();
+    let json = serde_json::to_string(&piranha_status::lvsd::Status {
+        version: 1,
+        virtuals: vec![piranha_status::lvsd::VsStatus {
+            name: "www".into(),
+            service: "TCP 10.0.0.100:80".into(),
+            state: piranha_status::lvsd::Phase::Up,
+            reals: vec![piranha_status::lvsd::RsStatus {
+                name: "web1".into(),
+                address: "192.168.1.10:80".into(),
+                health: "down".into(),
+                weight: None,
+                configured_weight: 1,
+                check_failures: 4,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+    .unwrap();
+    std::thread::spawn(move || {
+        use std::io::{BufRead as _, Write as _};
+        for s in lvsd.incoming() {
+            let Ok(mut s) = s else { break };
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(&s).read_line(&mut line);
+            let answer = match line.trim() {
+                "json" => json.clone(),
+                "stats" => "{\"version\": 1, \"services\": []}".to_string(),
+                _ => "lvsd text answer\n".to_string(),
+            };
+            let _ = s.write_all(answer.as_bytes());
+        }
+    });
     std::fs::create_dir_all(dir.path().join("proc/net")).unwrap();
     std::fs::write(
         dir.path().join("proc/net/ip_vs"),
@@ -181,11 +217,37 @@ fn control_monitoring_shows_pulse_and_the_ipvs_table() {
     assert!(r.body.contains("&lt;b&gt;running"), "escaped: {}", r.body);
     assert!(r.body.contains("0A000064:0050 wlc"), "{}", r.body);
     assert!(r.body.contains("<td>partner dead</td>"), "{}", r.body);
+    assert!(r.body.contains("lvsd text answer"), "{}", r.body);
     assert!(
-        r.body.contains("lvsd: "),
-        "lvsd not running is said: {}",
+        r.body.contains("<tr class=\"health-down\"><td>www</td>"),
+        "{}",
         r.body
     );
+    assert!(
+        r.body.contains("<td>4</td></tr>"),
+        "failed checks: {}",
+        r.body
+    );
+    // refreshed without reloading the page: the script and the fragment it fetches
+    assert!(
+        r.body
+            .contains("<script src=\"/static/monitor.js\"></script>")
+    );
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let js = gui.req(Req::get("/static/monitor.js").auth());
+    assert_eq!(js.status, 200);
+    assert!(
+        js.header("content-type")
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(js.body.contains("/control?fragment=1"));
+    let f = gui.req(Req::get("/control?fragment=1").auth());
+    assert_eq!(f.status, 200);
+    assert!(f.body.contains("<td id=\"role\">active</td>"), "{}", f.body);
+    assert!(f.body.contains("health-down"), "{}", f.body);
+    assert!(!f.body.contains("<html"), "{}", f.body);
 }
 
 #[test]
