@@ -1,6 +1,7 @@
 //! What CONTROL/MONITORING shows, read from pulse's and lvsd's status
 //! sockets and `/proc/net/ip_vs` (blocking: call it off the async threads).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -97,11 +98,70 @@ pub struct RealRow {
     pub inactive: String,
     /// Failed checks so far.
     pub check_failures: u64,
+    /// New connections per second since the previous sample (`-` without one).
+    pub conn_rate: String,
+    /// Bytes per second in (client to real server) since the previous sample.
+    pub in_rate: String,
+    /// Bytes per second out.
+    pub out_rate: String,
+}
+
+/// A destination's counters by `VIRTUAL_NAME ADDRESS:PORT`.
+pub type Sample = HashMap<String, lvsd::Counters>;
+
+/// The counters of every destination of a named service in `stats`.
+pub fn sample(stats: &lvsd::TableStats) -> Sample {
+    let mut m = HashMap::new();
+    for s in &stats.services {
+        let Some(v) = &s.virtual_name else { continue };
+        for d in &s.dests {
+            m.insert(format!("{v} {}:{}", d.address, d.port), d.stats);
+        }
+    }
+    m
+}
+
+/// Per second rates between two samples `secs` apart: (connections, bytes
+/// in, bytes out). A counter that went down (a reset) gives no rate.
+pub fn rates(prev: &Sample, cur: &Sample, secs: f64) -> HashMap<String, (f64, f64, f64)> {
+    let mut out = HashMap::new();
+    if secs <= 0.0 {
+        return out;
+    }
+    for (k, c) in cur {
+        let Some(p) = prev.get(k) else { continue };
+        if c.conns < p.conns || c.inbytes < p.inbytes || c.outbytes < p.outbytes {
+            continue;
+        }
+        out.insert(
+            k.clone(),
+            (
+                (c.conns - p.conns) as f64 / secs,
+                (c.inbytes - p.inbytes) as f64 / secs,
+                (c.outbytes - p.outbytes) as f64 / secs,
+            ),
+        );
+    }
+    out
+}
+
+fn per_sec(x: f64, unit: &str) -> String {
+    if x >= 10_000_000.0 {
+        format!("{:.1} M{unit}/s", x / 1_000_000.0)
+    } else if x >= 10_000.0 {
+        format!("{:.1} k{unit}/s", x / 1_000.0)
+    } else {
+        format!("{x:.1} {unit}/s")
+    }
 }
 
 /// The real servers as lvsd sees them, with the kernel's connection
 /// counts where its `stats` answer has the destination.
-pub fn real_rows(status: &lvsd::Status, stats: Option<&lvsd::TableStats>) -> Vec<RealRow> {
+pub fn real_rows(
+    status: &lvsd::Status,
+    stats: Option<&lvsd::TableStats>,
+    rates: &HashMap<String, (f64, f64, f64)>,
+) -> Vec<RealRow> {
     let mut rows = Vec::new();
     for v in &status.virtuals {
         let svc = stats.and_then(|t| {
@@ -119,6 +179,7 @@ pub fn real_rows(status: &lvsd::Status, stats: Option<&lvsd::TableStats>) -> Vec
                 .ok()
                 .and_then(|x| x.as_str().map(String::from))
                 .unwrap_or_default();
+            let rate = rates.get(&format!("{} {}", v.name, r.address));
             rows.push(RealRow {
                 virtual_name: v.name.clone(),
                 service: v.service.clone(),
@@ -131,6 +192,9 @@ pub fn real_rows(status: &lvsd::Status, stats: Option<&lvsd::TableStats>) -> Vec
                 active: dest.map_or("-".into(), |d| d.active_conns.to_string()),
                 inactive: dest.map_or("-".into(), |d| d.inactive_conns.to_string()),
                 check_failures: r.check_failures,
+                conn_rate: rate.map_or("-".into(), |x| per_sec(x.0, "conn")),
+                in_rate: rate.map_or("-".into(), |x| per_sec(x.1, "B")),
+                out_rate: rate.map_or("-".into(), |x| per_sec(x.2, "B")),
             });
         }
     }
@@ -186,7 +250,24 @@ mod tests {
             }],
             ..Default::default()
         };
-        let rows = real_rows(&status, Some(&stats));
+        let mut later = stats.clone();
+        later.services[0].dests[0].stats = lvsd::Counters {
+            conns: 20,
+            inbytes: 40_000,
+            outbytes: 100,
+            ..Default::default()
+        };
+        let r = rates(&sample(&stats), &sample(&later), 10.0);
+        assert_eq!(r["www 192.168.1.10:80"], (2.0, 4000.0, 10.0));
+        assert!(
+            rates(&sample(&later), &sample(&stats), 10.0).is_empty(),
+            "a reset"
+        );
+        let rows = real_rows(&status, Some(&later), &r);
+        assert_eq!(rows[0].conn_rate, "2.0 conn/s");
+        assert_eq!(rows[0].in_rate, "4000.0 B/s");
+        assert_eq!(rows[1].conn_rate, "-");
+        let rows = real_rows(&status, Some(&stats), &HashMap::new());
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].state, "up");
         assert_eq!(
@@ -196,6 +277,6 @@ mod tests {
         assert_eq!(rows[1].health, "down");
         assert_eq!(rows[1].weight, "-");
         assert_eq!(rows[1].active, "-");
-        assert_eq!(real_rows(&status, None)[0].active, "-");
+        assert_eq!(real_rows(&status, None, &HashMap::new())[0].active, "-");
     }
 }

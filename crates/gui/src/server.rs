@@ -76,6 +76,8 @@ pub struct State {
     /// The CSRF token of Basic-authenticated clients (new at each start).
     basic_csrf: String,
     verifications: Arc<Semaphore>,
+    /// The previous sample of lvsd's counters, for rates.
+    last_sample: std::sync::Mutex<Option<(std::time::Instant, crate::monitor::Sample)>>,
 }
 
 impl State {
@@ -97,6 +99,7 @@ impl State {
             failures: Failures::default(),
             basic_csrf: random_token(),
             verifications: Arc::new(Semaphore::new(VERIFICATIONS)),
+            last_sample: std::sync::Mutex::new(None),
         }
     }
 }
@@ -1177,10 +1180,24 @@ async fn control_page(state: &Arc<State>, id: &Identity, query: Option<&str>) ->
         Ok(p) => (Some(p), None),
         Err(e) => (None, Some(e)),
     };
+    let mut rates = std::collections::HashMap::new();
+    if let Some(stats) = &snap.lvsd_stats {
+        let now = std::time::Instant::now();
+        let cur = crate::monitor::sample(stats);
+        let mut last = state.last_sample.lock().unwrap_or_else(|e| e.into_inner());
+        match last.as_ref() {
+            Some((t, prev)) if now.duration_since(*t) >= Duration::from_secs(1) => {
+                rates = crate::monitor::rates(prev, &cur, now.duration_since(*t).as_secs_f64());
+                *last = Some((now, cur));
+            }
+            Some(_) => {}
+            None => *last = Some((now, cur)),
+        }
+    }
     let reals = snap
         .lvsd_status
         .as_ref()
-        .map(|st| crate::monitor::real_rows(st, snap.lvsd_stats.as_ref()));
+        .map(|st| crate::monitor::real_rows(st, snap.lvsd_stats.as_ref(), &rates));
     let (lvsd, lvsd_error) = match snap.lvsd {
         Ok(t) => (Some(t), None),
         Err(e) => (None, Some(e)),

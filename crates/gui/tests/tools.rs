@@ -186,13 +186,21 @@ fn control_monitoring_shows_pulse_and_the_ipvs_table() {
     .unwrap();
     std::thread::spawn(move || {
         use std::io::{BufRead as _, Write as _};
+        let mut n = 0u64;
         for s in lvsd.incoming() {
             let Ok(mut s) = s else { break };
             let mut line = String::new();
             let _ = std::io::BufReader::new(&s).read_line(&mut line);
             let answer = match line.trim() {
                 "json" => json.clone(),
-                "stats" => "{\"version\": 1, \"services\": []}".to_string(),
+                "stats" => {
+                    n += 1;
+                    format!(
+                        "{{\"version\": 1, \"services\": [{{\"proto\": \"TCP\", \"address\": \"10.0.0.100\", \"port\": 80, \"virtual_name\": \"www\", \"dests\": [{{\"address\": \"192.168.1.10\", \"port\": 80, \"weight\": 0, \"active_conns\": 3, \"inactive_conns\": 9, \"stats\": {{\"conns\": {}, \"inbytes\": {}, \"outbytes\": 0}}}}]}}]}}",
+                        n * 100,
+                        n * 1_000_000
+                    )
+                }
                 _ => "lvsd text answer\n".to_string(),
             };
             let _ = s.write_all(answer.as_bytes());
@@ -247,6 +255,16 @@ fn control_monitoring_shows_pulse_and_the_ipvs_table() {
     assert_eq!(f.status, 200);
     assert!(f.body.contains("<td id=\"role\">active</td>"), "{}", f.body);
     assert!(f.body.contains("health-down"), "{}", f.body);
+    // rates from two samples at least a second apart
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let f = gui.req(Req::get("/control?fragment=1").auth());
+    assert!(f.body.contains("<td>3</td><td>9</td>"), "{}", f.body);
+    assert!(f.body.contains(" conn&#x2f;s</td>"), "{}", f.body);
+    assert!(
+        f.body.contains(" kB&#x2f;s</td>") || f.body.contains(" MB&#x2f;s</td>"),
+        "{}",
+        f.body
+    );
     assert!(!f.body.contains("<html"), "{}", f.body);
 }
 
