@@ -109,7 +109,9 @@ fn set_common_headers(h: &mut HeaderMap) {
         (header::CACHE_CONTROL, "no-store"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // not no-referrer: with it browsers send `Origin: null` on the
+        // forms' own POSTs, which the Origin check must refuse
+        (header::REFERRER_POLICY, "same-origin"),
         (
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; script-src 'self'; connect-src 'self'; \
@@ -323,7 +325,11 @@ async fn authenticate(req: &Request<Incoming>, ip: IpAddr, state: &Arc<State>) -
 
 /// A same-site path to go to after the login (never another host).
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    if next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && next.chars().all(|c| c.is_ascii_graphic())
+    {
         next
     } else {
         "/control"
@@ -1703,6 +1709,8 @@ mod tests {
         assert_eq!(safe_next("//evil.example/"), "/control");
         assert_eq!(safe_next("https://evil.example/"), "/control");
         assert_eq!(safe_next("/\\evil"), "/control");
+        assert_eq!(safe_next("/\t/evil.example"), "/control");
+        assert_eq!(safe_next("/ /evil.example"), "/control");
     }
 
     #[test]
