@@ -692,12 +692,14 @@ impl Browser {
     /// password field and, when the form has one, its user field (`user`,
     /// `username`, `login` or the form's first text field) with `user`,
     /// then submits the form with its submit button (or Enter) and waits
-    /// until the password field is gone; an answer with an HTTP error
-    /// status fails. Go to the login page (or any page
+    /// for the answer: a page with an HTTP error status, or a login form
+    /// again, fails. Go to the login page (or any page
     /// that shows the form) first.
     #[track_caller]
     pub fn login(&self, user: &str, password: &str) {
         let pw = self.find(Locator::Css("input[type=password]"), "a password field");
+        // marks this document: the answer is the first one without it
+        self.execute("window.__lvsBeforeLogin = true;", vec![]);
         let r = self.rt.block_on(async {
             let form = pw.find(Locator::XPath("./ancestor::form")).await.ok();
             if let Some(form) = &form {
@@ -735,20 +737,32 @@ impl Browser {
         }
         let end = Instant::now() + self.timeout;
         loop {
-            if let Some(status) = self.status().filter(|&s| s >= 400) {
-                self.fail("log in", &format!("the answer was HTTP {status}"));
-            }
-            let gone = self
+            // errors while the next page loads count as "not yet"
+            let answered = self
                 .rt
-                .block_on(self.client().find_all(Locator::Css("input[type=password]")))
-                .is_ok_and(|v| v.is_empty());
-            if gone {
+                .block_on(self.client().execute(
+                    "return document.readyState === 'complete' \
+                     && window.__lvsBeforeLogin === undefined;",
+                    vec![],
+                ))
+                .is_ok_and(|v| v == json!(true));
+            if answered {
+                if let Some(status) = self.status().filter(|&s| s >= 400) {
+                    self.fail("log in", &format!("the answer was HTTP {status}"));
+                }
+                let form_again = self
+                    .rt
+                    .block_on(self.client().find_all(Locator::Css("input[type=password]")))
+                    .map_or(true, |v| !v.is_empty());
+                if form_again {
+                    self.fail("log in", &"the answer is a login form again");
+                }
                 return;
             }
             if Instant::now() > end {
                 self.fail(
                     "log in",
-                    &format!("still a password field after {:?}", self.timeout),
+                    &format!("no answer to the login form within {:?}", self.timeout),
                 );
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -320,7 +320,14 @@ fn browser_fills_a_form_logs_in_and_takes_screenshots() {
     assert!(!b.has("#saved b"));
     let saved_shot = b.screenshot("saved");
 
-    // logging in through a form: the cookie it sets is sent afterwards
+    // logging in through a form: a wrong password fails the step, the
+    // right one sets a cookie that is sent afterwards
+    b.goto(&format!("{base}/login"));
+    let wrong = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        b.login("piranha", "wrong");
+    }));
+    assert!(wrong.is_err(), "a refused login passed");
+    assert_eq!(b.status(), Some(403));
     b.goto(&format!("{base}/login"));
     b.login("piranha", "secret");
     b.wait_for_text("GLOBAL SETTINGS");
