@@ -698,8 +698,7 @@ impl Browser {
     #[track_caller]
     pub fn login(&self, user: &str, password: &str) {
         let pw = self.find(Locator::Css("input[type=password]"), "a password field");
-        // marks this document: the answer is the first one without it
-        self.execute("window.__lvsBeforeLogin = true;", vec![]);
+        self.mark_page();
         let r = self.rt.block_on(async {
             let form = pw.find(Locator::XPath("./ancestor::form")).await.ok();
             if let Some(form) = &form {
@@ -735,38 +734,69 @@ impl Browser {
         if let Err(e) = r {
             self.fail("log in", &e);
         }
+        self.wait_for_new_page("log in");
+        if let Some(status) = self.status().filter(|&s| s >= 400) {
+            self.fail("log in", &format!("the answer was HTTP {status}"));
+        }
+        let form_again = self
+            .rt
+            .block_on(self.client().find_all(Locator::Css("input[type=password]")))
+            .map_or(true, |v| !v.is_empty());
+        if form_again {
+            self.fail("log in", &"the answer is a login form again");
+        }
+    }
+
+    /// Marks the document shown now, for [`Browser::wait_for_new_page`].
+    #[track_caller]
+    fn mark_page(&self) {
+        self.execute("window.__lvsOldPage = true;", vec![]);
+    }
+
+    /// Waits until the browser shows a document other than the one
+    /// [`Browser::mark_page`] marked, loaded completely.
+    #[track_caller]
+    fn wait_for_new_page(&self, what: &str) {
         let end = Instant::now() + self.timeout;
         loop {
             // errors while the next page loads count as "not yet"
-            let answered = self
+            let new = self
                 .rt
                 .block_on(self.client().execute(
                     "return document.readyState === 'complete' \
-                     && window.__lvsBeforeLogin === undefined;",
+                     && window.__lvsOldPage === undefined;",
                     vec![],
                 ))
                 .is_ok_and(|v| v == json!(true));
-            if answered {
-                if let Some(status) = self.status().filter(|&s| s >= 400) {
-                    self.fail("log in", &format!("the answer was HTTP {status}"));
-                }
-                let form_again = self
-                    .rt
-                    .block_on(self.client().find_all(Locator::Css("input[type=password]")))
-                    .map_or(true, |v| !v.is_empty());
-                if form_again {
-                    self.fail("log in", &"the answer is a login form again");
-                }
+            if new {
                 return;
             }
             if Instant::now() > end {
-                self.fail(
-                    "log in",
-                    &format!("no answer to the login form within {:?}", self.timeout),
-                );
+                self.fail(what, &format!("no new page within {:?}", self.timeout));
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Clicks the button `text` (as [`Browser::click_button`]) and waits
+    /// for the page that answers the form; returns its HTTP status. (After
+    /// a plain click the old page may still be shown for a moment.)
+    #[track_caller]
+    pub fn submit(&self, text: &str) -> Option<u16> {
+        self.mark_page();
+        self.click_button(text);
+        self.wait_for_new_page(&format!("submit with {text:?}"));
+        self.status()
+    }
+
+    /// Clicks the link `text` (as [`Browser::click_link`]) and waits for
+    /// the page it leads to; returns its HTTP status.
+    #[track_caller]
+    pub fn follow(&self, text: &str) -> Option<u16> {
+        self.mark_page();
+        self.click_link(text);
+        self.wait_for_new_page(&format!("follow link {text:?}"));
+        self.status()
     }
 
     /// Sends a Chrome DevTools Protocol command to the page (through

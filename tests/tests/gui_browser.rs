@@ -228,21 +228,21 @@ fn gui_screens_in_chromium() {
     b.assert_no_console_errors();
     b.screenshot_full("virtual-servers");
 
-    b.click_link("GLOBAL SETTINGS");
+    assert_eq!(b.follow("GLOBAL SETTINGS"), Some(200));
     b.wait_for_url("/global");
     b.wait_for("#f_primary");
     assert_eq!(field(&b, "primary").as_deref(), Some("203.0.113.10"));
     b.assert_no_console_errors();
     b.screenshot_full("global-settings");
 
-    b.click_link("REDUNDANCY");
+    assert_eq!(b.follow("REDUNDANCY"), Some(200));
     b.wait_for_url("/redundancy");
     b.wait_for("#f_backup");
     assert_eq!(field(&b, "backup").as_deref(), Some("203.0.113.11"));
     b.assert_no_console_errors();
     b.screenshot_full("redundancy");
 
-    b.click_link("CONTROL/MONITORING");
+    assert_eq!(b.follow("CONTROL/MONITORING"), Some(200));
     b.wait_for_url("/control");
     b.assert_no_console_errors();
     b.screenshot_full("control");
@@ -276,7 +276,7 @@ fn gui_login_form_in_chromium() {
 
     // a wrong password: still the login form
     b.fill("password", "wrong");
-    b.click_button("LOGIN");
+    assert_eq!(b.submit("LOGIN"), Some(401));
     b.wait_for("input[type=password]");
     assert!(b.url().contains("/login"), "{}", b.url());
     assert!(!b.page_text().contains("203.0.113.100"));
@@ -289,7 +289,7 @@ fn gui_login_form_in_chromium() {
     b.wait_for("#f_primary");
 
     // logged out: the login form again, on every page
-    b.click_button("LOGOUT");
+    b.submit("LOGOUT");
     b.wait_for("input[type=password]");
     b.goto(&format!("{base}/global"));
     b.wait_for("input[type=password]");
