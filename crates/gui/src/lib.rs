@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod charts;
 pub mod cli;
 pub mod monitor;
 pub mod pages;

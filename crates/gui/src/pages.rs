@@ -31,7 +31,8 @@ pub const CSS: &str = include_str!("../templates/piranha.css");
 /// The monitoring page's script.
 pub const MONITOR_JS: &str = include_str!("../templates/monitor.js");
 
-const TEMPLATES: [(&str, &str); 14] = [
+const TEMPLATES: [(&str, &str); 15] = [
+    ("charts.html", include_str!("../templates/charts.html")),
     (
         "failovers.html",
         include_str!("../templates/failovers.html"),

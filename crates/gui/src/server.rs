@@ -76,6 +76,8 @@ pub struct State {
     /// The CSRF token of Basic-authenticated clients (new at each start).
     basic_csrf: String,
     verifications: Arc<Semaphore>,
+    /// The last hour of lvsd's counters, for the charts.
+    pub history: std::sync::Mutex<crate::charts::History>,
     /// The previous sample of lvsd's counters, for rates.
     last_sample: std::sync::Mutex<Option<(std::time::Instant, crate::monitor::Sample)>>,
 }
@@ -100,6 +102,7 @@ impl State {
             basic_csrf: random_token(),
             verifications: Arc::new(Semaphore::new(VERIFICATIONS)),
             last_sample: std::sync::Mutex::new(None),
+            history: std::sync::Mutex::new(crate::charts::History::default()),
         }
     }
 }
@@ -1617,6 +1620,7 @@ async fn route(req: Request<Incoming>, peer: SocketAddr, state: Arc<State>) -> R
                 r
             }
             "/password" => password_page(StatusCode::OK, &id, req.uri().query(), None),
+            "/charts" => charts_page(&state, &id, req.uri().query()).await,
             "/history" => history_page(&state, &id, req.uri().query(), StatusCode::OK, None).await,
             "/global" => settings_page(&state, &id, "global", req.uri().query()).await,
             "/redundancy" => settings_page(&state, &id, "redundancy", req.uri().query()).await,
@@ -1629,6 +1633,104 @@ async fn route(req: Request<Incoming>, peer: SocketAddr, state: Arc<State>) -> R
         Method::POST => post(req, &state, id, ip).await,
         _ => method_not_allowed(),
     }
+}
+
+/// Samples lvsd's counters for the charts every [`crate::charts::INTERVAL`]
+/// (`PIRANHA_GUI_SAMPLE_MS` milliseconds instead, for tests).
+async fn sample_forever(state: Arc<State>) {
+    let every = std::env::var("PIRANHA_GUI_SAMPLE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(crate::charts::INTERVAL, Duration::from_millis);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let socket = state.sources.lvsd_socket.clone();
+        let stats = tokio::task::spawn_blocking(move || {
+            lvs_util::status_socket::query(&socket, "stats", crate::monitor::TIMEOUT)
+                .ok()
+                .and_then(|t| serde_json::from_str::<piranha_status::lvsd::TableStats>(&t).ok())
+        })
+        .await
+        .ok()
+        .flatten();
+        if let Some(stats) = stats {
+            let now = lvs_util::timefmt::wall_now();
+            state
+                .history
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .add(now, &stats);
+        }
+    }
+}
+
+/// One chart row: a name and its three charts.
+#[derive(Debug, serde::Serialize)]
+struct ChartRow {
+    name: String,
+    link: Option<String>,
+    conns: String,
+    inbytes: String,
+    outbytes: String,
+    points: usize,
+}
+
+async fn charts_page(state: &Arc<State>, id: &Identity, query: Option<&str>) -> Response<Body> {
+    use crate::charts::{dest_key, service_key, svg};
+    let cfg = match load_config(state).await {
+        Ok(c) => c,
+        Err(e) => return message(StatusCode::OK, &id.csrf, "lvs.cf cannot be read", &e),
+    };
+    let qs = parse_form(query.unwrap_or("").as_bytes());
+    let virt = qs.get("virtual").cloned();
+    let now = lvs_util::timefmt::wall_now();
+    let h = state.history.lock().unwrap_or_else(|e| e.into_inner());
+    let row = |name: String, key: String, link: Option<String>| {
+        let p = h.points(&key);
+        let ts: Vec<f64> = p.iter().map(|x| x.t).collect();
+        let col = |f: fn(&crate::charts::Point) -> f32| p.iter().map(f).collect::<Vec<f32>>();
+        ChartRow {
+            name,
+            link,
+            conns: svg(&ts, &col(|x| x.conns), now, "conn/s"),
+            inbytes: svg(&ts, &col(|x| x.inbytes), now, "B/s"),
+            outbytes: svg(&ts, &col(|x| x.outbytes), now, "B/s"),
+            points: p.len(),
+        }
+    };
+    let rows: Vec<ChartRow> = match &virt {
+        None => cfg
+            .virtuals
+            .iter()
+            .filter(|v| v.active)
+            .map(|v| {
+                row(
+                    v.name.clone(),
+                    service_key(&v.name),
+                    Some(format!("/charts?virtual={}", q(&v.name))),
+                )
+            })
+            .collect(),
+        Some(name) => match find_virtual(&cfg, name) {
+            Some(v) => v
+                .servers
+                .iter()
+                .map(|r| {
+                    let addr = format!("{}:{}", r.address.addr, r.port);
+                    row(format!("{} ({addr})", r.name), dest_key(name, &addr), None)
+                })
+                .collect(),
+            None => Vec::new(),
+        },
+    };
+    drop(h);
+    page(
+        StatusCode::OK,
+        "charts.html",
+        context! { css => CSS, csrf => &id.csrf, page => "control", rows, virtual => virt },
+    )
 }
 
 /// Serves HTTP/1.1 on `io` until the client leaves or breaks a limit.
@@ -1656,6 +1758,7 @@ pub async fn run(
     tls: Option<tokio_rustls::TlsAcceptor>,
     state: Arc<State>,
 ) -> std::io::Result<()> {
+    tokio::spawn(sample_forever(state.clone()));
     let conns = Arc::new(Semaphore::new(CONNECTIONS));
     loop {
         let (tcp, peer) = match listener.accept().await {

@@ -7,7 +7,7 @@ mod common;
 
 use common::{Gui, PASSWORD, Req, bytes, eventually, login};
 
-const PATHS: [&str; 16] = [
+const PATHS: [&str; 17] = [
     "/",
     "/password",
     "/virtual/edit?name=x",
@@ -16,6 +16,7 @@ const PATHS: [&str; 16] = [
     "/server/edit?virtual=x&name=y",
     "/server/add",
     "/failover/edit?name=x",
+    "/charts",
     "/control",
     "/global",
     "/redundancy",

@@ -377,3 +377,34 @@ fn synchronize_to_backup_copies_with_scp_and_reads_the_serial_back() {
         "{argv}"
     );
 }
+
+#[test]
+fn charts_of_the_last_hour_are_svg_drawn_by_the_server() {
+    let dir = Gui::files();
+    common::fake_daemon(&dir.path().join("lvsd.sock"), |req, n| match req {
+        "stats" => format!(
+            "{{\"version\": 1, \"services\": [{{\"proto\": \"TCP\", \"address\": \"10.0.0.100\", \"port\": 80, \"virtual_name\": \"<script>alert(1)</script>\", \"stats\": {{\"conns\": {}}}, \"dests\": [{{\"address\": \"192.168.1.10\", \"port\": 80, \"stats\": {{\"conns\": {}}}}}]}}]}}",
+            n * 10,
+            n * 5
+        ),
+        _ => String::new(),
+    });
+    let gui = Gui::start_env(dir, &[], &[("PIRANHA_GUI_SAMPLE_MS", "100".into())]);
+    common::eventually("three points", || {
+        gui.req(Req::get("/charts").auth())
+            .body
+            .contains("3 points")
+            || gui
+                .req(Req::get("/charts").auth())
+                .body
+                .contains("4 points")
+    });
+    let r = gui.req(Req::get("/charts").auth());
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("<polyline"), "{}", r.body);
+    assert!(!r.body.contains("<script>alert"), "{}", r.body);
+    assert!(r.body.contains("&lt;script&gt;"), "{}", r.body);
+    let r = gui.req(Req::get("/charts?virtual=%3Cscript%3Ealert(1)%3C%2Fscript%3E").auth());
+    assert!(r.body.contains("web1 (192.168.1.10:80)"), "{}", r.body);
+    assert!(r.body.contains("<polyline"), "{}", r.body);
+}

@@ -345,3 +345,19 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 pub fn bytes(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap()
 }
+
+/// A stand-in daemon on the UNIX socket `path`: answers each request line
+/// with `answer(request, how many requests so far)`.
+pub fn fake_daemon(path: &Path, answer: fn(&str, u64) -> String) {
+    let l = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        let mut n = 0;
+        for s in l.incoming() {
+            let Ok(mut s) = s else { break };
+            n += 1;
+            let mut line = String::new();
+            let _ = BufReader::new(&s).read_line(&mut line);
+            let _ = s.write_all(answer(line.trim(), n).as_bytes());
+        }
+    });
+}
