@@ -201,6 +201,74 @@ pub fn real_rows(
     rows
 }
 
+/// A nanny as lvsd reports it, for CURRENT LVS PROCESSES.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Nanny {
+    /// Its pid.
+    pub pid: u32,
+    /// The virtual server.
+    pub virtual_name: String,
+    /// The real server.
+    pub server: String,
+    /// `RIP:PORT`.
+    pub address: String,
+}
+
+/// lvsd's nannies (those with a pid).
+pub fn nannies(status: &lvsd::Status) -> Vec<Nanny> {
+    status
+        .virtuals
+        .iter()
+        .flat_map(|v| {
+            v.reals.iter().filter_map(|r| {
+                r.pid.map(|pid| Nanny {
+                    pid,
+                    virtual_name: v.name.clone(),
+                    server: r.name.clone(),
+                    address: r.address.clone(),
+                })
+            })
+        })
+        .collect()
+}
+
+/// A real server's last change of health or weight, for the event list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RealEvent {
+    /// When (seconds since the epoch).
+    pub time: f64,
+    /// The virtual server.
+    pub virtual_name: String,
+    /// The real server.
+    pub server: String,
+    /// Its health since then.
+    pub health: String,
+    /// Its weight in the table since then (`-`: not in it).
+    pub weight: String,
+}
+
+/// The real servers' last changes, newest first, at most `max`.
+pub fn real_events(status: &lvsd::Status, max: usize) -> Vec<RealEvent> {
+    let mut v: Vec<RealEvent> = status
+        .virtuals
+        .iter()
+        .flat_map(|v| {
+            v.reals.iter().filter_map(|r| {
+                r.last_change_at.map(|time| RealEvent {
+                    time,
+                    virtual_name: v.name.clone(),
+                    server: r.name.clone(),
+                    health: r.health.clone(),
+                    weight: r.weight.map_or("-".into(), |w| w.to_string()),
+                })
+            })
+        })
+        .collect();
+    v.sort_by(|a, b| b.time.total_cmp(&a.time));
+    v.truncate(max);
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,5 +346,17 @@ mod tests {
         assert_eq!(rows[1].weight, "-");
         assert_eq!(rows[1].active, "-");
         assert_eq!(real_rows(&status, None, &HashMap::new())[0].active, "-");
+        let mut st = status.clone();
+        st.virtuals[0].reals[0].pid = Some(77);
+        st.virtuals[0].reals[0].last_change_at = Some(10.0);
+        st.virtuals[0].reals[1].last_change_at = Some(20.0);
+        assert_eq!(nannies(&st).len(), 1);
+        assert_eq!(nannies(&st)[0].pid, 77);
+        let ev = real_events(&st, 10);
+        assert_eq!(
+            (ev[0].server.as_str(), ev[0].health.as_str()),
+            ("b", "down")
+        );
+        assert_eq!(real_events(&st, 1).len(), 1);
     }
 }

@@ -1203,6 +1203,27 @@ async fn control_page(state: &Arc<State>, id: &Identity, query: Option<&str>) ->
             None => *last = Some((now, cur)),
         }
     }
+    let nannies = snap
+        .lvsd_status
+        .as_ref()
+        .map(crate::monitor::nannies)
+        .unwrap_or_default();
+    let real_events: Vec<BTreeMap<&str, String>> = snap
+        .lvsd_status
+        .as_ref()
+        .map(|st| crate::monitor::real_events(st, 20))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| {
+            BTreeMap::from([
+                ("when", lvs_util::timefmt::utc(e.time)),
+                ("virtual", e.virtual_name),
+                ("server", e.server),
+                ("health", e.health),
+                ("weight", e.weight),
+            ])
+        })
+        .collect();
     let reals = snap
         .lvsd_status
         .as_ref()
@@ -1225,6 +1246,7 @@ async fn control_page(state: &Arc<State>, id: &Identity, query: Option<&str>) ->
         context! {
             css => CSS, csrf => &id.csrf, page => "control",
             pulse, pulse_error, lvsd, lvsd_error, ipvs, ipvs_error, events, reals,
+            nannies, real_events,
         },
     )
 }

@@ -173,6 +173,8 @@ fn control_monitoring_shows_pulse_and_the_ipvs_table() {
             reals: vec![piranha_status::lvsd::RsStatus {
                 name: "web1".into(),
                 address: "192.168.1.10:80".into(),
+                pid: Some(4300),
+                last_change_at: Some(1764086460.0),
                 health: "down".into(),
                 weight: None,
                 configured_weight: 1,
@@ -234,6 +236,19 @@ fn control_monitoring_shows_pulse_and_the_ipvs_table() {
     assert!(
         r.body.contains("<td>4</td></tr>"),
         "failed checks: {}",
+        r.body
+    );
+    // the process tree from the status documents, and the real server's change
+    assert!(r.body.contains("pulse (4242)"), "{}", r.body);
+    assert!(r.body.contains("lvsd (4243)"), "{}", r.body);
+    assert!(
+        r.body.contains("nanny (4300) www/web1 192.168.1.10:80"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("<td>web1</td><td>down</td><td>-</td>"),
+        "{}",
         r.body
     );
     // refreshed without reloading the page: the script and the fragment it fetches
