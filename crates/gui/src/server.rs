@@ -1484,6 +1484,63 @@ async fn sync_backup(state: &Arc<State>, id: &Identity) -> Response<Body> {
     )
 }
 
+/// What Apply runs: `systemctl reload pulse.service` (pulse rereads
+/// lvs.cf on SIGHUP). Run directly, no shell; the piranha user may do this
+/// one thing through the polkit rule in etc/polkit-1/rules.d/.
+pub const RELOAD: [&str; 3] = ["systemctl", "reload", "pulse.service"];
+
+/// Apply: checks lvs.cf as the daemons will, then reloads pulse.
+async fn apply(state: &Arc<State>, id: &Identity) -> Response<Body> {
+    let path = state.configfile.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        let file = path.display().to_string();
+        let text = std::fs::read(&path).map_err(|e| format!("{file}: {e}"))?;
+        let text = String::from_utf8_lossy(&text).into_owned();
+        lvscf::check(&text, &file)
+            .map(|_| lvscf::store::serial_of(&text).unwrap_or(0))
+            .map_err(|p| {
+                p.iter()
+                    .filter(|p| p.severity == lvscf::Severity::Error)
+                    .map(|p| p.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    let serial = match checked {
+        Ok(s) => s,
+        Err(e) => {
+            return message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &id.csrf,
+                "APPLY",
+                &format!("Not applied: lvs.cf does not pass the daemons' checks:\n{e}"),
+            );
+        }
+    };
+    let argv: Vec<String> = RELOAD.iter().map(|s| s.to_string()).collect();
+    match run_program(&argv, Duration::from_secs(30)).await {
+        Ok(_) => {
+            tracing::info!("pulse reloaded from the web tool (lvs.cf serial_no {serial})");
+            page(
+                StatusCode::OK,
+                "message.html",
+                context! {
+                    css => CSS, csrf => &id.csrf, heading => "APPLY", class => "note",
+                    message => format!("pulse reloads lvs.cf (serial_no {serial}); CONTROL/MONITORING shows when it has."),
+                },
+            )
+        }
+        Err(e) => message(
+            StatusCode::BAD_GATEWAY,
+            &id.csrf,
+            "APPLY",
+            &format!("lvs.cf passes the checks, but pulse was not reloaded: {e}"),
+        ),
+    }
+}
+
 fn password_page(
     status: StatusCode,
     id: &Identity,
@@ -1592,6 +1649,7 @@ async fn post(
         "/password" => password_change(state, &id, ip, form).await,
         "/history/restore" => restore(state, &id, form).await,
         "/sync" => sync_backup(state, &id).await,
+        "/apply" => apply(state, &id).await,
         p => match change(state, &id, p, form).await {
             Some(r) => r,
             None => text(StatusCode::NOT_FOUND, "Not found\n"),

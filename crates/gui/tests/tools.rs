@@ -423,3 +423,60 @@ fn charts_of_the_last_hour_are_svg_drawn_by_the_server() {
     assert!(r.body.contains("web1 (192.168.1.10:80)"), "{}", r.body);
     assert!(r.body.contains("<polyline"), "{}", r.body);
 }
+
+#[test]
+fn apply_checks_the_file_then_reloads_pulse_with_systemctl() {
+    let dir = Gui::files();
+    let bin = dir.path().join("bin");
+    let log = dir.path().join("systemctl.log");
+    std::fs::create_dir(&bin).unwrap();
+    let stand_in = bin.join("systemctl");
+    std::fs::write(
+        &stand_in,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {}\n[ -e {}/fail ] && {{ echo 'Access denied' >&2; exit 1; }}\nexit 0\n",
+            log.display(),
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let gui = Gui::start_env(dir, &[], &[("PATH", path)]);
+    let csrf = gui.req(Req::get("/control").auth()).hidden("csrf").unwrap();
+    let r = gui.req(Req::post("/apply", &[]).auth());
+    assert_eq!(r.status, 403, "no token: {r:?}");
+    assert!(!log.exists());
+    let r = gui.req(Req::post("/apply", &[("csrf", &csrf)]).auth());
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains("serial_no 3"), "{}", r.body);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "reload pulse.service\n"
+    );
+    // systemctl refuses (no polkit rule): said, 502
+    std::fs::write(gui.path("fail"), "").unwrap();
+    let r = gui.req(Req::post("/apply", &[("csrf", &csrf)]).auth());
+    assert_eq!(r.status, 502, "{r:?}");
+    assert!(r.body.contains("Access denied"), "{}", r.body);
+    std::fs::remove_file(gui.path("fail")).unwrap();
+    // a file the daemons refuse is not applied
+    let cf = gui.path("lvs.cf");
+    let text = std::fs::read_to_string(&cf).unwrap();
+    std::fs::write(
+        &cf,
+        text.replace(
+            "     active = 1\n     address",
+            "     active = 0\n     address",
+        ),
+    )
+    .unwrap();
+    let r = gui.req(Req::post("/apply", &[("csrf", &csrf)]).auth());
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(r.body.contains("no active lvs services"), "{}", r.body);
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
+}

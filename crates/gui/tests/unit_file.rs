@@ -45,6 +45,26 @@ fn unit_runs_piranha_gui_as_piranha_without_capabilities() {
 }
 
 #[test]
+fn polkit_rule_lets_piranha_reload_pulse_only() {
+    let rule =
+        std::fs::read_to_string(etc().join("polkit-1/rules.d/60-piranha-gui.rules")).unwrap();
+    for want in [
+        "action.id == \"org.freedesktop.systemd1.manage-units\"",
+        "action.lookup(\"unit\") == \"pulse.service\"",
+        "action.lookup(\"verb\") == \"reload\"",
+        "subject.user == \"piranha\"",
+        "return polkit.Result.YES;",
+    ] {
+        assert!(rule.contains(want), "the rule lacks {want}");
+    }
+    assert_eq!(rule.matches("polkit.Result.YES").count(), 1);
+    assert_eq!(
+        piranha_gui::server::RELOAD,
+        ["systemctl", "reload", "pulse.service"]
+    );
+}
+
+#[test]
 fn systemd_analyze_accepts_the_unit() {
     let test = "systemd_analyze_accepts_the_unit";
     if !lvs_tests::have(test, "systemd-analyze", "systemd") {
