@@ -30,25 +30,9 @@ fn once(sources: &Sources) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// glibc's allocator keeps memory a thread freed in that thread's arena,
-/// and after a large block is freed it raises its mmap threshold so the
-/// next large blocks come from the heap and stay resident. A scrape's
-/// large, short-lived vectors are built in the query threads and freed by
-/// the encoding one: with the defaults the peak resident memory of the
-/// server grew to 12.6 MiB (7.9 MiB with one arena and a fixed 128 KiB
-/// threshold, on the benchmark's 20,000 backends).
-fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; called before any
-    // other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
-    }
-}
-
 fn main() -> ExitCode {
-    tune_allocator();
+    // 12.6 -> 7.9 MiB peak on the benchmark's 20,000 backends
+    lvs_util::malloc::tune();
     let opts = Options::parse();
     let sources = Sources::new(
         &opts.pulse_socket,

@@ -6,6 +6,7 @@
 
 pub mod daemon;
 pub mod log;
+pub mod malloc;
 pub mod netif;
 pub mod popt;
 pub mod process;

@@ -17,6 +17,7 @@ fn fail(msg: &str) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    lvs_util::malloc::tune();
     let opts = Options::parse();
     // As the original's init script: no lvs.cf, no web tool.
     if !opts.configfile.exists() {
