@@ -634,14 +634,23 @@ fn save_blocking(path: &std::path::Path, spec: &Spec, form: &BTreeMap<String, St
             return refused(old, StatusCode::UNPROCESSABLE_ENTITY, form, st);
         }
     }
+    // the parsed file is not needed while store::save parses the new text
+    // (a large lvs.cf's peak memory); parsed again if the save is refused
+    drop(old);
+    let old = || {
+        lvscf::parse_bytes(&bytes, &file)
+            .map(|p| p.config)
+            .unwrap_or_default()
+    };
     match lvscf::store::save(path, &new_text, expected) {
         Ok(saved) => Outcome::Saved(saved.serial),
         Err(lvscf::store::SaveError::Conflict {
             current,
             current_serial,
             ..
-        }) => conflict(&current, &new_text, current_serial, old),
+        }) => conflict(&current, &new_text, current_serial, old()),
         Err(lvscf::store::SaveError::Invalid(problems)) => {
+            let old = old();
             let st = problems_state(&problems, &spec.fields(&old), spec.pairs());
             refused(old, StatusCode::UNPROCESSABLE_ENTITY, form, st)
         }
