@@ -252,16 +252,10 @@ fn gui_screens_in_chromium() {
 }
 
 /// The login form: a wrong password, the right one (back to the page
-/// asked for), logging out.
-///
-/// Ignored while piranha_gui refuses every form POST from Chromium: its
-/// pages are served with `Referrer-Policy: no-referrer`, with which
-/// Chromium sends `Origin: null` on a form POST, and the server's
-/// same-origin check answers "Cross-site request refused" (the login form
-/// included). `Referrer-Policy: same-origin` keeps the referrer off other
-/// sites and lets Chromium send the real Origin.
+/// asked for), logging out. (Chromium sends `Origin: null` with a form POST
+/// from a page served with `Referrer-Policy: no-referrer`, which a
+/// same-origin check refuses: this test is what catches that.)
 #[test]
-#[ignore = "piranha_gui refuses Chromium's form POSTs (Origin: null under Referrer-Policy: no-referrer)"]
 fn gui_login_form_in_chromium() {
     let t0 = Instant::now();
     let Some(b) = Browser::start("gui_browser_login") else {
