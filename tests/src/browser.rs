@@ -17,13 +17,22 @@
 //! let Some(b) = lvs_tests::browser::Browser::start("my_test") else { return };
 //! b.goto("http://127.0.0.1:3636/");
 //! b.login("piranha", "secret");
-//! b.wait_for_text("GLOBAL SETTINGS");
-//! b.click_link("VIRTUAL SERVERS");
+//! assert_eq!(b.follow("VIRTUAL SERVERS"), Some(200));
 //! b.fill("port", "80");
-//! b.click_button("ACCEPT");
-//! b.screenshot("virtual-servers");
+//! assert_eq!(b.submit("ACCEPT"), Some(200));
+//! b.wait_for_text("saved");
+//! b.assert_no_console_errors();
+//! b.screenshot_full("virtual-servers");
 //! let title = b.block_on(b.client().title()).unwrap();
 //! ```
+//!
+//! Navigating: [`Browser::goto`] loads a URL; [`Browser::submit`] and
+//! [`Browser::follow`] click a button or link and wait for the page that
+//! answers (after a plain [`Browser::click_button`] the old page may still
+//! be shown for a moment), returning its HTTP status ([`Browser::status`]).
+//! A server that sends `Referrer-Policy: no-referrer` gets `Origin: null`
+//! with Chromium's form POSTs; a same-origin check must allow for that (or
+//! the server should send `same-origin`).
 //!
 //! Logging in: [`Browser::login`] fills a login form (its password field,
 //! and a user field if there is one) and submits it. For HTTP Basic
@@ -43,15 +52,19 @@
 //!
 //! `$LVS_CHROMEDRIVER` and `$LVS_CHROMIUM` name other programs to use.
 //!
-//! Only loopback: chromedriver listens on 127.0.0.1 and accepts local
-//! clients only; Chromium runs with its background networking (updates,
-//! sync, metrics) off and resolves no host name but `localhost`, so a test
-//! page reaches nothing but this machine's own addresses.
+//! Only loopback: chromedriver listens on 127.0.0.1 and ::1 and accepts
+//! local clients only, and talks to Chromium over a pipe (no debugging
+//! port); Chromium runs with its background networking (updates, sync,
+//! metrics) off and resolves no host name but `localhost` (addresses in
+//! 127.0.0.0/8 and ::1 work as they are), so a test page reaches nothing
+//! but this machine.
 //!
 //! Clean-up: dropping the [`Browser`] (also while a failing test unwinds)
 //! ends the session, then kills chromedriver's process group, which holds
 //! Chromium and its helpers, and any process still using the session's
-//! profile directory; nothing is left running.
+//! profile directory; nothing is left running. A test process that dies
+//! without unwinding takes chromedriver with it (parent-death signal), and
+//! Chromium ends when its pipe closes.
 
 use std::io::Read as _;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
