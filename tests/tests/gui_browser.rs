@@ -3,8 +3,11 @@
 //! (`piranha-passwd`), driven by headless Chromium (`lvs_tests::browser`).
 //! Logs in through the login form, sees the screens, checks that a name
 //! from lvs.cf is shown as text, uses HTTP Basic authentication after
-//! logging out, and saves a screenshot of each screen in
-//! `target/screenshots/gui_browser-*.png`.
+//! logging out, adds a virtual server with two real servers (lvs.cf keeps
+//! its lines and passes `lvscf check`), sees bad values refused by their
+//! fields with lvs.cf untouched, edits a weight and presses APPLY (a
+//! stand-in `systemctl`), and saves a screenshot of each screen in
+//! `target/screenshots/gui_browser*-*.png`.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -97,7 +100,7 @@ fn free_port() -> u16 {
 
 /// Starts `piranha_gui --nodaemon` on 127.0.0.1 (a free port) with the
 /// files in `dir`; returns once it accepts connections.
-fn start_gui(dir: &Path) -> Gui {
+fn start_gui(dir: &Path, env: &[(&str, String)]) -> Gui {
     let cf = dir.join("lvs.cf");
     let passwd = dir.join("piranha.passwd");
     let mut last = String::new();
@@ -114,6 +117,7 @@ fn start_gui(dir: &Path) -> Gui {
             .arg(&cf)
             .arg("--passwd-file")
             .arg(&passwd)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -168,6 +172,11 @@ fn field(b: &Browser, key: &str) -> Option<String> {
 
 /// The temporary lvs.cf and password file, and `piranha_gui` on them.
 fn setup() -> (tempfile::TempDir, Gui) {
+    setup_env(&[])
+}
+
+/// [`setup`], with `piranha_gui` started with the variables `env` set.
+fn setup_env(env: &[(&str, String)]) -> (tempfile::TempDir, Gui) {
     let dir = tempfile::tempdir().expect("temporary directory");
     std::fs::write(dir.path().join("lvs.cf"), lvs_cf()).unwrap();
     let passwd = dir.path().join("piranha.passwd");
@@ -182,7 +191,7 @@ fn setup() -> (tempfile::TempDir, Gui) {
         "piranha-passwd: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let gui = start_gui(dir.path());
+    let gui = start_gui(dir.path(), env);
     (dir, gui)
 }
 
@@ -247,6 +256,42 @@ fn gui_screens_in_chromium() {
     b.assert_no_console_errors();
     b.screenshot_full("control");
 
+    assert_eq!(b.follow("CHARTS"), Some(200));
+    b.wait_for_url("/charts");
+    b.assert_no_console_errors();
+    b.screenshot_full("charts");
+
+    b.goto(&format!("{base}/control"));
+    assert_eq!(b.follow("CHANGE PASSWORD"), Some(200));
+    b.wait_for_url("/password");
+    b.wait_for("input[type=password]");
+    b.assert_no_console_errors();
+    b.screenshot_full("change-password");
+
+    assert_eq!(b.follow("HISTORY"), Some(200));
+    b.wait_for_url("/history");
+    b.assert_no_console_errors();
+    b.screenshot_full("history");
+
+    assert_eq!(b.follow("FAILOVER"), Some(200));
+    b.wait_for_url("/failover");
+    b.assert_no_console_errors();
+    b.screenshot_full("failover");
+
+    assert_eq!(b.follow("VIRTUAL SERVERS"), Some(200));
+    assert_eq!(b.follow("www"), Some(200));
+    b.wait_for_url("/virtual/edit");
+    b.wait_for("#servers");
+    assert_eq!(field(&b, "scheduler").as_deref(), Some("wlc"));
+    b.assert_no_console_errors();
+    b.screenshot_full("virtual-server");
+
+    assert_eq!(b.follow("web1"), Some(200));
+    b.wait_for_url("/server/edit");
+    assert_eq!(field(&b, "address").as_deref(), Some("192.168.50.11"));
+    b.assert_no_console_errors();
+    b.screenshot_full("real-server");
+
     eprintln!("gui_screens_in_chromium: {:.2?}", t0.elapsed());
     drop(gui);
 }
@@ -290,5 +335,329 @@ fn gui_login_form_in_chromium() {
     assert!(!b.has("#f_primary"));
 
     eprintln!("gui_login_form_in_chromium: {:.2?}", t0.elapsed());
+    drop(gui);
+}
+
+/// Types `value` into the input with CSS `selector` (cleared first), as a
+/// user would; for forms whose field names repeat on the page.
+#[track_caller]
+fn type_into(b: &Browser, selector: &str, value: &str) {
+    let el = b
+        .block_on(b.client().find(fantoccini::Locator::Css(selector)))
+        .unwrap_or_else(|e| panic!("{selector} not on {}: {e}", b.url()));
+    b.block_on(async {
+        el.clear().await?;
+        el.send_keys(value).await
+    })
+    .unwrap_or_else(|e| panic!("typing into {selector}: {e}"));
+}
+
+/// The text of the element with id `id`, if the page has one.
+fn text_of(b: &Browser, id: &str) -> Option<String> {
+    b.execute(
+        "const e = document.getElementById(arguments[0]); return e ? e.textContent : null;",
+        vec![json!(id)],
+    )
+    .as_str()
+    .map(str::to_string)
+}
+
+/// The field error shown next to field `key` (`#err_KEY`, in the same
+/// row as the field `#f_KEY`).
+#[track_caller]
+fn field_error(b: &Browser, key: &str) -> String {
+    let v = b.execute(
+        "const e = document.getElementById('err_' + arguments[0]); \
+         const f = document.getElementById('f_' + arguments[0]); \
+         if (!e || !f) return null; \
+         return e.parentElement === f.parentElement ? e.textContent : 'not next to the field';",
+        vec![json!(key)],
+    );
+    match v.as_str() {
+        Some(s) => s.to_string(),
+        None => panic!(
+            "no error next to field {key:?} on {}:\n{}",
+            b.url(),
+            b.page_text()
+        ),
+    }
+}
+
+/// `lvscf check FILE`: its exit status and what it printed.
+fn lvscf_check(cf: &Path) -> (bool, String) {
+    let out = Command::new(lvs_tests::bin("lvscf"))
+        .arg("check")
+        .arg(cf)
+        .output()
+        .expect("run lvscf check");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Logs in through the login form, landing on VIRTUAL SERVERS.
+fn login_to_virtuals(b: &Browser, gui: &Gui) {
+    b.goto(&format!("{}/virtual", gui.base));
+    b.wait_for("input[type=password]");
+    b.login("piranha", PASSWORD);
+    b.wait_for_url("/virtual");
+    b.wait_for_text("203.0.113.100");
+}
+
+/// Adds a virtual server with two real servers through the VIRTUAL
+/// SERVERS, VIRTUAL SERVER and REAL SERVER screens, activates it: lvs.cf
+/// has the new blocks, keeps every line it had, and `lvscf check` passes.
+#[test]
+fn gui_add_virtual_server_in_chromium() {
+    let t0 = Instant::now();
+    let Some(b) = Browser::start("gui_browser_add") else {
+        return;
+    };
+    let (dir, gui) = setup();
+    let cf = dir.path().join("lvs.cf");
+    let before = std::fs::read_to_string(&cf).unwrap();
+    login_to_virtuals(&b, &gui);
+
+    // VIRTUAL SERVERS: ADD
+    type_into(&b, "#add_name", "shop");
+    type_into(&b, "#add_vip", "203.0.113.102");
+    type_into(&b, "#add_device", "eth0:3");
+    type_into(&b, "#add_port", "443");
+    let st = b.submit("ADD");
+    assert_eq!(st, Some(200), "{}", b.page_text());
+    assert!(cell_shows(&b, "shop"), "{}", b.page_text());
+    b.screenshot_full("added");
+
+    // VIRTUAL SERVER shop: its settings
+    assert_eq!(b.follow("shop"), Some(200));
+    b.wait_for_url("/virtual/edit");
+    b.wait_for("#f_scheduler");
+    b.fill("scheduler", "rr");
+    type_into(&b, "#f_timeout", "12");
+    assert_eq!(b.submit("ACCEPT"), Some(200), "{}", b.page_text());
+    assert_eq!(text_of(&b, "error"), None, "{}", b.page_text());
+
+    // REAL SERVER: ADD two
+    for (name, addr, weight) in [
+        ("shop1", "192.168.50.31", "3"),
+        ("shop2", "192.168.50.32", "5"),
+    ] {
+        b.wait_for("#srv_name");
+        type_into(&b, "#srv_name", name);
+        type_into(&b, "#srv_address", addr);
+        type_into(&b, "#srv_port", "443");
+        type_into(&b, "#srv_weight", weight);
+        assert_eq!(b.submit("ADD"), Some(200), "{}", b.page_text());
+        assert_eq!(text_of(&b, "error"), None, "{}", b.page_text());
+        assert!(
+            cell_shows(&b, addr),
+            "{addr} not listed:\n{}",
+            b.page_text()
+        );
+    }
+    b.assert_no_console_errors();
+    b.screenshot_full("virtual-server");
+
+    // REAL SERVER shop2's screen
+    assert_eq!(b.follow("shop2"), Some(200));
+    b.wait_for_url("/server/edit");
+    assert_eq!(field(&b, "address").as_deref(), Some("192.168.50.32"));
+    b.screenshot_full("real-server");
+
+    // activate it
+    assert_eq!(b.follow("VIRTUAL SERVERS"), Some(200));
+    b.wait_for("#virtuals");
+    assert_eq!(b.submit("ACTIVATE"), Some(200), "{}", b.page_text());
+    assert_eq!(text_of(&b, "error"), None, "{}", b.page_text());
+    // every virtual server active now: no ACTIVATE button left
+    assert_eq!(
+        b.execute(
+            "return [...document.querySelectorAll('button')].some(b => b.textContent.trim() === 'ACTIVATE');",
+            vec![]
+        ),
+        json!(false),
+        "{}",
+        b.page_text()
+    );
+    b.screenshot_full("activated");
+
+    let after = std::fs::read_to_string(&cf).unwrap();
+    // every line that was there is still there (serial_no counts saves)
+    for line in before.lines().filter(|l| !l.starts_with("serial_no")) {
+        assert!(
+            after.lines().any(|a| a == line),
+            "line {line:?} lost:\n{after}"
+        );
+    }
+    let serial = lvscf::store::serial_of(&after).unwrap();
+    assert!(serial > 7, "serial_no {serial}:\n{after}");
+    // the new blocks
+    let shop = after
+        .find("virtual shop {")
+        .map(|i| &after[i..])
+        .unwrap_or_else(|| panic!("no virtual shop:\n{after}"));
+    for want in [
+        "active = 1",
+        "address = 203.0.113.102 eth0:3",
+        "port = 443",
+        "scheduler = rr",
+        "timeout = 12",
+        "server shop1 {",
+        "address = 192.168.50.31",
+        "weight = 3",
+        "server shop2 {",
+        "address = 192.168.50.32",
+        "weight = 5",
+    ] {
+        assert!(shop.contains(want), "{want:?} not in:\n{after}");
+    }
+    assert!(
+        !shop.contains("active = 0"),
+        "shop or a server inactive:\n{after}"
+    );
+    let (ok, out) = lvscf_check(&cf);
+    assert!(ok, "lvscf check {}: {out}\n{after}", cf.display());
+
+    eprintln!("gui_add_virtual_server_in_chromium: {:.2?}", t0.elapsed());
+    drop(gui);
+}
+
+/// Bad values (an empty virtual server name, a port of 70000, a real
+/// server address 10.1.2.300) are refused with the error shown by the
+/// field, and lvs.cf stays byte for byte what it was.
+#[test]
+fn gui_refuses_bad_values_in_chromium() {
+    let t0 = Instant::now();
+    let Some(b) = Browser::start("gui_browser_bad") else {
+        return;
+    };
+    let (dir, gui) = setup();
+    let cf = dir.path().join("lvs.cf");
+    let before = std::fs::read(&cf).unwrap();
+    login_to_virtuals(&b, &gui);
+    let unchanged = |what: &str| {
+        assert!(
+            std::fs::read(&cf).unwrap() == before,
+            "{what}: lvs.cf changed:\n{}",
+            std::fs::read_to_string(&cf).unwrap()
+        );
+    };
+
+    // an empty name: the add form's error, the values typed kept
+    type_into(&b, "#add_name", "");
+    type_into(&b, "#add_vip", "203.0.113.102");
+    assert_eq!(b.submit("ADD"), Some(422));
+    let e = text_of(&b, "error").unwrap_or_else(|| panic!("no error:\n{}", b.page_text()));
+    assert!(e.contains("Not added"), "{e}");
+    assert_eq!(b.value("vip"), "203.0.113.102");
+    b.screenshot_full("empty-name");
+    unchanged("an empty name");
+
+    // a port of 70000 on VIRTUAL SERVER www
+    assert_eq!(b.follow("www"), Some(200));
+    b.wait_for("#f_port");
+    b.fill("port", "70000");
+    assert_eq!(b.submit("ACCEPT"), Some(422));
+    let e = field_error(&b, "port");
+    assert!(e.contains("70000"), "{e}");
+    b.screenshot_full("bad-port");
+    unchanged("port 70000");
+
+    // a real server address 10.1.2.300, adding one
+    b.goto(&format!("{}/virtual/edit?name=www", gui.base));
+    b.wait_for("#srv_name");
+    type_into(&b, "#srv_name", "web3");
+    type_into(&b, "#srv_address", "10.1.2.300");
+    assert_eq!(b.submit("ADD"), Some(422));
+    let e = text_of(&b, "error").unwrap_or_else(|| panic!("no error:\n{}", b.page_text()));
+    assert!(e.contains("10.1.2.300"), "{e}");
+    unchanged("adding 10.1.2.300");
+
+    // ... and editing one (REAL SERVER web1)
+    b.goto(&format!("{}/virtual/edit?name=www", gui.base));
+    assert_eq!(b.follow("web1"), Some(200));
+    b.wait_for("#f_address");
+    b.fill("address", "10.1.2.300");
+    assert_eq!(b.submit("ACCEPT"), Some(422));
+    let e = field_error(&b, "address");
+    assert!(e.contains("10.1.2.300"), "{e}");
+    b.screenshot_full("bad-address");
+    unchanged("editing to 10.1.2.300");
+    // (the console logs the 422 answers and the missing /favicon.ico;
+    // nothing else may fail)
+    let console: Vec<String> = b
+        .console_messages()
+        .into_iter()
+        .filter(|m| {
+            m.starts_with("SEVERE") && !m.contains("status of 422") && !m.contains("/favicon.ico")
+        })
+        .collect();
+    assert!(console.is_empty(), "{console:?}");
+
+    eprintln!("gui_refuses_bad_values_in_chromium: {:.2?}", t0.elapsed());
+    drop(gui);
+}
+
+/// A real server's weight edited on REAL SERVER, then APPLY on
+/// CONTROL/MONITORING: `systemctl reload pulse.service` runs (a stand-in
+/// `systemctl` first on `PATH` records its arguments).
+#[test]
+fn gui_edit_weight_and_apply_in_chromium() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let t0 = Instant::now();
+    let Some(b) = Browser::start("gui_browser_apply") else {
+        return;
+    };
+    let bin = tempfile::tempdir().expect("temporary directory");
+    let log = bin.path().join("systemctl.log");
+    let stand_in = bin.path().join("systemctl");
+    std::fs::write(
+        &stand_in,
+        format!("#!/bin/sh\necho \"$*\" >> '{}'\nexit 0\n", log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let (dir, gui) = setup_env(&[("PATH", path)]);
+    let cf = dir.path().join("lvs.cf");
+    login_to_virtuals(&b, &gui);
+
+    assert_eq!(b.follow("www"), Some(200));
+    assert_eq!(b.follow("web2"), Some(200));
+    b.wait_for("#f_weight");
+    assert_eq!(field(&b, "weight").as_deref(), Some("20"));
+    b.fill("weight", "35");
+    assert_eq!(b.submit("ACCEPT"), Some(200), "{}", b.page_text());
+    assert_eq!(text_of(&b, "error"), None, "{}", b.page_text());
+    let text = std::fs::read_to_string(&cf).unwrap();
+    let web2 = &text[text.find("server web2 {").expect("web2")..];
+    assert!(web2.contains("weight = 35"), "{text}");
+    assert!(!log.exists(), "systemctl ran before APPLY");
+
+    assert_eq!(b.follow("CONTROL/MONITORING"), Some(200));
+    b.wait_for("#apply");
+    assert_eq!(b.submit("APPLY"), Some(200), "{}", b.page_text());
+    let page = b.page_text();
+    assert!(page.contains("pulse reloads lvs.cf"), "{page}");
+    b.screenshot_full("applied");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap_or_default(),
+        "reload pulse.service\n"
+    );
+    b.assert_no_console_errors();
+
+    eprintln!(
+        "gui_edit_weight_and_apply_in_chromium: {:.2?}",
+        t0.elapsed()
+    );
     drop(gui);
 }
