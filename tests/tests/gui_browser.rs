@@ -117,6 +117,15 @@ fn start_gui(dir: &Path, env: &[(&str, String)]) -> Gui {
             .arg(&cf)
             .arg("--passwd-file")
             .arg(&passwd)
+            // this machine's daemons and kernel table are not the test's
+            .arg("--htaccess")
+            .arg(dir.join(".htaccess"))
+            .arg("--pulse-socket")
+            .arg(dir.join("pulse.sock"))
+            .arg("--lvsd-socket")
+            .arg(dir.join("lvsd.sock"))
+            .arg("--procfs")
+            .arg(dir.join("proc"))
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(out)
@@ -195,6 +204,119 @@ fn setup_env(env: &[(&str, String)]) -> (tempfile::TempDir, Gui) {
     (dir, gui)
 }
 
+/// Answers each request line on the UNIX socket `path` with `answer`.
+fn stand_in(path: &Path, answer: impl Fn(&str) -> String + Send + 'static) {
+    use std::io::{BufRead as _, Write as _};
+    let l = std::os::unix::net::UnixListener::bind(path).expect("bind a stand-in socket");
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { break };
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(&s).read_line(&mut line);
+            let _ = s.write_all(answer(line.trim()).as_bytes());
+        }
+    });
+}
+
+/// What CONTROL/MONITORING reads, for [`lvs_cf`]'s pair: a stand-in pulse
+/// (the active primary) and lvsd (every real server up) on the sockets in
+/// `dir`, and `dir/proc/net/ip_vs`.
+fn stand_in_daemons(dir: &Path) {
+    use piranha_status::{lvsd, pulse};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut st = pulse::Status {
+        version: 1,
+        pid: 4242,
+        node: "primary".into(),
+        service: "lvs".into(),
+        role: "active".into(),
+        ..Default::default()
+    };
+    st.partner.public = "203.0.113.11".into();
+    st.partner.alive = true;
+    st.partner.last_state = Some("running".into());
+    st.daemon.name = "lvsd".into();
+    st.daemon.pid = Some(4243);
+    st.config.file = dir.join("lvs.cf").display().to_string();
+    st.config.serial_no = Some(7);
+    st.config.loaded_serial_no = Some(7);
+    st.history.push(pulse::RoleChange {
+        time: now - 3600.0,
+        from: "standby".into(),
+        to: "active".into(),
+        reason: "partner dead".into(),
+    });
+    let doc = serde_json::to_string(&st).unwrap();
+    stand_in(&dir.join("pulse.sock"), move |_| doc.clone());
+
+    let real = |name: &str, addr: &str, pid: u32, w: u32| lvsd::RsStatus {
+        name: name.into(),
+        address: addr.into(),
+        monitor: "running".into(),
+        pid: Some(pid),
+        health: "up".into(),
+        weight: Some(w),
+        configured_weight: w as i32,
+        last_result: Some("pass".into()),
+        last_change_at: Some(now - 1800.0),
+        ..Default::default()
+    };
+    let status = lvsd::Status {
+        version: 1,
+        virtuals: vec![
+            lvsd::VsStatus {
+                name: "www".into(),
+                service: "TCP 203.0.113.100:80".into(),
+                state: lvsd::Phase::Up,
+                reals: vec![
+                    real("web1", "192.168.50.11:80", 4301, 10),
+                    real("web2", "192.168.50.12:80", 4302, 20),
+                ],
+                ..Default::default()
+            },
+            lvsd::VsStatus {
+                name: EVIL.into(),
+                service: "TCP 203.0.113.101:25".into(),
+                state: lvsd::Phase::Up,
+                reals: vec![real("mx1", "192.168.50.21:25", 4303, 1)],
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    let json = serde_json::to_string(&status).unwrap();
+    let stats = format!(
+        "{{\"version\": 1, \"services\": [\
+         {{\"proto\": \"TCP\", \"address\": \"203.0.113.100\", \"port\": 80, \"virtual_name\": \"www\", \"dests\": [\
+         {{\"address\": \"192.168.50.11\", \"port\": 80, \"weight\": 10, \"active_conns\": 12, \"inactive_conns\": 40, \"stats\": {{\"conns\": 5200, \"inbytes\": 900000, \"outbytes\": 52000000}}}},\
+         {{\"address\": \"192.168.50.12\", \"port\": 80, \"weight\": 20, \"active_conns\": 25, \"inactive_conns\": 81, \"stats\": {{\"conns\": 10400, \"inbytes\": 1800000, \"outbytes\": 104000000}}}}]}},\
+         {{\"proto\": \"TCP\", \"address\": \"203.0.113.101\", \"port\": 25, \"virtual_name\": {}, \"dests\": [\
+         {{\"address\": \"192.168.50.21\", \"port\": 25, \"weight\": 1, \"active_conns\": 2, \"inactive_conns\": 5, \"stats\": {{\"conns\": 300, \"inbytes\": 4000000, \"outbytes\": 100000}}}}]}}]}}",
+        serde_json::to_string(EVIL).unwrap()
+    );
+    stand_in(&dir.join("lvsd.sock"), move |req| match req {
+        "json" => json.clone(),
+        "stats" => stats.clone(),
+        _ => "lvsd: 2 virtual servers up, 3 real servers up\n".to_string(),
+    });
+    std::fs::create_dir_all(dir.join("proc/net")).unwrap();
+    std::fs::write(
+        dir.join("proc/net/ip_vs"),
+        "IP Virtual Server version 1.2.1 (size=4096)\n\
+         Prot LocalAddress:Port Scheduler Flags\n  \
+         -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n\
+         TCP  CB007164:0050 wlc\n  \
+         -> C0A8320B:0050      Masq    10     12         40\n  \
+         -> C0A8320C:0050      Masq    20     25         81\n\
+         TCP  CB007165:0019 rr\n  \
+         -> C0A83215:0019      Masq    1      2          5\n",
+    )
+    .unwrap();
+}
+
 /// Every screen, with HTTP Basic authentication (as admins' scripts use
 /// it), and a screenshot of each.
 #[test]
@@ -203,7 +325,8 @@ fn gui_screens_in_chromium() {
     let Some(b) = Browser::start("gui_browser") else {
         return;
     };
-    let (_dir, gui) = setup();
+    let (dir, gui) = setup();
+    stand_in_daemons(dir.path());
     let base = &gui.base;
 
     // no credentials: the login form
@@ -253,6 +376,18 @@ fn gui_screens_in_chromium() {
 
     assert_eq!(b.follow("CONTROL/MONITORING"), Some(200));
     b.wait_for_url("/control");
+    b.wait_for_text("192.168.50.12");
+    let page = b.page_text();
+    for want in [
+        "active",
+        "203.0.113.11",
+        "serial_no 7",
+        "lvsd (4243)",
+        "pulse (4242)",
+        "nanny (4302) www/web2",
+    ] {
+        assert!(page.contains(want), "{want:?} not on the page:\n{page}");
+    }
     b.assert_no_console_errors();
     b.screenshot_full("control");
 
@@ -363,14 +498,20 @@ fn text_of(b: &Browser, id: &str) -> Option<String> {
 }
 
 /// The field error shown next to field `key` (`#err_KEY`, in the same
-/// row as the field `#f_KEY`).
+/// row as the field `#f_KEY`, covering neither the field nor its label).
 #[track_caller]
 fn field_error(b: &Browser, key: &str) -> String {
     let v = b.execute(
         "const e = document.getElementById('err_' + arguments[0]); \
          const f = document.getElementById('f_' + arguments[0]); \
          if (!e || !f) return null; \
-         return e.parentElement === f.parentElement ? e.textContent : 'not next to the field';",
+         if (e.parentElement !== f.parentElement) return 'not next to the field'; \
+         const l = document.querySelector('label[for=f_' + arguments[0] + ']'); \
+         const over = (a, b) => [...a.getClientRects()].some(r => \
+           r.left < b.right && b.left < r.right && r.top < b.bottom && b.top < r.bottom); \
+         if (l && over(e, l.getBoundingClientRect())) return 'the error covers the label'; \
+         if (over(e, f.getBoundingClientRect())) return 'the error covers the field'; \
+         return e.textContent;",
         vec![json!(key)],
     );
     match v.as_str() {
