@@ -497,27 +497,35 @@ fn text_of(b: &Browser, id: &str) -> Option<String> {
     .map(str::to_string)
 }
 
-/// The field error shown next to field `key` (`#err_KEY`, in the same
-/// row as the field `#f_KEY`, covering neither the field nor its label).
+/// The field error shown next to field `key` of an edit form (`#err_KEY`,
+/// in the same row as the field `#f_KEY`, covering neither the field nor
+/// its label).
 #[track_caller]
 fn field_error(b: &Browser, key: &str) -> String {
+    error_by(b, &format!("f_{key}"), &format!("err_{key}"))
+}
+
+/// The error `#ERROR_ID` shown next to the field `#FIELD_ID` (see
+/// [`field_error`]).
+#[track_caller]
+fn error_by(b: &Browser, field_id: &str, error_id: &str) -> String {
     let v = b.execute(
-        "const e = document.getElementById('err_' + arguments[0]); \
-         const f = document.getElementById('f_' + arguments[0]); \
+        "const e = document.getElementById(arguments[1]); \
+         const f = document.getElementById(arguments[0]); \
          if (!e || !f) return null; \
          if (e.parentElement !== f.parentElement) return 'not next to the field'; \
-         const l = document.querySelector('label[for=f_' + arguments[0] + ']'); \
+         const l = document.querySelector('label[for=' + arguments[0] + ']'); \
          const over = (a, b) => [...a.getClientRects()].some(r => \
            r.left < b.right && b.left < r.right && r.top < b.bottom && b.top < r.bottom); \
          if (l && over(e, l.getBoundingClientRect())) return 'the error covers the label'; \
          if (over(e, f.getBoundingClientRect())) return 'the error covers the field'; \
          return e.textContent;",
-        vec![json!(key)],
+        vec![json!(field_id), json!(error_id)],
     );
     match v.as_str() {
         Some(s) => s.to_string(),
         None => panic!(
-            "no error next to field {key:?} on {}:\n{}",
+            "no #{error_id} next to #{field_id} on {}:\n{}",
             b.url(),
             b.page_text()
         ),
@@ -715,8 +723,22 @@ fn gui_refuses_bad_values_in_chromium() {
     type_into(&b, "#srv_name", "web3");
     type_into(&b, "#srv_address", "10.1.2.300");
     assert_eq!(b.submit("ADD"), Some(422));
-    let e = text_of(&b, "error").unwrap_or_else(|| panic!("no error:\n{}", b.page_text()));
+    let e = error_by(&b, "srv_address", "err_srv_address");
     assert!(e.contains("10.1.2.300"), "{e}");
+    // what was typed stays in the ADD form; the virtual server's own form
+    // still shows the file's values
+    assert_eq!(field(&b, "vip").as_deref(), Some("203.0.113.100"));
+    let typed = |id: &str| {
+        b.execute(
+            "return document.getElementById(arguments[0]).value;",
+            vec![json!(id)],
+        )
+    };
+    assert_eq!(typed("srv_name"), json!("web3"));
+    assert_eq!(typed("srv_address"), json!("10.1.2.300"));
+    assert_eq!(field(&b, "name").as_deref(), Some("www"));
+    assert_eq!(field(&b, "port").as_deref(), Some("80"));
+    b.screenshot_full("bad-address-add");
     unchanged("adding 10.1.2.300");
 
     // ... and editing one (REAL SERVER web1)

@@ -445,6 +445,11 @@ struct FormState {
     diff: Option<String>,
     /// Submitted values shown instead of the file's.
     values: BTreeMap<String, String>,
+    /// A refused ADD form on a page that also has an edit form (VIRTUAL
+    /// SERVER's "ADD a real server"): its values and its fields' errors,
+    /// kept apart from the edit form's.
+    add_values: BTreeMap<String, String>,
+    add_errors: BTreeMap<String, String>,
 }
 
 fn settings_render(
@@ -556,6 +561,33 @@ fn problems_state(
     st
 }
 
+/// The errors of an ADD form's fields (a block added with keys named as
+/// the form's fields): problem key -> message.
+fn add_form_errors(
+    spec: &Spec,
+    problems: &[lvscf::Problem],
+    form: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut errors = BTreeMap::new();
+    let Spec::Ops(ops) = spec else {
+        return errors;
+    };
+    if !ops.iter().any(|o| matches!(o, lvscf::Op::AddBlock { .. })) {
+        return errors;
+    }
+    for p in problems
+        .iter()
+        .filter(|p| p.severity == lvscf::Severity::Error)
+    {
+        if let Some(k) = p.key.as_deref().filter(|k| form.contains_key(*k)) {
+            errors
+                .entry(k.to_string())
+                .or_insert_with(|| p.message.clone());
+        }
+    }
+    errors
+}
+
 /// Reads lvs.cf, applies the form, checks and saves (blocking).
 fn save_blocking(path: &std::path::Path, spec: &Spec, form: &BTreeMap<String, String>) -> Outcome {
     let file = path.display().to_string();
@@ -630,7 +662,8 @@ fn save_blocking(path: &std::path::Path, spec: &Spec, form: &BTreeMap<String, St
             }
         }
         Err(problems) => {
-            let st = problems_state(&problems, &spec.fields(&old), spec.pairs());
+            let mut st = problems_state(&problems, &spec.fields(&old), spec.pairs());
+            st.add_errors = add_form_errors(spec, &problems, form);
             return refused(old, StatusCode::UNPROCESSABLE_ENTITY, form, st);
         }
     }
@@ -651,7 +684,8 @@ fn save_blocking(path: &std::path::Path, spec: &Spec, form: &BTreeMap<String, St
         }) => conflict(&current, &new_text, current_serial, old()),
         Err(lvscf::store::SaveError::Invalid(problems)) => {
             let old = old();
-            let st = problems_state(&problems, &spec.fields(&old), spec.pairs());
+            let mut st = problems_state(&problems, &spec.fields(&old), spec.pairs());
+            st.add_errors = add_form_errors(spec, &problems, form);
             refused(old, StatusCode::UNPROCESSABLE_ENTITY, form, st)
         }
         Err(e) => Outcome::Failed(format!("Not saved: {e}")),
@@ -797,6 +831,17 @@ async fn save_and_answer(
         Outcome::Refused { cfg, status, st } => match &view {
             View::Settings(w) => settings_render(status, id, w, &cfg, st),
             View::VirtualList => virtuals_render(status, id, &cfg, st),
+            // a real server's ADD (or a list button) on VIRTUAL SERVER: the
+            // values belong to that form, not to the virtual server's
+            View::Virtual(n) if matches!(spec, Spec::Ops(_)) => {
+                let st = FormState {
+                    add_values: st.values,
+                    values: BTreeMap::new(),
+                    errors: BTreeMap::new(),
+                    ..st
+                };
+                virtual_render(status, id, &cfg, n, st)
+            }
             View::Virtual(n) => virtual_render(status, id, &cfg, n, st),
             View::Server(v, n) => server_render(status, id, &cfg, v, n, st),
             View::FailoverList => failovers_render(status, id, &cfg, st),
@@ -886,6 +931,7 @@ fn virtual_render(
             fields => overlay(pages::virtual_fields(s), &st.values),
             servers => pages::server_rows(s), serial_no => cfg.global.serial_no,
             message => st.message, error => st.error, errors => st.errors, diff => st.diff,
+            add_values => st.add_values, add_errors => st.add_errors,
         },
     )
 }
