@@ -487,6 +487,17 @@ fn type_into(b: &Browser, selector: &str, value: &str) {
     .unwrap_or_else(|e| panic!("typing into {selector}: {e}"));
 }
 
+/// The value of the input with id `id` ("" when there is none).
+fn value_by_id(b: &Browser, id: &str) -> String {
+    b.execute(
+        "const e = document.getElementById(arguments[0]); return e ? e.value : '';",
+        vec![json!(id)],
+    )
+    .as_str()
+    .unwrap_or_default()
+    .to_string()
+}
+
 /// The text of the element with id `id`, if the page has one.
 fn text_of(b: &Browser, id: &str) -> Option<String> {
     b.execute(
@@ -703,9 +714,23 @@ fn gui_refuses_bad_values_in_chromium() {
     assert_eq!(b.submit("ADD"), Some(422));
     let e = text_of(&b, "error").unwrap_or_else(|| panic!("no error:\n{}", b.page_text()));
     assert!(e.contains("Not added"), "{e}");
+    let e = error_by(&b, "add_name", "err_add_name");
+    assert!(e.contains("a name is needed"), "{e}");
     assert_eq!(b.value("vip"), "203.0.113.102");
     b.screenshot_full("empty-name");
     unchanged("an empty name");
+
+    // a port of 70000, adding a virtual server
+    type_into(&b, "#add_name", "shop");
+    type_into(&b, "#add_device", "eth0:3");
+    type_into(&b, "#add_port", "70000");
+    assert_eq!(b.submit("ADD"), Some(422));
+    let e = error_by(&b, "add_port", "err_add_port");
+    assert!(e.contains("70000"), "{e}");
+    assert_eq!(value_by_id(&b, "add_name"), "shop");
+    assert_eq!(value_by_id(&b, "add_vip"), "203.0.113.102");
+    b.screenshot_full("bad-port-add");
+    unchanged("adding port 70000");
 
     // a port of 70000 on VIRTUAL SERVER www
     assert_eq!(b.follow("www"), Some(200));
@@ -728,14 +753,8 @@ fn gui_refuses_bad_values_in_chromium() {
     // what was typed stays in the ADD form; the virtual server's own form
     // still shows the file's values
     assert_eq!(field(&b, "vip").as_deref(), Some("203.0.113.100"));
-    let typed = |id: &str| {
-        b.execute(
-            "return document.getElementById(arguments[0]).value;",
-            vec![json!(id)],
-        )
-    };
-    assert_eq!(typed("srv_name"), json!("web3"));
-    assert_eq!(typed("srv_address"), json!("10.1.2.300"));
+    assert_eq!(value_by_id(&b, "srv_name"), "web3");
+    assert_eq!(value_by_id(&b, "srv_address"), "10.1.2.300");
     assert_eq!(field(&b, "name").as_deref(), Some("www"));
     assert_eq!(field(&b, "port").as_deref(), Some("80"));
     b.screenshot_full("bad-address-add");

@@ -875,7 +875,7 @@ fn virtuals_render(
         context! {
             css => CSS, csrf => &id.csrf, page => "virtual", rows => pages::virtual_rows(cfg),
             serial_no => cfg.global.serial_no, message => st.message, error => st.error,
-            diff => st.diff, values => st.values,
+            diff => st.diff, values => st.values, add_errors => st.add_errors,
         },
     )
 }
@@ -1068,6 +1068,7 @@ async fn change(
                 let st = FormState {
                     error: Some(format!("Not added: {e}.")),
                     values: form.clone(),
+                    add_errors: BTreeMap::from([("name".to_string(), format!("{e}."))]),
                     ..FormState::default()
                 };
                 return Some(virtuals_render(
@@ -1112,6 +1113,8 @@ async fn change(
                 let cfg = load_config(state).await.ok()?;
                 let st = FormState {
                     error: Some(format!("Not added: {e}.")),
+                    add_values: form.clone(),
+                    add_errors: BTreeMap::from([("name".to_string(), format!("{e}."))]),
                     ..FormState::default()
                 };
                 return Some(virtual_render(
