@@ -288,18 +288,37 @@ fn stand_in_daemons(dir: &Path) {
         ..Default::default()
     };
     let json = serde_json::to_string(&status).unwrap();
-    let stats = format!(
-        "{{\"version\": 1, \"services\": [\
-         {{\"proto\": \"TCP\", \"address\": \"203.0.113.100\", \"port\": 80, \"virtual_name\": \"www\", \"dests\": [\
-         {{\"address\": \"192.168.50.11\", \"port\": 80, \"weight\": 10, \"active_conns\": 12, \"inactive_conns\": 40, \"stats\": {{\"conns\": 5200, \"inbytes\": 900000, \"outbytes\": 52000000}}}},\
-         {{\"address\": \"192.168.50.12\", \"port\": 80, \"weight\": 20, \"active_conns\": 25, \"inactive_conns\": 81, \"stats\": {{\"conns\": 10400, \"inbytes\": 1800000, \"outbytes\": 104000000}}}}]}},\
-         {{\"proto\": \"TCP\", \"address\": \"203.0.113.101\", \"port\": 25, \"virtual_name\": {}, \"dests\": [\
-         {{\"address\": \"192.168.50.21\", \"port\": 25, \"weight\": 1, \"active_conns\": 2, \"inactive_conns\": 5, \"stats\": {{\"conns\": 300, \"inbytes\": 4000000, \"outbytes\": 100000}}}}]}}]}}",
-        serde_json::to_string(EVIL).unwrap()
-    );
+    // counters that grow with each request (for CHARTS); the traffic of
+    // the first second, then some more per sample
+    let evil = serde_json::to_string(EVIL).unwrap();
+    let asked = std::sync::atomic::AtomicU64::new(0);
+    let stats = move || {
+        let n = asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let w = |c: u64| c * (10 + n * (3 + n % 4));
+        format!(
+            "{{\"version\": 1, \"services\": [\
+         {{\"proto\": \"TCP\", \"address\": \"203.0.113.100\", \"port\": 80, \"virtual_name\": \"www\", \"stats\": {{\"conns\": {cw}, \"inbytes\": {iw}, \"outbytes\": {ow}}}, \"dests\": [\
+         {{\"address\": \"192.168.50.11\", \"port\": 80, \"weight\": 10, \"active_conns\": 12, \"inactive_conns\": 40, \"stats\": {{\"conns\": {c1}, \"inbytes\": {i1}, \"outbytes\": {o1}}}}},\
+         {{\"address\": \"192.168.50.12\", \"port\": 80, \"weight\": 20, \"active_conns\": 25, \"inactive_conns\": 81, \"stats\": {{\"conns\": {c2}, \"inbytes\": {i2}, \"outbytes\": {o2}}}}}]}},\
+         {{\"proto\": \"TCP\", \"address\": \"203.0.113.101\", \"port\": 25, \"virtual_name\": {evil}, \"stats\": {{\"conns\": {c3}, \"inbytes\": {i3}, \"outbytes\": {o3}}}, \"dests\": [\
+         {{\"address\": \"192.168.50.21\", \"port\": 25, \"weight\": 1, \"active_conns\": 2, \"inactive_conns\": 5, \"stats\": {{\"conns\": {c3}, \"inbytes\": {i3}, \"outbytes\": {o3}}}}}]}}]}}",
+            c1 = w(52),
+            i1 = w(9_000),
+            o1 = w(520_000),
+            c2 = w(104),
+            i2 = w(18_000),
+            o2 = w(1_040_000),
+            cw = w(52) + w(104),
+            iw = w(9_000) + w(18_000),
+            ow = w(520_000) + w(1_040_000),
+            c3 = w(3),
+            i3 = w(40_000),
+            o3 = w(1_000),
+        )
+    };
     stand_in(&dir.join("lvsd.sock"), move |req| match req {
         "json" => json.clone(),
-        "stats" => stats.clone(),
+        "stats" => stats(),
         _ => "lvsd: 2 virtual servers up, 3 real servers up\n".to_string(),
     });
     std::fs::create_dir_all(dir.join("proc/net")).unwrap();
@@ -325,7 +344,7 @@ fn gui_screens_in_chromium() {
     let Some(b) = Browser::start("gui_browser") else {
         return;
     };
-    let (dir, gui) = setup();
+    let (dir, gui) = setup_env(&[("PIRANHA_GUI_SAMPLE_MS", "100".into())]);
     stand_in_daemons(dir.path());
     let base = &gui.base;
 
@@ -393,6 +412,18 @@ fn gui_screens_in_chromium() {
 
     assert_eq!(b.follow("CHARTS"), Some(200));
     b.wait_for_url("/charts");
+    // a few samples (one every 100 ms here) drawn
+    let drawn = lvs_tests::netns::wait_for(Duration::from_secs(5), || {
+        b.goto(&format!("{base}/charts"));
+        b.execute(
+            "return document.querySelectorAll('polyline').length;",
+            vec![],
+        )
+        .as_u64()
+        .is_some_and(|n| n > 0)
+            && b.page_text().contains("20 points")
+    });
+    assert!(drawn, "no charts:\n{}", b.page_text());
     b.assert_no_console_errors();
     b.screenshot_full("charts");
 
