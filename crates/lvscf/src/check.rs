@@ -145,6 +145,74 @@ fn finding_problem(ix: &Index<'_>, f: Finding, file: &str) -> Problem {
     }
 }
 
+fn global_commands(cfg: &Config) -> [(&'static str, Option<String>); 4] {
+    let g = &cfg.global;
+    [
+        ("active_cmd", g.active_cmd.clone()),
+        ("inactive_cmd", g.inactive_cmd.clone()),
+        ("ipvsadm", Some(g.ipvsadm.clone())),
+        ("rsh_command", Some(g.rsh_command.clone())),
+    ]
+}
+
+fn block_commands(s: &crate::model::Service) -> [(&'static str, Option<String>); 5] {
+    [
+        ("send_program", s.send_program.clone()),
+        ("load_monitor", s.load_monitor.clone()),
+        ("client_monitor", Some(s.client_monitor.clone())),
+        ("start_cmd", s.start_cmd.clone()),
+        ("stop_cmd", s.stop_cmd.clone()),
+    ]
+}
+
+/// The command keys (those whose values lvs.cf's daemons run as root:
+/// `active_cmd`, `inactive_cmd`, `ipvsadm`, `rsh_command` at the top level;
+/// `send_program`, `load_monitor`, `client_monitor`, `start_cmd`,
+/// `stop_cmd` per block) that `new` changes from `old`, as `BLOCK: KEY`
+/// (`global: KEY` at the top level). Compared per block: a block of the
+/// same kind and name must have the same ones; a new block must have the
+/// defaults, or those of an old block that is gone (a rename). Empty when
+/// the command keys are as they were.
+pub fn command_changes(old: &Config, new: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for ((k, a), (_, b)) in global_commands(old).iter().zip(global_commands(new).iter()) {
+        if a != b {
+            out.push(format!("global: {k}"));
+        }
+    }
+    let olds: Vec<&crate::model::Service> = old.virtuals.iter().chain(&old.failovers).collect();
+    let news: Vec<&crate::model::Service> = new.virtuals.iter().chain(&new.failovers).collect();
+    for n in &news {
+        let mine = block_commands(n);
+        let against = match olds.iter().find(|o| o.kind == n.kind && o.name == n.name) {
+            Some(o) => block_commands(o),
+            None => {
+                let renamed = olds.iter().find(|o| {
+                    o.kind == n.kind
+                        && !news.iter().any(|m| m.kind == o.kind && m.name == o.name)
+                        && block_commands(o) == mine
+                });
+                match renamed {
+                    Some(o) => block_commands(o),
+                    None => block_commands(&crate::model::Service::new(n.name.clone(), n.kind)),
+                }
+            }
+        };
+        for ((k, a), (_, b)) in against.iter().zip(mine.iter()) {
+            if a != b {
+                out.push(format!("{}: {k}", n.name));
+            }
+        }
+    }
+    out
+}
+
+/// Whether the command keys of `new` are those of `old`
+/// ([`command_changes`] is empty).
+pub fn commands_unchanged(old: &Config, new: &Config) -> bool {
+    command_changes(old, new).is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,5 +337,31 @@ mod tests {
         assert_eq!(c.warnings.len(), 1);
         assert_eq!(c.warnings[0].key.as_deref(), Some("address"));
         assert_eq!(c.warnings[0].line, 6);
+    }
+
+    #[test]
+    fn command_guard() {
+        let cf = "serial_no = 3\nprimary = 10.0.0.1\nservice = lvs\nnetwork = nat\n\
+                  nat_router = 192.168.1.254 eth1:1\n\nvirtual www {\n    active = 1\n    \
+                  address = 192.0.2.1 eth0:1\n}\n";
+        let a = crate::parse_bytes_with(cf.as_bytes(), "lvs.cf", &crate::StaticResolver::default())
+            .unwrap()
+            .config;
+        let mut b = a.clone();
+        assert!(commands_unchanged(&a, &b));
+        b.global.active_cmd = Some("/bin/sh".into());
+        assert_eq!(command_changes(&a, &b), ["global: active_cmd"]);
+        let mut c = a.clone();
+        c.virtuals
+            .push(crate::Service::new("new", crate::BlockKind::Virtual));
+        assert!(commands_unchanged(&a, &c), "a new block with defaults");
+        c.virtuals[1].send_program = Some("/bin/sh".into());
+        assert_eq!(command_changes(&a, &c), ["new: send_program"]);
+        let mut r = a.clone();
+        r.virtuals[0].name = "renamed".into();
+        assert!(commands_unchanged(&a, &r), "a rename keeps them");
+        let mut w = a.clone();
+        w.virtuals[0].stop_cmd = Some("/bin/true".into());
+        assert_eq!(command_changes(&a, &w), ["www: stop_cmd"]);
     }
 }

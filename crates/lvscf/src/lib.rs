@@ -66,7 +66,9 @@ mod write;
 
 use std::path::Path;
 
-pub use check::{Checked, Problem, check, check_with, daemon_findings};
+pub use check::{
+    Checked, Problem, check, check_with, command_changes, commands_unchanged, daemon_findings,
+};
 pub use diff::unified_diff;
 pub use edit::{
     Change, EditError, EditErrorKind, Edited, Op, Section, apply, apply_all, bump_serial,

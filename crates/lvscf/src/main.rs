@@ -8,6 +8,14 @@
 //! * `lvscf fmt [--regenerate] [FILE]`: the file in canonical layout on
 //!   stdout, comments and order kept (or rewritten from the model).
 //!
+//! * `lvscf save [--keep-commands] --from PENDING FILE`: saves PENDING as
+//!   FILE through [`lvscf::store::save`] (checked, `serial_no` bumped,
+//!   history kept), expecting FILE's `serial_no` to be PENDING's own. The
+//!   privileged half of the web tool's save (`piranha-gui-save.service`).
+//!   Exit 0 saved (the new serial on stdout), 2 refused by the checks, 3
+//!   conflict (FILE's `serial_no` differs), 4 command keys differ
+//!   (`--keep-commands`), 1 anything else.
+//!
 //! FILE defaults to `/etc/sysconfig/ha/lvs.cf`.
 
 use std::io::Write as _;
@@ -64,6 +72,132 @@ enum Command {
         #[arg(default_value = lvscf::DEFAULT_CONFIG_FILE)]
         file: PathBuf,
     },
+    /// Save the text of PENDING as FILE: checked as `lvscf check` does,
+    /// serial_no incremented, the replaced version kept in FILE.history/.
+    /// FILE's serial_no must still be PENDING's own (the one the edit
+    /// started from). Exit 0 saved (prints the new serial_no), 2 refused by
+    /// the checks, 3 FILE's serial_no differs, 4 command keys differ
+    /// (--keep-commands), 1 anything else.
+    Save {
+        /// Refuse unless every command key (active_cmd, inactive_cmd,
+        /// ipvsadm, rsh_command; per block send_program, load_monitor,
+        /// client_monitor, start_cmd, stop_cmd) is in PENDING as in FILE.
+        #[arg(long)]
+        keep_commands: bool,
+        /// The new text: a regular file (not a symbolic link), at most 16 MiB.
+        #[arg(long, value_name = "PENDING")]
+        from: PathBuf,
+        /// The file to replace.
+        #[arg(default_value = lvscf::DEFAULT_CONFIG_FILE)]
+        file: PathBuf,
+    },
+}
+
+/// The largest PENDING `lvscf save` reads.
+const MAX_PENDING: u64 = 16 << 20;
+
+/// Reads `path` without following a symbolic link in its last component,
+/// refusing anything but a regular file of at most [`MAX_PENDING`] bytes.
+fn read_pending(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let shown = path.display();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("{shown}: failed to open: {e}"))?;
+    let m = f
+        .metadata()
+        .map_err(|e| format!("{shown}: failed to stat: {e}"))?;
+    if !m.file_type().is_file() {
+        return Err(format!("{shown}: not a regular file"));
+    }
+    if m.len() > MAX_PENDING {
+        return Err(format!(
+            "{shown}: {} bytes, more than {MAX_PENDING}",
+            m.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_PENDING + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{shown}: failed to read: {e}"))?;
+    if bytes.len() as u64 > MAX_PENDING {
+        return Err(format!("{shown}: more than {MAX_PENDING} bytes"));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("{shown}: not UTF-8 text"))
+}
+
+/// `lvscf save`: see [`Command::Save`].
+fn save(keep_commands: bool, from: &std::path::Path, file: &std::path::Path) -> u8 {
+    let shown = file.display().to_string();
+    let pending = match read_pending(from) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let Some(expected) = lvscf::store::serial_of(&pending) else {
+        eprintln!("{}: serial_no is not an integer", from.display());
+        return 2;
+    };
+    if keep_commands {
+        let new = match lvscf::parse_str(&pending, &shown) {
+            Ok(p) => p.config,
+            Err(e) => {
+                eprintln!("{e}");
+                return 2;
+            }
+        };
+        let old = match lvscf::parse_file(file) {
+            Ok(p) => p.config,
+            Err(LoadError::Open { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                lvscf::Config::default()
+            }
+            Err(e) => {
+                eprintln!("{shown}: {e}");
+                return 1;
+            }
+        };
+        let changes = lvscf::command_changes(&old, &new);
+        if !changes.is_empty() {
+            for c in changes {
+                eprintln!("{shown}: {c}: a command key differs from the file's (--keep-commands)");
+            }
+            return 4;
+        }
+    }
+    match lvscf::store::save(file, &pending, expected) {
+        Ok(saved) => {
+            println!("{}", saved.serial);
+            0
+        }
+        Err(e @ lvscf::store::SaveError::Conflict { .. }) => {
+            eprintln!("{e}");
+            3
+        }
+        Err(lvscf::store::SaveError::Invalid(problems)) => {
+            for p in problems
+                .iter()
+                .filter(|p| p.severity == lvscf::Severity::Error)
+            {
+                eprintln!("{p}");
+            }
+            2
+        }
+        Err(e @ lvscf::store::SaveError::Edit(_)) => {
+            eprintln!("{e}");
+            2
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
 }
 
 /// Parses `file`, printing warnings, or the error, on stderr.
@@ -103,6 +237,16 @@ fn semantics(config: &lvscf::Config, file: &str) -> bool {
 
 fn run(command: Command) -> Result<(), ExitCode> {
     match command {
+        Command::Save {
+            keep_commands,
+            from,
+            file,
+        } => {
+            let code = save(keep_commands, &from, &file);
+            if code != 0 {
+                return Err(ExitCode::from(code));
+            }
+        }
         Command::Check { file } => {
             let p = load(&file)?;
             if !semantics(&p.config, &file.display().to_string()) {
@@ -154,7 +298,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let Some(command) = cli.command else {
-        eprintln!("lvscf: a command is required: check, dump or fmt (see lvscf --help)");
+        eprintln!("lvscf: a command is required: check, dump, fmt or save (see lvscf --help)");
         return ExitCode::from(2);
     };
     match run(command) {

@@ -8,8 +8,11 @@
 //! keeps the version it replaced.
 //!
 //! History: the previous versions, the last [`KEEP`], are kept in the
-//! directory `FILE.history/` next to the file (`lvs.cf.history/`, mode
-//! 0700, owner of the file), one file each named
+//! directory `FILE.history/` next to the file (`lvs.cf.history/`, owner
+//! of the file, readable by whoever may read the file: [`history_mode`],
+//! 0755 for lvs.cf's 0644; each version keeps the file's mode, owner and
+//! group), so an unprivileged reader such as the web tool can list and
+//! show versions it may not write; one file each named
 //! `YYYYMMDDTHHMMSS.NNNNNNNNNZ-serial-N.cf`: the UTC time it was replaced
 //! (so names sort by time) and its `serial_no`. [`list_versions`] lists
 //! them, newest first; [`restore`] saves one again, as a new version with a
@@ -296,22 +299,48 @@ fn stamp(t: SystemTime) -> String {
 }
 
 fn lock_history(path: &Path, hist: &Path) -> Result<File, SaveError> {
+    let file_meta = fs::metadata(path).ok();
+    let mode = history_mode(file_meta.as_ref().map_or(0o644, |m| m.mode()));
     match fs::create_dir(hist) {
         Ok(()) => {
-            fs::set_permissions(hist, fs::Permissions::from_mode(0o700))
+            fs::set_permissions(hist, fs::Permissions::from_mode(mode))
                 .map_err(io_err(format!("chmod {}", hist.display())))?;
-            if let Ok(m) = fs::metadata(path) {
+            if let Some(m) = &file_meta {
                 std::os::unix::fs::chown(hist, Some(m.uid()), Some(m.gid()))
                     .map_err(io_err(format!("chown {}", hist.display())))?;
             }
         }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            // a directory made before (0700 by older versions) follows the
+            // file's read bits too; best effort: a reader that may not
+            // chmod it still saves
+            if let Ok(m) = fs::symlink_metadata(hist)
+                && m.is_dir()
+                && m.mode() & 0o7777 != mode
+            {
+                let _ = fs::set_permissions(hist, fs::Permissions::from_mode(mode));
+            }
+        }
         Err(e) => return Err(io_err(format!("creating {}", hist.display()))(e)),
     }
     let d = File::open(hist).map_err(io_err(format!("opening {}", hist.display())))?;
     d.lock()
         .map_err(io_err(format!("locking {}", hist.display())))?;
     Ok(d)
+}
+
+/// The history directory's mode for a file of mode `file_mode`: the
+/// owner's `rwx`, and `r-x` for group and others who may read the file
+/// (lvs.cf 0644: 0755; 0640: 0750; 0600: 0700).
+pub fn history_mode(file_mode: u32) -> u32 {
+    let mut mode = 0o700;
+    if file_mode & 0o040 != 0 {
+        mode |= 0o050;
+    }
+    if file_mode & 0o004 != 0 {
+        mode |= 0o005;
+    }
+    mode
 }
 
 fn keep_version(
@@ -434,6 +463,8 @@ mod tests {
         assert_eq!(s.text, new.replace("serial_no = 4", "serial_no = 5"));
         assert_eq!(fs::read_to_string(&p).unwrap(), s.text);
         assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o640);
+        let h = fs::metadata(history_dir(&p)).unwrap();
+        assert_eq!(h.mode() & 0o7777, 0o750, "readable like the file");
         let v = list_versions(&p).unwrap();
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].serial, 4);

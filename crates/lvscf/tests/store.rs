@@ -37,7 +37,7 @@ fn owner_group_and_mode_are_kept() {
     assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (65534, 65533, 0o640));
     let h = store::history_dir(&p);
     let hm = std::fs::metadata(&h).unwrap();
-    assert_eq!((hm.uid(), hm.mode() & 0o7777), (65534, 0o700));
+    assert_eq!((hm.uid(), hm.mode() & 0o7777), (65534, 0o750));
     let v = &store::list_versions(&p).unwrap()[0];
     let vm = std::fs::metadata(h.join(&v.name)).unwrap();
     assert_eq!(
@@ -105,4 +105,28 @@ fn restore_shows_and_saves_the_old_version() {
         .map(|v| v.serial)
         .collect();
     assert_eq!(serials, [2, 1]);
+}
+
+#[test]
+fn history_follows_the_files_read_bits() {
+    assert_eq!(store::history_mode(0o644), 0o755);
+    assert_eq!(store::history_mode(0o640), 0o750);
+    assert_eq!(store::history_mode(0o600), 0o700);
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("lvs.cf");
+    std::fs::write(&p, TEXT).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // a history directory made 0700 by an older version is opened up too
+    std::fs::create_dir(store::history_dir(&p)).unwrap();
+    std::fs::set_permissions(
+        store::history_dir(&p),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    store::save(&p, &weight(TEXT, 5), 1).unwrap();
+    let h = store::history_dir(&p);
+    assert_eq!(std::fs::metadata(&h).unwrap().mode() & 0o7777, 0o755);
+    let v = &store::list_versions(&p).unwrap()[0];
+    let vm = std::fs::metadata(h.join(&v.name)).unwrap();
+    assert_eq!(vm.mode() & 0o7777, 0o644);
 }
