@@ -66,9 +66,34 @@ pub struct Options {
     /// Where procfs is mounted (DIR/net/ip_vs is read).
     #[arg(long, value_name = "DIR", default_value = "/proc")]
     pub procfs: PathBuf,
+
+    /// Where a save that this user may not write itself leaves the new
+    /// text (DIR/pending.cf) for the save command.
+    #[arg(long, value_name = "DIR", default_value = crate::server::DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+
+    /// The command (program and arguments, split at blanks, run without a
+    /// shell) that saves DIR/pending.cf as lvs.cf when this user cannot
+    /// write lvs.cf; given, it is used for every save. Default:
+    /// systemctl start piranha-gui-save.service
+    #[arg(long, value_name = "COMMAND")]
+    pub save_command: Option<String>,
 }
 
 impl Options {
+    /// The save path of these options.
+    pub fn saver(&self) -> crate::server::Saver {
+        let mut s = crate::server::Saver {
+            state_dir: self.state_dir.clone(),
+            ..crate::server::Saver::default()
+        };
+        if let Some(c) = &self.save_command {
+            s.command = c.split_whitespace().map(str::to_string).collect();
+            s.forced = true;
+        }
+        s
+    }
+
     /// The addresses to try, in order.
     pub fn listen_addrs(&self) -> Vec<SocketAddr> {
         match self.listen {

@@ -143,13 +143,24 @@ pub fn replace_user(text: &str, user: &str, hash: &str) -> String {
 /// the same directory (mode 0600, the old file's owner and group when it
 /// exists), synced, and renamed over the old one.
 pub fn store(path: &Path, user: &str, hash: &str) -> Result<(), String> {
+    store_as(path, user, hash, |o| o)
+}
+
+/// [`store`], the file's owner and group chosen by `owner` from the old
+/// file's (`None`: no old file); `None` from it: the creator's.
+pub fn store_as(
+    path: &Path,
+    user: &str,
+    hash: &str,
+    owner: impl FnOnce(Option<(u32, u32)>) -> Option<(u32, u32)>,
+) -> Result<(), String> {
     let show = |e: std::io::Error| format!("{}: {e}", path.display());
     let (old, owner) = match std::fs::read_to_string(path) {
         Ok(t) => {
             let m = std::fs::metadata(path).map_err(show)?;
-            (t, Some((m.uid(), m.gid())))
+            (t, owner(Some((m.uid(), m.gid()))))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (String::new(), None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (String::new(), owner(None)),
         Err(e) => return Err(show(e)),
     };
     let text = replace_user(&old, user, hash);
@@ -183,6 +194,36 @@ pub fn store(path: &Path, user: &str, hash: &str) -> Result<(), String> {
         let _ = std::fs::remove_file(&tmp);
         show(e)
     })
+}
+
+/// The owner and group `piranha-passwd` gives the password file: run as
+/// root (`euid` 0), a new file or one of root's goes to user `piranha`
+/// (`piranha`: its uid and gid, when it exists), so that piranha_gui,
+/// which runs as piranha, can read it (and CHANGE PASSWORD rewrite it);
+/// any other owner is kept.
+pub fn owner_for(
+    existing: Option<(u32, u32)>,
+    euid: u32,
+    piranha: Option<(u32, u32)>,
+) -> Option<(u32, u32)> {
+    match existing {
+        Some((0, _)) | None if euid == 0 => piranha.or(existing),
+        _ => existing,
+    }
+}
+
+/// User `piranha`'s uid and gid, when it exists.
+pub fn piranha_ids() -> Option<(u32, u32)> {
+    let name = std::ffi::CString::new(USER).ok()?;
+    // SAFETY: getpwnam with a valid C string; the result is read at once
+    // (piranha-passwd is single-threaded)
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    if pw.is_null() {
+        return None;
+    }
+    // SAFETY: non-null result of getpwnam
+    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+    Some((uid, gid))
 }
 
 #[cfg(test)]
@@ -260,5 +301,17 @@ mod tests {
         );
         assert_eq!(replace_user("", "piranha", "H"), "piranha:H\n");
         assert_eq!(replace_user("a:b", "piranha", "H"), "a:b\npiranha:H\n");
+    }
+
+    #[test]
+    fn root_gives_a_new_or_roots_file_to_piranha() {
+        let p = Some((990, 990));
+        assert_eq!(owner_for(None, 0, p), p);
+        assert_eq!(owner_for(Some((0, 0)), 0, p), p);
+        assert_eq!(owner_for(Some((1000, 1000)), 0, p), Some((1000, 1000)));
+        assert_eq!(owner_for(Some((0, 0)), 0, None), Some((0, 0)));
+        assert_eq!(owner_for(None, 0, None), None);
+        assert_eq!(owner_for(None, 990, p), None, "not root: the creator's");
+        assert_eq!(owner_for(Some((990, 990)), 990, p), Some((990, 990)));
     }
 }

@@ -9,7 +9,7 @@
 //! removes the key. A value with a control character (a line break could
 //! add a key of its own) is refused. The command keys
 //! ([`pages::COMMAND_KEYS`]) are never among the fields, and
-//! [`commands_unchanged`] checks the result once more.
+//! [`lvscf::commands_unchanged`] checks the result once more.
 
 use std::collections::BTreeMap;
 
@@ -227,51 +227,6 @@ pub fn server_ops(
     Ok(ops)
 }
 
-fn global_commands(cfg: &Config) -> [Option<String>; 4] {
-    let g = &cfg.global;
-    [
-        g.active_cmd.clone(),
-        g.inactive_cmd.clone(),
-        Some(g.ipvsadm.clone()),
-        Some(g.rsh_command.clone()),
-    ]
-}
-
-fn block_commands(s: &lvscf::Service) -> [Option<String>; 5] {
-    [
-        s.send_program.clone(),
-        s.load_monitor.clone(),
-        Some(s.client_monitor.clone()),
-        s.start_cmd.clone(),
-        s.stop_cmd.clone(),
-    ]
-}
-
-/// Whether the command keys are as they were: the global ones equal; a
-/// block of the same kind and name has the same ones; a new block has the
-/// defaults, or those of an old block that is gone (a rename).
-pub fn commands_unchanged(old: &Config, new: &Config) -> bool {
-    if global_commands(old) != global_commands(new) {
-        return false;
-    }
-    let olds: Vec<&lvscf::Service> = old.virtuals.iter().chain(&old.failovers).collect();
-    let news: Vec<&lvscf::Service> = new.virtuals.iter().chain(&new.failovers).collect();
-    news.iter().all(|n| {
-        let mine = block_commands(n);
-        match olds.iter().find(|o| o.kind == n.kind && o.name == n.name) {
-            Some(o) => block_commands(o) == mine,
-            None => {
-                mine == block_commands(&lvscf::Service::new(n.name.clone(), n.kind))
-                    || olds.iter().any(|o| {
-                        o.kind == n.kind
-                            && !news.iter().any(|m| m.kind == o.kind && m.name == o.name)
-                            && block_commands(o) == mine
-                    })
-            }
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,20 +307,5 @@ mod tests {
         assert!(e.contains_key("network"), "{e:?}");
         let e = ops(&c, "global", &form(&[("nat_router_ip", "")])).unwrap_err();
         assert!(e.contains_key("nat_router_ip"), "{e:?}");
-    }
-
-    #[test]
-    fn command_guard() {
-        let a = cfg();
-        let mut b = a.clone();
-        assert!(commands_unchanged(&a, &b));
-        b.global.active_cmd = Some("/bin/sh".into());
-        assert!(!commands_unchanged(&a, &b));
-        let mut c = a.clone();
-        c.virtuals
-            .push(lvscf::Service::new("new", lvscf::BlockKind::Virtual));
-        assert!(commands_unchanged(&a, &c), "a new block with defaults");
-        c.virtuals[0].send_program = Some("/bin/sh".into());
-        assert!(!commands_unchanged(&a, &c), "a new block with a command");
     }
 }

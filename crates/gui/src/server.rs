@@ -80,6 +80,202 @@ pub struct State {
     pub history: std::sync::Mutex<crate::charts::History>,
     /// The previous sample of lvsd's counters, for rates.
     last_sample: std::sync::Mutex<Option<(std::time::Instant, crate::monitor::Sample)>>,
+    /// How lvs.cf is written when this process cannot write it.
+    pub saver: Saver,
+}
+
+/// The default of `--save-command`.
+pub const DEFAULT_SAVE_COMMAND: &str = "systemctl start piranha-gui-save.service";
+
+/// The default of `--state-dir`.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/piranha-gui";
+
+/// The privileged path of a save (piranha_gui(8), SAVING AS AN
+/// UNPRIVILEGED USER): the new text is written to `STATE_DIR/pending.cf`
+/// and the save command is run, without a shell; it is the unit
+/// `piranha-gui-save.service`, which runs `lvscf save --keep-commands
+/// --from STATE_DIR/pending.cf lvs.cf` as root.
+#[derive(Debug, Clone)]
+pub struct Saver {
+    /// Where `pending.cf` is written.
+    pub state_dir: PathBuf,
+    /// The save command (program and arguments). `forced`: used for every
+    /// save; else only when this process cannot write lvs.cf itself.
+    pub command: Vec<String>,
+    /// Whether the command was given (`--save-command`).
+    pub forced: bool,
+}
+
+impl Default for Saver {
+    fn default() -> Saver {
+        Saver {
+            state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            command: DEFAULT_SAVE_COMMAND
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            forced: false,
+        }
+    }
+}
+
+/// Why [`write_config`] did not save.
+#[derive(Debug)]
+enum WriteFail {
+    /// As `lvscf::store` says (a direct save, or a conflict seen after the
+    /// command).
+    Store(lvscf::store::SaveError),
+    /// The save command refused or failed: the message to show.
+    Refused(String),
+}
+
+/// Whether this process may replace `path` itself (write the file and its
+/// directory, as its effective user).
+fn can_write(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    let ok = |p: &std::path::Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes()).is_ok_and(|c| {
+            // SAFETY: a valid NUL-terminated path
+            unsafe {
+                libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) == 0
+            }
+        })
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    ok(path) && ok(dir)
+}
+
+/// One save through the command at a time (one pending.cf).
+static PENDING_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Writes `text` to `dir/pending.cf`: a new temporary file (O_EXCL,
+/// O_NOFOLLOW, mode 0600), fsynced, renamed over it.
+fn write_pending(dir: &std::path::Path, text: &str) -> std::io::Result<PathBuf> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let target = dir.join("pending.cf");
+    let tmp = dir.join(format!(".pending.cf.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)?;
+    let r = f
+        .write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, &target));
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r.map(|()| target)
+}
+
+/// Saves `text` as `path` if its `serial_no` is still `expected`: with
+/// `lvscf::store::save` when this process can write the file (and no
+/// `--save-command` was given), else through the save command.
+fn write_config(
+    saver: &Saver,
+    path: &std::path::Path,
+    text: &str,
+    expected: i32,
+) -> Result<i32, WriteFail> {
+    if !saver.forced && can_write(path) {
+        return lvscf::store::save(path, text, expected)
+            .map(|s| s.serial)
+            .map_err(WriteFail::Store);
+    }
+    save_by_command(saver, path, text, expected)
+}
+
+/// The privileged path: `pending.cf`, then the save command (see [`Saver`]);
+/// its exit status as `lvscf save`'s (2 checks, 3 conflict, 4 command
+/// keys); `systemctl start` only says non-zero, so lvs.cf is read again to
+/// tell a conflict.
+fn save_by_command(
+    saver: &Saver,
+    path: &std::path::Path,
+    text: &str,
+    expected: i32,
+) -> Result<i32, WriteFail> {
+    let journal = "details are in `journalctl -u piranha-gui-save`";
+    let file = path.display().to_string();
+    // lvscf save expects the pending text's own serial_no on disk
+    let text = if lvscf::store::serial_of(text) == Some(expected) {
+        text.to_string()
+    } else {
+        lvscf::apply(
+            text,
+            &file,
+            &lvscf::Op::set(lvscf::Section::Global, "serial_no", expected.to_string()),
+        )
+        .map_err(|e| WriteFail::Refused(format!("Not saved: {e}")))?
+        .text
+    };
+    let Some((program, args)) = saver.command.split_first() else {
+        return Err(WriteFail::Refused("Not saved: no save command".into()));
+    };
+    let _one = PENDING_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let pending = write_pending(&saver.state_dir, &text).map_err(|e| {
+        WriteFail::Refused(format!(
+            "Not saved: writing {}/pending.cf: {e}",
+            saver.state_dir.display()
+        ))
+    })?;
+    let out = std::process::Command::new(program)
+        .args(args)
+        .env("PIRANHA_GUI_PENDING", &pending)
+        .env("PIRANHA_GUI_CONFIGFILE", path)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| WriteFail::Refused(format!("Not saved: running {program}: {e}")))?;
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    let cmd = saver.command.join(" ");
+    if !stderr.is_empty() {
+        tracing::warn!("{cmd}: {stderr}");
+    }
+    let current = std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .map_err(|e| WriteFail::Refused(format!("{file}: {e}")))?;
+    let current_serial = lvscf::store::serial_of(&current).unwrap_or(0);
+    let said = if stderr.is_empty() {
+        String::new()
+    } else {
+        format!(" ({stderr})")
+    };
+    match out.status.code() {
+        Some(0) if current_serial != expected => Ok(current_serial),
+        Some(0) => Err(WriteFail::Refused(format!(
+            "Not saved: {cmd} succeeded but lvs.cf's serial_no is still {expected}; {journal}"
+        ))),
+        _ if current_serial != expected => {
+            Err(WriteFail::Store(lvscf::store::SaveError::Conflict {
+                file,
+                expected,
+                current_serial,
+                current,
+            }))
+        }
+        Some(4) => Err(WriteFail::Refused(format!(
+            "Refused: the change would alter a command key of lvs.cf (those run as root and are changed only as root); lvs.cf is unchanged{said}; {journal}"
+        ))),
+        Some(2) => Err(WriteFail::Refused(format!(
+            "Refused by lvs.cf's checks; lvs.cf is unchanged{said}; {journal}"
+        ))),
+        code => Err(WriteFail::Refused(format!(
+            "Not saved: {cmd} failed (exit status {}); lvs.cf is unchanged{said}; {journal}",
+            code.map_or("none: killed".to_string(), |c| c.to_string())
+        ))),
+    }
 }
 
 impl State {
@@ -103,6 +299,7 @@ impl State {
             verifications: Arc::new(Semaphore::new(VERIFICATIONS)),
             last_sample: std::sync::Mutex::new(None),
             history: std::sync::Mutex::new(crate::charts::History::default()),
+            saver: Saver::default(),
         }
     }
 }
@@ -589,7 +786,12 @@ fn add_form_errors(
 }
 
 /// Reads lvs.cf, applies the form, checks and saves (blocking).
-fn save_blocking(path: &std::path::Path, spec: &Spec, form: &BTreeMap<String, String>) -> Outcome {
+fn save_blocking(
+    saver: &Saver,
+    path: &std::path::Path,
+    spec: &Spec,
+    form: &BTreeMap<String, String>,
+) -> Outcome {
     let file = path.display().to_string();
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -655,7 +857,7 @@ fn save_blocking(path: &std::path::Path, spec: &Spec, form: &BTreeMap<String, St
     }
     match lvscf::check(&new_text, &file) {
         Ok(checked) => {
-            if !save::commands_unchanged(&old, &checked.parsed.config) {
+            if !lvscf::commands_unchanged(&old, &checked.parsed.config) {
                 return Outcome::Failed(
                     "refused: the change would alter a command lvs.cf names".to_string(),
                 );
@@ -675,20 +877,27 @@ fn save_blocking(path: &std::path::Path, spec: &Spec, form: &BTreeMap<String, St
             .map(|p| p.config)
             .unwrap_or_default()
     };
-    match lvscf::store::save(path, &new_text, expected) {
-        Ok(saved) => Outcome::Saved(saved.serial),
-        Err(lvscf::store::SaveError::Conflict {
+    match write_config(saver, path, &new_text, expected) {
+        Ok(serial) => Outcome::Saved(serial),
+        Err(WriteFail::Store(lvscf::store::SaveError::Conflict {
             current,
             current_serial,
             ..
-        }) => conflict(&current, &new_text, current_serial, old()),
-        Err(lvscf::store::SaveError::Invalid(problems)) => {
+        })) => conflict(&current, &new_text, current_serial, old()),
+        Err(WriteFail::Store(lvscf::store::SaveError::Invalid(problems))) => {
             let old = old();
             let mut st = problems_state(&problems, &spec.fields(&old), spec.pairs());
             st.add_errors = add_form_errors(spec, &problems, form);
             refused(old, StatusCode::UNPROCESSABLE_ENTITY, form, st)
         }
-        Err(e) => Outcome::Failed(format!("Not saved: {e}")),
+        Err(WriteFail::Store(e)) => Outcome::Failed(format!("Not saved: {e}")),
+        Err(WriteFail::Refused(msg)) => {
+            let st = FormState {
+                error: Some(msg),
+                ..FormState::default()
+            };
+            refused(old(), StatusCode::UNPROCESSABLE_ENTITY, form, st)
+        }
     }
 }
 
@@ -794,11 +1003,12 @@ async fn save_and_answer(
     let path = state.configfile.clone();
     let new_name = form.get("name").map(|n| n.trim().to_string());
     let sp = spec.clone();
-    let outcome = match tokio::task::spawn_blocking(move || save_blocking(&path, &sp, &form)).await
-    {
-        Ok(o) => o,
-        Err(e) => Outcome::Failed(e.to_string()),
-    };
+    let saver = state.saver.clone();
+    let outcome =
+        match tokio::task::spawn_blocking(move || save_blocking(&saver, &path, &sp, &form)).await {
+            Ok(o) => o,
+            Err(e) => Outcome::Failed(e.to_string()),
+        };
     let back = |extra: &str| match &view {
         View::Settings(w) => format!("/{w}?{extra}"),
         View::VirtualList => format!("/virtual?{extra}"),
@@ -1394,6 +1604,7 @@ async fn restore(
         );
     };
     let n = name.clone();
+    let saver = state.saver.clone();
     let r = tokio::task::spawn_blocking(move || {
         let file = path.display().to_string();
         let cur = std::fs::read(&path).map_err(|e| format!("{file}: {e}"))?;
@@ -1404,14 +1615,21 @@ async fn restore(
         let old = lvscf::parse_str(&old, &n)
             .map_err(|e| e.to_string())?
             .config;
-        if !save::commands_unchanged(&cur, &old) {
+        if !lvscf::commands_unchanged(&cur, &old) {
             return Err(format!(
                 "{n} names other commands than lvs.cf does now: restore it as root"
             ));
         }
-        lvscf::store::restore(&path, &n, expected)
-            .map(|s| s.serial)
-            .map_err(|e| e.to_string())
+        if !saver.forced && can_write(&path) {
+            return lvscf::store::restore(&path, &n, expected)
+                .map(|s| s.serial)
+                .map_err(|e| e.to_string());
+        }
+        let text = lvscf::store::read_version(&path, &n).map_err(|e| e.to_string())?;
+        save_by_command(&saver, &path, &text, expected).map_err(|e| match e {
+            WriteFail::Store(e) => e.to_string(),
+            WriteFail::Refused(m) => m,
+        })
     })
     .await
     .unwrap_or_else(|e| Err(e.to_string()));

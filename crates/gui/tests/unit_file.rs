@@ -45,13 +45,13 @@ fn unit_runs_piranha_gui_as_piranha_without_capabilities() {
 }
 
 #[test]
-fn polkit_rule_lets_piranha_reload_pulse_only() {
+fn polkit_rule_lets_piranha_reload_pulse_and_start_the_save_only() {
     let rule =
         std::fs::read_to_string(etc().join("polkit-1/rules.d/60-piranha-gui.rules")).unwrap();
     for want in [
         "action.id == \"org.freedesktop.systemd1.manage-units\"",
-        "action.lookup(\"unit\") == \"pulse.service\"",
-        "action.lookup(\"verb\") == \"reload\"",
+        "(action.lookup(\"unit\") == \"pulse.service\" &&\n          action.lookup(\"verb\") == \"reload\")",
+        "(action.lookup(\"unit\") == \"piranha-gui-save.service\" &&\n          action.lookup(\"verb\") == \"start\")",
         "subject.user == \"piranha\"",
         "return polkit.Result.YES;",
     ] {
@@ -62,6 +62,67 @@ fn polkit_rule_lets_piranha_reload_pulse_only() {
         piranha_gui::server::RELOAD,
         ["systemctl", "reload", "pulse.service"]
     );
+    assert_eq!(
+        piranha_gui::server::DEFAULT_SAVE_COMMAND,
+        "systemctl start piranha-gui-save.service"
+    );
+    // no other unit, verb or user
+    assert_eq!(rule.matches("action.lookup(\"unit\")").count(), 2);
+    assert_eq!(rule.matches("action.lookup(\"verb\")").count(), 2);
+}
+
+#[test]
+fn the_save_unit_is_a_hardened_root_oneshot_running_lvscf_save() {
+    let unit = std::fs::read_to_string(etc().join("piranha-gui-save.service")).unwrap();
+    let s = settings(&unit);
+    for want in [
+        "Type=oneshot",
+        "User=root",
+        "ExecStart=/usr/sbin/lvscf save --keep-commands --from /var/lib/piranha-gui/pending.cf /etc/sysconfig/ha/lvs.cf",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/etc/sysconfig/ha",
+        "PrivateNetwork=yes",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=CAP_CHOWN CAP_FOWNER CAP_DAC_OVERRIDE",
+    ] {
+        assert!(
+            s.iter().any(|l| l == want),
+            "piranha-gui-save.service lacks {want}"
+        );
+    }
+    assert!(
+        !s.iter().any(|l| l.starts_with("[Install]")),
+        "started on demand only"
+    );
+    let gui = settings(&std::fs::read_to_string(etc().join("piranha-gui.service")).unwrap());
+    for want in ["StateDirectory=piranha-gui", "StateDirectoryMode=0700"] {
+        assert!(
+            gui.iter().any(|l| l == want),
+            "piranha-gui.service lacks {want}"
+        );
+    }
+    if !lvs_tests::have(
+        "the_save_unit_is_a_hardened_root_oneshot_running_lvscf_save",
+        "systemd-analyze",
+        "systemd",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("piranha-gui-save.service");
+    std::fs::write(&path, unit.replace("/usr/sbin/lvscf", "/bin/true")).unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["--man=no", "verify"])
+        .arg(&path)
+        .env("SYSTEMD_LOG_COLOR", "0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let ours: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("piranha-gui-save"))
+        .collect();
+    assert!(out.status.success() && ours.is_empty(), "{out:?}");
 }
 
 #[test]

@@ -53,7 +53,10 @@ fn main() -> ExitCode {
         Ok(h) => h,
         Err(e) => return fail(&e),
     };
-    if let Err(e) = passwd::store(&opts.file, passwd::USER, &hash) {
+    // SAFETY: geteuid cannot fail
+    let euid = unsafe { libc::geteuid() };
+    let owner = |existing| passwd::owner_for(existing, euid, passwd::piranha_ids());
+    if let Err(e) = passwd::store_as(&opts.file, passwd::USER, &hash, owner) {
         return fail(&e);
     }
     println!(

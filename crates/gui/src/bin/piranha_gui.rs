@@ -29,6 +29,13 @@ fn main() -> ExitCode {
             opts.passwd_file.display()
         );
     }
+    if opts
+        .save_command
+        .as_deref()
+        .is_some_and(|c| c.split_whitespace().next().is_none())
+    {
+        return fail("--save-command: an empty command");
+    }
     let tls = match (&opts.cert, &opts.key) {
         (Some(c), Some(k)) => match piranha_web::tls_acceptor(c, k) {
             Ok(a) => Some(a),
@@ -78,7 +85,7 @@ fn main() -> ExitCode {
         tracing::info!("serving {scheme}://{local}/");
     }
     let htaccess = Some(opts.htaccess.clone());
-    let state = Arc::new(server::State::new(
+    let mut state = server::State::new(
         opts.configfile.clone(),
         Sources {
             pulse_socket: opts.pulse_socket.clone(),
@@ -88,7 +95,9 @@ fn main() -> ExitCode {
         tls.is_some(),
         opts.passwd_file.clone(),
         Access::new(opts.allow.clone(), htaccess),
-    ));
+    );
+    state.saver = opts.saver();
+    let state = Arc::new(state);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(8)
