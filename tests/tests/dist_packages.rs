@@ -7,7 +7,9 @@
 //!   program runs, `lvscf check` accepts the example configurations; it
 //!   creates the system group and user `piranha` (again and again without
 //!   harm), and piranha-exporter run as that user reads a status socket of
-//!   group piranha;
+//!   group piranha; piranha_gui and piranha-passwd run, the password
+//!   directory is 0750 root:piranha and piranha-passwd gives the password
+//!   file to piranha;
 //! * the .rpm holds the same files, declares that it replaces piranha, and
 //!   `rpm -U` over an installed piranha .rpm obsoletes it and keeps lvs.cf;
 //!   its pre-install script creates the same user and group.
@@ -30,7 +32,7 @@ const PROGRAMS: [(&str, &str); 8] = [
 ];
 
 /// Files both packages must install (the man pages without `.gz`).
-const REQUIRED: [&str; 28] = [
+const REQUIRED: [&str; 36] = [
     "/usr/sbin/pulse",
     "/usr/sbin/lvsd",
     "/usr/sbin/nanny",
@@ -59,6 +61,14 @@ const REQUIRED: [&str; 28] = [
     "/usr/share/man/man5/lvs.cf.5",
     "/usr/share/man/man1/lvscf.1",
     "/usr/share/man/man8/ipvsadm-rs.8",
+    "/usr/sbin/piranha_gui",
+    "/usr/sbin/piranha-passwd",
+    "/usr/lib/systemd/system/piranha-gui.service",
+    "/usr/lib/systemd/system/piranha-gui-save.service",
+    "/etc/sysconfig/piranha-gui",
+    "/usr/share/polkit-1/rules.d/60-piranha-gui.rules",
+    "/usr/share/man/man8/piranha_gui.8",
+    "/usr/share/man/man8/piranha-passwd.8",
 ];
 
 /// `$name` as a path, or a skip (recorded; a failure under CI) and `None`.
@@ -225,6 +235,7 @@ fn deb_replaces_piranha_in_a_fresh_debian_and_every_program_runs() {
     ]));
     assert_eq!(assert_piranha_user(&root), (uid, gid), "postinst again");
     exporter_reads_a_socket_of_group_piranha(&root, uid, gid);
+    web_tool_runs_and_its_password_is_piranhas(&root, uid, gid);
 
     // lvscf check on the installed examples and on the kept lvs.cf.
     let examples = root.path("/usr/share/doc/piranha-rs/examples");
@@ -249,6 +260,7 @@ fn deb_replaces_piranha_in_a_fresh_debian_and_every_program_runs() {
     for c in [
         "/etc/sysconfig/pulse",
         "/etc/sysconfig/piranha-exporter",
+        "/etc/sysconfig/piranha-gui",
         "/etc/sysconfig/ha/lvs.cf",
     ] {
         assert!(conffiles.contains(c), "{c} is not a conffile: {conffiles}");
@@ -331,6 +343,7 @@ fn rpm_has_the_files_of_the_deb_and_replaces_piranha() {
     for c in [
         "/etc/sysconfig/pulse",
         "/etc/sysconfig/piranha-exporter",
+        "/etc/sysconfig/piranha-gui",
         "/etc/sysconfig/ha/lvs.cf",
     ] {
         assert!(
@@ -460,6 +473,60 @@ fn rpm_upgrade_obsoletes_piranha_and_keeps_lvs_cf() {
 /// `getent passwd piranha` and `getent group piranha` in the chroot: a
 /// system user (uid below 1000) in its own system group, no login shell,
 /// no home. Returns (uid, gid).
+/// piranha_gui and piranha-passwd run from the installed package; the
+/// postinst made /etc/sysconfig/ha/conf (0750 root:piranha) and leaves an
+/// admin's one as it is; piranha-passwd run as root gives the password
+/// file to user piranha (0600), so the web tool, which runs as piranha,
+/// can read it.
+fn web_tool_runs_and_its_password_is_piranhas(root: &Root, uid: u32, gid: u32) {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    for program in ["/usr/sbin/piranha_gui", "/usr/sbin/piranha-passwd"] {
+        let help = stdout(&mut root.chroot(&[program, "--help"]));
+        assert!(help.contains("Usage:"), "{program} --help: {help:?}");
+    }
+    let help = stdout(&mut root.chroot(&["/usr/sbin/piranha_gui", "--help"]));
+    assert!(
+        help.contains("--state-dir") && help.contains("--save-command"),
+        "{help}"
+    );
+    let help = stdout(&mut root.chroot(&["/usr/sbin/lvscf", "save", "--help"]));
+    assert!(help.contains("--keep-commands"), "{help}");
+    let conf = std::fs::metadata(root.path("/etc/sysconfig/ha/conf")).unwrap();
+    assert!(conf.is_dir());
+    assert_eq!(
+        (conf.uid(), conf.gid(), conf.mode() & 0o7777),
+        (0, gid, 0o750),
+        "/etc/sysconfig/ha/conf"
+    );
+    let file = "/etc/sysconfig/ha/conf/piranha.passwd";
+    run(&mut root.chroot(&["/usr/sbin/piranha-passwd", "--file", file, "s3cret pass"]));
+    let m = std::fs::metadata(root.path(file)).unwrap();
+    assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (uid, gid, 0o600));
+    assert!(
+        std::fs::read_to_string(root.path(file))
+            .unwrap()
+            .starts_with("piranha:$2y$")
+    );
+    // an admin's own mode of the directory survives the postinst
+    std::fs::set_permissions(
+        root.path("/etc/sysconfig/ha/conf"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    run(&mut root.chroot(&[
+        "/var/lib/dpkg/info/piranha-rs.postinst",
+        "configure",
+        "0.1.0",
+    ]));
+    let conf = std::fs::metadata(root.path("/etc/sysconfig/ha/conf")).unwrap();
+    assert_eq!(conf.mode() & 0o7777, 0o700, "postinst again");
+    std::fs::set_permissions(
+        root.path("/etc/sysconfig/ha/conf"),
+        std::fs::Permissions::from_mode(0o750),
+    )
+    .unwrap();
+}
+
 fn assert_piranha_user(root: &Root) -> (u32, u32) {
     let passwd = stdout(&mut root.chroot(&["getent", "passwd", "piranha"]));
     let f: Vec<&str> = passwd.trim().split(':').collect();
