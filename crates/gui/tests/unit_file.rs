@@ -94,6 +94,16 @@ fn the_save_unit_is_a_hardened_root_oneshot_running_lvscf_save() {
         !s.iter().any(|l| l.starts_with("[Install]")),
         "started on demand only"
     );
+    // @privileged holds @chown, which lvscf needs (the history directory
+    // gets the file's owner): allowed again after the deny list
+    let deny = s
+        .iter()
+        .position(|l| l == "SystemCallFilter=~@privileged @resources");
+    let chown = s.iter().position(|l| l == "SystemCallFilter=@chown");
+    assert!(
+        matches!((deny, chown), (Some(d), Some(c)) if c > d),
+        "SystemCallFilter=@chown after the deny list"
+    );
     let gui = settings(&std::fs::read_to_string(etc().join("piranha-gui.service")).unwrap());
     for want in ["StateDirectory=piranha-gui", "StateDirectoryMode=0700"] {
         assert!(
