@@ -306,12 +306,9 @@ fn zero_empty(n: impl Into<i64>) -> String {
 /// VIRTUAL SERVER: every key of a virtual block but its real servers.
 /// `name` is the block's name (a change renames it).
 pub fn virtual_fields(s: &Service) -> Vec<Field> {
-    let (vip, dev) = match &s.address {
-        Some(a) => (host(&Some(a.host.clone())), a.device.clone()),
-        None => (String::new(), String::new()),
-    };
+    let (vip, dev) = vip_and_device(s);
     let schedulers: Vec<&'static str> = lvscf::Scheduler::ALL.iter().map(|x| x.as_str()).collect();
-    vec![
+    let mut fields = vec![
         field("name", "Name", &s.name, Kind::Text),
         field("vip", "Virtual IP address", vip, Kind::Text),
         field("device", "Virtual IP network device", dev, Kind::Text),
@@ -359,6 +356,36 @@ pub fn virtual_fields(s: &Service) -> Vec<Field> {
             mask(s.sorry_server),
             Kind::Text,
         ),
+    ];
+    fields.extend(monitoring_fields(s));
+    fields.extend([
+        field(
+            "load_monitor",
+            "Load monitoring tool",
+            opt(&s.load_monitor),
+            Kind::Text,
+        ),
+        field(
+            "client_monitor",
+            "Monitor program",
+            &s.client_monitor,
+            Kind::Text,
+        ),
+    ]);
+    fields
+}
+
+/// VIP and device of a virtual or failover block's `address`.
+fn vip_and_device(s: &Service) -> (String, String) {
+    match &s.address {
+        Some(a) => (host(&Some(a.host.clone())), a.device.clone()),
+        None => (String::new(), String::new()),
+    }
+}
+
+/// MONITORING SCRIPTS: the check a virtual or failover block's nanny runs.
+fn monitoring_fields(s: &Service) -> [Field; 4] {
+    [
         field("send", "Send string", opt(&s.send), Kind::Text),
         field("expect", "Expect string", opt(&s.expect), Kind::Text),
         check(
@@ -372,28 +399,13 @@ pub fn virtual_fields(s: &Service) -> Vec<Field> {
             opt(&s.send_program),
             Kind::Text,
         ),
-        field(
-            "load_monitor",
-            "Load monitoring tool",
-            opt(&s.load_monitor),
-            Kind::Text,
-        ),
-        field(
-            "client_monitor",
-            "Monitor program",
-            &s.client_monitor,
-            Kind::Text,
-        ),
     ]
 }
 
 /// FAILOVER: a failover block (`service = fos`).
 pub fn failover_fields(s: &Service) -> Vec<Field> {
-    let (vip, dev) = match &s.address {
-        Some(a) => (host(&Some(a.host.clone())), a.device.clone()),
-        None => (String::new(), String::new()),
-    };
-    vec![
+    let (vip, dev) = vip_and_device(s);
+    let mut fields = vec![
         field("name", "Name", &s.name, Kind::Text),
         field("vip", "Virtual IP address", vip, Kind::Text),
         field("device", "Virtual IP network device", dev, Kind::Text),
@@ -410,22 +422,13 @@ pub fn failover_fields(s: &Service) -> Vec<Field> {
             s.timeout,
             Kind::Text,
         ),
-        field("send", "Send string", opt(&s.send), Kind::Text),
-        field("expect", "Expect string", opt(&s.expect), Kind::Text),
-        check(
-            "use_regex",
-            "Treat expect string as a regular expression",
-            s.use_regex,
-        ),
-        field(
-            "send_program",
-            "Sending program",
-            opt(&s.send_program),
-            Kind::Text,
-        ),
+    ];
+    fields.extend(monitoring_fields(s));
+    fields.extend([
         field("start_cmd", "Start command", opt(&s.start_cmd), Kind::Text),
         field("stop_cmd", "Stop command", opt(&s.stop_cmd), Kind::Text),
-    ]
+    ]);
+    fields
 }
 
 /// REAL SERVER: a server block.

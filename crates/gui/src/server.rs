@@ -1288,14 +1288,7 @@ async fn change(
                     st,
                 ));
             }
-            let mut keys = vec![("active".to_string(), "0".to_string())];
-            let (vip, dev, port) = (get("vip"), get("device"), get("port"));
-            if !vip.is_empty() || !dev.is_empty() {
-                keys.push(("address".into(), format!("{vip} {dev}").trim().to_string()));
-            }
-            if !port.is_empty() {
-                keys.push(("port".into(), port));
-            }
+            let keys = new_service_keys(&get("vip"), &get("device"), get("port"));
             (
                 Spec::Ops(vec![Op::AddBlock {
                     block: Section::Virtual(name.clone()),
@@ -1379,14 +1372,7 @@ async fn change(
                     st,
                 ));
             }
-            let mut keys = vec![("active".to_string(), "0".to_string())];
-            let (vip, dev, port) = (get("vip"), get("device"), get("port"));
-            if !vip.is_empty() || !dev.is_empty() {
-                keys.push(("address".into(), format!("{vip} {dev}").trim().to_string()));
-            }
-            if !port.is_empty() {
-                keys.push(("port".into(), port));
-            }
+            let keys = new_service_keys(&get("vip"), &get("device"), get("port"));
             (
                 Spec::Ops(vec![Op::AddBlock {
                     block: Section::Failover(name.clone()),
@@ -2146,6 +2132,19 @@ pub async fn run(
             }
         });
     }
+}
+
+/// The keys of a new virtual or failover block from its ADD form: added
+/// inactive, with `address = VIP DEVICE` and `port` when given.
+fn new_service_keys(vip: &str, dev: &str, port: String) -> Vec<(String, String)> {
+    let mut keys = vec![("active".to_string(), "0".to_string())];
+    if !vip.is_empty() || !dev.is_empty() {
+        keys.push(("address".into(), format!("{vip} {dev}").trim().to_string()));
+    }
+    if !port.is_empty() {
+        keys.push(("port".into(), port));
+    }
+    keys
 }
 
 #[cfg(test)]
