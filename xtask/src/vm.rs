@@ -79,6 +79,11 @@ const MODULES: &[&str] = &[
 /// Host executables packed into the guest, with their shared libraries.
 const BINARIES: &[&str] = &["/usr/sbin/ipvsadm", "/usr/bin/ip", "/usr/bin/bash"];
 
+/// Host executables packed like [`BINARIES`] when the host has them: the
+/// baselines some VM tests compare against (keepalived: `vm_failover_compare`;
+/// a test that needs one and cannot find it in the guest fails under CI).
+const OPTIONAL_BINARIES: &[&str] = &["/usr/sbin/keepalived"];
+
 /// glibc runtime for host-built Rust test binaries.
 const LIBS: &[&str] = &[
     "libc.so.6",
@@ -707,6 +712,7 @@ fn initramfs(k: &Kernel) -> Result<PathBuf, BootError> {
     key = fnv(k.version.as_bytes(), key);
     for b in BINARIES
         .iter()
+        .chain(OPTIONAL_BINARIES)
         .chain(["/bin/busybox", "/usr/bin/dash"].iter())
     {
         key = fnv(file_identity(Path::new(b)).as_bytes(), key);
@@ -814,6 +820,11 @@ fn initramfs(k: &Kernel) -> Result<PathBuf, BootError> {
     // dash: Debian's busybox sh prefers its own (limited) `ip` applet.
     for b in BINARIES {
         copy_with_libs(&st, b, b)?;
+    }
+    for b in OPTIONAL_BINARIES {
+        if Path::new(b).exists() {
+            copy_with_libs(&st, b, b)?;
+        }
     }
     copy_with_libs(&st, "/usr/bin/dash", "/bin/sh")?;
     symlink("/usr/sbin/ipvsadm", st.join("sbin/ipvsadm")).map_err(|e| BootError(e.to_string()))?;
