@@ -56,6 +56,14 @@ pub struct Options {
     /// The status socket.
     #[arg(long = "status-socket", value_name = "PATH", default_value = STATUS_SOCKET)]
     pub status_socket: String,
+    /// Start in the standby role (pulse's warm standby): the table and the
+    /// nannies run, the partner holds the VIPs.
+    #[arg(long = "standby")]
+    pub standby: bool,
+    /// Read role changes (`active`, `standby`, one per line) from this
+    /// descriptor, a pipe from pulse.
+    #[arg(long = "pulse-fd", value_name = "FD")]
+    pub pulse_fd: Option<i32>,
     /// `--version`, `--help`, `--usage` and stray words.
     #[command(flatten)]
     pub popt: Common,
@@ -87,6 +95,8 @@ Usage: lvsd [OPTION...]
       --status                Show the state of the running lvsd
       --json                  Show the state as JSON
       --status-socket=STRING  Status socket (default /run/lvsd.sock)
+      --standby               Start as the warm standby (set by pulse)
+      --pulse-fd=INT          Read role changes from pulse on this descriptor
       --version               Display program version
 
 Help options:
@@ -98,8 +108,8 @@ Help options:
 pub const USAGE: &str = "\
 Usage: lvsd [-?ntv] [-c|--configfile STRING] [-n|--nodaemon] [--nofork]
         [-t|--test-start] [-v|--verbose] [--owned-only] [--keep-single-quotes]
-        [--status] [--json] [--status-socket STRING] [--version] [-?|--help]
-        [--usage]
+        [--status] [--json] [--status-socket STRING] [--standby]
+        [--pulse-fd INT] [--version] [-?|--help] [--usage]
 ";
 
 /// lvsd's texts (it calls itself `lvs`).
@@ -160,6 +170,11 @@ mod tests {
         assert!(run(&["-ntv"]).test_start);
         assert!(run(&["--test-start", "--owned-only"]).owned_only);
         assert!(run(&["--keep-single-quotes"]).keep_single_quotes);
+        assert!(!o.standby && o.pulse_fd.is_none());
+        let o = run(&["--standby", "--pulse-fd=5"]);
+        assert!(o.standby);
+        assert_eq!(o.pulse_fd, Some(5));
+        assert_eq!(run(&["--pulse-fd", "7"]).pulse_fd, Some(7));
     }
 
     #[test]

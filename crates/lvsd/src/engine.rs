@@ -1265,6 +1265,8 @@ impl Engine {
             time: wall,
             // the process's: the shell's to fill in
             pid: 0,
+            role: "active".into(),
+            pulse_gone: false,
             config: self.config.clone(),
             reloads: self.reloads.clone(),
             virtuals,

@@ -203,6 +203,11 @@ enum Event {
     /// A `stats` request: the lvs.cf names of the services and where to
     /// read the table, please (the reading happens outside the loop).
     Stats(oneshot::Sender<(HashMap<ServiceKey, String>, TableSource)>),
+    /// pulse (warm standby) says we are now the standby (`true`) or the
+    /// active router (`false`).
+    Standby(bool),
+    /// pulse's pipe closed: pulse ended without stopping us.
+    PulseGone,
 }
 
 /// Carries out the engine's actions.
@@ -216,6 +221,10 @@ struct Shell {
     ops: usize,
     started: usize,
     stopped: usize,
+    /// Warm standby: the partner holds the VIPs.
+    standby: bool,
+    /// pulse's pipe closed.
+    pulse_gone: bool,
 }
 
 impl Shell {
@@ -409,6 +418,49 @@ async fn answer(request: String, tx: mpsc::UnboundedSender<Event>) -> Option<Str
     }
 }
 
+/// What a line from pulse's pipe says: `active` or `standby`.
+pub fn role_line(line: &str) -> Option<bool> {
+    match line.trim() {
+        "active" => Some(false),
+        "standby" => Some(true),
+        _ => None,
+    }
+}
+
+/// Reads role changes from pulse's pipe (`--pulse-fd`) until it closes.
+async fn read_pulse(fd: i32, tx: mpsc::UnboundedSender<Event>) {
+    use std::os::fd::{FromRawFd as _, OwnedFd};
+    use tokio::io::AsyncBufReadExt as _;
+    // SAFETY: pulse passed this descriptor for us alone; nothing else in
+    // this process uses it.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let rx = match tokio::net::unix::pipe::Receiver::from_owned_fd(owned) {
+        Ok(rx) => rx,
+        Err(e) => {
+            tracing::info!(
+                "--pulse-fd={fd}: {}; role changes will not be seen",
+                errtext(&e)
+            );
+            return;
+        }
+    };
+    let mut lines = tokio::io::BufReader::new(rx).lines();
+    loop {
+        match lines.next_line().await {
+            Ok(Some(line)) => match role_line(&line) {
+                Some(standby) => {
+                    let _ = tx.send(Event::Standby(standby));
+                }
+                None => tracing::info!("ignoring {line:?} from pulse"),
+            },
+            Ok(None) | Err(_) => {
+                let _ = tx.send(Event::PulseGone);
+                return;
+            }
+        }
+    }
+}
+
 /// Accepts status clients for as long as lvsd runs, one task each.
 async fn accept_status(l: tokio::net::UnixListener, tx: mpsc::UnboundedSender<Event>) {
     loop {
@@ -457,6 +509,13 @@ async fn serve(opts: Options, spec: Spec, in_force: crate::engine::Config) -> i3
     if let Some(l) = listener {
         tokio::spawn(accept_status(l, tx.clone()));
     }
+    if let Some(fd) = opts.pulse_fd {
+        tokio::spawn(read_pulse(fd, tx.clone()));
+    }
+    let standby = opts.standby;
+    if standby {
+        tracing::info!("starting as the warm standby: the partner holds the VIPs");
+    }
     let mut engine = Engine::new(
         spec.clone(),
         crate::engine::Options {
@@ -475,6 +534,8 @@ async fn serve(opts: Options, spec: Spec, in_force: crate::engine::Config) -> i3
         ops: 0,
         started: 0,
         stopped: 0,
+        standby,
+        pulse_gone: false,
     };
     let first = sh.engine.start(sh.now());
     let mut code = sh.perform(first).await;
@@ -506,7 +567,28 @@ async fn serve(opts: Options, spec: Spec, in_force: crate::engine::Config) -> i3
                 Event::Status(reply) => {
                     let mut st = sh.engine.status(sh.now(), wall());
                     st.pid = std::process::id();
+                    st.role = if sh.standby { "standby" } else { "active" }.into();
+                    st.pulse_gone = sh.pulse_gone;
                     let _ = reply.send(st);
+                    Vec::new()
+                }
+                Event::Standby(standby) => {
+                    if standby != sh.standby {
+                        sh.standby = standby;
+                        tracing::info!(
+                            "{}",
+                            if standby {
+                                "now the warm standby: the partner holds the VIPs"
+                            } else {
+                                "now active: this router holds the VIPs"
+                            }
+                        );
+                    }
+                    Vec::new()
+                }
+                Event::PulseGone => {
+                    sh.pulse_gone = true;
+                    tracing::info!("pulse has gone without stopping lvsd: keeping the table as it is");
                     Vec::new()
                 }
                 Event::Stats(reply) => {

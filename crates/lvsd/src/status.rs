@@ -186,6 +186,12 @@ fn header(s: &Status) -> String {
     if let Some(d) = r.last_duration_seconds {
         line.push_str(&format!(", last took {} ms", (d * 1000.0).round() as u64));
     }
+    if s.role == "standby" {
+        line.push_str(", role standby (warm: table and checks ready, the partner holds the VIPs)");
+    }
+    if s.pulse_gone {
+        line.push_str(", pulse gone (table kept as it is)");
+    }
     line.push('\n');
     line
 }
@@ -311,6 +317,8 @@ mod tests {
             version: 1,
             time: 1_764_086_461.0,
             pid: 1234,
+            role: "active".into(),
+            pulse_gone: false,
             config: Config {
                 file: "/etc/sysconfig/ha/lvs.cf".into(),
                 serial_no: Some(7),
@@ -348,6 +356,15 @@ mod tests {
              \x20 web2    10.1.0.1:80  running  42   pending  -       0         \
              -                                              2025-11-25 16:00:00 UTC (61 s ago)\n"
         );
+        // a warm standby whose pulse has gone
+        let mut w = s.clone();
+        w.role = "standby".into();
+        w.pulse_gone = true;
+        assert!(text(&w).starts_with(
+            "lvsd pid 1234, config /etc/sysconfig/ha/lvs.cf serial_no 7 sha256 ba7816bf8f01, \
+             reloads 2 applied, 1 refused, last took 12 ms, role standby (warm: table and \
+             checks ready, the partner holds the VIPs), pulse gone (table kept as it is)\n"
+        ));
         // nothing known yet: dashes, no duration
         s.config = Config::default();
         s.reloads = Reloads::default();

@@ -36,6 +36,10 @@ pub struct Options {
     /// Start in the active state.
     #[arg(long = "forceactive")]
     pub forceactive: bool,
+    /// Run lvsd on the standby too (table and checks ready before a
+    /// takeover); `service = lvs` only.
+    #[arg(long = "warm-standby")]
+    pub warm_standby: bool,
     /// lvsd binary.
     #[arg(
         long = "lvsd",
@@ -89,6 +93,7 @@ Usage: pulse [OPTION...]
       --norun                 Same as --test-start
   -v, --verbose               Verbose output
       --forceactive           Force into the active state on startup
+      --warm-standby          Run lvsd on the standby too (ready to take over)
       --lvsd=STRING           Path to lvsd (also --lvs)
       --fos=STRING            Path to fos
       --status                Show the state of the running pulse
@@ -104,9 +109,9 @@ Help options:
 /// popt's brief usage text.
 pub const USAGE: &str = "\
 Usage: pulse [-?ntv] [-c|--configfile STRING] [-n|--nodaemon] [-t|--test-start]
-        [--norun] [-v|--verbose] [--forceactive] [--lvsd STRING] [--fos STRING]
-        [--status] [--json] [--status-socket STRING] [--version] [-?|--help]
-        [--usage]
+        [--norun] [-v|--verbose] [--forceactive] [--warm-standby]
+        [--lvsd STRING] [--fos STRING] [--status] [--json]
+        [--status-socket STRING] [--version] [-?|--help] [--usage]
 ";
 
 /// pulse's texts.
@@ -157,6 +162,7 @@ mod tests {
         assert_eq!(o.lvsd, "/usr/sbin/lvsd");
         assert_eq!(o.fos, "/usr/sbin/fos");
         assert!(!o.nodaemon && !o.norun() && !o.verbose && !o.forceactive);
+        assert!(!o.warm_standby);
         assert!(!o.asks_status());
         assert_eq!(o.status_socket, "/run/pulse.sock");
     }
@@ -186,6 +192,7 @@ mod tests {
         let o = run(&["-n", "-v", "-t", "--forceactive"]);
         assert!(o.nodaemon && o.verbose && o.norun() && o.forceactive);
         assert!(run(&["--norun"]).norun());
+        assert!(run(&["--warm-standby"]).warm_standby);
         assert!(run(&["-nv"]).verbose);
         assert!(run(&["-v", "-v"]).verbose);
     }

@@ -30,7 +30,25 @@ pub struct Settings {
     pub norun_side_effects: bool,
     /// Who may send us heartbeats.
     pub partner: Partner,
+    /// `--warm-standby` (lvs mode, outside test mode): lvsd runs on the
+    /// standby too, programming the IPVS table and running the nannies;
+    /// taking over only brings up the VIPs and tells lvsd its new role,
+    /// giving up takes them down and keeps the table.
+    pub warm_standby: bool,
 }
+
+/// lvsd's role, as pulse tells it (warm standby only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LvsdRole {
+    /// This router holds the VIPs.
+    Active,
+    /// The partner holds them; the table is kept ready.
+    Standby,
+}
+
+/// Least time between two starts of a standby lvsd, so one that cannot run
+/// is not restarted in a tight loop.
+pub const LVSD_RESPAWN: Duration = Duration::from_secs(1);
 
 /// A lifecycle hook from lvs.cf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,8 +145,13 @@ pub enum Action {
     Send(Beat),
     /// Run a hook (never waited for).
     RunHook(Hook),
-    /// Start lvsd and remember it.
+    /// Start lvsd and remember it (as the active router's with
+    /// warm standby).
     StartLvsd,
+    /// Warm standby: start lvsd in the standby role and remember it.
+    StartStandbyLvsd,
+    /// Warm standby: tell the running lvsd its new role.
+    TellLvsd(LvsdRole),
     /// SIGTERM lvsd and wait for it (with the C19 timeout).
     StopLvsd,
     /// Restart the IPVS sync daemon in this role.
@@ -190,6 +213,10 @@ pub struct Machine {
     pub next_send: Duration,
     /// When the partner is declared dead unless heard from.
     pub next_need: Duration,
+    /// Warm standby: when the last lvsd was started.
+    pub lvsd_started: Option<Duration>,
+    /// Warm standby: when to start the standby lvsd again after it ended.
+    pub restart_lvsd: Option<Duration>,
 }
 
 impl Machine {
@@ -208,6 +235,8 @@ impl Machine {
             failpartner: false,
             notified: false,
             network_fault: false,
+            lvsd_started: None,
+            restart_lvsd: None,
         }
     }
 
@@ -216,9 +245,16 @@ impl Machine {
         &self.settings
     }
 
-    /// The earlier of the two deadlines.
+    /// The earliest deadline: the next heartbeat, the dead timer, and with
+    /// warm standby a pending lvsd restart.
     pub fn deadline(&self) -> Duration {
-        self.next_send.min(self.next_need)
+        let d = self.next_send.min(self.next_need);
+        self.restart_lvsd.map_or(d, |r| r.min(d))
+    }
+
+    /// Warm standby applies: lvs mode outside test mode.
+    fn warm(&self) -> bool {
+        self.settings.warm_standby && self.settings.mode == Mode::Lvs && !self.settings.norun
     }
 
     /// The heartbeat this node sends now.
@@ -240,19 +276,25 @@ impl Machine {
             return out;
         }
         match event {
-            Event::Start { forced } => self.start(forced, &mut out),
+            Event::Start { forced } => self.start(forced, now, &mut out),
             Event::Timer => self.timer(now, &mut out),
             Event::Datagram { from, data } => self.datagram(from, &data, now, &mut out),
             Event::Links {
                 primary_up,
                 private_up,
             } => self.links(primary_up, private_up, now, &mut out),
-            Event::ChildExited { pid, end, daemon } => self.child(pid, end, daemon, &mut out),
+            Event::ChildExited { pid, end, daemon } => self.child(pid, end, daemon, now, &mut out),
             // Only fos mode asks for a gateway check.
             Event::Gateway { .. } => {}
             Event::Terminate(sig) => {
                 out.push(log(format!("Terminating due to signal {sig}")));
                 self.deactivate(&mut out);
+                if self.lvsd_running {
+                    // Warm standby: the standby's lvsd stops with pulse.
+                    out.push(Action::StopLvsd);
+                    self.lvsd_running = false;
+                }
+                self.restart_lvsd = None;
                 out.push(Action::Exit(0));
             }
             Event::Hangup => {
@@ -273,12 +315,15 @@ impl Machine {
         out
     }
 
-    fn start(&mut self, forced: bool, out: &mut Vec<Action>) {
+    fn start(&mut self, forced: bool, now: Duration, out: &mut Vec<Action>) {
         if !self.settings.norun {
             out.push(Action::RunHook(Hook::Inactive));
         }
         if self.side_effects() {
             out.push(Action::Sync(SyncRole::Backup));
+        }
+        if self.warm() {
+            self.start_standby_lvsd(now, out);
         }
         if forced {
             out.push(log("Forced active on startup: activating lvs".into()));
@@ -287,6 +332,16 @@ impl Machine {
     }
 
     fn timer(&mut self, now: Duration, out: &mut Vec<Action>) {
+        if let Some(at) = self.restart_lvsd
+            && at <= now
+            && at <= self.next_send.min(self.next_need)
+        {
+            self.restart_lvsd = None;
+            if !self.lvsd_running && !self.childfail && self.warm() {
+                self.start_standby_lvsd(now, out);
+            }
+            return;
+        }
         if self.next_send <= self.next_need {
             if self.next_send > now {
                 return;
@@ -336,7 +391,7 @@ impl Machine {
         };
         match beat {
             // gaps.md A1/C18: no genuine lvs peer sends STOP-ME; treat it as running.
-            Beat::Running | Beat::StopMe => self.partner_running(out),
+            Beat::Running | Beat::StopMe => self.partner_running(now, out),
             Beat::Stopped => {
                 if !self.active && !self.linkfail && !self.childfail {
                     out.push(log(format!(
@@ -395,9 +450,13 @@ impl Machine {
         self.next_need = now + self.settings.deadtime;
     }
 
-    fn partner_running(&mut self, out: &mut Vec<Action>) {
-        self.childfail = false;
+    fn partner_running(&mut self, now: Duration, out: &mut Vec<Action>) {
+        let cleared = std::mem::replace(&mut self.childfail, false);
         if !self.active {
+            if cleared && !self.lvsd_running && self.warm() {
+                // Warm again after our lvsd failed while active.
+                self.schedule_lvsd(now, out);
+            }
             return;
         }
         if self.settings.master {
@@ -459,7 +518,14 @@ impl Machine {
         }
     }
 
-    fn child(&mut self, pid: u32, end: ChildEnd, daemon: bool, out: &mut Vec<Action>) {
+    fn child(
+        &mut self,
+        pid: u32,
+        end: ChildEnd,
+        daemon: bool,
+        now: Duration,
+        out: &mut Vec<Action>,
+    ) {
         if !daemon {
             out.push(log(format!("Skipping death of unknown child {pid}")));
             return;
@@ -470,20 +536,61 @@ impl Machine {
         }));
         // Already reaped: the deactivation must not signal it again.
         self.lvsd_running = false;
+        if self.warm() && !self.active {
+            // A standby's lvsd served nothing: no failover, no childfail;
+            // start it again (not sooner than LVSD_RESPAWN after the last
+            // start).
+            if !self.childfail {
+                self.schedule_lvsd(now, out);
+            }
+            return;
+        }
         self.deactivate(out);
         self.childfail = true;
+    }
+
+    /// Warm standby: start the standby lvsd now.
+    fn start_standby_lvsd(&mut self, now: Duration, out: &mut Vec<Action>) {
+        out.push(Action::StartStandbyLvsd);
+        self.lvsd_running = true;
+        self.lvsd_started = Some(now);
+        self.restart_lvsd = None;
+    }
+
+    /// Warm standby: start the standby lvsd again, at once or when
+    /// [`LVSD_RESPAWN`] has passed since the last start.
+    fn schedule_lvsd(&mut self, now: Duration, out: &mut Vec<Action>) {
+        let due = self
+            .lvsd_started
+            .map_or(now, |t| (t + LVSD_RESPAWN).max(now));
+        if due <= now {
+            out.push(log("warm standby: starting lvsd again".into()));
+            self.start_standby_lvsd(now, out);
+        } else {
+            out.push(log(format!(
+                "warm standby: starting lvsd again in {:.1} s",
+                (due - now).as_secs_f64()
+            )));
+            self.restart_lvsd = Some(due);
+        }
     }
 
     fn side_effects(&self) -> bool {
         !self.settings.norun || self.settings.norun_side_effects
     }
 
-    /// §7.1, in order.
+    /// §7.1, in order; with warm standby a running lvsd is told its new
+    /// role instead of being started.
     fn activate(&mut self, out: &mut Vec<Action>) {
         if !self.settings.norun {
             out.push(Action::RunHook(Hook::Active));
-            out.push(Action::StartLvsd);
-            self.lvsd_running = true;
+            if self.lvsd_running && self.warm() {
+                out.push(Action::TellLvsd(LvsdRole::Active));
+            } else {
+                out.push(Action::StartLvsd);
+                self.lvsd_running = true;
+            }
+            self.restart_lvsd = None;
         }
         if self.side_effects() {
             out.push(Action::Sync(SyncRole::Master));
@@ -509,6 +616,15 @@ impl Machine {
             // Test mode stops here (in compat mode the VIPs stay up, as in the original).
             return;
         }
+        if self.warm() {
+            // The VIPs go; lvsd and its table stay, ready for the next
+            // takeover.
+            out.push(Action::VipsDown);
+            if self.lvsd_running {
+                out.push(Action::TellLvsd(LvsdRole::Standby));
+            }
+            return;
+        }
         if self.lvsd_running {
             out.push(Action::StopLvsd);
             self.lvsd_running = false;
@@ -529,3 +645,5 @@ mod fos_tests;
 pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod warm_tests;

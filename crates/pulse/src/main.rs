@@ -285,6 +285,9 @@ fn start(
         };
         (p, q)
     });
+    if opts.warm_standby && cfg.service != Mode::Lvs {
+        tracing::info!("--warm-standby applies to service = lvs only: ignored");
+    }
     let settings = Settings {
         mode: cfg.service,
         master,
@@ -298,6 +301,7 @@ fn start(
             private: cfg.has_private().then_some(peer_private),
             port: cfg.heartbeat_port,
         },
+        warm_standby: opts.warm_standby && cfg.service == Mode::Lvs,
     };
     let shell = Shell {
         to_public: SocketAddrV4::new(peer, cfg.heartbeat_port),
@@ -309,6 +313,7 @@ fn start(
             config: opts.configfile.clone(),
             nodaemon: opts.nodaemon,
             verbose: opts.verbose,
+            warm: opts.warm_standby && cfg.service == Mode::Lvs && !opts.norun(),
         },
         fos: FosCommand {
             path: opts.fos.clone(),

@@ -41,6 +41,17 @@ pub struct LvsdCommand {
     pub nodaemon: bool,
     /// pulse runs with `-v`.
     pub verbose: bool,
+    /// `--warm-standby`: every lvsd gets a pipe for role changes.
+    pub warm: bool,
+}
+
+/// A started lvsd.
+#[derive(Debug)]
+pub struct Lvsd {
+    /// Its pid.
+    pub pid: u32,
+    /// Warm standby: the pipe its role changes go to.
+    pub roles: Option<std::fs::File>,
 }
 
 impl LvsdCommand {
@@ -62,10 +73,76 @@ impl LvsdCommand {
         a
     }
 
-    /// Starts lvsd; returns its pid.
-    pub fn start(&self) -> Option<u32> {
-        spawn(&self.path, &self.args())
+    /// The argument vector with warm standby: [`LvsdCommand::args`], then
+    /// `--standby` when it starts as the standby and `--pulse-fd=FD`.
+    pub fn warm_args(&self, standby: bool, fd: i32) -> Vec<String> {
+        let mut a = self.args();
+        if standby {
+            a.push("--standby".into());
+        }
+        a.push(format!("--pulse-fd={fd}"));
+        a
     }
+
+    /// Starts lvsd (with warm standby, in the standby role if `standby`).
+    pub fn start(&self, standby: bool) -> Option<Lvsd> {
+        if !self.warm {
+            return spawn(&self.path, &self.args()).map(|pid| Lvsd { pid, roles: None });
+        }
+        let (r, w) = match process::pipe() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::info!(
+                    "cannot make a pipe for lvsd: {}; starting it without one",
+                    lvs_util::errtext(&e)
+                );
+                return spawn(&self.path, &self.args()).map(|pid| Lvsd { pid, roles: None });
+            }
+        };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&r);
+        let mut cmd = Command::new(&self.path);
+        cmd.args(self.warm_args(standby, fd))
+            .stdin(Stdio::inherit());
+        process::inherit_fd(&mut cmd, fd);
+        let pid = match cmd.spawn() {
+            Ok(child) => child.id(),
+            Err(e) => {
+                tracing::info!("failed to execute {}: {}", self.path, lvs_util::errtext(&e));
+                return None;
+            }
+        };
+        drop(r);
+        let w = std::fs::File::from(w);
+        // A write never waits for lvsd: the lines are tiny and a full pipe
+        // means lvsd is not reading anyway.
+        let _ = set_nonblocking(&w);
+        Some(Lvsd {
+            pid,
+            roles: Some(w),
+        })
+    }
+}
+
+/// Tells lvsd its role through its pipe (warm standby); a closed pipe
+/// (lvsd gone) or a full one is only logged with `-v`.
+pub fn tell(pipe: &mut std::fs::File, standby: bool) {
+    use std::io::Write as _;
+    let line: &[u8] = if standby { b"standby\n" } else { b"active\n" };
+    if let Err(e) = pipe.write_all(line) {
+        tracing::debug!("cannot tell lvsd its role: {}", lvs_util::errtext(&e));
+    }
+}
+
+fn set_nonblocking(f: &std::fs::File) -> std::io::Result<()> {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(f);
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// How pulse runs fos.
@@ -214,8 +291,23 @@ mod tests {
             config: "/etc/sysconfig/ha/lvs.cf".into(),
             nodaemon: false,
             verbose: false,
+            warm: false,
         };
         assert_eq!(c.args(), vec!["--nofork", "-c", "/etc/sysconfig/ha/lvs.cf"]);
+        assert_eq!(
+            c.warm_args(true, 5),
+            [
+                "--nofork",
+                "-c",
+                "/etc/sysconfig/ha/lvs.cf",
+                "--standby",
+                "--pulse-fd=5"
+            ]
+        );
+        assert_eq!(
+            c.warm_args(false, 6),
+            ["--nofork", "-c", "/etc/sysconfig/ha/lvs.cf", "--pulse-fd=6"]
+        );
         c.nodaemon = true;
         c.verbose = true;
         assert_eq!(

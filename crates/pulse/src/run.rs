@@ -15,7 +15,7 @@ use crate::alarm::Alarm;
 use crate::config::PulseConfig;
 use crate::daemon::Notifier;
 use crate::heartbeat::{self, Beat, Mode};
-use crate::machine::{Action, ChildEnd, Event, FosRole, Hook, Machine, SyncRole};
+use crate::machine::{Action, ChildEnd, Event, FosRole, Hook, LvsdRole, Machine, SyncRole};
 use crate::procs::{self, FosCommand, LvsdCommand};
 use crate::status::{Before, Tracker};
 use crate::status_server::{self, Context, Shared};
@@ -63,6 +63,8 @@ struct Loop {
     origin: Instant,
     /// The tracked daemon child: lvsd, or fos in fos mode.
     daemon_pid: Option<u32>,
+    /// Warm standby: the pipe to the running lvsd for its role changes.
+    lvsd_roles: Option<std::fs::File>,
     /// When fos was last started (restarts are spaced, see `start_fos`).
     fos_started: Option<Instant>,
     /// Events produced by background work (the gateway check).
@@ -163,6 +165,7 @@ impl Loop {
             private,
             origin: Instant::now(),
             daemon_pid: None,
+            lvsd_roles: None,
             fos_started: None,
             events,
             inbox,
@@ -304,6 +307,7 @@ impl Loop {
             let daemon = self.daemon_pid == Some(pid);
             if daemon {
                 self.daemon_pid = None;
+                self.lvsd_roles = None;
             }
             self.pending
                 .insert(0, Event::ChildExited { pid, end, daemon });
@@ -344,11 +348,15 @@ impl Loop {
                     procs::run_hook(cmd);
                 }
             }
-            Action::StartLvsd => {
-                let pid = self.shell.lvsd.start();
-                self.started(pid);
+            Action::StartLvsd => self.start_lvsd(false),
+            Action::StartStandbyLvsd => self.start_lvsd(true),
+            Action::TellLvsd(role) => {
+                if let Some(pipe) = &mut self.lvsd_roles {
+                    procs::tell(pipe, role == LvsdRole::Standby);
+                }
             }
             Action::StopLvsd => {
+                self.lvsd_roles = None;
                 if let Some(pid) = self.daemon_pid.take() {
                     procs::stop("lvsd", pid, self.lvsd_timeout()).await;
                 }
@@ -438,6 +446,17 @@ impl Loop {
     /// (or stops its monitors) first, so at least 30 s.
     fn fos_timeout(&self) -> Duration {
         (self.shell.cfg.deadtime * 2).max(FOS_STOP_MIN)
+    }
+
+    /// Starts lvsd (in the standby role with `standby`).
+    fn start_lvsd(&mut self, standby: bool) {
+        match self.shell.lvsd.start(standby) {
+            Some(l) => {
+                self.lvsd_roles = l.roles;
+                self.started(Some(l.pid));
+            }
+            None => self.started(None),
+        }
     }
 
     /// Remembers a started daemon child, or reports an exec failure as the

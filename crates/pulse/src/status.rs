@@ -227,6 +227,7 @@ impl Tracker {
                 }
                 .into(),
                 pid: facts.daemon_pid,
+                warm_standby: s.warm_standby && s.mode == Mode::Lvs && !s.norun,
             },
             config: facts.config,
             counters: self.counters.clone(),
@@ -375,11 +376,16 @@ pub fn text(s: &doc::Status) -> String {
             vips.join("; ")
         },
     );
+    let warm = if s.daemon.warm_standby {
+        " (warm standby: lvsd runs on both routers)"
+    } else {
+        ""
+    };
     line(
         &s.daemon.name,
         s.daemon
             .pid
-            .map_or("not running".into(), |p| format!("pid {p}")),
+            .map_or(format!("not running{warm}"), |p| format!("pid {p}{warm}")),
     );
     let c = &s.config;
     let serial = |n: Option<i64>| n.map_or("?".into(), |n| n.to_string());

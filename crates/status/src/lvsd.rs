@@ -12,6 +12,13 @@ pub struct Status {
     pub time: f64,
     /// lvsd's pid.
     pub pid: u32,
+    /// `active` (the default, and always without pulse's warm standby) or
+    /// `standby` (warm standby: the table and the nannies run, the partner
+    /// holds the VIPs).
+    pub role: String,
+    /// With warm standby: pulse's pipe has closed (pulse ended without
+    /// stopping lvsd, e.g. kill -9); lvsd keeps the table as it is.
+    pub pulse_gone: bool,
     /// The configuration in force.
     pub config: Config,
     /// Reloads since lvsd started.

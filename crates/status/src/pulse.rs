@@ -95,6 +95,8 @@ pub struct Daemon {
     pub name: String,
     /// Its pid, while it runs.
     pub pid: Option<u32>,
+    /// `pulse --warm-standby`: lvsd runs on the standby too.
+    pub warm_standby: bool,
 }
 
 /// The configuration file.

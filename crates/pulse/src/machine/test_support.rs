@@ -29,6 +29,7 @@ pub fn settings(mode: Mode, master: bool, private: Option<Ipv4Addr>) -> Settings
             private,
             port: 539,
         },
+        warm_standby: false,
     }
 }
 
