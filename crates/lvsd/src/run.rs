@@ -176,13 +176,23 @@ fn raise_fd_limit() {
     }
 }
 
+/// The status socket: `--status-socket`, or when that is left at its
+/// default `$LVS_STATUS_SOCKET` (for tests that run several lvsd on one
+/// machine, as `$LVS_PID_FILE`).
+fn status_path(opts: &Options) -> String {
+    match std::env::var("LVS_STATUS_SOCKET") {
+        Ok(p) if opts.status_socket == cli::STATUS_SOCKET && !p.is_empty() => p,
+        _ => opts.status_socket.clone(),
+    }
+}
+
 fn status_main(opts: &Options) -> i32 {
     let format = if opts.json {
         Format::Json
     } else {
         Format::Text
     };
-    match status::query(&opts.status_socket, format) {
+    match status::query(&status_path(opts), format) {
         Ok(text) => {
             print!("{text}");
             0
@@ -494,7 +504,7 @@ async fn serve(opts: Options, spec: Spec, in_force: crate::engine::Config) -> i3
         return 1;
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let status_path = opts.status_socket.clone();
+    let status_path = status_path(&opts);
     let listener = match status_socket::bind(&status_path, "lvsd") {
         Ok(l) => Some(l),
         Err(e) => {
