@@ -990,6 +990,202 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The pids of the processes in network namespace `ns` (by the inode of
+/// `/proc/PID/ns/net`, read without starting a program), this process
+/// excluded: its threads enter namespaces, but its own entry shows the main
+/// thread's.
+pub fn netns_pids(ns: &Netns) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(want) = std::fs::metadata(format!("/run/netns/{}", ns.name())) else {
+        return Vec::new();
+    };
+    let me = std::process::id() as i32;
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid != me
+            && let Ok(m) = std::fs::metadata(e.path().join("ns/net"))
+            && (m.dev(), m.ino()) == (want.dev(), want.ino())
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// The parent pid of `pid` (from `/proc/PID/stat`), if it still exists.
+pub fn parent_pid(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The command name of `pid` (`/proc/PID/comm`), if it still exists.
+pub fn process_name(pid: i32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim_end().to_string())
+}
+
+/// `root` and every process descending from it.
+pub fn process_tree(root: i32) -> Vec<i32> {
+    let all: Vec<(i32, i32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|p| Some((p, parent_pid(p)?)))
+        .collect();
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        for &(p, pp) in &all {
+            if pp == parent && !tree.contains(&p) {
+                tree.push(p);
+            }
+        }
+        i += 1;
+    }
+    tree
+}
+
+impl Director {
+    /// The directory this director's files are in (its lvs.cf, its status
+    /// socket; other daemons' configuration and pid files).
+    pub fn work_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Every process of this director: the heartbeat process started last
+    /// and its descendants (pulse, lvsd, the nannies; keepalived and its
+    /// children), and whatever else runs in its namespace.
+    pub fn processes(&self) -> Vec<i32> {
+        let mut pids = self
+            .pulse
+            .as_ref()
+            .map(|c| process_tree(c.id() as i32))
+            .unwrap_or_default();
+        for p in netns_pids(&self.ns) {
+            if !pids.contains(&p) {
+                pids.push(p);
+            }
+        }
+        pids.retain(|&p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        pids
+    }
+
+    /// The pids of this director's processes named `comm`.
+    pub fn processes_named(&self, comm: &str) -> Vec<i32> {
+        self.processes()
+            .into_iter()
+            .filter(|&p| process_name(p).as_deref() == Some(comm))
+            .collect()
+    }
+
+    /// A crash of the whole director: SIGSTOP to every one of its
+    /// processes (until no new one shows up), so that none can react (no
+    /// clean-up, no resignation, no child noticing its parent go), then
+    /// SIGKILL to all of them. The addresses they configured stay. Returns
+    /// when it began (before the first SIGSTOP); the heartbeat process is
+    /// reaped, [`Director::started`] is false afterwards.
+    pub fn crash_all(&mut self) -> Instant {
+        let at = Instant::now();
+        let mut stopped: Vec<i32> = Vec::new();
+        loop {
+            let new: Vec<i32> = self
+                .processes()
+                .into_iter()
+                .filter(|p| !stopped.contains(p))
+                .collect();
+            if new.is_empty() {
+                break;
+            }
+            for p in new {
+                // SAFETY: kill has no memory-safety preconditions; these
+                // are processes of our own test namespace.
+                unsafe { libc::kill(p, libc::SIGSTOP) };
+                stopped.push(p);
+            }
+        }
+        for &p in &stopped {
+            // SAFETY: as above.
+            unsafe { libc::kill(p, libc::SIGKILL) };
+        }
+        self.kill9();
+        at
+    }
+}
+
+impl Cluster {
+    /// Director `i` crashes: every process of it (pulse, lvsd, every
+    /// nanny; or whatever else it runs) stopped, then killed; see
+    /// [`Director::crash_all`]. Returns when.
+    pub fn crash_all(&mut self, i: usize) -> Instant {
+        self.d[i].crash_all()
+    }
+
+    /// kill -9 of director `i`'s lvsd only (pulse and the nannies stay).
+    /// Returns when; panics if it runs no lvsd.
+    pub fn kill_lvsd(&self, i: usize) -> Instant {
+        let pids = self.d[i].processes_named("lvsd");
+        assert!(!pids.is_empty(), "{}: no lvsd", self.d[i].name);
+        let at = Instant::now();
+        for p in pids {
+            // SAFETY: kill has no memory-safety preconditions; lvsd of our
+            // own test namespace.
+            unsafe { libc::kill(p, libc::SIGKILL) };
+        }
+        at
+    }
+}
+
+impl Cluster {
+    /// [`Cluster::cold_start`] with `extra` options for pulse on both
+    /// directors (e.g. `--warm-standby`): d1 first until it is active with
+    /// every listed real server in its table, then d2, which stays standby.
+    pub fn cold_start_with(&mut self, cf: &Config, extra: &[&str]) {
+        let text = cf.text();
+        self.d[0].start(&text, extra);
+        let up = self.d[0]
+            .wait_line(
+                0,
+                "pulse: partner dead: activating lvs",
+                cf.deadtime() + Duration::from_secs(10),
+            )
+            .is_some()
+            && wait_for(Duration::from_secs(5), || self.d[0].has_vip());
+        assert!(up, "d1 did not become active\n{}", self.dump());
+        let want: Vec<String> = cf
+            .servers
+            .iter()
+            .map(|&i| format!("{}:{PORT}", real_address(self.method, i)))
+            .collect();
+        self.wait_destinations(0, &want, Duration::from_secs(20));
+        self.d[1].start(&text, extra);
+        let standby = self.d[1]
+            .wait_line(
+                0,
+                "pulse: STARTING PULSE AS BACKUP",
+                Duration::from_secs(10),
+            )
+            .is_some();
+        assert!(standby, "d2 did not start\n{}", self.dump());
+        std::thread::sleep(cf.keepalive() * 2);
+        assert!(
+            !self.d[1].has_vip()
+                && self.d[1]
+                    .line_at(0, "pulse: primary inactive: activating lvs")
+                    .is_none(),
+            "d2 became active too\n{}",
+            self.dump()
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,10 +7,12 @@
 
 use std::io::Write as _;
 
+pub mod arpwatch;
 pub mod browser;
 pub mod child;
 pub mod cli;
 pub mod cluster;
+pub mod keepalived;
 pub mod netns;
 
 /// True when running under CI (`CI=true`).
