@@ -578,6 +578,7 @@ fn pulse_fixture() -> pulse::Status {
         daemon: pulse::Daemon {
             name: "lvsd".into(),
             pid: Some(1235),
+            warm_standby: false,
         },
         config: pulse::Config {
             file: "/etc/sysconfig/ha/lvs.cf".into(),
@@ -629,6 +630,8 @@ fn lvsd_fixture() -> lvsd::Status {
         version: piranha_status::VERSION,
         time: 1_764_086_461.2,
         pid: 1235,
+        role: "active".into(),
+        pulse_gone: false,
         config: lvsd::Config {
             file: "/etc/sysconfig/ha/lvs.cf".into(),
             serial_no: Some(3),

@@ -67,6 +67,8 @@ impl Table {
             version: 1,
             time: 1764086461.2,
             pid: 1235,
+            role: "active".into(),
+            pulse_gone: false,
             config: lvsd::Config {
                 file: "/etc/sysconfig/ha/lvs.cf".into(),
                 serial_no: Some(7),
@@ -194,6 +196,7 @@ pub fn pulse_json() -> pulse::Status {
         daemon: pulse::Daemon {
             name: "lvsd".into(),
             pid: Some(1235),
+            warm_standby: false,
         },
         config: pulse::Config {
             file: "/etc/sysconfig/ha/lvs.cf".into(),
