@@ -243,6 +243,26 @@ impl Director {
         self.dir.join(format!("{}.sock", self.name))
     }
 
+    /// This director's lvsd status socket (`$LVS_STATUS_SOCKET`).
+    pub fn lvsd_socket(&self) -> PathBuf {
+        self.dir.join(format!("{}-lvsd.sock", self.name))
+    }
+
+    /// `lvsd --status --json` of this director's lvsd, if one answers.
+    pub fn lvsd_status(&self) -> Option<piranha_status::lvsd::Status> {
+        let out = std::process::Command::new(program("lvsd"))
+            .arg("--json")
+            .arg(format!("--status-socket={}", self.lvsd_socket().display()))
+            .output()
+            .ok()?;
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// The role this director's lvsd reports (`active`, `standby`).
+    pub fn lvsd_role(&self) -> Option<String> {
+        self.lvsd_status().map(|s| s.role)
+    }
+
     /// Writes `cf` as this director's lvs.cf and starts `pulse -n` on it
     /// with the workspace's lvsd (`--lvsd=`) and `extra` options. Output
     /// lines (pulse's, lvsd's, the nannies') are collected.
@@ -267,7 +287,10 @@ impl Director {
                 .arg(format!(
                     "--status-socket={}",
                     self.status_socket().display()
-                ));
+                ))
+                // its lvsd's own socket: with warm standby both directors
+                // run lvsd at once
+                .env("LVS_STATUS_SOCKET", self.lvsd_socket());
         }
         cmd.args(args)
             .stdin(Stdio::null())
