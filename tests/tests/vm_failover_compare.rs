@@ -127,6 +127,8 @@ fn all_servers(c: &Cluster) -> Vec<String> {
 
 /// One cluster, one implementation, one fault.
 fn scenario(tag: &str, imp: Impl, fault: Fault, timing: &Timing) -> Measured {
+    let t0 = Instant::now();
+    let phase = |what: &str| eprintln!("    [{tag}] {:6.2}s {what}", t0.elapsed().as_secs_f64());
     let mut c = Cluster::new(tag, Method::Nat);
     let mut cf = Config::new(Method::Nat);
     cf.keepalive = timing.keepalive.into();
@@ -134,6 +136,7 @@ fn scenario(tag: &str, imp: Impl, fault: Fault, timing: &Timing) -> Measured {
     // pulse gives up the VIP and the NAT router address when its own link
     // goes (keepalived's VRRP instance goes to FAULT on its own).
     cf.monitor_links = fault == Fault::Link;
+    phase("cluster built");
     let arp = ArpWatch::start(&c.client, VIP);
     let all = all_servers(&c);
     match imp {
@@ -147,7 +150,11 @@ fn scenario(tag: &str, imp: Impl, fault: Fault, timing: &Timing) -> Measured {
         for d in &c.d {
             for l in d.lines() {
                 let t = l.text.to_lowercase();
-                if t.contains("advert") || t.contains("invalid") || t.contains("unknown keyword") {
+                if t.contains("advert_int")
+                    || t.contains("invalid")
+                    || t.contains("unknown keyword")
+                    || t.contains("warning")
+                {
                     notes.push(format!("{}: {}", d.name, l.text));
                 }
             }
@@ -172,6 +179,7 @@ fn scenario(tag: &str, imp: Impl, fault: Fault, timing: &Timing) -> Measured {
     let d1_mac = c.d[0].mac();
     let d2_mac = c.d[1].mac();
 
+    phase("both directors up");
     let traffic = Traffic::start(&c.client, PERIOD, 100_000);
     let warm = traffic.wait_since(c.t0, 5, Duration::from_secs(10));
     assert!(
@@ -185,6 +193,7 @@ fn scenario(tag: &str, imp: Impl, fault: Fault, timing: &Timing) -> Measured {
         "the client does not send to d1 before the fault\n{}",
         c.dump()
     );
+    phase("fault");
     let mark = c.d[1].mark();
     let at = match (fault, imp) {
         (Fault::Crash, Impl::Keepalived) => keepalived::crash(&mut c.d[0]),
@@ -218,6 +227,7 @@ fn scenario(tag: &str, imp: Impl, fault: Fault, timing: &Timing) -> Measured {
         c.client_vip_mac()
     );
     // Served by the backup: every request answered, by all three.
+    phase("taken over");
     let settled = Instant::now();
     let after = traffic.wait_since(settled, 15, Duration::from_secs(20));
     let reqs: Vec<Request> = traffic.finish();
@@ -243,6 +253,7 @@ fn scenario(tag: &str, imp: Impl, fault: Fault, timing: &Timing) -> Measured {
         "requests failed before the fault: {early:?}"
     );
 
+    phase("served by d2");
     let o = outage(&reqs, at);
     let garp = arp.first_gratuitous_from(at, &d2_mac);
     for r in reqs.iter().filter(|r| r.end >= at && r.result.is_err()) {
