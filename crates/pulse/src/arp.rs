@@ -20,21 +20,73 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 /// opened (the text of the error, as send_arp's `socket: ERR`).
 pub type Packets = Result<Arc<PacketSocket>, String>;
 
-/// Brings every target up and announces it, all targets in parallel
-/// (lvs mode); logs `gratuitous lvs arps finished` when all are done.
-/// Without a packet socket the addresses still come up (the original ran
-/// `ifconfig` whether or not its `send_arp` could work) and each target's
-/// missing announcement is logged.
-pub async fn bring_up_and_announce(netlink: Netlink, sock: Packets, targets: Vec<Target>) {
-    let jobs = targets.into_iter().map(|t| {
-        let (netlink, sock) = (netlink.clone(), sock.clone());
+/// Brings every target up (in `targets` order), then announces them: the
+/// first announcement of every address back to back in `announce` order
+/// (the VIPs before the NAT router: a real server's gateway moves at
+/// almost the same instant as the clients), then the rest one second
+/// apart, all addresses in parallel (lvs mode); logs `gratuitous lvs arps
+/// finished` when all are done. Without a packet socket the addresses
+/// still come up (the original ran `ifconfig` whether or not its
+/// `send_arp` could work) and each target's missing announcement is
+/// logged.
+pub async fn bring_up_and_announce(
+    netlink: Netlink,
+    sock: Packets,
+    targets: Vec<Target>,
+    announce: Vec<Target>,
+) {
+    for t in &targets {
+        up(&netlink, t).await;
+    }
+    let macs: Vec<Option<[u8; 6]>> = announce.iter().map(|t| announce_once(&sock, t)).collect();
+    let rest = announce.iter().zip(macs).map(|(t, mac)| {
+        let sock = sock.clone();
         async move {
-            up(&netlink, &t).await;
-            announce(&sock, &t).await;
+            if let (Some(mac), Ok(sock)) = (mac, &sock) {
+                for _ in 1..COUNT {
+                    tokio::time::sleep(INTERVAL).await;
+                    send_one(sock, t, mac);
+                }
+                tokio::time::sleep(INTERVAL).await;
+            }
         }
     });
-    futures::future::join_all(jobs).await;
+    futures::future::join_all(rest).await;
     tracing::info!("gratuitous lvs arps finished");
+}
+
+/// The first announcement of `t`; its device's MAC when the rest can
+/// follow (the failures are logged).
+fn announce_once(sock: &Packets, t: &Target) -> Option<[u8; 6]> {
+    let mac = match send_arp::interface_mac(t.base_dev()) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::info!("SIOCGIFHWADDR failed: {}", lvs_util::errtext(&e));
+            return None;
+        }
+    };
+    match sock {
+        Ok(s) => {
+            send_one(s, t, mac);
+            Some(mac)
+        }
+        Err(e) => {
+            tracing::info!("{}", no_arp_message(t, e));
+            None
+        }
+    }
+}
+
+fn send_one(sock: &PacketSocket, t: &Target, mac: [u8; 6]) {
+    let base = t.base_dev();
+    tracing::debug!("DEBUG -- Executing '/usr/sbin/send_arp'");
+    if let Err(e) = send_arp::announce(sock, base, t.ip, mac) {
+        tracing::debug!(
+            "send_arp -i {base} {}: sendto: {}",
+            t.ip,
+            lvs_util::errtext(&e)
+        );
+    }
 }
 
 /// Brings every target up, in order, and returns when all are up (fos
@@ -82,30 +134,12 @@ pub fn no_arp_message(t: &Target, err: &str) -> String {
     )
 }
 
+/// Announces `t` [`COUNT`] times, [`INTERVAL`] apart (fos mode).
 async fn announce(sock: &Packets, t: &Target) {
-    let base = t.base_dev();
-    let mac = match send_arp::interface_mac(base) {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::info!("SIOCGIFHWADDR failed: {}", lvs_util::errtext(&e));
-            return;
-        }
-    };
-    let sock = match sock {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::info!("{}", no_arp_message(t, e));
-            return;
-        }
-    };
-    for _ in 0..COUNT {
-        tracing::debug!("DEBUG -- Executing '/usr/sbin/send_arp'");
-        if let Err(e) = send_arp::announce(sock, base, t.ip, mac) {
-            tracing::debug!(
-                "send_arp -i {base} {}: sendto: {}",
-                t.ip,
-                lvs_util::errtext(&e)
-            );
+    if let (Some(mac), Ok(sock)) = (announce_once(sock, t), sock) {
+        for _ in 1..COUNT {
+            tokio::time::sleep(INTERVAL).await;
+            send_one(sock, t, mac);
         }
         tokio::time::sleep(INTERVAL).await;
     }

@@ -173,6 +173,19 @@ impl PulseConfig {
         out
     }
 
+    /// The addresses of [`PulseConfig::up_targets`] in the order of their
+    /// first gratuitous ARP: the VIPs, then the NAT router, so clients and
+    /// real servers switch to this router as close together as possible
+    /// (with the NAT router first, a request the old router forwarded in
+    /// between would have its answer sent to us).
+    pub fn announce_targets(&self) -> Vec<Target> {
+        let mut out = self.up_targets();
+        if self.nat_target().is_some() && !out.is_empty() {
+            out.rotate_left(1);
+        }
+        out
+    }
+
     /// Addresses taken down on deactivation, in order: one per unique VIP
     /// of an active block (deduplicated by address), then the NAT router.
     pub fn down_targets(&self) -> Vec<Target> {
@@ -417,6 +430,9 @@ mod tests {
         );
         let down: Vec<String> = c.down_targets().iter().map(|t| t.dev.clone()).collect();
         assert_eq!(down, vec!["eth0:1", "eth0:4", "eth1:1"]);
+        // the first gratuitous ARPs: the VIPs, then the NAT router
+        let first: Vec<String> = c.announce_targets().iter().map(|t| t.dev.clone()).collect();
+        assert_eq!(first, vec!["eth0:1", "eth0:4", "eth1:1"]);
         assert_eq!(c.active_services(), 3);
     }
 

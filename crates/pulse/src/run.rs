@@ -392,9 +392,12 @@ impl Loop {
                     self.arps.retain(|h| !h.is_finished());
                     let targets = self.shell.cfg.up_targets();
                     let job = match self.shell.cfg.service {
-                        Mode::Lvs => {
-                            tokio::spawn(arp::bring_up_and_announce(n.clone(), p, targets))
-                        }
+                        Mode::Lvs => tokio::spawn(arp::bring_up_and_announce(
+                            n.clone(),
+                            p,
+                            targets,
+                            self.shell.cfg.announce_targets(),
+                        )),
                         Mode::Fos => {
                             // gaps.md F4: the addresses are up before fos
                             // starts the services; the ARPs follow.
