@@ -441,8 +441,17 @@ pub fn role_line(line: &str) -> Option<bool> {
 async fn read_pulse(fd: i32, tx: mpsc::UnboundedSender<Event>) {
     use std::os::fd::{FromRawFd as _, OwnedFd};
     use tokio::io::AsyncBufReadExt as _;
-    // SAFETY: pulse passed this descriptor for us alone; nothing else in
-    // this process uses it.
+    // SAFETY: fcntl on a descriptor number; a bad one only fails.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+        tracing::info!(
+            "--pulse-fd={fd}: {}; role changes will not be seen",
+            errtext(&std::io::Error::last_os_error())
+        );
+        return;
+    }
+    // SAFETY: pulse passed this descriptor for us alone (it is open, the
+    // fcntl above says so); nothing else in this process uses it, and the
+    // nannies do not inherit it.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     let rx = match tokio::net::unix::pipe::Receiver::from_owned_fd(owned) {
         Ok(rx) => rx,

@@ -7,6 +7,8 @@
 //!   signals: SIGTERM records `stop PID` and exits 0 (ignored and recorded
 //!   as `term-ignored PID` when `$LP_IGNORE_TERM` is set); SIGHUP records
 //!   `hup PID`; SIGUSR1 records `die PID` and exits 7 (lvsd dying on its own).
+//!   With `--pulse-fd=FD` (pulse's warm standby) each line read from FD is
+//!   recorded as `role PID LINE`, and its end as `pulse-gone PID`.
 
 use std::io::Write as _;
 
@@ -26,6 +28,18 @@ fn record(line: &str) {
     }
 }
 
+/// Records every line pulse writes on `fd`, then its end.
+fn read_roles(fd: i32, pid: u32) {
+    use std::io::BufRead as _;
+    use std::os::fd::FromRawFd as _;
+    // SAFETY: pulse passed this descriptor to us; nothing else uses it.
+    let f = unsafe { std::fs::File::from_raw_fd(fd) };
+    for line in std::io::BufReader::new(f).lines().map_while(Result::ok) {
+        record(&format!("role {pid} {line}"));
+    }
+    record(&format!("pulse-gone {pid}"));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let pid = std::process::id();
@@ -41,6 +55,15 @@ fn main() {
         std::process::exit(2);
     }
     record(&format!("start {pid} {}", args.join(" ")));
+    // Started after the signals were blocked: the reader inherits the mask
+    // and every signal stays with the main thread's sigwait.
+    if let Some(fd) = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--pulse-fd="))
+        .and_then(|f| f.parse::<i32>().ok())
+    {
+        std::thread::spawn(move || read_roles(fd, pid));
+    }
     loop {
         match set.wait() {
             Ok(Signal::SIGTERM) if std::env::var_os("LP_IGNORE_TERM").is_some() => {

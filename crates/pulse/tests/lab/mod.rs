@@ -522,7 +522,12 @@ pub fn resolve(ns: &Netns, ip: &str) -> bool {
 /// the primary hears the backup's *stopped* and becomes the active node
 /// ("the node that starts second ends up active", pulse.md §6.3).
 pub fn cold_start(lab: &mut Lab, cf: &Cf) {
-    lab.r2.start(cf, &[]);
+    cold_start_with(lab, cf, &[]);
+}
+
+/// [`cold_start`] with `extra` pulse options on both routers.
+pub fn cold_start_with(lab: &mut Lab, cf: &Cf, extra: &[&str]) {
+    lab.r2.start(cf, extra);
     // r2 must be up (its socket bound, its timers running) before r1
     // starts: a first start that pages pulse in over the VM's 9p share can
     // take longer than r1's, and then r1 would be heard first.
@@ -533,7 +538,7 @@ pub fn cold_start(lab: &mut Lab, cf: &Cf) {
         lab.dump()
     );
     std::thread::sleep(Duration::from_millis(200));
-    lab.r1.start(cf, &[]);
+    lab.r1.start(cf, extra);
     let settle = secs(cf.deadtime) + Duration::from_secs(2);
     assert!(
         lab.r1
