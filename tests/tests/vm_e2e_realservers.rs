@@ -164,3 +164,79 @@ fn a_reload_that_adds_a_real_server_keeps_established_connections() {
     let third = session.get().expect("the kept connection once more");
     assert_eq!(third, first);
 }
+
+/// Warm standby: the standby's nanny sees a real server die while the
+/// partner is active, takes it out of the standby's table, and after a
+/// takeover the dead server gets no request; nothing fails.
+#[test]
+fn a_warm_standby_knows_a_dead_real_server_before_it_takes_over() {
+    let test = "a_warm_standby_knows_a_dead_real_server_before_it_takes_over";
+    if !ready(test) {
+        return;
+    }
+    let _serial = cluster::serial();
+    let mut c = Cluster::new("rw", Method::Nat);
+    let cf = Config::new(Method::Nat);
+    c.cold_start_with(&cf, &["--warm-standby"]);
+    let all: Vec<String> = c.rs.iter().map(|r| r.dest()).collect();
+    c.wait_destinations(1, &all, Duration::from_secs(20));
+
+    let mark = c.d[1].mark();
+    c.rs[1].stop();
+    c.d[1]
+        .wait_line(
+            mark,
+            "nanny: [inactive] shutting down 10.20.0.12:80 due to connection failure",
+            Duration::from_secs(15),
+        )
+        .unwrap_or_else(|| panic!("the standby's nanny did not see rs2 die\n{}", c.dump()));
+    let rest = vec![c.rs[0].dest(), c.rs[2].dest()];
+    c.wait_destinations(1, &rest, Duration::from_secs(5));
+    c.wait_destinations(0, &rest, Duration::from_secs(5));
+    // The standby's lvsd reports it down.
+    let st = c.d[1].lvsd_status().expect("d2's lvsd answers");
+    assert_eq!(st.role, "standby");
+    let rs2 = st.virtuals[0]
+        .reals
+        .iter()
+        .find(|r| r.name == "rs2")
+        .expect("rs2 in d2's status");
+    assert_eq!(rs2.health, "down", "{st:?}");
+
+    let traffic = Traffic::start(&c.client, Duration::from_millis(100), 100_000);
+    let before = traffic.wait_since(c.t0, 6, Duration::from_secs(10));
+    assert!(before.iter().all(|r| r.result.is_ok()), "{before:?}");
+    let mark = c.d[1].mark();
+    let at = c.d[0].kill9();
+    c.d[1]
+        .wait_line(
+            mark,
+            "pulse: partner dead: activating lvs",
+            cf.deadtime() + Duration::from_secs(10),
+        )
+        .unwrap_or_else(|| panic!("no takeover\n{}", c.dump()));
+    let d2_mac = c.d[1].mac();
+    assert!(lvs_tests::netns::wait_for(Duration::from_secs(10), || c
+        .client_vip_mac()
+        .as_deref()
+        == Some(d2_mac.as_str())));
+    let after = traffic.wait_since(Instant::now(), 12, Duration::from_secs(20));
+    let reqs = traffic.finish();
+    let failed: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.end >= at && r.result.is_err())
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}\n{}", c.dump());
+    assert_eq!(names(&tally(&after)), ["rs1", "rs3"], "{after:?}");
+    // rs2 never came back into d2's table on the way.
+    assert_eq!(
+        c.d[1].destinations(),
+        {
+            let mut r = rest.clone();
+            r.sort();
+            r
+        },
+        "{}",
+        c.dump()
+    );
+}

@@ -2,7 +2,9 @@
 //! `syncdaemon = 1` the standby's kernel learns the active router's
 //! connections, still holds them after it takes over (through lvsd's
 //! start-up, which clears the service table), and an established
-//! connection carries on through the new router.
+//! connection carries on through the new router. With warm standby
+//! (`pulse --warm-standby`) too: the standby's lvsd has the table ready,
+//! the established connection carries on and new ones are served at once.
 
 use std::time::Duration;
 
@@ -12,15 +14,28 @@ use lvs_tests::netns::wait_for;
 
 #[test]
 fn the_backup_holds_the_connections_after_takeover() {
-    let test = "the_backup_holds_the_connections_after_takeover";
+    takeover_keeps_connections("the_backup_holds_the_connections_after_takeover", false);
+}
+
+#[test]
+fn the_warm_standby_holds_the_connections_and_serves_new_ones_at_once() {
+    takeover_keeps_connections(
+        "the_warm_standby_holds_the_connections_and_serves_new_ones_at_once",
+        true,
+    );
+}
+
+fn takeover_keeps_connections(test: &str, warm: bool) {
     if !lvs_tests::require(Need::Ipvs, test) || !lvs_tests::require(Need::Netns, test) {
         return;
     }
     let _serial = cluster::serial();
-    let mut c = Cluster::new("sy", Method::Nat);
+    let mut c = Cluster::new(if warm { "sw" } else { "sy" }, Method::Nat);
     let mut cf = Config::new(Method::Nat);
     cf.syncdaemon = true;
-    c.cold_start(&cf);
+    let extra: &[&str] = if warm { &["--warm-standby"] } else { &[] };
+    c.cold_start_with(&cf, extra);
+    let all: Vec<String> = c.rs.iter().map(|r| r.dest()).collect();
 
     let mut session = Session::open(&c.client, vip_addr()).expect("connect to the VIP");
     let server = session.get().expect("first request");
@@ -34,11 +49,15 @@ fn the_backup_holds_the_connections_after_takeover() {
         c.d[0].connections(),
         c.d[1].connections()
     );
-    assert!(
-        c.d[1].destinations().is_empty(),
-        "the standby runs no lvsd\n{}",
-        c.dump()
-    );
+    if warm {
+        c.wait_destinations(1, &all, Duration::from_secs(20));
+    } else {
+        assert!(
+            c.d[1].destinations().is_empty(),
+            "the standby runs no lvsd\n{}",
+            c.dump()
+        );
+    }
 
     let mark = c.d[1].mark();
     c.d[0].kill9();
@@ -53,7 +72,6 @@ fn the_backup_holds_the_connections_after_takeover() {
         "{}",
         c.dump()
     );
-    let all: Vec<String> = c.rs.iter().map(|r| r.dest()).collect();
     c.wait_destinations(1, &all, Duration::from_secs(15));
     let d2_mac = c.d[1].mac();
     assert!(wait_for(Duration::from_secs(10), || c
@@ -71,4 +89,11 @@ fn the_backup_holds_the_connections_after_takeover() {
         )
     });
     assert_eq!(again, server);
+    // New connections are served by the new router too.
+    let fresh = lvs_tests::cluster::requests(&c.client, 6);
+    assert!(
+        fresh.iter().all(|r| r.result.is_ok()),
+        "{fresh:?}\n{}",
+        c.dump()
+    );
 }

@@ -214,3 +214,60 @@ fn our_pulse_as_backup_with_a_piranha_master() {
     agree(&c, 1, false);
     clean_wire(&c);
 }
+
+/// Our router warm (`--warm-standby`), the Piranha one cold: ours keeps
+/// its table ready as the standby, takes over by telling its lvsd, and
+/// yields to a forced-active Piranha master without stopping lvsd.
+#[test]
+fn our_warm_pulse_as_backup_with_a_piranha_master() {
+    if !ready("our_warm_pulse_as_backup_with_a_piranha_master") {
+        return;
+    }
+    let _serial = cluster::serial();
+    let mut c = Cluster::new("uw", Method::Nat);
+    let text = config().text();
+    start_peer(&mut c, 0, "master", &[]);
+    wait(&c.d[0], 0, "peer: partner dead: activating lvs", &c);
+    c.d[1].start(&text, &["--warm-standby"]);
+    wait(&c.d[1], 0, "pulse: STARTING PULSE AS BACKUP", &c);
+    agree(&c, 1, false);
+    // Warm: our standby's table is ready and its lvsd knows its role.
+    let all: Vec<String> = c.rs.iter().map(|r| r.dest()).collect();
+    c.wait_destinations(1, &all, Duration::from_secs(20));
+    assert_eq!(c.d[1].lvsd_role().as_deref(), Some("standby"), "{}", c.dump());
+    let lvsd = c.d[1].lvsd_status().map(|s| s.pid);
+
+    // The stand-in dies: ours takes over with the lvsd it has.
+    let mark = c.d[1].mark();
+    c.d[0].kill9();
+    wait(&c.d[1], mark, "pulse: partner dead: activating lvs", &c);
+    agree(&c, 1, true);
+    serves(&c, 1);
+    assert_eq!(c.d[1].lvsd_role().as_deref(), Some("active"), "{}", c.dump());
+    assert_eq!(c.d[1].lvsd_status().map(|s| s.pid), lvsd, "{}", c.dump());
+
+    // The stand-in forced active: ours yields and keeps lvsd as the standby.
+    let (m0, m1) = (c.d[0].mark(), c.d[1].mark());
+    start_peer(&mut c, 0, "master", &["--forceactive"]);
+    wait(
+        &c.d[0],
+        m0,
+        "peer: Forced active on startup: activating lvs",
+        &c,
+    );
+    wait(&c.d[1], m1, "pulse: partner active: deactivating LVS", &c);
+    assert!(
+        wait_for(PATIENCE, || !c.d[1].has_vip()),
+        "ours kept the VIP\n{}",
+        c.dump()
+    );
+    agree(&c, 1, false);
+    assert!(
+        wait_for(PATIENCE, || c.d[1].lvsd_role().as_deref() == Some("standby")),
+        "{}",
+        c.dump()
+    );
+    assert_eq!(c.d[1].lvsd_status().map(|s| s.pid), lvsd, "{}", c.dump());
+    c.wait_destinations(1, &all, Duration::from_secs(10));
+    clean_wire(&c);
+}

@@ -5,7 +5,9 @@
 //! `--lvsd=` naming the workspace's lvsd), and shows requests spread over
 //! the real servers, a real server leaving rotation and coming back, and
 //! the backup taking over when the active director's pulse is killed
-//! (kill -9), with a timeline at the end.
+//! (kill -9), with a timeline at the end. Both directors run pulse with
+//! `--warm-standby` (the recommended setup): the standby's table is ready
+//! before the takeover, and the kill -9 step loses no request.
 //!
 //! Where this kernel has IPVS (and we are root) the demo runs natively;
 //! otherwise xtask runs itself (`demo --here`) in the QEMU VM of
@@ -18,6 +20,9 @@ use lvs_tests::cluster::{self, Cluster, Method, Request, Traffic, requests, tall
 use lvs_tests::netns::wait_for;
 
 use crate::{vm, workspace_root};
+
+/// The pulse options both directors run with: the recommended setup.
+const WARM: &[&str] = &["--warm-standby"];
 
 /// `cargo xtask demo [--here]`.
 pub fn main(args: &[String]) -> ExitCode {
@@ -283,8 +288,9 @@ fn run() -> Result<(), String> {
     let mut c = Cluster::new("dm", Method::Nat);
     s.now("namespaces up; lvs-test-httpd running on rs1, rs2, rs3");
 
-    // Cold start: d1 alone activates after deadtime, then d2 stands by.
-    c.d[0].start(&text, &[]);
+    // Cold start: d1 alone activates after deadtime, then d2 stands by,
+    // warm: its lvsd programs the table and runs the nannies too.
+    c.d[0].start(&text, WARM);
     s.now("d1: pulse started");
     expect(
         &c,
@@ -302,14 +308,24 @@ fn run() -> Result<(), String> {
         ));
     }
     s.now(format!("d1 holds the VIP; IPVS table: {}", table(&c, 0)));
-    c.d[1].start(&text, &[]);
-    s.now("d2: pulse started");
+    c.d[1].start(&text, WARM);
+    s.now("d2: pulse --warm-standby started");
     expect(&c, &mut s, 1, 0, "pulse: STARTING PULSE AS BACKUP", 10)?;
     std::thread::sleep(Duration::from_secs_f64(keepalive * 2.0));
     if c.d[1].has_vip() {
         return Err(format!("d2 took the VIP as well\n{}", c.dump()));
     }
-    s.now("d2 hears d1's heartbeats and stands by");
+    if !wait_for(Duration::from_secs(20), || c.d[1].destinations() == all) {
+        return Err(format!(
+            "d2's standby table never got every real server\n{}",
+            c.dump()
+        ));
+    }
+    s.now(format!(
+        "d2 hears d1's heartbeats and stands by, warm (lvsd role {}); IPVS table: {}",
+        c.d[1].lvsd_role().unwrap_or_else(|| "?".into()),
+        table(&c, 1)
+    ));
 
     println!(
         "\n--- 12 requests from the client to http://{}/",
@@ -335,6 +351,10 @@ fn run() -> Result<(), String> {
         return Err(format!("rs2 is still in d1's table\n{}", c.dump()));
     }
     s.now(format!("d1's IPVS table: {}", table(&c, 0)));
+    if !wait_for(Duration::from_secs(5), || c.d[1].destinations() == rest) {
+        return Err(format!("rs2 is still in d2's standby table\n{}", c.dump()));
+    }
+    s.now(format!("d2's standby table too: {}", table(&c, 1)));
     std::thread::sleep(Duration::from_secs(2));
     let during = traffic.since(stopped);
     println!("    {}\n    {}\n", show(&during), counts(&during));
@@ -405,6 +425,13 @@ fn run() -> Result<(), String> {
             s.event(last.start, "last failed request");
         }
         _ => println!("    no request failed"),
+    }
+    if !failed.is_empty() {
+        return Err(format!(
+            "with warm standby the kill -9 of pulse should cost no request; {} failed\n{}",
+            failed.len(),
+            c.dump()
+        ));
     }
     if let Some(ok) = failover
         .iter()
