@@ -10,6 +10,9 @@
 //!
 //! Tests that cannot run record a skip in `$LVS_SKIP_FILE`; the summary lists
 //! them, and under `CI=true` they fail instead (see `lvs_tests::require`).
+//! Under `CI=true` a tier with no test targets fails too, and so does the VM
+//! tier when a test binary hung, even if its rerun passed (`no_targets`,
+//! `vm_verdict`).
 //!
 //! The summary gives each tier's counts, added up from the `test result:`
 //! lines of the test binaries' output (copied to the terminal as it comes),
@@ -267,12 +270,7 @@ fn named<'a>(targets: &'a [(String, String)], prefix: &str) -> Vec<&'a String> {
 fn tier_netns(targets: &[(String, String)], skip_file: &std::path::Path) -> Outcome {
     let names = named(targets, "netns_");
     if names.is_empty() {
-        return Outcome {
-            tier: "netns",
-            ok: true,
-            detail: "no netns_* test targets yet".into(),
-            counts: Counts::default(),
-        };
+        return no_targets("netns", "netns_", lvs_in_ci());
     }
     let mut args = vec!["test", "--workspace"];
     for n in &names {
@@ -284,6 +282,48 @@ fn tier_netns(targets: &[(String, String)], skip_file: &std::path::Path) -> Outc
         ok,
         detail: format!("{} targets", names.len()),
         counts,
+    }
+}
+
+/// A tier that found no test targets named `prefix*`: nothing ran, so under
+/// `CI=true` the tier fails (a tier that tests nothing must not pass there);
+/// elsewhere it is reported and passes.
+fn no_targets(tier: &'static str, prefix: &str, ci: bool) -> Outcome {
+    let detail = format!("no {prefix}* test targets");
+    Outcome {
+        tier,
+        ok: !ci,
+        detail: if ci {
+            format!("{detail} (a tier with nothing to run fails under CI=true)")
+        } else {
+            detail
+        },
+        counts: Counts::default(),
+    }
+}
+
+/// The VM tier's verdict once the guest has run: its exit status (0: every
+/// binary passed, some perhaps only on the rerun after a hang) and the
+/// binaries its watchdog killed and ran again. A binary that hung fails the
+/// tier under `CI=true` even when its rerun passed (the TIMED OUT dump stays
+/// in the output); elsewhere it is named and the rerun's result counts.
+fn vm_verdict(guest_rc: i32, hung: &[String], targets: usize, ci: bool) -> (bool, String) {
+    let hung_note = if hung.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; HUNG and rerun (see the TIMED OUT dump above): {}",
+            hung.join(", ")
+        )
+    };
+    if guest_rc != 0 {
+        return (false, format!("guest exit status {guest_rc}{hung_note}"));
+    }
+    let detail = format!("{targets} targets and the demo in one VM{hung_note}");
+    if ci && !hung.is_empty() {
+        (false, format!("{detail} (a hang fails under CI=true)"))
+    } else {
+        (true, detail)
     }
 }
 
@@ -424,12 +464,7 @@ run_test() {
 fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
     let names = named(targets, "vm_");
     if names.is_empty() {
-        return Outcome {
-            tier: "vm",
-            ok: true,
-            detail: "no vm_* test targets yet".into(),
-            counts: Counts::default(),
-        };
+        return no_targets("vm", "vm_", lvs_in_ci());
     }
     let mut args = vec!["test", "--workspace", "--no-run"];
     for n in &names {
@@ -530,27 +565,16 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
         .lines()
         .map(|l| l.rsplit('/').next().unwrap_or(l).to_string())
         .collect();
-    let hung = if hung.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "; HUNG and rerun (see the TIMED OUT dump above): {}",
-            hung.join(", ")
-        )
-    };
     match result {
-        Ok(0) => Outcome {
-            tier: "vm",
-            ok: true,
-            detail: format!("{} targets and the demo in one VM{hung}", exes.len()),
-            counts,
-        },
-        Ok(rc) => Outcome {
-            tier: "vm",
-            ok: false,
-            detail: format!("guest exit status {rc}{hung}"),
-            counts,
-        },
+        Ok(rc) => {
+            let (ok, detail) = vm_verdict(rc, &hung, exes.len(), lvs_in_ci());
+            Outcome {
+                tier: "vm",
+                ok,
+                detail,
+                counts,
+            }
+        }
         // Not a limit of this machine: the project's kernel pin must move.
         Err(e) if e.is_stale_pin() => Outcome {
             tier: "vm",
@@ -590,12 +614,7 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
 fn tier_dist(targets: &[(String, String)], skip_file: &Path) -> Outcome {
     let names = named(targets, "dist_");
     if names.is_empty() {
-        return Outcome {
-            tier: "dist",
-            ok: true,
-            detail: "no dist_* test targets yet".into(),
-            counts: Counts::default(),
-        };
+        return no_targets("dist", "dist_", lvs_in_ci());
     }
     let packages = match crate::dist::build() {
         Ok(p) => p,
@@ -888,6 +907,49 @@ mod tests {
         let mut total = c(450, 0, 2, 30);
         total.add(c(3, 1, 0, 1));
         assert_eq!(total, c(453, 1, 2, 31));
+    }
+
+    #[test]
+    fn a_tier_without_targets_fails_only_under_ci() {
+        let o = no_targets("netns", "netns_", false);
+        assert!(o.ok);
+        assert_eq!(o.detail, "no netns_* test targets");
+        assert_eq!(o.counts, Counts::default());
+        let o = no_targets("dist", "dist_", true);
+        assert!(!o.ok);
+        assert_eq!(o.tier, "dist");
+        assert!(o.detail.starts_with("no dist_* test targets"), "{}", o.detail);
+        assert!(o.detail.contains("fails under CI=true"), "{}", o.detail);
+    }
+
+    #[test]
+    fn a_vm_binary_that_hung_fails_the_tier_under_ci_even_if_its_rerun_passed() {
+        let none: Vec<String> = Vec::new();
+        let hung = vec!["vm_e2e_nat-0123abcd".to_string()];
+        // clean run: passes everywhere
+        assert_eq!(
+            vm_verdict(0, &none, 3, true),
+            (true, "3 targets and the demo in one VM".to_string())
+        );
+        // hung, rerun passed: named; passes by hand, fails under CI
+        let (ok, detail) = vm_verdict(0, &hung, 3, false);
+        assert!(ok);
+        assert!(detail.contains("HUNG and rerun"), "{detail}");
+        assert!(detail.contains("vm_e2e_nat-0123abcd"), "{detail}");
+        let (ok, detail) = vm_verdict(0, &hung, 3, true);
+        assert!(!ok);
+        assert!(detail.contains("vm_e2e_nat-0123abcd"), "{detail}");
+        assert!(detail.ends_with("(a hang fails under CI=true)"), "{detail}");
+        // a failing guest fails everywhere, hang or not
+        for ci in [false, true] {
+            assert_eq!(
+                vm_verdict(1, &none, 3, ci),
+                (false, "guest exit status 1".to_string())
+            );
+            let (ok, detail) = vm_verdict(1, &hung, 3, ci);
+            assert!(!ok);
+            assert!(detail.starts_with("guest exit status 1; HUNG"), "{detail}");
+        }
     }
 
     #[test]
