@@ -1,6 +1,6 @@
 //! Wire format: building IPVS requests and decoding kernel replies.
 //!
-//! Encoding follows `shared/spec/ipvs-genl.md` byte for byte (the same
+//! Encoding follows `docs/spec/ipvs-genl.md` byte for byte (the same
 //! attributes, order and byte orders ipvsadm sends). Decoding is tolerant:
 //! unknown attributes are skipped, nests are read with or without
 //! `NLA_F_NESTED`, and malformed input gives a [`DecodeError`], never a panic.

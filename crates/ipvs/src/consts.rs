@@ -1,6 +1,6 @@
 //! Numbers of the IPVS generic-netlink family (`include/uapi/linux/ip_vs.h`).
 //!
-//! See `shared/spec/ipvs-genl.md` for what each one means on the wire.
+//! See `docs/spec/ipvs-genl.md` for what each one means on the wire.
 
 /// Generic-netlink family name.
 pub const IPVS_GENL_NAME: &str = "IPVS";

@@ -1,7 +1,7 @@
 //! The kernel IPVS table over generic netlink.
 //!
 //! lvsd, nanny and pulse program IPVS only through this crate. It speaks the
-//! IPVS generic-netlink family directly (see `shared/spec/ipvs-genl.md`) on
+//! IPVS generic-netlink family directly (see `docs/spec/ipvs-genl.md`) on
 //! one persistent socket, and resolves the family once.
 //!
 //! * [`Client`]: the real table of the caller's network namespace. Create it

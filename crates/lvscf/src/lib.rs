@@ -2,7 +2,7 @@
 //! daemons run on it. Shared by pulse, lvsd, nanny and fos.
 //!
 //! The syntax and error behaviour are the original `lvsconfig.c`'s
-//! (`/work/shared/spec/lvs-cf.md`), with the keep/fix decisions of gaps.md
+//! (`docs/spec/lvs-cf.md`), with the keep/fix decisions of docs/spec/gaps.md
 //! section B:
 //!
 //! * CRLF (and CR-only) line ends are accepted (B1).
