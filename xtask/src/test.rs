@@ -918,7 +918,11 @@ mod tests {
         let o = no_targets("dist", "dist_", true);
         assert!(!o.ok);
         assert_eq!(o.tier, "dist");
-        assert!(o.detail.starts_with("no dist_* test targets"), "{}", o.detail);
+        assert!(
+            o.detail.starts_with("no dist_* test targets"),
+            "{}",
+            o.detail
+        );
         assert!(o.detail.contains("fails under CI=true"), "{}", o.detail);
     }
 
