@@ -6,19 +6,20 @@
 //! the same table (lvsd's `text`, `json` and `stats` for V x R real servers,
 //! built from `piranha_status`'s types) and a fixture procfs with
 //! `/proc/net/ip_vs`; starts the release `piranha_gui` on a loopback port
-//! and, over HTTP with Basic authentication, one connection per request,
-//! times N requests of each page after one warm-up (median, min, max, to
-//! the last byte): VIRTUAL SERVERS, CONTROL/MONITORING and its live update
-//! (`/control?fragment=1`), CHARTS, VIRTUAL SERVER and REAL SERVER of one
-//! server, and N saves of a changed weight (POST `/server/edit` with the
-//! CSRF token: lvscf's checks, history, atomic write). Then it reads the
-//! server's peak resident memory (`VmHWM`). In the same run the same is
-//! measured with V / 10 virtual servers (a fresh server), so the scaling
-//! shows. Last, a fresh server on the V x R files samples lvsd every 20 ms
-//! (`PIRANHA_GUI_SAMPLE_MS`) until CHARTS holds an hour of history (360
-//! points), and CHARTS and that server's peak are measured. The original
-//! PHP tool (Apache + mod_php) cannot run here, so there is no baseline
-//! from it.
+//! with `PIRANHA_GUI_SAMPLE_MS=20`, so that its chart sampler takes an
+//! hour of samples (121, dated 30 s apart) in seconds, and waits until
+//! CHARTS shows the full hour. Then, over HTTP with Basic authentication,
+//! one connection per request, it times N requests of each page after one
+//! warm-up (median, min, max, to the last byte): VIRTUAL SERVERS, VIRTUAL
+//! SERVER and REAL SERVER of one server, CHARTS (a page of virtual
+//! services, and the real servers of one), N saves of a changed weight
+//! (POST `/server/edit` with the CSRF token: lvscf's checks, history,
+//! atomic write), CONTROL/MONITORING, its live update
+//! (`/control?fragment=1`) and a filtered one (`?q=`). After each step it
+//! reads the server's peak resident memory (`VmHWM`). In the same run the
+//! same is measured with V / 10 virtual servers (a fresh server), so the
+//! scaling shows. The original PHP tool (Apache + mod_php) cannot run
+//! here, so there is no baseline from it.
 //!
 //! Without `--bench` (`cargo test --benches`) it runs a tiny table as a
 //! smoke test. `LVS_BENCH_VIRTUALS`, `LVS_BENCH_REALS`, `LVS_BENCH_REQUESTS`
@@ -41,7 +42,8 @@ const PASSWORD: &str = "bench-pass-1";
 const PAGE_TARGET: Duration = Duration::from_millis(200);
 const SAVE_TARGET: Duration = Duration::from_millis(300);
 const RSS_TARGET_KIB: u64 = 30 * 1024;
-/// Chart samples kept (an hour), as `piranha_gui::charts::KEEP`.
+/// Points of a virtual service's chart (an hour), as
+/// `piranha_gui::charts::KEEP`.
 const KEEP: usize = piranha_gui::charts::KEEP;
 
 fn env(name: &str, default: usize) -> usize {
@@ -171,6 +173,7 @@ impl Table {
                     ..Default::default()
                 })
                 .collect(),
+            ..Default::default()
         }
     }
 
@@ -286,6 +289,7 @@ impl Table {
             daemon: pulse::Daemon {
                 name: "lvsd".into(),
                 pid: Some(1235),
+                ..Default::default()
             },
             config: pulse::Config {
                 file: "/etc/sysconfig/ha/lvs.cf".into(),
@@ -343,6 +347,8 @@ struct Gui {
     child: Child,
     addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
+    /// The largest peak resident size (KiB) a save worker reported.
+    worker_kib: Arc<Mutex<u64>>,
 }
 
 impl Drop for Gui {
@@ -386,11 +392,22 @@ impl Gui {
         });
         let (tx, rx) = std::sync::mpsc::channel();
         let out = child.stdout.take().unwrap();
+        let worker_kib = Arc::new(Mutex::new(0u64));
+        let peak = worker_kib.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines() {
                 let Ok(line) = line else { break };
                 if let Some(rest) = line.strip_prefix("piranha_gui: serving ") {
                     let _ = tx.send(rest.to_string());
+                }
+                // each save's child (piranha_gui --save-worker) says its peak
+                if let Some(kib) = line
+                    .split_once("save worker's peak resident size ")
+                    .and_then(|(_, r)| r.split(' ').next())
+                    .and_then(|k| k.parse::<u64>().ok())
+                {
+                    let mut p = peak.lock().unwrap();
+                    *p = (*p).max(kib);
                 }
             }
         });
@@ -410,6 +427,7 @@ impl Gui {
             child,
             addr,
             stderr,
+            worker_kib,
         }
     }
 
@@ -558,9 +576,11 @@ struct Run {
     timings: Vec<Timing>,
     hwm_kib: u64,
     rss_kib: u64,
-    /// CHARTS on a fresh server after [`KEEP`] samples, and how long
-    /// taking them took.
-    hour: Option<(Timing, Duration)>,
+    /// The save worker's largest peak (KiB).
+    worker_kib: u64,
+    /// How long the hour of chart samples took, and the peak and
+    /// resident sizes (KiB) with it, before any page.
+    hour: (Duration, u64, u64),
 }
 
 fn ms(d: Duration) -> String {
@@ -568,7 +588,7 @@ fn ms(d: Duration) -> String {
 }
 
 /// Runs the server on a V x R table and measures it.
-fn run(table: &Table, requests: usize, chart_hour: bool) -> Run {
+fn run(table: &Table, requests: usize) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let cf = table.lvs_cf();
@@ -630,17 +650,35 @@ fn run(table: &Table, requests: usize, chart_hour: bool) -> Run {
         }),
     );
 
-    let gui = Gui::start(d, None);
+    let gui = Gui::start(d, Some(20));
+    // an hour of chart samples, dated 30 s apart, taken every 20 ms
+    let full = format!("{KEEP} points");
+    let begin = Instant::now();
+    let mut filled = false;
+    while begin.elapsed() < Duration::from_secs(240) {
+        let r = gui.request("GET", "/charts", &[]);
+        assert_eq!(r.status, 200, "/charts: {}", r.head);
+        if r.body.contains(&full) {
+            filled = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(filled, "no {full} after 240 s");
+    let fill = begin.elapsed();
+    let hour_hwm = gui.status("VmHWM:");
+    let hour_rss = gui.status("VmRSS:");
     let v = table.virtuals / 2;
     let (vname, sname) = (
         format!("web{v}"),
         format!("rs{v}_{}", 3.min(table.reals - 1)),
     );
+    let last = format!("web{}", table.virtuals - 1);
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let page = Some(PAGE_TARGET);
     // the configuration pages, then the saves, then the monitoring pages
     // (the peak resident size after each step shows which one raises it)
-    let config_pages: [Page; 4] = [
+    let config_pages: [Page; 5] = [
         ("VIRTUAL SERVERS (list)", "/virtual".into(), "web0", page),
         (
             "VIRTUAL SERVER (edit)",
@@ -654,14 +692,26 @@ fn run(table: &Table, requests: usize, chart_hour: bool) -> Run {
             "weight",
             None,
         ),
-        ("CHARTS (every virtual)", "/charts".into(), "web0", None),
+        ("CHARTS (25 virtuals, 1 h)", "/charts".into(), "web0", None),
+        (
+            "CHARTS (reals of one, 1 h)",
+            format!("/charts?virtual={}", enc(&vname)),
+            "30 points",
+            None,
+        ),
     ];
-    let monitor_pages: [Page; 2] = [
+    let monitor_pages: [Page; 3] = [
         ("CONTROL/MONITORING", "/control".into(), "rs0_0", page),
         (
             "  live update (fragment)",
             "/control?fragment=1".into(),
             "rs0_0",
+            page,
+        ),
+        (
+            "  filtered (?q=, last VS)",
+            format!("/control?q={}", enc(&last)),
+            "rs",
             page,
         ),
     ];
@@ -685,10 +735,20 @@ fn run(table: &Table, requests: usize, chart_hour: bool) -> Run {
             );
             assert!(r.body.contains(needle), "{path}: no {needle:?}");
             if path.starts_with("/control") {
-                // lvsd's real servers, not an error about the daemons
+                // lvsd's whole table counted, not an error about the daemons
                 assert!(
-                    r.body.contains(&format!("rs{}_0", table.virtuals - 1)),
-                    "{path}: not every real server"
+                    r.body.contains(&format!(
+                        "lvsd: {} virtual servers, {} real servers",
+                        table.virtuals,
+                        table.virtuals * table.reals
+                    )),
+                    "{path}: not lvsd's table"
+                );
+            }
+            if path.contains("?q=") {
+                assert!(
+                    r.body.contains(&format!("<td>{last}</td>")),
+                    "{path}: not {last}"
                 );
             }
             if i > 0 {
@@ -760,60 +820,16 @@ fn run(table: &Table, requests: usize, chart_hour: bool) -> Run {
         "{sname}: {block}"
     );
     let (hwm_kib, rss_kib) = (gui.status("VmHWM:"), gui.status("VmRSS:"));
+    let worker_kib = *gui.worker_kib.lock().unwrap();
     drop(gui);
-
-    // an hour of chart samples (360), taken quickly by a fresh server, then
-    // CHARTS and that server's peak
-    let hour = chart_hour.then(|| {
-        let gui = Gui::start(d, Some(20));
-        // every virtual service has a series (with more than
-        // charts::MAX_DESTS real servers, they have none)
-        let path = "/charts";
-        let full = format!("{} points", KEEP);
-        let begin = Instant::now();
-        let mut filled = false;
-        while begin.elapsed() < Duration::from_secs(240) {
-            let r = gui.request("GET", path, &[]);
-            assert_eq!(r.status, 200, "{path}: {}", r.head);
-            if r.body.contains(&full) {
-                filled = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_secs(2));
-        }
-        assert!(filled, "no {full} after 240 s");
-        let fill = begin.elapsed();
-        let mut t = Vec::with_capacity(requests);
-        let mut bytes = 0;
-        for i in 0..=requests {
-            let begin = Instant::now();
-            let r = gui.request("GET", "/charts", &[]);
-            let took = begin.elapsed();
-            assert_eq!(r.status, 200, "/charts: {}", r.head);
-            assert!(r.body.contains(&full), "/charts: not {full}");
-            if i > 0 {
-                t.push(took);
-            }
-            bytes = r.wire;
-        }
-        (
-            timing(
-                "CHARTS, an hour of samples",
-                t,
-                bytes,
-                None,
-                gui.status("VmHWM:"),
-            ),
-            fill,
-        )
-    });
     Run {
         virtuals: table.virtuals,
         reals: table.reals,
         timings,
         hwm_kib,
         rss_kib,
-        hour,
+        worker_kib,
+        hour: (fill, hour_hwm, hour_rss),
     }
 }
 
@@ -840,10 +856,10 @@ fn main() {
             reals,
         };
         println!("baseline: {small} x {reals} (the same pages, a fresh server)");
-        runs.push(run(&t, requests, false));
+        runs.push(run(&t, requests));
     }
     println!("{virtuals} x {reals}");
-    runs.push(run(&Table { virtuals, reals }, requests, full));
+    runs.push(run(&Table { virtuals, reals }, requests));
 
     let big = runs.last().unwrap();
     let base = (runs.len() > 1).then(|| &runs[0]);
@@ -911,19 +927,29 @@ fn main() {
             "NOT met"
         }
     );
-    if let Some((t, fill)) = &big.hour {
-        println!(
-            "{:<26} {:>10} {:>10} {:>10} {:>9} {:>11}  ({} samples taken in {:.0} s by a fresh server sampling every 20 ms)",
-            t.what,
-            ms(t.median),
-            ms(t.min),
-            ms(t.max),
-            format!("{:.2} MB", t.bytes as f64 / 1e6),
-            format!("{:.1} MiB", t.hwm_kib as f64 / 1024.0),
-            KEEP,
-            fill.as_secs_f64()
-        );
-    }
+    println!(
+        "{:<26} {:>10} {:>32} {:>11}  {:>20}  (a child process for each save, not the server)",
+        "save worker's peak",
+        format!("{:.1} MiB", mib(big.worker_kib)),
+        "",
+        "",
+        base.map_or(String::new(), |b| format!("{:.1} MiB", mib(b.worker_kib))),
+    );
+    let (fill, hwm, rss) = big.hour;
+    println!(
+        "chart history: {} samples (an hour) in {:.1} s; with it, before any page: VmHWM {:.1} MiB, VmRSS {:.1} MiB{}",
+        KEEP + 1,
+        fill.as_secs_f64(),
+        mib(hwm),
+        mib(rss),
+        base.map_or(String::new(), |b| format!(
+            " ({} x {}: {:.1} MiB, {:.1} MiB)",
+            b.virtuals,
+            b.reals,
+            mib(b.hour.1),
+            mib(b.hour.2)
+        ))
+    );
     println!(
         "no baseline from the original: it is PHP under Apache with mod_php (port 3636), which cannot run here"
     );

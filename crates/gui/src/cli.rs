@@ -78,6 +78,10 @@ pub struct Options {
     /// systemctl start piranha-gui-save.service
     #[arg(long, value_name = "COMMAND")]
     pub save_command: Option<String>,
+    /// Internal: do one save (JSON on standard input) and exit; the server
+    /// runs itself so for each save.
+    #[arg(long, hide = true)]
+    pub save_worker: bool,
 }
 
 impl Options {

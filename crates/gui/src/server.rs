@@ -78,8 +78,13 @@ pub struct State {
     verifications: Arc<Semaphore>,
     /// The last hour of lvsd's counters, for the charts.
     pub history: std::sync::Mutex<crate::charts::History>,
-    /// The previous sample of lvsd's counters, for rates.
-    last_sample: std::sync::Mutex<Option<(std::time::Instant, crate::monitor::Sample)>>,
+    /// The previous counters of the destinations shown, for rates.
+    samples: std::sync::Mutex<crate::monitor::Samples>,
+    /// The event list.
+    events: std::sync::Mutex<crate::monitor::Events>,
+    /// One heavy piece of work at a time (a page parsing lvs.cf or reading
+    /// the status documents, a save, a chart sample): what bounds memory.
+    heavy: Arc<Semaphore>,
     /// How lvs.cf is written when this process cannot write it.
     pub saver: Saver,
 }
@@ -297,7 +302,9 @@ impl State {
             failures: Failures::default(),
             basic_csrf: random_token(),
             verifications: Arc::new(Semaphore::new(VERIFICATIONS)),
-            last_sample: std::sync::Mutex::new(None),
+            samples: std::sync::Mutex::new(crate::monitor::Samples::default()),
+            events: std::sync::Mutex::new(crate::monitor::Events::default()),
+            heavy: Arc::new(Semaphore::new(1)),
             history: std::sync::Mutex::new(crate::charts::History::default()),
             saver: Saver::default(),
         }
@@ -634,7 +641,7 @@ async fn load_config(state: &Arc<State>) -> Result<lvscf::Config, String> {
 }
 
 /// What a settings form shows besides the file's values.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct FormState {
     message: Option<String>,
     error: Option<String>,
@@ -702,26 +709,22 @@ async fn settings_page(
     settings_render(StatusCode::OK, id, which, &cfg, st)
 }
 
+/// How a save ended (what the save worker answers).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 enum Outcome {
     Saved(i32),
     Unchanged,
+    /// The form is shown again (with lvs.cf as it is now).
     Refused {
-        cfg: Box<lvscf::Config>,
-        status: StatusCode,
+        status: u16,
         st: FormState,
     },
     Failed(String),
 }
 
-fn refused(
-    cfg: lvscf::Config,
-    status: StatusCode,
-    form: &BTreeMap<String, String>,
-    st: FormState,
-) -> Outcome {
+fn refused(status: StatusCode, form: &BTreeMap<String, String>, st: FormState) -> Outcome {
     Outcome::Refused {
-        cfg: Box::new(cfg),
-        status,
+        status: status.as_u16(),
         st: FormState {
             values: form.clone(),
             ..st
@@ -793,12 +796,12 @@ fn save_blocking(
     form: &BTreeMap<String, String>,
 ) -> Outcome {
     let file = path.display().to_string();
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    let text = match std::fs::read(path) {
+        Ok(b) => String::from_utf8(b)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         Err(e) => return Outcome::Failed(format!("{file}: {e}")),
     };
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let old = match lvscf::parse_bytes(&bytes, &file) {
+    let mut old = match lvscf::parse_str(&text, &file) {
         Ok(p) => p.config,
         Err(e) => return Outcome::Failed(format!("lvs.cf cannot be read: {e}")),
     };
@@ -820,10 +823,10 @@ fn save_blocking(
                 errors,
                 ..FormState::default()
             };
-            return refused(old, StatusCode::UNPROCESSABLE_ENTITY, form, st);
+            return refused(StatusCode::UNPROCESSABLE_ENTITY, form, st);
         }
     };
-    let conflict = |current: &str, new_text: &str, now: i32, old: lvscf::Config| {
+    let conflict = |current: &str, new_text: &str, now: i32| {
         let st = FormState {
             error: Some(format!(
                 "Not saved: lvs.cf was changed by someone else since this form was loaded (its serial_no is now {now}, the form was for {expected}). The diff shows what your form would change in the file as it is now; reload the page to start again."
@@ -836,8 +839,18 @@ fn save_blocking(
             )),
             ..FormState::default()
         };
-        refused(old, StatusCode::CONFLICT, form, st)
+        refused(StatusCode::CONFLICT, form, st)
     };
+    let now = lvscf::store::serial_of(&text).unwrap_or(0);
+    if ops.is_empty() && now == expected {
+        return Outcome::Unchanged;
+    }
+    // what a refusal needs of the file as it is: the edited form's fields;
+    // what the command-key guard needs: the blocks without their servers
+    let fields = spec.fields(&old);
+    for s in old.virtuals.iter_mut().chain(old.failovers.iter_mut()) {
+        s.servers = Vec::new();
+    }
     let new_text = match lvscf::apply_all(&text, &file, &ops) {
         Ok(t) => t,
         Err(e) => {
@@ -845,16 +858,13 @@ fn save_blocking(
                 error: Some(format!("Not saved; lvs.cf is unchanged: {e}")),
                 ..FormState::default()
             };
-            return refused(old, StatusCode::UNPROCESSABLE_ENTITY, form, st);
+            return refused(StatusCode::UNPROCESSABLE_ENTITY, form, st);
         }
     };
-    let now = lvscf::store::serial_of(&text).unwrap_or(0);
     if now != expected {
-        return conflict(&text, &new_text, now, old);
+        return conflict(&text, &new_text, now);
     }
-    if ops.is_empty() {
-        return Outcome::Unchanged;
-    }
+    drop(text);
     match lvscf::check(&new_text, &file) {
         Ok(checked) => {
             if !lvscf::commands_unchanged(&old, &checked.parsed.config) {
@@ -864,31 +874,23 @@ fn save_blocking(
             }
         }
         Err(problems) => {
-            let mut st = problems_state(&problems, &spec.fields(&old), spec.pairs());
+            let mut st = problems_state(&problems, &fields, spec.pairs());
             st.add_errors = add_form_errors(spec, &problems, form);
-            return refused(old, StatusCode::UNPROCESSABLE_ENTITY, form, st);
+            return refused(StatusCode::UNPROCESSABLE_ENTITY, form, st);
         }
     }
-    // the parsed file is not needed while store::save parses the new text
-    // (a large lvs.cf's peak memory); parsed again if the save is refused
     drop(old);
-    let old = || {
-        lvscf::parse_bytes(&bytes, &file)
-            .map(|p| p.config)
-            .unwrap_or_default()
-    };
     match write_config(saver, path, &new_text, expected) {
         Ok(serial) => Outcome::Saved(serial),
         Err(WriteFail::Store(lvscf::store::SaveError::Conflict {
             current,
             current_serial,
             ..
-        })) => conflict(&current, &new_text, current_serial, old()),
+        })) => conflict(&current, &new_text, current_serial),
         Err(WriteFail::Store(lvscf::store::SaveError::Invalid(problems))) => {
-            let old = old();
-            let mut st = problems_state(&problems, &spec.fields(&old), spec.pairs());
+            let mut st = problems_state(&problems, &fields, spec.pairs());
             st.add_errors = add_form_errors(spec, &problems, form);
-            refused(old, StatusCode::UNPROCESSABLE_ENTITY, form, st)
+            refused(StatusCode::UNPROCESSABLE_ENTITY, form, st)
         }
         Err(WriteFail::Store(e)) => Outcome::Failed(format!("Not saved: {e}")),
         Err(WriteFail::Refused(msg)) => {
@@ -896,7 +898,7 @@ fn save_blocking(
                 error: Some(msg),
                 ..FormState::default()
             };
-            refused(old(), StatusCode::UNPROCESSABLE_ENTITY, form, st)
+            refused(StatusCode::UNPROCESSABLE_ENTITY, form, st)
         }
     }
 }
@@ -996,19 +998,24 @@ fn q(s: &str) -> String {
 async fn save_and_answer(
     state: &Arc<State>,
     id: &Identity,
+    post: &str,
     spec: Spec,
     view: View,
     form: BTreeMap<String, String>,
 ) -> Response<Body> {
-    let path = state.configfile.clone();
     let new_name = form.get("name").map(|n| n.trim().to_string());
-    let sp = spec.clone();
-    let saver = state.saver.clone();
-    let outcome =
-        match tokio::task::spawn_blocking(move || save_blocking(&saver, &path, &sp, &form)).await {
-            Ok(o) => o,
-            Err(e) => Outcome::Failed(e.to_string()),
-        };
+    let job = SaveJob {
+        configfile: state.configfile.clone(),
+        post: post.to_string(),
+        form,
+        state_dir: state.saver.state_dir.clone(),
+        command: state.saver.command.clone(),
+        forced: state.saver.forced,
+    };
+    let (outcome, peak) = match tokio::task::spawn_blocking(move || save_in_worker(job)).await {
+        Ok(o) => o,
+        Err(e) => (Outcome::Failed(e.to_string()), None),
+    };
     let back = |extra: &str| match &view {
         View::Settings(w) => format!("/{w}?{extra}"),
         View::VirtualList => format!("/virtual?{extra}"),
@@ -1032,33 +1039,156 @@ async fn save_and_answer(
     match outcome {
         Outcome::Saved(serial) => {
             tracing::info!(
-                "{} saved from the web tool: serial_no {serial}",
-                state.configfile.display()
+                "{} saved from the web tool: serial_no {serial}{}",
+                state.configfile.display(),
+                peak.map_or(String::new(), |k| format!(
+                    " (save worker's peak resident size {k} kB)"
+                ))
             );
             redirect(&back(&format!("saved={serial}")))
         }
         Outcome::Unchanged => redirect(&back("unchanged=1")),
-        Outcome::Refused { cfg, status, st } => match &view {
-            View::Settings(w) => settings_render(status, id, w, &cfg, st),
-            View::VirtualList => virtuals_render(status, id, &cfg, st),
-            // a real server's ADD (or a list button) on VIRTUAL SERVER: the
-            // values belong to that form, not to the virtual server's
-            View::Virtual(n) if matches!(spec, Spec::Ops(_)) => {
-                let st = FormState {
-                    add_values: st.values,
-                    values: BTreeMap::new(),
-                    errors: BTreeMap::new(),
-                    ..st
-                };
-                virtual_render(status, id, &cfg, n, st)
-            }
-            View::Virtual(n) => virtual_render(status, id, &cfg, n, st),
-            View::Server(v, n) => server_render(status, id, &cfg, v, n, st),
-            View::FailoverList => failovers_render(status, id, &cfg, st),
-            View::Failover(n) => failover_render(status, id, &cfg, n, st),
-        },
+        Outcome::Refused { status, st } => {
+            let cfg = match load_config(state).await {
+                Ok(c) => c,
+                Err(e) => return message(StatusCode::OK, &id.csrf, "lvs.cf cannot be read", &e),
+            };
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            refused_page(id, &cfg, &spec, &view, status, st)
+        }
         Outcome::Failed(e) => message(StatusCode::INTERNAL_SERVER_ERROR, &id.csrf, "Not saved", &e),
     }
+}
+
+/// A refused form, shown again with lvs.cf as it is.
+fn refused_page(
+    id: &Identity,
+    cfg: &lvscf::Config,
+    spec: &Spec,
+    view: &View,
+    status: StatusCode,
+    st: FormState,
+) -> Response<Body> {
+    match view {
+        View::Settings(w) => settings_render(status, id, w, cfg, st),
+        View::VirtualList => virtuals_render(status, id, cfg, st),
+        // a real server's ADD (or a list button) on VIRTUAL SERVER: the
+        // values belong to that form, not to the virtual server's
+        View::Virtual(n) if matches!(spec, Spec::Ops(_)) => {
+            let st = FormState {
+                add_values: st.values,
+                values: BTreeMap::new(),
+                errors: BTreeMap::new(),
+                ..st
+            };
+            virtual_render(status, id, cfg, n, st)
+        }
+        View::Virtual(n) => virtual_render(status, id, cfg, n, st),
+        View::Server(v, n) => server_render(status, id, cfg, v, n, st),
+        View::FailoverList => failovers_render(status, id, cfg, st),
+        View::Failover(n) => failover_render(status, id, cfg, n, st),
+    }
+}
+
+/// A save for the save worker: the POST and where things are.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct SaveJob {
+    configfile: PathBuf,
+    post: String,
+    form: BTreeMap<String, String>,
+    state_dir: PathBuf,
+    command: Vec<String>,
+    forced: bool,
+}
+
+/// The save worker's answer: the outcome and its peak resident size.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct WorkerAnswer {
+    outcome: Outcome,
+    peak_kib: Option<u64>,
+}
+
+/// Runs a save (blocking) in a child process, `piranha_gui --save-worker`
+/// (this program again): lvscf's edit and checks of a large lvs.cf take
+/// several times its size for a moment, which then never sits in the
+/// server's heap. Run here when the child cannot be started.
+fn save_in_worker(job: SaveJob) -> (Outcome, Option<u64>) {
+    use std::io::Write as _;
+    let spawned = std::process::Command::new("/proc/self/exe")
+        .arg("--save-worker")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("save worker: {e}; saving in the server");
+            return (run_save_job(&job), None);
+        }
+    };
+    let input = serde_json::to_vec(&job).unwrap_or_default();
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(&input);
+    }
+    match child.wait_with_output() {
+        Ok(out) if out.status.success() => {
+            match serde_json::from_slice::<WorkerAnswer>(&out.stdout) {
+                Ok(a) => (a.outcome, a.peak_kib),
+                Err(e) => (Outcome::Failed(format!("save worker: {e}")), None),
+            }
+        }
+        Ok(out) => (
+            Outcome::Failed(format!("save worker failed ({})", out.status)),
+            None,
+        ),
+        Err(e) => (Outcome::Failed(format!("save worker: {e}")), None),
+    }
+}
+
+/// Does a save job: what `piranha_gui --save-worker` runs.
+fn run_save_job(job: &SaveJob) -> Outcome {
+    let Some((spec, _)) = spec_of(&job.post, &job.form) else {
+        return Outcome::Failed(format!("{}: nothing to save", job.post));
+    };
+    let saver = Saver {
+        state_dir: job.state_dir.clone(),
+        command: job.command.clone(),
+        forced: job.forced,
+    };
+    save_blocking(&saver, &job.configfile, &spec, &job.form)
+}
+
+/// `piranha_gui --save-worker`: reads a [`SaveJob`] (JSON) on standard
+/// input, saves, writes the outcome (JSON) on standard output.
+pub fn save_worker() -> std::process::ExitCode {
+    use std::io::{Read as _, Write as _};
+    let mut input = Vec::new();
+    if std::io::stdin()
+        .take(1 << 20)
+        .read_to_end(&mut input)
+        .is_err()
+    {
+        return std::process::ExitCode::FAILURE;
+    }
+    let Ok(job) = serde_json::from_slice::<SaveJob>(&input) else {
+        eprintln!("piranha_gui --save-worker: not a save job");
+        return std::process::ExitCode::FAILURE;
+    };
+    let outcome = run_save_job(&job);
+    let peak_kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        });
+    let answer = serde_json::to_vec(&WorkerAnswer { outcome, peak_kib }).unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    if out.write_all(&answer).and_then(|()| out.flush()).is_err() {
+        return std::process::ExitCode::FAILURE;
+    }
+    std::process::ExitCode::SUCCESS
 }
 
 fn saved_message(qs: &BTreeMap<String, String>) -> Option<String> {
@@ -1254,6 +1384,50 @@ async fn change(
     path: &str,
     form: BTreeMap<String, String>,
 ) -> Option<Response<Body>> {
+    let name = form.get("name").map_or("", |v| v.trim());
+    if matches!(path, "/virtual/add" | "/server/add" | "/failover/add")
+        && let Some(e) = save::bad_name(name)
+    {
+        let cfg = load_config(state).await.ok()?;
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        let name_error = BTreeMap::from([("name".to_string(), format!("{e}."))]);
+        let error = Some(format!("Not added: {e}."));
+        return Some(match path {
+            "/virtual/add" => {
+                let st = FormState {
+                    error,
+                    values: form.clone(),
+                    add_errors: name_error,
+                    ..FormState::default()
+                };
+                virtuals_render(status, id, &cfg, st)
+            }
+            "/server/add" => {
+                let st = FormState {
+                    error,
+                    add_values: form.clone(),
+                    add_errors: name_error,
+                    ..FormState::default()
+                };
+                let v = form.get("virtual").map_or("", |v| v.trim());
+                virtual_render(status, id, &cfg, v, st)
+            }
+            _ => {
+                let st = FormState {
+                    error,
+                    values: form.clone(),
+                    ..FormState::default()
+                };
+                failovers_render(status, id, &cfg, st)
+            }
+        });
+    }
+    let (spec, view) = spec_of(path, &form)?;
+    Some(save_and_answer(state, id, path, spec, view, form).await)
+}
+
+/// What the POST to `path` with `form` changes, and the page it came from.
+fn spec_of(path: &str, form: &BTreeMap<String, String>) -> Option<(Spec, View)> {
     use lvscf::{Op, Section};
     let get = |k: &str| {
         form.get(k)
@@ -1263,7 +1437,7 @@ async fn change(
     let name = get("name");
     let v = get("virtual");
     let on = get("active") == "1";
-    let (spec, view) = match path {
+    Some(match path {
         "/global" => (
             Spec::Settings("global".into()),
             View::Settings("global".into()),
@@ -1273,25 +1447,10 @@ async fn change(
             View::Settings("redundancy".into()),
         ),
         "/virtual/add" => {
-            if let Some(e) = save::bad_name(&name) {
-                let cfg = load_config(state).await.ok()?;
-                let st = FormState {
-                    error: Some(format!("Not added: {e}.")),
-                    values: form.clone(),
-                    add_errors: BTreeMap::from([("name".to_string(), format!("{e}."))]),
-                    ..FormState::default()
-                };
-                return Some(virtuals_render(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    id,
-                    &cfg,
-                    st,
-                ));
-            }
             let keys = new_service_keys(&get("vip"), &get("device"), get("port"));
             (
                 Spec::Ops(vec![Op::AddBlock {
-                    block: Section::Virtual(name.clone()),
+                    block: Section::Virtual(name),
                     keys,
                 }]),
                 View::VirtualList,
@@ -1312,22 +1471,6 @@ async fn change(
         ),
         "/virtual/edit" => (Spec::Virtual(v.clone()), View::Virtual(v)),
         "/server/add" => {
-            if let Some(e) = save::bad_name(&name) {
-                let cfg = load_config(state).await.ok()?;
-                let st = FormState {
-                    error: Some(format!("Not added: {e}.")),
-                    add_values: form.clone(),
-                    add_errors: BTreeMap::from([("name".to_string(), format!("{e}."))]),
-                    ..FormState::default()
-                };
-                return Some(virtual_render(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    id,
-                    &cfg,
-                    &v,
-                    st,
-                ));
-            }
             let mut keys = Vec::new();
             for k in ["address", "port", "weight"] {
                 let val = get(k);
@@ -1358,24 +1501,10 @@ async fn change(
             View::Virtual(v),
         ),
         "/failover/add" => {
-            if let Some(e) = save::bad_name(&name) {
-                let cfg = load_config(state).await.ok()?;
-                let st = FormState {
-                    error: Some(format!("Not added: {e}.")),
-                    values: form.clone(),
-                    ..FormState::default()
-                };
-                return Some(failovers_render(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    id,
-                    &cfg,
-                    st,
-                ));
-            }
             let keys = new_service_keys(&get("vip"), &get("device"), get("port"));
             (
                 Spec::Ops(vec![Op::AddBlock {
-                    block: Section::Failover(name.clone()),
+                    block: Section::Failover(name),
                     keys,
                 }]),
                 View::FailoverList,
@@ -1403,14 +1532,17 @@ async fn change(
             (Spec::Server(v.clone(), s.clone()), View::Server(v, s))
         }
         _ => return None,
-    };
-    Some(save_and_answer(state, id, spec, view, form).await)
+    })
 }
 
 async fn control_page(state: &Arc<State>, id: &Identity, query: Option<&str>) -> Response<Body> {
-    let fragment = parse_form(query.unwrap_or("").as_bytes()).contains_key("fragment");
+    use crate::monitor;
+    let qs = parse_form(query.unwrap_or("").as_bytes());
+    let fragment = qs.contains_key("fragment");
+    let q = monitor::Query::from_form(&qs);
     let sources = state.sources.clone();
-    let snap = match tokio::task::spawn_blocking(move || sources.snapshot()).await {
+    let snap = tokio::task::spawn_blocking(move || sources.snapshot(&q, "/control")).await;
+    let snap = match snap {
         Ok(s) => s,
         Err(e) => {
             return message(
@@ -1443,45 +1575,40 @@ async fn control_page(state: &Arc<State>, id: &Identity, query: Option<&str>) ->
         Ok(p) => (Some(p), None),
         Err(e) => (None, Some(e)),
     };
-    let mut rates = std::collections::HashMap::new();
-    if let Some(stats) = &snap.lvsd_stats {
-        let now = std::time::Instant::now();
-        let cur = crate::monitor::sample(stats);
-        let mut last = state.last_sample.lock().unwrap_or_else(|e| e.into_inner());
-        match last.as_ref() {
-            Some((t, prev)) if now.duration_since(*t) >= Duration::from_secs(1) => {
-                rates = crate::monitor::rates(prev, &cur, now.duration_since(*t).as_secs_f64());
-                *last = Some((now, cur));
-            }
-            Some(_) => {}
-            None => *last = Some((now, cur)),
-        }
-    }
-    let nannies = snap
-        .lvsd_status
-        .as_ref()
-        .map(crate::monitor::nannies)
+    let rates = snap.lvsd_stats.as_ref().map_or_else(Default::default, |s| {
+        state
+            .samples
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .rates(s, std::time::Instant::now())
+    });
+    let lp = snap.lvsd_page.as_ref();
+    let nannies = lp
+        .map(|p| monitor::nannies(&p.virtuals))
         .unwrap_or_default();
-    let real_events: Vec<BTreeMap<&str, String>> = snap
-        .lvsd_status
-        .as_ref()
-        .map(|st| crate::monitor::real_events(st, 20))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|e| {
-            BTreeMap::from([
-                ("when", lvs_util::timefmt::utc(e.time)),
-                ("virtual", e.virtual_name),
-                ("server", e.server),
-                ("health", e.health),
-                ("weight", e.weight),
-            ])
-        })
-        .collect();
-    let reals = snap
-        .lvsd_status
-        .as_ref()
-        .map(|st| crate::monitor::real_rows(st, snap.lvsd_stats.as_ref(), &rates));
+    let real_events: Vec<BTreeMap<&str, String>> = {
+        let mut ev = state.events.lock().unwrap_or_else(|e| e.into_inner());
+        ev.merge(lp.map_or(&[][..], |p| &p.events))
+            .iter()
+            .take(monitor::EVENTS)
+            .map(|e| {
+                BTreeMap::from([
+                    ("when", lvs_util::timefmt::utc(e.time)),
+                    ("virtual", e.virtual_name.clone()),
+                    ("server", e.server.clone()),
+                    ("health", e.health.clone()),
+                    ("weight", e.weight.clone()),
+                ])
+            })
+            .collect()
+    };
+    let reals = lp.map(|p| monitor::real_rows(&p.virtuals, snap.lvsd_stats.as_ref(), &rates));
+    let counts = lp.map(|p| {
+        context! {
+            virtuals => p.total, reals => p.reals, up => p.reals_up,
+            nannies => p.nannies, more_nannies => p.nannies.saturating_sub(nannies.len()),
+        }
+    });
     let (lvsd, lvsd_error) = match snap.lvsd {
         Ok(t) => (Some(t), None),
         Err(e) => (None, Some(e)),
@@ -1490,6 +1617,9 @@ async fn control_page(state: &Arc<State>, id: &Identity, query: Option<&str>) ->
         Ok(t) => (Some(t), None),
         Err(e) => (None, Some(e)),
     };
+    let ipvs_services = ipvs.as_ref().map(|i| i.services.clone());
+    let ipvs_total = ipvs.as_ref().map_or(0, |i| i.total);
+    let ipvs = ipvs.map(|i| i.raw);
     page(
         StatusCode::OK,
         if fragment {
@@ -1498,9 +1628,9 @@ async fn control_page(state: &Arc<State>, id: &Identity, query: Option<&str>) ->
             "control.html"
         },
         context! {
-            css => CSS, csrf => &id.csrf, page => "control",
-            pulse, pulse_error, lvsd, lvsd_error, ipvs, ipvs_error, events, reals,
-            nannies, real_events,
+            css => CSS, csrf => &id.csrf, page => "control", pager => snap.pager,
+            pulse, pulse_error, lvsd, lvsd_error, ipvs, ipvs_error, ipvs_services, ipvs_total,
+            events, reals, nannies, real_events, counts,
         },
     )
 }
@@ -1754,6 +1884,7 @@ pub const RELOAD: [&str; 3] = ["systemctl", "reload", "pulse.service"];
 /// Apply: checks lvs.cf as the daemons will, then reloads pulse.
 async fn apply(state: &Arc<State>, id: &Identity) -> Response<Body> {
     let path = state.configfile.clone();
+    let heavy = heavy(state).await;
     let checked = tokio::task::spawn_blocking(move || {
         let file = path.display().to_string();
         let text = std::fs::read(&path).map_err(|e| format!("{file}: {e}"))?;
@@ -1770,6 +1901,7 @@ async fn apply(state: &Arc<State>, id: &Identity) -> Response<Body> {
     })
     .await
     .unwrap_or_else(|e| Err(e.to_string()));
+    drop(heavy);
     let serial = match checked {
         Ok(s) => s,
         Err(e) => {
@@ -1899,6 +2031,10 @@ async fn post(
             "Missing or invalid CSRF token: reload the form and submit it again\n",
         );
     }
+    let _heavy = match path.as_str() {
+        "/logout" | "/password" | "/sync" | "/apply" => None,
+        _ => heavy(state).await,
+    };
     match path.as_str() {
         "/logout" => {
             if let Some(s) = &id.session {
@@ -1950,60 +2086,128 @@ async fn route(req: Request<Incoming>, peer: SocketAddr, state: Arc<State>) -> R
         Authn::Refused(r) => return r,
     };
     match *req.method() {
-        Method::GET | Method::HEAD => match req.uri().path() {
-            "/" => redirect("/control"),
-            "/control" => control_page(&state, &id, req.uri().query()).await,
-            "/static/monitor.js" => {
-                let mut r = text(StatusCode::OK, pages::MONITOR_JS);
-                r.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/javascript; charset=utf-8"),
-                );
-                r
-            }
-            "/password" => password_page(StatusCode::OK, &id, req.uri().query(), None),
-            "/charts" => charts_page(&state, &id, req.uri().query()).await,
-            "/history" => history_page(&state, &id, req.uri().query(), StatusCode::OK, None).await,
-            "/global" => settings_page(&state, &id, "global", req.uri().query()).await,
-            "/redundancy" => settings_page(&state, &id, "redundancy", req.uri().query()).await,
-            "/virtual" => virtuals_page(&state, &id, req.uri().query()).await,
-            p @ ("/virtual/edit" | "/server/edit" | "/failover" | "/failover/edit") => {
-                edit_page(&state, &id, p, req.uri().query()).await
-            }
-            _ => text(StatusCode::NOT_FOUND, "Not found\n"),
-        },
+        Method::GET | Method::HEAD => {
+            let _heavy = match req.uri().path() {
+                "/" | "/static/monitor.js" | "/password" => None,
+                _ => heavy(&state).await,
+            };
+            get(&req, &state, &id).await
+        }
         Method::POST => post(req, &state, id, ip).await,
         _ => method_not_allowed(),
     }
 }
 
-/// Samples lvsd's counters for the charts every [`crate::charts::INTERVAL`]
-/// (`PIRANHA_GUI_SAMPLE_MS` milliseconds instead, for tests).
-async fn sample_forever(state: Arc<State>) {
-    let every = std::env::var("PIRANHA_GUI_SAMPLE_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(crate::charts::INTERVAL, Duration::from_millis);
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let socket = state.sources.lvsd_socket.clone();
-        let stats = tokio::task::spawn_blocking(move || {
-            lvs_util::status_socket::query(&socket, "stats", crate::monitor::TIMEOUT)
-                .ok()
-                .and_then(|t| serde_json::from_str::<piranha_status::lvsd::TableStats>(&t).ok())
-        })
+/// The heavy-work slot ([`State::heavy`]); when it is given back, the
+/// allocator returns the free memory the work left inside its heap to the
+/// system (`malloc_trim`), so that what a large page or save freed does
+/// not stay resident.
+struct Heavy {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for Heavy {
+    fn drop(&mut self) {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only gives free pages back to the system
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+}
+
+/// Waits for the heavy-work slot.
+async fn heavy(state: &Arc<State>) -> Option<Heavy> {
+    state
+        .heavy
+        .clone()
+        .acquire_owned()
         .await
         .ok()
-        .flatten();
-        if let Some(stats) = stats {
-            let now = lvs_util::timefmt::wall_now();
-            state
-                .history
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .add(now, &stats);
+        .map(|p| Heavy { _permit: p })
+}
+
+async fn get(req: &Request<Incoming>, state: &Arc<State>, id: &Identity) -> Response<Body> {
+    match req.uri().path() {
+        "/" => redirect("/control"),
+        "/control" => control_page(state, id, req.uri().query()).await,
+        "/static/monitor.js" => {
+            let mut r = text(StatusCode::OK, pages::MONITOR_JS);
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            );
+            r
+        }
+        "/password" => password_page(StatusCode::OK, id, req.uri().query(), None),
+        "/charts" => charts_page(state, id, req.uri().query()).await,
+        "/history" => history_page(state, id, req.uri().query(), StatusCode::OK, None).await,
+        "/global" => settings_page(state, id, "global", req.uri().query()).await,
+        "/redundancy" => settings_page(state, id, "redundancy", req.uri().query()).await,
+        "/virtual" => virtuals_page(state, id, req.uri().query()).await,
+        p @ ("/virtual/edit" | "/server/edit" | "/failover" | "/failover/edit") => {
+            edit_page(state, id, p, req.uri().query()).await
+        }
+        _ => text(StatusCode::NOT_FOUND, "Not found\n"),
+    }
+}
+
+/// Samples lvsd's counters for the charts every [`crate::charts::INTERVAL`],
+/// parsing the answer as it arrives. With `PIRANHA_GUI_SAMPLE_MS` (tests,
+/// the benchmark) the first hour's samples ([`crate::charts::KEEP`] + 1)
+/// come that often instead, each dated one [`crate::charts::INTERVAL`]
+/// after the previous one (an hour of history in seconds); then every
+/// [`crate::charts::INTERVAL`], dated likewise.
+async fn sample_forever(state: Arc<State>) {
+    use crate::charts::INTERVAL;
+    let fast = std::env::var("PIRANHA_GUI_SAMPLE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis);
+    let mut tick = tokio::time::interval(fast.unwrap_or(INTERVAL));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let start = lvs_util::timefmt::wall_now();
+    let mut n = 0u32;
+    loop {
+        tick.tick().await;
+        let t = match fast {
+            Some(_) => start + INTERVAL.as_secs_f64() * n as f64,
+            None => lvs_util::timefmt::wall_now(),
+        };
+        n = n.wrapping_add(1);
+        if fast.is_some() && n as usize == crate::charts::KEEP + 1 {
+            tick = tokio::time::interval_at(tokio::time::Instant::now() + INTERVAL, INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        }
+        let _heavy = heavy(&state).await;
+        let st = state.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            let a =
+                crate::monitor::ask(&st.sources.lvsd_socket, "stats").map_err(|e| e.to_string())?;
+            let mut h = st.history.lock().unwrap_or_else(|e| e.into_inner());
+            h.begin(t);
+            let r = crate::monitor::for_each_in(
+                a,
+                "services",
+                |s: piranha_status::lvsd::ServiceStats| {
+                    if let Some(v) = &s.virtual_name {
+                        h.service(
+                            v,
+                            &s.stats,
+                            s.dests
+                                .iter()
+                                .map(|d| (format!("{}:{}", d.address, d.port), &d.stats)),
+                        );
+                    }
+                },
+            );
+            // a broken answer: what it had is kept, the rest is dropped
+            h.end();
+            r
+        })
+        .await;
+        if let Ok(Err(e)) = r {
+            tracing::debug!("chart sample: {e}");
         }
     }
 }
@@ -2019,59 +2223,79 @@ struct ChartRow {
     points: usize,
 }
 
+/// CHARTS: the virtual services (a page of them, filtered as on
+/// CONTROL/MONITORING), or the real servers of one (`?virtual=NAME`).
 async fn charts_page(state: &Arc<State>, id: &Identity, query: Option<&str>) -> Response<Body> {
-    use crate::charts::{dest_key, service_key, svg};
+    use crate::charts::{DEST_RES, INTERVAL, svg};
     let cfg = match load_config(state).await {
         Ok(c) => c,
         Err(e) => return message(StatusCode::OK, &id.csrf, "lvs.cf cannot be read", &e),
     };
     let qs = parse_form(query.unwrap_or("").as_bytes());
     let virt = qs.get("virtual").cloned();
-    let now = lvs_util::timefmt::wall_now();
+    let mq = crate::monitor::Query::from_form(&qs);
     let h = state.history.lock().unwrap_or_else(|e| e.into_inner());
-    let row = |name: String, key: String, link: Option<String>| {
-        let p = h.points(&key);
-        let ts: Vec<f64> = p.iter().map(|x| x.t).collect();
-        let col = |f: fn(&crate::charts::Point) -> f32| p.iter().map(f).collect::<Vec<f32>>();
-        ChartRow {
-            name,
-            link,
-            conns: svg(&ts, &col(|x| x.conns), now, "conn/s"),
-            inbytes: svg(&ts, &col(|x| x.inbytes), now, "B/s"),
-            outbytes: svg(&ts, &col(|x| x.outbytes), now, "B/s"),
-            points: p.len(),
-        }
+    // the end of the hour: now, or the newest sample when it is later
+    let now = h.latest().map_or(lvs_util::timefmt::wall_now(), |l| {
+        l.max(lvs_util::timefmt::wall_now())
+    });
+    let row = |name: String, p: crate::charts::Points, link: Option<String>, gap: f64| ChartRow {
+        name,
+        link,
+        conns: svg(&p.t, &p.conns, now, gap, "conn/s"),
+        inbytes: svg(&p.t, &p.inbytes, now, gap, "B/s"),
+        outbytes: svg(&p.t, &p.outbytes, now, gap, "B/s"),
+        points: p.len(),
     };
+    let mut pager = None;
     let rows: Vec<ChartRow> = match &virt {
-        None => cfg
-            .virtuals
-            .iter()
-            .filter(|v| v.active)
-            .map(|v| {
-                row(
-                    v.name.clone(),
-                    service_key(&v.name),
-                    Some(format!("/charts?virtual={}", q(&v.name))),
-                )
-            })
-            .collect(),
+        None => {
+            let mut matched = 0;
+            let mut rows = Vec::new();
+            let mut total = 0;
+            for v in cfg.virtuals.iter().filter(|v| v.active) {
+                total += 1;
+                let vip = v.address.as_ref().map(|a| a.host.addr.to_string());
+                if !mq.matches([v.name.as_str()].into_iter().chain(vip.as_deref())) {
+                    continue;
+                }
+                if mq.on_page(matched) {
+                    rows.push(row(
+                        v.name.clone(),
+                        h.service_points(&v.name),
+                        Some(format!("/charts?virtual={}", q(&v.name))),
+                        INTERVAL.as_secs_f64() * 1.5,
+                    ));
+                }
+                matched += 1;
+            }
+            pager = Some(mq.pager("/charts", matched, total));
+            rows
+        }
         Some(name) => match find_virtual(&cfg, name) {
             Some(v) => v
                 .servers
                 .iter()
                 .map(|r| {
                     let addr = format!("{}:{}", r.address.addr, r.port);
-                    row(format!("{} ({addr})", r.name), dest_key(name, &addr), None)
+                    let p = h.dest_points(name, &addr);
+                    row(
+                        format!("{} ({addr})", r.name),
+                        p,
+                        None,
+                        DEST_RES.as_secs_f64() * 1.5,
+                    )
                 })
                 .collect(),
             None => Vec::new(),
         },
     };
     drop(h);
+    drop(cfg);
     page(
         StatusCode::OK,
         "charts.html",
-        context! { css => CSS, csrf => &id.csrf, page => "control", rows, virtual => virt },
+        context! { css => CSS, csrf => &id.csrf, page => "control", rows, virtual => virt, pager },
     )
 }
 

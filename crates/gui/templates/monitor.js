@@ -1,6 +1,7 @@
 // CONTROL/MONITORING without reloading the page: fetches the monitoring
-// part of /control (HTML the server rendered and escaped) and puts it in
-// place, every few seconds or on request.
+// part of /control for the page shown (its filter and page number: the
+// server reads only those virtual servers; HTML it rendered and escaped)
+// and puts it in place, every few seconds or on request.
 (function () {
   "use strict";
   var box = document.getElementById("monitor");
@@ -10,7 +11,9 @@
   if (!box || !sel || !now) { return; }
   var timer = null;
   function update() {
-    fetch("/control?fragment=1", { credentials: "same-origin", cache: "no-store" })
+    // the page shown: its filter and page number
+    var shown = window.location.search.replace(/^\?/, "");
+    fetch("/control?fragment=1" + (shown ? "&" + shown : ""), { credentials: "same-origin", cache: "no-store" })
       .then(function (r) {
         if (!r.ok) { throw new Error("HTTP " + r.status); }
         return r.text();

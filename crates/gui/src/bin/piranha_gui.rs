@@ -19,6 +19,9 @@ fn fail(msg: &str) -> ExitCode {
 fn main() -> ExitCode {
     lvs_util::malloc::tune();
     let opts = Options::parse();
+    if opts.save_worker {
+        return server::save_worker();
+    }
     // As the original's init script: no lvs.cf, no web tool.
     if !opts.configfile.exists() {
         return fail(&format!("{}: no such file", opts.configfile.display()));
