@@ -73,6 +73,9 @@ pub enum Need {
     Netns,
     /// The kernel's IPVS generic-netlink family (the VM tier).
     Ipvs,
+    /// A kernel without IPVS (the development machines' and CI's host), for
+    /// tests of what the programs say when it is missing.
+    NoIpvs,
 }
 
 /// Returns true if `need` is met; otherwise calls [`skip`] and returns false.
@@ -105,6 +108,10 @@ fn missing(need: Need) -> Option<String> {
         Need::Ipvs => {
             let ok = std::path::Path::new("/proc/net/ip_vs").exists();
             (!ok).then(|| "needs a kernel with IPVS (run it through `cargo xtask vm`)".into())
+        }
+        Need::NoIpvs => {
+            let has = std::path::Path::new("/proc/net/ip_vs").exists();
+            has.then(|| "needs a kernel without IPVS (this one has it)".into())
         }
     }
 }
