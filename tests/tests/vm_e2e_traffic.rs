@@ -152,7 +152,7 @@ fn takeover_line(fault: Fault) -> &'static str {
 /// fails (the old director serves until the ARPs move the client, the new
 /// one at once); otherwise no request that started after the new
 /// director's first gratuitous ARP reached the client fails, and with the
-/// 0.1/0.3 timers the failures span less than 0.5 s.
+/// 0.1/0.3 timers fewer than 0.5 s worth of requests fail.
 fn check_warm(c: &Cluster, case: Case, reqs: &[Request], fault: Instant, arp: Option<Instant>) {
     let rel = |t: Instant| t.saturating_duration_since(fault).as_secs_f64();
     let failed: Vec<&Request> = reqs
@@ -183,14 +183,17 @@ fn check_warm(c: &Cluster, case: Case, reqs: &[Request], fault: Instant, arp: Op
                 rel(arp),
                 c.dump()
             );
-            if case.fast
-                && let Some(last) = failed.last()
-            {
-                let span = last.start.saturating_duration_since(fault);
+            if case.fast {
+                // Requests go out every PERIOD: the failed ones stand for
+                // that much time each (counted, not timed: the moment the
+                // cable goes is only known to the test within a few
+                // hundred ms under emulation).
+                let cost = PERIOD * failed.len() as u32;
                 assert!(
-                    span < Duration::from_millis(500),
-                    "0.1/0.3: requests failed until +{:.3}s",
-                    span.as_secs_f64()
+                    cost < Duration::from_millis(500),
+                    "0.1/0.3: {} requests failed ({:.1} s of requests)",
+                    failed.len(),
+                    cost.as_secs_f64()
                 );
             }
         }

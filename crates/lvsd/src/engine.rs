@@ -838,6 +838,34 @@ impl Engine {
         out
     }
 
+    /// Whether the table can serve (what pulse waits for before it brings
+    /// up the VIPs): no service is still being added, and every started
+    /// virtual server has a destination with a weight in the kernel table
+    /// or has had the first verdict of every monitored real server (one
+    /// unreachable server does not hold the others back).
+    pub fn ready(&self, now: Duration) -> bool {
+        self.spec
+            .virtuals
+            .iter()
+            .zip(&self.vss)
+            .all(|(v, s)| match s.phase {
+                Phase::Creating => false,
+                Phase::Up => {
+                    let serving = self
+                        .installed
+                        .get(&v.key)
+                        .is_some_and(|i| i.dests.iter().any(|d| d.weight > 0));
+                    serving
+                        || !v.reals.iter().zip(&s.reals).any(|(r, st)| {
+                            st.role == Role::Monitored
+                                && !matches!(st.monitor, Monitor::Off | Monitor::Shown)
+                                && st.pending(r, now)
+                        })
+                }
+                Phase::Inactive | Phase::Duplicate | Phase::Failed => true,
+            })
+    }
+
     /// The next time [`Engine::tick`] has something to decide (a first
     /// verdict that is due on a virtual server with a sorry server).
     pub fn next_wakeup(&self) -> Option<Duration> {

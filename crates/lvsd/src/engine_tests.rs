@@ -1359,3 +1359,28 @@ fn reload_retries_a_failed_virtual_server() {
     assert_eq!(s.spawned.len(), 2);
     s.consistent();
 }
+
+/// What pulse waits for before it brings up the VIPs: every started
+/// virtual server can serve (a destination with a weight) or has all its
+/// first verdicts; one unreachable server does not hold the others back.
+#[test]
+fn the_table_is_ready_once_each_service_serves_or_every_first_verdict_is_in() {
+    let mut s = Sim::new(TWO);
+    assert!(!s.e.ready(s.now) || s.e.installed().is_empty());
+    s.start();
+    assert!(!s.e.ready(s.now), "nothing checked yet");
+    // www can serve with web1; dns still waits for ns1
+    s.up("www", "web1", 10);
+    assert!(!s.e.ready(s.now));
+    // ns1 down: its first verdict is in, dns has nothing to wait for
+    s.down("dns", "ns1", false);
+    assert!(s.e.ready(s.now), "web2 pending does not hold www back");
+    // and without any report, the first-verdict window ends the wait
+    let mut t = Sim::started(TWO);
+    assert!(!t.e.ready(t.now));
+    // (www: timeout 6, 2 x 6 + 2 = 14 s; dns: the default 10, 22 s)
+    t.advance(Duration::from_secs(15));
+    assert!(!t.e.ready(t.now));
+    t.advance(Duration::from_secs(8));
+    assert!(t.e.ready(t.now));
+}

@@ -216,7 +216,7 @@ enum Event {
     /// pulse (warm standby) says we are now the standby (`true`) or the
     /// active router (`false`).
     Standby(bool),
-    /// pulse's pipe closed: pulse ended without stopping us.
+    /// pulse's socket closed: pulse ended without stopping us.
     PulseGone,
 }
 
@@ -233,13 +233,30 @@ struct Shell {
     stopped: usize,
     /// Warm standby: the partner holds the VIPs.
     standby: bool,
-    /// pulse's pipe closed.
+    /// pulse's socket closed.
     pulse_gone: bool,
+    /// Our end of pulse's socket until `ready` has been said on it.
+    to_pulse: Option<tokio::net::unix::OwnedWriteHalf>,
 }
 
 impl Shell {
     fn now(&self) -> Duration {
         self.start.elapsed()
+    }
+
+    /// Says `ready` to pulse once the table can serve (see
+    /// [`Engine::ready`]); pulse brings up the VIPs then.
+    fn tell_ready(&mut self) {
+        let Some(w) = &self.to_pulse else {
+            return;
+        };
+        if !self.engine.ready(self.now()) {
+            return;
+        }
+        if let Err(e) = w.try_write(b"ready\n") {
+            tracing::debug!("cannot tell pulse the table is ready: {}", errtext(&e));
+        }
+        self.to_pulse = None;
     }
 
     /// Performs `actions` in order; the results of IPVS changes and spawns
@@ -428,7 +445,7 @@ async fn answer(request: String, tx: mpsc::UnboundedSender<Event>) -> Option<Str
     }
 }
 
-/// What a line from pulse's pipe says: `active` or `standby`.
+/// What a line from pulse's socket says: `active` or `standby`.
 pub fn role_line(line: &str) -> Option<bool> {
     match line.trim() {
         "active" => Some(false),
@@ -437,33 +454,25 @@ pub fn role_line(line: &str) -> Option<bool> {
     }
 }
 
-/// Reads role changes from pulse's pipe (`--pulse-fd`) until it closes.
-async fn read_pulse(fd: i32, tx: mpsc::UnboundedSender<Event>) {
-    use std::os::fd::{FromRawFd as _, OwnedFd};
-    use tokio::io::AsyncBufReadExt as _;
+/// pulse's socket (`--pulse-fd`), made close-on-exec so that the
+/// nannies do not inherit it.
+fn pulse_socket(fd: i32) -> std::io::Result<tokio::net::UnixStream> {
+    use std::os::fd::FromRawFd as _;
     // SAFETY: fcntl on a descriptor number; a bad one only fails.
     if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
-        tracing::info!(
-            "--pulse-fd={fd}: {}; role changes will not be seen",
-            errtext(&std::io::Error::last_os_error())
-        );
-        return;
+        return Err(std::io::Error::last_os_error());
     }
     // SAFETY: pulse passed this descriptor for us alone (it is open, the
-    // fcntl above says so); nothing else in this process uses it, and the
-    // nannies do not inherit it.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    let rx = match tokio::net::unix::pipe::Receiver::from_owned_fd(owned) {
-        Ok(rx) => rx,
-        Err(e) => {
-            tracing::info!(
-                "--pulse-fd={fd}: {}; role changes will not be seen",
-                errtext(&e)
-            );
-            return;
-        }
-    };
-    let mut lines = tokio::io::BufReader::new(rx).lines();
+    // fcntl above says so); nothing else in this process uses it.
+    let s = unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) };
+    s.set_nonblocking(true)?;
+    tokio::net::UnixStream::from_std(s)
+}
+
+/// Reads role changes from pulse's socket until it closes.
+async fn read_pulse(r: tokio::net::unix::OwnedReadHalf, tx: mpsc::UnboundedSender<Event>) {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut lines = tokio::io::BufReader::new(r).lines();
     loop {
         match lines.next_line().await {
             Ok(Some(line)) => match role_line(&line) {
@@ -528,8 +537,19 @@ async fn serve(opts: Options, spec: Spec, in_force: crate::engine::Config) -> i3
     if let Some(l) = listener {
         tokio::spawn(accept_status(l, tx.clone()));
     }
+    let mut to_pulse = None;
     if let Some(fd) = opts.pulse_fd {
-        tokio::spawn(read_pulse(fd, tx.clone()));
+        match pulse_socket(fd) {
+            Ok(sock) => {
+                let (r, w) = sock.into_split();
+                tokio::spawn(read_pulse(r, tx.clone()));
+                to_pulse = Some(w);
+            }
+            Err(e) => tracing::info!(
+                "--pulse-fd={fd}: {}; pulse will not hear from lvsd",
+                errtext(&e)
+            ),
+        }
     }
     let standby = opts.standby;
     if standby {
@@ -555,9 +575,11 @@ async fn serve(opts: Options, spec: Spec, in_force: crate::engine::Config) -> i3
         stopped: 0,
         standby,
         pulse_gone: false,
+        to_pulse,
     };
     let first = sh.engine.start(sh.now());
     let mut code = sh.perform(first).await;
+    sh.tell_ready();
     while code.is_none() {
         let wake = sh.engine.next_wakeup().map(|d| sh.start + d);
         let sleep = async move {
@@ -618,6 +640,7 @@ async fn serve(opts: Options, spec: Spec, in_force: crate::engine::Config) -> i3
             _ = sleep => sh.engine.tick(sh.now()),
         };
         code = sh.perform(actions).await;
+        sh.tell_ready();
     }
     if bound {
         let _ = std::fs::remove_file(&status_path);

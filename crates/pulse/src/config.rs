@@ -88,6 +88,10 @@ pub struct VirtualServer {
 /// pulse's view of lvs.cf.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PulseConfig {
+    /// The longest check interval (`timeout`) of an active virtual server
+    /// (zero without one): how long an activation waits at most for lvsd's
+    /// table before the VIPs come up.
+    pub check_interval: Duration,
     /// `service`.
     pub service: Mode,
     /// `primary`.
@@ -320,6 +324,14 @@ pub fn from_lvscf(c: &lvscf::Config) -> PulseConfig {
         inactive_cmd: g.inactive_cmd.clone().filter(|s| !s.is_empty()),
         virtuals: c.virtuals.iter().map(block).collect(),
         failovers: c.failovers.iter().map(block).collect(),
+        check_interval: Duration::from_secs(
+            c.virtuals
+                .iter()
+                .filter(|v| v.active)
+                .map(|v| u64::try_from(v.timeout.max(1)).unwrap_or(1))
+                .max()
+                .unwrap_or(0),
+        ),
     }
 }
 
@@ -344,6 +356,7 @@ mod tests {
 
     fn config() -> PulseConfig {
         PulseConfig {
+            check_interval: Duration::from_secs(10),
             service: Mode::Lvs,
             primary: ip("192.0.2.1"),
             primary_private: ip("192.0.2.1"),

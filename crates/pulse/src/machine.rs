@@ -35,6 +35,11 @@ pub struct Settings {
     /// taking over only brings up the VIPs and tells lvsd its new role,
     /// giving up takes them down and keeps the table.
     pub warm_standby: bool,
+    /// On activation, wait at most this long for lvsd to report its table
+    /// ready (every real server's first check done) before bringing up the
+    /// VIPs and sending the ARPs (zero: bring them up at once, as the
+    /// original did).
+    pub ready_wait: Duration,
 }
 
 /// lvsd's role, as pulse tells it (warm standby only).
@@ -120,6 +125,9 @@ pub enum Event {
         /// It was lvsd (fos).
         daemon: bool,
     },
+    /// lvsd reported its table ready: every real server has had its first
+    /// check.
+    LvsdReady,
     /// fos mode: the result of the gateway check ([`Action::CheckGateway`],
     /// fos.md §6): the default gateway answered a ping.
     Gateway {
@@ -217,6 +225,10 @@ pub struct Machine {
     pub lvsd_started: Option<Duration>,
     /// Warm standby: when to start the standby lvsd again after it ended.
     pub restart_lvsd: Option<Duration>,
+    /// The running lvsd has reported its table ready.
+    pub lvsd_ready: bool,
+    /// Active, the VIPs not up yet: waiting for lvsd's table until then.
+    pub vips_wait: Option<Duration>,
 }
 
 impl Machine {
@@ -237,6 +249,8 @@ impl Machine {
             network_fault: false,
             lvsd_started: None,
             restart_lvsd: None,
+            lvsd_ready: false,
+            vips_wait: None,
         }
     }
 
@@ -249,7 +263,8 @@ impl Machine {
     /// warm standby a pending lvsd restart.
     pub fn deadline(&self) -> Duration {
         let d = self.next_send.min(self.next_need);
-        self.restart_lvsd.map_or(d, |r| r.min(d))
+        let d = self.restart_lvsd.map_or(d, |r| r.min(d));
+        self.vips_wait.map_or(d, |w| w.min(d))
     }
 
     /// Warm standby applies: lvs mode outside test mode.
@@ -277,6 +292,7 @@ impl Machine {
         }
         match event {
             Event::Start { forced } => self.start(forced, now, &mut out),
+            Event::LvsdReady => self.lvsd_ready(&mut out),
             Event::Timer => self.timer(now, &mut out),
             Event::Datagram { from, data } => self.datagram(from, &data, now, &mut out),
             Event::Links {
@@ -327,11 +343,23 @@ impl Machine {
         }
         if forced {
             out.push(log("Forced active on startup: activating lvs".into()));
-            self.activate(out);
+            self.activate(now, out);
         }
     }
 
     fn timer(&mut self, now: Duration, out: &mut Vec<Action>) {
+        if let Some(at) = self.vips_wait
+            && at <= now
+            && at <= self.next_send.min(self.next_need)
+        {
+            self.vips_wait = None;
+            out.push(log(format!(
+                "lvsd's table not ready after {:.1} s: bringing up the VIPs anyway",
+                self.settings.ready_wait.as_secs_f64()
+            )));
+            out.push(Action::VipsUp);
+            return;
+        }
         if let Some(at) = self.restart_lvsd
             && at <= now
             && at <= self.next_send.min(self.next_need)
@@ -363,7 +391,7 @@ impl Machine {
                 Mode::Lvs => {
                     if !self.active && !self.linkfail && !self.childfail {
                         out.push(log("partner dead: activating lvs".into()));
-                        self.activate(out);
+                        self.activate(now, out);
                     }
                 }
                 Mode::Fos => self.fos_partner_dead(out),
@@ -398,7 +426,7 @@ impl Machine {
                         "{} inactive: activating lvs",
                         self.partner_role()
                     )));
-                    self.activate(out);
+                    self.activate(now, out);
                 }
             }
             Beat::Hold => {}
@@ -464,7 +492,8 @@ impl Machine {
             if !self.settings.norun {
                 out.push(Action::RunHook(Hook::Active));
             }
-            if self.side_effects() {
+            // (still waiting for lvsd's table: the VIPs come with it)
+            if self.side_effects() && self.vips_wait.is_none() {
                 out.push(Action::VipsUp);
             }
         } else {
@@ -536,6 +565,7 @@ impl Machine {
         }));
         // Already reaped: the deactivation must not signal it again.
         self.lvsd_running = false;
+        self.lvsd_ready = false;
         if self.warm() && !self.active {
             // A standby's lvsd served nothing: no failover, no childfail;
             // start it again (not sooner than LVSD_RESPAWN after the last
@@ -553,6 +583,7 @@ impl Machine {
     fn start_standby_lvsd(&mut self, now: Duration, out: &mut Vec<Action>) {
         out.push(Action::StartStandbyLvsd);
         self.lvsd_running = true;
+        self.lvsd_ready = false;
         self.lvsd_started = Some(now);
         self.restart_lvsd = None;
     }
@@ -580,8 +611,10 @@ impl Machine {
     }
 
     /// §7.1, in order; with warm standby a running lvsd is told its new
-    /// role instead of being started.
-    fn activate(&mut self, out: &mut Vec<Action>) {
+    /// role instead of being started. The VIPs come up once lvsd's table is
+    /// ready (at most [`Settings::ready_wait`] later; at once when it
+    /// already is, or without a wait).
+    fn activate(&mut self, now: Duration, out: &mut Vec<Action>) {
         if !self.settings.norun {
             out.push(Action::RunHook(Hook::Active));
             if self.lvsd_running && self.warm() {
@@ -589,14 +622,38 @@ impl Machine {
             } else {
                 out.push(Action::StartLvsd);
                 self.lvsd_running = true;
+                self.lvsd_ready = false;
+                self.lvsd_started = Some(now);
             }
             self.restart_lvsd = None;
         }
         if self.side_effects() {
             out.push(Action::Sync(SyncRole::Master));
-            out.push(Action::VipsUp);
+            if self.settings.norun || self.lvsd_ready || self.settings.ready_wait.is_zero() {
+                out.push(Action::VipsUp);
+            } else {
+                out.push(Action::Debug(format!(
+                    "DEBUG -- waiting up to {:.1} s for lvsd's table before the VIPs",
+                    self.settings.ready_wait.as_secs_f64()
+                )));
+                self.vips_wait = Some(now + self.settings.ready_wait);
+            }
         }
         self.active = true;
+    }
+
+    /// lvsd says its table is ready: the VIPs come up if they wait for it.
+    fn lvsd_ready(&mut self, out: &mut Vec<Action>) {
+        if !self.lvsd_running {
+            return; // from an lvsd already reaped
+        }
+        self.lvsd_ready = true;
+        if self.vips_wait.take().is_some() {
+            out.push(Action::Debug(
+                "DEBUG -- lvsd's table is ready: bringing up the VIPs".into(),
+            ));
+            out.push(Action::VipsUp);
+        }
     }
 
     /// §7.2, in order.
@@ -609,6 +666,7 @@ impl Machine {
         }
         let was_active = self.active;
         self.active = false;
+        self.vips_wait = None;
         if !was_active {
             return;
         }
@@ -641,6 +699,8 @@ mod fos;
 
 #[cfg(test)]
 mod fos_tests;
+#[cfg(test)]
+mod ready_tests;
 #[cfg(test)]
 pub(crate) mod test_support;
 #[cfg(test)]

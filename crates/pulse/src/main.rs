@@ -302,6 +302,11 @@ fn start(
             port: cfg.heartbeat_port,
         },
         warm_standby: opts.warm_standby && cfg.service == Mode::Lvs,
+        ready_wait: if cfg.service == Mode::Lvs {
+            cfg.check_interval
+        } else {
+            Duration::ZERO
+        },
     };
     let shell = Shell {
         to_public: SocketAddrV4::new(peer, cfg.heartbeat_port),
@@ -313,7 +318,6 @@ fn start(
             config: opts.configfile.clone(),
             nodaemon: opts.nodaemon,
             verbose: opts.verbose,
-            warm: opts.warm_standby && cfg.service == Mode::Lvs && !opts.norun(),
         },
         fos: FosCommand {
             path: opts.fos.clone(),

@@ -41,8 +41,6 @@ pub struct LvsdCommand {
     pub nodaemon: bool,
     /// pulse runs with `-v`.
     pub verbose: bool,
-    /// `--warm-standby`: every lvsd gets a pipe for role changes.
-    pub warm: bool,
 }
 
 /// A started lvsd.
@@ -50,8 +48,9 @@ pub struct LvsdCommand {
 pub struct Lvsd {
     /// Its pid.
     pub pid: u32,
-    /// Warm standby: the pipe its role changes go to.
-    pub roles: Option<std::fs::File>,
+    /// Our end of its socket (`--pulse-fd`): its role goes out on it,
+    /// `ready` comes back.
+    pub socket: Option<std::os::unix::net::UnixStream>,
 }
 
 impl LvsdCommand {
@@ -73,9 +72,10 @@ impl LvsdCommand {
         a
     }
 
-    /// The argument vector with warm standby: [`LvsdCommand::args`], then
-    /// `--standby` when it starts as the standby and `--pulse-fd=FD`.
-    pub fn warm_args(&self, standby: bool, fd: i32) -> Vec<String> {
+    /// The argument vector with lvsd's socket on descriptor `fd`:
+    /// [`LvsdCommand::args`], then `--standby` when it starts as the warm
+    /// standby, and `--pulse-fd=FD`.
+    pub fn socket_args(&self, standby: bool, fd: i32) -> Vec<String> {
         let mut a = self.args();
         if standby {
             a.push("--standby".into());
@@ -84,24 +84,22 @@ impl LvsdCommand {
         a
     }
 
-    /// Starts lvsd (with warm standby, in the standby role if `standby`).
+    /// Starts lvsd (in the standby role if `standby`) with a socket to us;
+    /// without one if the socket cannot be made.
     pub fn start(&self, standby: bool) -> Option<Lvsd> {
-        if !self.warm {
-            return spawn(&self.path, &self.args()).map(|pid| Lvsd { pid, roles: None });
-        }
-        let (r, w) = match process::pipe() {
+        let (ours, theirs) = match std::os::unix::net::UnixStream::pair() {
             Ok(p) => p,
             Err(e) => {
                 tracing::info!(
-                    "cannot make a pipe for lvsd: {}; starting it without one",
+                    "cannot make a socket for lvsd: {}; starting it without one",
                     lvs_util::errtext(&e)
                 );
-                return spawn(&self.path, &self.args()).map(|pid| Lvsd { pid, roles: None });
+                return spawn(&self.path, &self.args()).map(|pid| Lvsd { pid, socket: None });
             }
         };
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&r);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&theirs);
         let mut cmd = Command::new(&self.path);
-        cmd.args(self.warm_args(standby, fd))
+        cmd.args(self.socket_args(standby, fd))
             .stdin(Stdio::inherit());
         process::inherit_fd(&mut cmd, fd);
         let pid = match cmd.spawn() {
@@ -111,38 +109,25 @@ impl LvsdCommand {
                 return None;
             }
         };
-        drop(r);
-        let w = std::fs::File::from(w);
-        // A write never waits for lvsd: the lines are tiny and a full pipe
-        // means lvsd is not reading anyway.
-        let _ = set_nonblocking(&w);
+        drop(theirs);
+        // A write never waits for lvsd: the lines are tiny and a full
+        // socket means lvsd is not reading anyway.
+        let _ = ours.set_nonblocking(true);
         Some(Lvsd {
             pid,
-            roles: Some(w),
+            socket: Some(ours),
         })
     }
 }
 
-/// Tells lvsd its role through its pipe (warm standby); a closed pipe
+/// Tells lvsd its role through its socket (warm standby); a closed socket
 /// (lvsd gone) or a full one is only logged with `-v`.
-pub fn tell(pipe: &mut std::fs::File, standby: bool) {
+pub fn tell(socket: &mut std::os::unix::net::UnixStream, standby: bool) {
     use std::io::Write as _;
     let line: &[u8] = if standby { b"standby\n" } else { b"active\n" };
-    if let Err(e) = pipe.write_all(line) {
+    if let Err(e) = socket.write_all(line) {
         tracing::debug!("cannot tell lvsd its role: {}", lvs_util::errtext(&e));
     }
-}
-
-fn set_nonblocking(f: &std::fs::File) -> std::io::Result<()> {
-    let fd = std::os::fd::AsRawFd::as_raw_fd(f);
-    // SAFETY: fcntl on a descriptor we own.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 /// How pulse runs fos.
@@ -291,11 +276,10 @@ mod tests {
             config: "/etc/sysconfig/ha/lvs.cf".into(),
             nodaemon: false,
             verbose: false,
-            warm: false,
         };
         assert_eq!(c.args(), vec!["--nofork", "-c", "/etc/sysconfig/ha/lvs.cf"]);
         assert_eq!(
-            c.warm_args(true, 5),
+            c.socket_args(true, 5),
             [
                 "--nofork",
                 "-c",
@@ -305,7 +289,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            c.warm_args(false, 6),
+            c.socket_args(false, 6),
             ["--nofork", "-c", "/etc/sysconfig/ha/lvs.cf", "--pulse-fd=6"]
         );
         c.nodaemon = true;

@@ -63,8 +63,12 @@ struct Loop {
     origin: Instant,
     /// The tracked daemon child: lvsd, or fos in fos mode.
     daemon_pid: Option<u32>,
-    /// Warm standby: the pipe to the running lvsd for its role changes.
-    lvsd_roles: Option<std::fs::File>,
+    /// The socket to the running lvsd: its role goes out (warm standby),
+    /// `ready` comes back.
+    lvsd_socket: Option<std::os::unix::net::UnixStream>,
+    /// Bumped at every lvsd start and reap: a `ready` read for an older
+    /// lvsd is dropped.
+    lvsd_generation: Arc<std::sync::atomic::AtomicU64>,
     /// When fos was last started (restarts are spaced, see `start_fos`).
     fos_started: Option<Instant>,
     /// Events produced by background work (the gateway check).
@@ -165,7 +169,8 @@ impl Loop {
             private,
             origin: Instant::now(),
             daemon_pid: None,
-            lvsd_roles: None,
+            lvsd_socket: None,
+            lvsd_generation: Arc::default(),
             fos_started: None,
             events,
             inbox,
@@ -307,7 +312,9 @@ impl Loop {
             let daemon = self.daemon_pid == Some(pid);
             if daemon {
                 self.daemon_pid = None;
-                self.lvsd_roles = None;
+                self.lvsd_socket = None;
+                self.lvsd_generation
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
             self.pending
                 .insert(0, Event::ChildExited { pid, end, daemon });
@@ -351,12 +358,12 @@ impl Loop {
             Action::StartLvsd => self.start_lvsd(false),
             Action::StartStandbyLvsd => self.start_lvsd(true),
             Action::TellLvsd(role) => {
-                if let Some(pipe) = &mut self.lvsd_roles {
-                    procs::tell(pipe, role == LvsdRole::Standby);
+                if let Some(sock) = &mut self.lvsd_socket {
+                    procs::tell(sock, role == LvsdRole::Standby);
                 }
             }
             Action::StopLvsd => {
-                self.lvsd_roles = None;
+                self.lvsd_socket = None;
                 if let Some(pid) = self.daemon_pid.take() {
                     procs::stop("lvsd", pid, self.lvsd_timeout()).await;
                 }
@@ -453,9 +460,21 @@ impl Loop {
 
     /// Starts lvsd (in the standby role with `standby`).
     fn start_lvsd(&mut self, standby: bool) {
+        let generation = self
+            .lvsd_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
         match self.shell.lvsd.start(standby) {
             Some(l) => {
-                self.lvsd_roles = l.roles;
+                if let Some(read) = l.socket.as_ref().and_then(|s| s.try_clone().ok()) {
+                    tokio::spawn(read_lvsd(
+                        read,
+                        self.events.clone(),
+                        self.lvsd_generation.clone(),
+                        generation,
+                    ));
+                }
+                self.lvsd_socket = l.socket;
                 self.started(Some(l.pid));
             }
             None => self.started(None),
@@ -567,6 +586,28 @@ impl Loop {
             id: self.shell.cfg.syncd_id,
         };
         sync::restart(client, &s, role).await;
+    }
+}
+
+/// Reads what lvsd `generation` says on its socket until it closes:
+/// `ready` becomes [`Event::LvsdReady`] while that lvsd is still the
+/// current one.
+async fn read_lvsd(
+    sock: std::os::unix::net::UnixStream,
+    events: tokio::sync::mpsc::UnboundedSender<Event>,
+    current: Arc<std::sync::atomic::AtomicU64>,
+    generation: u64,
+) {
+    use tokio::io::AsyncBufReadExt as _;
+    let Ok(sock) = tokio::net::UnixStream::from_std(sock) else {
+        return;
+    };
+    let mut lines = tokio::io::BufReader::new(sock).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.trim() == "ready" && current.load(std::sync::atomic::Ordering::SeqCst) == generation
+        {
+            let _ = events.send(Event::LvsdReady);
+        }
     }
 }
 

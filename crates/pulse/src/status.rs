@@ -291,6 +291,7 @@ fn reason(event: &Event, beat: Option<Beat>, to: Role, mode: Mode) -> &'static s
         Event::Gateway { reachable: false } => "gateway unreachable",
         Event::Terminate(_) => "terminating",
         Event::Hangup => "reload",
+        Event::LvsdReady => "lvsd ready",
         Event::UserSignal(_) => "signal",
     }
 }

@@ -54,9 +54,18 @@ fn cold_start_of_both_routers() {
     );
     assert!(rec.contains(&"hook inactive".to_string()), "{rec:?}");
     let start = rec.iter().find(|l| l.starts_with("start ")).unwrap();
+    // Piranha's arguments, then the socket lvsd says `ready` on.
+    let args = format!("--nodaemon -c {} --pulse-fd=", r1.cf_path().display());
     assert!(
-        start.ends_with(&format!("--nodaemon -c {}", r1.cf_path().display())),
+        start
+            .split_once(&args)
+            .is_some_and(|(_, fd)| fd.parse::<u32>().is_ok()),
         "{start}"
+    );
+    assert!(
+        wait_for(S(2), || r1.count_records("ready ") == 1),
+        "{}",
+        lab.dump()
     );
     // The backup stays standby: no VIP, no lvsd, only its start-up hook.
     std::thread::sleep(S(4));

@@ -16,7 +16,7 @@ pub struct Status {
     /// `standby` (warm standby: the table and the nannies run, the partner
     /// holds the VIPs).
     pub role: String,
-    /// With warm standby: pulse's pipe has closed (pulse ended without
+    /// With warm standby: pulse's socket has closed (pulse ended without
     /// stopping lvsd, e.g. kill -9); lvsd keeps the table as it is.
     pub pulse_gone: bool,
     /// The configuration in force.

@@ -7,8 +7,10 @@
 //!   signals: SIGTERM records `stop PID` and exits 0 (ignored and recorded
 //!   as `term-ignored PID` when `$LP_IGNORE_TERM` is set); SIGHUP records
 //!   `hup PID`; SIGUSR1 records `die PID` and exits 7 (lvsd dying on its own).
-//!   With `--pulse-fd=FD` (pulse's warm standby) each line read from FD is
-//!   recorded as `role PID LINE`, and its end as `pulse-gone PID`.
+//!   With `--pulse-fd=FD` (pulse's socket) it says `ready` on FD at once
+//!   (never with `$LP_NOT_READY` set, after `$LP_READY_DELAY_MS` if set),
+//!   records each line read from FD as `role PID LINE`, and its end as
+//!   `pulse-gone PID`.
 
 use std::io::Write as _;
 
@@ -28,12 +30,28 @@ fn record(line: &str) {
     }
 }
 
-/// Records every line pulse writes on `fd`, then its end.
+/// Says `ready` on `fd` (unless told not to), then records every line
+/// pulse writes on it, then its end.
 fn read_roles(fd: i32, pid: u32) {
     use std::io::BufRead as _;
     use std::os::fd::FromRawFd as _;
     // SAFETY: pulse passed this descriptor to us; nothing else uses it.
     let f = unsafe { std::fs::File::from_raw_fd(fd) };
+    if std::env::var_os("LP_NOT_READY").is_none()
+        && let Ok(mut w) = f.try_clone()
+    {
+        std::thread::spawn(move || {
+            if let Some(ms) = std::env::var("LP_READY_DELAY_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+            }
+            if w.write_all(b"ready\n").is_ok() {
+                record(&format!("ready {pid}"));
+            }
+        });
+    }
     for line in std::io::BufReader::new(f).lines().map_while(Result::ok) {
         record(&format!("role {pid} {line}"));
     }

@@ -34,6 +34,8 @@ impl Machine {
             } => self.links(primary_up, private_up, now, out),
             Event::ChildExited { pid, daemon, .. } => self.fos_child(pid, daemon, out),
             Event::Gateway { reachable } => self.fos_gateway(reachable, out),
+            // fos mode runs no lvsd.
+            Event::LvsdReady => {}
             Event::Terminate(sig) => {
                 out.push(log(format!("Terminating due to signal {sig}")));
                 self.fos_stop(out);

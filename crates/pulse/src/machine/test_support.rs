@@ -30,6 +30,7 @@ pub fn settings(mode: Mode, master: bool, private: Option<Ipv4Addr>) -> Settings
             port: 539,
         },
         warm_standby: false,
+        ready_wait: Duration::ZERO,
     }
 }
 
