@@ -5,6 +5,9 @@
 //!   "gaps.md E5 and E12") names a row of `docs/spec/gaps.md`;
 //! * "FILE.md §N[.M]", for a FILE.md of `docs/spec/`, names a numbered
 //!   section heading of that file;
+//! * a bare "§N" in a crate names a section of that crate's program's file
+//!   (pulse.md in `crates/pulse`, ...), or of a file named just before it
+//!   ("fos.md §5, §5.1");
 //! * a `docs/spec/...` path names a file that exists;
 //! * no path of a development machine's shared folder is left.
 //!
@@ -155,6 +158,40 @@ fn cited_sections(text: &str, specs: &BTreeSet<String>) -> Vec<(String, String)>
     out
 }
 
+/// The spec file a bare "§N" means in a file at `rel` (docs/spec/README.md,
+/// "How code cites them").
+fn default_spec(rel: &Path) -> Option<&'static str> {
+    [
+        ("crates/pulse/", "pulse.md"),
+        ("crates/nanny/", "nanny.md"),
+        ("crates/lvsd/", "lvsd.md"),
+        ("crates/lvscf/", "lvs-cf.md"),
+        ("crates/fos/", "fos.md"),
+        ("crates/send-arp/", "send-arp.md"),
+        ("crates/ipvs/", "ipvs-genl.md"),
+        ("tests/src/bin/lvs-test-peer.rs", "pulse.md"),
+    ]
+    .into_iter()
+    .find(|(prefix, _)| rel.to_string_lossy().starts_with(prefix))
+    .map(|(_, spec)| spec)
+}
+
+/// Every "§N" in `text`: (byte offset, section).
+fn all_sections(text: &str) -> Vec<(usize, String)> {
+    text.match_indices('§')
+        .filter_map(|(at, _)| {
+            let rest = &text[at + '§'.len_utf8()..];
+            let rest = rest.strip_prefix(' ').unwrap_or(rest);
+            let num: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            let num = num.trim_end_matches('.');
+            (!num.is_empty()).then(|| (at, num.to_string()))
+        })
+        .collect()
+}
+
 /// `docs/spec/...` paths in `text`.
 fn cited_paths(text: &str) -> Vec<String> {
     text.match_indices("docs/spec/")
@@ -211,7 +248,7 @@ fn every_spec_reference_resolves() {
         concat!("shared/", "spec"),
         concat!("../shared/", "reference"),
     ];
-    let (mut n_ids, mut n_secs, mut n_paths) = (0, 0, 0);
+    let (mut n_ids, mut n_secs, mut n_bare, mut n_paths) = (0, 0, 0, 0);
     let mut bad = Vec::new();
     for (path, text) in &files {
         let rel = path.strip_prefix(&root).unwrap_or(path).display();
@@ -229,6 +266,27 @@ fn every_spec_reference_resolves() {
                 bad.push(format!(
                     "{rel}: {file} §{sec}: no such section in docs/spec/{file}"
                 ));
+            }
+        }
+        if let Some(spec) = default_spec(path.strip_prefix(&root).unwrap_or(path)) {
+            for (at, sec) in all_sections(text) {
+                n_bare += 1;
+                let mut from = at.saturating_sub(200);
+                while !text.is_char_boundary(from) {
+                    from -= 1;
+                }
+                let before = &text[from..at];
+                let found = heads[spec].contains(&sec)
+                    || heads
+                        .iter()
+                        .any(|(f, h)| before.contains(f.as_str()) && h.contains(&sec));
+                if !found {
+                    let line = text[..at].lines().count();
+                    bad.push(format!(
+                        "{rel}:{line}: §{sec}: no such section in docs/spec/{spec} \
+                         (nor in a spec file named just before it)"
+                    ));
+                }
             }
         }
         for p in cited_paths(text) {
@@ -250,6 +308,10 @@ fn every_spec_reference_resolves() {
     // hundreds of times).
     assert!(n_ids > 50, "only {n_ids} gaps.md IDs found");
     assert!(n_secs > 100, "only {n_secs} § references found");
+    assert!(
+        n_bare > 100,
+        "only {n_bare} § references found in the crates"
+    );
     assert!(n_paths > 3, "only {n_paths} docs/spec paths found");
 }
 
@@ -286,6 +348,15 @@ fn the_scanners_read_the_forms_the_tree_uses() {
         sections("# T\n## 1. One\n### 1.2 Sub\n## §3 Three\n## A. Letter\n"),
         ["1", "1.2", "3"].map(String::from).into()
     );
+    assert_eq!(
+        all_sections("§1, § 7.1. and §x"),
+        [(0, "1".to_string()), (5, "7.1".to_string())]
+    );
+    assert_eq!(
+        default_spec(Path::new("crates/pulse/src/run.rs")),
+        Some("pulse.md")
+    );
+    assert_eq!(default_spec(Path::new("crates/util/src/log.rs")), None);
     assert_eq!(
         cited_paths("(`docs/spec/lvs-cf.md`). docs/spec/."),
         ["docs/spec/lvs-cf.md", "docs/spec/"]
