@@ -23,7 +23,7 @@ const PAGES: [(&str, Option<&str>); 11] = [
 
 /// Programs with subcommands (as `--help` lists them under `Commands:`),
 /// whose options are in each subcommand's `--help`.
-const SUBCOMMANDS: [(&str, &[&str]); 1] = [("lvscf", &["check", "dump", "fmt", "save"])];
+const SUBCOMMANDS: [(&str, &[&str]); 1] = [("lvscf", &["check", "dump", "fmt", "save", "sync"])];
 
 /// Pages whose differences section is not from Piranha.
 const DIFFERENCES: [(&str, &str); 1] = [("ipvsadm-rs.8", "DIFFERENCES FROM IPVSADM")];

@@ -78,6 +78,12 @@ pub struct Options {
     /// systemctl start piranha-gui-save.service
     #[arg(long, value_name = "COMMAND")]
     pub save_command: Option<String>,
+    /// The command (program and arguments, split at blanks, run without a
+    /// shell) that copies lvs.cf to the backup router as root and leaves
+    /// its result in DIR/sync.result (see piranha_gui(8)). Default:
+    /// systemctl start piranha-gui-sync.service
+    #[arg(long, value_name = "COMMAND")]
+    pub sync_command: Option<String>,
     /// Internal: do one save (JSON on standard input) and exit; the server
     /// runs itself so for each save.
     #[arg(long, hide = true)]
@@ -94,6 +100,18 @@ impl Options {
         if let Some(c) = &self.save_command {
             s.command = c.split_whitespace().map(str::to_string).collect();
             s.forced = true;
+        }
+        s
+    }
+
+    /// The Synchronize path of these options.
+    pub fn syncer(&self) -> crate::server::Syncer {
+        let mut s = crate::server::Syncer {
+            result: self.state_dir.join("sync.result"),
+            ..crate::server::Syncer::default()
+        };
+        if let Some(c) = &self.sync_command {
+            s.command = c.split_whitespace().map(str::to_string).collect();
         }
         s
     }

@@ -87,6 +87,67 @@ pub struct State {
     heavy: Arc<Semaphore>,
     /// How lvs.cf is written when this process cannot write it.
     pub saver: Saver,
+    /// How lvs.cf is copied to the backup router.
+    pub syncer: Syncer,
+}
+
+/// The default of `--sync-command`.
+pub const DEFAULT_SYNC_COMMAND: &str = "systemctl start piranha-gui-sync.service";
+
+/// The privileged path of Synchronize (piranha_gui(8), SYNCHRONIZE TO
+/// BACKUP): the sync command (program and arguments, run without a shell)
+/// copies lvs.cf to the backup router as root and writes what happened to
+/// `STATE_DIR/sync.result`, which is read afterwards; the default command
+/// starts `piranha-gui-sync.service`, which runs `lvscf sync --result
+/// /var/lib/piranha-gui/sync.result /etc/sysconfig/ha/lvs.cf`.
+#[derive(Debug, Clone)]
+pub struct Syncer {
+    /// The command.
+    pub command: Vec<String>,
+    /// Where the command leaves its result.
+    pub result: PathBuf,
+}
+
+impl Default for Syncer {
+    fn default() -> Syncer {
+        Syncer {
+            command: DEFAULT_SYNC_COMMAND
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            result: PathBuf::from(DEFAULT_STATE_DIR).join("sync.result"),
+        }
+    }
+}
+
+/// What `lvscf sync` reported: `key=value` lines (`status`, `backup`,
+/// `program`, `serial_no`, `same`, `message`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncResult {
+    /// `status=ok`.
+    pub ok: bool,
+    /// The lines.
+    pub fields: BTreeMap<String, String>,
+}
+
+impl SyncResult {
+    /// Parses a result file (unknown lines are kept, malformed ones left out).
+    pub fn parse(text: &str) -> SyncResult {
+        let fields: BTreeMap<String, String> = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        SyncResult {
+            ok: fields.get("status").is_some_and(|s| s == "ok"),
+            fields,
+        }
+    }
+
+    /// A field, or "".
+    pub fn get(&self, key: &str) -> &str {
+        self.fields.get(key).map_or("", |s| s.as_str())
+    }
 }
 
 /// The default of `--save-command`.
@@ -307,6 +368,7 @@ impl State {
             heavy: Arc::new(Semaphore::new(1)),
             history: std::sync::Mutex::new(crate::charts::History::default()),
             saver: Saver::default(),
+            syncer: Syncer::default(),
         }
     }
 }
@@ -1770,19 +1832,23 @@ async fn restore(
     }
 }
 
-/// The copy and remote-shell programs for lvs.cf's `rsh_command`.
-pub fn sync_programs(rsh_command: &str) -> Option<(&'static str, &'static str)> {
-    match rsh_command.rsplit('/').next().unwrap_or("") {
-        "ssh" => Some(("scp", "ssh")),
-        "rsh" => Some(("rcp", "rsh")),
-        _ => None,
-    }
-}
-
 /// Runs `argv` (no shell) for at most `limit`; its standard output.
 async fn run_program(argv: &[String], limit: Duration) -> Result<String, String> {
-    let mut cmd = tokio::process::Command::new(&argv[0]);
+    run_program_env(argv, limit, &[]).await
+}
+
+/// [`run_program`] with environment variables.
+async fn run_program_env(
+    argv: &[String],
+    limit: Duration,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Result<String, String> {
+    let Some(program) = argv.first() else {
+        return Err("no command".into());
+    };
+    let mut cmd = tokio::process::Command::new(program);
     cmd.args(&argv[1..])
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -1807,73 +1873,86 @@ async fn run_program(argv: &[String], limit: Duration) -> Result<String, String>
     }
 }
 
-/// Synchronize to backup: copies lvs.cf to the backup router with the
-/// program lvs.cf's `rsh_command` names (scp for ssh, rcp for rsh; run
-/// directly, no shell, to the backup's address as pulse resolved it), then
-/// reads the backup's copy back to show its `serial_no`.
+/// Synchronize to backup: runs the sync command (see [`Syncer`]; as user
+/// piranha this process has no key for the backup router), then shows the
+/// result it left: the backup router's `serial_no` and whether its copy is
+/// the same file.
 async fn sync_backup(state: &Arc<State>, id: &Identity) -> Response<Body> {
+    let heading = "SYNCHRONIZE TO BACKUP";
     let fail = |e: &str| {
         message(
             StatusCode::UNPROCESSABLE_ENTITY,
             &id.csrf,
-            "SYNCHRONIZE TO BACKUP",
+            heading,
             &format!("Not copied: {e}"),
         )
     };
-    let cfg = match load_config(state).await {
-        Ok(c) => c,
-        Err(e) => return fail(&e),
-    };
-    let g = &cfg.global;
-    if !g.backup_active || g.backup_addr().is_unspecified() {
-        return fail("lvs.cf has no backup router (REDUNDANCY)");
+    let sync = &state.syncer;
+    if sync.command.is_empty() {
+        return fail("no sync command");
     }
-    let Some((copy, shell)) = sync_programs(&g.rsh_command) else {
-        return fail(&format!(
-            "rsh_command {:?} is neither ssh nor rsh",
-            g.rsh_command
-        ));
-    };
-    let path = match std::path::absolute(&state.configfile) {
-        Ok(p) => p.display().to_string(),
-        Err(e) => return fail(&e.to_string()),
-    };
-    let backup = g.backup_addr().to_string();
-    let limit = Duration::from_secs(30);
-    let mut argv: Vec<String> = vec![copy.into()];
-    if copy == "scp" {
-        argv.extend(["-B".into(), "-q".into()]);
+    match std::fs::remove_file(&sync.result) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return fail(&format!("{}: {e}", sync.result.display())),
     }
-    argv.extend([path.clone(), format!("{backup}:{path}")]);
-    if let Err(e) = run_program(&argv, limit).await {
-        return fail(&e);
-    }
-    let mut argv: Vec<String> = vec![shell.into()];
-    if shell == "ssh" {
-        argv.extend(["-o".into(), "BatchMode=yes".into()]);
-    }
-    argv.extend([backup.clone(), "cat".into(), path.clone()]);
-    let theirs = match run_program(&argv, limit).await {
-        Ok(t) => t,
-        Err(e) => return fail(&format!("copied, but cannot read it back: {e}")),
+    let journal = "details are in `journalctl -u piranha-gui-sync`";
+    let ran = run_program_env(
+        &sync.command,
+        Duration::from_secs(90),
+        &[
+            ("PIRANHA_GUI_SYNC_RESULT", sync.result.as_os_str()),
+            ("PIRANHA_GUI_CONFIGFILE", state.configfile.as_os_str()),
+        ],
+    )
+    .await;
+    let result = read_small(&sync.result).map(|t| SyncResult::parse(&t));
+    let r = match (ran, result) {
+        (_, Some(r)) => r,
+        (Err(e), None) => return fail(&format!("{e}; {journal}")),
+        (Ok(_), None) => {
+            return fail(&format!(
+                "{} left no result in {}; {journal}",
+                sync.command.join(" "),
+                sync.result.display()
+            ));
+        }
     };
-    let mine = std::fs::read(&state.configfile)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    let same = theirs == mine;
-    tracing::info!("{path} copied to the backup router {backup} from the web tool");
+    if !r.ok {
+        return fail(r.get("message"));
+    }
+    tracing::info!(
+        "lvs.cf copied to the backup router {} from the web tool",
+        r.get("backup")
+    );
+    let msg = format!(
+        "Copied lvs.cf to the backup router {} with {}: its lvs.cf has serial_no {}{}. Reload pulse on the backup to put it in force.",
+        r.get("backup"),
+        r.get("program"),
+        r.get("serial_no"),
+        if r.get("same") == "yes" {
+            ", the same file as here"
+        } else {
+            ", NOT the same file as here"
+        }
+    );
     page(
         StatusCode::OK,
         "message.html",
-        context! {
-            css => CSS, csrf => &id.csrf, heading => "SYNCHRONIZE TO BACKUP", class => "note",
-            message => format!(
-                "Copied {path} to the backup router {backup} with {copy}: its lvs.cf has serial_no {}{}. Reload pulse on the backup to put it in force.",
-                lvscf::store::serial_of(&theirs).unwrap_or(0),
-                if same { ", the same file as here" } else { ", NOT the same file as here" }
-            ),
-        },
+        context! { css => CSS, csrf => &id.csrf, heading, class => "note", message => msg },
     )
+}
+
+/// A small file (at most 64 KiB), if it can be read.
+fn read_small(path: &std::path::Path) -> Option<String> {
+    use std::io::Read as _;
+    let mut s = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(64 << 10)
+        .read_to_string(&mut s)
+        .ok()?;
+    Some(s)
 }
 
 /// What Apply runs: `systemctl reload pulse.service` (pulse rereads
@@ -2396,12 +2475,20 @@ mod tests {
     }
 
     #[test]
-    fn sync_programs_follow_rsh_command() {
-        assert_eq!(sync_programs("ssh"), Some(("scp", "ssh")));
-        assert_eq!(sync_programs("/usr/bin/ssh"), Some(("scp", "ssh")));
-        assert_eq!(sync_programs("rsh"), Some(("rcp", "rsh")));
-        assert_eq!(sync_programs("sh -c"), None);
-        assert_eq!(sync_programs(""), None);
+    fn sync_results_are_read_line_by_line() {
+        let r = SyncResult::parse(
+            "status=ok\nbackup=10.0.0.2\nprogram=scp\nserial_no=7\nsame=yes\nmessage=copied a=b\njunk\n",
+        );
+        assert!(r.ok);
+        assert_eq!(r.get("serial_no"), "7");
+        assert_eq!(r.get("message"), "copied a=b");
+        assert_eq!(r.get("nothing"), "");
+        assert!(!SyncResult::parse("status=failed\nmessage=x\n").ok);
+        assert!(!SyncResult::parse("").ok);
+        assert_eq!(
+            Syncer::default().command,
+            ["systemctl", "start", "piranha-gui-sync.service"]
+        );
     }
 
     #[test]

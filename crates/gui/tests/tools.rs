@@ -337,8 +337,12 @@ fn change_password_in_the_browser() {
     assert!(gui.log_text().contains("failed login (change password)"));
 }
 
+/// SYNCHRONIZE TO BACKUP through the sync command (piranha_gui(8)): here
+/// `--sync-command` runs the real `lvscf sync` directly, as
+/// piranha-gui-sync.service does as root, with stand-ins for scp and ssh
+/// (the "backup" is a file); the page shows the result it left.
 #[test]
-fn synchronize_to_backup_copies_with_scp_and_reads_the_serial_back() {
+fn synchronize_to_backup_runs_the_sync_command_and_shows_its_result() {
     let dir = Gui::files();
     let cf = dir.path().join("lvs.cf");
     let text = std::fs::read_to_string(&cf).unwrap().replace(
@@ -363,14 +367,39 @@ fn synchronize_to_backup_copies_with_scp_and_reads_the_serial_back() {
         .unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     };
-    script("scp", &format!("cp \"$3\" {}", remote.display()));
+    script(
+        "scp",
+        &format!(
+            "[ -e {d}/unreachable ] && {{ echo 'ssh: connect to host 10.0.0.2: No route to host' >&2; exit 1; }}\ncp \"$3\" {r}",
+            d = dir.path().display(),
+            r = remote.display()
+        ),
+    );
     script("ssh", &format!("cat {}", remote.display()));
     let path = format!(
         "{}:{}",
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let gui = Gui::start_env(dir, &[], &[("PATH", path)]);
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let result = state.join("sync.result");
+    let command = format!(
+        "{} sync --result {} {}",
+        common::lvscf_bin().display(),
+        result.display(),
+        cf.display()
+    );
+    let gui = Gui::start_env(
+        dir,
+        &[
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--sync-command",
+            &command,
+        ],
+        &[("PATH", path)],
+    );
     let csrf = gui.req(Req::get("/control").auth()).hidden("csrf").unwrap();
     // the token is needed
     let r = gui.req(Req::post("/sync", &[]).auth());
@@ -380,6 +409,7 @@ fn synchronize_to_backup_copies_with_scp_and_reads_the_serial_back() {
     assert_eq!(r.status, 200, "{r:?}");
     assert!(r.body.contains("serial_no 3"), "{}", r.body);
     assert!(r.body.contains("the same file as here"), "{}", r.body);
+    assert!(r.body.contains("10.0.0.2 with scp"), "{}", r.body);
     assert_eq!(std::fs::read_to_string(&remote).unwrap(), text);
     let argv = std::fs::read_to_string(&log).unwrap();
     let cfp = gui.path("lvs.cf").display().to_string();
@@ -391,6 +421,67 @@ fn synchronize_to_backup_copies_with_scp_and_reads_the_serial_back() {
         argv.contains(&format!("ssh -o BatchMode=yes 10.0.0.2 cat {cfp}")),
         "{argv}"
     );
+    let res = std::fs::read_to_string(&result).unwrap();
+    assert!(res.starts_with("status=ok\n"), "{res}");
+    // the backup cannot be reached: the message, 422, a result that says so
+    std::fs::write(gui.path("unreachable"), "").unwrap();
+    let r = gui.req(Req::post("/sync", &[("csrf", &csrf)]).auth());
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(r.body.contains("Not copied"), "{}", r.body);
+    assert!(r.body.contains("No route to host"), "{}", r.body);
+    assert!(
+        std::fs::read_to_string(&result)
+            .unwrap()
+            .starts_with("status=failed\n")
+    );
+}
+
+/// The sync command's failures: no result left, or a result saying what
+/// went wrong (here: lvs.cf has no backup router), escaped.
+#[test]
+fn synchronize_without_a_result_or_a_backup_says_why() {
+    let dir = Gui::files();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    // an old result must not be shown again
+    std::fs::write(state.join("sync.result"), "status=ok\nserial_no=99\n").unwrap();
+    let gui = Gui::start_in(
+        dir,
+        &[
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--sync-command",
+            "/bin/true",
+        ],
+    );
+    let csrf = gui.req(Req::get("/control").auth()).hidden("csrf").unwrap();
+    let r = gui.req(Req::post("/sync", &[("csrf", &csrf)]).auth());
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(r.body.contains("left no result"), "{}", r.body);
+    assert!(!r.body.contains("serial_no 99"), "{}", r.body);
+    drop(gui);
+    let dir = Gui::files();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let command = format!(
+        "{} sync --result {} {}",
+        common::lvscf_bin().display(),
+        state.join("sync.result").display(),
+        dir.path().join("lvs.cf").display()
+    );
+    let gui = Gui::start_in(
+        dir,
+        &[
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--sync-command",
+            &command,
+        ],
+    );
+    let csrf = gui.req(Req::get("/control").auth()).hidden("csrf").unwrap();
+    let r = gui.req(Req::post("/sync", &[("csrf", &csrf)]).auth());
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(r.body.contains("has no backup router"), "{}", r.body);
 }
 
 #[test]

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use clap::Parser as _;
+
 fn etc() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc")
 }
@@ -45,13 +47,14 @@ fn unit_runs_piranha_gui_as_piranha_without_capabilities() {
 }
 
 #[test]
-fn polkit_rule_lets_piranha_reload_pulse_and_start_the_save_only() {
+fn polkit_rule_lets_piranha_reload_pulse_and_start_the_save_and_sync_only() {
     let rule =
         std::fs::read_to_string(etc().join("polkit-1/rules.d/60-piranha-gui.rules")).unwrap();
     for want in [
         "action.id == \"org.freedesktop.systemd1.manage-units\"",
         "(action.lookup(\"unit\") == \"pulse.service\" &&\n          action.lookup(\"verb\") == \"reload\")",
         "(action.lookup(\"unit\") == \"piranha-gui-save.service\" &&\n          action.lookup(\"verb\") == \"start\")",
+        "(action.lookup(\"unit\") == \"piranha-gui-sync.service\" &&\n          action.lookup(\"verb\") == \"start\")",
         "subject.user == \"piranha\"",
         "return polkit.Result.YES;",
     ] {
@@ -66,9 +69,13 @@ fn polkit_rule_lets_piranha_reload_pulse_and_start_the_save_only() {
         piranha_gui::server::DEFAULT_SAVE_COMMAND,
         "systemctl start piranha-gui-save.service"
     );
+    assert_eq!(
+        piranha_gui::server::DEFAULT_SYNC_COMMAND,
+        "systemctl start piranha-gui-sync.service"
+    );
     // no other unit, verb or user
-    assert_eq!(rule.matches("action.lookup(\"unit\")").count(), 2);
-    assert_eq!(rule.matches("action.lookup(\"verb\")").count(), 2);
+    assert_eq!(rule.matches("action.lookup(\"unit\")").count(), 3);
+    assert_eq!(rule.matches("action.lookup(\"verb\")").count(), 3);
 }
 
 #[test]
@@ -131,6 +138,60 @@ fn the_save_unit_is_a_hardened_root_oneshot_running_lvscf_save() {
     let ours: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains("piranha-gui-save"))
+        .collect();
+    assert!(out.status.success() && ours.is_empty(), "{out:?}");
+}
+
+#[test]
+fn the_sync_unit_is_a_hardened_root_oneshot_running_lvscf_sync() {
+    let unit = std::fs::read_to_string(etc().join("piranha-gui-sync.service")).unwrap();
+    let s = settings(&unit);
+    for want in [
+        "Type=oneshot",
+        "User=root",
+        "ExecStart=/usr/sbin/lvscf sync --result /var/lib/piranha-gui/sync.result /etc/sysconfig/ha/lvs.cf",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/piranha-gui",
+        "ProtectHome=read-only",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=CAP_DAC_OVERRIDE CAP_NET_BIND_SERVICE",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+    ] {
+        assert!(
+            s.iter().any(|l| l == want),
+            "piranha-gui-sync.service lacks {want}"
+        );
+    }
+    assert!(
+        !s.iter().any(|l| l.starts_with("[Install]")),
+        "started on demand only"
+    );
+    // what the unit writes is where the web tool reads it by default
+    let o = piranha_gui::cli::Options::try_parse_from(["piranha_gui"]).unwrap();
+    assert_eq!(
+        o.syncer().result,
+        Path::new("/var/lib/piranha-gui/sync.result")
+    );
+    if !lvs_tests::have(
+        "the_sync_unit_is_a_hardened_root_oneshot_running_lvscf_sync",
+        "systemd-analyze",
+        "systemd",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("piranha-gui-sync.service");
+    std::fs::write(&path, unit.replace("/usr/sbin/lvscf", "/bin/true")).unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["--man=no", "verify"])
+        .arg(&path)
+        .env("SYSTEMD_LOG_COLOR", "0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let ours: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("piranha-gui-sync"))
         .collect();
     assert!(out.status.success() && ours.is_empty(), "{out:?}");
 }

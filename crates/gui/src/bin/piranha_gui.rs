@@ -39,6 +39,13 @@ fn main() -> ExitCode {
     {
         return fail("--save-command: an empty command");
     }
+    if opts
+        .sync_command
+        .as_deref()
+        .is_some_and(|c| c.split_whitespace().next().is_none())
+    {
+        return fail("--sync-command: an empty command");
+    }
     let tls = match (&opts.cert, &opts.key) {
         (Some(c), Some(k)) => match piranha_web::tls_acceptor(c, k) {
             Ok(a) => Some(a),
@@ -100,6 +107,7 @@ fn main() -> ExitCode {
         Access::new(opts.allow.clone(), htaccess),
     );
     state.saver = opts.saver();
+    state.syncer = opts.syncer();
     let state = Arc::new(state);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -361,3 +361,21 @@ pub fn fake_daemon(path: &Path, answer: fn(&str, u64) -> String) {
         }
     });
 }
+
+/// The workspace's `lvscf` binary, built now (up to date with this tree).
+pub fn lvscf_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap();
+    let dir = if dir.ends_with("deps") {
+        dir.parent().unwrap()
+    } else {
+        dir
+    };
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or("cargo".into()));
+    c.args(["build", "-q", "-p", "lvscf", "--bin", "lvscf"]);
+    if dir.ends_with("release") {
+        c.arg("--release");
+    }
+    assert!(c.status().unwrap().success(), "cargo build -p lvscf");
+    dir.join("lvscf")
+}
