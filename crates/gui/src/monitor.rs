@@ -278,6 +278,9 @@ pub struct LvsdPage {
     pub nannies: usize,
     /// The real servers' last changes, newest first, at most [`EVENTS`].
     pub events: Vec<RealEvent>,
+    /// The latest page's worth of matches before the page asked for, in
+    /// case that page is past the end.
+    tail: Vec<lvsd::VsStatus>,
 }
 
 fn newest_first(v: &mut Vec<RealEvent>, max: usize) {
@@ -314,9 +317,22 @@ impl LvsdPage {
         if q.matches(texts) {
             if q.on_page(self.matched) {
                 self.virtuals.push(v);
+            } else if self.matched / q.per < q.page {
+                if self.matched % q.per == 0 {
+                    self.tail.clear();
+                }
+                self.tail.push(v);
             }
             self.matched += 1;
         }
+    }
+
+    /// Ends the answer: a page past the end shows the last one.
+    pub fn finish(&mut self) {
+        if self.virtuals.is_empty() {
+            self.virtuals = std::mem::take(&mut self.tail);
+        }
+        self.tail = Vec::new();
     }
 
     /// The page's services (`TCP VIP:PORT`, ...) and names.
@@ -517,7 +533,10 @@ impl Sources {
         let lvsd_page = ask(&self.lvsd_socket, "json")
             .ok()
             .and_then(|a| for_each_in(a, "virtuals", |v| page.add(q, v)).ok())
-            .map(|()| page);
+            .map(|()| {
+                page.finish();
+                page
+            });
         let sets = lvsd_page.as_ref().map(LvsdPage::services);
         let lvsd = ask(&self.lvsd_socket, "text")
             .map_err(|e| e.to_string())
@@ -884,6 +903,10 @@ mod tests {
             ..Query::default()
         };
         assert_eq!(far.pager("/c", 60, 60).page, 3);
+        let mut p = page_of(&doc, &far);
+        p.finish();
+        assert_eq!(p.virtuals.len(), 10, "the last page");
+        assert_eq!(p.virtuals[0].name, "web50");
         // not JSON: an error, no panic
         let mut p = LvsdPage::default();
         assert!(for_each_in(&b"{\"virtuals\": [1"[..], "virtuals", |v| p.add(&far, v)).is_err());

@@ -571,3 +571,129 @@ fn apply_checks_the_file_then_reloads_pulse_with_systemctl() {
     assert!(r.body.contains("no active lvs services"), "{}", r.body);
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
 }
+
+/// lvsd's json answer for 60 virtual servers `webN` (TCP 172.16.0.N:80),
+/// each with one real server `rsN` (10.0.0.N:80, nanny pid 5000+N).
+fn sixty_virtuals(req: &str, _: u64) -> String {
+    use piranha_status::lvsd;
+    match req {
+        "json" => serde_json::to_string_pretty(&lvsd::Status {
+            version: 1,
+            virtuals: (0..60)
+                .map(|i| lvsd::VsStatus {
+                    name: format!("web{i}"),
+                    service: format!("TCP 172.16.0.{i}:80"),
+                    state: lvsd::Phase::Up,
+                    reals: vec![lvsd::RsStatus {
+                        name: format!("rs{i}"),
+                        address: format!("10.0.0.{i}:80"),
+                        health: "up".into(),
+                        weight: Some(1),
+                        configured_weight: 1,
+                        pid: Some(5000 + i),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .unwrap(),
+        _ => String::new(),
+    }
+}
+
+/// The real servers' names in the REAL SERVERS table of a monitoring page.
+fn real_names(body: &str) -> Vec<String> {
+    let Some(at) = body.find("<table id=\"reals\">") else {
+        return Vec::new();
+    };
+    let table = &body[at..at + body[at..].find("</table>").unwrap()];
+    table
+        .split("<tr")
+        .skip(2)
+        .filter_map(|row| row.split("<td>").nth(4))
+        .map(|c| c.split('<').next().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn control_monitoring_shows_a_page_of_virtual_servers_with_a_filter() {
+    let dir = Gui::files();
+    common::fake_daemon(&dir.path().join("lvsd.sock"), sixty_virtuals);
+    common::fake_daemon(&dir.path().join("pulse.sock"), |_, _| {
+        "{\"pid\": 4242, \"role\": \"active\", \"daemon\": {\"name\": \"lvsd\", \"pid\": 4243}}"
+            .into()
+    });
+    let gui = Gui::start_in(dir, &[]);
+    let get = |p: &str| {
+        let r = gui.req(Req::get(p).auth());
+        assert_eq!(r.status, 200, "{p}: {r:?}");
+        r
+    };
+    // the first page: 25 of 60, counted over all of lvsd's table
+    let r = get("/control");
+    let names = real_names(&r.body);
+    assert_eq!(names.len(), 25, "{}", r.body);
+    assert_eq!((names[0].as_str(), names[24].as_str()), ("rs0", "rs24"));
+    assert!(
+        r.body
+            .contains("lvsd: 60 virtual servers, 60 real servers (60 up), 60 nannies."),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("Virtual servers 1&ndash;25 of 60"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("href=\"&#x2f;control?page=2\""),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("nanny (5024) web24/rs24"), "{}", r.body);
+    assert!(!r.body.contains("nanny (5025)"), "{}", r.body);
+    assert!(r.body.contains("and 35 more nannies"), "{}", r.body);
+    // the filter form, outside the part the script replaces
+    assert!(
+        r.body
+            .contains("<form method=\"get\" action=\"/control\" id=\"filter\"")
+    );
+    // the last page, and a page past the end shows the last
+    for p in ["/control?page=3", "/control?page=9"] {
+        let r = get(p);
+        assert_eq!(
+            real_names(&r.body).first().map(String::as_str),
+            Some("rs50"),
+            "{p}"
+        );
+        assert!(r.body.contains("page 3 of 3"), "{}", r.body);
+        assert!(r.body.contains("rel=\"prev\""), "{}", r.body);
+        assert!(!r.body.contains("rel=\"next\""), "{}", r.body);
+    }
+    // per page, and the live update keeps the page's query
+    let r = get("/control?fragment=1&page=2&per=10");
+    assert!(!r.body.contains("<html"));
+    assert_eq!(real_names(&r.body)[0], "rs10");
+    assert_eq!(real_names(&r.body).len(), 10);
+    assert!(
+        r.body.contains("&#x2f;control?page=3&amp;per=10"),
+        "{}",
+        r.body
+    );
+    // by name, VIP or real server address, any case; shown escaped
+    assert_eq!(
+        real_names(&get("/control?q=WEB4").body),
+        [
+            "rs4", "rs40", "rs41", "rs42", "rs43", "rs44", "rs45", "rs46", "rs47", "rs48", "rs49"
+        ]
+    );
+    assert_eq!(real_names(&get("/control?q=172.16.0.7%3A").body), ["rs7"]);
+    assert_eq!(real_names(&get("/control?q=10.0.0.33").body), ["rs33"]);
+    let r = get("/control?q=%3Cscript%3E");
+    assert!(real_names(&r.body).is_empty());
+    assert!(r.body.contains("No virtual server matches"), "{}", r.body);
+    assert!(r.body.contains("&lt;script&gt;"), "{}", r.body);
+    assert!(!r.body.contains("<script>"), "{}", r.body);
+}
