@@ -318,7 +318,7 @@ impl LvsdPage {
             if q.on_page(self.matched) {
                 self.virtuals.push(v);
             } else if self.matched / q.per < q.page {
-                if self.matched % q.per == 0 {
+                if self.matched.is_multiple_of(q.per) {
                     self.tail.clear();
                 }
                 self.tail.push(v);
