@@ -305,6 +305,18 @@ fn failover(case: Case, test: &str) {
         check_warm(&c, case, &reqs, at, arp);
     } else {
         check_outage(&c, &cf, &reqs, at, took);
+        // Cold too: the VIPs come up once the new lvsd's table can serve,
+        // so nothing fails once the client has been moved.
+        let arp = arp.unwrap_or_else(|| panic!("no gratuitous ARP from d2\n{}", c.dump()));
+        let late: Vec<&Request> = reqs
+            .iter()
+            .filter(|r| r.start > arp && r.result.is_err())
+            .collect();
+        assert!(
+            late.is_empty(),
+            "cold: requests started after d2's first gratuitous ARP (+{:.3}s) failed: {late:?}",
+            arp.saturating_duration_since(at).as_secs_f64()
+        );
     }
 
     match fault {

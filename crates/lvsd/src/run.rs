@@ -247,16 +247,22 @@ impl Shell {
     /// Says `ready` to pulse once the table can serve (see
     /// [`Engine::ready`]); pulse brings up the VIPs then.
     fn tell_ready(&mut self) {
-        let Some(w) = &self.to_pulse else {
+        if self.to_pulse.is_none() || !self.engine.ready(self.now()) {
+            return;
+        }
+        let Some(mut w) = self.to_pulse.take() else {
             return;
         };
-        if !self.engine.ready(self.now()) {
-            return;
-        }
-        if let Err(e) = w.try_write(b"ready\n") {
-            tracing::debug!("cannot tell pulse the table is ready: {}", errtext(&e));
-        }
-        self.to_pulse = None;
+        // In a task of its own: the write waits for the socket to be
+        // writable (a fresh socket is not known to be yet), never the loop.
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt as _;
+            if let Err(e) = w.write_all(b"ready\n").await {
+                tracing::debug!("cannot tell pulse the table is ready: {}", errtext(&e));
+            }
+            // (dropping `w` shuts our sending side; pulse's lines still
+            // reach us)
+        });
     }
 
     /// Performs `actions` in order; the results of IPVS changes and spawns

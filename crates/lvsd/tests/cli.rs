@@ -602,3 +602,71 @@ fn status_socket_json_stats_and_reload_accounting() {
         "{text}"
     );
 }
+
+/// pulse's socket (`--pulse-fd`): lvsd says `ready` once its table can
+/// serve (at once under `--test-start`, where no nanny runs), takes role
+/// lines (`standby`, `active`) into its status, and notices when pulse's
+/// end closes.
+#[test]
+fn pulse_socket_ready_roles_and_pulse_gone() {
+    use std::io::{BufRead as _, Write as _};
+    use std::os::fd::AsRawFd as _;
+    let dir = tempfile::tempdir().unwrap();
+    let cf = dir.path().join("lvs.cf");
+    let sock: PathBuf = dir.path().join("lvsd.sock");
+    write(&cf, CF);
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = theirs.as_raw_fd();
+    let mut cmd = lvsd();
+    cmd.args([
+        "--nodaemon",
+        "--test-start",
+        "--standby",
+        &format!("--pulse-fd={fd}"),
+        "-c",
+        cf.to_str().unwrap(),
+        "--status-socket",
+        sock.to_str().unwrap(),
+    ]);
+    lvs_util::process::inherit_fd(&mut cmd, fd);
+    let mut lvs = Running(Collected::spawn(&mut cmd));
+    drop(theirs);
+    ours.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reader = std::io::BufReader::new(ours.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("lvsd says ready");
+    assert_eq!(line, "ready\n");
+    lvs.until(
+        0,
+        "lvs: starting as the warm standby: the partner holds the VIPs",
+    );
+    let st: Value = serde_json::from_str(&status(&sock, true)).unwrap();
+    assert_eq!(st["role"], "standby", "{st}");
+    assert!(
+        status(&sock, false)
+            .lines()
+            .next()
+            .unwrap()
+            .contains(", role standby (warm:")
+    );
+    (&ours).write_all(b"active\n").unwrap();
+    let n = lvs.lines().len();
+    lvs.until(
+        n.saturating_sub(1),
+        "lvs: now active: this router holds the VIPs",
+    );
+    let st: Value = serde_json::from_str(&status(&sock, true)).unwrap();
+    assert_eq!(st["role"], "active", "{st}");
+    assert_eq!(st["pulse_gone"], false, "{st}");
+    drop(reader);
+    drop(ours);
+    lvs.until(
+        0,
+        "lvs: pulse has gone without stopping lvsd: keeping the table as it is",
+    );
+    let st: Value = serde_json::from_str(&status(&sock, true)).unwrap();
+    assert_eq!(st["pulse_gone"], true, "{st}");
+    lvs.signal(libc::SIGTERM);
+    assert_eq!(lvs.wait(), 0);
+}
