@@ -142,6 +142,37 @@ fn opt(s: &Option<String>) -> String {
     s.clone().unwrap_or_default()
 }
 
+/// Keys whose values lvs.cf keeps with their quotes (§3.2) and a form
+/// shows without them: the monitoring strings.
+pub const QUOTED_KEYS: [&str; 2] = ["send", "expect"];
+
+/// A stored value without the quotes around it (`"GET /"` is `GET /`).
+pub fn unquote(v: &str) -> &str {
+    let b = v.as_bytes();
+    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+        &v[1..v.len() - 1]
+    } else {
+        v
+    }
+}
+
+/// How a string typed into a form is stored: as it is when it is one word
+/// that does not start with a quote, else in double quotes (single ones
+/// when it has a double quote); refused when it has both.
+pub fn quote_value(v: &str) -> Result<String, String> {
+    let plain =
+        !v.is_empty() && !v.bytes().any(|b| b == b' ' || b == b'\t') && !v.starts_with(['"', '\'']);
+    if v.is_empty() || plain {
+        Ok(v.to_string())
+    } else if !v.contains('"') {
+        Ok(format!("\"{v}\""))
+    } else if !v.contains('\'') {
+        Ok(format!("'{v}'"))
+    } else {
+        Err("a string with blanks cannot hold both quote characters (\" and ')".to_string())
+    }
+}
+
 fn mask(m: std::net::Ipv4Addr) -> String {
     if m.is_unspecified() {
         String::new()
@@ -386,8 +417,18 @@ fn vip_and_device(s: &Service) -> (String, String) {
 /// MONITORING SCRIPTS: the check a virtual or failover block's nanny runs.
 fn monitoring_fields(s: &Service) -> [Field; 4] {
     [
-        field("send", "Send string", opt(&s.send), Kind::Text),
-        field("expect", "Expect string", opt(&s.expect), Kind::Text),
+        field(
+            "send",
+            "Send string",
+            unquote(&opt(&s.send)).to_string(),
+            Kind::Text,
+        ),
+        field(
+            "expect",
+            "Expect string",
+            unquote(&opt(&s.expect)).to_string(),
+            Kind::Text,
+        ),
         check(
             "use_regex",
             "Treat expect string as a regular expression",
@@ -610,6 +651,24 @@ virtual <script>alert(1)</script> {
         assert_eq!(v[0].name, "<script>alert(1)</script>");
         assert_eq!(v[0].vip, "10.0.0.100");
         assert_eq!(v[0].device, "eth0:1");
+    }
+
+    #[test]
+    fn monitoring_strings_are_shown_without_their_quotes() {
+        assert_eq!(unquote("\"GET / HTTP/1.0\\r\\n\""), "GET / HTTP/1.0\\r\\n");
+        assert_eq!(unquote("'a b'"), "a b");
+        assert_eq!(unquote("HTTP"), "HTTP");
+        assert_eq!(unquote("\""), "\"");
+        assert_eq!(unquote("\"a'"), "\"a'");
+        assert_eq!(quote_value("HTTP").unwrap(), "HTTP");
+        assert_eq!(quote_value("").unwrap(), "");
+        assert_eq!(quote_value("GET / HTTP/1.0").unwrap(), "\"GET / HTTP/1.0\"");
+        assert_eq!(quote_value("say \"hi\"").unwrap(), "'say \"hi\"'");
+        assert_eq!(quote_value("\"x\"").unwrap(), "'\"x\"'");
+        assert!(quote_value("it's \"x\"").is_err());
+        for v in ["GET / HTTP/1.0\\r\\n", "x", "a 'b'", "\"q\""] {
+            assert_eq!(unquote(&quote_value(v).unwrap()), v);
+        }
     }
 
     #[test]

@@ -101,7 +101,18 @@ pub fn ops_in(
             f.value.as_str()
         };
         if v != old {
-            new.insert(f.key, v.to_string());
+            if pages::QUOTED_KEYS.contains(&f.key) {
+                match pages::quote_value(v) {
+                    Ok(q) => {
+                        new.insert(f.key, q);
+                    }
+                    Err(e) => {
+                        errors.insert(f.key.to_string(), e);
+                    }
+                }
+            } else {
+                new.insert(f.key, v.to_string());
+            }
         }
     }
     if !errors.is_empty() {

@@ -834,17 +834,28 @@ fn add_form_errors(
     let Spec::Ops(ops) = spec else {
         return errors;
     };
-    if !ops.iter().any(|o| matches!(o, lvscf::Op::AddBlock { .. })) {
+    let Some(section) = ops.iter().find_map(|o| match o {
+        lvscf::Op::AddBlock { block, .. } => Some(block),
+        _ => None,
+    }) else {
         return errors;
-    }
+    };
+    // a virtual or failover block's `address` is the form's VIP and device
+    let pairs: &[save::Pair] = match section {
+        lvscf::Section::Virtual(_) | lvscf::Section::Failover(_) => &save::VIRTUAL_PAIRS,
+        _ => &[],
+    };
     for p in problems
         .iter()
         .filter(|p| p.severity == lvscf::Severity::Error)
     {
-        if let Some(k) = p.key.as_deref().filter(|k| form.contains_key(*k)) {
-            errors
-                .entry(k.to_string())
-                .or_insert_with(|| p.message.clone());
+        if let Some(k) = p
+            .key
+            .as_deref()
+            .map(|k| save::field_in(k, pairs))
+            .filter(|k| form.contains_key(k))
+        {
+            errors.entry(k).or_insert_with(|| p.message.clone());
         }
     }
     errors

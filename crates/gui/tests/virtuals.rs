@@ -182,3 +182,78 @@ fn delete_and_deactivate_keep_the_rest() {
     assert_eq!(r.status, 422, "{r:?}");
     check_passes(&gui);
 }
+
+/// ADD with a bad VIP: the error is next to the VIP field (the form's
+/// `vip` and `device` make lvs.cf's `address`), and the file is unchanged.
+#[test]
+fn a_bad_vip_in_the_add_form_is_marked_at_its_field() {
+    let gui = Gui::start(&[]);
+    let before = cf(&gui);
+    let r = post(
+        &gui,
+        "/virtual/add",
+        &[
+            ("name", "www2"),
+            ("vip", "10.1.2.300"),
+            ("device", "eth0:2"),
+            ("port", "80"),
+        ],
+    );
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(r.body.contains("id=\"err_add_vip\""), "{}", r.body);
+    assert!(r.body.contains("value=\"10.1.2.300\""), "{}", r.body);
+    assert_eq!(cf(&gui), before);
+}
+
+/// send and expect are shown without the quotes lvs.cf keeps, and quoted
+/// again when a changed one is saved.
+#[test]
+fn send_and_expect_are_edited_without_quotes() {
+    let gui = Gui::start(&[]);
+    let r = post(
+        &gui,
+        "/virtual/add",
+        &[
+            ("name", "www"),
+            ("vip", "10.0.0.101"),
+            ("device", "eth0:2"),
+            ("port", "80"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    let r = post(
+        &gui,
+        "/virtual/edit",
+        &[
+            ("virtual", "www"),
+            ("send", "GET / HTTP/1.0\\r\\n\\r\\n"),
+            ("expect", "HTTP"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    let text = cf(&gui);
+    assert!(
+        text.contains("send = \"GET / HTTP/1.0\\r\\n\\r\\n\""),
+        "{text}"
+    );
+    assert!(text.contains("expect = HTTP\n"), "{text}");
+    check_passes(&gui);
+    let page = gui.req(Req::get("/virtual/edit?name=www").auth());
+    assert!(
+        page.body
+            .contains("value=\"GET &#x2f; HTTP&#x2f;1.0\\r\\n\\r\\n\""),
+        "{}",
+        page.body
+    );
+    // unchanged, it is not rewritten
+    let r = post(
+        &gui,
+        "/virtual/edit",
+        &[("virtual", "www"), ("send", "GET / HTTP/1.0\\r\\n\\r\\n")],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(
+        r.header("location").unwrap().contains("unchanged=1"),
+        "{r:?}"
+    );
+}
