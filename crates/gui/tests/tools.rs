@@ -697,3 +697,23 @@ fn control_monitoring_shows_a_page_of_virtual_servers_with_a_filter() {
     assert!(r.body.contains("&lt;script&gt;"), "{}", r.body);
     assert!(!r.body.contains("<script>"), "{}", r.body);
 }
+
+/// The save worker refuses what is not a save job, without a panic.
+#[test]
+fn the_save_worker_refuses_junk() {
+    use std::io::Write as _;
+    for input in [&b"junk"[..], b"{}", b"{\"post\": 5}"] {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_piranha_gui"))
+            .arg("--save-worker")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(input).unwrap();
+        let out = c.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(out.stdout.is_empty(), "{out:?}");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    }
+}

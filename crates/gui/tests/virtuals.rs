@@ -238,6 +238,12 @@ fn send_and_expect_are_edited_without_quotes() {
     );
     assert!(text.contains("expect = HTTP\n"), "{text}");
     check_passes(&gui);
+    // saved by the save worker, a child process (piranha_gui --save-worker)
+    assert!(
+        gui.log_text().contains("save worker's peak resident size"),
+        "{}",
+        gui.log_text()
+    );
     let page = gui.req(Req::get("/virtual/edit?name=www").auth());
     assert!(
         page.body

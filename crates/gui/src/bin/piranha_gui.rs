@@ -20,6 +20,8 @@ fn main() -> ExitCode {
     lvs_util::malloc::tune();
     let opts = Options::parse();
     if opts.save_worker {
+        // its standard output is the answer: what it logs goes to syslog
+        lvs_util::log::init("piranha_gui", Sink::Syslog, false);
         return server::save_worker();
     }
     // As the original's init script: no lvs.cf, no web tool.
