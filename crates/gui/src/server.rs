@@ -214,7 +214,8 @@ fn can_write(path: &std::path::Path) -> bool {
     ok(path) && ok(dir)
 }
 
-/// One save through the command at a time (one pending.cf).
+/// One save through the command at a time (one pending.cf) in this
+/// process; the server runs one save worker at a time (its heavy-job slot).
 static PENDING_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Writes `text` to `dir/pending.cf`: a new temporary file (O_EXCL,
@@ -1221,15 +1222,60 @@ fn save_in_worker(job: SaveJob) -> (Outcome, Option<u64>) {
 
 /// Does a save job: what `piranha_gui --save-worker` runs.
 fn run_save_job(job: &SaveJob) -> Outcome {
-    let Some((spec, _)) = spec_of(&job.post, &job.form) else {
-        return Outcome::Failed(format!("{}: nothing to save", job.post));
-    };
     let saver = Saver {
         state_dir: job.state_dir.clone(),
         command: job.command.clone(),
         forced: job.forced,
     };
+    if job.post == "/history/restore" {
+        let name = job.form.get("name").map_or("", |s| s.as_str());
+        let expected = job
+            .form
+            .get("serial_no")
+            .and_then(|v| v.trim().parse::<i32>().ok())
+            .unwrap_or(-1);
+        return match restore_blocking(&saver, &job.configfile, name, expected) {
+            Ok(serial) => Outcome::Saved(serial),
+            Err(e) => Outcome::Failed(e),
+        };
+    }
+    let Some((spec, _)) = spec_of(&job.post, &job.form) else {
+        return Outcome::Failed(format!("{}: nothing to save", job.post));
+    };
     save_blocking(&saver, &job.configfile, &spec, &job.form)
+}
+
+/// Restores kept version `n` of `path` (blocking): refused when it names
+/// other commands than the file does now.
+fn restore_blocking(
+    saver: &Saver,
+    path: &std::path::Path,
+    n: &str,
+    expected: i32,
+) -> Result<i32, String> {
+    let file = path.display().to_string();
+    let cur = std::fs::read(path).map_err(|e| format!("{file}: {e}"))?;
+    let cur = lvscf::parse_bytes(&cur, &file)
+        .map_err(|e| e.to_string())?
+        .config;
+    let old = lvscf::store::read_version(path, n).map_err(|e| e.to_string())?;
+    let old = lvscf::parse_str(&old, n).map_err(|e| e.to_string())?.config;
+    if !lvscf::commands_unchanged(&cur, &old) {
+        return Err(format!(
+            "{n} names other commands than lvs.cf does now: restore it as root"
+        ));
+    }
+    drop((cur, old));
+    if !saver.forced && can_write(path) {
+        return lvscf::store::restore(path, n, expected)
+            .map(|s| s.serial)
+            .map_err(|e| e.to_string());
+    }
+    let text = lvscf::store::read_version(path, n).map_err(|e| e.to_string())?;
+    save_by_command(saver, path, &text, expected).map_err(|e| match e {
+        WriteFail::Store(e) => e.to_string(),
+        WriteFail::Refused(m) => m,
+    })
 }
 
 /// `piranha_gui --save-worker`: reads a [`SaveJob`] (JSON) on standard
@@ -1784,44 +1830,28 @@ async fn restore(
     let expected = form
         .get("serial_no")
         .and_then(|v| v.trim().parse::<i32>().ok());
-    let Some(expected) = expected else {
+    if expected.is_none() {
         return message(
             StatusCode::BAD_REQUEST,
             &id.csrf,
             "Not restored",
             "the form has no serial_no",
         );
+    }
+    let job = SaveJob {
+        configfile: path,
+        post: "/history/restore".into(),
+        form,
+        state_dir: state.saver.state_dir.clone(),
+        command: state.saver.command.clone(),
+        forced: state.saver.forced,
     };
-    let n = name.clone();
-    let saver = state.saver.clone();
-    let r = tokio::task::spawn_blocking(move || {
-        let file = path.display().to_string();
-        let cur = std::fs::read(&path).map_err(|e| format!("{file}: {e}"))?;
-        let cur = lvscf::parse_bytes(&cur, &file)
-            .map_err(|e| e.to_string())?
-            .config;
-        let old = lvscf::store::read_version(&path, &n).map_err(|e| e.to_string())?;
-        let old = lvscf::parse_str(&old, &n)
-            .map_err(|e| e.to_string())?
-            .config;
-        if !lvscf::commands_unchanged(&cur, &old) {
-            return Err(format!(
-                "{n} names other commands than lvs.cf does now: restore it as root"
-            ));
-        }
-        if !saver.forced && can_write(&path) {
-            return lvscf::store::restore(&path, &n, expected)
-                .map(|s| s.serial)
-                .map_err(|e| e.to_string());
-        }
-        let text = lvscf::store::read_version(&path, &n).map_err(|e| e.to_string())?;
-        save_by_command(&saver, &path, &text, expected).map_err(|e| match e {
-            WriteFail::Store(e) => e.to_string(),
-            WriteFail::Refused(m) => m,
-        })
-    })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
+    let r = match tokio::task::spawn_blocking(move || save_in_worker(job)).await {
+        Ok((Outcome::Saved(serial), _)) => Ok(serial),
+        Ok((Outcome::Failed(e), _)) => Err(e),
+        Ok((o, _)) => Err(format!("{o:?}")),
+        Err(e) => Err(e.to_string()),
+    };
     match r {
         Ok(serial) => {
             tracing::info!(
