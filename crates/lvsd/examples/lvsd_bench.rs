@@ -12,7 +12,8 @@
 //! real code path: read and parse the file, build the spec, the engine's
 //! diff, the kernel changes over netlink. Nanny processes are simulated
 //! (20,000 processes do not fit in the VM): their spawns get fake pids and
-//! their reports are fed as the lines a nanny writes.
+//! their reports are fed as the lines a nanny writes, parsed as lvsd's
+//! shell parses them.
 //!
 //! Baselines from the same run: a reconciler that dumps the kernel table
 //! and diffs against it (one GET_SERVICE dump plus one GET_DEST dump per
@@ -132,10 +133,11 @@ impl Driver {
                 arg(&argv, "-w")
             );
             let t = self.t();
-            let a = self.engine.nanny_line(id, &line, t);
-            self.perform(a).await;
-            let a = self.engine.nanny_line(id, "nanny1 state up", t);
-            self.perform(a).await;
+            for line in [line.as_str(), "nanny1 state up"] {
+                let report = nanny_report::parse(line).expect("a report line");
+                let a = self.engine.nanny_report(id, report, t);
+                self.perform(a).await;
+            }
         }
     }
 }

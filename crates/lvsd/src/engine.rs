@@ -10,9 +10,15 @@
 //! kernel operations only for what changed.
 //!
 //! Events: [`Engine::start`], [`Engine::ipvs_done`] (results of an
-//! [`Action::Ipvs`]), [`Engine::nanny_spawned`], [`Engine::nanny_line`]
-//! (a line from a nanny's pipe), [`Engine::child_exited`],
-//! [`Engine::tick`], [`Engine::reload`] and [`Engine::terminate`].
+//! [`Action::Ipvs`]), [`Engine::nanny_spawned`], what a nanny's pipe
+//! carries, parsed by the shell ([`Engine::nanny_report`]: a typed
+//! [`nanny_report::Report`]; [`Engine::nanny_bad_report`]: a report line
+//! that did not parse; [`Engine::nanny_output`]: its stdout),
+//! [`Engine::child_exited`], [`Engine::tick`], [`Engine::reload`] and
+//! [`Engine::terminate`]. A nanny's weight reports carry only the weight
+//! it wants for its real server (or its absence); every IPVS change is
+//! composed here from the configuration. The `--status` document is built
+//! from [`Engine::view`] by [`crate::status_view`].
 //!
 //! Deliberate fixes (gaps.md D1–D3, D6, lvsd.md §5, §6, §9):
 //!
@@ -33,7 +39,7 @@ use std::time::Duration;
 
 use ipvs::reconcile::plan;
 use ipvs::{Dest, DestKey, Op, ServiceKey, VirtualService};
-use nanny::report::{self, Report, Resume};
+use nanny_report::{ParseError, Report, Resume, Service, Target};
 use serde::Serialize;
 
 use crate::spec::{RsId, RsSpec, Spec, VsSpec};
@@ -108,9 +114,12 @@ pub struct Options {
 
 /// Role of a real server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub enum Role {
+    /// `active = 0`.
     Inactive,
+    /// Same address as an earlier real server of the block.
     Duplicate,
+    /// Has a nanny.
     Monitored,
 }
 
@@ -262,6 +271,22 @@ pub struct Engine {
 
 fn label(vs: &VsSpec, rs: &RsSpec) -> String {
     format!("{}/{}", vs.name, rs.name)
+}
+
+/// The service and destination a report line names.
+fn place(t: Target) -> (ServiceKey, DestKey) {
+    let key = match t.service {
+        Service::Tcp(a) => ServiceKey::tcp(a.ip(), a.port()),
+        Service::Udp(a) => ServiceKey::udp(a.ip(), a.port()),
+        Service::Sctp(a) => ServiceKey::sctp(a.ip(), a.port()),
+        Service::Fwmark(m) => ServiceKey::fwmark(m),
+        Service::Fwmark6(m) => ServiceKey::fwmark6(m),
+    };
+    let dest = DestKey {
+        addr: t.dest.ip(),
+        port: t.dest.port(),
+    };
+    (key, dest)
 }
 
 fn roles(vs: &VsSpec) -> Vec<Role> {
@@ -735,107 +760,119 @@ impl Engine {
         out
     }
 
-    /// One line from a nanny's pipe (its report descriptor and stdout).
-    pub fn nanny_line(&mut self, id: NannyId, line: &str, now: Duration) -> Vec<Action> {
+    /// A message from a nanny's report descriptor (parsed by the shell:
+    /// [`nanny_report::parse`]). A weight message (`add`/`edit`/`del` on
+    /// the wire) gives only the weight the nanny wants for its own real
+    /// server, or its absence; the IPVS changes are composed from the
+    /// configuration ([`Engine::wanted`]), quiesce included.
+    pub fn nanny_report(&mut self, id: NannyId, report: Report, now: Duration) -> Vec<Action> {
         let mut out = Vec::new();
-        if self.stopping {
+        let Some((vi, ri)) = self.listening(id) else {
             return out;
-        }
-        let Some((vi, ri)) = self.locate(id) else {
-            return out; // a nanny lvsd let go of
         };
         let v = &self.spec.virtuals[vi];
         let r = &v.reals[ri];
-        let is_report = line == report::VERSION
-            || line
-                .strip_prefix(report::VERSION)
-                .is_some_and(|rest| rest.starts_with(' '));
-        if is_report {
-            match report::parse_line(line) {
-                Ok(Report::State(up)) => {
-                    let quiesce = r.quiesce;
-                    let st = &mut self.vss[vi].reals[ri];
-                    st.protocol = true;
-                    if st.health != Some(up) {
-                        st.changed = Some(now);
-                    }
-                    st.health = Some(up);
-                    if !up && st.wanted.is_some_and(|w| w > 0) {
-                        // a failed server never keeps taking traffic
-                        st.wanted = quiesce.then_some(0);
-                    }
+        let quiesce = r.quiesce;
+        let own = (v.key, r.dest);
+        let st = &mut self.vss[vi].reals[ri];
+        match report {
+            Report::State { up } => {
+                st.protocol = true;
+                if st.health != Some(up) {
+                    st.changed = Some(now);
                 }
-                Ok(Report::Result(pass)) => {
-                    // for --status only: nothing to decide
-                    let st = &mut self.vss[vi].reals[ri];
-                    st.protocol = true;
-                    if st.result != Some(pass) {
-                        st.result = Some(pass);
-                        st.result_since = Some(now);
-                    }
-                    return out;
+                st.health = Some(up);
+                if !up && st.wanted.is_some_and(|w| w > 0) {
+                    // a failed server never keeps taking traffic
+                    st.wanted = quiesce.then_some(0);
                 }
-                Ok(Report::Failed) => {
-                    // for --status only: nothing to decide
-                    let st = &mut self.vss[vi].reals[ri];
-                    st.protocol = true;
-                    st.failures += 1;
-                    return out;
+            }
+            Report::Result { pass } => {
+                // for --status only: nothing to decide
+                st.protocol = true;
+                if st.result != Some(pass) {
+                    st.result = Some(pass);
+                    st.result_since = Some(now);
                 }
-                Err(report::ParseError::Verb(_)) => {
-                    // a verb added to the protocol later: ignored
-                    return out;
-                }
-                Ok(Report::Change(op)) => {
-                    let (k, dk, w) = match &op {
-                        Op::AddDest(k, d) | Op::EditDest(k, d) => (*k, d.key(), Some(d.weight)),
-                        Op::DelDest(k, dk) => (*k, *dk, None),
-                        _ => (v.key, r.dest, None),
-                    };
-                    if k != v.key || dk != r.dest {
-                        out.push(Action::Log(format!(
-                            "ignoring report from {} for another destination: {line}",
-                            label(v, r)
-                        )));
-                        return out;
-                    }
-                    let st = &mut self.vss[vi].reals[ri];
-                    st.protocol = true;
-                    if st.wanted != w {
-                        st.changed = Some(now);
-                    }
-                    st.wanted = w;
-                }
-                Err(e) => {
+                return out;
+            }
+            Report::Failed => {
+                // for --status only: nothing to decide
+                st.protocol = true;
+                st.failures += 1;
+                return out;
+            }
+            Report::Weight { target, .. } | Report::Removed { target } => {
+                if place(target) != own {
                     out.push(Action::Log(format!(
-                        "ignoring report from {}: {e}: {line}",
+                        "ignoring report from {} for another destination: {report}",
                         label(v, r)
                     )));
                     return out;
                 }
+                let w = report.weight().and_then(|(_, w)| w);
+                st.protocol = true;
+                if st.wanted != w {
+                    st.changed = Some(now);
+                }
+                st.wanted = w;
             }
-        } else {
-            let marker = if line.contains("[ active ]") {
-                Some(true)
-            } else if line.contains("[inactive]") {
-                Some(false)
-            } else {
-                None
-            };
-            if self.opts.nodaemon && v.sorry.is_none() {
-                out.push(Action::Echo(line.to_string()));
-            }
-            let Some(m) = marker else {
-                return out;
-            };
-            let st = &mut self.vss[vi].reals[ri];
-            if !st.protocol && st.marker != Some(m) {
-                st.changed = Some(now);
-            }
-            st.marker = Some(m);
         }
         self.sync(vi, now, &mut out);
         out
+    }
+
+    /// A report line from a nanny that did not parse (a verb added to the
+    /// protocol later is not one: the shell drops those).
+    pub fn nanny_bad_report(&mut self, id: NannyId, error: &ParseError, line: &str) -> Vec<Action> {
+        let Some((vi, ri)) = self.listening(id) else {
+            return Vec::new();
+        };
+        let v = &self.spec.virtuals[vi];
+        vec![Action::Log(format!(
+            "ignoring report from {}: {error}: {line}",
+            label(v, &v.reals[ri])
+        ))]
+    }
+
+    /// A line of a nanny's stdout (not a report): passed through with
+    /// `--nodaemon`; its `[ active ]`/`[inactive]` marker is the health of
+    /// a nanny that does not speak the report protocol.
+    pub fn nanny_output(&mut self, id: NannyId, line: &str, now: Duration) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Some((vi, ri)) = self.listening(id) else {
+            return out;
+        };
+        let v = &self.spec.virtuals[vi];
+        let marker = if line.contains("[ active ]") {
+            Some(true)
+        } else if line.contains("[inactive]") {
+            Some(false)
+        } else {
+            None
+        };
+        if self.opts.nodaemon && v.sorry.is_none() {
+            out.push(Action::Echo(line.to_string()));
+        }
+        let Some(m) = marker else {
+            return out;
+        };
+        let st = &mut self.vss[vi].reals[ri];
+        if !st.protocol && st.marker != Some(m) {
+            st.changed = Some(now);
+        }
+        st.marker = Some(m);
+        self.sync(vi, now, &mut out);
+        out
+    }
+
+    /// The real server whose nanny `id` is, unless lvsd is stopping or
+    /// let that nanny go (its lines are then ignored).
+    fn listening(&self, id: NannyId) -> Option<(usize, usize)> {
+        if self.stopping {
+            return None;
+        }
+        self.locate(id)
     }
 
     /// Whether the table can serve (what pulse waits for before it brings
@@ -1216,90 +1253,95 @@ impl Engine {
         true
     }
 
-    /// A snapshot for `lvsd --status`. `now` is the engine clock; `wall`
-    /// the same instant in seconds since the epoch. `pid` is left 0.
-    pub fn status(&self, now: Duration, wall: f64) -> Status {
-        let at = |t: Option<Duration>| t.map(|t| wall - (now.saturating_sub(t)).as_secs_f64());
-        let virtuals = self
-            .spec
-            .virtuals
-            .iter()
-            .zip(&self.vss)
-            .map(|(v, s)| {
-                let inst = self.installed.get(&v.key);
-                let weight_of = |dk: DestKey| {
-                    inst.and_then(|i| i.dests.iter().find(|d| d.key() == dk))
-                        .map(|d| d.weight)
-                };
-                VsStatus {
-                    name: v.name.clone(),
-                    service: v.key.to_string(),
-                    state: s.phase,
-                    scheduler: s.service.scheduler.clone(),
-                    persistent: s
-                        .service
-                        .flags
-                        .contains(ipvs::ServiceFlags::PERSISTENT)
-                        .then_some(s.service.timeout),
-                    sorry_server: v.sorry.map(|a| a.to_string()),
-                    sorry_active: s.sorry_in,
-                    reals: v
-                        .reals
-                        .iter()
-                        .zip(&s.reals)
-                        .map(|(r, st)| {
-                            let monitor = match st.role {
-                                Role::Inactive => "inactive".to_string(),
-                                Role::Duplicate => "duplicate".to_string(),
-                                Role::Monitored => serde_json::to_value(st.monitor)
-                                    .ok()
-                                    .and_then(|x| x.as_str().map(String::from))
-                                    .unwrap_or_default(),
-                            };
-                            let health = match st.effective_health(r, now) {
-                                _ if st.role != Role::Monitored => "-",
-                                Some(true) => "up",
-                                Some(false) => "down",
-                                None if st.pending(r, now) => "pending",
-                                None => "unknown",
-                            };
-                            let nanny = st.nanny.and_then(|id| self.nannies.get(&id));
-                            RsStatus {
-                                name: r.name.clone(),
-                                address: r.id.to_string(),
-                                monitor,
-                                pid: nanny.and_then(|n| n.pid),
-                                health: health.into(),
-                                weight: if st.role == Role::Monitored {
-                                    weight_of(r.dest)
-                                } else {
-                                    None
-                                },
-                                configured_weight: r.weight,
-                                last_result: st
-                                    .result
-                                    .map(|p| if p { "pass" } else { "fail" }.to_string()),
-                                last_result_since: at(st.result_since),
-                                last_change_at: at(st.changed),
-                                check_failures: st.failures,
-                            }
-                        })
-                        .collect(),
-                }
-            })
-            .collect();
-        Status {
-            version: piranha_status::VERSION,
-            time: wall,
-            // the process's: the shell's to fill in
-            pid: 0,
-            role: "active".into(),
-            pulse_gone: false,
-            config: self.config.clone(),
-            reloads: self.reloads.clone(),
-            virtuals,
-        }
+    /// What the status view ([`crate::status_view`]) reads: every
+    /// virtual server of the configuration, in file order, as it stands at
+    /// `now`.
+    pub fn view(&self, now: Duration) -> impl Iterator<Item = VsView<'_>> {
+        self.spec.virtuals.iter().zip(&self.vss).map(move |(v, s)| {
+            let inst = self.installed.get(&v.key);
+            VsView {
+                spec: v,
+                phase: s.phase,
+                service: &s.service,
+                sorry_active: s.sorry_in,
+                reals: v
+                    .reals
+                    .iter()
+                    .zip(&s.reals)
+                    .map(|(r, st)| RsView {
+                        spec: r,
+                        role: st.role,
+                        monitor: st.monitor,
+                        pid: st
+                            .nanny
+                            .and_then(|id| self.nannies.get(&id))
+                            .and_then(|n| n.pid),
+                        health: st.effective_health(r, now),
+                        pending: st.pending(r, now),
+                        installed_weight: inst
+                            .and_then(|i| i.dests.iter().find(|d| d.key() == r.dest))
+                            .map(|d| d.weight),
+                        result: st.result,
+                        result_since: st.result_since,
+                        changed: st.changed,
+                        failures: st.failures,
+                    })
+                    .collect(),
+            }
+        })
     }
+
+    /// The configuration in force, as the shell read it.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Reloads so far.
+    pub fn reloads(&self) -> &Reloads {
+        &self.reloads
+    }
+}
+
+/// A virtual server as [`Engine::view`] shows it.
+#[derive(Debug)]
+pub struct VsView<'a> {
+    /// Its configuration.
+    pub spec: &'a VsSpec,
+    /// Its phase.
+    pub phase: Phase,
+    /// The service settings wanted.
+    pub service: &'a ipvs::Service,
+    /// The sorry server is in the table.
+    pub sorry_active: bool,
+    /// Its real servers, in file order.
+    pub reals: Vec<RsView<'a>>,
+}
+
+/// A real server as [`Engine::view`] shows it.
+#[derive(Debug)]
+pub struct RsView<'a> {
+    /// Its configuration.
+    pub spec: &'a RsSpec,
+    /// Inactive, a duplicate, or monitored.
+    pub role: Role,
+    /// Its nanny.
+    pub monitor: Monitor,
+    /// The nanny's process.
+    pub pid: Option<u32>,
+    /// The health lvsd goes by (`None`: no verdict yet).
+    pub health: Option<bool>,
+    /// Still waiting for a first verdict.
+    pub pending: bool,
+    /// Its weight in the installed table (`None`: not in it).
+    pub installed_weight: Option<u32>,
+    /// Raw result of the latest check (true = pass).
+    pub result: Option<bool>,
+    /// When that raw result last changed (engine clock).
+    pub result_since: Option<Duration>,
+    /// Last change of health or weight (engine clock).
+    pub changed: Option<Duration>,
+    /// Checks that failed.
+    pub failures: u64,
 }
 
 #[cfg(test)]

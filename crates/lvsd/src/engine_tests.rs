@@ -193,40 +193,77 @@ impl Sim {
         self.e.nannies[&id].pid.expect("has a pid")
     }
 
+    /// A line from the nanny's pipe, parsed as the shell does.
     pub fn line(&mut self, vs: &str, rs: &str, line: &str) {
         let id = self.nanny(vs, rs);
-        let a = self.e.nanny_line(id, line, self.now);
+        let a = crate::run::nanny_line(&mut self.e, id, line, self.now);
         self.run(a);
     }
 
-    fn dest_of(&self, vs: &str, rs: &str, w: u32) -> (ServiceKey, Dest) {
+    /// A typed report from the nanny.
+    pub fn report(&mut self, vs: &str, rs: &str, report: Report) {
+        let id = self.nanny(vs, rs);
+        let a = self.e.nanny_report(id, report, self.now);
+        self.run(a);
+    }
+
+    /// How the nanny of real server `rs` names it in its reports.
+    fn target_of(&self, vs: &str, rs: &str) -> Target {
         let (vi, ri) = self.find(vs, rs);
         let v = &self.e.spec.virtuals[vi];
         let r = &v.reals[ri];
-        (
-            v.key,
-            Dest::new(r.dest.addr, r.dest.port, v.forward).weight(w),
-        )
+        let service = match v.key {
+            ServiceKey::Fwmark { mark, .. } => nanny_report::Service::Fwmark(mark),
+            ServiceKey::Inet {
+                protocol,
+                addr,
+                port,
+            } => {
+                let a = std::net::SocketAddr::new(addr, port);
+                match protocol {
+                    ipvs::Protocol::Udp => nanny_report::Service::Udp(a),
+                    _ => nanny_report::Service::Tcp(a),
+                }
+            }
+        };
+        Target {
+            service,
+            dest: std::net::SocketAddr::new(r.dest.addr, r.dest.port),
+        }
     }
 
     /// What nanny sends when the server becomes available with weight `w`.
     pub fn up(&mut self, vs: &str, rs: &str, w: u32) {
-        let (k, d) = self.dest_of(vs, rs, w);
-        let add = Report::Change(Op::AddDest(k, d)).to_string();
-        self.line(vs, rs, &add);
-        self.line(vs, rs, "nanny1 state up");
+        let target = self.target_of(vs, rs);
+        self.report(
+            vs,
+            rs,
+            Report::Weight {
+                target,
+                // lvsd goes by its own forwarding method
+                forward: nanny_report::Forward::Masq,
+                weight: w,
+                added: true,
+            },
+        );
+        self.report(vs, rs, Report::State { up: true });
     }
 
     /// What nanny sends when the check fails (quiesce: weight 0).
     pub fn down(&mut self, vs: &str, rs: &str, quiesce: bool) {
-        let (k, d) = self.dest_of(vs, rs, 0);
+        let target = self.target_of(vs, rs);
         let change = if quiesce {
-            Op::EditDest(k, d)
+            Report::Weight {
+                target,
+                forward: nanny_report::Forward::Masq,
+                weight: 0,
+                added: false,
+            }
         } else {
-            Op::DelDest(k, d.key())
+            Report::Removed { target }
         };
-        self.line(vs, rs, &Report::Change(change).to_string());
-        self.line(vs, rs, "nanny1 state down");
+        self.report(vs, rs, change);
+        self.report(vs, rs, Report::State { up: false });
     }
 
     /// A first check that fails (nothing was added).
@@ -388,6 +425,46 @@ fn start_up_order_and_nanny_command_lines() {
     s.consistent();
 }
 
+/// A weight report gives only a weight: lvsd composes the change from its
+/// own configuration (method included), whatever method the line names;
+/// the same address under another service is another destination.
+#[test]
+fn weight_reports_are_composed_from_the_spec() {
+    let mut s = Sim::started(TWO);
+    s.clear();
+    s.line(
+        "www",
+        "web1",
+        "nanny1 add tcp 10.0.0.1:80 10.1.0.1:80 tunnel 3",
+    );
+    assert_eq!(
+        s.ops,
+        [Op::AddDest(
+            www(),
+            Dest::new([10, 1, 0, 1], 80, Forward::Masq).weight(3)
+        )]
+    );
+    s.clear();
+    s.line(
+        "www",
+        "web1",
+        "nanny1 edit udp 10.0.0.1:80 10.1.0.1:80 masq 7",
+    );
+    s.line("www", "web1", "nanny1 del fwmark 1 10.1.0.1:80");
+    assert!(s.ops.is_empty());
+    assert_eq!(
+        s.log,
+        [
+            "ignoring report from www/web1 for another destination: \
+             nanny1 edit udp 10.0.0.1:80 10.1.0.1:80 masq 7",
+            "ignoring report from www/web1 for another destination: \
+             nanny1 del fwmark 1 10.1.0.1:80",
+        ]
+    );
+    assert_eq!(s.dests(www()), [(dk([10, 1, 0, 1], 80), 3)]);
+    s.consistent();
+}
+
 #[test]
 fn reports_drive_the_table() {
     let mut s = Sim::started(TWO);
@@ -518,7 +595,7 @@ fn hard_shutdown_1_stops_everything_on_a_nanny_death() {
     // later events change nothing
     s.clear();
     s.exited(1000);
-    let a = s.e.nanny_line(1, "nanny1 state up", s.now);
+    let a = crate::run::nanny_line(&mut s.e, 1, "nanny1 state up", s.now);
     assert!(a.is_empty() && s.log.is_empty());
 }
 
@@ -657,7 +734,7 @@ virtual b {
             "virtual server b: TCP 10.0.0.1:80 is already defined by an earlier virtual block",
         ]
     );
-    let st = s.e.status(s.now, 0.0);
+    let st = crate::status_view::status(&s.e, s.now, 0.0);
     assert_eq!(st.virtuals[1].state, Phase::Duplicate);
     assert_eq!(st.virtuals[0].reals[1].monitor, "duplicate");
 }
@@ -865,7 +942,7 @@ fn status_snapshot() {
     s.line("www", "web1", "nanny1 result pass");
     s.up("www", "web1", 1);
     s.now += Duration::from_secs(5);
-    let st = s.e.status(s.now, 1000.0);
+    let st = crate::status_view::status(&s.e, s.now, 1000.0);
     let v = &st.virtuals[0];
     assert_eq!(v.service, "TCP 10.0.0.1:80");
     assert_eq!(v.state, Phase::Up);
@@ -912,7 +989,7 @@ fn status_shows_raw_results_next_to_health() {
     s.now += Duration::from_secs(4);
     let wall = 10_000.0;
     let at = |t: Duration| wall - (s.now - t).as_secs_f64();
-    let st = s.e.status(s.now, wall);
+    let st = crate::status_view::status(&s.e, s.now, wall);
     let r = &st.virtuals[0].reals[0];
     assert_eq!(
         (r.health.as_str(), r.weight, r.last_result.as_deref()),
@@ -932,7 +1009,7 @@ fn status_shows_raw_results_next_to_health() {
 fn failed_checks_are_counted_per_real_server() {
     let mut s = Sim::started(TWO);
     let failures = |s: &Sim| -> Vec<u64> {
-        s.e.status(s.now, 0.0)
+        crate::status_view::status(&s.e, s.now, 0.0)
             .virtuals
             .iter()
             .flat_map(|v| v.reals.iter().map(|r| r.check_failures))
@@ -953,7 +1030,7 @@ fn failed_checks_are_counted_per_real_server() {
     }
     s.line("dns", "ns1", "nanny1 failed");
     assert_eq!(failures(&s), [5, 0, 0, 1, 0]);
-    let json = serde_json::to_value(s.e.status(s.now, 0.0)).unwrap();
+    let json = serde_json::to_value(crate::status_view::status(&s.e, s.now, 0.0)).unwrap();
     assert_eq!(json["virtuals"][0]["reals"][0]["check_failures"], 5);
     assert_eq!(json["virtuals"][0]["reals"][1]["check_failures"], 0);
     // a bad `failed` line is logged and not counted
@@ -965,7 +1042,7 @@ fn failed_checks_are_counted_per_real_server() {
     // a nanny lvsd let go of counts no more
     let old = s.nanny("www", "web1");
     s.reload(&TWO.replace("weight = 10", "weight = 11"));
-    let a = s.e.nanny_line(old, "nanny1 failed", s.now);
+    let a = s.e.nanny_report(old, Report::Failed, s.now);
     s.run(a);
     // the count stays with the real server across its new nanny...
     assert_ne!(s.nanny("www", "web1"), old);
@@ -993,7 +1070,7 @@ fn failed_checks_are_counted_per_real_server() {
 #[test]
 fn status_documents_version_config_and_reloads() {
     let mut s = Sim::started(TWO);
-    let st = s.e.status(s.now, 5.0);
+    let st = crate::status_view::status(&s.e, s.now, 5.0);
     assert_eq!((st.version, st.pid, st.time), (1, 0, 5.0));
     assert_eq!(st.config, Config::default());
     let bounds: Vec<f64> = st
@@ -1020,7 +1097,7 @@ fn status_documents_version_config_and_reloads() {
     s.e.set_config(cfg(1, "aa"));
     s.e.reload_refused();
     s.e.reload_refused();
-    let st = s.e.status(s.now, 5.0);
+    let st = crate::status_view::status(&s.e, s.now, 5.0);
     assert_eq!(st.config, cfg(1, "aa"));
     assert_eq!((st.reloads.total, st.reloads.refused), (0, 2));
     assert_eq!(st.reloads.duration_seconds.count, 0);
@@ -1028,7 +1105,7 @@ fn status_documents_version_config_and_reloads() {
     s.e.reload_applied(cfg(2, "bb"), Duration::from_millis(30));
     s.reload(TWO);
     s.e.reload_applied(cfg(3, "cc"), Duration::from_secs(3));
-    let st = s.e.status(s.now, 5.0);
+    let st = crate::status_view::status(&s.e, s.now, 5.0);
     assert_eq!(st.config, cfg(3, "cc"));
     assert_eq!((st.reloads.total, st.reloads.refused), (2, 2));
     assert_eq!(st.reloads.last_duration_seconds, Some(3.0));

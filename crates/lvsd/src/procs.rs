@@ -1,5 +1,5 @@
 //! Nanny processes: starting one with its report pipe (lvsd.md §4 and the
-//! protocol of `nanny::report`), reading the pipe line by line (gaps.md
+//! protocol of `nanny_report`), reading the pipe line by line (gaps.md
 //! D6), reaping children.
 //!
 //! One pipe per nanny carries both its report descriptor
@@ -13,7 +13,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 
 use lvs_util::process;
-use nanny::report::{self, Resume};
+use nanny_report::{self as report, Resume};
 
 /// Longest line kept from a nanny; the rest of a longer line is dropped.
 pub const MAX_LINE: usize = 4096;

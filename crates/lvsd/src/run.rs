@@ -11,6 +11,7 @@ use ipvs::ServiceKey;
 use lvs_util::errtext;
 use lvs_util::log::{Sink, syslog_info};
 use lvs_util::status_socket;
+use nanny_report::ParseError;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 
@@ -19,7 +20,7 @@ use crate::engine::{Action, Engine, NannyId, Status};
 use crate::kernel::{Backend, TableSource};
 use crate::spec::{self, Flags, Spec};
 use crate::status::{self, Format, Request};
-use crate::{config, ipvsadm, procs};
+use crate::{config, ipvsadm, procs, status_view};
 
 /// Default pid file (note: `lvs`, not `lvsd`).
 pub const PID_FILE: &str = "/var/run/lvs.pid";
@@ -204,9 +205,27 @@ fn status_main(opts: &Options) -> i32 {
     }
 }
 
+/// One line from nanny `id`'s pipe (its report descriptor and its
+/// stdout), parsed here into what the engine takes: a report, a broken
+/// report line (logged), the nanny's ordinary output, or nothing (a verb
+/// added to the protocol later).
+pub(crate) fn nanny_line(
+    engine: &mut Engine,
+    id: NannyId,
+    line: &str,
+    now: Duration,
+) -> Vec<Action> {
+    match nanny_report::parse(line) {
+        Ok(report) => engine.nanny_report(id, report, now),
+        Err(ParseError::Version) => engine.nanny_output(id, line, now),
+        Err(ParseError::Verb(_)) => Vec::new(),
+        Err(e) => engine.nanny_bad_report(id, &e, line),
+    }
+}
+
 /// What reaches the loop besides signals.
 enum Event {
-    /// A line from nanny `id`'s pipe.
+    /// A line from nanny `id`'s pipe (see [`nanny_line`]).
     Line(NannyId, String),
     /// A status request: a snapshot, please.
     Status(oneshot::Sender<Status>),
@@ -610,9 +629,12 @@ async fn serve(opts: Options, spec: Spec, in_force: crate::engine::Config) -> i3
                 acts
             }
             Some(ev) = rx.recv() => match ev {
-                Event::Line(id, line) => sh.engine.nanny_line(id, &line, sh.now()),
+                Event::Line(id, line) => {
+                    let now = sh.now();
+                    nanny_line(&mut sh.engine, id, &line, now)
+                }
                 Event::Status(reply) => {
-                    let mut st = sh.engine.status(sh.now(), wall());
+                    let mut st = status_view::status(&sh.engine, sh.now(), wall());
                     st.pid = std::process::id();
                     st.role = if sh.standby { "standby" } else { "active" }.into();
                     st.pulse_gone = sh.pulse_gone;

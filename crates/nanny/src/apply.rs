@@ -11,7 +11,7 @@ use ipvs::{Dest, DestKey, Op, ServiceKey};
 
 use crate::cli::{Config, Forward, inet_aton, method_flag};
 use crate::core::IpvsOp;
-use crate::report::Report;
+use crate::report::{self, Report};
 
 /// The virtual service and destination one nanny manages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,15 +168,16 @@ impl ReportFd {
 impl Apply for ReportFd {
     fn apply(&mut self, op: IpvsOp) -> Result<(), String> {
         let change = self.target.change(op)?;
-        self.send(Report::Change(change))
+        let r = report::of_change(&change).ok_or("not a destination change")?;
+        self.send(r)
     }
 
     fn health(&mut self, up: bool) -> Result<(), String> {
-        self.send(Report::State(up))
+        self.send(Report::State { up })
     }
 
     fn result(&mut self, pass: bool) -> Result<(), String> {
-        self.send(Report::Result(pass))
+        self.send(Report::Result { pass })
     }
 
     fn failed(&mut self) -> Result<(), String> {
@@ -223,7 +224,9 @@ mod tests {
             "/sbin/ipvsadm -d -t 10.0.0.1:80 -r 192.168.1.2:8080"
         );
         assert_eq!(
-            Report::Change(t.change(IpvsOp::Edit(0)).unwrap()).to_string(),
+            report::of_change(&t.change(IpvsOp::Edit(0)).unwrap())
+                .unwrap()
+                .to_string(),
             "nanny1 edit tcp 10.0.0.1:80 192.168.1.2:8080 masq 0"
         );
         assert!(t.change(IpvsOp::Edit(-1)).is_err());

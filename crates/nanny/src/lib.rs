@@ -6,8 +6,9 @@
 //! * [`load`]: load probe parsing and the weight formulas (§6, §7);
 //! * [`check`], [`program`], [`exec`]: the TCP/UDP check, the external
 //!   program and the load probe;
-//! * [`report`]: the protocol nanny speaks to lvsd on `NANNY_REPORT_FD`,
-//!   with its parser (for lvsd);
+//! * [`report`]: the protocol nanny speaks to lvsd on `NANNY_REPORT_FD`
+//!   (the `nanny-report` crate, re-exported) and how nanny's IPVS changes
+//!   become its messages;
 //! * [`apply`], [`kernel`]: carrying out IPVS changes;
 //! * [`run`]: the shell that ties them together.
 //!
@@ -17,14 +18,17 @@
 //! each nanny with exactly the argv of lvsd.md §4 and, in its environment,
 //! `NANNY_REPORT_FD=N` naming the inherited write end of a pipe (and, when
 //! restarting a nanny on reload, `NANNY_REPORT_RESUME`). It reads the pipe
-//! line by line and hands each line to [`report::parse_line`]:
+//! line by line and hands each line to [`report::parse`] (a
+//! [`report::Report`]):
 //!
-//! * `Report::Change(op)`: an `ipvs::Op::{AddDest, EditDest, DelDest}` to
-//!   apply as is with `ipvs::IpvsTable::apply` (lvsd decides what a failure
-//!   means; the original nanny exited 255, gaps.md E6);
-//! * `Report::State(up)`: the health verdict, sent after the first check and
+//! * `Report::Weight`/`Report::Removed` (`add`/`edit`/`del`): the weight
+//!   nanny wants for its real server in the table (configured, slow start,
+//!   load probe; 0 = quiesced), or out of it; lvsd composes the IPVS
+//!   operation from its own configuration (a failed one is lvsd's to
+//!   handle; the original nanny exited 255, gaps.md E6);
+//! * `Report::State`: the health verdict, sent after the first check and
 //!   on every change, for the sorry-server logic (lvsd.md §6);
-//! * `Report::Result(pass)`: the raw result of a check, sent after the first
+//! * `Report::Result`: the raw result of a check, sent after the first
 //!   check and whenever it changes (pass while a failed server re-enters,
 //!   say), for `lvsd --status`;
 //! * `Report::Failed`: a check failed (sent after every failed check), for
