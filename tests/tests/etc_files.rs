@@ -168,5 +168,5 @@ fn sysconfig_pulse_sets_options() {
         .lines()
         .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
         .collect();
-    assert_eq!(assignments, ["OPTIONS="]);
+    assert_eq!(assignments, ["OPTIONS=", "LVSD_OPTIONS=", "FOS_OPTIONS="]);
 }

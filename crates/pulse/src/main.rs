@@ -259,6 +259,18 @@ fn watched_files(opts: &Options, cfg: &PulseConfig, parsed: &lvscf::Config) -> V
     files
 }
 
+/// The words of environment variable `name` (`LVSD_OPTIONS`,
+/// `FOS_OPTIONS`; pulse.service reads them from /etc/sysconfig/pulse).
+fn env_options(name: &str) -> Vec<String> {
+    let words = std::env::var(name)
+        .map(|v| pulse::procs::option_words(&v))
+        .unwrap_or_default();
+    if !words.is_empty() {
+        tracing::debug!("{name}: {}", words.join(" "));
+    }
+    words
+}
+
 #[allow(clippy::too_many_arguments)]
 fn start(
     opts: Options,
@@ -318,12 +330,14 @@ fn start(
             config: opts.configfile.clone(),
             nodaemon: opts.nodaemon,
             verbose: opts.verbose,
+            extra: env_options("LVSD_OPTIONS"),
         },
         fos: FosCommand {
             path: opts.fos.clone(),
             config: opts.configfile.clone(),
             nodaemon: opts.nodaemon,
             verbose: opts.verbose,
+            extra: env_options("FOS_OPTIONS"),
         },
         monitor,
         notifier,

@@ -41,6 +41,14 @@ pub struct LvsdCommand {
     pub nodaemon: bool,
     /// pulse runs with `-v`.
     pub verbose: bool,
+    /// `$LVSD_OPTIONS`, split on blanks: added after pulse's own.
+    pub extra: Vec<String>,
+}
+
+/// The words of an `…_OPTIONS` variable (`LVSD_OPTIONS`, `FOS_OPTIONS`):
+/// split on blanks, no quoting.
+pub fn option_words(value: &str) -> Vec<String> {
+    value.split_whitespace().map(String::from).collect()
 }
 
 /// A started lvsd.
@@ -69,6 +77,7 @@ impl LvsdCommand {
         if self.verbose {
             a.push("-v".into());
         }
+        a.extend(self.extra.iter().cloned());
         a
     }
 
@@ -141,6 +150,8 @@ pub struct FosCommand {
     pub nodaemon: bool,
     /// pulse runs with `-v`.
     pub verbose: bool,
+    /// `$FOS_OPTIONS`, split on blanks: added after pulse's own.
+    pub extra: Vec<String>,
 }
 
 impl FosCommand {
@@ -165,6 +176,7 @@ impl FosCommand {
         if self.verbose {
             a.push("-v".into());
         }
+        a.extend(self.extra.iter().cloned());
         a
     }
 
@@ -250,6 +262,7 @@ mod tests {
             config: "/etc/sysconfig/ha/lvs.cf".into(),
             nodaemon: false,
             verbose: false,
+            extra: Vec::new(),
         };
         assert_eq!(
             c.args(FosRole::Active),
@@ -276,6 +289,7 @@ mod tests {
             config: "/etc/sysconfig/ha/lvs.cf".into(),
             nodaemon: false,
             verbose: false,
+            extra: Vec::new(),
         };
         assert_eq!(c.args(), vec!["--nofork", "-c", "/etc/sysconfig/ha/lvs.cf"]);
         assert_eq!(
@@ -298,5 +312,42 @@ mod tests {
             c.args(),
             vec!["--nodaemon", "-c", "/etc/sysconfig/ha/lvs.cf", "-v"]
         );
+        // $LVSD_OPTIONS after pulse's own, before the socket
+        c.extra = option_words("  --owned-only\t--keep-single-quotes ");
+        assert_eq!(
+            c.socket_args(true, 7),
+            [
+                "--nodaemon",
+                "-c",
+                "/etc/sysconfig/ha/lvs.cf",
+                "-v",
+                "--owned-only",
+                "--keep-single-quotes",
+                "--standby",
+                "--pulse-fd=7"
+            ]
+        );
+    }
+
+    #[test]
+    fn fos_options_come_after_pulses_own() {
+        let c = FosCommand {
+            path: "/usr/sbin/fos".into(),
+            config: "/etc/sysconfig/ha/lvs.cf".into(),
+            nodaemon: false,
+            verbose: false,
+            extra: option_words("--keep-single-quotes"),
+        };
+        assert_eq!(
+            c.args(FosRole::Monitor),
+            [
+                "--monitor",
+                "-c",
+                "/etc/sysconfig/ha/lvs.cf",
+                "--nofork",
+                "--keep-single-quotes"
+            ]
+        );
+        assert!(option_words("").is_empty() && option_words("  ").is_empty());
     }
 }

@@ -60,3 +60,38 @@ fn the_vips_come_up_when_lvsd_says_its_table_is_ready() {
         (up - t0).as_secs_f64()
     );
 }
+
+/// `LVSD_OPTIONS` (from /etc/sysconfig/pulse under systemd) reaches every
+/// lvsd pulse starts, after pulse's own options.
+#[test]
+fn lvsd_options_from_the_environment_reach_lvsd() {
+    if !lvs_tests::require(
+        lvs_tests::Need::Netns,
+        "lvsd_options_from_the_environment_reach_lvsd",
+    ) {
+        return;
+    }
+    let mut lab = Lab::new("r2", false);
+    let cf = Cf::standalone();
+    lab.r1.start_env(
+        &cf,
+        &[],
+        &[("LVSD_OPTIONS", " --owned-only  --keep-single-quotes ")],
+    );
+    assert!(
+        wait_for(S(5), || lab.r1.count_records("start ") == 1),
+        "{}",
+        lab.dump()
+    );
+    let start = lab
+        .r1
+        .records()
+        .into_iter()
+        .find(|l| l.starts_with("start "))
+        .unwrap();
+    let want = format!(
+        "--nodaemon -c {} --owned-only --keep-single-quotes --pulse-fd=",
+        lab.r1.cf_path().display()
+    );
+    assert!(start.contains(&want), "{start}");
+}
