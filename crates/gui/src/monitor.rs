@@ -81,6 +81,22 @@ impl Query {
         i / self.per == self.page
     }
 
+    /// This view as a query string (`q`, `page`, `per`; empty for the
+    /// first page of everything).
+    pub fn query_string(&self) -> String {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        if !self.filter.is_empty() {
+            s.append_pair("q", &self.filter);
+        }
+        if self.page > 0 {
+            s.append_pair("page", &(self.page + 1).to_string());
+        }
+        if self.per != PER_PAGE {
+            s.append_pair("per", &self.per.to_string());
+        }
+        s.finish()
+    }
+
     /// The page's navigation for `matched` matches of `total`, with links
     /// to `path`.
     pub fn pager(&self, path: &str, matched: usize, total: usize) -> Pager {

@@ -31,7 +31,7 @@ pub const CSS: &str = include_str!("../templates/piranha.css");
 /// The monitoring page's script.
 pub const MONITOR_JS: &str = include_str!("../templates/monitor.js");
 
-const TEMPLATES: [(&str, &str); 15] = [
+const TEMPLATES: [(&str, &str); 16] = [
     ("charts.html", include_str!("../templates/charts.html")),
     (
         "failovers.html",
@@ -52,6 +52,7 @@ const TEMPLATES: [(&str, &str); 15] = [
     ("settings.html", include_str!("../templates/settings.html")),
     ("virtuals.html", include_str!("../templates/virtuals.html")),
     ("message.html", include_str!("../templates/message.html")),
+    ("pager.html", include_str!("../templates/pager.html")),
     ("fields.html", include_str!("../templates/fields.html")),
 ];
 
@@ -592,6 +593,11 @@ fn row(s: &Service) -> VirtualRow {
 /// The VIRTUAL SERVERS table.
 pub fn virtual_rows(cfg: &Config) -> Vec<VirtualRow> {
     cfg.virtuals.iter().map(row).collect()
+}
+
+/// One row of the VIRTUAL SERVERS table.
+pub fn virtual_rows_of(s: &Service) -> VirtualRow {
+    row(s)
 }
 
 /// The FAILOVER table.

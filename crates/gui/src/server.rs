@@ -1078,6 +1078,7 @@ async fn save_and_answer(
     form: BTreeMap<String, String>,
 ) -> Response<Body> {
     let new_name = form.get("name").map(|n| n.trim().to_string());
+    let list = list_view(&form).query_string();
     let job = SaveJob {
         configfile: state.configfile.clone(),
         post: post.to_string(),
@@ -1092,6 +1093,7 @@ async fn save_and_answer(
     };
     let back = |extra: &str| match &view {
         View::Settings(w) => format!("/{w}?{extra}"),
+        View::VirtualList if !list.is_empty() => format!("/virtual?{list}&{extra}"),
         View::VirtualList => format!("/virtual?{extra}"),
         View::Virtual(n) => {
             let n = match &spec {
@@ -1145,7 +1147,10 @@ fn refused_page(
 ) -> Response<Body> {
     match view {
         View::Settings(w) => settings_render(status, id, w, cfg, st),
-        View::VirtualList => virtuals_render(status, id, cfg, st),
+        View::VirtualList => {
+            let q = list_view(&st.values);
+            virtuals_render(status, id, cfg, st, &q)
+        }
         // a real server's ADD (or a list button) on VIRTUAL SERVER: the
         // values belong to that form, not to the virtual server's
         View::Virtual(n) if matches!(spec, Spec::Ops(_)) => {
@@ -1322,21 +1327,52 @@ fn saved_message(qs: &BTreeMap<String, String>) -> Option<String> {
     }
 }
 
+/// VIRTUAL SERVERS: a page of them (`q`: name, VIP or device), the
+/// list's query kept in its forms (`list`) so that a button leads back.
 fn virtuals_render(
     status: StatusCode,
     id: &Identity,
     cfg: &lvscf::Config,
     st: FormState,
+    q: &crate::monitor::Query,
 ) -> Response<Body> {
+    let mut rows = Vec::new();
+    let mut matched = 0;
+    for v in &cfg.virtuals {
+        let r = pages::virtual_rows_of(v);
+        if !q.matches([r.name.as_str(), r.vip.as_str(), r.device.as_str()]) {
+            continue;
+        }
+        if q.on_page(matched) {
+            rows.push(r);
+        }
+        matched += 1;
+    }
+    let pager = q.pager("/virtual", matched, cfg.virtuals.len());
+    if rows.is_empty() && matched > 0 {
+        // past the end: the last page
+        let last = crate::monitor::Query {
+            page: pager.page - 1,
+            ..q.clone()
+        };
+        return virtuals_render(status, id, cfg, st, &last);
+    }
     page(
         status,
         "virtuals.html",
         context! {
-            css => CSS, csrf => &id.csrf, page => "virtual", rows => pages::virtual_rows(cfg),
+            css => CSS, csrf => &id.csrf, page => "virtual", rows, pager,
+            list_query => q.query_string(),
             serial_no => cfg.global.serial_no, message => st.message, error => st.error,
             diff => st.diff, values => st.values, add_errors => st.add_errors,
         },
     )
+}
+
+/// The list's view a button came from (its `list` field).
+fn list_view(form: &BTreeMap<String, String>) -> crate::monitor::Query {
+    let list = form.get("list").map_or("", |s| s.as_str());
+    crate::monitor::Query::from_form(&parse_form(list.as_bytes()))
 }
 
 async fn virtuals_page(state: &Arc<State>, id: &Identity, query: Option<&str>) -> Response<Body> {
@@ -1349,7 +1385,13 @@ async fn virtuals_page(state: &Arc<State>, id: &Identity, query: Option<&str>) -
         message: saved_message(&qs),
         ..FormState::default()
     };
-    virtuals_render(StatusCode::OK, id, &cfg, st)
+    virtuals_render(
+        StatusCode::OK,
+        id,
+        &cfg,
+        st,
+        &crate::monitor::Query::from_form(&qs),
+    )
 }
 
 fn overlay(mut fields: Vec<pages::Field>, values: &BTreeMap<String, String>) -> Vec<pages::Field> {
@@ -1519,7 +1561,7 @@ async fn change(
                     add_errors: name_error,
                     ..FormState::default()
                 };
-                virtuals_render(status, id, &cfg, st)
+                virtuals_render(status, id, &cfg, st, &list_view(&form))
             }
             "/server/add" => {
                 let st = FormState {

@@ -263,3 +263,68 @@ fn send_and_expect_are_edited_without_quotes() {
         "{r:?}"
     );
 }
+
+/// VIRTUAL SERVERS shows a page of them with a filter; a button on page 2
+/// leads back to page 2.
+#[test]
+fn the_virtual_server_list_is_paged_and_filtered() {
+    let dir = Gui::files();
+    let file = dir.path().join("lvs.cf");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    for i in 0..30 {
+        text.push_str(&format!(
+            "\nvirtual v{i} {{\n     active = 0\n     address = 10.9.0.{} eth0:{i}\n     port = 80\n}}\n",
+            i + 1
+        ));
+    }
+    std::fs::write(&file, &text).unwrap();
+    let gui = Gui::start_in(dir, &[]);
+    let total = text.matches("\nvirtual ").count();
+    let get = |p: &str| {
+        let r = gui.req(Req::get(p).auth());
+        assert_eq!(r.status, 200, "{p}: {r:?}");
+        r
+    };
+    let rows = |body: &str| body.matches("<a href=\"/virtual/edit?name=").count();
+    let r = get("/virtual");
+    assert_eq!(rows(&r.body), 25, "{}", r.body);
+    assert!(
+        r.body
+            .contains(&format!("Virtual servers 1&ndash;25 of {total}")),
+        "{}",
+        r.body
+    );
+    let r = get("/virtual?page=2");
+    assert_eq!(rows(&r.body), total - 25);
+    assert!(r.body.contains(">v29</a>"), "{}", r.body);
+    // by name, VIP or device
+    let r = get("/virtual?q=10.9.0.12");
+    assert_eq!(rows(&r.body), 1, "{}", r.body);
+    assert!(r.body.contains(">v11</a>"), "{}", r.body);
+    assert_eq!(rows(&get("/virtual?q=V2").body), 11, "v2, v20..v29");
+    // a button on page 2 keeps it
+    let r = get("/virtual?page=2");
+    assert!(
+        r.body.contains("name=\"list\" value=\"page=2\""),
+        "{}",
+        r.body
+    );
+    let csrf = r.hidden("csrf").unwrap();
+    let serial = lvscf::store::serial_of(&cf(&gui)).unwrap().to_string();
+    let r = gui.req(
+        Req::post(
+            "/virtual/delete",
+            &[
+                ("csrf", &csrf),
+                ("serial_no", &serial),
+                ("name", "v29"),
+                ("list", "page=2&x=<b>"),
+            ],
+        )
+        .auth(),
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    let to = r.header("location").unwrap();
+    assert!(to.starts_with("/virtual?page=2&saved="), "{to}");
+    assert!(!cf(&gui).contains("virtual v29 {"));
+}
