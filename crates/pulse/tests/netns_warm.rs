@@ -30,6 +30,27 @@ fn roles(r: &lab::Router, n: usize) -> (i32, Vec<String>) {
     (pid, lines)
 }
 
+/// Waits (3 s) until lvsd number `n` of `r` has been told exactly `want`.
+fn told(lab: &Lab, r: &lab::Router, n: usize, want: &[&str]) {
+    assert!(
+        wait_for(S(3), || roles(r, n).1 == want),
+        "{} told {:?}, want {want:?}\n{}",
+        r.name,
+        roles(r, n).1,
+        lab.dump()
+    );
+}
+
+/// Waits `secs` for `r` to log `text`.
+fn logs(lab: &Lab, r: &lab::Router, text: &str, secs: u64) {
+    assert!(
+        r.wait_logged(text, S(secs)),
+        "{} never logged {text:?}\n{}",
+        r.name,
+        lab.dump()
+    );
+}
+
 /// Both routers warm: r1 active, r2 standby, each running one lvsd that
 /// was started with `--standby` and a pipe.
 fn warm_pair(tag: &str, cf: &Cf) -> Lab {
@@ -52,11 +73,7 @@ fn warm_pair(tag: &str, cf: &Cf) -> Lab {
         );
     }
     // r1 told its lvsd it took over; r2's still stands by.
-    assert!(
-        wait_for(S(3), || roles(&lab.r1, 0).1 == ["active"]),
-        "{}",
-        lab.dump()
-    );
+    told(&lab, &lab.r1, 0, &["active"]);
     assert!(roles(&lab.r2, 0).1.is_empty(), "{}", lab.dump());
     assert!(lab.r1.has_vip() && lab.r2.has_no_vip(), "{}", lab.dump());
     lab
@@ -87,16 +104,8 @@ fn both_routers_run_lvsd_and_a_kill9_takeover_only_tells_it() {
     );
 
     lab.r1.kill9();
-    assert!(
-        lab.r2.wait_logged("partner dead: activating lvs", S(5)),
-        "{}",
-        lab.dump()
-    );
-    assert!(
-        wait_for(S(3), || roles(&lab.r2, 0).1 == ["active"]),
-        "{}",
-        lab.dump()
-    );
+    logs(&lab, &lab.r2, "partner dead: activating lvs", 5);
+    told(&lab, &lab.r2, 0, &["active"]);
     assert!(wait_for(S(2), || lab.r2.has_vip()), "{}", lab.dump());
     // No second lvsd on r2; active_cmd ran once.
     assert_eq!(lab.r2.count_records("start "), 1, "{}", lab.dump());
@@ -122,28 +131,12 @@ fn split_brain_and_healing_keep_lvsd_on_both_routers() {
     let cf = Cf::default();
     let lab = warm_pair("w2", &cf);
     lab.r2_public(false);
-    assert!(
-        lab.r2.wait_logged("partner dead: activating lvs", S(5)),
-        "{}",
-        lab.dump()
-    );
-    assert!(
-        wait_for(S(3), || roles(&lab.r2, 0).1 == ["active"]),
-        "{}",
-        lab.dump()
-    );
+    logs(&lab, &lab.r2, "partner dead: activating lvs", 5);
+    told(&lab, &lab.r2, 0, &["active"]);
     lab.r2_public(true);
-    assert!(
-        lab.r2.wait_logged("partner active: deactivating LVS", S(5)),
-        "{}",
-        lab.dump()
-    );
+    logs(&lab, &lab.r2, "partner active: deactivating LVS", 5);
     // r2 gave the VIPs back and told its lvsd, which keeps running.
-    assert!(
-        wait_for(S(3), || roles(&lab.r2, 0).1 == ["active", "standby"]),
-        "{}",
-        lab.dump()
-    );
+    told(&lab, &lab.r2, 0, &["active", "standby"]);
     assert!(wait_for(S(3), || lab.r2.has_no_vip()), "{}", lab.dump());
     assert_eq!(lab.r2.count_records("stop "), 0, "{}", lab.dump());
     assert_eq!(lab.r2.count_records("start "), 1, "{}", lab.dump());
@@ -164,18 +157,13 @@ fn a_standby_lvsd_that_dies_is_restarted_without_a_failover() {
     let old = lab.r2.lvsd_pid(0);
     // SAFETY: the recorder of this test exits 7 on SIGUSR1.
     unsafe { libc::kill(old, libc::SIGUSR1) };
-    assert!(
-        lab.r2
-            .wait_logged(&format!("Child process {old} exited with status 7"), S(3)),
-        "{}",
-        lab.dump()
+    logs(
+        &lab,
+        &lab.r2,
+        &format!("Child process {old} exited with status 7"),
+        3,
     );
-    assert!(
-        lab.r2
-            .wait_logged("warm standby: starting lvsd again", S(3)),
-        "{}",
-        lab.dump()
-    );
+    logs(&lab, &lab.r2, "warm standby: starting lvsd again", 3);
     assert!(
         wait_for(S(3), || lab.r2.count_records("start ") == 2),
         "{}",
@@ -204,24 +192,16 @@ fn the_active_lvsd_dying_hands_over_and_comes_back_as_the_standby() {
     let old = lab.r1.lvsd_pid(0);
     // SAFETY: the recorder of this test exits 7 on SIGUSR1.
     unsafe { libc::kill(old, libc::SIGUSR1) };
-    assert!(
-        lab.r1
-            .wait_logged(&format!("Child process {old} exited with status 7"), S(3)),
-        "{}",
-        lab.dump()
+    logs(
+        &lab,
+        &lab.r1,
+        &format!("Child process {old} exited with status 7"),
+        3,
     );
     assert!(wait_for(S(3), || lab.r1.has_no_vip()), "{}", lab.dump());
-    assert!(
-        lab.r2.wait_logged("primary inactive: activating lvs", S(4)),
-        "{}",
-        lab.dump()
-    );
+    logs(&lab, &lab.r2, "primary inactive: activating lvs", 4);
     // r2's running lvsd was told, not a new one started.
-    assert!(
-        wait_for(S(3), || roles(&lab.r2, 0).1 == ["active"]),
-        "{}",
-        lab.dump()
-    );
+    told(&lab, &lab.r2, 0, &["active"]);
     assert_eq!(lab.r2.count_records("start "), 1, "{}", lab.dump());
     assert!(
         wait_for(S(3), || {
@@ -298,18 +278,10 @@ fn a_cold_partner_and_a_warm_one_agree() {
     let cf = Cf::default();
     let mut lab = Lab::new("w6", false);
     lab.r2.start(&cf, WARM);
-    assert!(
-        lab.r2.wait_logged("STARTING PULSE AS BACKUP", S(10)),
-        "{}",
-        lab.dump()
-    );
+    logs(&lab, &lab.r2, "STARTING PULSE AS BACKUP", 10);
     std::thread::sleep(Duration::from_millis(200));
     lab.r1.start(&cf, &[]);
-    assert!(
-        lab.r1.wait_logged("backup inactive: activating lvs", S(5)),
-        "{}",
-        lab.dump()
-    );
+    logs(&lab, &lab.r1, "backup inactive: activating lvs", 5);
     assert!(wait_for(S(3), || lab.r1.has_vip()), "{}", lab.dump());
     // r1 started its lvsd cold (no role pipe); r2 runs its standby lvsd.
     assert!(wait_for(S(3), || lab.r1.count_records("start ") == 1));
@@ -319,21 +291,13 @@ fn a_cold_partner_and_a_warm_one_agree() {
         .into_iter()
         .find(|l| l.starts_with("start "))
         .unwrap();
-    assert!(!start.contains("--pulse-fd"), "{start}");
+    assert!(!start.contains("--standby"), "{start}");
     assert!(wait_for(S(3), || lab.r2.count_records("start ") == 1));
     assert!(lab.r2.has_no_vip(), "{}", lab.dump());
     // r1 goes: r2 takes over warm.
     lab.r1.kill9();
-    assert!(
-        lab.r2.wait_logged("partner dead: activating lvs", S(5)),
-        "{}",
-        lab.dump()
-    );
-    assert!(
-        wait_for(S(3), || roles(&lab.r2, 0).1 == ["active"]),
-        "{}",
-        lab.dump()
-    );
+    logs(&lab, &lab.r2, "partner dead: activating lvs", 5);
+    told(&lab, &lab.r2, 0, &["active"]);
     assert_eq!(lab.r2.count_records("start "), 1, "{}", lab.dump());
     // SAFETY: r1's orphaned recorder.
     unsafe { libc::kill(lab.r1.lvsd_pid(0), libc::SIGTERM) };
