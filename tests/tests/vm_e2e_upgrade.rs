@@ -234,7 +234,12 @@ fn our_warm_pulse_as_backup_with_a_piranha_master() {
     // Warm: our standby's table is ready and its lvsd knows its role.
     let all: Vec<String> = c.rs.iter().map(|r| r.dest()).collect();
     c.wait_destinations(1, &all, Duration::from_secs(20));
-    assert_eq!(c.d[1].lvsd_role().as_deref(), Some("standby"), "{}", c.dump());
+    assert_eq!(
+        c.d[1].lvsd_role().as_deref(),
+        Some("standby"),
+        "{}",
+        c.dump()
+    );
     let lvsd = c.d[1].lvsd_status().map(|s| s.pid);
 
     // The stand-in dies: ours takes over with the lvsd it has.
@@ -243,7 +248,12 @@ fn our_warm_pulse_as_backup_with_a_piranha_master() {
     wait(&c.d[1], mark, "pulse: partner dead: activating lvs", &c);
     agree(&c, 1, true);
     serves(&c, 1);
-    assert_eq!(c.d[1].lvsd_role().as_deref(), Some("active"), "{}", c.dump());
+    assert_eq!(
+        c.d[1].lvsd_role().as_deref(),
+        Some("active"),
+        "{}",
+        c.dump()
+    );
     assert_eq!(c.d[1].lvsd_status().map(|s| s.pid), lvsd, "{}", c.dump());
 
     // The stand-in forced active: ours yields and keeps lvsd as the standby.
@@ -263,7 +273,8 @@ fn our_warm_pulse_as_backup_with_a_piranha_master() {
     );
     agree(&c, 1, false);
     assert!(
-        wait_for(PATIENCE, || c.d[1].lvsd_role().as_deref() == Some("standby")),
+        wait_for(PATIENCE, || c.d[1].lvsd_role().as_deref()
+            == Some("standby")),
         "{}",
         c.dump()
     );
