@@ -368,7 +368,9 @@ pub enum KeyFileError {
         mode: u32,
     },
     /// Unreadable contents.
-    #[error("{file}:{line}: expected a key of at least 16 bytes as hexadecimal digits (32 or more), found {found}")]
+    #[error(
+        "{file}:{line}: expected a key of at least 16 bytes as hexadecimal digits (32 or more), found {found}"
+    )]
     Key {
         /// The file.
         file: String,
@@ -464,19 +466,22 @@ pub fn parse_keys(file: &str, text: &str) -> Result<Keys, KeyFileError> {
 /// What a bad key line is, without showing it (it may be a real key).
 fn describe(line: &str) -> String {
     if line.chars().all(|c| c.is_ascii_hexdigit()) {
-        if line.len() % 2 == 1 {
+        if !line.len().is_multiple_of(2) {
             format!("an odd number of digits ({})", line.len())
         } else {
             format!("{} digits ({} bytes)", line.len(), line.len() / 2)
         }
     } else {
-        format!("{} characters that are not all hexadecimal digits", line.chars().count())
+        format!(
+            "{} characters that are not all hexadecimal digits",
+            line.chars().count()
+        )
     }
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return None;
     }
     b.chunks(2)

@@ -78,10 +78,7 @@ fn rejections_by_reason() {
     v2[4] = 2;
     assert_eq!(open(&v2, &k, PEER, None), Err(Reject::Malformed));
     // Another key.
-    assert_eq!(
-        open(&d, &keys(&[key(2)]), PEER, None),
-        Err(Reject::BadMac)
-    );
+    assert_eq!(open(&d, &keys(&[key(2)]), PEER, None), Err(Reject::BadMac));
     // Any flipped bit.
     for i in 0..d.len() {
         for bit in 0..8 {
