@@ -1,5 +1,7 @@
 //! The heartbeat wire format (pulse.md §4): one 4-byte magic number,
 //! little-endian on every CPU, and the receive rules that judge a datagram.
+//! With `--heartbeat-key` the magic is followed by the trailer of
+//! [`crate::auth`], and [`judge_signed`] checks it before the magic.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
