@@ -554,6 +554,7 @@ fn pulse_fixture() -> pulse::Status {
             last_heartbeat_age_seconds: Some(1.1),
             last_magic: Some("0x98b6a15e".into()),
             last_state: Some("running".into()),
+            last_rejected: Some("replayed".into()),
         },
         links: vec![
             pulse::Link {
@@ -594,9 +595,16 @@ fn pulse_fixture() -> pulse::Status {
                 unexpected_source: 1,
                 short: 2,
                 incompatible: 3,
+                unsigned: 4,
+                malformed: 5,
+                bad_mac: 6,
+                wrong_identity: 7,
+                replayed: 8,
             },
+            heartbeats_unsigned: 2,
             failovers: 1,
         },
+        heartbeat_auth: "required".into(),
         history: vec![pulse::RoleChange {
             time: 1_764_086_400.0,
             from: "standby".into(),

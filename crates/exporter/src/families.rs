@@ -327,13 +327,25 @@ fn encode_pulse(enc: &mut DescriptorEncoder, p: &pulse::Status) -> std::fmt::Res
         enc,
         "piranha_pulse_heartbeats_rejected",
         "Heartbeat datagrams pulse rejected, by reason.",
-        [
-            ("unexpected_source", r.unexpected_source),
-            ("short", r.short),
-            ("incompatible", r.incompatible),
-        ]
-        .map(|(reason, v)| ([("reason", Val::S(reason))], v)),
+        r.by_reason()
+            .map(|(reason, v)| ([("reason", Val::S(reason))], v)),
     )?;
+    counters(
+        enc,
+        "piranha_pulse_heartbeats_unsigned",
+        "Valid heartbeats pulse accepted without a signature (--heartbeat-auth=permissive).",
+        no_labels(c.heartbeats_unsigned),
+    )?;
+    // A pulse older than the field reports nothing: no series then.
+    if !p.heartbeat_auth.is_empty() {
+        gauges(
+            enc,
+            "piranha_pulse_heartbeat_auth",
+            "1 for pulse's heartbeat authentication mode (off: no --heartbeat-key).",
+            ["off", "permissive", "required"]
+                .map(|m| ([("mode", Val::S(m))], i64::from(p.heartbeat_auth == m))),
+        )?;
+    }
     counters(
         enc,
         "piranha_pulse_failovers",

@@ -146,6 +146,31 @@ fn series_from_every_source() {
         "piranha_pulse_heartbeats_rejected_total{reason=\"short\"}",
         2.0,
     );
+    // --heartbeat-key: every authentication reason, unsigned heartbeats
+    // accepted in permissive mode and the mode itself.
+    for (reason, n) in [
+        ("unexpected_source", 1.0),
+        ("incompatible", 3.0),
+        ("unsigned", 4.0),
+        ("malformed", 5.0),
+        ("bad_mac", 6.0),
+        ("wrong_identity", 7.0),
+        ("replayed", 8.0),
+    ] {
+        check(
+            &out,
+            &format!("piranha_pulse_heartbeats_rejected_total{{reason=\"{reason}\"}}"),
+            n,
+        );
+    }
+    check(&out, "piranha_pulse_heartbeats_unsigned_total", 2.0);
+    check(
+        &out,
+        "piranha_pulse_heartbeat_auth{mode=\"permissive\"}",
+        1.0,
+    );
+    check(&out, "piranha_pulse_heartbeat_auth{mode=\"required\"}", 0.0);
+    check(&out, "piranha_pulse_heartbeat_auth{mode=\"off\"}", 0.0);
     check(&out, "piranha_pulse_failovers_total", 1.0);
     check(
         &out,

@@ -285,10 +285,15 @@ impl Lab {
     /// r1 hears r2's *stopped* and becomes the active node; then r2's
     /// monitor sees r1's service.
     fn cold_start(&mut self, cf: &Cf) {
+        self.cold_start_with(cf, &[]);
+    }
+
+    /// [`Lab::cold_start`] with more pulse options on both routers.
+    fn cold_start_with(&mut self, cf: &Cf, extra: &[&str]) {
         let text = cf.fos(&self.dirname());
-        self.r2.start(&text, &[]);
+        self.r2.start(&text, extra);
         std::thread::sleep(Duration::from_millis(200));
-        self.r1.start(&text, &[]);
+        self.r1.start(&text, extra);
         self.expect(&self.r1, "pulse: backup inactive: activating fos", s(5));
         assert!(self.served_by("r1", s(10)), "{}", self.dump());
         let available = format!("nanny: Remote service {VIP}:{PORT} is available");
@@ -600,4 +605,108 @@ fn daemon_mode_primary_without_backup_runs_the_services() {
     assert_eq!(lab.ask(), None);
     assert!(!r1.has_vip());
     assert_eq!(r1.records(), ["stop web", "start web", "stop web"]);
+}
+
+/// A UDP socket in `ns` bound to `from` whether or not `ns` has that
+/// address (IP_FREEBIND, and IP_TRANSPARENT to send from it): a host
+/// forging another's source address.
+fn forger(ns: &Netns, from: std::net::SocketAddrV4) -> std::net::UdpSocket {
+    use std::os::fd::FromRawFd as _;
+    ns.enter(|| {
+        // SAFETY: plain socket(2); checked below.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+        // SAFETY: a new descriptor we own.
+        let sock = unsafe { std::net::UdpSocket::from_raw_fd(fd) };
+        let one: libc::c_int = 1;
+        for opt in [libc::IP_FREEBIND, libc::IP_TRANSPARENT] {
+            // SAFETY: a valid int option of the right size.
+            let rc = unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::IPPROTO_IP,
+                    opt,
+                    (&one as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+        }
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: from.port().to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(*from.ip()).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: a valid sockaddr_in of the right size.
+        let rc = unsafe {
+            libc::bind(
+                fd,
+                (&addr as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+        sock
+    })
+}
+
+/// With `--heartbeat-key` (issue 15) in fos mode: a STOP-ME forged from
+/// the standby's address by another host is ignored (the active primary
+/// logs why and keeps the service); the signed STOP-ME of a standby that
+/// takes over from a failed service is obeyed as before.
+#[test]
+fn keyed_pair_ignores_a_forged_stop_me_and_obeys_a_signed_one() {
+    let test = "keyed_pair_ignores_a_forged_stop_me_and_obeys_a_signed_one";
+    if !need(test) {
+        return;
+    }
+    let mut lab = Lab::new("07");
+    let cf = Cf::default();
+    let key = lab.dir.path().join("heartbeat.key");
+    std::fs::write(
+        &key,
+        "8d3f0c4e5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let opt = format!("--heartbeat-key={}", key.display());
+    lab.cold_start_with(&cf, &[&opt]);
+    lab.expect(&lab.r1, "pulse: gratuitous fos arps finished", s(8));
+
+    // The client sends STOP-ME (DA DA AD DE) as 192.0.2.2:539.
+    let sock = forger(&lab.c, "192.0.2.2:539".parse().unwrap());
+    for _ in 0..5 {
+        sock.send_to(&[0xDA, 0xDA, 0xAD, 0xDE], "192.0.2.1:539")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    lab.expect(
+        &lab.r1,
+        "pulse: heartbeat from 192.0.2.2 rejected: unsigned (--heartbeat-auth=required)",
+        s(3),
+    );
+    std::thread::sleep(s(1));
+    assert!(
+        !lab.r1.logged("pulse: PARTNER HAS TOLD US TO GO INACTIVE!"),
+        "{}",
+        lab.dump()
+    );
+    assert!(lab.r1.has_vip(), "{}", lab.dump());
+    assert!(lab.served_by("r1", s(2)), "{}", lab.dump());
+
+    // The service dies on r1: r2 takes over and its signed STOP-ME works.
+    let pid = lab.r1.service_pid().expect("service pid");
+    // SAFETY: the test's own service process.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    lab.expect(
+        &lab.r2,
+        "pulse: Notifying partner WE are taking control!",
+        s(15),
+    );
+    lab.expect(&lab.r1, "pulse: PARTNER HAS TOLD US TO GO INACTIVE!", s(5));
+    assert!(lab.served_by("r2", s(10)), "{}", lab.dump());
+    assert!(wait_for(s(5), || !lab.r1.has_vip()), "{}", lab.dump());
 }

@@ -64,6 +64,12 @@ pub struct Options {
         default_value = crate::status_server::STATUS_SOCKET
     )]
     pub status_socket: String,
+    /// Sign heartbeats and check the partner's with the key(s) in FILE.
+    #[arg(long = "heartbeat-key", value_name = "FILE")]
+    pub heartbeat_key: Option<String>,
+    /// `required` (default) or `permissive` (also accept unsigned).
+    #[arg(long = "heartbeat-auth", value_name = "MODE")]
+    pub heartbeat_auth: Option<String>,
     /// `--version`, `--help`, `--usage` and stray words.
     #[command(flatten)]
     pub popt: Common,
@@ -99,6 +105,8 @@ Usage: pulse [OPTION...]
       --status                Show the state of the running pulse
       --json                  Show the state as JSON
       --status-socket=STRING  Status socket (default /run/pulse.sock)
+      --heartbeat-key=FILE    Sign and check heartbeats with the key(s) in FILE
+      --heartbeat-auth=MODE   required (default) or permissive
       --version               Display program version
 
 Help options:
@@ -111,7 +119,8 @@ pub const USAGE: &str = "\
 Usage: pulse [-?ntv] [-c|--configfile STRING] [-n|--nodaemon] [-t|--test-start]
         [--norun] [-v|--verbose] [--forceactive] [--warm-standby]
         [--lvsd STRING] [--fos STRING] [--status] [--json]
-        [--status-socket STRING] [--version] [-?|--help] [--usage]
+        [--status-socket STRING] [--heartbeat-key FILE]
+        [--heartbeat-auth MODE] [--version] [-?|--help] [--usage]
 ";
 
 /// pulse's texts.
@@ -165,6 +174,21 @@ mod tests {
         assert!(!o.warm_standby);
         assert!(!o.asks_status());
         assert_eq!(o.status_socket, "/run/pulse.sock");
+        assert_eq!((o.heartbeat_key, o.heartbeat_auth), (None, None));
+    }
+
+    #[test]
+    fn heartbeat_key_and_auth() {
+        let o = run(&["--heartbeat-key=/k", "--heartbeat-auth", "permissive"]);
+        assert_eq!(o.heartbeat_key.as_deref(), Some("/k"));
+        assert_eq!(o.heartbeat_auth.as_deref(), Some("permissive"));
+        let o = run(&["--heartbeat-key", "/k", "--heartbeat-auth=required"]);
+        assert_eq!(o.heartbeat_key.as_deref(), Some("/k"));
+        assert_eq!(o.heartbeat_auth.as_deref(), Some("required"));
+        assert_eq!(
+            fail(&["--heartbeat-key"]),
+            "pulse: bad argument --heartbeat-key: missing argument\n"
+        );
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! The heartbeat wire format (pulse.md §4): one 4-byte magic number,
 //! little-endian on every CPU, and the receive rules that judge a datagram.
+//! With `--heartbeat-key` the magic is followed by the trailer of
+//! [`crate::auth`], and [`judge_signed`] checks it before the magic.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
+
+use crate::auth::{self, Auth, AuthMode, Reject, Stamp};
 
 /// Which block type pulse operates (`service = lvs | fos`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +69,11 @@ pub enum Verdict {
     Short,
     /// A magic this mode does not know: `Incompatible heartbeat received…`.
     Incompatible,
+    /// With `--heartbeat-auth=permissive`: a valid heartbeat without a
+    /// signature (accepted, counted apart).
+    Unsigned(Beat),
+    /// With `--heartbeat-key`: failed authentication.
+    Rejected(Reject),
 }
 
 /// Who may send us heartbeats.
@@ -91,7 +100,44 @@ pub fn judge(mode: Mode, partner: &Partner, from: SocketAddrV4, data: &[u8]) -> 
     let Some(bytes) = data.get(..4) else {
         return Verdict::Short;
     };
-    let magic = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    magic_verdict(mode, [bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
+/// [`judge`] with `--heartbeat-key`: after the source and the length, the
+/// trailer (see [`auth`]) is checked against `last`, the last stamp
+/// accepted from that address, and only then the magic. An accepted
+/// signed heartbeat comes with its stamp, to remember.
+pub fn judge_signed(
+    mode: Mode,
+    partner: &Partner,
+    auth: &Auth,
+    last: Option<Stamp>,
+    from: SocketAddrV4,
+    data: &[u8],
+) -> (Verdict, Option<Stamp>) {
+    match judge(mode, partner, from, data) {
+        Verdict::Unexpected(ip) => return (Verdict::Unexpected(ip), None),
+        Verdict::Short => return (Verdict::Short, None),
+        _ => {}
+    }
+    match auth::open(data, &auth.keys, *from.ip(), last) {
+        Ok((magic, stamp)) => match magic_verdict(mode, magic) {
+            Verdict::Accept(beat) => (Verdict::Accept(beat), Some(stamp)),
+            other => (other, None),
+        },
+        Err(Reject::Unsigned) if auth.mode == AuthMode::Permissive => {
+            match magic_verdict(mode, [data[0], data[1], data[2], data[3]]) {
+                Verdict::Accept(beat) => (Verdict::Unsigned(beat), None),
+                other => (other, None),
+            }
+        }
+        Err(r) => (Verdict::Rejected(r), None),
+    }
+}
+
+/// The magic's meaning in `mode` (§4.4 rule 4).
+fn magic_verdict(mode: Mode, bytes: [u8; 4]) -> Verdict {
+    let magic = u32::from_le_bytes(bytes);
     let (running, stopped) = match mode {
         Mode::Lvs => (LVS_RUNNING, LVS_STOPPED),
         Mode::Fos => (FOS_RUNNING, FOS_STOPPED),
@@ -214,6 +260,77 @@ mod tests {
                 &LVS_STOPPED.to_le_bytes()
             ),
             Verdict::Unexpected(PEER_PRIV)
+        );
+    }
+
+    #[test]
+    fn signed_judging_checks_source_and_length_first_then_the_trailer_then_the_magic() {
+        use crate::auth::{Key, Keys, Signer};
+        let key = Key::new(vec![7; 16]).unwrap();
+        let auth = |mode| Auth {
+            keys: Keys::new(vec![key.clone()]).unwrap(),
+            mode,
+        };
+        let p = partner(false);
+        let j =
+            |mode, from, data: &[u8]| judge_signed(Mode::Lvs, &p, &auth(mode), None, from, data).0;
+        let mut s = Signer::new(key.clone(), 1);
+        let signed = s.seal(LVS_RUNNING.to_le_bytes(), PEER);
+        let stranger = Ipv4Addr::new(192, 0, 2, 66);
+        assert_eq!(
+            j(AuthMode::Required, from(stranger, 539), &signed),
+            Verdict::Unexpected(stranger)
+        );
+        assert_eq!(
+            j(AuthMode::Required, from(PEER, 540), &signed),
+            Verdict::Unexpected(PEER)
+        );
+        assert_eq!(
+            j(AuthMode::Required, from(PEER, 539), &[1, 2]),
+            Verdict::Short
+        );
+        assert_eq!(
+            j(AuthMode::Required, from(PEER, 539), &signed),
+            Verdict::Accept(Beat::Running)
+        );
+        let plain = LVS_STOPPED.to_le_bytes();
+        assert_eq!(
+            j(AuthMode::Required, from(PEER, 539), &plain),
+            Verdict::Rejected(Reject::Unsigned)
+        );
+        assert_eq!(
+            j(AuthMode::Permissive, from(PEER, 539), &plain),
+            Verdict::Unsigned(Beat::Stopped)
+        );
+        assert_eq!(
+            j(
+                AuthMode::Permissive,
+                from(PEER, 539),
+                &FOS_RUNNING.to_le_bytes()
+            ),
+            Verdict::Incompatible
+        );
+        // The stamp to remember comes with an accepted signed heartbeat only.
+        let (_, stamp) = judge_signed(
+            Mode::Lvs,
+            &p,
+            &auth(AuthMode::Required),
+            None,
+            from(PEER, 539),
+            &signed,
+        );
+        assert_eq!(stamp, Some(Stamp { epoch: 1, seq: 1 }));
+        let fos = s.seal(FOS_RUNNING.to_le_bytes(), PEER);
+        assert_eq!(
+            judge_signed(
+                Mode::Lvs,
+                &p,
+                &auth(AuthMode::Required),
+                None,
+                from(PEER, 539),
+                &fos
+            ),
+            (Verdict::Incompatible, None)
         );
     }
 }

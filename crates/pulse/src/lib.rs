@@ -6,6 +6,7 @@
 
 pub mod alarm;
 pub mod arp;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod daemon;

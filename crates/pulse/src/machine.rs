@@ -7,6 +7,7 @@
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
+use crate::auth::{self, Auth};
 use crate::heartbeat::{self, Beat, Mode, Partner, Verdict};
 
 /// Fixed settings, decided at start-up.
@@ -40,6 +41,8 @@ pub struct Settings {
     /// VIPs and sending the ARPs (zero: bring them up at once, as the
     /// original did).
     pub ready_wait: Duration,
+    /// `--heartbeat-key`: heartbeats are signed and checked.
+    pub auth: Option<Auth>,
 }
 
 /// lvsd's role, as pulse tells it (warm standby only).
@@ -229,6 +232,12 @@ pub struct Machine {
     pub lvsd_ready: bool,
     /// Active, the VIPs not up yet: waiting for lvsd's table until then.
     pub vips_wait: Option<Duration>,
+    /// With a key: the last stamp accepted from each partner address.
+    pub window: auth::Window,
+    /// What the last datagram was judged (for the status record).
+    pub verdict: Option<Verdict>,
+    /// Rate limit of the authentication log lines.
+    auth_log: auth::LogLimit,
 }
 
 impl Machine {
@@ -251,6 +260,9 @@ impl Machine {
             restart_lvsd: None,
             lvsd_ready: false,
             vips_wait: None,
+            window: auth::Window::default(),
+            verdict: None,
+            auth_log: auth::LogLimit::default(),
         }
     }
 
@@ -414,7 +426,7 @@ impl Machine {
     }
 
     fn datagram(&mut self, from: SocketAddrV4, data: &[u8], now: Duration, out: &mut Vec<Action>) {
-        let Some(beat) = self.judge(from, data, out) else {
+        let Some(beat) = self.judge(from, data, now, out) else {
             return;
         };
         match beat {
@@ -436,9 +448,49 @@ impl Machine {
 
     /// §4.4: the heartbeat in a datagram, if it is a valid one (the
     /// rejections are logged).
-    fn judge(&self, from: SocketAddrV4, data: &[u8], out: &mut Vec<Action>) -> Option<Beat> {
-        let beat = match heartbeat::judge(self.settings.mode, &self.settings.partner, from, data) {
+    fn judge(
+        &mut self,
+        from: SocketAddrV4,
+        data: &[u8],
+        now: Duration,
+        out: &mut Vec<Action>,
+    ) -> Option<Beat> {
+        let s = &self.settings;
+        let verdict = match &s.auth {
+            None => heartbeat::judge(s.mode, &s.partner, from, data),
+            Some(a) => {
+                let last = self.window.last(*from.ip());
+                let (v, stamp) = heartbeat::judge_signed(s.mode, &s.partner, a, last, from, data);
+                if let Some(stamp) = stamp {
+                    self.window.accept(*from.ip(), stamp);
+                }
+                v
+            }
+        };
+        self.verdict = Some(verdict.clone());
+        let beat = match verdict {
             Verdict::Accept(beat) => beat,
+            Verdict::Unsigned(beat) => {
+                if let Some(n) = self.auth_log.admit("unsigned", now) {
+                    out.push(log(format!(
+                        "accepting unsigned heartbeat from {} (--heartbeat-auth=permissive){}",
+                        from.ip(),
+                        suppressed(n)
+                    )));
+                }
+                beat
+            }
+            Verdict::Rejected(r) => {
+                if let Some(n) = self.auth_log.admit(r.name(), now) {
+                    out.push(log(format!(
+                        "heartbeat from {} rejected: {}{}",
+                        from.ip(),
+                        r.text(),
+                        suppressed(n)
+                    )));
+                }
+                return None;
+            }
             Verdict::Unexpected(ip) => {
                 out.push(Action::Debug(format!("Unexpected heartbeat from {ip}")));
                 return None;
@@ -695,8 +747,19 @@ fn log(text: String) -> Action {
     Action::Log(text)
 }
 
+/// The tail of a rate-limited log line: how many were not logged.
+fn suppressed(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" ({n} more since the last report)")
+    }
+}
+
 mod fos;
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod fos_tests;
 #[cfg(test)]

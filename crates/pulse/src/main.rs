@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use lvs_util::log::Sink;
+use pulse::auth::{self, Auth, AuthMode, Signer};
 use pulse::cli::{self, Options};
 use pulse::config::{self, PulseConfig};
 use pulse::daemon::{self, Notifier};
@@ -70,6 +71,10 @@ fn main() -> ExitCode {
         };
         return ExitCode::from(query_main(&opts.status_socket, format));
     }
+    let (auth, signer) = match heartbeat_auth(&opts) {
+        Ok(a) => a,
+        Err(text) => return fail(&text),
+    };
     let file = opts.configfile.clone();
     let lvscf::Loaded {
         parsed,
@@ -213,8 +218,18 @@ fn main() -> ExitCode {
     for w in pulse::files::warnings(watched.iter().map(String::as_str)) {
         tracing::info!("{w}");
     }
+    match &auth {
+        Some(a) => tracing::info!(
+            "heartbeat authentication {} with {} key(s) from {}",
+            a.mode.name(),
+            a.keys.len(),
+            opts.heartbeat_key.as_deref().unwrap_or("?")
+        ),
+        None => tracing::debug!("heartbeats are not authenticated (no --heartbeat-key)"),
+    }
     let code = start(
         opts,
+        (auth, signer),
         loaded,
         cfg,
         master,
@@ -227,6 +242,26 @@ fn main() -> ExitCode {
         let _ = std::fs::remove_file(&pid_file);
     }
     ExitCode::from(code)
+}
+
+/// `--heartbeat-key` and `--heartbeat-auth`: the checking settings and the
+/// signer, or the message pulse refuses to start with.
+fn heartbeat_auth(opts: &Options) -> Result<(Option<Auth>, Option<Signer>), String> {
+    let mode = match opts.heartbeat_auth.as_deref() {
+        None => AuthMode::Required,
+        Some(m) => AuthMode::parse(m).ok_or_else(|| {
+            format!("pulse: bad argument --heartbeat-auth={m}: expected required or permissive")
+        })?,
+    };
+    let Some(file) = &opts.heartbeat_key else {
+        return match opts.heartbeat_auth {
+            Some(_) => Err("pulse: --heartbeat-auth needs --heartbeat-key=FILE".into()),
+            None => Ok((None, None)),
+        };
+    };
+    let keys = auth::load_keys(file).map_err(|e| format!("pulse: heartbeat key file {e}"))?;
+    let signer = Signer::new(keys.signing().clone(), auth::boot_epoch());
+    Ok((Some(Auth { keys, mode }), Some(signer)))
 }
 
 /// gaps.md A2: the files whose owner can run commands as root through
@@ -274,6 +309,7 @@ fn env_options(name: &str) -> Vec<String> {
 #[allow(clippy::too_many_arguments)]
 fn start(
     opts: Options,
+    (auth, signer): (Option<Auth>, Option<Signer>),
     loaded: lvscf::Fingerprint,
     cfg: PulseConfig,
     master: bool,
@@ -319,6 +355,7 @@ fn start(
         } else {
             Duration::ZERO
         },
+        auth,
     };
     let shell = Shell {
         to_public: SocketAddrV4::new(peer, cfg.heartbeat_port),
@@ -347,6 +384,7 @@ fn start(
         cfg,
         public,
         private,
+        signer,
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

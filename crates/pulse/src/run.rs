@@ -49,6 +49,8 @@ pub struct Shell {
     pub config_file: String,
     /// lvs.cf as read at start-up.
     pub loaded: lvscf::Fingerprint,
+    /// `--heartbeat-key`: signs every heartbeat sent.
+    pub signer: Option<crate::auth::Signer>,
 }
 
 /// Least time between two fos starts.
@@ -262,8 +264,8 @@ impl Loop {
         if let Some(n) = &self.shell.notifier {
             n.ready();
         }
-        let mut pbuf = [0u8; 4];
-        let mut qbuf = [0u8; 4];
+        let mut pbuf = [0u8; RECV_BUF];
+        let mut qbuf = [0u8; RECV_BUF];
         loop {
             while let Some(ev) = self.pending.pop() {
                 if let Some(code) = self.feed(&mut m, ev).await {
@@ -512,14 +514,36 @@ impl Loop {
         self.started(pid);
     }
 
-    async fn send(&self, beat: Beat) {
-        let bytes = heartbeat::encode(self.shell.cfg.service, beat);
+    /// The datagram for `magic` sent from `sock`: the magic, or with a
+    /// key the signed heartbeat (its identity is the socket's address).
+    fn seal(&mut self, magic: [u8; 4], private: bool) -> Vec<u8> {
+        let Some(signer) = &mut self.shell.signer else {
+            return magic.to_vec();
+        };
+        let sock = match (private, &self.shell.private) {
+            (true, Some(p)) => p,
+            _ => &self.shell.public,
+        };
+        let own = match sock.local_addr() {
+            Ok(SocketAddr::V4(a)) => *a.ip(),
+            _ => Ipv4Addr::UNSPECIFIED,
+        };
+        signer.seal(magic, own)
+    }
+
+    async fn send(&mut self, beat: Beat) {
+        let magic = heartbeat::encode(self.shell.cfg.service, beat);
+        let bytes = self.seal(magic, false);
         if let Err(e) = self.public.send_to(&bytes, self.shell.to_public).await {
             tracing::debug!(
                 "Warning -- failed to send heartbeat (public if): {}",
                 lvs_util::errtext(&e)
             );
         }
+        let bytes = match self.private {
+            Some(_) if self.shell.signer.is_some() => self.seal(magic, true),
+            _ => bytes,
+        };
         if let (Some(sock), Some(to)) = (&self.private, self.shell.to_private)
             && let Err(e) = sock.send_to(&bytes, to).await
         {
@@ -618,18 +642,25 @@ fn open_packet_socket() -> arp::Packets {
         .map_err(|e| lvs_util::errtext(&e))
 }
 
-async fn recv(sock: Option<&UdpSocket>, buf: &mut [u8; 4]) -> std::io::Result<(usize, SocketAddr)> {
+/// Receive buffer: a signed heartbeat and some (longer datagrams are cut
+/// here; without a key only the first 4 bytes count, as in the original).
+const RECV_BUF: usize = 2 * crate::auth::SIGNED_LEN;
+
+async fn recv(
+    sock: Option<&UdpSocket>,
+    buf: &mut [u8; RECV_BUF],
+) -> std::io::Result<(usize, SocketAddr)> {
     match sock {
         Some(s) => s.recv_from(buf).await,
         None => std::future::pending().await,
     }
 }
 
-fn datagram(r: std::io::Result<(usize, SocketAddr)>, buf: &[u8; 4]) -> Option<Event> {
+fn datagram(r: std::io::Result<(usize, SocketAddr)>, buf: &[u8; RECV_BUF]) -> Option<Event> {
     match r {
         Ok((len, SocketAddr::V4(from))) => Some(Event::Datagram {
             from,
-            data: buf[..len.min(4)].to_vec(),
+            data: buf[..len.min(RECV_BUF)].to_vec(),
         }),
         Ok((_, SocketAddr::V6(_))) => {
             tracing::info!("Bad remote address size from recvfrom");

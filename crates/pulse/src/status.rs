@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use piranha_status::pulse::{self as doc, HISTORY};
 
-use crate::heartbeat::{self, Beat, Mode, Verdict};
+use crate::auth::Reject;
+use crate::heartbeat::{Beat, Mode, Verdict};
 use crate::machine::{Action, Event, Machine, Settings};
 
 /// pulse's role as the status shows it.
@@ -80,6 +81,7 @@ pub struct Tracker {
     links: Option<(bool, bool)>,
     counters: doc::Counters,
     history: VecDeque<Change>,
+    last_rejected: Option<&'static str>,
 }
 
 impl Tracker {
@@ -95,6 +97,7 @@ impl Tracker {
             links: None,
             counters: doc::Counters::default(),
             history: VecDeque::new(),
+            last_rejected: None,
         }
     }
 
@@ -129,10 +132,17 @@ impl Tracker {
             .count() as u64;
         let mut accepted = None;
         match event {
-            Event::Datagram { from, data } => {
-                match heartbeat::judge(self.settings.mode, &self.settings.partner, *from, data) {
-                    Verdict::Accept(beat) => {
+            Event::Datagram { data, .. } => {
+                // The machine judged it (with a key, against its replay
+                // window, which the step has moved on since).
+                let r = &mut self.counters.heartbeats_rejected;
+                let mut rejected = |reason: &'static str| self.last_rejected = Some(reason);
+                match after.verdict.clone() {
+                    Some(Verdict::Accept(beat) | Verdict::Unsigned(beat)) => {
                         self.counters.heartbeats_received += 1;
+                        if matches!(after.verdict, Some(Verdict::Unsigned(_))) {
+                            self.counters.heartbeats_unsigned += 1;
+                        }
                         self.heard = Some(now);
                         self.last_magic = data
                             .get(..4)
@@ -140,11 +150,26 @@ impl Tracker {
                         self.last_beat = Some(beat);
                         accepted = Some(beat);
                     }
-                    Verdict::Unexpected(_) => {
-                        self.counters.heartbeats_rejected.unexpected_source += 1
+                    Some(Verdict::Unexpected(_)) => r.unexpected_source += 1,
+                    Some(Verdict::Short) => {
+                        r.short += 1;
+                        rejected("short");
                     }
-                    Verdict::Short => self.counters.heartbeats_rejected.short += 1,
-                    Verdict::Incompatible => self.counters.heartbeats_rejected.incompatible += 1,
+                    Some(Verdict::Incompatible) => {
+                        r.incompatible += 1;
+                        rejected("incompatible");
+                    }
+                    Some(Verdict::Rejected(why)) => {
+                        *match why {
+                            Reject::Unsigned => &mut r.unsigned,
+                            Reject::Malformed => &mut r.malformed,
+                            Reject::BadMac => &mut r.bad_mac,
+                            Reject::WrongIdentity(_) => &mut r.wrong_identity,
+                            Reject::Replayed { .. } => &mut r.replayed,
+                        } += 1;
+                        rejected(why.name());
+                    }
+                    None => {}
                 }
             }
             Event::Links {
@@ -217,6 +242,7 @@ impl Tracker {
                 last_heartbeat_age_seconds: age.map(|a| a.as_secs_f64()),
                 last_magic: self.last_magic.map(|m| format!("{m:#010x}")),
                 last_state: self.last_beat.map(|b| beat_name(b).into()),
+                last_rejected: self.last_rejected.map(String::from),
             },
             links,
             vips: facts.vips,
@@ -229,6 +255,7 @@ impl Tracker {
                 pid: facts.daemon_pid,
                 warm_standby: s.warm_standby && s.mode == Mode::Lvs && !s.norun,
             },
+            heartbeat_auth: s.auth.as_ref().map_or("off", |a| a.mode.name()).into(),
             config: facts.config,
             counters: self.counters.clone(),
             history: self
@@ -407,18 +434,34 @@ pub fn text(s: &doc::Status) -> String {
     line("config", config);
     let n = &s.counters;
     let r = &n.heartbeats_rejected;
-    line(
-        "heartbeats",
-        format!(
-            "sent {}, received {}, rejected {} (unexpected source {}, short {}, incompatible {})",
-            n.heartbeats_sent,
-            n.heartbeats_received,
-            r.unexpected_source + r.short + r.incompatible,
-            r.unexpected_source,
-            r.short,
-            r.incompatible
-        ),
+    let keyed = s.heartbeat_auth != "off" && !s.heartbeat_auth.is_empty();
+    let reasons: Vec<String> = r
+        .by_reason()
+        .iter()
+        .take(if keyed { 8 } else { 3 })
+        .map(|(name, v)| format!("{} {v}", name.replace('_', " ")))
+        .collect();
+    let mut beats = format!(
+        "sent {}, received {}",
+        n.heartbeats_sent, n.heartbeats_received
     );
+    if n.heartbeats_unsigned > 0 {
+        beats.push_str(&format!(" ({} unsigned)", n.heartbeats_unsigned));
+    }
+    beats.push_str(&format!(", rejected {}", r.total()));
+    if !reasons.is_empty() {
+        beats.push_str(&format!(" ({})", reasons.join(", ")));
+    }
+    line("heartbeats", beats);
+    if keyed {
+        let mut auth = format!("{} (signed heartbeats)", s.heartbeat_auth);
+        if let Some(why) = &s.partner.last_rejected {
+            auth.push_str(&format!("; last rejection: {}", why.replace('_', " ")));
+        }
+        line("auth", auth);
+    } else if !s.heartbeat_auth.is_empty() {
+        line("auth", "off: heartbeats are not authenticated".into());
+    }
     line("failovers", n.failovers.to_string());
     out.push_str("role changes (oldest first):\n");
     if s.history.is_empty() {

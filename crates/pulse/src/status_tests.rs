@@ -311,3 +311,90 @@ fn snapshot_times_ages_and_text() {
     let back: doc::Status = serde_json::from_str(&j).unwrap();
     assert_eq!(back, s);
 }
+
+#[test]
+fn authentication_rejections_are_counted_by_reason_and_shown() {
+    use crate::auth::{Auth, AuthMode, Key, Keys, Signer};
+    let key = |b: u8| Key::new(vec![b; 32]).unwrap();
+    let mut s = settings(Mode::Lvs, true, None);
+    s.auth = Some(Auth {
+        keys: Keys::new(vec![key(1)]).unwrap(),
+        mode: AuthMode::Required,
+    });
+    let mut p = Pair {
+        m: Machine::new(s.clone(), ms(0)),
+        t: Tracker::new(s, ms(0)),
+    };
+    p.step(Event::Start { forced: false }, 0);
+    let from = SocketAddrV4::new(PEER, 539);
+    let running = encode(Mode::Lvs, Beat::Running);
+    let dg = |data: Vec<u8>| Event::Datagram { from, data };
+    let mut good = Signer::new(key(1), 1);
+    let captured = good.seal(running, PEER);
+    p.step(dg(captured.clone()), 10);
+    p.step(dg(captured), 20);
+    p.step(dg(running.to_vec()), 30);
+    p.step(dg(Signer::new(key(2), 1).seal(running, PEER)), 40);
+    p.step(dg(good.seal(running, Ipv4Addr::new(192, 0, 2, 1))), 50);
+    p.step(dg(vec![0xDA; 9]), 60);
+    let c = p.t.counters();
+    assert_eq!(c.heartbeats_received, 1);
+    let r = &c.heartbeats_rejected;
+    assert_eq!(
+        (
+            r.replayed,
+            r.unsigned,
+            r.bad_mac,
+            r.wrong_identity,
+            r.malformed
+        ),
+        (1, 1, 1, 1, 1)
+    );
+    assert_eq!(r.total(), 5);
+    let doc = p.t.snapshot(Facts::default(), ms(100), 1000.0);
+    assert_eq!(doc.heartbeat_auth, "required");
+    assert_eq!(doc.partner.last_rejected.as_deref(), Some("malformed"));
+    let t = text(&doc);
+    assert!(
+        t.contains(
+            "heartbeats  sent 0, received 1, rejected 5 (unexpected source 0, short 0, \
+             incompatible 0, unsigned 1, malformed 1, bad mac 1, wrong identity 1, replayed 1)\n"
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains("auth        required (signed heartbeats); last rejection: malformed\n"),
+        "{t}"
+    );
+}
+
+#[test]
+fn unsigned_heartbeats_accepted_in_permissive_mode_are_counted() {
+    use crate::auth::{Auth, AuthMode, Key, Keys};
+    let mut s = settings(Mode::Lvs, true, None);
+    s.auth = Some(Auth {
+        keys: Keys::new(vec![Key::new(vec![1; 16]).unwrap()]).unwrap(),
+        mode: AuthMode::Permissive,
+    });
+    let mut p = Pair {
+        m: Machine::new(s.clone(), ms(0)),
+        t: Tracker::new(s, ms(0)),
+    };
+    p.step(Event::Start { forced: false }, 0);
+    p.beat(Mode::Lvs, Beat::Stopped, 100);
+    assert_eq!(p.t.role(), Role::Active);
+    let c = p.t.counters();
+    assert_eq!((c.heartbeats_received, c.heartbeats_unsigned), (1, 1));
+    let doc = p.t.snapshot(Facts::default(), ms(200), 1000.0);
+    assert_eq!(doc.heartbeat_auth, "permissive");
+    assert!(text(&doc).contains("received 1 (1 unsigned), rejected 0"));
+}
+
+#[test]
+fn without_a_key_the_status_says_heartbeats_are_not_authenticated() {
+    let mut p = Pair::new(Mode::Lvs, true);
+    p.step(Event::Start { forced: false }, 0);
+    let doc = p.t.snapshot(Facts::default(), ms(200), 1000.0);
+    assert_eq!(doc.heartbeat_auth, "off");
+    assert!(text(&doc).contains("auth        off: heartbeats are not authenticated\n"));
+}

@@ -173,3 +173,93 @@ fn overlong_device_name_is_a_config_error() {
         )
     );
 }
+
+/// `--heartbeat-key`: a key file pulse would not trust, or a bad
+/// `--heartbeat-auth`, stops it with one clear line and exit 1 before it
+/// reads lvs.cf or opens a socket.
+#[test]
+fn bad_heartbeat_key_files_are_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n).display().to_string();
+    let write = |n: &str, text: &str, mode: u32| {
+        let p = path(n);
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    };
+    const KEY: &str = "00112233445566778899aabbccddeeff\n";
+    let refuse = |args: &[&str], want: String| {
+        let mut v = vec!["-n", "-c", "/nonexistent/lvs.cf"];
+        v.extend_from_slice(args);
+        assert_eq!(run(&v), (Some(1), String::new(), want), "{args:?}");
+    };
+    let missing = path("missing");
+    refuse(
+        &["--heartbeat-key", &missing],
+        format!("pulse: heartbeat key file {missing}: cannot open: No such file or directory\n"),
+    );
+    let d = path("dir");
+    std::fs::create_dir(&d).unwrap();
+    refuse(
+        &["--heartbeat-key", &d],
+        format!("pulse: heartbeat key file {d}: expected a regular file, found a directory\n"),
+    );
+    let good = write("good", KEY, 0o600);
+    let link = path("link");
+    std::os::unix::fs::symlink(&good, &link).unwrap();
+    refuse(
+        &["--heartbeat-key", &link],
+        format!("pulse: heartbeat key file {link}: cannot open: it is a symbolic link\n"),
+    );
+    refuse(
+        &["--heartbeat-key", &good, "--heartbeat-auth=strict"],
+        "pulse: bad argument --heartbeat-auth=strict: expected required or permissive\n".into(),
+    );
+    refuse(
+        &["--heartbeat-auth=permissive"],
+        "pulse: --heartbeat-auth needs --heartbeat-key=FILE\n".into(),
+    );
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // Not root: our files are not root's.
+        let (code, _, err) = run(&["-n", "--heartbeat-key", &good]);
+        assert_eq!(code, Some(1));
+        assert!(err.contains("expected owner root (uid 0)"), "{err}");
+        return;
+    }
+    let open = write("open", KEY, 0o640);
+    refuse(
+        &["--heartbeat-key", &open],
+        format!("pulse: heartbeat key file {open}: expected mode 0600 or stricter, found 0640\n"),
+    );
+    let short = write("short", "00112233445566778899aabbccddee\n", 0o600);
+    refuse(
+        &["--heartbeat-key", &short],
+        format!(
+            "pulse: heartbeat key file {short}:1: expected a key of at least 16 bytes as \
+             hexadecimal digits (32 or more), found 30 digits (15 bytes)\n"
+        ),
+    );
+    let empty = write("empty", "# no key yet\n", 0o600);
+    refuse(
+        &["--heartbeat-key", &empty],
+        format!("pulse: heartbeat key file {empty}: expected one or two keys, found 0\n"),
+    );
+    let three = write("three", &KEY.repeat(3), 0o400);
+    refuse(
+        &["--heartbeat-key", &three],
+        format!("pulse: heartbeat key file {three}: expected one or two keys, found 3\n"),
+    );
+    let other = write("other", KEY, 0o600);
+    std::os::unix::fs::chown(&other, Some(1), None).unwrap();
+    refuse(
+        &["--heartbeat-key", &other],
+        format!("pulse: heartbeat key file {other}: expected owner root (uid 0), found uid 1\n"),
+    );
+    // A good key gets past the key checks to the next error.
+    refuse(
+        &["--heartbeat-key", &good],
+        "pulse: failed to open /nonexistent/lvs.cf\n".into(),
+    );
+}

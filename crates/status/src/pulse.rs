@@ -28,6 +28,9 @@ pub struct Status {
     pub vips: Vec<Vip>,
     /// lvsd, or fos in fos mode.
     pub daemon: Daemon,
+    /// Heartbeat authentication: `off` (no `--heartbeat-key`),
+    /// `permissive` or `required`.
+    pub heartbeat_auth: String,
     /// lvs.cf.
     pub config: Config,
     /// Counters since pulse started.
@@ -57,6 +60,9 @@ pub struct Partner {
     pub last_magic: Option<String>,
     /// What it said: `running`, `stopped`, `stop-me` or `hold`.
     pub last_state: Option<String>,
+    /// Why the last rejected datagram from a partner address was rejected
+    /// (a `heartbeats_rejected` reason), if any was.
+    pub last_rejected: Option<String>,
 }
 
 /// A monitored link.
@@ -125,6 +131,9 @@ pub struct Counters {
     pub heartbeats_received: u64,
     /// Datagrams rejected, by reason.
     pub heartbeats_rejected: Rejected,
+    /// Of the valid heartbeats received, those accepted without a
+    /// signature (`--heartbeat-auth=permissive`).
+    pub heartbeats_unsigned: u64,
     /// Times this router became active.
     pub failovers: u64,
 }
@@ -139,6 +148,40 @@ pub struct Rejected {
     pub short: u64,
     /// A magic number of another service type or unknown.
     pub incompatible: u64,
+    /// With `--heartbeat-auth=required`: no signature (just the magic).
+    pub unsigned: u64,
+    /// With a key: longer than a magic but not a signed heartbeat
+    /// (length or trailer version).
+    pub malformed: u64,
+    /// With a key: the MAC matches none of our keys (another key, or forged).
+    pub bad_mac: u64,
+    /// With a key: signed for another sender than the address it came
+    /// from (e.g. our own heartbeat reflected back).
+    pub wrong_identity: u64,
+    /// With a key: not newer than the last heartbeat accepted from that
+    /// address (a replay, or a partner restarted with its clock set back).
+    pub replayed: u64,
+}
+
+impl Rejected {
+    /// Every reason with its count, in document order.
+    pub fn by_reason(&self) -> [(&'static str, u64); 8] {
+        [
+            ("unexpected_source", self.unexpected_source),
+            ("short", self.short),
+            ("incompatible", self.incompatible),
+            ("unsigned", self.unsigned),
+            ("malformed", self.malformed),
+            ("bad_mac", self.bad_mac),
+            ("wrong_identity", self.wrong_identity),
+            ("replayed", self.replayed),
+        ]
+    }
+
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.by_reason().iter().map(|(_, n)| n).sum()
+    }
 }
 
 /// A role change.

@@ -166,6 +166,7 @@ pub fn pulse_json() -> pulse::Status {
             last_heartbeat_age_seconds: Some(1.25),
             last_magic: Some("0x98b6a15e".into()),
             last_state: Some("running".into()),
+            last_rejected: Some("bad_mac".into()),
         },
         links: vec![pulse::Link {
             name: "primary".into(),
@@ -212,9 +213,16 @@ pub fn pulse_json() -> pulse::Status {
                 unexpected_source: 1,
                 short: 2,
                 incompatible: 3,
+                unsigned: 4,
+                malformed: 5,
+                bad_mac: 6,
+                wrong_identity: 7,
+                replayed: 8,
             },
+            heartbeats_unsigned: 2,
             failovers: 1,
         },
+        heartbeat_auth: "permissive".into(),
         history: vec![],
     }
 }

@@ -85,7 +85,7 @@ impl Machine {
         now: Duration,
         out: &mut Vec<Action>,
     ) {
-        let Some(beat) = self.judge(from, data, out) else {
+        let Some(beat) = self.judge(from, data, now, out) else {
             return;
         };
         if self.network_fault && *from.ip() == self.settings.partner.public {

@@ -31,6 +31,7 @@ pub fn settings(mode: Mode, master: bool, private: Option<Ipv4Addr>) -> Settings
         },
         warm_standby: false,
         ready_wait: Duration::ZERO,
+        auth: None,
     }
 }
 
