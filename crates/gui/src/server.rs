@@ -91,6 +91,10 @@ pub struct State {
     pub syncer: Syncer,
 }
 
+/// How long the sync command may take: a little more than the unit's
+/// `TimeoutStartSec=90s`, so that systemctl's answer arrives.
+const SYNC_LIMIT: Duration = Duration::from_secs(100);
+
 /// The default of `--sync-command`.
 pub const DEFAULT_SYNC_COMMAND: &str = "systemctl start piranha-gui-sync.service";
 
@@ -1982,7 +1986,7 @@ async fn sync_backup(state: &Arc<State>, id: &Identity) -> Response<Body> {
     let journal = "details are in `journalctl -u piranha-gui-sync`";
     let ran = run_program_env(
         &sync.command,
-        Duration::from_secs(90),
+        SYNC_LIMIT,
         &[
             ("PIRANHA_GUI_SYNC_RESULT", sync.result.as_os_str()),
             ("PIRANHA_GUI_CONFIGFILE", state.configfile.as_os_str()),
