@@ -109,9 +109,8 @@ impl Series {
         }
     }
 
-    /// Records counters `c` taken `dt` seconds after the previous ones.
-    fn add(&mut self, c: &Counters, dt: f64, axis: &Axis, on_axis: bool, seen: u64) {
-        let cur = [c.conns, c.inbytes, c.outbytes];
+    /// Empties the slots the axis moved over at this sample.
+    fn clear(&mut self, axis: &Axis) {
         let keep = axis.keep as u64;
         if let Some((from, to)) = axis.clear {
             let from = from.max(to.saturating_sub(keep - 1));
@@ -120,6 +119,13 @@ impl Series {
                 self.ring[at..at + 3].fill(EMPTY);
             }
         }
+    }
+
+    /// Records counters `c` taken `dt` seconds after the previous ones.
+    fn add(&mut self, c: &Counters, dt: f64, axis: &Axis, on_axis: bool, seen: u64) {
+        let cur = [c.conns, c.inbytes, c.outbytes];
+        let keep = axis.keep as u64;
+        self.clear(axis);
         if on_axis
             && dt > 0.0
             && self.seen + 1 == seen
@@ -273,19 +279,33 @@ impl History {
         }
     }
 
-    /// Ends the sample: series it did not have are dropped, and the slots
-    /// of those it had but did not move are cleared with the axes.
-    pub fn end(&mut self) {
+    /// Ends the sample: when it was `complete`, series it did not have are
+    /// dropped (a sample cut short keeps them: they resume at the next).
+    pub fn end(&mut self, complete: bool) {
         let n = self.n;
-        let (sa, da, dt) = (self.svc_axis, self.dest_axis, self.dt);
-        self.services.retain(|_, s| {
-            if s.series.seen != n {
-                return false;
+        let dt = self.dt;
+        let (sa, da) = (self.svc_axis, self.dest_axis);
+        if !complete {
+            // the series not reached: their moved-over slots emptied too
+            for s in self.services.values_mut() {
+                if s.series.seen != n {
+                    s.series.clear(&sa);
+                }
+                for (_, d) in s.dests.iter_mut().filter(|(_, d)| d.seen != n) {
+                    d.clear(&da);
+                }
             }
-            s.dests.retain(|(_, d)| d.seen == n);
-            s.dests.shrink_to_fit();
-            true
-        });
+        }
+        if complete {
+            self.services.retain(|_, s| {
+                if s.series.seen != n {
+                    return false;
+                }
+                s.dests.retain(|(_, d)| d.seen == n);
+                s.dests.shrink_to_fit();
+                true
+            });
+        }
         if dt > 0.0 {
             if self.on.0 {
                 self.svc_axis.acc += dt;
@@ -296,7 +316,6 @@ impl History {
         }
         self.svc_axis.clear = None;
         self.dest_axis.clear = None;
-        let _ = (sa, da);
     }
 
     /// Adds a whole sample (tests, and small tables).
@@ -312,7 +331,7 @@ impl History {
                     .map(|d| (format!("{}:{}", d.address, d.port), &d.stats)),
             );
         }
-        self.end();
+        self.end(true);
     }
 
     /// A virtual service's points, oldest first.
@@ -472,8 +491,12 @@ mod tests {
         let p = h.service_points("www");
         assert!(p.len() < KEEP - 15, "{}", p.len());
         assert!(near(*p.conns.last().unwrap(), 1.0));
+        // a sample cut short keeps the series it did not reach
+        h.begin(t1 + 60.0);
+        h.end(false);
+        assert!(!h.service_points("www").is_empty());
         // a service that is gone loses its series
-        h.add(t1 + 60.0, &TableStats::default());
+        h.add(t1 + 90.0, &TableStats::default());
         assert!(h.service_points("www").is_empty());
         assert!(h.is_empty());
     }

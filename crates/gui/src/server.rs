@@ -2367,8 +2367,8 @@ async fn sample_forever(state: Arc<State>) {
                     }
                 },
             );
-            // a broken answer: what it had is kept, the rest is dropped
-            h.end();
+            // an answer cut short: the series it did not reach are kept
+            h.end(r.is_ok());
             r
         })
         .await;
