@@ -510,6 +510,12 @@ fn charts_of_the_last_hour_are_svg_drawn_by_the_server() {
     assert!(r.body.contains("<polyline"), "{}", r.body);
     assert!(!r.body.contains("<script>alert"), "{}", r.body);
     assert!(r.body.contains("&lt;script&gt;"), "{}", r.body);
+    // a page of virtual services, filtered like CONTROL/MONITORING
+    let r = gui.req(Req::get("/charts?q=nothing-like-it").auth());
+    assert!(!r.body.contains("<polyline"), "{}", r.body);
+    assert!(r.body.contains("No virtual server matches"), "{}", r.body);
+    let r = gui.req(Req::get("/charts?q=SCRIPT").auth());
+    assert!(r.body.contains("<polyline"), "{}", r.body);
     let r = gui.req(Req::get("/charts?virtual=%3Cscript%3Ealert(1)%3C%2Fscript%3E").auth());
     assert!(r.body.contains("web1 (192.168.1.10:80)"), "{}", r.body);
     assert!(r.body.contains("<polyline"), "{}", r.body);
