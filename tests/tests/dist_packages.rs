@@ -65,6 +65,7 @@ const REQUIRED: [&str; 36] = [
     "/usr/sbin/piranha-passwd",
     "/usr/lib/systemd/system/piranha-gui.service",
     "/usr/lib/systemd/system/piranha-gui-save.service",
+    "/usr/lib/systemd/system/piranha-gui-sync.service",
     "/etc/sysconfig/piranha-gui",
     "/usr/share/polkit-1/rules.d/60-piranha-gui.rules",
     "/usr/share/man/man8/piranha_gui.8",
