@@ -475,7 +475,8 @@ fn rpm_upgrade_obsoletes_piranha_and_keeps_lvs_cf() {
 /// system user (uid below 1000) in its own system group, no login shell,
 /// no home. Returns (uid, gid).
 /// piranha_gui and piranha-passwd run from the installed package; the
-/// postinst made /etc/sysconfig/ha/conf (0750 root:piranha) and leaves an
+/// postinst made /etc/sysconfig/ha/conf (0770 root:piranha: CHANGE PASSWORD
+/// may replace the file) and leaves an
 /// admin's one as it is; piranha-passwd run as root gives the password
 /// file to user piranha (0600), so the web tool, which runs as piranha,
 /// can read it.
@@ -496,7 +497,7 @@ fn web_tool_runs_and_its_password_is_piranhas(root: &Root, uid: u32, gid: u32) {
     assert!(conf.is_dir());
     assert_eq!(
         (conf.uid(), conf.gid(), conf.mode() & 0o7777),
-        (0, gid, 0o750),
+        (0, gid, 0o770),
         "/etc/sysconfig/ha/conf"
     );
     let file = "/etc/sysconfig/ha/conf/piranha.passwd";
@@ -523,7 +524,7 @@ fn web_tool_runs_and_its_password_is_piranhas(root: &Root, uid: u32, gid: u32) {
     assert_eq!(conf.mode() & 0o7777, 0o700, "postinst again");
     std::fs::set_permissions(
         root.path("/etc/sysconfig/ha/conf"),
-        std::fs::Permissions::from_mode(0o750),
+        std::fs::Permissions::from_mode(0o770),
     )
     .unwrap();
 }
