@@ -15,14 +15,15 @@
 //! `le<tag><node>`; everything is torn down on drop.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::netns::{Netns, veth, wait_for};
+use crate::lab::{Host, Lab, Switch};
+use crate::netns::{Netns, wait_for};
 
 /// The virtual IP.
 pub const VIP: &str = "10.10.0.100";
@@ -220,7 +221,7 @@ pub struct Line {
 
 /// One director: its namespace and, while running, its pulse.
 pub struct Director {
-    pub ns: Netns,
+    pub ns: Host,
     /// `d1` (the primary) or `d2` (the backup).
     pub name: String,
     /// Its public address.
@@ -395,7 +396,7 @@ impl Director {
     /// Whether the VIP is configured on eth0.
     pub fn has_vip(&self) -> bool {
         self.ns
-            .ip(&["-o", "-4", "addr", "show", "dev", "eth0"])
+            .addrs(Some("eth0"))
             .contains(&format!("inet {VIP}/"))
     }
 
@@ -453,7 +454,7 @@ impl Director {
             self.name,
             out.join("\n"),
             self.name,
-            self.ns.ip(&["-o", "-4", "addr", "show"]),
+            self.ns.addrs(None),
             self.name,
             self.table()
         )
@@ -468,7 +469,7 @@ impl Drop for Director {
 
 /// A real server: its namespace and, while running, its HTTP server.
 pub struct RealServer {
-    pub ns: Netns,
+    pub ns: Host,
     /// `rs1`, `rs2`, `rs3`: the body of every reply.
     pub name: String,
     pub address: String,
@@ -522,55 +523,39 @@ pub struct Cluster {
     /// `d[0]` is the primary (`d1`), `d[1]` the backup (`d2`).
     pub d: [Director; 2],
     pub rs: Vec<RealServer>,
-    pub client: Netns,
-    pub sw: Netns,
+    pub client: Host,
+    pub sw: Switch,
     pub method: Method,
     /// When the cluster was built.
     pub t0: Instant,
     pub dir: tempfile::TempDir,
 }
 
-/// Writes `value` to the sysctl `/proc/sys/KEY` (dots as slashes) of `ns`.
-pub fn sysctl(ns: &Netns, key: &str, value: &str) {
-    let path = format!("/proc/sys/{}", key.replace('.', "/"));
-    ns.enter(|| std::fs::write(&path, value))
-        .unwrap_or_else(|e| panic!("{}: {path}: {e}", ns.name()));
-}
+pub use crate::lab::sysctl;
 
 impl Cluster {
-    /// Builds the namespaces and links and starts the real servers' HTTP
-    /// servers; pulse is not started. `tag` (at most 6 characters) keeps
-    /// the namespace names apart.
+    /// Builds the namespaces and links (a [`Lab`]) and starts the real
+    /// servers' HTTP servers; pulse is not started. `tag` (at most 6
+    /// characters) keeps the namespace names apart.
     pub fn new(tag: &str, method: Method) -> Cluster {
         assert!(tag.len() <= 6, "tag {tag:?} too long");
-        let n = |node: &str| format!("le{tag}{node}");
-        let sw = Netns::new(&n("sw"));
-        for br in ["br0", "br1"] {
-            sw.ip(&["link", "add", br, "type", "bridge"]);
-            sw.ip(&["link", "set", br, "up"]);
+        let mut b = Lab::builder(&format!("le{tag}"))
+            .router("d1", DIRECTORS[0])
+            .router("d2", DIRECTORS[1])
+            .client("c", CLIENT);
+        if method == Method::Nat {
+            b = b
+                .real_network(&DIRECTORS_PRIVATE)
+                .server_gateway(NAT_ROUTER);
         }
-        let plug = |ns: &Netns, port: &str, dev: &str, bridge: &str| {
-            veth(&sw, port, ns, dev);
-            sw.ip(&["link", "set", port, "master", bridge]);
-        };
+        for i in 0..SERVERS {
+            b = b.server(&format!("r{}", i + 1), &real_address(method, i));
+        }
+        let lab = b.build();
         let dir = tempfile::tempdir().expect("tempdir");
         let mut ds = Vec::new();
-        for i in 0..2 {
-            let ns = Netns::new(&n(&format!("d{}", i + 1)));
-            plug(&ns, &format!("d{}p", i + 1), "eth0", "br0");
-            ns.ip(&[
-                "addr",
-                "add",
-                &format!("{}/24", DIRECTORS[i]),
-                "dev",
-                "eth0",
-            ]);
-            if method == Method::Nat {
-                plug(&ns, &format!("d{}q", i + 1), "eth1", "br1");
-                let a = format!("{}/24", DIRECTORS_PRIVATE[i]);
-                ns.ip(&["addr", "add", &a, "dev", "eth1"]);
-            }
-            sysctl(&ns, "net.ipv4.ip_forward", "1");
+        for (i, ns) in lab.routers.into_iter().enumerate() {
+            ns.sysctl("net.ipv4.ip_forward", "1");
             ds.push(Director {
                 ns,
                 name: format!("d{}", i + 1),
@@ -581,31 +566,18 @@ impl Cluster {
                 started_at: 0,
             });
         }
-        let client = Netns::new(&n("c"));
-        plug(&client, "cp", "eth0", "br0");
-        client.ip(&["addr", "add", &format!("{CLIENT}/24"), "dev", "eth0"]);
         let mut rs = Vec::new();
-        for i in 0..SERVERS {
-            let ns = Netns::new(&n(&format!("r{}", i + 1)));
-            let address = real_address(method, i);
-            let bridge = if method == Method::Nat { "br1" } else { "br0" };
-            plug(&ns, &format!("r{}p", i + 1), "eth0", bridge);
-            ns.ip(&["addr", "add", &format!("{address}/24"), "dev", "eth0"]);
-            match method {
-                Method::Nat => {
-                    ns.ip(&["route", "add", "default", "via", NAT_ROUTER]);
-                }
-                Method::Direct => {
-                    // Accept packets for the VIP, never answer ARP for it.
-                    ns.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "lo"]);
-                    sysctl(&ns, "net.ipv4.conf.all.arp_ignore", "1");
-                    sysctl(&ns, "net.ipv4.conf.all.arp_announce", "2");
-                }
+        for (i, ns) in lab.servers.into_iter().enumerate() {
+            if method == Method::Direct {
+                // Accept packets for the VIP, never answer ARP for it.
+                ns.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "lo"]);
+                ns.sysctl("net.ipv4.conf.all.arp_ignore", "1");
+                ns.sysctl("net.ipv4.conf.all.arp_announce", "2");
             }
             rs.push(RealServer {
+                address: ns.address.clone(),
                 ns,
                 name: format!("rs{}", i + 1),
-                address,
                 httpd: None,
             });
         }
@@ -613,31 +585,14 @@ impl Cluster {
         let mut c = Cluster {
             d,
             rs,
-            client,
-            sw,
+            client: lab.client,
+            sw: lab.switch,
             method,
             t0: Instant::now(),
             dir,
         };
         for r in c.rs.iter_mut() {
             r.start();
-        }
-        // Bridge ports forwarding, neighbours reachable.
-        for d in &c.d {
-            assert!(
-                resolve(&c.client, &d.address),
-                "client cannot reach {}",
-                d.name
-            );
-        }
-        if method == Method::Nat {
-            for r in &c.rs {
-                assert!(
-                    resolve(&c.d[0].ns, &r.address),
-                    "d1 cannot reach {}",
-                    r.name
-                );
-            }
         }
         c
     }
@@ -710,16 +665,12 @@ impl Cluster {
     /// Takes director `i`'s public link down or up at the switch (the
     /// cable, not the director's own interface).
     pub fn public_link(&self, i: usize, up: bool) {
-        let port = format!("d{}p", i + 1);
-        self.sw
-            .ip(&["link", "set", &port, if up { "up" } else { "down" }]);
+        self.sw.link(&self.d[i].name, up);
     }
 
     /// The MAC address the client uses for the VIP, if it has one.
     pub fn client_vip_mac(&self) -> Option<String> {
-        let out = self.client.ip(&["neigh", "show", VIP, "dev", "eth0"]);
-        let after = out.split("lladdr ").nth(1)?;
-        after.split_whitespace().next().map(String::from)
+        self.client.neigh_mac(VIP)
     }
 
     /// Seconds since the cluster was built.
@@ -765,13 +716,7 @@ pub fn proc_destinations(text: &str, service: &str) -> Vec<String> {
 
 /// Sends UDP probes from `ns` to `ip` until `ns` has its MAC (at most 10 s).
 pub fn resolve(ns: &Netns, ip: &str) -> bool {
-    let sock = ns.enter(|| UdpSocket::bind("0.0.0.0:0").expect("udp socket"));
-    let to = format!("{ip}:9");
-    wait_for(Duration::from_secs(10), || {
-        let _ = sock.send_to(b"probe", &to);
-        std::thread::sleep(Duration::from_millis(50));
-        ns.ip(&["neigh", "show", ip]).contains("lladdr")
-    })
+    crate::lab::resolve(ns, ip, Duration::from_secs(10))
 }
 
 /// One HTTP/1.0 GET of `/` on a new connection (the calling thread must be

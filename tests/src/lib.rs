@@ -13,6 +13,7 @@ pub mod child;
 pub mod cli;
 pub mod cluster;
 pub mod keepalived;
+pub mod lab;
 pub mod netns;
 
 /// True when running under CI (`CI=true`).
