@@ -12,22 +12,32 @@ use crate::parse::{Parsed, parse_bytes_with};
 use crate::validate::{Finding, FindingKind, Severity};
 use crate::value::{Resolver, SystemResolver};
 
-/// The findings of the checks pulse, and lvsd or fos (by `service`), run
-/// on a parsed file before they start, in the order they report them (for
-/// fos: [`crate::validate_for_fos`], then the refusal of shared SCSI,
-/// [`crate::shared_scsi_refusal`], as `fos::config::refusals`).
-/// `timeout ≤ 0` is left out: the parser already warns about it.
+/// The findings of the start-up checks of pulse, and of lvsd or fos (by
+/// `service`): each daemon's [`crate::startup`] verdict, errors then
+/// warnings, pulse's first, without repeating a message (pulse in fos mode
+/// refuses with fos's messages). Exactly what the daemons print when they
+/// refuse the file. `timeout ≤ 0` is left out: the parser already warns
+/// about it.
 pub fn daemon_findings(config: &Config, file: &str) -> Vec<Finding> {
-    let mut findings = crate::validate_for_pulse(config, file);
-    findings.extend(match config.global.service {
-        ServiceType::Lvs => crate::validate_for_lvsd(config, file),
-        ServiceType::Fos => {
-            let mut f = crate::validate_for_fos(config, file);
-            f.extend(crate::validate::shared_scsi_refusal(config, file));
-            f
+    let other = match config.global.service {
+        ServiceType::Lvs => crate::startup::lvsd(config, file),
+        ServiceType::Fos => crate::startup::fos(config, file),
+    };
+    let pulse = crate::startup::pulse(config, file);
+    let mut findings: Vec<Finding> = Vec::new();
+    for f in pulse
+        .errors
+        .into_iter()
+        .chain(other.errors)
+        .chain(pulse.warnings)
+        .chain(other.warnings)
+    {
+        if f.kind != FindingKind::TimeoutNotPositive
+            && !findings.iter().any(|g| g.message == f.message)
+        {
+            findings.push(f);
         }
-    });
-    findings.retain(|f| f.kind != FindingKind::TimeoutNotPositive);
+    }
     findings
 }
 

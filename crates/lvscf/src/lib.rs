@@ -22,7 +22,9 @@
 //! Entry points: [`parse_file`], [`parse_str`], [`parse_bytes`] (and the
 //! `_with` forms taking a [`Resolver`]); [`write()`] for the reverse;
 //! [`validate_for_pulse`], [`validate_for_fos`] and [`validate_for_lvsd`]
-//! for the post-parse checks of lvs-cf.md §10.
+//! for the post-parse checks of lvs-cf.md §10; [`startup`] for each
+//! daemon's start-up [`Verdict`] (what pulse, lvsd and fos refuse and log:
+//! this crate is the one owner of those checks and messages).
 //!
 //! For tools that change the file (the web tool): [`apply`] edits the text
 //! keeping its layout ([`Op`], [`Section`]), [`bump_serial`] increments
@@ -58,6 +60,7 @@ mod json;
 mod lex;
 mod model;
 mod parse;
+pub mod startup;
 pub mod store;
 mod strings;
 mod validate;
@@ -83,6 +86,7 @@ pub use model::{
     Service, ServiceType,
 };
 pub use parse::{Parsed, parse_bytes_with};
+pub use startup::Verdict;
 pub use strings::{
     EscapeWarning, NannyFlags, QuoteMode, Translated, strip_quotes, translate_escapes,
 };

@@ -42,8 +42,11 @@ pub enum FindingKind {
     BaseDevice,
     /// pulse: two VIPs on the same alias label (gaps.md C12).
     SharedAlias,
-    /// pulse: `deadtime` not above `keepalive` (gaps.md C15).
+    /// pulse: `deadtime` not above `keepalive` (gaps.md C15), with an
+    /// active backup (without one no heartbeat is awaited).
     DeadtimeNotAboveKeepalive,
+    /// pulse: `keepalive = 0` sends heartbeats in a tight loop.
+    KeepaliveZero,
     /// fos: `service` is not `fos` (original behaviour).
     NotFosService,
     /// fos: no `failover` block (original behaviour).
@@ -162,12 +165,10 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
         ));
     }
     // As pulse decides it: private heartbeats are on when primary_private
-    // differs from primary.
+    // differs from primary, and then both ends need a private address.
     if backup_active
-        && !g.private_defaulted
-        && g.primary_private.is_some()
         && g.primary_private_addr() != g.primary_addr()
-        && g.backup_private.is_none()
+        && (g.primary_private_addr().is_unspecified() || g.backup_private_addr().is_unspecified())
     {
         out.push(
             err(
@@ -182,41 +183,31 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
             .key("backup_private"),
         );
     }
-    // pulse checks nat_router's device with network = nat in fos mode too.
-    if g.network == Network::Nat
-        && let Some(nat) = &g.nat_router
-        && nat.device.len() > IFNAME_MAX
+    // gaps.md A5: pulse refuses a device name that is too long on any
+    // active block (virtual, then failover, also of the type `service`
+    // does not select), then on nat_router with network = nat (in fos
+    // mode too), with pulse's own text.
+    for s in config
+        .virtuals
+        .iter()
+        .chain(&config.failovers)
+        .filter(|s| s.active)
     {
-        out.push(err(
-            FindingKind::DeviceNameTooLong,
-            0,
-            format!(
-                "{}: expected an interface name of at most {IFNAME_MAX} bytes, found {:?} ({} bytes)",
-                at(file, 0, "nat_router"),
-                nat.device,
-                nat.device.len()
-            ),
-        ).key("nat_router"));
-    }
-    // pulse refuses a device name that is too long on any active block,
-    // also on those of the type `service` does not select.
-    let unselected = match g.service {
-        ServiceType::Lvs => &config.failovers,
-        ServiceType::Fos => &config.virtuals,
-    };
-    for s in unselected.iter().filter(|s| s.active) {
         let Some(a) = &s.address else { continue };
         if a.device.len() > IFNAME_MAX {
-            let key = format!("{} {}: address", s.kind.as_str(), s.name);
+            let what = match s.kind {
+                BlockKind::Virtual => "virtual server",
+                BlockKind::Failover => "failover service",
+            };
             out.push(
                 err(
                     FindingKind::DeviceNameTooLong,
                     s.line.0,
                     format!(
-                        "{}: expected an interface name of at most {IFNAME_MAX} bytes, found {:?} ({} bytes)",
-                        at(file, s.line.0, &key),
+                        "{}: expected a device name of at most {IFNAME_MAX} characters, found {:?} ({what} {})",
+                        at(file, s.line.0, "address"),
                         a.device,
-                        a.device.len()
+                        s.name
                     ),
                 )
                 .key("address")
@@ -224,23 +215,57 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
             );
         }
     }
+    if g.network == Network::Nat
+        && let Some(nat) = &g.nat_router
+    {
+        if nat.device.len() > IFNAME_MAX {
+            out.push(
+                err(
+                    FindingKind::DeviceNameTooLong,
+                    0,
+                    format!(
+                        "{}: expected a device name of at most {IFNAME_MAX} characters, found {:?}",
+                        at(file, 0, "nat_router"),
+                        nat.device
+                    ),
+                )
+                .key("nat_router"),
+            );
+        } else if g.service == ServiceType::Lvs && !nat.device.contains(':') {
+            out.push(
+                warn(
+                    FindingKind::BaseDevice,
+                    0,
+                    format!(
+                        "{}: expected an alias device such as {}:1, found the base device {:?} \
+                     (pulse replaces its address and takes it down on deactivation)",
+                        at(file, 0, "nat_router"),
+                        nat.device,
+                        nat.device
+                    ),
+                )
+                .key("nat_router"),
+            );
+        }
+    }
+    if g.keepalive.duration().is_zero() {
+        out.push(
+            warn(
+                FindingKind::KeepaliveZero,
+                0,
+                format!(
+                    "{}: expected a keepalive above 0, found 0 (heartbeats are sent in a tight loop)",
+                    at(file, 0, "keepalive")
+                ),
+            )
+            .key("keepalive"),
+        );
+    }
     let mut labels: HashMap<&str, (Ipv4Addr, &Service)> = HashMap::new();
     for s in selected.iter().filter(|s| s.active) {
         let Some(a) = &s.address else { continue };
         let line = s.line.0;
         let key = format!("{} {}: address", s.kind.as_str(), s.name);
-        if a.device.len() > IFNAME_MAX {
-            out.push(err(
-                FindingKind::DeviceNameTooLong,
-                line,
-                format!(
-                    "{}: expected an interface name of at most {IFNAME_MAX} bytes, found {:?} ({} bytes)",
-                    at(file, line, &key),
-                    a.device,
-                    a.device.len()
-                ),
-            ).key("address").of(s));
-        }
         if !a.device.contains(':') {
             out.push(
                 warn(
