@@ -41,7 +41,13 @@ impl Drop for Gui {
 
 impl Gui {
     /// `piranha_gui --nodaemon` in `ns` on 127.0.0.1, a port of its choice.
-    fn start(ns: &Netns, cf: &Path, pulse_socket: &Path, dir: &Path, path: &str) -> Gui {
+    fn start(
+        ns: &Netns,
+        cf: &Path,
+        (pulse_socket, lvsd_socket): (&Path, &Path),
+        dir: &Path,
+        path: &str,
+    ) -> Gui {
         let mut child = ns
             .command(program("piranha_gui"))
             .args(["--nodaemon", "--listen", "127.0.0.1", "--port", "0"])
@@ -53,7 +59,8 @@ impl Gui {
             .arg(dir.join(".htaccess"))
             .arg("--pulse-socket")
             .arg(pulse_socket)
-            .args(["--lvsd-socket", "/run/lvsd.sock"])
+            .arg("--lvsd-socket")
+            .arg(lvsd_socket)
             .env("PATH", path)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -379,7 +386,13 @@ fn vm_gui_monitors_applies_and_sees_a_real_server_go_down() {
         std::env::var("PATH").unwrap_or_default()
     );
     let d1 = &c.d[0];
-    let gui = Gui::start(&d1.ns, &d1.cf_path(), &d1.status_socket(), d, &path);
+    let gui = Gui::start(
+        &d1.ns,
+        &d1.cf_path(),
+        (&d1.status_socket(), &d1.lvsd_socket()),
+        d,
+        &path,
+    );
     let get = |p: &str| send(&d1.ns, gui.addr, "GET", p, &[]);
     let post = |p: &str, form: &[(&str, &str)]| send(&d1.ns, gui.addr, "POST", p, form);
     // Polls the monitoring page (its refreshed part) every 250 ms.

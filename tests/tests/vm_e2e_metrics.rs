@@ -87,6 +87,7 @@ fn exporter_ipvs_series_match_ipvsadm() {
     let d1 = &c.d[0];
     let exporter = program("piranha-exporter");
     let pulse_socket = d1.status_socket().display().to_string();
+    let lvsd_socket = format!("--lvsd-socket={}", d1.lvsd_socket().display());
     let once = |ns: &Netns| {
         series(&run(
             ns,
@@ -94,7 +95,7 @@ fn exporter_ipvs_series_match_ipvsadm() {
             &[
                 "--once",
                 &format!("--pulse-socket={pulse_socket}"),
-                "--lvsd-socket=/run/lvsd.sock",
+                &lvsd_socket,
                 // Under emulation (TCG) lvsd's netlink dump is slow.
                 "--timeout=900ms",
             ],
