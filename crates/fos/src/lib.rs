@@ -6,11 +6,10 @@
 //! SIGTERM/SIGINT/SIGHUP, ends fos, which tells pulse to act.
 //!
 //! [`core`] is the behaviour as data, [`plan`] the per-block commands from
-//! lvs.cf, [`config`] the start-up checks pulse shares; [`exec`] and
-//! [`run`] are the thin shell.
+//! lvs.cf; [`exec`] and [`run`] are the thin shell. The start-up checks on
+//! lvs.cf are lvscf's ([`lvscf::startup::fos`]).
 
 pub mod cli;
-pub mod config;
 pub mod core;
 pub mod exec;
 pub mod plan;

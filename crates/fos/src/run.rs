@@ -31,9 +31,10 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     let Some(lvscf::Loaded { parsed, .. }) = lvscf::load_for_daemon("fos", &file) else {
         return 1;
     };
-    let refusals = crate::config::refusals(&parsed.config, &file);
-    if !refusals.is_empty() {
-        eprint!("{}", crate::config::report("fos", &refusals));
+    // What lvs.cf means, and every message about it, is lvscf's.
+    let verdict = lvscf::startup::fos(&parsed.config, &file);
+    if verdict.refused() {
+        eprint!("{}", verdict.report("fos"));
         return 1;
     }
     // Signals wait for the main loop (sigwait); children start with an
@@ -62,7 +63,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     for w in &parsed.warnings {
         tracing::info!("{w}");
     }
-    for f in lvscf::validate_for_fos(&parsed.config, &file) {
+    for f in &verdict.warnings {
         tracing::info!("{f}");
     }
     let master = lvs_util::netif::is_master(parsed.config.global.primary_addr());

@@ -209,4 +209,70 @@ mod tests {
             ["/bin/web", "/usr/sbin/nanny", "/bin/other"]
         );
     }
+
+    // Moved from fos's config.rs (fos and pulse in fos mode print these).
+    const GOOD: &str = "service = fos\nprimary = 192.0.2.1\n\
+        failover web {\nactive = 1\naddress = 192.0.2.100 eth0:1\n\
+        start_cmd = \"/bin/web start\"\nstop_cmd = \"/bin/web stop\"\n}\n";
+
+    #[test]
+    fn a_complete_file_has_no_refusal() {
+        assert!(fos(&parse(GOOD), "lvs.cf").errors.is_empty());
+    }
+
+    #[test]
+    fn original_checks_stop_at_the_first() {
+        let r = fos(&parse("service = lvs\n"), "lvs.cf");
+        assert_eq!(
+            r.report("fos"),
+            "fos: Service type is not \"fos\" in lvs.cf\n"
+        );
+        let r = fos(&parse("service = fos\n"), "lvs.cf");
+        assert_eq!(
+            r.report("fos"),
+            "fos: No Failover Services defined in lvs.cf.\n"
+        );
+    }
+
+    #[test]
+    fn missing_commands_are_errors_f2() {
+        let text = GOOD.replace("stop_cmd = \"/bin/web stop\"\n", "");
+        let r = fos(&parse(&text), "lvs.cf");
+        assert_eq!(
+            r.report("pulse"),
+            "pulse: lvs.cf:3: failover web: stop_cmd: expected a stop_cmd command in an active failover block, found none\n"
+        );
+        // inactive blocks need none
+        let text = GOOD
+            .replace("active = 1", "active = 0")
+            .replace("start_cmd = \"/bin/web start\"\n", "");
+        assert!(fos(&parse(&text), "lvs.cf").errors.is_empty());
+    }
+
+    #[test]
+    fn shared_scsi_is_refused_f3_and_f6() {
+        let with = GOOD.replace(
+            "primary = 192.0.2.1\n",
+            "primary = 192.0.2.1\nprimary_shared = /dev/sdb\nbackup_shared = /dev/sdc\n",
+        );
+        let r = fos(&parse(&with), "lvs.cf");
+        assert_eq!(
+            r.report("fos"),
+            "fos: lvs.cf: reservation_conflict_action: expected nothing or preempt because primary_shared and backup_shared are set, found none\n\
+             fos: lvs.cf: primary_shared, backup_shared: expected no shared SCSI device, found \"/dev/sdb\" and \"/dev/sdc\" (shared SCSI reservation with /usr/sbin/scsi_reserve is not supported; remove both keys and fence the shared disk by other means)\n"
+        );
+        let with_action = with.replace(
+            "service = fos\n",
+            "service = fos\nreservation_conflict_action = preempt\n",
+        );
+        let r = fos(&parse(&with_action), "lvs.cf").errors;
+        assert_eq!(r.len(), 1);
+        assert!(r[0].message.contains("expected no shared SCSI device"));
+        // only one of the two devices: shared SCSI is off, as in the original
+        let one = GOOD.replace(
+            "primary = 192.0.2.1\n",
+            "primary = 192.0.2.1\nprimary_shared = /dev/sdb\n",
+        );
+        assert!(fos(&parse(&one), "lvs.cf").errors.is_empty());
+    }
 }

@@ -408,7 +408,7 @@ pub fn validate_for_lvsd(config: &Config, file: &str) -> Vec<Finding> {
 
 /// gaps.md F6: shared SCSI reservation (fos.md §7) is on when both
 /// `primary_shared` and `backup_shared` are set; it is not supported, so fos
-/// and pulse in fos mode refuse to start (`fos::config::refusals`). Not
+/// and pulse in fos mode refuse to start ([`crate::startup::fos`]). Not
 /// part of [`validate_for_fos`], whose findings fos also logs; the checks
 /// of a whole file ([`crate::daemon_findings`]) include it.
 pub fn shared_scsi_refusal(config: &Config, file: &str) -> Option<Finding> {

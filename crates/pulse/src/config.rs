@@ -1,6 +1,7 @@
 //! What pulse takes from lvs.cf, and the pure derivations on it: which
 //! addresses to bring up or down (§7.2, §8), the classful default mask,
-//! broadcast addresses, and the start-up warnings of gaps.md C11/C12/C15.
+//! broadcast addresses. The start-up checks and warnings on lvs.cf
+//! (gaps.md A5, B7, C11, C12, C15) are lvscf's ([`lvscf::startup::pulse`]).
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -219,61 +220,6 @@ impl PulseConfig {
     fn is_nat(&self, t: &Target) -> bool {
         self.nat_target().as_ref() == Some(t)
     }
-
-    /// gaps.md A5: device names the kernel cannot have (more than 15 bytes)
-    /// are a configuration error: `FILE:LINE: KEY: expected …, found …`.
-    pub fn check_devices(&self, file: &str) -> Result<(), String> {
-        let bad = |dev: &str| dev.len() > 15;
-        let mut blocks = self.virtuals.iter().chain(&self.failovers);
-        if let Some(v) = blocks.find(|v| v.active && bad(&v.dev)) {
-            return Err(format!(
-                "{file}:{}: address: expected a device name of at most 15 characters, found {:?} (virtual server {})",
-                v.line, v.dev, v.name
-            ));
-        }
-        if let Some((_, dev)) = &self.nat_router
-            && self.nat
-            && bad(dev)
-        {
-            return Err(format!(
-                "{file}: nat_router: expected a device name of at most 15 characters, found {dev:?}"
-            ));
-        }
-        Ok(())
-    }
-
-    /// Start-up warnings about risky but accepted configurations.
-    pub fn warnings(&self) -> Vec<String> {
-        let mut w = Vec::new();
-        if self.keepalive.is_zero() {
-            w.push("Warning: keepalive = 0 sends heartbeats in a tight loop".to_string());
-        }
-        if self.deadtime <= self.keepalive {
-            w.push(format!(
-                "Warning: deadtime ({}) should be larger than keepalive ({}); expect spurious takeovers",
-                secs(self.deadtime),
-                secs(self.keepalive)
-            ));
-        }
-        let targets = self.up_targets();
-        for t in &targets {
-            if !t.dev.contains(':') {
-                w.push(format!(
-                    "Warning: {} is configured on base device {}; pulse adds and removes only that address, never the device's own address (use an alias such as {}:1)",
-                    t.ip, t.dev, t.dev
-                ));
-            }
-        }
-        for (i, a) in targets.iter().enumerate() {
-            if let Some(b) = targets[..i].iter().find(|b| b.dev == a.dev) {
-                w.push(format!(
-                    "Warning: {} and {} share the device label {}; the later one replaces the earlier",
-                    b.ip, a.ip, a.dev
-                ));
-            }
-        }
-        w
-    }
 }
 
 /// Seconds as lvs.cf writes them: `3` or `0.3`.
@@ -471,42 +417,6 @@ mod tests {
         c.nat = false;
         assert!(c.up_targets().iter().all(|t| t.dev != "eth1:1"));
         assert!(c.down_targets().iter().all(|t| t.dev != "eth1:1"));
-    }
-
-    #[test]
-    fn warnings_for_risky_configs() {
-        let mut c = config();
-        assert!(c.warnings().is_empty(), "{:?}", c.warnings());
-        c.keepalive = Duration::ZERO;
-        c.deadtime = Duration::ZERO;
-        c.virtuals.push(vs("e", true, "192.0.2.9", "eth0", None));
-        c.virtuals.push(vs("f", true, "192.0.2.10", "eth0:1", None));
-        let w = c.warnings();
-        assert_eq!(w.len(), 4, "{w:?}");
-        assert!(w[0].contains("keepalive = 0"));
-        assert!(w[1].contains("deadtime (0)"));
-        assert!(w[2].contains("base device eth0"));
-        assert!(w[3].contains("share the device label eth0:1"));
-    }
-
-    #[test]
-    fn overlong_device_names_are_config_errors() {
-        let mut c = config();
-        assert_eq!(c.check_devices("lvs.cf"), Ok(()));
-        c.virtuals[1].dev = "averyverylongname:1".into(); // inactive: ignored
-        assert_eq!(c.check_devices("lvs.cf"), Ok(()));
-        c.virtuals[0].dev = "averyverylongname:1".into();
-        assert_eq!(
-            c.check_devices("lvs.cf").unwrap_err(),
-            "lvs.cf:7: address: expected a device name of at most 15 characters, found \"averyverylongname:1\" (virtual server a)"
-        );
-        let mut c = config();
-        c.nat_router = Some((ip("10.1.0.254"), "eth1:12345678901234".into()));
-        assert!(
-            c.check_devices("f")
-                .unwrap_err()
-                .starts_with("f: nat_router: ")
-        );
     }
 
     #[test]

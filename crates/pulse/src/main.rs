@@ -98,32 +98,20 @@ fn main() -> ExitCode {
     if let Some(msg) = unreadable {
         early_log(opts.nodaemon, msg);
     }
-    let mut early_logs = Vec::new();
+    // What lvs.cf means, and every message about it, is lvscf's.
+    let verdict = lvscf::startup::pulse(&parsed.config, &file);
+    if verdict.refused() {
+        eprint!("{}", verdict.report("pulse"));
+        return ExitCode::from(1);
+    }
     if cfg.backup_active && cfg.backup.is_unspecified() {
+        // logged below (lvscf's UndefinedBackupActive warning)
         cfg.backup_active = false;
-        early_logs.push("Undefined backup node marked as active? -- clearing that!".to_string());
     }
-    if cfg.active_services() == 0 {
-        let kind = match cfg.service {
-            Mode::Lvs => "lvs",
-            Mode::Fos => "fos",
-        };
-        return fail(&format!(
-            "pulse: no active {kind} services defined in {file}"
-        ));
-    }
-    if let Err(e) = cfg.check_devices(&file) {
-        return fail(&format!("pulse: {e}"));
-    }
-    if cfg.service == Mode::Fos {
-        // gaps.md F2, F3 and F6 (shared SCSI is not supported), as fos
-        // itself checks them.
-        let refusals = fos::config::refusals(&parsed.config, &file);
-        if !refusals.is_empty() {
-            eprint!("{}", fos::config::report("pulse", &refusals));
-            return ExitCode::from(1);
-        }
-    }
+    let (early_logs, warnings): (Vec<_>, Vec<_>) = verdict
+        .warnings
+        .into_iter()
+        .partition(|f| f.kind == lvscf::FindingKind::UndefinedBackupActive);
     let (own, own_private, peer, peer_private) = if master {
         (
             cfg.primary,
@@ -139,15 +127,6 @@ fn main() -> ExitCode {
             cfg.primary_private,
         )
     };
-    if cfg.has_private()
-        && cfg.backup_active
-        && (own_private.is_unspecified() || peer_private.is_unspecified())
-    {
-        // gaps.md B7: the original bound 0.0.0.0 and failed with EADDRINUSE.
-        return fail(&format!(
-            "pulse: backup_private must be set in {file} when primary_private is set"
-        ));
-    }
     let bind = |ip: Ipv4Addr| bind_heartbeat(SocketAddrV4::new(ip, cfg.heartbeat_port));
     let sockets = bind(own).and_then(|p| {
         let q = if cfg.has_private() {
@@ -211,7 +190,7 @@ fn main() -> ExitCode {
         "STARTING PULSE AS {}",
         if master { "MASTER" } else { "BACKUP" }
     );
-    for w in cfg.warnings() {
+    for w in warnings {
         tracing::info!("{w}");
     }
     let watched = watched_files(&opts, &cfg, &parsed.config);
@@ -281,12 +260,9 @@ fn watched_files(opts: &Options, cfg: &PulseConfig, parsed: &lvscf::Config) -> V
         }
         Mode::Fos => {
             files.push(opts.fos.clone());
-            let flags = fos::plan::Flags::default();
-            for b in fos::plan::blocks(parsed, std::net::Ipv4Addr::UNSPECIFIED, flags) {
-                for argv in [&b.start, &b.stop, &b.monitor] {
-                    if let Some(p) = argv.first().filter(|p| !files.contains(p)) {
-                        files.push(p.clone());
-                    }
+            for p in lvscf::startup::fos_programs(parsed, lvscf::QuoteMode::default()) {
+                if !files.contains(&p) {
+                    files.push(p);
                 }
             }
         }
