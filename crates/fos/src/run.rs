@@ -28,9 +28,18 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         Err(code) => return code.into(),
     };
     let file = opts.configfile.clone();
-    let Some(lvscf::Loaded { parsed, .. }) = lvscf::load_for_daemon("fos", &file) else {
-        return 1;
+    let loaded = match lvscf::load_file(&file) {
+        Ok(l) => l,
+        Err(e) => {
+            let r = lvscf::startup::load_refusal("fos", &file, &e);
+            if let Some(whole) = &r.syslog {
+                lvs_util::log::syslog_info(whole);
+            }
+            eprintln!("{}", r.stderr);
+            return 1;
+        }
     };
+    let parsed = loaded.parsed;
     // What lvs.cf means, and every message about it, is lvscf's.
     let verdict = lvscf::startup::fos(&parsed.config, &file);
     if verdict.refused() {

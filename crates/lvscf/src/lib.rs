@@ -130,26 +130,6 @@ pub fn load_file(path: impl AsRef<Path>) -> Result<Loaded, LoadError> {
     })
 }
 
-/// Loads the file a daemon was started with ([`load_file`]), reporting a
-/// file that does not load the way lvsd and fos do: `PROGRAM: failed to
-/// open FILE` on stderr, or the whole error to syslog and `PROGRAM: error
-/// parsing FILE on line N.` on stderr. `None` then, and the daemon exits
-/// with status 1.
-pub fn load_for_daemon(program: &str, file: &str) -> Option<Loaded> {
-    match load_file(file) {
-        Ok(l) => Some(l),
-        Err(LoadError::Open { .. }) => {
-            eprintln!("{program}: failed to open {file}");
-            None
-        }
-        Err(LoadError::Parse(e)) => {
-            lvs_util::log::syslog_info(&e.to_string());
-            eprintln!("{program}: error parsing {file} on line {}.", e.line());
-            None
-        }
-    }
-}
-
 /// Reads and parses a file. Like the original: a zero-length file is
 /// `Empty configuration` (code `LVS_ERROR_STAT`, line 0) and a read failure
 /// `I/O error while reading configuration` (`LVS_ERROR_READ`, line 0).

@@ -6,6 +6,7 @@
 //! need the host (which router this is, whether an address can be bound)
 //! stay in the daemons.
 
+use crate::error::LoadError;
 use crate::model::{Config, ServiceType};
 use crate::strings::QuoteMode;
 use crate::validate::{Finding, FindingKind, Severity};
@@ -92,6 +93,52 @@ pub fn fos(config: &Config, file: &str) -> Verdict {
 /// server whose `timeout` nanny would refuse (gaps.md E5).
 pub fn lvsd(config: &Config, file: &str) -> Verdict {
     Verdict::split(crate::validate_for_lvsd(config, file))
+}
+
+/// How a daemon reports a file that does not load: one line for stderr
+/// and, for a parse error, the whole error for syslog. The daemon prints
+/// and logs them (this crate does no daemon I/O) and exits with status 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadRefusal {
+    /// The line for stderr, `PROGRAM: ` included, no newline.
+    pub stderr: String,
+    /// The whole parse error, for syslog.
+    pub syslog: Option<String>,
+}
+
+/// lvsd's and fos's report of a file that does not load: `PROGRAM: failed
+/// to open FILE`, or `PROGRAM: error parsing FILE on line N.` (lvsd.md §2,
+/// fos.md §1).
+pub fn load_refusal(program: &str, file: &str, e: &LoadError) -> LoadRefusal {
+    match e {
+        LoadError::Open { .. } => LoadRefusal {
+            stderr: format!("{program}: failed to open {file}"),
+            syslog: None,
+        },
+        LoadError::Parse(e) => LoadRefusal {
+            stderr: format!("{program}: error parsing {file} on line {}.", e.line()),
+            syslog: Some(e.to_string()),
+        },
+    }
+}
+
+/// pulse's report of a file that does not load: `pulse: failed to open
+/// FILE`, or `pulse: error parsing FILE at line N: MESSAGE` (pulse.md §2).
+pub fn pulse_load_refusal(file: &str, e: &LoadError) -> LoadRefusal {
+    match e {
+        LoadError::Open { .. } => LoadRefusal {
+            stderr: format!("pulse: failed to open {file}"),
+            syslog: None,
+        },
+        LoadError::Parse(e) => LoadRefusal {
+            stderr: format!(
+                "pulse: error parsing {file} at line {}: {}",
+                e.line(),
+                e.message()
+            ),
+            syslog: Some(e.to_string()),
+        },
+    }
 }
 
 /// The programs lvs.cf makes a daemon run as root in fos mode, first

@@ -49,8 +49,16 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         }
     };
     let file = opts.configfile.clone();
-    let Some(loaded) = lvscf::load_for_daemon("lvs", &file) else {
-        return 1;
+    let loaded = match lvscf::load_file(&file) {
+        Ok(l) => l,
+        Err(e) => {
+            let r = lvscf::startup::load_refusal("lvs", &file, &e);
+            if let Some(whole) = &r.syslog {
+                lvs_util::log::syslog_info(whole);
+            }
+            eprintln!("{}", r.stderr);
+            return 1;
+        }
     };
     let in_force = config::status_config(&loaded, &file);
     let parsed = loaded.parsed;
@@ -79,7 +87,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     for w in &parsed.warnings {
         tracing::info!("{w}");
     }
-    for f in lvscf::validate_for_lvsd(&parsed.config, &file) {
+    for f in lvscf::startup::lvsd(&parsed.config, &file).warnings {
         tracing::info!("{f}");
     }
     raise_fd_limit();
@@ -389,7 +397,7 @@ impl Shell {
         for w in &parsed.warnings {
             tracing::info!("{w}");
         }
-        for f in lvscf::validate_for_lvsd(&parsed.config, &file) {
+        for f in lvscf::startup::lvsd(&parsed.config, &file).warnings {
             tracing::info!("{f}");
         }
         let spec = spec::build(&parsed.config, flags(&self.opts));

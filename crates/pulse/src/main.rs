@@ -81,16 +81,12 @@ fn main() -> ExitCode {
         fingerprint: loaded,
     } = match lvscf::load_file(&file) {
         Ok(l) => l,
-        Err(lvscf::LoadError::Open { .. }) => {
-            return fail(&format!("pulse: failed to open {file}"));
-        }
-        Err(lvscf::LoadError::Parse(e)) => {
-            lvs_util::log::syslog_info(&e.to_string());
-            return fail(&format!(
-                "pulse: error parsing {file} at line {}: {}",
-                e.line(),
-                e.message()
-            ));
+        Err(e) => {
+            let r = lvscf::startup::pulse_load_refusal(&file, &e);
+            if let Some(whole) = &r.syslog {
+                lvs_util::log::syslog_info(whole);
+            }
+            return fail(&r.stderr);
         }
     };
     let mut cfg = config::from_lvscf(&parsed.config);
