@@ -49,7 +49,9 @@ impl Verdict {
 /// cannot have (the first one); in fos mode, fos's own refusals
 /// ([`fos`]); `primary_private` without `backup_private` while a backup is
 /// active. Its warnings are [`crate::validate_for_pulse`]'s (the cleared
-/// undefined active backup first).
+/// undefined active backup first); it logs the parser's warnings
+/// ([`crate::Parsed::warnings`], e.g. `keepalive = 0`) too, as lvsd and fos
+/// do.
 pub fn pulse(config: &Config, file: &str) -> Verdict {
     let all = Verdict::split(crate::validate_for_pulse(config, file));
     let first = |kind: FindingKind| all.errors.iter().find(|f| f.kind == kind).cloned();
@@ -219,7 +221,6 @@ mod tests {
         assert_eq!(
             kinds,
             [
-                FindingKind::KeepaliveZero,
                 FindingKind::BaseDevice,
                 FindingKind::SharedAlias,
                 FindingKind::DeadtimeNotAboveKeepalive

@@ -45,8 +45,6 @@ pub enum FindingKind {
     /// pulse: `deadtime` not above `keepalive` (gaps.md C15), with an
     /// active backup (without one no heartbeat is awaited).
     DeadtimeNotAboveKeepalive,
-    /// pulse: `keepalive = 0` sends heartbeats in a tight loop.
-    KeepaliveZero,
     /// fos: `service` is not `fos` (original behaviour).
     NotFosService,
     /// fos: no `failover` block (original behaviour).
@@ -247,19 +245,6 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
                 .key("nat_router"),
             );
         }
-    }
-    if g.keepalive.duration().is_zero() {
-        out.push(
-            warn(
-                FindingKind::KeepaliveZero,
-                0,
-                format!(
-                    "{}: expected a keepalive above 0, found 0 (heartbeats are sent in a tight loop)",
-                    at(file, 0, "keepalive")
-                ),
-            )
-            .key("keepalive"),
-        );
     }
     let mut labels: HashMap<&str, (Ipv4Addr, &Service)> = HashMap::new();
     for s in selected.iter().filter(|s| s.active) {

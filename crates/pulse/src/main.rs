@@ -186,6 +186,9 @@ fn main() -> ExitCode {
         "STARTING PULSE AS {}",
         if master { "MASTER" } else { "BACKUP" }
     );
+    for w in &parsed.warnings {
+        tracing::info!("{w}");
+    }
     for w in warnings {
         tracing::info!("{w}");
     }
