@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use lvs_tests::netns::{Netns, bridge, wait_for};
+use lvs_tests::lab::{Host, Switch};
+use lvs_tests::netns::{Netns, wait_for};
 
 const FOS: &str = env!("CARGO_BIN_EXE_fos");
 const HELPER: &str = env!("CARGO_BIN_EXE_fos-test-service");
@@ -75,7 +76,7 @@ impl Cf {
 
 /// One router: its namespace and, while running, its pulse.
 struct Router {
-    ns: Netns,
+    ns: Host,
     name: &'static str,
     dir: PathBuf,
     pulse: Option<Child>,
@@ -158,7 +159,7 @@ impl Router {
 
     fn has_vip(&self) -> bool {
         self.ns
-            .ip(&["-o", "-4", "addr", "show", "dev", "eth0"])
+            .addrs(Some("eth0"))
             .contains(&format!("inet {VIP}/24"))
     }
 
@@ -195,31 +196,24 @@ impl Drop for Router {
 struct Lab {
     r1: Router,
     r2: Router,
-    c: Netns,
-    sw: Netns,
+    c: Host,
+    sw: Switch,
     dir: tempfile::TempDir,
 }
 
 impl Lab {
+    /// The routers' default gateway is the client.
     fn new(tag: &str) -> Lab {
         let dir = tempfile::tempdir().unwrap();
-        let sw = Netns::new(&format!("lf{tag}sw"));
-        let r1 = Netns::new(&format!("lf{tag}r1"));
-        let r2 = Netns::new(&format!("lf{tag}r2"));
-        let c = Netns::new(&format!("lf{tag}c"));
-        bridge(&sw, &[(&r1, "p1"), (&r2, "p2"), (&c, "pc")]);
-        r1.ip(&["addr", "add", "192.0.2.1/24", "dev", "eth0"]);
-        r2.ip(&["addr", "add", "192.0.2.2/24", "dev", "eth0"]);
-        c.ip(&["addr", "add", "192.0.2.10/24", "dev", "eth0"]);
-        for r in [&r1, &r2] {
-            r.ip(&["route", "add", "default", "via", "192.0.2.10"]);
-        }
-        assert!(
-            wait_for(s(5), || ping_once(&c, "192.0.2.1")
-                && ping_once(&c, "192.0.2.2")),
-            "lab network does not come up"
-        );
+        let lab = lvs_tests::lab::Lab::builder(&format!("lf{tag}"))
+            .router("r1", "192.0.2.1")
+            .router("r2", "192.0.2.2")
+            .router_gateway("192.0.2.10")
+            .client("c", "192.0.2.10")
+            .ready_timeout(s(5))
+            .build();
         let path = dir.path().to_path_buf();
+        let [r1, r2]: [Host; 2] = lab.routers.try_into().expect("two routers");
         let router = |ns, name| Router {
             ns,
             name,
@@ -229,8 +223,8 @@ impl Lab {
         Lab {
             r1: router(r1, "r1"),
             r2: router(r2, "r2"),
-            c,
-            sw,
+            c: lab.client,
+            sw: lab.switch,
             dir,
         }
     }
@@ -259,12 +253,7 @@ impl Lab {
 
     /// Cuts (`false`) or restores (`true`) r2's port on the switch.
     fn r2_connected(&self, connected: bool) {
-        let master = if connected { "master" } else { "nomaster" };
-        let mut args = vec!["link", "set", "p2", master];
-        if connected {
-            args.push("br0");
-        }
-        self.sw.ip(&args);
+        self.sw.connect("r2", connected);
     }
 
     fn dump(&self) -> String {
@@ -299,15 +288,6 @@ impl Lab {
         let available = format!("nanny: Remote service {VIP}:{PORT} is available");
         self.expect(&self.r2, &available, s(15));
     }
-}
-
-/// One ICMP echo from `ns` to `ip` through a ping socket substitute: a
-/// UDP datagram that fills the neighbour table, then the table is read.
-fn ping_once(ns: &Netns, ip: &str) -> bool {
-    let sock = ns.enter(|| std::net::UdpSocket::bind("0.0.0.0:0").expect("udp"));
-    let _ = sock.send_to(b"x", format!("{ip}:9"));
-    std::thread::sleep(Duration::from_millis(50));
-    ns.ip(&["neigh", "show", ip]).contains("lladdr")
 }
 
 #[test]

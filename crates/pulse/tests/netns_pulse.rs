@@ -259,7 +259,7 @@ fn primary_link_down_with_monitor_links() {
         lab.client_neigh(VIP)
     );
     // Pull r1's cable: its eth0 loses carrier.
-    lab.sw.ip(&["link", "set", "p1", "down"]);
+    lab.sw.link("r1", false);
     let pulled = std::time::Instant::now();
     assert!(
         lab.r1
@@ -339,7 +339,7 @@ fn primary_link_down_with_monitor_links() {
     // r2's takeover) and would deliver it now, making r2 yield and take
     // over again at once. pulse deletes the partner's neighbour entries on
     // the device when it sees the link go down, which drops that heartbeat.
-    lab.sw.ip(&["link", "set", "p1", "up"]);
+    lab.sw.link("r1", true);
     let plugged = pulled.elapsed();
     eprintln!("cable back {plugged:?} after the pull");
     assert!(wait_for(S(2), || lab.r2.has_vip()));

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-pub use lvs_tests::netns::{Netns, bridge, veth, wait_for};
+pub use lvs_tests::lab::{Host, Switch};
+pub use lvs_tests::netns::{Netns, wait_for};
 
 pub const PULSE: &str = env!("CARGO_BIN_EXE_pulse");
 pub const RECORDER: &str = env!("CARGO_BIN_EXE_pulse-test-lvsd");
@@ -124,7 +125,7 @@ virtual other {{
 
 /// One router: its namespace and, while running, its pulse.
 pub struct Router {
-    pub ns: Netns,
+    pub ns: Host,
     pub name: &'static str,
     pub dir: PathBuf,
     pub pulse: Option<Child>,
@@ -320,7 +321,7 @@ impl Router {
 
     /// `ip -o -4 addr show dev eth0` lines.
     pub fn addrs(&self) -> String {
-        self.ns.ip(&["-o", "-4", "addr", "show", "dev", "eth0"])
+        self.ns.addrs(Some("eth0"))
     }
 
     /// The VIP line, if the VIP is configured.
@@ -369,22 +370,8 @@ impl Router {
     pub fn dump(&self) -> String {
         // Who holds which UDP port, and which processes run here: a
         // heartbeat bind that fails is explained by these.
-        let sockets = self
-            .ns
-            .command("ss")
-            .args(["-uanp"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        let pids: Vec<String> = self
-            .ns
-            .pids()
-            .iter()
-            .map(|p| {
-                let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
-                format!("{p} {}", String::from_utf8_lossy(&cmd).replace('\0', " "))
-            })
-            .collect();
+        let sockets = self.ns.udp_sockets();
+        let pids = self.ns.processes();
         format!(
             "--- {} log ---\n{}\n--- {} records ---\n{}\n--- {} addrs ---\n{}\n\
              --- {} UDP sockets ---\n{sockets}--- {} processes ---\n{}",
@@ -396,7 +383,7 @@ impl Router {
             self.addrs(),
             self.name,
             self.name,
-            pids.join("\n")
+            pids
         )
     }
 }
@@ -412,55 +399,46 @@ impl Drop for Router {
 pub struct Lab {
     pub r1: Router,
     pub r2: Router,
-    pub c: Netns,
-    pub sw: Netns,
+    pub c: Host,
+    pub sw: Switch,
     pub _dir: tempfile::TempDir,
 }
 
 impl Lab {
-    /// Builds the topology; `tag` (≤ 3 chars) keeps names unique per test.
+    /// Builds the topology ([`lvs_tests::lab::Lab`]); `tag` (≤ 3 chars)
+    /// keeps names unique per test.
     pub fn new(tag: &str, private: bool) -> Lab {
         let dir = tempfile::tempdir().expect("tempdir");
-        let sw = Netns::new(&format!("lp{tag}sw"));
-        let r1 = Netns::new(&format!("lp{tag}r1"));
-        let r2 = Netns::new(&format!("lp{tag}r2"));
-        let c = Netns::new(&format!("lp{tag}c"));
-        bridge(&sw, &[(&r1, "p1"), (&r2, "p2"), (&c, "pc")]);
-        r1.ip(&["addr", "add", "192.0.2.1/24", "dev", "eth0"]);
-        r2.ip(&["addr", "add", "192.0.2.2/24", "dev", "eth0"]);
-        c.ip(&["addr", "add", "192.0.2.10/24", "dev", "eth0"]);
+        let mut b = lvs_tests::lab::Lab::builder(&format!("lp{tag}"))
+            .router("r1", "192.0.2.1")
+            .router("r2", "192.0.2.2")
+            .client("c", "192.0.2.10")
+            .ready_timeout(Duration::from_secs(5));
         if private {
-            veth(&r1, "eth1", &r2, "eth1");
-            r1.ip(&["addr", "add", "198.51.100.1/24", "dev", "eth1"]);
-            r2.ip(&["addr", "add", "198.51.100.2/24", "dev", "eth1"]);
+            b = b.private_link("198.51.100.1", "198.51.100.2");
         }
-        // Let the bridge ports reach forwarding and the addresses settle.
-        assert!(resolve(&c, "192.0.2.1"), "lab network does not come up");
+        let lab = b.build();
         let path = dir.path().to_path_buf();
+        let [r1, r2]: [Host; 2] = lab.routers.try_into().expect("two routers");
+        let router = |ns, name| Router {
+            ns,
+            name,
+            dir: path.clone(),
+            pulse: None,
+            runs: 0,
+        };
         Lab {
-            r1: Router {
-                ns: r1,
-                name: "r1",
-                dir: path.clone(),
-                pulse: None,
-                runs: 0,
-            },
-            r2: Router {
-                ns: r2,
-                name: "r2",
-                dir: path,
-                pulse: None,
-                runs: 0,
-            },
-            c,
-            sw,
+            r1: router(r1, "r1"),
+            r2: router(r2, "r2"),
+            c: lab.client,
+            sw: lab.switch,
             _dir: dir,
         }
     }
 
     /// The client's neighbour entry for `ip` (`ip neigh show`), if any.
     pub fn client_neigh(&self, ip: &str) -> String {
-        self.c.ip(&["neigh", "show", ip, "dev", "eth0"])
+        self.c.neigh(ip)
     }
 
     /// Makes the client resolve `ip` (fills its neighbour table).
@@ -470,11 +448,7 @@ impl Lab {
 
     /// Cuts (`false`) or restores (`true`) r2's port on the public switch.
     pub fn r2_public(&self, connected: bool) {
-        if connected {
-            self.sw.ip(&["link", "set", "p2", "master", "br0"]);
-        } else {
-            self.sw.ip(&["link", "set", "p2", "nomaster"]);
-        }
+        self.sw.connect("r2", connected);
     }
 
     pub fn dump(&self) -> String {
@@ -509,13 +483,7 @@ impl Lab {
 /// Sends UDP datagrams from `ns` to `ip` until `ns` has a neighbour entry
 /// with a MAC for it (at most 5 s).
 pub fn resolve(ns: &Netns, ip: &str) -> bool {
-    let sock = ns.enter(|| std::net::UdpSocket::bind("0.0.0.0:0").expect("udp socket"));
-    let to = format!("{ip}:9");
-    wait_for(Duration::from_secs(5), || {
-        let _ = sock.send_to(b"probe", &to);
-        std::thread::sleep(Duration::from_millis(50));
-        ns.ip(&["neigh", "show", ip]).contains("lladdr")
-    })
+    lvs_tests::lab::resolve(ns, ip, Duration::from_secs(5))
 }
 
 /// Standard cold start: the backup first, the primary a moment later, so
