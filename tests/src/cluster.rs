@@ -816,26 +816,13 @@ pub struct Traffic {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Runs `f` on a new thread inside namespace `ns` (not joined).
-fn spawn_in<F: FnOnce() + Send + 'static>(ns: &Netns, f: F) -> std::thread::JoinHandle<()> {
-    use std::os::fd::AsRawFd as _;
-    let path = format!("/run/netns/{}", ns.name());
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
-    std::thread::spawn(move || {
-        // SAFETY: setns on a valid namespace fd affects only this thread.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        f()
-    })
-}
-
 impl Traffic {
     /// Starts the loop in `client` (at most `limit` requests).
     pub fn start(client: &Netns, period: Duration, limit: usize) -> Traffic {
         let stop = Arc::new(AtomicBool::new(false));
         let log: Arc<Mutex<Vec<Request>>> = Arc::default();
         let (s2, l2) = (stop.clone(), log.clone());
-        let thread = spawn_in(client, move || {
+        let thread = client.spawn(move || {
             let addr = vip_addr();
             for _ in 0..limit {
                 if s2.load(Ordering::Relaxed) {

@@ -3,7 +3,8 @@
 //!
 //! Namespace names are global on the machine: give each test its own
 //! prefix. Dropping a [`Netns`] kills every process still inside it and
-//! deletes it.
+//! deletes it. A switch with routers, a client and real servers on it is
+//! built by [`crate::lab`].
 
 use std::fs::File;
 use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
@@ -90,6 +91,19 @@ impl Netns {
             })
             .join()
             .expect("thread in namespace panicked")
+        })
+    }
+
+    /// Runs `f` on a new thread that has entered the namespace, without
+    /// waiting for it (see [`Netns::enter`] for one that is joined).
+    pub fn spawn<F: FnOnce() + Send + 'static>(&self, f: F) -> std::thread::JoinHandle<()> {
+        let path = format!("/run/netns/{}", self.name);
+        let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+        std::thread::spawn(move || {
+            // SAFETY: setns on a valid namespace fd affects only this thread.
+            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+            f()
         })
     }
 
@@ -218,17 +232,6 @@ pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) {
     ]);
     a.ip(&["link", "set", a_if, "up"]);
     b.ip(&["link", "set", b_if, "up"]);
-}
-
-/// Makes `switch` a switch: bridge `br0`, and for each `(host, port)` a
-/// veth pair from the bridge port `port` to the host's `eth0` (both up).
-pub fn bridge(switch: &Netns, hosts: &[(&Netns, &str)]) {
-    switch.ip(&["link", "add", "br0", "type", "bridge"]);
-    switch.ip(&["link", "set", "br0", "up"]);
-    for (host, port) in hosts {
-        veth(switch, port, host, "eth0");
-        switch.ip(&["link", "set", port, "master", "br0"]);
-    }
 }
 
 /// Polls `cond` every 20 ms until it holds or `timeout` passes; returns

@@ -138,7 +138,7 @@ fn five_gratuitous_arps_per_vip_one_second_apart() {
         return;
     }
     let mut lab = Lab::new("16", false);
-    let rx = lvs_tests::netns::ArpCapture::open(&lab.c);
+    let rx = lab.c.arp_capture();
     let cf = Cf {
         backup_active: false,
         deadtime: "1",
