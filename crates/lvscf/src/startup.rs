@@ -226,6 +226,18 @@ mod tests {
                 FindingKind::DeadtimeNotAboveKeepalive
             ]
         );
+        // the NAT router's label counts too
+        let n = LVS.replace("service = lvs\n", "").replace(
+            "keepalive = 2",
+            "network = nat\nnat_router = 10.0.0.254 eth0:1\nkeepalive = 2",
+        );
+        let v = pulse(&parse(&n), "lvs.cf");
+        assert_eq!(v.warnings.len(), 1, "{:?}", v.warnings);
+        assert!(
+            v.warnings[0]
+                .message
+                .contains("also used by nat_router for 10.0.0.254")
+        );
         // without an active backup no heartbeat is awaited: deadtime does
         // not matter (piranha-rs decision, lvs-cf.md §10)
         let t = t.replace("backup_active = 1", "backup_active = 0");

@@ -246,7 +246,15 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
             );
         }
     }
-    let mut labels: HashMap<&str, (Ipv4Addr, &Service)> = HashMap::new();
+    // Who uses each device label first: the NAT router (lvs mode, network
+    // = nat: pulse brings it up first), then the VIPs in file order.
+    let mut labels: HashMap<&str, (Ipv4Addr, String)> = HashMap::new();
+    if g.service == ServiceType::Lvs
+        && g.network == Network::Nat
+        && let Some(nat) = &g.nat_router
+    {
+        labels.insert(nat.device.as_str(), (nat.host.addr, "nat_router".into()));
+    }
     for s in selected.iter().filter(|s| s.active) {
         let Some(a) = &s.address else { continue };
         let line = s.line.0;
@@ -269,21 +277,22 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
             );
         }
         match labels.get(a.device.as_str()) {
-            Some(&(addr, other)) if addr != a.host.addr => out.push(warn(
+            Some((addr, other)) if *addr != a.host.addr => out.push(warn(
                 FindingKind::SharedAlias,
                 line,
                 format!(
-                    "{}: expected a device label of its own, found {:?} also used by {} {} for {addr} \
+                    "{}: expected a device label of its own, found {:?} also used by {other} for {addr} \
                      (the addresses overwrite each other)",
                     at(file, line, &key),
                     a.device,
-                    other.kind.as_str(),
-                    other.name
                 ),
             ).key("address").of(s)),
             Some(_) => {}
             None => {
-                labels.insert(a.device.as_str(), (a.host.addr, s));
+                labels.insert(
+                    a.device.as_str(),
+                    (a.host.addr, format!("{} {}", s.kind.as_str(), s.name)),
+                );
             }
         }
     }
