@@ -32,7 +32,7 @@ const PROGRAMS: [(&str, &str); 8] = [
 ];
 
 /// Files both packages must install (the man pages without `.gz`).
-const REQUIRED: [&str; 36] = [
+const REQUIRED: [&str; 37] = [
     "/usr/sbin/pulse",
     "/usr/sbin/lvsd",
     "/usr/sbin/nanny",
