@@ -7,19 +7,29 @@
 //! own daemons on top.
 //!
 //! ```text
-//!   switch NAME-sw: br0 (public)  port NODEp <-> NODE eth0
-//!                   br1 (real)    port NODEq <-> router eth1 / server eth0
-//!   private link:   router[0] eth1 <-> router[1] eth1 (a veth, no switch)
+//!   switch PREFIXsw: br0 (public)  port NODEp <-> NODE eth0
+//!                    br1 (real)    port NODEq <-> router eth1 / server eth0
+//!   private link:    router[0] eth1 <-> router[1] eth1 (a veth, no switch)
 //! ```
 //!
 //! Namespace names are `PREFIX` + node name (e.g. `lp07r1`): `PREFIX`
 //! carries the test's tag, so every test has its own namespaces; it and the
-//! node names must keep the whole within 15 characters. Everything is torn
-//! down on drop (hosts first if their owner declares them first; the switch
-//! is an ordinary field too).
+//! node names must keep the whole within 15 characters (switch ports are
+//! `NODEp`/`NODEq`, well within IFNAMSIZ). Every namespace is deleted when
+//! its [`Host`] or the [`Switch`] drops: an owner declares its hosts (and
+//! the daemons running on them) before the switch.
+//!
+//! Also here: [`resolve`] (fill a neighbour table), link cutting at the
+//! switch ([`Switch::link`], [`Switch::connect`]), ARP captures
+//! ([`Host::arp_watch`], [`Host::arp_capture`]), the pieces of a dump
+//! ([`Host::addrs`], [`Host::udp_sockets`], [`Host::processes`]) and a
+//! node's log file ([`Log`], [`Host::command_logged`]).
 
+use std::fs::File;
 use std::net::UdpSocket;
 use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::arpwatch::ArpWatch;
@@ -83,6 +93,21 @@ impl Host {
     /// A packet socket receiving every ARP frame this host sees.
     pub fn arp_capture(&self) -> ArpCapture {
         ArpCapture::open(&self.ns)
+    }
+
+    /// A command running `prog` in the namespace with no input and its
+    /// output (stdout and stderr) appended to `log`.
+    pub fn command_logged(&self, prog: impl AsRef<std::ffi::OsStr>, log: &Log) -> Command {
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(&log.path)
+            .unwrap_or_else(|e| panic!("{}: {e}", log.path.display()));
+        let mut cmd = self.ns.command(prog);
+        cmd.stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file);
+        cmd
     }
 
     /// `ss -uanp` in the namespace: who holds which UDP port.
@@ -369,6 +394,48 @@ impl Builder {
         }
         lab
     }
+}
+
+/// A log file the programs of a node append to, read back by the tests.
+#[derive(Debug, Clone)]
+pub struct Log {
+    pub path: PathBuf,
+}
+
+impl Log {
+    pub fn new(path: impl Into<PathBuf>) -> Log {
+        Log { path: path.into() }
+    }
+
+    /// Everything so far (empty if nothing was written).
+    pub fn text(&self) -> String {
+        std::fs::read_to_string(&self.path).unwrap_or_default()
+    }
+
+    /// Whether a line is exactly `line`.
+    pub fn has(&self, line: &str) -> bool {
+        self.text().lines().any(|l| l == line)
+    }
+
+    /// How many lines are exactly `line`.
+    pub fn count(&self, line: &str) -> usize {
+        self.text().lines().filter(|l| *l == line).count()
+    }
+
+    /// Waits at most `timeout` for a line that is exactly `line`.
+    pub fn wait(&self, line: &str, timeout: Duration) -> bool {
+        wait_for(timeout, || self.has(line))
+    }
+}
+
+/// The lines of the file at `path` (none if it does not exist): a test
+/// helper's records.
+pub fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 /// Sends UDP datagrams (port 9) from `ns` to `ip` until `ns` has a

@@ -4,18 +4,18 @@
 //! gateway) on a bridge. Each router runs pulse with `service = fos`; the
 //! service is `fos-test-service`, a TCP server on port 8080 that answers
 //! `pong NODE web`, started and stopped by `start_cmd`/`stop_cmd`. The
-//! standby's nanny watches it through the VIP 192.0.2.100.
+//! standby's nanny watches it through the VIP 192.0.2.100. The namespaces
+//! and links are an `lvs_tests::lab`.
 //!
 //! Build the other binaries first (`cargo build -p pulse -p nanny`, or
 //! `cargo xtask test`, which builds the workspace).
 
-use std::fs::File;
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
-use lvs_tests::lab::{Host, Switch};
+use lvs_tests::lab::{Host, Log, Switch, read_lines};
 use lvs_tests::netns::{Netns, wait_for};
 
 const FOS: &str = env!("CARGO_BIN_EXE_fos");
@@ -92,12 +92,9 @@ impl Router {
     fn start(&mut self, text: &str, extra: &[&str]) {
         assert!(self.pulse.is_none());
         std::fs::write(self.path("cf"), text).unwrap();
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(self.path("log"))
-            .unwrap();
-        let mut cmd = self.ns.command(lvs_tests::bin("pulse"));
+        let mut cmd = self
+            .ns
+            .command_logged(lvs_tests::bin("pulse"), &self.log_file());
         cmd.arg("-n")
             .arg("-c")
             .arg(self.path("cf"))
@@ -105,10 +102,7 @@ impl Router {
             .args(extra)
             .env("LF_NODE", self.name)
             .env("LF_RECORD", self.path("rec"))
-            .env("LP_RECORD", self.path("rec"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
+            .env("LP_RECORD", self.path("rec"));
         self.pulse = Some(cmd.spawn().expect("start pulse"));
     }
 
@@ -133,28 +127,29 @@ impl Router {
         unsafe { libc::kill(pid as i32, sig) };
     }
 
+    /// The log of pulse, fos and nanny.
+    fn log_file(&self) -> Log {
+        Log::new(self.path("log"))
+    }
+
     fn log(&self) -> String {
-        std::fs::read_to_string(self.path("log")).unwrap_or_default()
+        self.log_file().text()
     }
 
     fn logged(&self, line: &str) -> bool {
-        self.log().lines().any(|l| l == line)
+        self.log_file().has(line)
     }
 
     fn count(&self, line: &str) -> usize {
-        self.log().lines().filter(|l| *l == line).count()
+        self.log_file().count(line)
     }
 
     fn wait_logged(&self, line: &str, timeout: Duration) -> bool {
-        wait_for(timeout, || self.logged(line))
+        self.log_file().wait(line, timeout)
     }
 
     fn records(&self) -> Vec<String> {
-        std::fs::read_to_string(self.path("rec"))
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect()
+        read_lines(&self.path("rec"))
     }
 
     fn has_vip(&self) -> bool {

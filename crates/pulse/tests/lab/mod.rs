@@ -3,15 +3,16 @@
 //! and a client `c` (192.0.2.10) on it, optionally a private link
 //! (198.51.100.1/.2) straight between the routers. Each router runs the
 //! real pulse binary with its own lvs.cf and `--lvsd=` pointing at
-//! `pulse-test-lvsd`, which records starts, stops and hooks.
+//! `pulse-test-lvsd`, which records starts, stops and hooks. The
+//! namespaces, links and network helpers are `lvs_tests::lab`'s; this
+//! module adds pulse, its lvs.cf and the recorder's records.
 #![allow(dead_code)]
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
-pub use lvs_tests::lab::{Host, Switch};
+pub use lvs_tests::lab::{Host, Log, Switch, read_lines};
 pub use lvs_tests::netns::{Netns, wait_for};
 
 pub const PULSE: &str = env!("CARGO_BIN_EXE_pulse");
@@ -136,6 +137,10 @@ impl Router {
     pub fn log_path(&self) -> PathBuf {
         self.dir.join(format!("{}.log", self.name))
     }
+    /// The log (pulse's standard output and error).
+    pub fn log_file(&self) -> Log {
+        Log::new(self.log_path())
+    }
     pub fn record_path(&self) -> PathBuf {
         self.dir.join(format!("{}.rec", self.name))
     }
@@ -219,12 +224,7 @@ impl Router {
     ) {
         assert!(self.pulse.is_none(), "{} already running", self.name);
         std::fs::write(self.cf_path(), cf.text()).expect("write lvs.cf");
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .expect("log file");
-        let mut cmd = self.ns.command(PULSE);
+        let mut cmd = self.ns.command_logged(PULSE, &self.log_file());
         cmd.arg("-n")
             .arg("-c")
             .arg(self.cf_path())
@@ -234,10 +234,7 @@ impl Router {
                 self.status_socket().display()
             ))
             .args(extra)
-            .env("LP_RECORD", self.record_path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
+            .env("LP_RECORD", self.record_path());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -271,7 +268,7 @@ impl Router {
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+        self.log_file().text()
     }
 
     pub fn log_lines(&self) -> Vec<String> {
@@ -280,13 +277,11 @@ impl Router {
 
     /// Whether the log has exactly this line (`pulse: TEXT`).
     pub fn logged(&self, text: &str) -> bool {
-        let want = format!("pulse: {text}");
-        self.log().lines().any(|l| l == want)
+        self.log_file().has(&format!("pulse: {text}"))
     }
 
     pub fn count_logged(&self, text: &str) -> usize {
-        let want = format!("pulse: {text}");
-        self.log().lines().filter(|l| *l == want).count()
+        self.log_file().count(&format!("pulse: {text}"))
     }
 
     pub fn wait_logged(&self, text: &str, timeout: Duration) -> bool {
@@ -294,11 +289,7 @@ impl Router {
     }
 
     pub fn records(&self) -> Vec<String> {
-        std::fs::read_to_string(self.record_path())
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect()
+        read_lines(&self.record_path())
     }
 
     pub fn count_records(&self, prefix: &str) -> usize {
