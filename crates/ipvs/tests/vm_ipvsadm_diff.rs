@@ -2,7 +2,8 @@
 //! `ipvsadm` and through `ipvsadm-rs`, each in its own network namespace.
 //! Every line must give the same exit status, stdout and stderr, and the
 //! resulting tables must list identically (`-Sn` byte for byte, plus the
-//! other listing formats) whichever tool prints them.
+//! other listing formats, the connection table `-L -c` included) whichever
+//! tool prints them.
 
 mod common;
 
@@ -27,7 +28,92 @@ const LISTINGS: &[&str] = &[
     "-Ln --nosort",
     "-L --timeout",
     "-L --daemon",
+    "-Lcn",
+    "-Lc",
+    "-Lcn --persistent-conn",
 ];
+
+/// Whether `listing` prints the connection table, whose expiry column
+/// counts down between two readings.
+fn is_connection_listing(listing: &str) -> bool {
+    listing.starts_with("-Lc")
+}
+
+/// The connection table with each entry's expiry (`mm:ss`, the second
+/// column) replaced by `EX:PR`, so that readings a second apart compare.
+fn mask_expiry(mut r: Run) -> Run {
+    let masked: Vec<String> = r
+        .stdout
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let b = l.as_bytes();
+            let is_expiry = i >= 2
+                && b.len() >= 9
+                && b[3] == b' '
+                && b[4..6].iter().all(u8::is_ascii_digit)
+                && b[6] == b':'
+                && b[7..9].iter().all(u8::is_ascii_digit);
+            if is_expiry {
+                format!("{}EX:PR{}", &l[..4], &l[9..])
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    r.stdout = masked.iter().map(|l| format!("{l}\n")).collect();
+    r
+}
+
+/// Listing `listing` of the table in the current namespace by `bin`.
+fn listing(bin: &Path, listing: &str) -> Run {
+    let r = run(bin, listing, None);
+    if is_connection_listing(listing) {
+        mask_expiry(r)
+    } else {
+        r
+    }
+}
+
+/// Sends what opens an IPVS connection from `src` to `dst` (the address
+/// `src` is local; `dst` is routed out of the namespace): a TCP SYN (the
+/// socket is closed before any answer could come) or a UDP datagram.
+fn open_connection(proto: &str, src: &str, dst: &str) {
+    use std::net::SocketAddrV4;
+    let src: SocketAddrV4 = src.parse().expect("source address");
+    let dst: SocketAddrV4 = dst.parse().expect("destination address");
+    match proto {
+        "udp" => {
+            let s = std::net::UdpSocket::bind(src).expect("bind udp");
+            s.send_to(b"ipvs", dst).expect("send udp");
+        }
+        "tcp" => {
+            let sin = |a: SocketAddrV4| libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*a.ip()).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            // SAFETY: plain socket calls on a descriptor this function owns,
+            // with valid sockaddr_in values of the given length.
+            unsafe {
+                let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0);
+                assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+                let (s, d) = (sin(src), sin(dst));
+                let rc = libc::bind(fd, &s as *const _ as *const libc::sockaddr, len);
+                assert_eq!(rc, 0, "bind {src}: {}", std::io::Error::last_os_error());
+                // non-blocking: returns at once, the SYN on its way
+                libc::connect(fd, &d as *const _ as *const libc::sockaddr, len);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                libc::close(fd);
+            }
+        }
+        other => panic!("unknown protocol {other}"),
+    }
+}
 
 /// What one command printed.
 #[derive(Debug, PartialEq, Eq)]
@@ -76,26 +162,37 @@ struct Outcome {
 }
 
 /// Runs `script` through `tool` in a new network namespace. Lines starting
-/// with `<` feed the previous `-Sn` listing of this run to `-R`.
+/// with `<` feed the previous `-Sn` listing of this run to `-R`; `@ip ARGS`
+/// configures the namespace, `@tcp SRC DST` / `@udp SRC DST` open a
+/// connection and `@sleep MS` waits (none is run by the tool nor compared).
 fn run_script(tool: PathBuf, rs: PathBuf, script: Vec<String>) -> Outcome {
     std::thread::spawn(move || {
         lvs_tests::netns::enter_new();
         let mut lines = Vec::new();
         for line in &script {
-            if let Some(rest) = line.strip_prefix("< ") {
+            if let Some(args) = line.strip_prefix("@ip ") {
+                let args: Vec<&str> = args.split_whitespace().collect();
+                lvs_tests::netns::ip(&args);
+            } else if let Some(ms) = line.strip_prefix("@sleep ") {
+                let ms = ms.parse().expect("@sleep milliseconds");
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+            } else if let Some(conn) = line.strip_prefix('@') {
+                let w: Vec<&str> = conn.split_whitespace().collect();
+                open_connection(w[0], w[1], w[2]);
+            } else if let Some(rest) = line.strip_prefix("< ") {
                 // restore: save this table, clear it, restore it
                 let saved = run(&tool, "-Sn", None).stdout;
                 lines.push(run(&tool, "-C", None));
                 lines.push(run(&tool, rest, Some(&saved)));
             } else {
-                lines.push(run(&tool, line, None));
+                lines.push(listing(&tool, line));
             }
         }
         let by_ipvsadm = LISTINGS
             .iter()
-            .map(|l| run(Path::new(IPVSADM), l, None))
+            .map(|l| listing(Path::new(IPVSADM), l))
             .collect();
-        let by_rs = LISTINGS.iter().map(|l| run(&rs, l, None)).collect();
+        let by_rs = LISTINGS.iter().map(|l| listing(&rs, l)).collect();
         Outcome {
             lines,
             by_ipvsadm,
@@ -106,19 +203,40 @@ fn run_script(tool: PathBuf, rs: PathBuf, script: Vec<String>) -> Outcome {
     .expect("script thread")
 }
 
-fn differential(test: &str, script: &[&str]) {
+/// Runs the script through both tools and compares; the real ipvsadm's
+/// outcome (`None` if the test was skipped).
+fn differential(test: &str, script: &[&str]) -> Option<Outcome> {
     if !lvs_tests::require(Need::Ipvs, test) {
-        return;
+        return None;
     }
     let rs = lvs_tests::bin("ipvsadm-rs");
     let script: Vec<String> = script.iter().map(|s| s.to_string()).collect();
     let real = run_script(PathBuf::from(IPVSADM), rs.clone(), script.clone());
-    let ours = run_script(rs.clone(), rs, script);
+    let ours = run_script(rs.clone(), rs, script.clone());
     for (a, b) in real.lines.iter().zip(&ours.lines) {
-        assert_eq!(a, b, "line `{}`: ipvsadm vs ipvsadm-rs", a.line);
+        if is_connection_listing(&a.line) {
+            // the kernel lists connections in its hash order, which differs
+            // between the two namespaces
+            assert_eq!(
+                canonical(a),
+                canonical(b),
+                "line `{}`: ipvsadm vs ipvsadm-rs",
+                a.line
+            );
+        } else {
+            assert_eq!(a, b, "line `{}`: ipvsadm vs ipvsadm-rs", a.line);
+        }
     }
     assert_eq!(real.lines.len(), ours.lines.len());
+    // After traffic, the rates are estimates the kernel updates every 2 s:
+    // two readings need not agree.
+    let traffic = script
+        .iter()
+        .any(|l| l.starts_with("@tcp") || l.starts_with("@udp"));
     for (i, listing) in LISTINGS.iter().enumerate() {
+        if traffic && listing.contains("--rate") {
+            continue;
+        }
         // The two tables hold the same entries. (Compared as sorted lines:
         // the kernel's dump order depends on the namespace, and ipvsadm's
         // comparators are not transitive, so even ipvsadm lists equal
@@ -143,6 +261,7 @@ fn differential(test: &str, script: &[&str]) {
         real.by_ipvsadm[0].stdout.lines().count() > 0 || script_is_empty_table(test),
         "{test}: empty table"
     );
+    Some(real)
 }
 
 fn canonical(r: &Run) -> (Option<i32>, Vec<String>, String) {
@@ -336,4 +455,56 @@ fn timeouts_daemons_and_flush_match() {
             "-a -t 192.0.2.1:80 -r 10.0.0.1 -m",
         ],
     );
+}
+
+/// `-L -c`: connections (a TCP one, a UDP one, and a persistent one with
+/// its template) list the same through ipvsadm and ipvsadm-rs, with names
+/// and with `-n`.
+#[test]
+fn connection_listing_matches() {
+    let test = "connection_listing_matches";
+    let Some(real) = differential(
+        test,
+        &[
+            "-Lcn",
+            // the VIPs are reached through a veth, so that the namespace's
+            // own packets pass IPVS; nothing answers them (the peer has no
+            // address)
+            "@ip link add ipvscna type veth peer name ipvscnb",
+            "@ip link set ipvscna up",
+            "@ip link set ipvscnb up",
+            "@ip addr add 10.72.0.10/24 dev ipvscna",
+            // known neighbours: no ARP, so no ICMP error comes back later
+            // (IPVS would count it as an outgoing packet)
+            "@ip neigh add 10.72.0.2 lladdr 02:00:00:00:00:02 dev ipvscna nud permanent",
+            "@ip neigh add 10.72.0.3 lladdr 02:00:00:00:00:03 dev ipvscna nud permanent",
+            "@ip neigh add 10.72.0.4 lladdr 02:00:00:00:00:04 dev ipvscna nud permanent",
+            "-A -t 10.72.0.1:80 -s rr",
+            "-a -t 10.72.0.1:80 -r 10.72.0.2:8080 -m",
+            "-A -u 10.72.0.1:53 -s rr",
+            "-a -u 10.72.0.1:53 -r 10.72.0.3 -m",
+            "-A -t 10.72.0.1:443 -s rr -p 60",
+            "-a -t 10.72.0.1:443 -r 10.72.0.4 -m",
+            "@tcp 10.72.0.10:40001 10.72.0.1:80",
+            "@udp 10.72.0.10:40002 10.72.0.1:53",
+            "@tcp 10.72.0.10:40003 10.72.0.1:443",
+            // the counters show on the kernel's next 2 s estimator tick
+            "@sleep 2500",
+            "-Lcn",
+            "-Lcn --persistent-conn",
+        ],
+    ) else {
+        return;
+    };
+    // the kernel listed the connections (guards against a vacuous pass)
+    let i = LISTINGS.iter().position(|l| *l == "-Lcn").unwrap();
+    let table = &real.by_ipvsadm[i].stdout;
+    for want in [
+        "10.72.0.10:40001   10.72.0.1:80       10.72.0.2:8080",
+        "10.72.0.10:40002   10.72.0.1:53       10.72.0.3:53",
+        "10.72.0.10:40003   10.72.0.1:443      10.72.0.4:443",
+        "10.72.0.10:0       10.72.0.1:443      10.72.0.4:443",
+    ] {
+        assert!(table.contains(want), "no `{want}` in\n{table}");
+    }
 }

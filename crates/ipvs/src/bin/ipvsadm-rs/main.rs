@@ -2,10 +2,11 @@
 //! crate — a static ipvsadm with no libnl. Supports `-A -E -D -a -e -d -C
 //! -L/-l -n -S -R -Z --set --start-daemon --stop-daemon` (and `--stats`,
 //! `--rate`, `--thresholds`, `--persistent-conn`, `--tun-info`, `--exact`,
-//! `--nosort`, `--timeout`, `--daemon`). Connection listing (`-c`) is not
-//! supported.
+//! `--nosort`, `--timeout`, `--daemon`) and the connection listing `-L -c`
+//! (read from `/proc/net/ip_vs_conn`, as ipvsadm does).
 
 mod cli;
+mod conn;
 mod names;
 mod print;
 
@@ -216,8 +217,18 @@ async fn execute(client: &Client, cmd: &Cmd) -> Result<u8, u8> {
             let fmt = format(cmd);
             let mut out = String::new();
             if cmd.has(O_CONNECTION) {
-                eprintln!("ipvsadm-rs: connection listing (-c) is not supported");
-                return Err(1);
+                let cfmt = conn::ConnFormat {
+                    numeric: fmt.numeric,
+                    persistent_conn: fmt.persistent_conn,
+                };
+                let r = conn::list_proc(&mut out, cfmt);
+                emit(&out);
+                if let Err(e) = r {
+                    // ipvsadm's list_conn exits 1, also while restoring
+                    eprintln!("{}", e.message());
+                    return Err(1);
+                }
+                return Ok(0);
             } else if cmd.has(O_SERVICE) {
                 let Some(key) = cmd.svc.key() else {
                     return Err(EXIT_FAIL);
@@ -397,6 +408,7 @@ Options:
   --weight       -w weight            capacity of real server
   --u-threshold  -x uthreshold        upper threshold of connections
   --l-threshold  -y lthreshold        lower threshold of connections
+  --connection   -c                   output of current IPVS connections
   --timeout                           output of timeout (tcp tcpfin udp)
   --daemon                            output of daemon information
   --stats                             output of statistics information
