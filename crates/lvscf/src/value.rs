@@ -6,6 +6,9 @@ use std::net::{Ipv4Addr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+/// `inet_aton` lives in `lvs_util::inet` (shared with send_arp and nanny).
+pub use lvs_util::inet::inet_aton;
+
 /// C `isspace`.
 fn is_c_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
@@ -60,65 +63,6 @@ pub fn parse_c_long(tok: &[u8]) -> Option<i128> {
         return None;
     }
     Some(if neg { -value } else { value })
-}
-
-/// Parses an IPv4 address as glibc `inet_aton` does: one to four parts
-/// separated by dots, each decimal, `0x` hex or `0` octal (`10.1`,
-/// `0x0a000001`, `012.0.0.1`); trailing white space ends the address.
-pub fn inet_aton(tok: &[u8]) -> Option<Ipv4Addr> {
-    const MAX: [u64; 4] = [0xffff_ffff, 0x00ff_ffff, 0xffff, 0xff];
-    let mut parts: [u8; 3] = [0; 3];
-    let mut n = 0;
-    let mut p = 0;
-    loop {
-        if !tok.get(p).is_some_and(u8::is_ascii_digit) {
-            return None;
-        }
-        let (base, skip) = if tok[p] == b'0' {
-            if matches!(tok.get(p + 1), Some(b'x' | b'X'))
-                && tok
-                    .get(p + 2)
-                    .is_some_and(|&b| digit_value(b, 16).is_some())
-            {
-                (16, 2)
-            } else {
-                (8, 0)
-            }
-        } else {
-            (10, 0)
-        };
-        p += skip;
-        let mut val: u64 = 0;
-        while let Some(d) = tok.get(p).and_then(|&b| digit_value(b, base)) {
-            val = val.saturating_mul(base as u64).saturating_add(d as u64);
-            p += 1;
-        }
-        if val > 0xffff_ffff {
-            return None;
-        }
-        if tok.get(p) == Some(&b'.') {
-            if n > 2 || val > 0xff {
-                return None;
-            }
-            parts[n] = val as u8;
-            n += 1;
-            p += 1;
-        } else {
-            if let Some(&c) = tok.get(p)
-                && !(c.is_ascii() && is_c_space(c))
-            {
-                return None;
-            }
-            if val > MAX[n] {
-                return None;
-            }
-            let mut word = val as u32;
-            for (i, &b) in parts[..n].iter().enumerate() {
-                word |= (b as u32) << (24 - 8 * i);
-            }
-            return Some(Ipv4Addr::from(word));
-        }
-    }
 }
 
 /// True if `name` has the shape of a DNS host name (letters, digits, `-`,
@@ -257,40 +201,6 @@ mod tests {
         assert_eq!(v("six"), None);
         assert_eq!(v("99999999999"), Some(99_999_999_999));
         assert!(v(&"9".repeat(100)).unwrap() > i64::MAX as i128);
-    }
-
-    #[test]
-    fn inet_aton_forms() {
-        let a = |s: &str| inet_aton(s.as_bytes());
-        assert_eq!(a("10.0.0.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
-        assert_eq!(a("10.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
-        assert_eq!(a("10.1.2"), Some(Ipv4Addr::new(10, 1, 0, 2)));
-        assert_eq!(a("167772161"), Some(Ipv4Addr::new(10, 0, 0, 1)));
-        assert_eq!(a("0x0a000001"), Some(Ipv4Addr::new(10, 0, 0, 1)));
-        assert_eq!(a("012.0.0.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
-        assert_eq!(a("0xff.0.0.1"), Some(Ipv4Addr::new(255, 0, 0, 1)));
-        assert_eq!(a("255.255.255.255"), Some(Ipv4Addr::BROADCAST));
-        assert_eq!(a("0"), Some(Ipv4Addr::UNSPECIFIED));
-        assert_eq!(a("1.2.3.4\x0bjunk"), Some(Ipv4Addr::new(1, 2, 3, 4)));
-        for bad in [
-            "",
-            "256.0.0.1",
-            "1.2.3.4.5",
-            "1..2",
-            "1.2.3.",
-            ".1",
-            "08",
-            "1.2.3.256",
-            "a.b.c.d",
-            "4294967296",
-            "-1",
-            "1.2.3.4x",
-            "0x",
-        ] {
-            assert_eq!(a(bad), None, "{bad}");
-        }
-        assert_eq!(a("1.16777215"), Some(Ipv4Addr::new(1, 255, 255, 255)));
-        assert_eq!(a("1.16777216"), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! for OS errors.
 
 pub mod daemon;
+pub mod inet;
 pub mod log;
 pub mod malloc;
 pub mod netif;
