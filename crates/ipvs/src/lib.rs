@@ -12,6 +12,7 @@
 //!   the minimal ordered list of [`Op`]s.
 //! * [`Error`]: typed errors naming the operation and the object, with
 //!   ipvsadm's plain messages.
+//! * [`text`]: each [`Op`] as ipvsadm command text (for `--test-start`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), ipvs::Error> {
@@ -30,6 +31,7 @@ pub mod codec;
 pub mod consts;
 pub mod error;
 pub mod reconcile;
+pub mod text;
 
 mod client;
 mod memory;

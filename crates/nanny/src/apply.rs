@@ -7,9 +7,9 @@ use std::os::fd::{FromRawFd, OwnedFd};
 
 use std::net::Ipv4Addr;
 
-use ipvs::{Dest, DestKey, Op, ServiceKey};
+use ipvs::{Dest, DestKey, Op, Protocol, ServiceKey, text};
 
-use crate::cli::{Config, Forward, inet_aton, method_flag};
+use crate::cli::{Config, Forward, inet_aton};
 use crate::core::IpvsOp;
 use crate::report::{self, Report};
 
@@ -41,15 +41,12 @@ impl Target {
         } else {
             vip.map(|a| ServiceKey::tcp(a, c.port))
         };
+        // the address as given (`(null)` without -V), not as parsed
         let vspec = if c.fwmark != 0 {
-            format!("-f {}", c.fwmark)
+            text::fwmark_spec(c.fwmark)
         } else {
-            format!(
-                "{} {}:{}",
-                if c.udp { "-u" } else { "-t" },
-                c.vip_text(),
-                c.port
-            )
+            let proto = if c.udp { Protocol::Udp } else { Protocol::Tcp };
+            format!("{} {}:{}", text::service_flag(proto), c.vip_text(), c.port)
         };
         let port = if c.forward != Forward::Masq && c.fwmark == 0 {
             c.port
@@ -90,13 +87,14 @@ impl Target {
 
     /// The equivalent ipvsadm command (nanny.md §5), for `--test-start`.
     pub fn ipvsadm_form(&self, ipvsadm: &str, op: IpvsOp) -> String {
-        let (vs, m) = (&self.vspec, method_flag(self.forward));
+        let (vs, f) = (&self.vspec, self.forward);
         let d = format!("{}:{}", self.addr, self.port);
-        match op {
-            IpvsOp::Add(w) => format!("{ipvsadm} -a {vs} -r {d} {m} -w {w}"),
-            IpvsOp::Edit(w) => format!("{ipvsadm} -e {vs} -r {d} {m} -w {w}"),
-            IpvsOp::Delete => format!("{ipvsadm} -d {vs} -r {d}"),
-        }
+        let args = match op {
+            IpvsOp::Add(w) => text::add_dest_args(vs, &d, f, w),
+            IpvsOp::Edit(w) => text::edit_dest_args(vs, &d, f, w),
+            IpvsOp::Delete => text::del_dest_args(vs, &d),
+        };
+        format!("{ipvsadm} {args}")
     }
 }
 

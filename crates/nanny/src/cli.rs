@@ -137,13 +137,7 @@ pub enum Mode {
 }
 
 /// The ipvsadm flag of a forwarding method.
-pub fn method_flag(f: Forward) -> &'static str {
-    match f {
-        Forward::Masq | Forward::Local => "-m",
-        Forward::Route => "-g",
-        Forward::Tunnel => "-i",
-    }
-}
+pub use ipvs::text::method_flag;
 
 /// Validated configuration.
 #[derive(Debug, Clone, PartialEq)]
