@@ -11,6 +11,15 @@ use ipvs::{
 
 use crate::names;
 
+/// Address families as ipvsadm stores them (`AF_INET`, `AF_INET6`).
+pub const AF_INET: u16 = 2;
+pub const AF_INET6: u16 = 10;
+
+/// IP protocol numbers of the service kinds (`IPPROTO_*`).
+pub const IPPROTO_TCP: u16 = 6;
+pub const IPPROTO_UDP: u16 = 17;
+pub const IPPROTO_SCTP: u16 = 132;
+
 /// A command-line failure: the message, and the exit status ipvsadm uses.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Fail {
@@ -208,7 +217,7 @@ impl SvcArgs {
     /// The key, if enough was given.
     pub fn key(&self) -> Option<ServiceKey> {
         if self.fwmark != 0 {
-            return Some(if self.af == 10 {
+            return Some(if self.af == AF_INET6 {
                 ServiceKey::fwmark6(self.fwmark)
             } else {
                 ServiceKey::fwmark(self.fwmark)
@@ -230,7 +239,7 @@ impl SvcArgs {
             scheduler: self.sched.clone(),
             flags: ServiceFlags(self.flags),
             timeout: self.timeout,
-            netmask: if self.af == 10 {
+            netmask: if self.af == AF_INET6 {
                 Netmask::V6(self.netmask_v6)
             } else {
                 Netmask::V4(self.netmask_v4)
@@ -453,7 +462,7 @@ fn parse_service(buf: &str, svc: &mut SvcArgs) -> u8 {
     }
     if let Ok(a) = host.parse::<Ipv6Addr>() {
         svc.addr = Some(IpAddr::V6(a));
-        svc.af = 10;
+        svc.af = AF_INET6;
         svc.netmask_v6 = 128;
     } else {
         if port.is_none()
@@ -466,7 +475,7 @@ fn parse_service(buf: &str, svc: &mut SvcArgs) -> u8 {
         match a {
             Some(a) => {
                 svc.addr = Some(IpAddr::V4(a));
-                svc.af = 2;
+                svc.af = AF_INET;
             }
             None => return 0,
         }
@@ -641,211 +650,309 @@ fn new_cmd(kind: CmdKind) -> Cmd {
     }
 }
 
+/// What option processing keeps besides the command: the real server's
+/// address family (checked against the service's at the end) and the `-b`
+/// argument (read once the scheduler is known).
+#[derive(Default)]
+struct Pending {
+    dest_af: u16,
+    sched_flags: Option<String>,
+}
+
+/// ipvsadm's option loop, leftover arguments and `process_options` checks.
 fn finish(
     mut ce: Cmd,
     opts: impl Iterator<Item = (&'static str, Option<String>, String)>,
     rest: Vec<String>,
 ) -> Result<Cmd, Fail> {
-    let o = &mut ce.options;
-    let mut dest_af = 0u16;
-    let mut sched_flags_arg: Option<String> = None;
+    let mut pending = Pending::default();
     for (name, val, text) in opts {
-        let v = val.clone().unwrap_or_default();
-        match name {
-            "tcp-service" | "udp-service" | "sctp-service" => {
-                set_option(o, O_SERVICE)?;
-                ce.svc.protocol = match name {
-                    "tcp-service" => 6,
-                    "udp-service" => 17,
-                    _ => 132,
-                };
-                if parse_service(&v, &mut ce.svc) & SERVICE_ADDR == 0 {
-                    return fail("illegal virtual server address[:port] specified");
-                }
-            }
-            "fwmark-service" => {
-                set_option(o, O_SERVICE)?;
-                ce.svc.af = 2;
-                ce.svc.protocol = 6;
-                ce.svc.fwmark = match number(&v, 1, u32::MAX as i64) {
-                    Some(n) => n as u32,
-                    None => return fail(format!("invalid fwmark value `{v}' specified")),
-                };
-            }
-            "scheduler" => {
-                set_option(o, O_SCHEDULER)?;
-                ce.svc.sched = v.chars().take(15).collect();
-            }
-            "persistent" => {
-                set_option(o, O_PERSISTENT)?;
-                ce.svc.flags |= ServiceFlags::PERSISTENT.0;
-                ce.svc.timeout = parse_timeout(val.as_deref(), 1, MAX_TIMEOUT)?;
-            }
-            "netmask" => {
-                set_option(o, O_NETMASK)?;
-                if ce.svc.af != 10 {
-                    match names::parse_inet_aton(&v).or_else(|| names::host_to_addr(&v)) {
-                        Some(m) => ce.svc.netmask_v4 = m,
-                        None => return fail("illegal virtual server persistent mask specified"),
-                    }
-                } else {
-                    let n = atoi(&v);
-                    if !(1..=128).contains(&n) {
-                        return fail("illegal ipv6 netmask specified");
-                    }
-                    ce.svc.netmask_v6 = n as u32;
-                }
-            }
-            "real-server" => {
-                set_option(o, O_SERVER)?;
-                let mut t = ce.svc.clone();
-                let parse = parse_service(&v, &mut t);
-                dest_af = t.af;
-                ce.dest.addr = t.addr.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-                ce.dest.port = t.port;
-                if parse & SERVICE_ADDR == 0 {
-                    return fail("illegal real server address[:port] specified");
-                }
-                if parse == SERVICE_ADDR {
-                    ce.dest.port = ce.svc.port;
-                }
-            }
-            "ipip" | "gatewaying" | "masquerading" => {
-                set_option(o, O_FORWARD)?;
-                ce.dest.forward = match name {
-                    "ipip" => Forward::Tunnel,
-                    "gatewaying" => Forward::Route,
-                    _ => Forward::Masq,
-                };
-            }
-            "weight" => {
-                set_option(o, O_WEIGHT)?;
-                match number(&v, 0, i32::MAX as i64) {
-                    Some(n) => ce.dest.weight = n as u32,
-                    None => return fail("illegal weight specified"),
-                }
-            }
-            "u-threshold" => {
-                set_option(o, O_UTHRESHOLD)?;
-                match number(&v, 0, i32::MAX as i64) {
-                    Some(n) => ce.dest.u_threshold = n as u32,
-                    None => return fail("illegal u_threshold specified"),
-                }
-            }
-            "l-threshold" => {
-                set_option(o, O_LTHRESHOLD)?;
-                match number(&v, 0, i32::MAX as i64) {
-                    Some(n) => ce.dest.l_threshold = n as u32,
-                    None => return fail("illegal l_threshold specified"),
-                }
-            }
-            "connection" => set_option(o, O_CONNECTION)?,
-            "numeric" => set_option(o, O_NUMERIC)?,
-            "mcast-interface" => {
-                set_option(o, O_MCAST)?;
-                ce.daemon.mcast_ifn = v.chars().take(15).collect();
-            }
-            "syncid" => {
-                set_option(o, O_SYNCID)?;
-                match number(&v, 0, 255) {
-                    Some(n) => ce.daemon.sync_id = n as u32,
-                    None => return fail("illegal syncid specified"),
-                }
-            }
-            "timeout" => set_option(o, O_TIMEOUT)?,
-            "daemon" => set_option(o, O_DAEMON)?,
-            "stats" => set_option(o, O_STATS)?,
-            "rate" => set_option(o, O_RATE)?,
-            "thresholds" => set_option(o, O_THRESHOLDS)?,
-            "persistent-conn" => set_option(o, O_PERSISTENTCONN)?,
-            "nosort" => set_option(o, O_NOSORT)?,
-            "sort" => {}
-            "exact" => set_option(o, O_EXACT)?,
-            "ipv6" => {
-                if ce.svc.fwmark != 0 {
-                    ce.svc.af = 10;
-                    ce.svc.netmask_v6 = 128;
-                } else {
-                    return fail("-6 used before -f\n");
-                }
-            }
-            "ops" => {
-                set_option(o, O_ONEPACKET)?;
-                ce.svc.flags |= ServiceFlags::ONEPACKET.0;
-            }
-            "pe" => {
-                set_option(o, O_PE)?;
-                ce.svc.pe_name = v.chars().take(16).collect();
-            }
-            "sched-flags" => {
-                set_option(o, O_SCHED_FLAGS)?;
-                sched_flags_arg = Some(v);
-            }
-            "mcast-group" => {
-                set_option(o, O_MCAST_GROUP)?;
-                if v.contains(':') {
-                    match v.parse::<Ipv6Addr>() {
-                        Ok(a) if a.is_multicast() => ce.daemon.mcast_group = Some(a.into()),
-                        _ => return fail(format!("invalid IPv6 mcast-group `{v}'")),
-                    }
-                } else {
-                    match v.parse::<Ipv4Addr>() {
-                        Ok(a) if a.is_multicast() => ce.daemon.mcast_group = Some(a.into()),
-                        _ => return fail(format!("invalid IPv4 mcast-group `{v}'")),
-                    }
-                }
-            }
-            "mcast-port" => {
-                set_option(o, O_MCAST_PORT)?;
-                match number(&v, 1, 65535) {
-                    Some(n) => ce.daemon.mcast_port = n as u16,
-                    None => return fail("illegal mcast-port specified"),
-                }
-            }
-            "mcast-ttl" => {
-                set_option(o, O_MCAST_TTL)?;
-                match number(&v, 1, 255) {
-                    Some(n) => ce.daemon.mcast_ttl = n as u8,
-                    None => return fail("illegal mcast-ttl specified"),
-                }
-            }
-            "sync-maxlen" => {
-                set_option(o, O_SYNC_MAXLEN)?;
-                match number(&v, 1, 65535 - 20 - 8) {
-                    Some(n) => ce.daemon.sync_maxlen = n as u16,
-                    None => return fail("illegal sync-maxlen specified"),
-                }
-            }
-            "tun-info" => set_option(o, O_TUN_INFO)?,
-            "tun-type" => {
-                set_option(o, O_TUN_TYPE)?;
-                ce.dest.tunnel.kind = match v.as_str() {
-                    "ipip" => TunnelType::Ipip,
-                    "gue" => TunnelType::Gue,
-                    "gre" => TunnelType::Gre,
-                    _ => return fail("illegal tunnel type specified"),
-                };
-            }
-            "tun-port" => {
-                set_option(o, O_TUN_PORT)?;
-                match number(&v, 1, 65535) {
-                    Some(n) => ce.dest.tunnel.port = n as u16,
-                    None => return fail("illegal tunnel port specified"),
-                }
-            }
-            "tun-nocsum" => set_option(o, O_TUN_NOCSUM)?,
-            "tun-csum" => {
-                set_option(o, O_TUN_CSUM)?;
-                ce.dest.tunnel.csum = TunnelCsum::Csum;
-            }
-            "tun-remcsum" => {
-                set_option(o, O_TUN_REMCSUM)?;
-                ce.dest.tunnel.csum = TunnelCsum::RemCsum;
-            }
-            // a second command, -h or -v after the command
-            _ => return fail(format!("invalid option `{text}'")),
-        }
+        option(&mut ce, &mut pending, name, val, &text)?;
     }
+    arguments(&mut ce, rest)?;
+    if let Some(arg) = pending.sched_flags {
+        ce.svc.flags &= !(ServiceFlags::SCHED1.0 | ServiceFlags::SCHED2.0 | ServiceFlags::SCHED3.0);
+        ce.svc.flags |= parse_sched_flags(&ce.svc.sched, &arg)?;
+    }
+
+    // process_options
+    generic_opt_check(ce.kind, ce.options)?;
+    if matches!(ce.kind, CmdKind::Add | CmdKind::Edit) {
+        check_service(&mut ce.svc)?;
+    }
+    if ce.kind == CmdKind::StartDaemon && ce.daemon.mcast_ifn.is_empty() {
+        ce.daemon.mcast_ifn = "eth0".into();
+    }
+    if matches!(ce.kind, CmdKind::AddDest | CmdKind::EditDest) {
+        check_dest(&mut ce, pending.dest_af)?;
+    }
+    if ce.dest.forward != Forward::Tunnel {
+        ce.dest.tunnel = Tunnel::default();
+    }
+    Ok(ce)
+}
+
+/// Options that only set their bit (listing formats and `--tun-nocsum`).
+const FLAG_OPTIONS: &[(&str, usize)] = &[
+    ("connection", O_CONNECTION),
+    ("numeric", O_NUMERIC),
+    ("timeout", O_TIMEOUT),
+    ("daemon", O_DAEMON),
+    ("stats", O_STATS),
+    ("rate", O_RATE),
+    ("thresholds", O_THRESHOLDS),
+    ("persistent-conn", O_PERSISTENTCONN),
+    ("nosort", O_NOSORT),
+    ("exact", O_EXACT),
+    ("tun-info", O_TUN_INFO),
+    ("tun-nocsum", O_TUN_NOCSUM),
+];
+
+/// One option after the command, in command-line order.
+fn option(
+    ce: &mut Cmd,
+    pending: &mut Pending,
+    name: &'static str,
+    val: Option<String>,
+    text: &str,
+) -> Result<(), Fail> {
+    if let Some(&(_, opt)) = FLAG_OPTIONS.iter().find(|(n, _)| *n == name) {
+        return set_option(&mut ce.options, opt);
+    }
+    if name == "sort" {
+        return Ok(());
+    }
+    let handled = service_option(ce, pending, name, &val)?
+        || dest_option(ce, pending, name, &val)?
+        || daemon_option(ce, name, &val)?;
+    if handled {
+        Ok(())
+    } else {
+        // a second command, -h or -v after the command
+        fail(format!("invalid option `{text}'"))
+    }
+}
+
+/// The virtual service's options; `Ok(false)` if `name` is none of them.
+fn service_option(
+    ce: &mut Cmd,
+    pending: &mut Pending,
+    name: &str,
+    val: &Option<String>,
+) -> Result<bool, Fail> {
+    let o = &mut ce.options;
+    let v = val.clone().unwrap_or_default();
+    match name {
+        "tcp-service" | "udp-service" | "sctp-service" => {
+            set_option(o, O_SERVICE)?;
+            ce.svc.protocol = match name {
+                "tcp-service" => IPPROTO_TCP,
+                "udp-service" => IPPROTO_UDP,
+                _ => IPPROTO_SCTP,
+            };
+            if parse_service(&v, &mut ce.svc) & SERVICE_ADDR == 0 {
+                return fail("illegal virtual server address[:port] specified");
+            }
+        }
+        "fwmark-service" => {
+            set_option(o, O_SERVICE)?;
+            ce.svc.af = AF_INET;
+            ce.svc.protocol = IPPROTO_TCP;
+            ce.svc.fwmark = match number(&v, 1, u32::MAX as i64) {
+                Some(n) => n as u32,
+                None => return fail(format!("invalid fwmark value `{v}' specified")),
+            };
+        }
+        "scheduler" => {
+            set_option(o, O_SCHEDULER)?;
+            ce.svc.sched = v.chars().take(15).collect();
+        }
+        "persistent" => {
+            set_option(o, O_PERSISTENT)?;
+            ce.svc.flags |= ServiceFlags::PERSISTENT.0;
+            ce.svc.timeout = parse_timeout(val.as_deref(), 1, MAX_TIMEOUT)?;
+        }
+        "netmask" => {
+            set_option(o, O_NETMASK)?;
+            if ce.svc.af != AF_INET6 {
+                match names::parse_inet_aton(&v).or_else(|| names::host_to_addr(&v)) {
+                    Some(m) => ce.svc.netmask_v4 = m,
+                    None => return fail("illegal virtual server persistent mask specified"),
+                }
+            } else {
+                let n = atoi(&v);
+                if !(1..=128).contains(&n) {
+                    return fail("illegal ipv6 netmask specified");
+                }
+                ce.svc.netmask_v6 = n as u32;
+            }
+        }
+        "ipv6" => {
+            if ce.svc.fwmark != 0 {
+                ce.svc.af = AF_INET6;
+                ce.svc.netmask_v6 = 128;
+            } else {
+                return fail("-6 used before -f\n");
+            }
+        }
+        "ops" => {
+            set_option(o, O_ONEPACKET)?;
+            ce.svc.flags |= ServiceFlags::ONEPACKET.0;
+        }
+        "pe" => {
+            set_option(o, O_PE)?;
+            ce.svc.pe_name = v.chars().take(16).collect();
+        }
+        "sched-flags" => {
+            set_option(o, O_SCHED_FLAGS)?;
+            pending.sched_flags = Some(v);
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// `strtoul` within `[0, INT_MAX]` for a weight or threshold.
+fn dest_number(v: &str, what: &str) -> Result<u32, Fail> {
+    match number(v, 0, i32::MAX as i64) {
+        Some(n) => Ok(n as u32),
+        None => fail(format!("illegal {what} specified")),
+    }
+}
+
+/// The real server's options; `Ok(false)` if `name` is none of them.
+fn dest_option(
+    ce: &mut Cmd,
+    pending: &mut Pending,
+    name: &str,
+    val: &Option<String>,
+) -> Result<bool, Fail> {
+    let o = &mut ce.options;
+    let v = val.clone().unwrap_or_default();
+    match name {
+        "real-server" => {
+            set_option(o, O_SERVER)?;
+            let mut t = ce.svc.clone();
+            let parse = parse_service(&v, &mut t);
+            pending.dest_af = t.af;
+            ce.dest.addr = t.addr.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            ce.dest.port = t.port;
+            if parse & SERVICE_ADDR == 0 {
+                return fail("illegal real server address[:port] specified");
+            }
+            if parse == SERVICE_ADDR {
+                ce.dest.port = ce.svc.port;
+            }
+        }
+        "ipip" | "gatewaying" | "masquerading" => {
+            set_option(o, O_FORWARD)?;
+            ce.dest.forward = match name {
+                "ipip" => Forward::Tunnel,
+                "gatewaying" => Forward::Route,
+                _ => Forward::Masq,
+            };
+        }
+        "weight" => {
+            set_option(o, O_WEIGHT)?;
+            ce.dest.weight = dest_number(&v, "weight")?;
+        }
+        "u-threshold" => {
+            set_option(o, O_UTHRESHOLD)?;
+            ce.dest.u_threshold = dest_number(&v, "u_threshold")?;
+        }
+        "l-threshold" => {
+            set_option(o, O_LTHRESHOLD)?;
+            ce.dest.l_threshold = dest_number(&v, "l_threshold")?;
+        }
+        "tun-type" => {
+            set_option(o, O_TUN_TYPE)?;
+            ce.dest.tunnel.kind = match v.as_str() {
+                "ipip" => TunnelType::Ipip,
+                "gue" => TunnelType::Gue,
+                "gre" => TunnelType::Gre,
+                _ => return fail("illegal tunnel type specified"),
+            };
+        }
+        "tun-port" => {
+            set_option(o, O_TUN_PORT)?;
+            match number(&v, 1, 65535) {
+                Some(n) => ce.dest.tunnel.port = n as u16,
+                None => return fail("illegal tunnel port specified"),
+            }
+        }
+        "tun-csum" => {
+            set_option(o, O_TUN_CSUM)?;
+            ce.dest.tunnel.csum = TunnelCsum::Csum;
+        }
+        "tun-remcsum" => {
+            set_option(o, O_TUN_REMCSUM)?;
+            ce.dest.tunnel.csum = TunnelCsum::RemCsum;
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The sync daemon's options; `Ok(false)` if `name` is none of them.
+fn daemon_option(ce: &mut Cmd, name: &str, val: &Option<String>) -> Result<bool, Fail> {
+    let o = &mut ce.options;
+    let v = val.clone().unwrap_or_default();
+    match name {
+        "mcast-interface" => {
+            set_option(o, O_MCAST)?;
+            ce.daemon.mcast_ifn = v.chars().take(15).collect();
+        }
+        "syncid" => {
+            set_option(o, O_SYNCID)?;
+            match number(&v, 0, 255) {
+                Some(n) => ce.daemon.sync_id = n as u32,
+                None => return fail("illegal syncid specified"),
+            }
+        }
+        "mcast-group" => {
+            set_option(o, O_MCAST_GROUP)?;
+            if v.contains(':') {
+                match v.parse::<Ipv6Addr>() {
+                    Ok(a) if a.is_multicast() => ce.daemon.mcast_group = Some(a.into()),
+                    _ => return fail(format!("invalid IPv6 mcast-group `{v}'")),
+                }
+            } else {
+                match v.parse::<Ipv4Addr>() {
+                    Ok(a) if a.is_multicast() => ce.daemon.mcast_group = Some(a.into()),
+                    _ => return fail(format!("invalid IPv4 mcast-group `{v}'")),
+                }
+            }
+        }
+        "mcast-port" => {
+            set_option(o, O_MCAST_PORT)?;
+            match number(&v, 1, 65535) {
+                Some(n) => ce.daemon.mcast_port = n as u16,
+                None => return fail("illegal mcast-port specified"),
+            }
+        }
+        "mcast-ttl" => {
+            set_option(o, O_MCAST_TTL)?;
+            match number(&v, 1, 255) {
+                Some(n) => ce.daemon.mcast_ttl = n as u8,
+                None => return fail("illegal mcast-ttl specified"),
+            }
+        }
+        "sync-maxlen" => {
+            set_option(o, O_SYNC_MAXLEN)?;
+            // the largest UDP payload in one IPv4 packet
+            match number(&v, 1, 65535 - 20 - 8) {
+                Some(n) => ce.daemon.sync_maxlen = n as u16,
+                None => return fail("illegal sync-maxlen specified"),
+            }
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The arguments left after the options: `--set`'s three timeouts, and
+/// nothing else.
+fn arguments(ce: &mut Cmd, rest: Vec<String>) -> Result<(), Fail> {
     let mut rest = rest.into_iter();
     if ce.kind == CmdKind::Timeout {
         let (Some(a), Some(b), Some(c)) = (rest.next(), rest.next(), rest.next()) else {
@@ -857,56 +964,47 @@ fn finish(
             udp: parse_timeout(Some(&c), 0, MAX_TIMEOUT)?,
         };
     }
-    if let Some(a) = rest.next() {
-        return fail(format!("unexpected argument {a}"));
+    match rest.next() {
+        Some(a) => fail(format!("unexpected argument {a}")),
+        None => Ok(()),
     }
-    if let Some(arg) = sched_flags_arg {
-        ce.svc.flags &= !(ServiceFlags::SCHED1.0 | ServiceFlags::SCHED2.0 | ServiceFlags::SCHED3.0);
-        ce.svc.flags |= parse_sched_flags(&ce.svc.sched, &arg)?;
-    }
+}
 
-    // process_options
-    generic_opt_check(ce.kind, ce.options)?;
-    if matches!(ce.kind, CmdKind::Add | CmdKind::Edit) {
-        if ce.svc.fwmark == 0 && ce.svc.port == 0 && ce.svc.flags & ServiceFlags::PERSISTENT.0 == 0
-        {
-            return fail("Zero port specified for non-persistent service");
-        }
-        if ce.svc.flags & ServiceFlags::ONEPACKET.0 != 0
-            && ce.svc.fwmark == 0
-            && ce.svc.protocol != 17
-        {
-            return fail("One-Packet Scheduling is only for UDP virtual services");
-        }
-        if ce.svc.sched.is_empty() {
-            ce.svc.sched = "wlc".into();
-        }
+/// `-A`/`-E`: a port unless persistent, one-packet scheduling only for UDP,
+/// `wlc` by default.
+fn check_service(svc: &mut SvcArgs) -> Result<(), Fail> {
+    if svc.fwmark == 0 && svc.port == 0 && svc.flags & ServiceFlags::PERSISTENT.0 == 0 {
+        return fail("Zero port specified for non-persistent service");
     }
-    if ce.kind == CmdKind::StartDaemon && ce.daemon.mcast_ifn.is_empty() {
-        ce.daemon.mcast_ifn = "eth0".into();
+    if svc.flags & ServiceFlags::ONEPACKET.0 != 0 && svc.fwmark == 0 && svc.protocol != IPPROTO_UDP
+    {
+        return fail("One-Packet Scheduling is only for UDP virtual services");
     }
-    if matches!(ce.kind, CmdKind::AddDest | CmdKind::EditDest) {
-        let fwd = ce.dest.forward;
-        if ce.svc.fwmark == 0 && matches!(fwd, Forward::Tunnel | Forward::Route) {
-            ce.dest.port = ce.svc.port;
-        }
-        if dest_af != ce.svc.af && fwd != Forward::Tunnel {
-            return fail("Different address family is allowed only for tunneling servers");
-        }
-        let tun_opts = (1u64 << O_TUN_TYPE)
-            | (1 << O_TUN_PORT)
-            | (1 << O_TUN_NOCSUM)
-            | (1 << O_TUN_CSUM)
-            | (1 << O_TUN_REMCSUM);
-        if ce.options & tun_opts != 0 && fwd != Forward::Tunnel {
-            return fail("Tunnel options conflict with forward method");
-        }
-        tunnel_opt_check(ce.dest.tunnel.kind.value() as usize, ce.options)?;
+    if svc.sched.is_empty() {
+        svc.sched = "wlc".into();
     }
-    if ce.dest.forward != Forward::Tunnel {
-        ce.dest.tunnel = Tunnel::default();
+    Ok(())
+}
+
+/// `-a`/`-e`: direct routing and tunnelling take the service's port, one
+/// address family but for tunnels, tunnel options only for tunnels.
+fn check_dest(ce: &mut Cmd, dest_af: u16) -> Result<(), Fail> {
+    let fwd = ce.dest.forward;
+    if ce.svc.fwmark == 0 && matches!(fwd, Forward::Tunnel | Forward::Route) {
+        ce.dest.port = ce.svc.port;
     }
-    Ok(ce)
+    if dest_af != ce.svc.af && fwd != Forward::Tunnel {
+        return fail("Different address family is allowed only for tunneling servers");
+    }
+    let tun_opts = (1u64 << O_TUN_TYPE)
+        | (1 << O_TUN_PORT)
+        | (1 << O_TUN_NOCSUM)
+        | (1 << O_TUN_CSUM)
+        | (1 << O_TUN_REMCSUM);
+    if ce.options & tun_opts != 0 && fwd != Forward::Tunnel {
+        return fail("Tunnel options conflict with forward method");
+    }
+    tunnel_opt_check(ce.dest.tunnel.kind.value() as usize, ce.options)
 }
 
 /// C `atoi`: leading decimal digits, 0 if none.
@@ -1010,6 +1108,42 @@ mod tests {
         assert_eq!(c.dest.port, 80);
         let c = p("-a -f 5 -r 10.0.0.2:8080 -g").unwrap();
         assert_eq!(c.dest.port, 8080);
+    }
+
+    #[test]
+    fn every_option_has_a_handler() {
+        // commands, -h and -v are refused after the command; every other
+        // option of the table is handled by one of option()'s groups
+        let commands = [
+            "add-service",
+            "edit-service",
+            "delete-service",
+            "clear",
+            "list",
+            "zero",
+            "add-server",
+            "edit-server",
+            "delete-server",
+            "set",
+            "help",
+            "version",
+            "restore",
+            "save",
+            "start-daemon",
+            "stop-daemon",
+        ];
+        for &(name, _, _) in TABLE {
+            let mut ce = new_cmd(CmdKind::List);
+            let r = option(
+                &mut ce,
+                &mut Pending::default(),
+                name,
+                Some("1".into()),
+                name,
+            );
+            let refused = r == Err(Fail::Msg(format!("invalid option `{name}'")));
+            assert_eq!(refused, commands.contains(&name), "{name}: {r:?}");
+        }
     }
 
     #[test]

@@ -19,15 +19,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::cli::{IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::names;
 
 /// Where the kernel lists the connections.
 pub const CONN_PROC_FILE: &str = "/proc/net/ip_vs_conn";
-
-/// The IP protocol numbers behind the `Pro` column's names.
-const IPPROTO_TCP: u16 = 6;
-const IPPROTO_UDP: u16 = 17;
-const IPPROTO_SCTP: u16 = 132;
 
 /// How to print: ipvsadm's `FMT_NUMERIC` and `FMT_PERSISTENTCONN`.
 #[derive(Debug, Clone, Copy, Default)]

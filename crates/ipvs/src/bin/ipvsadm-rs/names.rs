@@ -3,6 +3,8 @@
 use std::ffi::{CStr, CString};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use crate::cli::{IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
+
 unsafe extern "C" {
     fn inet_aton(cp: *const libc::c_char, inp: *mut libc::in_addr) -> libc::c_int;
 }
@@ -27,9 +29,9 @@ pub fn host_to_addr(name: &str) -> Option<Ipv4Addr> {
 
 fn proto_name(proto: u16) -> Option<&'static CStr> {
     match proto {
-        6 => Some(c"tcp"),
-        17 => Some(c"udp"),
-        132 => Some(c"sctp"),
+        IPPROTO_TCP => Some(c"tcp"),
+        IPPROTO_UDP => Some(c"udp"),
+        IPPROTO_SCTP => Some(c"sctp"),
         _ => None,
     }
 }

@@ -121,7 +121,7 @@ pub fn cmp_services(a: &ServiceKey, b: &ServiceKey) -> i32 {
     if r != 0 {
         return r;
     }
-    let r = addr_cmp(s1.af == 10, &s1.addr, &s2.addr);
+    let r = addr_cmp(s1.af == crate::cli::AF_INET6, &s1.addr, &s2.addr);
     if r != 0 {
         return r;
     }
