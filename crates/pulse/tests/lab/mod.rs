@@ -486,6 +486,19 @@ pub fn cold_start(lab: &mut Lab, cf: &Cf) {
 
 /// [`cold_start`] with `extra` pulse options on both routers.
 pub fn cold_start_with(lab: &mut Lab, cf: &Cf, extra: &[&str]) {
+    // Page pulse and the recorder in first: the VM's 9p share has no page
+    // cache, and a first exec that reads 80 MB over it can make r1 bind
+    // its socket after r2's first heartbeat, so that r2 hears r1 first and
+    // takes the service (the first test of a VM boot saw that).
+    // (the recorder returns at once as a hook)
+    for (exe, arg) in [(PULSE, "--version"), (RECORDER, "hook")] {
+        let _ = std::process::Command::new(exe)
+            .arg(arg)
+            .env_remove("LP_RECORD")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
     lab.r2.start(cf, extra);
     // r2 must be up (its socket bound, its timers running) before r1
     // starts: a first start that pages pulse in over the VM's 9p share can
