@@ -598,53 +598,9 @@ impl Cluster {
     }
 
     /// Both directors' lvs.cf from `cf`, then a cold start that always
-    /// ends with d1 active (see [`Cluster::start_both`]); waits until every
-    /// listed real server is in d1's table.
+    /// ends with d1 active (see [`Cluster::cold_start_with`]).
     pub fn cold_start(&mut self, cf: &Config) {
-        self.start_both(&cf.text(), cf.deadtime(), cf.keepalive());
-        let want: Vec<String> = cf
-            .servers
-            .iter()
-            .map(|&i| format!("{}:{PORT}", real_address(self.method, i)))
-            .collect();
-        self.wait_destinations(0, &want, Duration::from_secs(20));
-    }
-
-    /// Starts pulse with lvs.cf `text` on d1 and waits for it to declare
-    /// its partner dead and take the VIP, then starts d2, which hears d1's
-    /// *running* heartbeats and stays standby. (Starting both within
-    /// `deadtime` makes the one that starts second active, pulse.md §6.3;
-    /// under emulation which one that is depends on start-up times.)
-    pub fn start_both(&mut self, text: &str, deadtime: Duration, keepalive: Duration) {
-        self.d[0].start(text, &[]);
-        let up = self.d[0]
-            .wait_line(
-                0,
-                "pulse: partner dead: activating lvs",
-                deadtime + Duration::from_secs(10),
-            )
-            .is_some()
-            && wait_for(Duration::from_secs(5), || self.d[0].has_vip());
-        assert!(up, "d1 did not become active\n{}", self.dump());
-        self.d[1].start(text, &[]);
-        let standby = self.d[1]
-            .wait_line(
-                0,
-                "pulse: STARTING PULSE AS BACKUP",
-                Duration::from_secs(10),
-            )
-            .is_some();
-        assert!(standby, "d2 did not start\n{}", self.dump());
-        // d2 has heard d1's heartbeats and stays standby.
-        std::thread::sleep(keepalive * 2);
-        assert!(
-            !self.d[1].has_vip()
-                && self.d[1]
-                    .line_at(0, "pulse: primary inactive: activating lvs")
-                    .is_none(),
-            "d2 became active too\n{}",
-            self.dump()
-        );
+        self.cold_start_with(cf, &[]);
     }
 
     /// Waits until director `i`'s table lists exactly `want` (sorted

@@ -78,19 +78,7 @@ fn check_outage(c: &Cluster, cf: &Config, reqs: &[Request], fault: Instant, took
                 .map_or("never".into(), |t| format!("{:.3}s", rel(t)))
         ))
     );
-    for r in reqs.iter().filter(|r| r.result.is_err()) {
-        eprintln!(
-            "  failed: +{:.3}s .. +{:.3}s {:?}",
-            rel(r.start),
-            rel(r.end),
-            r.result
-        );
-    }
-    for d in &c.d {
-        for l in d.lines().iter().filter(|l| l.at >= fault) {
-            eprintln!("  {} +{:.3}s {}", d.name, rel(l.at), l.text);
-        }
-    }
+    print_failures(c, reqs, fault);
     // Nothing failed before the fault.
     let early: Vec<&Request> = reqs
         .iter()
@@ -400,12 +388,17 @@ fn failover(case: Case, test: &str) {
 /// Prints the failover timeline (stderr, shown on failure or with
 /// `--nocapture`).
 fn print_timeline(c: &Cluster, reqs: &[Request], fault: Instant, took: Instant) {
-    let rel = |t: Instant| t.saturating_duration_since(fault).as_secs_f64();
     eprintln!(
         "fault at {:.3}s; backup active +{:.3}s",
         c.secs(fault),
-        rel(took)
+        took.saturating_duration_since(fault).as_secs_f64()
     );
+    print_failures(c, reqs, fault);
+}
+
+/// Prints each failed request and every director's lines since the fault.
+fn print_failures(c: &Cluster, reqs: &[Request], fault: Instant) {
+    let rel = |t: Instant| t.saturating_duration_since(fault).as_secs_f64();
     for r in reqs.iter().filter(|r| r.result.is_err()) {
         eprintln!(
             "  failed: +{:.3}s .. +{:.3}s {:?}",
