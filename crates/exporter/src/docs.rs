@@ -105,6 +105,7 @@ pub fn lvsd_stats_from(r: impl std::io::Read) -> Result<TableStats, ReadError> {
 #[serde(field_identifier, rename_all = "snake_case")]
 enum StatusField {
     Version,
+    Role,
     Config,
     Reloads,
     Virtuals,
@@ -127,6 +128,7 @@ impl<'de> Visitor<'de> for StatusVisitor {
         while let Some(k) = map.next_key::<StatusField>()? {
             match k {
                 StatusField::Version => version = map.next_value()?,
+                StatusField::Role => s.standby = map.next_value::<String>()? == "standby",
                 StatusField::Config => s.config = map.next_value()?,
                 StatusField::Reloads => s.reloads = map.next_value()?,
                 StatusField::Virtuals => {
@@ -230,6 +232,17 @@ mod tests {
         assert_eq!(p.role, "active");
         let t = lvsd_stats(r#"{"version":1,"error":"EPERM","services":[]}"#).unwrap();
         assert_eq!(t.error.as_deref(), Some("EPERM"));
+    }
+
+    #[test]
+    fn lvsd_role_standby_is_read() {
+        let s = lvsd_status(r#"{"version":1,"role":"standby","virtuals":[]}"#).unwrap();
+        assert!(s.standby);
+        let s = lvsd_status(r#"{"version":1,"role":"active","virtuals":[]}"#).unwrap();
+        assert!(!s.standby);
+        // an lvsd from before warm standby says nothing: active
+        let s = lvsd_status(r#"{"version":1,"virtuals":[]}"#).unwrap();
+        assert!(!s.standby);
     }
 }
 

@@ -473,6 +473,12 @@ fn encode_lvsd(enc: &mut DescriptorEncoder, s: &LvsdStatus) -> std::fmt::Result 
         "Reloads lvsd refused (the file did not load; the running configuration stayed).",
         no_labels(s.reloads.refused),
     )?;
+    gauges(
+        enc,
+        "piranha_lvsd_standby",
+        "1 if lvsd runs as pulse's warm standby (table ready, the partner holds the VIPs).",
+        no_labels(i64::from(s.standby)),
+    )?;
     let serial = s
         .config
         .serial_no

@@ -181,6 +181,8 @@ pub struct Real {
 /// lvsd's `json` answer, reduced.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LvsdStatus {
+    /// lvsd runs as pulse's warm standby (`role` = `standby`).
+    pub standby: bool,
     /// The configuration in force.
     pub config: lvsd::Config,
     /// Reloads since lvsd started.
@@ -268,6 +270,7 @@ impl LvsdStatus {
     /// The whole document, reduced.
     pub fn from_doc(doc: &lvsd::Status) -> LvsdStatus {
         let mut s = LvsdStatus::new(doc.config.clone(), doc.reloads.clone());
+        s.standby = doc.role == "standby";
         for v in &doc.virtuals {
             s.add_virtual(v);
         }
