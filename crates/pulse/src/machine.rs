@@ -45,6 +45,14 @@ pub struct Settings {
     pub auth: Option<Auth>,
 }
 
+impl Settings {
+    /// Warm standby applies: asked for, in lvs mode, outside test mode
+    /// (no lvsd runs then).
+    pub fn warm(&self) -> bool {
+        self.warm_standby && self.mode == Mode::Lvs && !self.norun
+    }
+}
+
 /// lvsd's role, as pulse tells it (warm standby only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LvsdRole {
@@ -279,9 +287,9 @@ impl Machine {
         self.vips_wait.map_or(d, |w| w.min(d))
     }
 
-    /// Warm standby applies: lvs mode outside test mode.
+    /// Warm standby applies (see [`Settings::warm`]).
     fn warm(&self) -> bool {
-        self.settings.warm_standby && self.settings.mode == Mode::Lvs && !self.settings.norun
+        self.settings.warm()
     }
 
     /// The heartbeat this node sends now.

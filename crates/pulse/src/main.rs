@@ -324,7 +324,7 @@ fn start(
             private: cfg.has_private().then_some(peer_private),
             port: cfg.heartbeat_port,
         },
-        warm_standby: opts.warm_standby && cfg.service == Mode::Lvs,
+        warm_standby: opts.warm_standby,
         ready_wait: if cfg.service == Mode::Lvs {
             cfg.check_interval
         } else {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use lvs_util::process;
 
-use crate::machine::{ChildEnd, FosRole};
+use crate::machine::{ChildEnd, FosRole, LvsdRole};
 
 /// Splits a hook command on single spaces; consecutive spaces make no
 /// empty words; no quoting.
@@ -131,9 +131,12 @@ impl LvsdCommand {
 
 /// Tells lvsd its role through its socket (warm standby); a closed socket
 /// (lvsd gone) or a full one is only logged with `-v`.
-pub fn tell(socket: &mut std::os::unix::net::UnixStream, standby: bool) {
+pub fn tell(socket: &mut std::os::unix::net::UnixStream, role: LvsdRole) {
     use std::io::Write as _;
-    let line: &[u8] = if standby { b"standby\n" } else { b"active\n" };
+    let line: &[u8] = match role {
+        LvsdRole::Standby => b"standby\n",
+        LvsdRole::Active => b"active\n",
+    };
     if let Err(e) = socket.write_all(line) {
         tracing::debug!("cannot tell lvsd its role: {}", lvs_util::errtext(&e));
     }

@@ -15,7 +15,7 @@ use crate::alarm::Alarm;
 use crate::config::PulseConfig;
 use crate::daemon::Notifier;
 use crate::heartbeat::{self, Beat, Mode};
-use crate::machine::{Action, ChildEnd, Event, FosRole, Hook, LvsdRole, Machine, SyncRole};
+use crate::machine::{Action, ChildEnd, Event, FosRole, Hook, Machine, SyncRole};
 use crate::procs::{self, FosCommand, LvsdCommand};
 use crate::status::{Before, Tracker};
 use crate::status_server::{self, Context, Shared};
@@ -361,7 +361,7 @@ impl Loop {
             Action::StartStandbyLvsd => self.start_lvsd(true),
             Action::TellLvsd(role) => {
                 if let Some(sock) = &mut self.lvsd_socket {
-                    procs::tell(sock, role == LvsdRole::Standby);
+                    procs::tell(sock, role);
                 }
             }
             Action::StopLvsd => {

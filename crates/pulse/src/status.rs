@@ -253,7 +253,7 @@ impl Tracker {
                 }
                 .into(),
                 pid: facts.daemon_pid,
-                warm_standby: s.warm_standby && s.mode == Mode::Lvs && !s.norun,
+                warm_standby: s.warm(),
             },
             heartbeat_auth: s.auth.as_ref().map_or("off", |a| a.mode.name()).into(),
             config: facts.config,
