@@ -11,8 +11,12 @@
 //!   direct routing: rs1..rs3 10.10.0.11-13 on br0, the VIP on their loopback
 //! ```
 //!
-//! These are the addresses of `etc/lvs.cf.demo`. Namespace names are
-//! `le<tag><node>`; everything is torn down on drop.
+//! These are the addresses of `etc/lvs.cf.demo`. An IPv6 cluster
+//! ([`Family::V6`]) adds the same plan in IPv6 to every node (public
+//! 2001:db8:10::/64, real network 2001:db8:20::/64, the same host numbers,
+//! VIP 2001:db8:10::100) and its lvs.cf uses only those; the IPv4 addresses
+//! stay underneath. Namespace names are `le<tag><node>`; everything is torn
+//! down on drop.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -59,9 +63,91 @@ pub enum Method {
 
 /// Address of real server `i` (0-based) for `method`.
 pub fn real_address(method: Method, i: usize) -> String {
-    match method {
-        Method::Nat => format!("10.20.0.{}", 11 + i),
-        Method::Direct => format!("10.10.0.{}", 11 + i),
+    Family::V4.real_address(method, i)
+}
+
+/// The address family of a cluster's lvs.cf: which of the two address
+/// plans its directors, VIP and real servers use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Family {
+    /// The IPv4 plan (the module's constants).
+    #[default]
+    V4,
+    /// The IPv6 plan: 2001:db8:10::/64 public, 2001:db8:20::/64 real.
+    V6,
+}
+
+impl Family {
+    /// The virtual IP.
+    pub fn vip(self) -> &'static str {
+        match self {
+            Family::V4 => VIP,
+            Family::V6 => "2001:db8:10::100",
+        }
+    }
+
+    /// The VIP and port as a socket address.
+    pub fn vip_addr(self) -> SocketAddr {
+        SocketAddr::new(self.vip().parse().expect("VIP"), PORT)
+    }
+
+    /// The client's address.
+    pub fn client(self) -> &'static str {
+        match self {
+            Family::V4 => CLIENT,
+            Family::V6 => "2001:db8:10::10",
+        }
+    }
+
+    /// The directors' public addresses: `primary`, `backup`.
+    pub fn directors(self) -> [&'static str; 2] {
+        match self {
+            Family::V4 => DIRECTORS,
+            Family::V6 => ["2001:db8:10::1", "2001:db8:10::2"],
+        }
+    }
+
+    /// The directors' addresses on the real network (NAT).
+    pub fn directors_private(self) -> [&'static str; 2] {
+        match self {
+            Family::V4 => DIRECTORS_PRIVATE,
+            Family::V6 => ["2001:db8:20::1", "2001:db8:20::2"],
+        }
+    }
+
+    /// The NAT router address.
+    pub fn nat_router(self) -> &'static str {
+        match self {
+            Family::V4 => NAT_ROUTER,
+            Family::V6 => "2001:db8:20::254",
+        }
+    }
+
+    /// Address of real server `i` (0-based) for `method`.
+    pub fn real_address(self, method: Method, i: usize) -> String {
+        match (self, method) {
+            (Family::V4, Method::Nat) => format!("10.20.0.{}", 11 + i),
+            (Family::V4, Method::Direct) => format!("10.10.0.{}", 11 + i),
+            (Family::V6, Method::Nat) => format!("2001:db8:20::{}", 11 + i),
+            (Family::V6, Method::Direct) => format!("2001:db8:10::{}", 11 + i),
+        }
+    }
+
+    /// `ADDR:PORT` as the IPVS table shows a service or a real server
+    /// (IPv6 in brackets).
+    pub fn endpoint(self, addr: &str) -> String {
+        match self {
+            Family::V4 => format!("{addr}:{PORT}"),
+            Family::V6 => format!("[{addr}]:{PORT}"),
+        }
+    }
+
+    /// A VIP's or NAT router's mask in lvs.cf.
+    fn mask(self) -> &'static str {
+        match self {
+            Family::V4 => "255.255.255.0",
+            Family::V6 => "/64",
+        }
     }
 }
 
@@ -93,6 +179,8 @@ pub fn program(name: &str) -> PathBuf {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub method: Method,
+    /// The address plan (IPv4 unless set).
+    pub family: Family,
     pub keepalive: String,
     pub deadtime: String,
     pub monitor_links: bool,
@@ -110,6 +198,7 @@ impl Config {
     pub fn new(method: Method) -> Config {
         Config {
             method,
+            family: Family::V4,
             keepalive: "1".into(),
             deadtime: "3".into(),
             monitor_links: false,
@@ -130,11 +219,22 @@ impl Config {
         Duration::from_secs_f64(self.keepalive.parse().expect("keepalive is a number"))
     }
 
+    /// The same, with the IPv6 address plan.
+    pub fn v6(method: Method) -> Config {
+        Config {
+            family: Family::V6,
+            ..Config::new(method)
+        }
+    }
+
     /// The lvs.cf text.
     pub fn text(&self) -> String {
+        let f = self.family;
         let network = match self.method {
             Method::Nat => format!(
-                "network = nat\nnat_router = {NAT_ROUTER} eth1:1\nnat_nmask = 255.255.255.0\n"
+                "network = nat\nnat_router = {} eth1:1\nnat_nmask = {}\n",
+                f.nat_router(),
+                f.mask()
             ),
             Method::Direct => "network = direct\n".into(),
         };
@@ -143,7 +243,7 @@ impl Config {
             servers.push_str(&format!(
                 "    server rs{n} {{\n        address = {a}\n        active = 1\n        weight = 1\n    }}\n",
                 n = i + 1,
-                a = real_address(self.method, i)
+                a = f.real_address(self.method, i)
             ));
         }
         format!(
@@ -165,8 +265,8 @@ impl Config {
              \n\
              virtual web {{\n    \
                  active = 1\n    \
-                 address = {VIP} eth0:1\n    \
-                 vip_nmask = 255.255.255.0\n    \
+                 address = {vip} eth0:1\n    \
+                 vip_nmask = {mask}\n    \
                  port = {PORT}\n    \
                  protocol = tcp\n    \
                  scheduler = rr\n    \
@@ -177,8 +277,10 @@ impl Config {
                  reentry = {re}\n    \
                  client_monitor = {nanny}\n\
              {servers}}}\n",
-            p = DIRECTORS[0],
-            b = DIRECTORS[1],
+            p = f.directors()[0],
+            b = f.directors()[1],
+            vip = f.vip(),
+            mask = f.mask(),
             ka = self.keepalive,
             dt = self.deadtime,
             ml = u8::from(self.monitor_links),
@@ -226,6 +328,8 @@ pub struct Director {
     pub name: String,
     /// Its public address.
     pub address: String,
+    /// The address plan of its lvs.cf.
+    pub family: Family,
     dir: PathBuf,
     pulse: Option<Child>,
     lines: Arc<Mutex<Vec<Line>>>,
@@ -395,9 +499,16 @@ impl Director {
 
     /// Whether the VIP is configured on eth0.
     pub fn has_vip(&self) -> bool {
-        self.ns
-            .addrs(Some("eth0"))
-            .contains(&format!("inet {VIP}/"))
+        match self.family {
+            Family::V4 => self
+                .ns
+                .addrs(Some("eth0"))
+                .contains(&format!("inet {VIP}/")),
+            Family::V6 => self
+                .ns
+                .ip(&["-o", "-6", "addr", "show", "dev", "eth0"])
+                .contains(&format!("inet6 {}/", Family::V6.vip())),
+        }
     }
 
     /// The MAC address of eth0.
@@ -423,7 +534,7 @@ impl Director {
         let text = self
             .ns
             .enter(|| std::fs::read_to_string("/proc/thread-self/net/ip_vs").unwrap_or_default());
-        let mut v = proc_destinations(&text, &format!("{}:{PORT}", VIP));
+        let mut v = proc_destinations(&text, &self.family.endpoint(self.family.vip()));
         v.sort();
         v
     }
@@ -437,8 +548,9 @@ impl Director {
     }
 
     /// Whether the kernel's IPVS connection table has the client's TCP
-    /// connection from `port` to the VIP.
+    /// connection from `port` to the VIP (IPv4 clusters).
     pub fn has_connection(&self, port: u16) -> bool {
+        assert_eq!(self.family, Family::V4, "has_connection reads IPv4 entries");
         let from = format!("{} {port:04X} ", hex_addr(CLIENT));
         let to = format!(" {} {PORT:04X} ", hex_addr(VIP));
         self.connections()
@@ -449,12 +561,16 @@ impl Director {
     /// Output, addresses and table, for failure messages.
     pub fn dump(&self) -> String {
         let out: Vec<String> = self.lines().into_iter().map(|l| l.text).collect();
+        let addrs = match self.family {
+            Family::V4 => self.ns.addrs(None),
+            Family::V6 => self.ns.ip(&["-o", "addr", "show"]),
+        };
         format!(
             "--- {} output ---\n{}\n--- {} addresses ---\n{}--- {} table ---\n{}",
             self.name,
             out.join("\n"),
             self.name,
-            self.ns.addrs(None),
+            addrs,
             self.name,
             self.table()
         )
@@ -473,13 +589,15 @@ pub struct RealServer {
     /// `rs1`, `rs2`, `rs3`: the body of every reply.
     pub name: String,
     pub address: String,
+    /// The address plan: an IPv6 cluster's servers listen on `[::]`.
+    pub family: Family,
     httpd: Option<Child>,
 }
 
 impl RealServer {
     /// `ADDR:PORT`, as the IPVS table shows it.
     pub fn dest(&self) -> String {
-        format!("{}:{PORT}", self.address)
+        self.family.endpoint(&self.address)
     }
 
     /// Starts the HTTP server and waits until it accepts connections.
@@ -488,7 +606,14 @@ impl RealServer {
         let child = self
             .ns
             .command(program("lvs-test-httpd"))
-            .args([self.name.as_str(), &format!("0.0.0.0:{PORT}")])
+            .args([
+                self.name.as_str(),
+                &match self.family {
+                    Family::V4 => format!("0.0.0.0:{PORT}"),
+                    // both families (bindv6only is 0)
+                    Family::V6 => format!("[::]:{PORT}"),
+                },
+            ])
             .stdin(Stdio::null())
             .spawn()
             .expect("start lvs-test-httpd");
@@ -526,6 +651,8 @@ pub struct Cluster {
     pub client: Host,
     pub sw: Switch,
     pub method: Method,
+    /// The address plan of its lvs.cf.
+    pub family: Family,
     /// When the cluster was built.
     pub t0: Instant,
     pub dir: tempfile::TempDir,
@@ -538,6 +665,16 @@ impl Cluster {
     /// servers' HTTP servers; pulse is not started. `tag` (at most 6
     /// characters) keeps the namespace names apart.
     pub fn new(tag: &str, method: Method) -> Cluster {
+        Cluster::with_family(tag, method, Family::V4)
+    }
+
+    /// [`Cluster::new`] with the address plan `family`: an IPv6 cluster
+    /// gets the IPv6 plan on top of the IPv4 one (addresses without
+    /// duplicate address detection, the bridges without multicast snooping
+    /// so neighbour discovery reaches every port, IPv6 forwarding on the
+    /// directors, the real servers' default route through the NAT router
+    /// or the VIP on their loopback).
+    pub fn with_family(tag: &str, method: Method, family: Family) -> Cluster {
         assert!(tag.len() <= 6, "tag {tag:?} too long");
         let mut b = Lab::builder(&format!("le{tag}"))
             .router("d1", DIRECTORS[0])
@@ -552,6 +689,9 @@ impl Cluster {
             b = b.server(&format!("r{}", i + 1), &real_address(method, i));
         }
         let lab = b.build();
+        if family == Family::V6 {
+            add_v6_plan(&lab, method);
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let mut ds = Vec::new();
         for (i, ns) in lab.routers.into_iter().enumerate() {
@@ -559,7 +699,8 @@ impl Cluster {
             ds.push(Director {
                 ns,
                 name: format!("d{}", i + 1),
-                address: DIRECTORS[i].into(),
+                address: family.directors()[i].into(),
+                family,
                 dir: dir.path().to_path_buf(),
                 pulse: None,
                 lines: Arc::default(),
@@ -573,9 +714,22 @@ impl Cluster {
                 ns.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "lo"]);
                 ns.sysctl("net.ipv4.conf.all.arp_ignore", "1");
                 ns.sysctl("net.ipv4.conf.all.arp_announce", "2");
+                // IPv6 neighbour discovery answers only for the addresses
+                // of the interface asked on: the VIP on lo stays silent.
+                if family == Family::V6 {
+                    ns.ip(&[
+                        "-6",
+                        "addr",
+                        "add",
+                        &format!("{}/128", family.vip()),
+                        "dev",
+                        "lo",
+                    ]);
+                }
             }
             rs.push(RealServer {
-                address: ns.address.clone(),
+                address: family.real_address(method, i),
+                family,
                 ns,
                 name: format!("rs{}", i + 1),
                 httpd: None,
@@ -588,6 +742,7 @@ impl Cluster {
             client: lab.client,
             sw: lab.switch,
             method,
+            family,
             t0: Instant::now(),
             dir,
         };
@@ -626,7 +781,12 @@ impl Cluster {
 
     /// The MAC address the client uses for the VIP, if it has one.
     pub fn client_vip_mac(&self) -> Option<String> {
-        self.client.neigh_mac(VIP)
+        self.client.neigh_mac(self.family.vip())
+    }
+
+    /// The VIP and port as a socket address.
+    pub fn vip_addr(&self) -> SocketAddr {
+        self.family.vip_addr()
     }
 
     /// Seconds since the cluster was built.
@@ -646,12 +806,51 @@ fn hex_addr(ip: &str) -> String {
     format!("{:08X}", u32::from(ip))
 }
 
-/// `A.B.C.D:PORT` from `/proc/net/ip_vs`'s `HHHHHHHH:PPPP`.
+/// `A.B.C.D:PORT` from `/proc/net/ip_vs`'s `HHHHHHHH:PPPP`, or
+/// `[V6]:PORT` from its `[2001:0db8:…]:PPPP` (the kernel's `%pI6`).
 fn proc_addr(hex: &str) -> Option<String> {
-    let (a, p) = hex.split_once(':')?;
-    let a = u32::from_str_radix(a, 16).ok()?;
+    let (a, p) = hex.rsplit_once(':')?;
     let p = u16::from_str_radix(p, 16).ok()?;
+    if let Some(v6) = a.strip_prefix('[').and_then(|a| a.strip_suffix(']')) {
+        let a: std::net::Ipv6Addr = v6.parse().ok()?;
+        return Some(format!("[{a}]:{p}"));
+    }
+    let a = u32::from_str_radix(a, 16).ok()?;
     Some(format!("{}:{p}", std::net::Ipv4Addr::from(a)))
+}
+
+/// Adds the IPv6 address plan ([`Family::V6`]) to a built cluster lab.
+fn add_v6_plan(lab: &Lab, method: Method) {
+    let f = Family::V6;
+    let add = |h: &Host, a: &str, dev: &str| {
+        h.ip(&["-6", "addr", "add", &format!("{a}/64"), "dev", dev, "nodad"]);
+    };
+    for br in ["br0", "br1"] {
+        if lab.switch.ip_output(&["link", "show", br]).status.success() {
+            lab.switch
+                .ip(&["link", "set", br, "type", "bridge", "mcast_snooping", "0"]);
+        }
+    }
+    for (i, r) in lab.routers.iter().enumerate() {
+        r.sysctl("net.ipv6.conf.all.forwarding", "1");
+        add(r, f.directors()[i], "eth0");
+        if method == Method::Nat {
+            add(r, f.directors_private()[i], "eth1");
+        }
+    }
+    add(&lab.client, f.client(), "eth0");
+    for (i, s) in lab.servers.iter().enumerate() {
+        add(s, &f.real_address(method, i), "eth0");
+        if method == Method::Nat {
+            s.ip(&["-6", "route", "add", "default", "via", f.nat_router()]);
+        }
+    }
+    for r in f.directors() {
+        assert!(
+            crate::lab::resolve(&lab.client, r, Duration::from_secs(10)),
+            "IPv6 plan does not come up: the client cannot reach {r}"
+        );
+    }
 }
 
 /// The destinations of service `TCP service` in a `/proc/net/ip_vs` text.
@@ -775,11 +974,15 @@ pub struct Traffic {
 impl Traffic {
     /// Starts the loop in `client` (at most `limit` requests).
     pub fn start(client: &Netns, period: Duration, limit: usize) -> Traffic {
+        Traffic::start_to(client, vip_addr(), period, limit)
+    }
+
+    /// The same, to `addr` (e.g. [`Cluster::vip_addr`]).
+    pub fn start_to(client: &Netns, addr: SocketAddr, period: Duration, limit: usize) -> Traffic {
         let stop = Arc::new(AtomicBool::new(false));
         let log: Arc<Mutex<Vec<Request>>> = Arc::default();
         let (s2, l2) = (stop.clone(), log.clone());
         let thread = client.spawn(move || {
-            let addr = vip_addr();
             for _ in 0..limit {
                 if s2.load(Ordering::Relaxed) {
                     break;
@@ -842,7 +1045,12 @@ impl Drop for Traffic {
 
 /// `n` requests one after the other from `client` (a bounded loop).
 pub fn requests(client: &Netns, n: usize) -> Vec<Request> {
-    let mut t = Traffic::start(client, Duration::ZERO, n);
+    requests_to(client, vip_addr(), n)
+}
+
+/// `n` requests one after the other from `client` to `addr`.
+pub fn requests_to(client: &Netns, addr: SocketAddr, n: usize) -> Vec<Request> {
+    let mut t = Traffic::start_to(client, addr, Duration::ZERO, n);
     if let Some(h) = t.thread.take() {
         let _ = h.join();
     }
@@ -1070,10 +1278,14 @@ impl Cluster {
             .is_some()
             && wait_for(Duration::from_secs(5), || self.d[0].has_vip());
         assert!(up, "d1 did not become active\n{}", self.dump());
+        assert_eq!(cf.family, self.family, "the lvs.cf's address plan");
         let want: Vec<String> = cf
             .servers
             .iter()
-            .map(|&i| format!("{}:{PORT}", real_address(self.method, i)))
+            .map(|&i| {
+                self.family
+                    .endpoint(&self.family.real_address(self.method, i))
+            })
             .collect();
         self.wait_destinations(0, &want, Duration::from_secs(20));
         self.d[1].start(&text, extra);
@@ -1118,6 +1330,13 @@ TCP  0A0A0065:0050 rr
         );
         assert_eq!(proc_destinations(text, "10.10.0.101:80"), ["10.20.0.12:80"]);
         assert!(proc_destinations(text, "10.10.0.102:80").is_empty());
+        let v6 = "TCP  [2001:0db8:0010:0000:0000:0000:0000:0100]:0050 rr
+  -> [2001:0db8:0020:0000:0000:0000:0000:0011]:0050      Masq    1      0          0
+";
+        assert_eq!(
+            proc_destinations(v6, "[2001:db8:10::100]:80"),
+            ["[2001:db8:20::11]:80"]
+        );
         assert_eq!(hex_addr(CLIENT), "0A0A000A");
     }
 

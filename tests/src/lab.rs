@@ -440,9 +440,16 @@ pub fn read_lines(path: &Path) -> Vec<String> {
 
 /// Sends UDP datagrams (port 9) from `ns` to `ip` until `ns` has a
 /// neighbour entry with a MAC for it, at most `timeout`.
+/// IPv6 addresses work too.
 pub fn resolve(ns: &Netns, ip: &str, timeout: Duration) -> bool {
-    let sock = ns.enter(|| UdpSocket::bind("0.0.0.0:0").expect("udp socket"));
-    let to = format!("{ip}:9");
+    let addr: std::net::IpAddr = ip.parse().expect("an IP address");
+    let any = if addr.is_ipv6() {
+        "[::]:0"
+    } else {
+        "0.0.0.0:0"
+    };
+    let sock = ns.enter(|| UdpSocket::bind(any).expect("udp socket"));
+    let to = std::net::SocketAddr::new(addr, 9);
     wait_for(timeout, || {
         let _ = sock.send_to(b"probe", &to);
         std::thread::sleep(Duration::from_millis(50));
