@@ -451,7 +451,7 @@ pub fn resolve(ns: &Netns, ip: &str, timeout: Duration) -> bool {
     let sock = ns.enter(|| UdpSocket::bind(any).expect("udp socket"));
     let to = std::net::SocketAddr::new(addr, 9);
     wait_for(timeout, || {
-        let _ = sock.send_to(b"probe", &to);
+        let _ = sock.send_to(b"probe", to);
         std::thread::sleep(Duration::from_millis(50));
         ns.ip(&["neigh", "show", ip]).contains("lladdr")
     })

@@ -8,6 +8,7 @@
 use std::io::Write as _;
 
 pub mod arpwatch;
+pub mod bgp;
 pub mod browser;
 pub mod child;
 pub mod cli;
