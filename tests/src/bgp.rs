@@ -73,6 +73,8 @@ impl Upstream {
         std::fs::create_dir_all(&dir).expect("frr directory");
         let conf = dir.join("frr.conf");
         std::fs::write(&conf, upstream_conf(address, range)).expect("frr.conf");
+        // vtysh (see [`Upstream::vtysh`]) without PAM, which a test VM has not
+        std::fs::write(dir.join("vtysh.conf"), "username root nopassword\n").expect("vtysh.conf");
         // frr must read its configuration and write its sockets and logs
         let status = std::process::Command::new("chown")
             .args(["-R", "frr:frr"])
@@ -128,10 +130,16 @@ impl Upstream {
             .command("vtysh")
             .arg("--vty_socket")
             .arg(&self.dir)
+            .arg("--config_dir")
+            .arg(&self.dir)
             .args(["-c", command])
             .output()
             .expect("run vtysh");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     }
 
     /// How many BFD sessions are up.

@@ -80,9 +80,27 @@ const MODULES: &[&str] = &[
 const BINARIES: &[&str] = &["/usr/sbin/ipvsadm", "/usr/bin/ip", "/usr/bin/bash"];
 
 /// Host executables packed like [`BINARIES`] when the host has them: the
-/// baselines some VM tests compare against (keepalived: `vm_failover_compare`;
-/// a test that needs one and cannot find it in the guest fails under CI).
-const OPTIONAL_BINARIES: &[&str] = &["/usr/sbin/keepalived"];
+/// baselines some VM tests compare against (keepalived: `vm_failover_compare`)
+/// and the routing daemons of the scale-out tests (FRR on the upstream
+/// router, BIRD on the directors: `lvs_tests::bgp`). A test that needs one
+/// and cannot find it in the guest fails under CI.
+const OPTIONAL_BINARIES: &[&str] = &[
+    "/usr/sbin/keepalived",
+    "/usr/lib/frr/zebra",
+    "/usr/lib/frr/bgpd",
+    "/usr/lib/frr/bfdd",
+    "/usr/bin/vtysh",
+    "/usr/sbin/bird",
+];
+
+/// The guest's users.
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
+                      nobody:x:65534:65534:nobody:/:/bin/false\n\
+                      frr:x:100:101:FRR:/tmp:/bin/false\n";
+
+/// The guest's groups: FRR's daemons run as frr, which must be in its vty
+/// group.
+const GROUP: &str = "root:x:0:\nnogroup:x:65534:\nfrr:x:101:\nfrrvty:x:102:frr\n";
 
 /// glibc runtime for host-built Rust test binaries.
 const LIBS: &[&str] = &[
@@ -709,6 +727,8 @@ fn initramfs(k: &Kernel) -> Result<PathBuf, BootError> {
     let moddir = k.dir.join("root/lib/modules").join(&k.version);
     let mut key = fnv(INIT.as_bytes(), 0xcbf2_9ce4_8422_2325);
     key = fnv(MODULES.join(" ").as_bytes(), key);
+    key = fnv(PASSWD.as_bytes(), key);
+    key = fnv(GROUP.as_bytes(), key);
     key = fnv(k.version.as_bytes(), key);
     for b in BINARIES
         .iter()
@@ -809,11 +829,8 @@ fn initramfs(k: &Kernel) -> Result<PathBuf, BootError> {
     let w = |p: &str, s: &str| fs::write(st.join(p), s).map_err(|e| BootError(e.to_string()));
     w("etc/lvsvm/modules", &list)?;
     w("etc/lvsvm/kver", &k.version)?;
-    w(
-        "etc/passwd",
-        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
-    )?;
-    w("etc/group", "root:x:0:\nnogroup:x:65534:\n")?;
+    w("etc/passwd", PASSWD)?;
+    w("etc/group", GROUP)?;
     w("etc/hosts", "127.0.0.1 localhost\n::1 localhost\n")?;
 
     // Userland: real binaries first, busybox applets for the rest. /bin/sh is
