@@ -2,17 +2,17 @@
 //! gateway of the main routing table reachable? The original ran
 //! `/sbin/ip route show` and up to three `/bin/ping -n -c 1 -w 1 GATEWAY`;
 //! here the route comes from rtnetlink and the pings are ICMP echo
-//! requests on a raw socket, with the same count and one-second deadlines.
+//! requests on a raw socket (`lvs_util::ping`), with the same count and
+//! one-second deadlines. Without an IPv4 default gateway (an IPv6-only
+//! router) the IPv6 default gateway is pinged with ICMPv6 echo.
 
-use std::io::Read as _;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
+use futures::TryStreamExt as _;
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
 };
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tokio::io::unix::AsyncFd;
 
 use crate::vip::Netlink;
 
@@ -22,7 +22,8 @@ pub const TRIES: u16 = 3;
 pub const DEADLINE: Duration = Duration::from_secs(1);
 
 /// Whether the default gateway answers (a missing default route counts as
-/// unreachable).
+/// unreachable). The IPv4 default route comes first, as in the original;
+/// the IPv6 one is looked up only when there is none.
 pub async fn reachable(netlink: &Netlink) -> bool {
     let routes = match netlink.routes().await {
         Ok(r) => r,
@@ -31,12 +32,22 @@ pub async fn reachable(netlink: &Netlink) -> bool {
             return false;
         }
     };
-    let Some(gw) = default_gateway(&routes) else {
-        return false;
+    let (gw, scope) = match default_gateway(&routes) {
+        Some(gw) => (IpAddr::V4(gw), 0),
+        None => match ipv6_routes().await {
+            Ok(r) => match default_gateway6(&r) {
+                Some((gw, scope)) => (IpAddr::V6(gw), scope),
+                None => return false,
+            },
+            Err(e) => {
+                tracing::info!("cannot read the routing table: {e}");
+                return false;
+            }
+        },
     };
     let id = (std::process::id() & 0xffff) as u16;
     for seq in 1..=TRIES {
-        match ping(gw, id, seq, DEADLINE).await {
+        match ping(gw, scope, id, seq, DEADLINE).await {
             Ok(true) => return true,
             Ok(false) => {}
             Err(e) => {
@@ -48,10 +59,27 @@ pub async fn reachable(netlink: &Netlink) -> bool {
     false
 }
 
-/// The gateway of the first IPv4 default route with a gateway in the main
-/// table (`default via GATEWAY …`, the first such line of `ip route show`).
-pub fn default_gateway(routes: &[RouteMessage]) -> Option<Ipv4Addr> {
-    routes.iter().find_map(|r| {
+/// The IPv6 routes of every table (`ip -6 route show table all`), on a
+/// route-netlink socket of their own.
+async fn ipv6_routes() -> std::io::Result<Vec<RouteMessage>> {
+    let (conn, handle, _) = rtnetlink::new_connection()?;
+    let task = tokio::spawn(conn);
+    let msg = rtnetlink::RouteMessageBuilder::<Ipv6Addr>::new().build();
+    let routes = handle
+        .route()
+        .get(msg)
+        .execute()
+        .try_collect()
+        .await
+        .map_err(std::io::Error::other);
+    task.abort();
+    routes
+}
+
+/// The main table's default routes (`default …` of `ip route show`), in
+/// the order the kernel listed them.
+fn main_defaults(routes: &[RouteMessage]) -> impl Iterator<Item = &RouteMessage> {
+    routes.iter().filter(|r| {
         let table = r
             .attributes
             .iter()
@@ -60,12 +88,16 @@ pub fn default_gateway(routes: &[RouteMessage]) -> Option<Ipv4Addr> {
                 _ => None,
             })
             .unwrap_or(u32::from(r.header.table));
-        if table != u32::from(RouteHeader::RT_TABLE_MAIN)
-            || r.header.destination_prefix_length != 0
-            || r.header.kind != RouteType::Unicast
-        {
-            return None;
-        }
+        table == u32::from(RouteHeader::RT_TABLE_MAIN)
+            && r.header.destination_prefix_length == 0
+            && r.header.kind == RouteType::Unicast
+    })
+}
+
+/// The gateway of the first IPv4 default route with a gateway in the main
+/// table (`default via GATEWAY …`, the first such line of `ip route show`).
+pub fn default_gateway(routes: &[RouteMessage]) -> Option<Ipv4Addr> {
+    main_defaults(routes).find_map(|r| {
         r.attributes.iter().find_map(|a| match a {
             RouteAttribute::Gateway(RouteAddress::Inet(gw)) => Some(*gw),
             _ => None,
@@ -73,77 +105,38 @@ pub fn default_gateway(routes: &[RouteMessage]) -> Option<Ipv4Addr> {
     })
 }
 
-/// An ICMP echo request (type 8) with `id` and `seq` in network byte order
-/// and 56 bytes of payload, like ping's.
-pub fn echo_request(id: u16, seq: u16) -> Vec<u8> {
-    let mut p = vec![8, 0, 0, 0];
-    p.extend_from_slice(&id.to_be_bytes());
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend((0..56u8).map(|i| i.wrapping_add(0x10)));
-    let sum = checksum(&p);
-    p[2..4].copy_from_slice(&sum.to_be_bytes());
-    p
+/// The gateway of the first IPv6 default route with a gateway in the main
+/// table (`default via GATEWAY dev DEV …` of `ip -6 route show`), with the
+/// index of its interface (a link-local gateway, the usual one, needs it).
+pub fn default_gateway6(routes: &[RouteMessage]) -> Option<(Ipv6Addr, u32)> {
+    main_defaults(routes).find_map(|r| {
+        let gw = r.attributes.iter().find_map(|a| match a {
+            RouteAttribute::Gateway(RouteAddress::Inet6(gw)) => Some(*gw),
+            _ => None,
+        })?;
+        let dev = r.attributes.iter().find_map(|a| match a {
+            RouteAttribute::Oif(i) => Some(*i),
+            _ => None,
+        });
+        Some((gw, dev.unwrap_or(0)))
+    })
 }
 
-/// The Internet checksum (RFC 1071).
-pub fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+/// The payload of pulse's echo requests: 56 bytes counting up from 0x10.
+fn payload() -> [u8; 56] {
+    std::array::from_fn(|i| (i as u8).wrapping_add(0x10))
 }
 
-/// Whether `packet` (an IPv4 datagram as a raw socket returns it) is the
-/// echo reply from `from` to our request `id`/`seq`.
-pub fn is_echo_reply(packet: &[u8], from: Ipv4Addr, id: u16, seq: u16) -> bool {
-    let Some(&first) = packet.first() else {
-        return false;
-    };
-    let ihl = usize::from(first & 0x0f) * 4;
-    if first >> 4 != 4 || ihl < 20 || packet.len() < ihl + 8 {
-        return false;
-    }
-    let src = Ipv4Addr::new(packet[12], packet[13], packet[14], packet[15]);
-    let icmp = &packet[ihl..];
-    src == from
-        && icmp[0] == 0
-        && icmp[1] == 0
-        && icmp[4..6] == id.to_be_bytes()
-        && icmp[6..8] == seq.to_be_bytes()
-}
-
-/// Sends one echo request to `to` and waits up to `deadline` for its reply.
-pub async fn ping(to: Ipv4Addr, id: u16, seq: u16, deadline: Duration) -> std::io::Result<bool> {
-    let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))?;
-    sock.set_nonblocking(true)?;
-    sock.set_cloexec(true)?;
-    sock.send_to(
-        &echo_request(id, seq),
-        &SockAddr::from(SocketAddrV4::new(to, 0)),
-    )?;
-    // SAFETY: the Socket owns its descriptor, keeps it open until the
-    // AsyncFd drops it and always returns the same one.
-    let fd = unsafe { AsyncFd::register_with_interest(sock, tokio::io::Interest::READABLE) }?;
-    let wait = async {
-        let mut buf = [0u8; 1500];
-        loop {
-            let mut guard = fd.readable().await?;
-            match guard.try_io(|s| s.get_ref().read(&mut buf)) {
-                Ok(Ok(n)) if is_echo_reply(&buf[..n], to, id, seq) => return Ok(true),
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => {}
-            }
-        }
-    };
-    match tokio::time::timeout(deadline, wait).await {
-        Ok(r) => r,
-        Err(_) => Ok(false),
-    }
+/// Sends one echo request to `to` and waits up to `deadline` for its reply
+/// (`scope`: the interface of an IPv6 link-local address, else 0).
+pub async fn ping(
+    to: IpAddr,
+    scope: u32,
+    id: u16,
+    seq: u16,
+    deadline: Duration,
+) -> std::io::Result<bool> {
+    lvs_util::ping::ping(to, scope, id, seq, &payload(), deadline).await
 }
 
 #[cfg(test)]
@@ -152,39 +145,15 @@ mod tests {
 
     #[test]
     fn echo_request_checksums_to_zero() {
-        let p = echo_request(0x1234, 2);
+        // pulse's request; the reply match is tested with lvs_util::ping
+        use lvs_util::ping::{checksum, echo_request};
+        let p = echo_request(false, 0x1234, 2, &payload());
         assert_eq!(p.len(), 64);
         assert_eq!(&p[..2], &[8, 0]);
         assert_eq!(&p[4..8], &[0x12, 0x34, 0, 2]);
+        assert_eq!(&p[8..10], &[0x10, 0x11]);
         assert_eq!(checksum(&p), 0);
         assert_eq!(checksum(&[0xff]), !0xff00);
-    }
-
-    fn reply(src: [u8; 4], typ: u8, id: u16, seq: u16) -> Vec<u8> {
-        let mut ip = vec![0x45, 0, 0, 84, 0, 0, 0, 0, 64, 1, 0, 0];
-        ip.extend_from_slice(&src);
-        ip.extend_from_slice(&[192, 0, 2, 1]);
-        let mut icmp = echo_request(id, seq);
-        icmp[0] = typ;
-        ip.extend(icmp);
-        ip
-    }
-
-    #[test]
-    fn only_the_matching_reply_counts() {
-        let gw = Ipv4Addr::new(192, 0, 2, 254);
-        assert!(is_echo_reply(&reply([192, 0, 2, 254], 0, 7, 1), gw, 7, 1));
-        assert!(!is_echo_reply(&reply([192, 0, 2, 253], 0, 7, 1), gw, 7, 1));
-        assert!(!is_echo_reply(&reply([192, 0, 2, 254], 8, 7, 1), gw, 7, 1));
-        assert!(!is_echo_reply(&reply([192, 0, 2, 254], 0, 8, 1), gw, 7, 1));
-        assert!(!is_echo_reply(&reply([192, 0, 2, 254], 0, 7, 2), gw, 7, 1));
-        assert!(!is_echo_reply(
-            &reply([192, 0, 2, 254], 0, 7, 1)[..27],
-            gw,
-            7,
-            1
-        ));
-        assert!(!is_echo_reply(&[], gw, 7, 1));
     }
 
     fn route(table: u8, len: u8, kind: RouteType, gw: Option<[u8; 4]>) -> RouteMessage {
@@ -225,5 +194,48 @@ mod tests {
         );
         big.attributes.push(RouteAttribute::Table(1000));
         assert_eq!(default_gateway(&[big]), None);
+    }
+
+    fn route6(len: u8, gw: Option<Ipv6Addr>, oif: Option<u32>) -> RouteMessage {
+        let mut r = RouteMessage::default();
+        r.header.table = RouteHeader::RT_TABLE_MAIN;
+        r.header.destination_prefix_length = len;
+        r.header.kind = RouteType::Unicast;
+        if let Some(g) = gw {
+            r.attributes
+                .push(RouteAttribute::Gateway(RouteAddress::Inet6(g)));
+        }
+        if let Some(i) = oif {
+            r.attributes.push(RouteAttribute::Oif(i));
+        }
+        r
+    }
+
+    #[test]
+    fn the_ipv6_default_gateway_comes_with_its_interface() {
+        let ll: Ipv6Addr = "fe80::1".parse().unwrap();
+        let global: Ipv6Addr = "2001:db8::fe".parse().unwrap();
+        let routes = [
+            route6(64, Some(global), Some(2)),
+            route6(0, None, Some(2)),
+            route6(0, Some(ll), Some(3)),
+            route6(0, Some(global), Some(2)),
+        ];
+        assert_eq!(default_gateway6(&routes), Some((ll, 3)));
+        assert_eq!(default_gateway6(&routes[3..]), Some((global, 2)));
+        assert_eq!(
+            default_gateway6(&[route6(0, Some(global), None)]),
+            Some((global, 0))
+        );
+        assert_eq!(default_gateway6(&routes[..2]), None);
+        // the families do not mix
+        assert_eq!(default_gateway(&routes), None);
+        let v4 = route(
+            RouteHeader::RT_TABLE_MAIN,
+            0,
+            RouteType::Unicast,
+            Some([192, 0, 2, 254]),
+        );
+        assert_eq!(default_gateway6(&[v4]), None);
     }
 }

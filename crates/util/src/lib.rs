@@ -1,14 +1,15 @@
 //! Pieces every Piranha daemon shares: the `--version` banner, logging
 //! (syslog with the program's ident, or `prog: MESSAGE` on stdout), popt's
 //! wording for command-line errors, daemonizing with a pid file, the
-//! master/backup role test, child-process helpers and the C library's text
-//! for OS errors.
+//! master/backup role test, child-process helpers, the ICMP/ICMPv6 echo
+//! (`ping`) and the C library's text for OS errors.
 
 pub mod daemon;
 pub mod inet;
 pub mod log;
 pub mod malloc;
 pub mod netif;
+pub mod ping;
 pub mod popt;
 pub mod process;
 pub mod status_socket;
