@@ -1,5 +1,5 @@
 //! The TCP/UDP check with send/expect (nanny.md §4.1, §4.2) and the ICMP
-//! echo sent before it (gaps.md E12).
+//! echo sent before it (gaps.md E12), over IPv4 or IPv6 (ICMPv6 echo).
 //!
 //! Blocking system calls with poll(2); SIGTERM/SIGINT interrupt any wait.
 //! Log lines go through a caller-supplied sink so tests can see them.
@@ -8,9 +8,11 @@
 //! expected length, a regex match, EOF or the timeout (E8); a UDP reply
 //! without an expect string passes (E4); writes use `MSG_NOSIGNAL` (E17).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
+
+use lvs_util::ping::{EchoSocket, echo_request};
 
 use crate::core::Level;
 use crate::regex::PosixRegex;
@@ -102,123 +104,90 @@ pub fn judge(expect: &Expect, got: &[u8], dest: &str, log: LogSink<'_>) -> bool 
     }
 }
 
-/// Sends one ICMP echo request per check through a raw socket.
+/// Sends one ICMP (IPv4) or ICMPv6 (IPv6) echo request per check through
+/// a raw socket (`lvs_util::ping`); the reply is never read.
 #[derive(Debug)]
 pub struct Pinger {
-    fd: OwnedFd,
+    sock: EchoSocket,
+    host: IpAddr,
     ident: u16,
     seq: u16,
 }
 
-/// Internet checksum.
-fn checksum(b: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for c in b.chunks(2) {
-        let w = if c.len() == 2 {
-            u16::from_be_bytes([c[0], c[1]])
-        } else {
-            u16::from_be_bytes([c[0], 0])
-        };
-        sum += u32::from(w);
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-/// The 64-byte echo request: identifier and sequence in host byte order,
-/// as the original stores them; 56 zero data bytes.
-pub fn echo_packet(ident: u16, seq: u16) -> [u8; 64] {
-    let mut p = [0u8; 64];
-    p[0] = 8;
-    p[4..6].copy_from_slice(&ident.to_ne_bytes());
-    p[6..8].copy_from_slice(&seq.to_ne_bytes());
-    let c = checksum(&p);
-    p[2..4].copy_from_slice(&c.to_be_bytes());
-    p
+/// The 64-byte echo request to `host`'s family: identifier and sequence in
+/// host byte order, as the original stores them; 56 zero data bytes. (The
+/// kernel fills in an ICMPv6 checksum.)
+pub fn echo_packet(host: IpAddr, ident: u16, seq: u16) -> Vec<u8> {
+    // echo_request writes network byte order: hand it the host-order bytes
+    let host_order = |x: u16| u16::from_be_bytes(x.to_ne_bytes());
+    echo_request(host.is_ipv6(), host_order(ident), host_order(seq), &[0; 56])
 }
 
 impl Pinger {
-    /// Opens the raw socket. Incoming ICMP is filtered out (the reply is
-    /// never read) so that many nannies do not queue each other's replies.
-    pub fn new() -> std::io::Result<Pinger> {
-        // SAFETY: plain socket(2).
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_INET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::IPPROTO_ICMP,
-            )
-        };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: fd just created.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        const SOL_RAW: i32 = 255;
-        const ICMP_FILTER: i32 = 1;
-        let all: u32 = !0;
-        // SAFETY: option value is a u32 of the stated size. Failure is harmless.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                SOL_RAW,
-                ICMP_FILTER,
-                (&raw const all).cast(),
-                4,
-            );
-            let small: i32 = 1;
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&raw const small).cast(),
-                4,
-            );
-        }
+    /// Opens the raw socket of `host`'s family. Incoming ICMP is filtered
+    /// out (the reply is never read) so that many nannies do not queue each
+    /// other's replies.
+    pub fn new(host: IpAddr) -> std::io::Result<Pinger> {
+        let sock = EchoSocket::open(host.is_ipv6())?;
+        sock.deaf();
         Ok(Pinger {
-            fd,
+            sock,
+            host,
             ident: (std::process::id() & 0x0FFF) as u16,
             seq: 0,
         })
     }
 
     /// Sends one echo request; false if the send failed.
-    pub fn ping(&mut self, host: Ipv4Addr) -> bool {
-        let pkt = echo_packet(self.ident, self.seq);
+    pub fn ping(&mut self) -> bool {
+        let pkt = echo_packet(self.host, self.ident, self.seq);
         self.seq = self.seq.wrapping_add(1);
-        let sa = sockaddr(host, 0);
-        // SAFETY: packet buffer and sockaddr_in of the given sizes.
-        let n = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                pkt.as_ptr().cast(),
-                pkt.len(),
-                libc::MSG_DONTWAIT,
-                (&raw const sa).cast(),
-                std::mem::size_of::<libc::sockaddr_in>() as u32,
-            )
-        };
-        n == pkt.len() as isize
+        matches!(self.sock.send(self.host, 0, &pkt), Ok(n) if n == pkt.len())
     }
 }
 
-fn sockaddr(host: Ipv4Addr, port: u16) -> libc::sockaddr_in {
-    libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: port.to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(host).to_be(),
-        },
-        sin_zero: [0; 8],
-    }
+/// `host:port` as the C library's socket address (`sockaddr_in` or
+/// `sockaddr_in6`) and its length.
+fn sockaddr(host: IpAddr, port: u16) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: all zeroes is a valid sockaddr_storage.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match host {
+        IpAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: port.to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(a).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is large and aligned enough for any
+            // socket address.
+            unsafe { std::ptr::write((&raw mut ss).cast(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        IpAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: port.to_be(),
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.octets(),
+                },
+                sin6_scope_id: 0,
+            };
+            // SAFETY: as above.
+            unsafe { std::ptr::write((&raw mut ss).cast(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (ss, len as libc::socklen_t)
 }
 
 /// A TCP or UDP check against one host and port.
 #[derive(Debug)]
 pub struct NetCheck {
-    pub host: Ipv4Addr,
+    pub host: IpAddr,
     pub port: u16,
     pub udp: bool,
     pub send: Option<Vec<u8>>,
@@ -228,9 +197,9 @@ pub struct NetCheck {
 }
 
 impl NetCheck {
-    /// `HOST:PORT` for log lines.
+    /// `HOST:PORT` for log lines (`[HOST]:PORT` for IPv6).
     pub fn dest(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        SocketAddr::new(self.host, self.port).to_string()
     }
 
     /// Runs the check (§4.1 steps 2–8).
@@ -249,14 +218,14 @@ impl NetCheck {
         } else {
             libc::SOCK_STREAM
         };
-        // SAFETY: plain socket(2).
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_INET,
-                kind | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                0,
-            )
+        let family = if self.host.is_ipv6() {
+            libc::AF_INET6
+        } else {
+            libc::AF_INET
         };
+        // SAFETY: plain socket(2).
+        let fd =
+            unsafe { libc::socket(family, kind | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
         if fd < 0 {
             log(
                 Level::Verbose,
@@ -272,15 +241,9 @@ impl NetCheck {
             Level::Verbose,
             "Connecting socket to remote address...".into(),
         );
-        let sa = sockaddr(self.host, self.port);
-        // SAFETY: sockaddr_in of the given size.
-        let rc = unsafe {
-            libc::connect(
-                fd,
-                (&raw const sa).cast(),
-                std::mem::size_of::<libc::sockaddr_in>() as u32,
-            )
-        };
+        let (sa, len) = sockaddr(self.host, self.port);
+        // SAFETY: a socket address of the given length.
+        let rc = unsafe { libc::connect(fd, (&raw const sa).cast(), len) };
         if rc < 0 && errno() != libc::EINPROGRESS {
             log(
                 Level::Verbose,
@@ -535,11 +498,59 @@ mod tests {
 
     #[test]
     fn echo_request_layout() {
-        let p = echo_packet(0x0123, 1);
+        use lvs_util::ping::checksum;
+        let p = echo_packet(IpAddr::from([192, 0, 2, 5]), 0x0123, 1);
         assert_eq!(p.len(), 64);
         assert_eq!(&p[0..2], &[8, 0]);
         assert_eq!(&p[4..8], &[0x23, 0x01, 0x01, 0x00]); // host order (x86)
         assert!(p[8..].iter().all(|&b| b == 0));
         assert_eq!(checksum(&p), 0, "checksum verifies");
+    }
+
+    #[test]
+    fn icmpv6_echo_request_layout() {
+        let p = echo_packet("2001:db8::5".parse().unwrap(), 0x0123, 1);
+        assert_eq!(p.len(), 64);
+        assert_eq!(&p[0..4], &[128, 0, 0, 0]); // the kernel sums ICMPv6
+        assert_eq!(&p[4..8], &[0x23, 0x01, 0x01, 0x00]); // host order (x86)
+        assert!(p[8..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn socket_addresses_of_both_families() {
+        let (sa, len) = sockaddr("192.0.2.5".parse().unwrap(), 80);
+        assert_eq!(len as usize, std::mem::size_of::<libc::sockaddr_in>());
+        // SAFETY: sockaddr_storage holds the sockaddr_in just written.
+        let sin: libc::sockaddr_in = unsafe { std::ptr::read((&raw const sa).cast()) };
+        assert_eq!(i32::from(sin.sin_family), libc::AF_INET);
+        assert_eq!(u16::from_be(sin.sin_port), 80);
+        assert_eq!(u32::from_be(sin.sin_addr.s_addr), 0xc000_0205);
+        let (sa, len) = sockaddr("2001:db8::5".parse().unwrap(), 443);
+        assert_eq!(len as usize, std::mem::size_of::<libc::sockaddr_in6>());
+        // SAFETY: sockaddr_storage holds the sockaddr_in6 just written.
+        let sin6: libc::sockaddr_in6 = unsafe { std::ptr::read((&raw const sa).cast()) };
+        assert_eq!(i32::from(sin6.sin6_family), libc::AF_INET6);
+        assert_eq!(u16::from_be(sin6.sin6_port), 443);
+        assert_eq!(
+            sin6.sin6_addr.s6_addr,
+            "2001:db8::5"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets()
+        );
+    }
+
+    #[test]
+    fn ipv6_destinations_are_bracketed() {
+        let check = |host: &str| NetCheck {
+            host: host.parse().unwrap(),
+            port: 80,
+            udp: false,
+            send: None,
+            expect: Expect::Nothing,
+            timeout: Duration::from_secs(1),
+        };
+        assert_eq!(check("192.0.2.5").dest(), "192.0.2.5:80");
+        assert_eq!(check("2001:db8::5").dest(), "[2001:db8::5]:80");
     }
 }

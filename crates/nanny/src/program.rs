@@ -2,7 +2,7 @@
 //! (`-U`, §7): what they run and how their results are judged.
 
 use std::ffi::{OsStr, OsString};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::Child;
 use std::time::Duration;
 
@@ -133,7 +133,8 @@ pub fn judge_external(
 #[derive(Debug)]
 pub struct ExternalCheck {
     pub command: OsString,
-    pub host: Ipv4Addr,
+    /// `%h`: the address as given (`2001:db8::5` for IPv6).
+    pub host: IpAddr,
     pub port: u16,
     pub expect: Option<Vec<u8>>,
     pub timeout: Duration,
@@ -150,7 +151,7 @@ impl ExternalCheck {
         }
         match capture(&argv, self.timeout, self.newline_only, term, log) {
             Finished::Done(out) => {
-                let dest = format!("{}:{}", self.host, self.port);
+                let dest = SocketAddr::new(self.host, self.port).to_string();
                 Finished::Done(judge_external(
                     &out,
                     self.expect.as_deref(),
@@ -168,14 +169,15 @@ impl ExternalCheck {
 #[derive(Debug)]
 pub struct LoadProbe {
     pub command: OsString,
-    pub host: Ipv4Addr,
+    /// Passed as given (`2001:db8::5` for IPv6).
+    pub host: IpAddr,
     pub timeout: Duration,
     pub newline_only: bool,
 }
 
 /// The probe's argv: `LOADCMD HOST`, plus `uptime` when LOADCMD is exactly
 /// `rsh` or `ssh`.
-pub fn load_argv(command: &OsStr, host: Ipv4Addr) -> Vec<OsString> {
+pub fn load_argv(command: &OsStr, host: IpAddr) -> Vec<OsString> {
     let mut v = vec![command.to_os_string(), OsString::from(host.to_string())];
     if command == "rsh" || command == "ssh" {
         v.push("uptime".into());
@@ -185,7 +187,7 @@ pub fn load_argv(command: &OsStr, host: Ipv4Addr) -> Vec<OsString> {
 
 /// Interprets the probe's output (pure): the load, or `None` with the log
 /// line of the original.
-pub fn judge_load(out: &Output, host: Ipv4Addr, log: LogSink<'_>) -> Option<f64> {
+pub fn judge_load(out: &Output, host: IpAddr, log: LogSink<'_>) -> Option<f64> {
     let Some(o) = out else {
         log(Level::Info, "failed to read remote load".into());
         return None;
@@ -321,7 +323,7 @@ mod tests {
 
     #[test]
     fn load_args_and_judgement() {
-        let h = Ipv4Addr::new(192, 0, 2, 5);
+        let h = IpAddr::from([192, 0, 2, 5]);
         let a = |c: &str| -> Vec<String> {
             load_argv(OsStr::new(c), h)
                 .iter()
@@ -347,6 +349,46 @@ mod tests {
                 "failed to read remote load",
                 "bad load average returned: %n%s%x"
             ]
+        );
+    }
+
+    #[test]
+    fn ipv6_hosts_go_as_given() {
+        let h: IpAddr = "2001:db8::5".parse().unwrap();
+        let args = |v: Vec<OsString>| -> Vec<String> {
+            v.iter().map(|s| s.to_string_lossy().into_owned()).collect()
+        };
+        assert_eq!(
+            args(load_argv(OsStr::new("ssh"), h)),
+            ["ssh", "2001:db8::5", "uptime"]
+        );
+        let mut logs = Vec::new();
+        let mut sink = |_l: Level, s: String| logs.push(s);
+        judge_load(&Some(b"load average: 0.50, 1".to_vec()), h, &mut sink);
+        assert_eq!(logs, ["Loadavg of 2001:db8::5 is 0.500000"]);
+    }
+
+    #[test]
+    fn the_external_check_gets_an_ipv6_address_as_given() {
+        let term = crate::sys::SignalFd::new(&[libc::SIGTERM]).unwrap();
+        let check = ExternalCheck {
+            command: "echo %h %p".into(),
+            host: "2001:db8::5".parse().unwrap(),
+            port: 443,
+            expect: Some(b"2001:db8::5 443".to_vec()),
+            timeout: Duration::from_secs(5),
+            failure_passes: false,
+            newline_only: true,
+        };
+        let mut logs = Vec::new();
+        let mut sink = |_l: Level, s: String| logs.push(s);
+        assert!(matches!(check.run(&term, &mut sink), Finished::Done(true)));
+        assert!(
+            logs.contains(
+                &"Got result (2001:db8::5 443) from command sent to ([2001:db8::5]:443)\n"
+                    .to_string()
+            ),
+            "{logs:?}"
         );
     }
 }

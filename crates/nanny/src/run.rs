@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
+use std::net::IpAddr;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -236,7 +237,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     // Step 11: the raw socket is opened whatever the check (as the
     // original), unless --no-icmp (gaps.md E12); only TCP/UDP checks use it.
     let pinger = if c.icmp {
-        match Pinger::new() {
+        match Pinger::new(IpAddr::from(c.host)) {
             Ok(p) => Some(p),
             Err(e) => {
                 emit(
@@ -255,7 +256,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     let checker = match &c.program {
         Some(p) => Checker::External(ExternalCheck {
             command: p.clone(),
-            host: c.host,
+            host: IpAddr::from(c.host),
             port: c.rport,
             expect: c.expect.clone(),
             timeout,
@@ -264,7 +265,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         }),
         None => Checker::Net(
             NetCheck {
-                host: c.host,
+                host: IpAddr::from(c.host),
                 port: c.rport,
                 udp: c.udp,
                 send: c.send.clone(),
@@ -276,7 +277,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     };
     let probe = c.loadcmd.as_ref().map(|l| LoadProbe {
         command: l.clone(),
-        host: c.host,
+        host: IpAddr::from(c.host),
         timeout,
         newline_only: c.chop_newline_only,
     });
@@ -467,7 +468,7 @@ impl Shell {
                     );
                 }
                 if let Some(p) = pinger
-                    && !p.ping(check.host)
+                    && !p.ping()
                 {
                     return Input::Checked(false);
                 }
