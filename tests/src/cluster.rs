@@ -338,6 +338,21 @@ pub struct Director {
 }
 
 impl Director {
+    /// A director on `ns` (nothing started) whose files (lvs.cf, status
+    /// sockets) go in `dir`.
+    pub fn new(ns: Host, name: &str, family: Family, dir: &Path) -> Director {
+        Director {
+            address: ns.address.clone(),
+            ns,
+            name: name.into(),
+            family,
+            dir: dir.to_path_buf(),
+            pulse: None,
+            lines: Arc::default(),
+            started_at: 0,
+        }
+    }
+
     /// The lvs.cf this director runs with.
     pub fn cf_path(&self) -> PathBuf {
         self.dir.join(format!("{}.cf", self.name))
@@ -539,6 +554,17 @@ impl Director {
         v
     }
 
+    /// The real servers (`ADDR:PORT`, sorted) of TCP service `service`
+    /// (`ADDR:PORT`) in the kernel table.
+    pub fn destinations_of(&self, service: &str) -> Vec<String> {
+        let text = self
+            .ns
+            .enter(|| std::fs::read_to_string("/proc/thread-self/net/ip_vs").unwrap_or_default());
+        let mut v = proc_destinations(&text, service);
+        v.sort();
+        v
+    }
+
     /// The kernel's IPVS connection table (`/proc/net/ip_vs_conn` of the
     /// namespace).
     pub fn connections(&self) -> String {
@@ -598,6 +624,18 @@ impl RealServer {
     /// `ADDR:PORT`, as the IPVS table shows it.
     pub fn dest(&self) -> String {
         self.family.endpoint(&self.address)
+    }
+
+    /// A real server on `ns` named `name` (the body of every reply); its
+    /// HTTP server is not started.
+    pub fn new(ns: Host, name: &str, family: Family) -> RealServer {
+        RealServer {
+            address: ns.address.clone(),
+            ns,
+            name: name.into(),
+            family,
+            httpd: None,
+        }
     }
 
     /// Starts the HTTP server and waits until it accepts connections.

@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod keepalived;
 pub mod lab;
 pub mod netns;
+pub mod scaleout;
 
 /// True when running under CI (`CI=true`).
 pub fn in_ci() -> bool {
