@@ -2,7 +2,7 @@
 //! without a warning and without a finding of the daemons' own checks; the
 //! systemd unit and `sysconfig/pulse` are what the packages install.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -96,8 +96,9 @@ fn demo_example_has_the_documented_layout() {
     let c = parse(&etc().join("lvs.cf.demo"));
     let g = &c.global;
     let ip = |h: &Option<lvscf::Host>| h.as_ref().map(|h| h.addr);
-    assert_eq!(ip(&g.primary), Some(Ipv4Addr::new(10, 10, 0, 1)));
-    assert_eq!(ip(&g.backup), Some(Ipv4Addr::new(10, 10, 0, 2)));
+    let v4 = |a: [u8; 4]| Some(IpAddr::from(a));
+    assert_eq!(ip(&g.primary), v4([10, 10, 0, 1]));
+    assert_eq!(ip(&g.backup), v4([10, 10, 0, 2]));
     assert_eq!(g.network, Network::Nat);
     let nat = g.nat_router.as_ref().expect("nat_router");
     assert_eq!(nat.host.addr, Ipv4Addr::new(10, 20, 0, 254));
@@ -108,12 +109,12 @@ fn demo_example_has_the_documented_layout() {
     };
     assert_eq!(
         v.address.as_ref().map(|a| a.host.addr),
-        Some(Ipv4Addr::new(10, 10, 0, 100))
+        v4([10, 10, 0, 100])
     );
-    let reals: Vec<Ipv4Addr> = v.servers.iter().map(|s| s.address.addr).collect();
+    let reals: Vec<IpAddr> = v.servers.iter().map(|s| s.address.addr).collect();
     assert_eq!(
         reals,
-        [11, 12, 13].map(|h| Ipv4Addr::new(10, 20, 0, h)).to_vec()
+        [11, 12, 13].map(|h| IpAddr::from([10, 20, 0, h])).to_vec()
     );
 }
 

@@ -173,7 +173,7 @@ mod tests {
     fn block(name: &str, last: u8, port: u16) -> Block {
         Block {
             name: name.into(),
-            vip: Ipv4Addr::new(192, 0, 2, last),
+            vip: Ipv4Addr::new(192, 0, 2, last).into(),
             port,
             start: vec![format!("/bin/{name}"), "start".into()],
             stop: vec![format!("/bin/{name}"), "stop".into()],

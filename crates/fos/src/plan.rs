@@ -1,7 +1,7 @@
 //! What fos does for each active failover block, computed from lvs.cf
 //! (fos.md §2, §3). Pure: no I/O.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use lvscf::{Config, Protocol, Service};
 
@@ -14,7 +14,7 @@ pub struct Block {
     /// Block name.
     pub name: String,
     /// The service VIP.
-    pub vip: Ipv4Addr,
+    pub vip: IpAddr,
     /// The service port.
     pub port: u16,
     /// `start_cmd`, split into its argument vector.
@@ -34,7 +34,7 @@ impl Block {
 
 /// The active failover blocks of `config`, in file order. `partner` is the
 /// other node's address (nanny's `-V`).
-pub fn blocks(config: &Config, partner: Ipv4Addr, flags: Flags) -> Vec<Block> {
+pub fn blocks(config: &Config, partner: IpAddr, flags: Flags) -> Vec<Block> {
     config
         .failovers
         .iter()
@@ -61,7 +61,7 @@ pub fn split_command(cmd: &str) -> Vec<String> {
 }
 
 /// The partner's address: `backup` on the master, `primary` on the backup.
-pub fn partner(config: &Config, master: bool) -> Ipv4Addr {
+pub fn partner(config: &Config, master: bool) -> IpAddr {
     if master {
         config.global.backup_addr()
     } else {
@@ -75,7 +75,7 @@ pub fn partner(config: &Config, master: bool) -> Ipv4Addr {
 /// CLIENT_MONITOR -c -h VIP -V PARTNER_IP -p PORT [-v] [-u] [-e PROG] [-s SEND]
 ///   [-x EXPECT] -t TIMEOUT [--nodaemon] --fos
 /// ```
-pub fn nanny_argv(s: &Service, partner: Ipv4Addr, flags: Flags) -> Vec<String> {
+pub fn nanny_argv(s: &Service, partner: IpAddr, flags: Flags) -> Vec<String> {
     let mut a: Vec<String> = vec![s.client_monitor.clone(), "-c".into()];
     for (k, v) in [
         ("-h", s.vip().to_string()),
@@ -243,7 +243,7 @@ failover ftp {
     #[test]
     fn partner_without_backup_is_unspecified() {
         let c = parse("service = fos\nprimary = 192.0.2.1\n");
-        assert_eq!(partner(&c, true), Ipv4Addr::UNSPECIFIED);
-        assert_eq!(partner(&c, false), Ipv4Addr::new(192, 0, 2, 1));
+        assert_eq!(partner(&c, true), std::net::Ipv4Addr::UNSPECIFIED);
+        assert_eq!(partner(&c, false), std::net::Ipv4Addr::new(192, 0, 2, 1));
     }
 }

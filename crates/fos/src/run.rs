@@ -75,7 +75,15 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     for f in &verdict.warnings {
         tracing::info!("{f}");
     }
-    let master = lvs_util::netif::is_master(parsed.config.global.primary_addr());
+    // lvscf::startup::fos refuses IPv6 (fos mode is IPv4 only, lvs.cf(5)).
+    let primary = match parsed.config.global.primary_addr() {
+        std::net::IpAddr::V4(a) => a,
+        std::net::IpAddr::V6(a) => {
+            tracing::error!("primary {a}: fos does not support IPv6");
+            return 1;
+        }
+    };
+    let master = lvs_util::netif::is_master(primary);
     let partner = plan::partner(&parsed.config, master);
     let blocks = plan::blocks(&parsed.config, partner, flags(&opts));
     let role = if opts.active {

@@ -174,7 +174,18 @@ pub fn quote_value(v: &str) -> Result<String, String> {
     }
 }
 
-fn mask(m: std::net::Ipv4Addr) -> String {
+/// A mask as the form shows it: empty for none, else as lvs.cf writes it
+/// (`255.255.255.0`, `/64`).
+fn mask(m: lvscf::Mask) -> String {
+    if m.is_none() {
+        String::new()
+    } else {
+        m.to_string()
+    }
+}
+
+/// An address whose 0.0.0.0 means none (`sorry_server`).
+fn addr_or_none(m: std::net::IpAddr) -> String {
     if m.is_unspecified() {
         String::new()
     } else {
@@ -385,7 +396,7 @@ pub fn virtual_fields(s: &Service) -> Vec<Field> {
         field(
             "sorry_server",
             "Sorry server",
-            mask(s.sorry_server),
+            addr_or_none(s.sorry_server),
             Kind::Text,
         ),
     ];

@@ -39,7 +39,7 @@
 //! text the daemon gets; one already quoted at both ends with the same
 //! quote is written as it is (the model's spelling of those keys). The
 //! multi-word keys take their words separated by blanks: `address` of a
-//! virtual or failover block and `nat_router` (`ADDRESS DEVICE`), and
+//! virtual or failover block, `nat_router` and `nat_router6` (`ADDRESS DEVICE`), and
 //! `dirs` (the list items, without brackets).
 //!
 //! Blocks are found by kind and name; when two blocks of a kind share a
@@ -582,6 +582,7 @@ fn check_key(key: &str) -> Result<(), EditErrorKind> {
 fn spell(section: &Section, key: &str, value: &str) -> Result<String, EditErrorKind> {
     let fail = |r: String| EditErrorKind::Unwritable(key.to_string(), r);
     let multi = key == "nat_router"
+        || key == "nat_router6"
         || key == "dirs"
         || (key == "address" && matches!(section, Section::Virtual(_) | Section::Failover(_)));
     if multi {

@@ -226,6 +226,9 @@ pub enum WarningKind {
     /// An unknown backslash sequence (or a trailing backslash) in `send` or
     /// `expect`, passed on unchanged (B4).
     UnknownEscape,
+    /// The first IPv6 address, `/N` mask or IPv6-only key of the file (our
+    /// extension): Piranha's daemons cannot read the file. Once a file.
+    Ipv6,
 }
 
 /// A warning: the input is accepted (as the original accepts it) but is

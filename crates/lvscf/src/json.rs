@@ -9,11 +9,15 @@
 //! escapes translated, commands with quotes stripped. `address` and
 //! `nat_router` are `"ADDRESS DEVICE"` as in lvs.cf. Keys without a value
 //! and without a default (`send`, `active_cmd`, `nat_router`, …) are left out.
+//! IPv6 addresses are text too (`"2001:db8::1"`); masks are as written
+//! (`"255.255.255.0"`, `"/64"`), for an IPv6 address without a mask its
+//! default (`"/64"`, pmask `"/128"`). `nat_router6` and `nat_nmask6` are
+//! there only when `nat_router6` is set.
 
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use crate::model::{Config, Host, Service};
+use crate::model::{Config, DEFAULT_PREFIX6, Host, Mask, Service};
 use crate::strings::{QuoteMode, strip_quotes, translate_escapes};
 
 /// Appends `s` as a JSON string literal.
@@ -79,11 +83,24 @@ impl<'o> Obj<'o> {
             self.str(k, v);
         }
     }
-    fn addr(&mut self, k: &str, v: Ipv4Addr) {
+    fn addr(&mut self, k: &str, v: IpAddr) {
         self.str(k, &v.to_string());
     }
     fn host(&mut self, k: &str, h: &Option<Host>) {
-        self.addr(k, h.as_ref().map_or(Ipv4Addr::UNSPECIFIED, |h| h.addr));
+        self.addr(
+            k,
+            h.as_ref()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |h| h.addr),
+        );
+    }
+    /// A mask; for an IPv6 address without one, `/DEFAULT`.
+    fn mask(&mut self, k: &str, m: Mask, ipv6: bool, default: u8) {
+        let m = if ipv6 && m.is_none() {
+            Mask::Prefix(default)
+        } else {
+            m
+        };
+        self.str(k, &m.to_string());
     }
     fn close(self) {
         if !self.first {
@@ -115,14 +132,15 @@ fn service(out: &mut String, s: &Service, level: usize, mode: QuoteMode, with_se
     if let Some(a) = &s.address {
         o.str("address", &format!("{} {}", a.host.addr, a.device));
     }
-    o.addr("vip_nmask", s.vip_nmask);
+    let v6 = s.is_ipv6();
+    o.mask("vip_nmask", s.vip_nmask, v6, DEFAULT_PREFIX6);
     o.addr("sorry_server", s.sorry_server);
     o.num("fwmark", s.fwmark);
     o.num("port", s.port);
     o.str("protocol", s.protocol.as_str());
     o.str("scheduler", s.scheduler.as_str());
     o.num("persistent", s.persistent);
-    o.addr("pmask", s.pmask);
+    o.mask("pmask", s.pmask, v6, 128);
     if let Some(v) = &s.send {
         o.str("send", &nanny_string(v, mode));
     }
@@ -201,7 +219,12 @@ pub fn to_json(config: &Config, mode: QuoteMode) -> String {
     if let Some(a) = &g.nat_router {
         o.str("nat_router", &format!("{} {}", a.host.addr, a.device));
     }
-    o.addr("nat_nmask", g.nat_nmask);
+    let nat6 = g.nat_router.as_ref().is_some_and(|a| a.host.addr.is_ipv6());
+    o.mask("nat_nmask", g.nat_nmask, nat6, DEFAULT_PREFIX6);
+    if let Some(a) = &g.nat_router6 {
+        o.str("nat_router6", &format!("{} {}", a.host.addr, a.device));
+        o.mask("nat_nmask6", g.nat_nmask6, true, DEFAULT_PREFIX6);
+    }
     o.opt_str(
         "reservation_conflict_action",
         g.reservation_conflict_action.map(|a| a.as_str()),

@@ -131,7 +131,13 @@ fn sync_argv(copy: &str, shell: &str, file: &str, backup: &str) -> (Vec<String>,
     if copy == "scp" {
         cp.extend(["-B".into(), "-q".into()]);
     }
-    cp.extend([file.to_string(), format!("{backup}:{file}")]);
+    // scp and rcp take an IPv6 host in brackets.
+    let host = if backup.contains(':') {
+        format!("[{backup}]")
+    } else {
+        backup.to_string()
+    };
+    cp.extend([file.to_string(), format!("{host}:{file}")]);
     let mut sh = vec![shell.to_string()];
     if shell == "ssh" {
         sh.extend(["-o".into(), "BatchMode=yes".into()]);

@@ -2,12 +2,15 @@
 //!
 //! Field names follow the lvs.cf key spelling. Defaults are the original
 //! parser's (lvs-cf.md §6–§8). Where the original uses the address 0.0.0.0
-//! for "none" (masks, `sorry_server`, `pmask`) the field is a plain
-//! [`Ipv4Addr`] and 0.0.0.0 means "none"; where absence is a different state
+//! for "none" (`sorry_server`, and the masks: [`Mask::NONE`]) the field is a
+//! plain value and 0.0.0.0 means "none"; where absence is a different state
 //! from any value (`primary`, commands, `send`, …) the field is an `Option`.
+//!
+//! Addresses are [`IpAddr`]: IPv6 literals are our extension (lvs.cf(5),
+//! IPV6); IPv4 is read exactly as the original reads it.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// Source line number (1-based) of an item, for messages.
 ///
@@ -55,23 +58,84 @@ impl Config {
     }
 }
 
-/// A host value: the IPv4 address, plus the name when the file gave a host
+/// A host value: the address, plus the name when the file gave a host
 /// name rather than an address literal (gaps.md B10: names are resolved once,
-/// at parse time).
+/// at parse time, to IPv4 only).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Host {
-    /// The address (first IPv4 address for a name).
-    pub addr: Ipv4Addr,
-    /// The host name as written, `None` for an `inet_aton` literal.
+    /// The address (first IPv4 address for a name; IPv6 only as a literal).
+    pub addr: IpAddr,
+    /// The host name as written, `None` for an address literal.
     pub name: Option<String>,
 }
 
 impl Host {
     /// A host given as an address literal.
-    pub fn addr(addr: Ipv4Addr) -> Host {
-        Host { addr, name: None }
+    pub fn addr(addr: impl Into<IpAddr>) -> Host {
+        Host {
+            addr: addr.into(),
+            name: None,
+        }
     }
 }
+
+/// A netmask value (`vip_nmask`, `nat_nmask`, `nat_nmask6`, `pmask`): the
+/// original's dotted form, or a prefix length `/N` (our extension, the only
+/// form for IPv6). The dotted 0.0.0.0 ([`Mask::NONE`]) means "none".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mask {
+    /// `255.255.255.0` (any `inet_aton` form).
+    Dotted(Ipv4Addr),
+    /// `/24`, `/64`: 0..=32 for IPv4, 0..=128 for IPv6.
+    Prefix(u8),
+}
+
+impl Default for Mask {
+    fn default() -> Mask {
+        Mask::NONE
+    }
+}
+
+impl Mask {
+    /// No mask: the dotted 0.0.0.0 (the original's "unset").
+    pub const NONE: Mask = Mask::Dotted(Ipv4Addr::UNSPECIFIED);
+
+    /// Whether this is [`Mask::NONE`].
+    pub fn is_none(self) -> bool {
+        self == Mask::NONE
+    }
+
+    /// As an IPv4 netmask: the dotted value, or `/N` as N leading ones
+    /// (`/0` is 0.0.0.0: none; a prefix over 32 counts as 32).
+    pub fn v4(self) -> Ipv4Addr {
+        match self {
+            Mask::Dotted(m) => m,
+            Mask::Prefix(0) => Ipv4Addr::UNSPECIFIED,
+            Mask::Prefix(n) => Ipv4Addr::from(u32::MAX << (32 - u32::from(n.min(32)))),
+        }
+    }
+
+    /// The prefix length of a `/N` value (`None` for the dotted form).
+    pub fn prefix(self) -> Option<u8> {
+        match self {
+            Mask::Dotted(_) => None,
+            Mask::Prefix(n) => Some(n),
+        }
+    }
+}
+
+/// `255.255.255.0` or `/64`, as lvs.cf writes it.
+impl fmt::Display for Mask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mask::Dotted(m) => m.fmt(f),
+            Mask::Prefix(n) => write!(f, "/{n}"),
+        }
+    }
+}
+
+/// Default prefix length of an IPv6 VIP or NAT router without a mask.
+pub const DEFAULT_PREFIX6: u8 = 64;
 
 /// A `keepalive`/`deadtime` value: whole seconds as in the original
 /// (any C integer, negative included), or, as an extension for sub-second
@@ -314,10 +378,16 @@ pub struct Global {
     pub deadtime: Seconds,
     /// `network`. Default `nat`.
     pub network: Network,
-    /// `nat_router = IP DEV`.
+    /// `nat_router = IP DEV` (IPv4, or IPv6 when `nat_router6` is absent).
     pub nat_router: Option<AddrDev>,
-    /// `nat_nmask`; 0.0.0.0 = none.
-    pub nat_nmask: Ipv4Addr,
+    /// `nat_nmask`; [`Mask::NONE`] = none.
+    pub nat_nmask: Mask,
+    /// `nat_router6 = IPV6 DEV` (extension): the IPv6 NAT router of a
+    /// dual-stack NAT setup; `nat_router` is then the IPv4 one.
+    pub nat_router6: Option<AddrDev>,
+    /// `nat_nmask6 = /N` (extension): `nat_router6`'s prefix;
+    /// [`Mask::NONE`] = the default /64.
+    pub nat_nmask6: Mask,
     /// `reservation_conflict_action`; no default.
     pub reservation_conflict_action: Option<ConflictAction>,
     /// `debug_level` (ignored). Default `NONE`.
@@ -369,7 +439,9 @@ impl Default for Global {
             deadtime: Seconds::from_secs(5),
             network: Network::Nat,
             nat_router: None,
-            nat_nmask: Ipv4Addr::UNSPECIFIED,
+            nat_nmask: Mask::NONE,
+            nat_router6: None,
+            nat_nmask6: Mask::NONE,
             reservation_conflict_action: None,
             debug_level: "NONE".into(),
             monitor_links: 0,
@@ -391,20 +463,39 @@ impl Default for Global {
 
 impl Global {
     /// `primary` as an address, 0.0.0.0 when unset.
-    pub fn primary_addr(&self) -> Ipv4Addr {
+    pub fn primary_addr(&self) -> IpAddr {
         host_addr(&self.primary)
     }
     /// `backup` as an address, 0.0.0.0 when unset.
-    pub fn backup_addr(&self) -> Ipv4Addr {
+    pub fn backup_addr(&self) -> IpAddr {
         host_addr(&self.backup)
     }
     /// Effective `primary_private`, 0.0.0.0 when unset.
-    pub fn primary_private_addr(&self) -> Ipv4Addr {
+    pub fn primary_private_addr(&self) -> IpAddr {
         host_addr(&self.primary_private)
     }
     /// Effective `backup_private`, 0.0.0.0 when unset.
-    pub fn backup_private_addr(&self) -> Ipv4Addr {
+    pub fn backup_private_addr(&self) -> IpAddr {
         host_addr(&self.backup_private)
+    }
+    /// The IPv4 NAT router: `nat_router` when it is IPv4, with `nat_nmask`
+    /// as an IPv4 mask (0.0.0.0 = none).
+    pub fn ipv4_nat_router(&self) -> Option<(&AddrDev, Ipv4Addr)> {
+        let a = self.nat_router.as_ref().filter(|a| a.host.addr.is_ipv4())?;
+        Some((a, self.nat_nmask.v4()))
+    }
+    /// The IPv6 NAT router: `nat_router6`, else `nat_router` when it is
+    /// IPv6, with its prefix length (`nat_nmask6`/`nat_nmask`, default
+    /// [`DEFAULT_PREFIX6`]).
+    pub fn ipv6_nat_router(&self) -> Option<(&AddrDev, u8)> {
+        let (a, m) = match &self.nat_router6 {
+            Some(a) => (a, self.nat_nmask6),
+            None => (
+                self.nat_router.as_ref().filter(|a| a.host.addr.is_ipv6())?,
+                self.nat_nmask,
+            ),
+        };
+        Some((a, m.prefix().unwrap_or(DEFAULT_PREFIX6)))
     }
     /// Shared-SCSI mode: both `primary_shared` and `backup_shared` non-empty.
     pub fn shared_scsi(&self) -> bool {
@@ -413,8 +504,9 @@ impl Global {
     }
 }
 
-fn host_addr(h: &Option<Host>) -> Ipv4Addr {
-    h.as_ref().map_or(Ipv4Addr::UNSPECIFIED, |h| h.addr)
+fn host_addr(h: &Option<Host>) -> IpAddr {
+    h.as_ref()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |h| h.addr)
 }
 
 /// Default `ipvsadm` path.
@@ -461,10 +553,10 @@ pub struct Service {
     pub active: bool,
     /// `address = VIP DEV`; unset when absent.
     pub address: Option<AddrDev>,
-    /// `vip_nmask`; 0.0.0.0 = none.
-    pub vip_nmask: Ipv4Addr,
-    /// `sorry_server`; 0.0.0.0 = none.
-    pub sorry_server: Ipv4Addr,
+    /// `vip_nmask`; [`Mask::NONE`] = none (for an IPv6 VIP: /64).
+    pub vip_nmask: Mask,
+    /// `sorry_server`; 0.0.0.0 (or `::`) = none.
+    pub sorry_server: IpAddr,
     /// `fwmark`; 0 = none.
     pub fwmark: u32,
     /// `port`. Default 80.
@@ -475,9 +567,9 @@ pub struct Service {
     pub scheduler: Scheduler,
     /// `persistent` seconds; > 0 enables persistence. Default 0.
     pub persistent: i32,
-    /// `pmask`; 0.0.0.0 = none (the literal `255.255.255.255` is stored as
-    /// none, like the original).
-    pub pmask: Ipv4Addr,
+    /// `pmask`; [`Mask::NONE`] = none (the literal `255.255.255.255` is
+    /// stored as none, like the original; for an IPv6 service: /128).
+    pub pmask: Mask,
     /// `send`, as stored (quotes re-added).
     pub send: Option<String>,
     /// `expect`, as stored (quotes re-added).
@@ -517,14 +609,14 @@ impl Service {
             line: Line(0),
             active: false,
             address: None,
-            vip_nmask: Ipv4Addr::UNSPECIFIED,
-            sorry_server: Ipv4Addr::UNSPECIFIED,
+            vip_nmask: Mask::NONE,
+            sorry_server: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             fwmark: 0,
             port: 80,
             protocol: Protocol::Tcp,
             scheduler: Scheduler::Wlc,
             persistent: 0,
-            pmask: Ipv4Addr::UNSPECIFIED,
+            pmask: Mask::NONE,
             send: None,
             expect: None,
             use_regex: false,
@@ -543,10 +635,30 @@ impl Service {
     }
 
     /// The VIP, 0.0.0.0 when `address` is unset.
-    pub fn vip(&self) -> Ipv4Addr {
+    pub fn vip(&self) -> IpAddr {
         self.address
             .as_ref()
-            .map_or(Ipv4Addr::UNSPECIFIED, |a| a.host.addr)
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.host.addr)
+    }
+
+    /// Whether the VIP is IPv6 (then the servers, the sorry server and a
+    /// fwmark service are IPv6 too).
+    pub fn is_ipv6(&self) -> bool {
+        self.vip().is_ipv6()
+    }
+
+    /// The VIP's IPv4 mask (`vip_nmask`), `None` when unset (or for an IPv6
+    /// VIP).
+    pub fn vip_mask4(&self) -> Option<Ipv4Addr> {
+        let m = self.vip_nmask.v4();
+        (!self.is_ipv6() && !m.is_unspecified()).then_some(m)
+    }
+
+    /// An IPv6 VIP's prefix length (`vip_nmask = /N`, default
+    /// [`DEFAULT_PREFIX6`]); `None` for an IPv4 VIP.
+    pub fn vip_prefix6(&self) -> Option<u8> {
+        self.is_ipv6()
+            .then(|| self.vip_nmask.prefix().unwrap_or(DEFAULT_PREFIX6))
     }
 
     /// The VIP's device label, `None` when `address` is unset.
@@ -592,12 +704,21 @@ impl Service {
             .map(|s| crate::strip_quotes(s, mode))
     }
     /// `pmask` when persistence applies: `Some` only if `persistent > 0`
-    /// and the mask is not none.
-    pub fn persistence_mask(&self) -> Option<Ipv4Addr> {
-        (self.persistent > 0 && !self.pmask.is_unspecified()).then_some(self.pmask)
+    /// and the mask is not none. For an IPv4 service always
+    /// [`Mask::Dotted`] (a `/N` converted), for an IPv6 one always
+    /// [`Mask::Prefix`] (`None` = /128, like ipvsadm).
+    pub fn persistence_mask(&self) -> Option<Mask> {
+        if self.persistent <= 0 {
+            return None;
+        }
+        if self.is_ipv6() {
+            return self.pmask.prefix().map(Mask::Prefix);
+        }
+        let m = self.pmask.v4();
+        (!m.is_unspecified()).then_some(Mask::Dotted(m))
     }
     /// The sorry server, if configured.
-    pub fn sorry(&self) -> Option<Ipv4Addr> {
+    pub fn sorry(&self) -> Option<IpAddr> {
         (!self.sorry_server.is_unspecified()).then_some(self.sorry_server)
     }
 }

@@ -1,12 +1,12 @@
 //! The parser: lines → [`Config`] (lvs-cf.md §4–§9), first error aborts.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::error::{ConfigError, ErrorCode, Warning, WarningKind};
 use crate::lex::{Lines, QuoteError, Token, tokenize};
 use crate::model::{
-    AddrDev, BlockKind, Config, ConflictAction, Global, Host, Line, Network, Protocol, RealServer,
-    Scheduler, Seconds, Service, ServiceType,
+    AddrDev, BlockKind, Config, ConflictAction, Global, Host, Line, Mask, Network, Protocol,
+    RealServer, Scheduler, Seconds, Service, ServiceType,
 };
 use crate::value::{Resolver, inet_aton, looks_like_hostname, parse_c_long};
 
@@ -36,6 +36,37 @@ struct Parser<'a, 'r> {
     toks: Vec<Token<'a>>,
     line: usize,
     warnings: Vec<Warning>,
+    /// Whether the warning for content the original cannot read (IPv6,
+    /// `/N` masks) was given: once a file.
+    warned_ipv6: bool,
+}
+
+/// Lines of the keys a block's family checks point at (0: not given).
+#[derive(Default)]
+struct BlockLines {
+    address: usize,
+    vip_nmask: usize,
+    pmask: usize,
+    sorry_server: usize,
+    /// Each server's `address` line (its opener line without one).
+    servers: Vec<usize>,
+}
+
+/// Lines of the global keys the family checks point at (0: not given).
+#[derive(Default)]
+struct GlobalLines {
+    primary: usize,
+    backup: usize,
+    primary_private: usize,
+    backup_private: usize,
+    nat_router: usize,
+    nat_nmask: usize,
+    nat_router6: usize,
+    nat_nmask6: usize,
+}
+
+fn family(a: IpAddr) -> &'static str {
+    if a.is_ipv6() { "IPv6" } else { "IPv4" }
 }
 
 /// Parses `bytes` (the whole file) named `file` in messages.
@@ -56,6 +87,7 @@ pub fn parse_bytes_with(bytes: &[u8], file: &str, resolver: &dyn Resolver) -> Re
         toks: Vec::with_capacity(8),
         line: 0,
         warnings: Vec::new(),
+        warned_ipv6: false,
     };
     let config = p.config()?;
     Ok(Parsed {
@@ -87,6 +119,28 @@ impl<'a> Parser<'a, '_> {
             code,
             key,
             detail: detail.into(),
+        }
+    }
+
+    fn err_at(&self, line: usize, code: ErrorCode, key: &str, detail: String) -> ConfigError {
+        ConfigError {
+            file: self.file.to_string(),
+            line,
+            code,
+            key: Some(key.to_string()),
+            detail,
+        }
+    }
+
+    /// The one warning for a file the original cannot read: `what` is the
+    /// first IPv6 address, `/N` mask or new key.
+    fn not_piranha(&mut self, what: &str) {
+        if !self.warned_ipv6 {
+            self.warned_ipv6 = true;
+            self.warn(
+                WarningKind::Ipv6,
+                format!("{what}: Piranha's pulse and lvsd cannot read this file"),
+            );
         }
     }
 
@@ -332,11 +386,42 @@ impl<'a> Parser<'a, '_> {
             })
     }
 
-    /// A host: `inet_aton` literal, else a name resolved now (B10).
+    /// An IPv6 literal (a token with a `:`): std's syntax, no zone id, no
+    /// brackets, no IPv4-mapped form.
+    fn ipv6(&mut self, i: usize) -> Result<Ipv6Addr> {
+        let t = self.tok(i);
+        let text = String::from_utf8_lossy(t);
+        let bad = |p: &Self, why: &str| {
+            Err(p.err(
+                ErrorCode::BadHostname,
+                format!("expected an IPv6 address such as 2001:db8::1{why}, found {}", show(t)),
+            ))
+        };
+        if text.contains('%') {
+            return bad(self, " (zone ids are not allowed)");
+        }
+        if text.starts_with('[') || text.ends_with(']') {
+            return bad(self, " (without brackets)");
+        }
+        let Ok(a) = text.parse::<Ipv6Addr>() else {
+            return bad(self, "");
+        };
+        if let Some(v4) = a.to_ipv4_mapped() {
+            return bad(self, &format!(" (IPv4-mapped addresses are not allowed: write {v4})"));
+        }
+        self.not_piranha(&format!("IPv6 address {a}"));
+        Ok(a)
+    }
+
+    /// A host: `inet_aton` literal, an IPv6 literal (any token with a `:`),
+    /// else a name resolved now, to IPv4 (B10).
     fn host(&mut self, i: usize) -> Result<Host> {
         let t = self.tok(i);
         if let Some(a) = inet_aton(t) {
             return Ok(Host::addr(a));
+        }
+        if t.contains(&b':') {
+            return Ok(Host::addr(self.ipv6(i)?));
         }
         let resolved = std::str::from_utf8(t)
             .ok()
@@ -350,7 +435,7 @@ impl<'a> Parser<'a, '_> {
                 );
                 self.warn(WarningKind::HostName, text);
                 Ok(Host {
-                    addr,
+                    addr: addr.into(),
                     name: Some(name.to_string()),
                 })
             }
@@ -368,10 +453,11 @@ impl<'a> Parser<'a, '_> {
     fn nonzero_host(&mut self, i: usize) -> Result<Host> {
         let h = self.host(i)?;
         if h.addr.is_unspecified() {
+            let none = if h.addr.is_ipv6() { "::" } else { "0.0.0.0" };
             return Err(self.err(
                 ErrorCode::BadHostname,
                 format!(
-                    "expected an address other than 0.0.0.0, found {}",
+                    "expected an address other than {none}, found {}",
                     show(self.tok(i))
                 ),
             ));
@@ -379,12 +465,46 @@ impl<'a> Parser<'a, '_> {
         Ok(h)
     }
 
-    fn mask(&self, i: usize) -> Result<Ipv4Addr> {
+    /// `/N` with N from 0 to 128 (which family allows which is checked
+    /// once the address is known), `None` if the token is no `/N`.
+    fn prefix(&mut self, i: usize) -> Result<Option<u8>> {
         let t = self.tok(i);
-        inet_aton(t).ok_or_else(|| {
+        let Some(digits) = t.strip_prefix(b"/") else {
+            return Ok(None);
+        };
+        let n = std::str::from_utf8(digits)
+            .ok()
+            .filter(|d| !d.is_empty() && d.len() <= 3 && d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<u8>().ok())
+            .filter(|&n| n <= 128);
+        match n {
+            Some(n) => {
+                self.not_piranha(&format!("prefix length /{n}"));
+                Ok(Some(n))
+            }
+            None => Err(self.err(
+                ErrorCode::BadNetmask,
+                format!(
+                    "expected a prefix length from /0 to /32 (IPv4) or /128 (IPv6), found {}",
+                    show(t)
+                ),
+            )),
+        }
+    }
+
+    /// A netmask: dotted (`inet_aton` forms) or `/N`.
+    fn mask(&mut self, i: usize) -> Result<Mask> {
+        if let Some(n) = self.prefix(i)? {
+            return Ok(Mask::Prefix(n));
+        }
+        let t = self.tok(i);
+        inet_aton(t).map(Mask::Dotted).ok_or_else(|| {
             self.err(
                 ErrorCode::BadNetmask,
-                format!("expected a netmask like 255.255.255.0, found {}", show(t)),
+                format!(
+                    "expected a netmask like 255.255.255.0 or a prefix length like /24, found {}",
+                    show(t)
+                ),
             )
         })
     }
@@ -453,8 +573,11 @@ impl<'a> Parser<'a, '_> {
         let mut saw_primary = false;
         let mut saw_primary_private = false;
         let mut backup_private_line = None;
+        let mut gl = GlobalLines::default();
+        let mut vip_lines = Vec::new();
         while self.next_line()? {
             let g = &mut cfg.global;
+            let line = self.line;
             match self.tok(0) {
                 b"virtual" | b"failover" => {
                     let kind = if self.tok(0) == b"virtual" {
@@ -463,30 +586,76 @@ impl<'a> Parser<'a, '_> {
                         BlockKind::Failover
                     };
                     let name = self.opener()?;
-                    let svc = self.block(kind, name)?;
+                    let (svc, address_line) = self.block(kind, name)?;
                     match kind {
-                        BlockKind::Virtual => cfg.virtuals.push(svc),
+                        BlockKind::Virtual => {
+                            cfg.virtuals.push(svc);
+                            vip_lines.push(address_line);
+                        }
                         BlockKind::Failover => cfg.failovers.push(svc),
                     }
+                }
+                b"nat_router" => {
+                    g.nat_router = Some(self.addr_dev()?);
+                    gl.nat_router = line;
+                }
+                b"nat_nmask" => {
+                    self.args(1, "a netmask")?;
+                    g.nat_nmask = self.mask(2)?;
+                    gl.nat_nmask = line;
+                }
+                b"nat_router6" => {
+                    let a = self.addr_dev()?;
+                    if !a.host.addr.is_ipv6() {
+                        return Err(self.err(
+                            ErrorCode::BadHostname,
+                            format!(
+                                "expected an IPv6 address (nat_router6 is the IPv6 NAT router, \
+                                 nat_router the IPv4 one), found {}",
+                                show(self.tok(2))
+                            ),
+                        ));
+                    }
+                    g.nat_router6 = Some(a);
+                    gl.nat_router6 = line;
+                }
+                b"nat_nmask6" => {
+                    self.args(1, "a prefix length")?;
+                    let Some(n) = self.prefix(2)? else {
+                        return Err(self.err(
+                            ErrorCode::BadNetmask,
+                            format!(
+                                "expected a prefix length like /64, found {}",
+                                show(self.tok(2))
+                            ),
+                        ));
+                    };
+                    self.not_piranha("key nat_nmask6");
+                    g.nat_nmask6 = Mask::Prefix(n);
+                    gl.nat_nmask6 = line;
                 }
                 b"primary" => {
                     self.args(1, "an address")?;
                     g.primary = Some(self.nonzero_host(2)?);
                     saw_primary = true;
+                    gl.primary = line;
                 }
                 b"primary_private" => {
                     self.args(1, "an address")?;
                     g.primary_private = Some(self.nonzero_host(2)?);
                     saw_primary_private = true;
+                    gl.primary_private = line;
                 }
                 b"backup_private" => {
                     self.args(1, "an address")?;
                     g.backup_private = Some(self.nonzero_host(2)?);
                     backup_private_line = Some(self.line);
+                    gl.backup_private = line;
                 }
                 b"backup" => {
                     self.args(1, "an address")?;
                     g.backup = Some(self.host(2)?);
+                    gl.backup = line;
                 }
                 _ => self.global_key(g)?,
             }
@@ -508,7 +677,157 @@ impl<'a> Parser<'a, '_> {
             g.backup_private = g.backup.clone();
             g.private_defaulted = true;
         }
+        self.global_families(&cfg, &gl, &vip_lines)?;
         Ok(cfg)
+    }
+
+    /// The IPv6 rules on global keys (lvs.cf(5), IPV6): one family per
+    /// director pair, masks that fit their NAT router, and a NAT router of
+    /// its own family for every NAT virtual server.
+    fn global_families(&self, cfg: &Config, gl: &GlobalLines, vip_lines: &[usize]) -> Result<()> {
+        let g = &cfg.global;
+        let pair = |a: &Option<Host>, b: &Option<Host>, (ka, kb): (&str, &str), line: usize| {
+            let (Some(a), Some(b)) = (a, b) else {
+                return Ok(());
+            };
+            if b.addr.is_unspecified() || a.addr.is_ipv6() == b.addr.is_ipv6() {
+                return Ok(());
+            }
+            Err(self.err_at(
+                line,
+                ErrorCode::BadHostname,
+                kb,
+                format!(
+                    "expected an {} address like {ka}'s, found {kb} {} ({ka} {} is {}; \
+                     the two directors talk in one family)",
+                    family(a.addr),
+                    b.addr,
+                    a.addr,
+                    family(a.addr)
+                ),
+            ))
+        };
+        pair(&g.primary, &g.backup, ("primary", "backup"), gl.backup)?;
+        if !g.private_defaulted {
+            pair(
+                &g.primary_private,
+                &g.backup_private,
+                ("primary_private", "backup_private"),
+                gl.backup_private.max(gl.primary_private),
+            )?;
+        }
+        if let (Some(n4), Some(_)) = (&g.nat_router, &g.nat_router6)
+            && n4.host.addr.is_ipv6()
+        {
+            return Err(self.err_at(
+                gl.nat_router,
+                ErrorCode::BadHostname,
+                "nat_router",
+                format!(
+                    "expected an IPv4 address when nat_router6 is set (nat_router is then the \
+                     IPv4 NAT router), found {}",
+                    n4.host.addr
+                ),
+            ));
+        }
+        let nat_addr = g.nat_router.as_ref().map(|a| a.host.addr);
+        self.mask_fits(g.nat_nmask, nat_addr, "nat_nmask", gl.nat_nmask)?;
+        if g.service != ServiceType::Lvs || g.network != Network::Nat {
+            return Ok(());
+        }
+        let any_router = g.nat_router.is_some() || g.nat_router6.is_some();
+        for (v, &line) in cfg.virtuals.iter().zip(vip_lines) {
+            let Some(a) = &v.address else { continue };
+            let missing = if a.host.addr.is_ipv6() {
+                g.ipv6_nat_router().is_none()
+            } else {
+                any_router && g.ipv4_nat_router().is_none()
+            };
+            if missing {
+                let f = family(a.host.addr);
+                let how = if a.host.addr.is_ipv6() {
+                    "nat_router6, or nat_router with an IPv6 address"
+                } else {
+                    "nat_router with an IPv4 address"
+                };
+                return Err(self.err_at(
+                    line,
+                    ErrorCode::BadHostname,
+                    "address",
+                    format!(
+                        "expected an {f} NAT router ({how}) for the {f} virtual server {} \
+                         with network = nat, found none",
+                        v.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A mask given for `addr` (0.0.0.0 when there is none): `/0`–`/32`
+    /// or dotted for IPv4, only `/N` for IPv6.
+    fn mask_fits(&self, m: Mask, addr: Option<IpAddr>, key: &str, line: usize) -> Result<()> {
+        let addr = addr.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let bad = match (addr, m) {
+            (IpAddr::V4(_), Mask::Prefix(n)) if n > 32 => Some("a prefix length from /0 to /32"),
+            (IpAddr::V6(_), Mask::Dotted(_)) if !m.is_none() => {
+                Some("a prefix length from /0 to /128 (no dotted mask)")
+            }
+            _ => None,
+        };
+        match bad {
+            Some(what) => Err(self.err_at(
+                line,
+                ErrorCode::BadNetmask,
+                key,
+                format!("expected {what} for the {} address {addr}, found {m}", family(addr)),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The IPv6 rules within a block: masks that fit the VIP, and real
+    /// servers and sorry server of the VIP's family.
+    fn block_families(&self, s: &Service, bl: &BlockLines) -> Result<()> {
+        let vip = s.vip();
+        self.mask_fits(s.vip_nmask, Some(vip), "vip_nmask", bl.vip_nmask)?;
+        if !s.pmask.is_none() && !(vip.is_ipv4() && s.pmask.v4() == Ipv4Addr::BROADCAST) {
+            self.mask_fits(s.pmask, Some(vip), "pmask", bl.pmask)?;
+        }
+        let what = match s.kind {
+            BlockKind::Virtual => "virtual server",
+            BlockKind::Failover => "failover service",
+        };
+        let theirs = match &s.address {
+            Some(_) => format!("{what} {}'s address is {}", s.name, family(vip)),
+            None => format!("{what} {} has no address (an IPv4 service)", s.name),
+        };
+        let mismatch = |a: IpAddr, who: String, key: &str, line: usize| {
+            if a.is_ipv6() == vip.is_ipv6() {
+                return Ok(());
+            }
+            Err(self.err_at(
+                line,
+                ErrorCode::BadHostname,
+                key,
+                format!("expected an {} address, found {who} but {theirs}", family(vip)),
+            ))
+        };
+        if let Some(sorry) = s.sorry() {
+            let who = format!("sorry server {sorry} is {}", family(sorry));
+            mismatch(sorry, who, "sorry_server", bl.sorry_server)?;
+        }
+        for (r, &line) in s.servers.iter().zip(&bl.servers) {
+            let a = r.address.addr;
+            let who = if a.is_unspecified() && a.is_ipv4() {
+                format!("real server {} has no address", r.name)
+            } else {
+                format!("real server {a} is {}", family(a))
+            };
+            mismatch(a, who, "address", line)?;
+        }
+        Ok(())
     }
 
     fn global_key(&mut self, g: &mut Global) -> Result<()> {
@@ -543,13 +862,6 @@ impl<'a> Parser<'a, '_> {
                         ("preempt", ConflictAction::Preempt),
                     ],
                 )?);
-            }
-            b"nat_nmask" => {
-                self.args(1, "a netmask")?;
-                g.nat_nmask = self.mask(2)?;
-            }
-            b"nat_router" => {
-                g.nat_router = Some(self.addr_dev()?);
             }
             b"active_cmd" => {
                 self.args(1, "a command")?;
@@ -694,31 +1006,94 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
-    fn block(&mut self, kind: BlockKind, name: String) -> Result<Service> {
+    /// A block and the line of its `address` (0 without one).
+    fn block(&mut self, kind: BlockKind, name: String) -> Result<(Service, usize)> {
         let mut s = Service::new(name, kind);
         let opened = self.line;
         s.line = Line(opened);
         let mut empty = true;
+        let mut bl = BlockLines::default();
         loop {
             if !self.next_line()? {
                 let what = format!("{} {}", kind.as_str(), s.name);
                 self.unclosed(what, opened, empty);
-                return Ok(s);
+                break;
             }
             empty = false;
+            let line = self.line;
             match self.tok(0) {
                 b"}" => {
                     self.closing();
-                    return Ok(s);
+                    break;
                 }
                 b"server" => {
                     let name = self.opener()?;
-                    let rs = self.server(name, s.port)?;
+                    let (rs, address_line) = self.server(name, s.port)?;
                     s.servers.push(rs);
+                    bl.servers.push(address_line);
+                }
+                b"address" => {
+                    s.address = Some(self.addr_dev()?);
+                    bl.address = line;
+                }
+                b"vip_nmask" => {
+                    self.args(1, "a netmask")?;
+                    s.vip_nmask = self.mask(2)?;
+                    bl.vip_nmask = line;
+                }
+                b"pmask" => {
+                    self.pmask(&mut s)?;
+                    bl.pmask = line;
+                }
+                b"sorry_server" => {
+                    self.args(1, "an IPv4 or IPv6 address")?;
+                    let t = self.tok(2);
+                    s.sorry_server = match inet_aton(t) {
+                        Some(a) => a.into(),
+                        None if t.contains(&b':') => self.ipv6(2)?.into(),
+                        None => {
+                            return Err(self.err(
+                                ErrorCode::BadHostname,
+                                format!(
+                                    "expected an IPv4 address (no host names), found {}",
+                                    show(t)
+                                ),
+                            ));
+                        }
+                    };
+                    bl.sorry_server = line;
                 }
                 _ => self.service_key(&mut s)?,
             }
         }
+        self.block_families(&s, &bl)?;
+        Ok((s, bl.address))
+    }
+
+    /// `pmask`: dotted or `/N`; an unparsable value is ignored with a
+    /// warning (B5), the literal 255.255.255.255 is none.
+    fn pmask(&mut self, s: &mut Service) -> Result<()> {
+        self.args(1, "a netmask")?;
+        if let Some(n) = self.prefix(2)? {
+            s.pmask = Mask::Prefix(n);
+            return Ok(());
+        }
+        let t = self.tok(2);
+        match inet_aton(t) {
+            Some(m) => s.pmask = Mask::Dotted(m),
+            None => {
+                let text = format!(
+                    "unparsable netmask {} ignored (pmask stays {})",
+                    show(t),
+                    s.pmask
+                );
+                self.warn(WarningKind::IgnoredPmask, text);
+            }
+        }
+        if t == b"255.255.255.255" {
+            s.pmask = Mask::NONE;
+        }
+        Ok(())
     }
 
     fn service_key(&mut self, s: &mut Service) -> Result<()> {
@@ -726,26 +1101,6 @@ impl<'a> Parser<'a, '_> {
             b"active" => {
                 self.args(1, "0 or 1")?;
                 s.active = self.boolean(2)?;
-            }
-            b"address" => {
-                s.address = Some(self.addr_dev()?);
-            }
-            b"sorry_server" => {
-                self.args(1, "an IPv4 address")?;
-                let t = self.tok(2);
-                s.sorry_server = inet_aton(t).ok_or_else(|| {
-                    self.err(
-                        ErrorCode::BadHostname,
-                        format!(
-                            "expected an IPv4 address (no host names), found {}",
-                            show(t)
-                        ),
-                    )
-                })?;
-            }
-            b"vip_nmask" => {
-                self.args(1, "a netmask")?;
-                s.vip_nmask = self.mask(2)?;
             }
             b"fwmark" => {
                 self.args(1, "a firewall mark")?;
@@ -769,24 +1124,6 @@ impl<'a> Parser<'a, '_> {
             b"persistent" => {
                 self.args(1, "seconds")?;
                 s.persistent = self.int(2)?;
-            }
-            b"pmask" => {
-                self.args(1, "a netmask")?;
-                let t = self.tok(2);
-                match inet_aton(t) {
-                    Some(m) => s.pmask = m,
-                    None => {
-                        let text = format!(
-                            "unparsable netmask {} ignored (pmask stays {})",
-                            show(t),
-                            s.pmask
-                        );
-                        self.warn(WarningKind::IgnoredPmask, text);
-                    }
-                }
-                if t == b"255.255.255.255" {
-                    s.pmask = Ipv4Addr::UNSPECIFIED;
-                }
             }
             b"client_monitor" => {
                 self.args(1, "a program path")?;
@@ -891,26 +1228,30 @@ impl<'a> Parser<'a, '_> {
         Ok(())
     }
 
-    fn server(&mut self, name: String, port: u16) -> Result<RealServer> {
+    /// A server block and the line of its `address` (its opener line
+    /// without one).
+    fn server(&mut self, name: String, port: u16) -> Result<(RealServer, usize)> {
         let mut r = RealServer::new(name, port);
         let opened = self.line;
         r.line = Line(opened);
         let mut empty = true;
+        let mut address_line = opened;
         loop {
             if !self.next_line()? {
                 let what = format!("server {}", r.name);
                 self.unclosed(what, opened, empty);
-                return Ok(r);
+                return Ok((r, address_line));
             }
             empty = false;
             match self.tok(0) {
                 b"}" => {
                     self.closing();
-                    return Ok(r);
+                    return Ok((r, address_line));
                 }
                 b"address" => {
                     self.args(1, "an address")?;
                     r.address = self.host(2)?;
+                    address_line = self.line;
                 }
                 b"active" => {
                     self.args(1, "0 or 1")?;

@@ -75,11 +75,14 @@ pub fn pulse(config: &Config, file: &str) -> Verdict {
 /// fos (fos.md §1–§2): `service` not `fos` or no failover block (the
 /// original's checks: only the first is reported), else every missing
 /// `start_cmd`/`stop_cmd` of an active block, a missing
-/// `reservation_conflict_action` and shared SCSI (gaps.md F2, F3, F6).
+/// `reservation_conflict_action` and shared SCSI (gaps.md F2, F3, F6), and
+/// an IPv6 address (fos mode is IPv4 only, lvs.cf(5) IPV6).
 /// Its warnings: `timeout` ≤ 0 on an active block.
 pub fn fos(config: &Config, file: &str) -> Verdict {
     let mut all = Verdict::split(crate::validate_for_fos(config, file));
     all.errors.extend(crate::shared_scsi_refusal(config, file));
+    all.errors
+        .extend(crate::validate::fos_ipv6_refusal(config, file));
     if let Some(stop) = all.errors.iter().position(|f| {
         matches!(
             f.kind,

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::edit::Section;
 use crate::model::{BlockKind, Config, Network, Service, ServiceType};
@@ -62,6 +62,10 @@ pub enum FindingKind {
     /// (`primary_shared` and `backup_shared`), which is not supported
     /// (gaps.md F6); [`shared_scsi_refusal`].
     SharedScsiUnsupported,
+    /// fos and pulse in fos mode: an IPv6 address where fos mode uses one
+    /// (`primary`, `backup`, the private pair, a failover block's
+    /// `address`); IPv6 is for `service = lvs` only ([`fos_ipv6_refusal`]).
+    FosIpv6,
 }
 
 /// One result of a `validate_for_*` function.
@@ -229,7 +233,10 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
                 )
                 .key("nat_router"),
             );
-        } else if g.service == ServiceType::Lvs && !nat.device.contains(':') {
+        } else if g.service == ServiceType::Lvs
+            && nat.host.addr.is_ipv4()
+            && !nat.device.contains(':')
+        {
             out.push(
                 warn(
                     FindingKind::BaseDevice,
@@ -246,17 +253,38 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
             );
         }
     }
+    if g.network == Network::Nat
+        && let Some(nat) = &g.nat_router6
+        && nat.device.len() > IFNAME_MAX
+    {
+        out.push(
+            err(
+                FindingKind::DeviceNameTooLong,
+                0,
+                format!(
+                    "{}: expected a device name of at most {IFNAME_MAX} characters, found {:?}",
+                    at(file, 0, "nat_router6"),
+                    nat.device
+                ),
+            )
+            .key("nat_router6"),
+        );
+    }
     // Who uses each device label first: the NAT router (lvs mode, network
-    // = nat: pulse brings it up first), then the VIPs in file order.
-    let mut labels: HashMap<&str, (Ipv4Addr, String)> = HashMap::new();
+    // = nat: pulse brings it up first), then the VIPs in file order. IPv6
+    // addresses have no labels (lvs.cf(5), IPV6): neither check applies.
+    let mut labels: HashMap<&str, (IpAddr, String)> = HashMap::new();
     if g.service == ServiceType::Lvs
         && g.network == Network::Nat
-        && let Some(nat) = &g.nat_router
+        && let Some((nat, _)) = g.ipv4_nat_router()
     {
         labels.insert(nat.device.as_str(), (nat.host.addr, "nat_router".into()));
     }
     for s in selected.iter().filter(|s| s.active) {
         let Some(a) = &s.address else { continue };
+        if a.host.addr.is_ipv6() {
+            continue;
+        }
         let line = s.line.0;
         let key = format!("{} {}: address", s.kind.as_str(), s.name);
         if !a.device.contains(':') {
@@ -418,4 +446,44 @@ pub fn shared_scsi_refusal(config: &Config, file: &str) -> Option<Finding> {
         g.backup_shared.as_deref().unwrap_or_default()
     );
     Some(err(FindingKind::SharedScsiUnsupported, 0, message).key("primary_shared"))
+}
+
+/// fos mode does not do IPv6 yet (lvs.cf(5), IPV6): the first IPv6 address
+/// among `primary`, `primary_private`, `backup`, `backup_private` and the
+/// failover blocks' `address`, as the refusal of fos and of pulse in fos
+/// mode ([`crate::startup::fos`]).
+pub fn fos_ipv6_refusal(config: &Config, file: &str) -> Option<Finding> {
+    let g = &config.global;
+    let text = |key: &str, addr: IpAddr| {
+        format!(
+            "{}: expected an IPv4 address with service = fos, found {addr} (IPv6 is \
+             supported with service = lvs only)",
+            at(file, 0, key)
+        )
+    };
+    for (key, h) in [
+        ("primary", &g.primary),
+        ("primary_private", &g.primary_private),
+        ("backup", &g.backup),
+        ("backup_private", &g.backup_private),
+    ] {
+        if let Some(h) = h
+            && h.addr.is_ipv6()
+        {
+            return Some(err(FindingKind::FosIpv6, 0, text(key, h.addr)).key(key));
+        }
+    }
+    let s = config.failovers.iter().find(|s| s.is_ipv6())?;
+    let key = format!("failover {}: address", s.name);
+    let message = format!(
+        "{}: expected an IPv4 address with service = fos, found {} (IPv6 is supported with \
+         service = lvs only)",
+        at(file, s.line.0, &key),
+        s.vip()
+    );
+    Some(
+        err(FindingKind::FosIpv6, s.line.0, message)
+            .key("address")
+            .of(s),
+    )
 }

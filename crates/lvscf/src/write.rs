@@ -14,11 +14,12 @@
 //! as a decimal, which only this parser reads.
 
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::lex::is_blank;
 use crate::model::{
-    AddrDev, BlockKind, Config, DEFAULT_CLIENT_MONITOR, DEFAULT_IPVSADM, Global, Host, Service,
+    AddrDev, BlockKind, Config, DEFAULT_CLIENT_MONITOR, DEFAULT_IPVSADM, Global, Host, Mask,
+    Service,
 };
 use crate::value::{inet_aton, looks_like_hostname};
 
@@ -208,9 +209,16 @@ impl Out {
         Ok(())
     }
 
-    fn mask(&mut self, key: &str, m: Ipv4Addr) {
-        if !m.is_unspecified() {
+    fn mask(&mut self, key: &str, m: Mask) {
+        if !m.is_none() {
             self.num(key, m);
+        }
+    }
+
+    /// An address whose 0.0.0.0 means none (`sorry_server`); `::` is written.
+    fn addr(&mut self, key: &str, a: IpAddr) {
+        if a != IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
+            self.num(key, a);
         }
     }
 }
@@ -298,6 +306,10 @@ fn global(o: &mut Out, g: &Global) -> Result<(), WriteError> {
         o.addr_dev("nat_router", a)?;
     }
     o.mask("nat_nmask", g.nat_nmask);
+    if let Some(a) = &g.nat_router6 {
+        o.addr_dev("nat_router6", a)?;
+    }
+    o.mask("nat_nmask6", g.nat_nmask6);
     if let Some(a) = g.reservation_conflict_action {
         o.kv("reservation_conflict_action", a.as_str());
     }
@@ -360,7 +372,7 @@ fn service(o: &mut Out, s: &Service, kind: BlockKind) -> Result<(), WriteError> 
         o.addr_dev("address", a)?;
     }
     o.mask("vip_nmask", s.vip_nmask);
-    o.mask("sorry_server", s.sorry_server);
+    o.addr("sorry_server", s.sorry_server);
     if s.fwmark != d.fwmark {
         o.num("fwmark", s.fwmark);
     }
@@ -374,7 +386,7 @@ fn service(o: &mut Out, s: &Service, kind: BlockKind) -> Result<(), WriteError> 
     if s.persistent != d.persistent {
         o.num("persistent", s.persistent);
     }
-    if s.pmask == Ipv4Addr::BROADCAST {
+    if s.pmask == Mask::Dotted(Ipv4Addr::BROADCAST) {
         // The literal 255.255.255.255 reads back as "none"; this does not.
         o.kv("pmask", "0xffffffff");
     } else {

@@ -270,7 +270,10 @@ fn list_expected_is_code_13() {
 #[test]
 fn bad_netmask_is_code_16() {
     assert_error("nat_nmask = 255.255.255.x\n", ErrorCode::BadNetmask, 1);
-    assert_error(&in_virtual("vip_nmask = /24"), ErrorCode::BadNetmask, 3);
+    // `/N` is our extension: /0–/32 for IPv4, up to /128 for IPv6.
+    assert_error(&in_virtual("vip_nmask = /33"), ErrorCode::BadNetmask, 3);
+    assert_error(&in_virtual("vip_nmask = /129"), ErrorCode::BadNetmask, 3);
+    assert_error(&in_virtual("vip_nmask = /"), ErrorCode::BadNetmask, 3);
 }
 
 #[test]

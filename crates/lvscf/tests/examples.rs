@@ -46,7 +46,7 @@ fn nat_two_directors_private_link_sync_daemon_sorry_server() {
         deadtime: lvscf::Seconds::from_secs(18),
         network: Network::Nat,
         nat_router: vip("192.168.50.254", "eth1:1"),
-        nat_nmask: ip("255.255.255.0"),
+        nat_nmask: lvscf::Mask::Dotted(ip("255.255.255.0")),
         debug_level: "NONE".into(),
         monitor_links: 0,
         syncdaemon: true,
@@ -63,18 +63,18 @@ fn nat_two_directors_private_link_sync_daemon_sorry_server() {
     let www = Service {
         active: true,
         address: vip("203.0.113.100", "eth0:1"),
-        vip_nmask: ip("255.255.255.0"),
+        vip_nmask: lvscf::Mask::Dotted(ip("255.255.255.0")),
         port: 80,
         scheduler: Scheduler::Wlc,
         persistent: 300,
-        pmask: ip("255.255.255.0"),
+        pmask: lvscf::Mask::Dotted(ip("255.255.255.0")),
         send: Some(r#""GET /health HTTP/1.0\r\n\r\n""#.into()),
         expect: Some(r#""HTTP/1.1 200""#.into()),
         load_monitor: Some("none".into()),
         timeout: 6,
         reentry: 30,
         quiesce_server: true,
-        sorry_server: ip("192.168.50.200"),
+        sorry_server: ip("192.168.50.200").into(),
         servers: vec![
             server("web1", "192.168.50.11", true, 10, 80),
             server("web2", "192.168.50.12", true, 20, 80),
@@ -84,7 +84,7 @@ fn nat_two_directors_private_link_sync_daemon_sorry_server() {
     let smtp = Service {
         active: true,
         address: vip("203.0.113.101", "eth0:2"),
-        vip_nmask: ip("255.255.255.0"),
+        vip_nmask: lvscf::Mask::Dotted(ip("255.255.255.0")),
         port: 25,
         expect: Some(r#""220""#.into()),
         scheduler: Scheduler::Rr,
@@ -115,8 +115,8 @@ fn nat_two_directors_private_link_sync_daemon_sorry_server() {
         Some(r"GET /health HTTP/1.0\r\n\r\n")
     );
     assert_eq!(www.expect_arg(QuoteMode::default()), Some("HTTP/1.1 200"));
-    assert_eq!(www.persistence_mask(), Some(ip("255.255.255.0")));
-    assert_eq!(www.sorry(), Some(ip("192.168.50.200")));
+    assert_eq!(www.persistence_mask(), Some(lvscf::Mask::Dotted(ip("255.255.255.0"))));
+    assert_eq!(www.sorry(), Some(ip("192.168.50.200").into()));
     assert_eq!(c.global.network.method_letter(), 'm');
     assert_eq!(c.selected_services().len(), 2);
 }
@@ -146,7 +146,7 @@ fn direct_routing_fwmark_external_check() {
     let bundle = Service {
         active: true,
         address: vip("198.51.100.50", "eth0:1"),
-        vip_nmask: ip("255.255.255.255"),
+        vip_nmask: lvscf::Mask::Dotted(ip("255.255.255.255")),
         fwmark: 80,
         port: 443,
         persistent: 600,
@@ -201,7 +201,7 @@ fn failover_services() {
     let web = Service {
         active: true,
         address: vip("192.0.2.100", "eth0:1"),
-        vip_nmask: ip("255.255.255.0"),
+        vip_nmask: lvscf::Mask::Dotted(ip("255.255.255.0")),
         port: 80,
         send: Some(r#""GET / HTTP/1.0\r\n\r\n""#.into()),
         expect: Some(r#""HTTP""#.into()),
@@ -213,7 +213,7 @@ fn failover_services() {
     let ftp = Service {
         active: true,
         address: vip("192.0.2.101", "eth0:2"),
-        vip_nmask: ip("255.255.255.0"),
+        vip_nmask: lvscf::Mask::Dotted(ip("255.255.255.0")),
         port: 21,
         expect: Some(r#""220""#.into()),
         timeout: 10,

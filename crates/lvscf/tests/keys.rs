@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 
 use common::{in_virtual, ip, parse};
 use lvscf::{
+    Mask,
     AddrDev, BlockKind, ConflictAction, Global, Host, Network, Protocol, RealServer, Scheduler,
     Service, ServiceType, WarningKind,
 };
@@ -29,7 +30,7 @@ fn defaults_when_absent() {
     );
     assert_eq!(g.network, Network::Nat);
     assert_eq!(g.nat_router, None);
-    assert_eq!(g.nat_nmask, Ipv4Addr::UNSPECIFIED);
+    assert_eq!(g.nat_nmask, Mask::NONE);
     assert_eq!(g.reservation_conflict_action, None);
     assert_eq!(g.debug_level, "NONE");
     assert_eq!(g.monitor_links, 0);
@@ -126,7 +127,9 @@ sync = 1
             host: Host::addr(ip("192.168.1.254")),
             device: "eth1:1".into(),
         }),
-        nat_nmask: ip("255.255.255.0"),
+        nat_nmask: Mask::Dotted(ip("255.255.255.0")),
+        nat_router6: None,
+        nat_nmask6: Mask::NONE,
         reservation_conflict_action: Some(ConflictAction::Preempt),
         debug_level: "HIGH".into(),
         monitor_links: 7,
@@ -232,14 +235,14 @@ port = 2525
             host: Host::addr(ip("10.0.0.100")),
             device: "eth0:1".into(),
         }),
-        vip_nmask: ip("255.255.255.0"),
-        sorry_server: ip("10.0.0.200"),
+        vip_nmask: Mask::Dotted(ip("255.255.255.0")),
+        sorry_server: ip("10.0.0.200").into(),
         fwmark: u32::MAX,
         port: 25,
         protocol: Protocol::Udp,
         scheduler: Scheduler::Lblcr,
         persistent: 600,
-        pmask: ip("255.255.0.0"),
+        pmask: Mask::Dotted(ip("255.255.0.0")),
         send: Some("\"HELO x\\r\\n\"".into()),
         expect: Some("'220 ok'".into()),
         use_regex: true,
@@ -266,7 +269,7 @@ port = 2525
     let v = &p.config.virtuals[0];
     assert_eq!(v.vip(), ip("10.0.0.100"));
     assert_eq!(v.device(), Some("eth0:1"));
-    assert_eq!(v.persistence_mask(), Some(ip("255.255.0.0")));
+    assert_eq!(v.persistence_mask(), Some(Mask::Dotted(ip("255.255.0.0"))));
 }
 
 #[test]
@@ -322,7 +325,7 @@ fn hosts_accept_inet_aton_forms_and_resolved_names() {
     assert_eq!(
         g.primary,
         Some(Host {
-            addr: ip("192.0.2.1"),
+            addr: ip("192.0.2.1").into(),
             name: Some("lb1.example".into())
         })
     );
@@ -344,7 +347,7 @@ fn hosts_accept_inet_aton_forms_and_resolved_names() {
     );
     // Masks and sorry_server take inet_aton forms too.
     let p = parse(&in_virtual("vip_nmask = 0xffffff00\nsorry_server = 10.9"));
-    assert_eq!(p.config.virtuals[0].vip_nmask, ip("255.255.255.0"));
+    assert_eq!(p.config.virtuals[0].vip_nmask, Mask::Dotted(ip("255.255.255.0")));
     assert_eq!(p.config.virtuals[0].sorry_server, ip("10.0.0.9"));
 }
 
@@ -444,15 +447,15 @@ fn pmask_quirks() {
     // The literal 255.255.255.255 means none; other spellings of it do not.
     assert_eq!(
         pm("pmask = 255.255.255.255").config.virtuals[0].pmask,
-        Ipv4Addr::UNSPECIFIED
+        Mask::NONE
     );
     assert_eq!(
         pm("pmask = 0xffffffff").config.virtuals[0].pmask,
-        Ipv4Addr::BROADCAST
+        Mask::Dotted(Ipv4Addr::BROADCAST)
     );
     // An unparsable value is ignored (keeps the previous one), with a warning.
     let p = pm("pmask = 255.255.0.0\npmask = junk");
-    assert_eq!(p.config.virtuals[0].pmask, ip("255.255.0.0"));
+    assert_eq!(p.config.virtuals[0].pmask, Mask::Dotted(ip("255.255.0.0")));
     assert_eq!(common::warning_kinds(&p), [WarningKind::IgnoredPmask]);
     assert_eq!(p.warnings[0].line, 4);
     // Used only with persistent > 0.

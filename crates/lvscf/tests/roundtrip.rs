@@ -77,7 +77,7 @@ fn host_from(a: impl Strategy<Value = Ipv4Addr>) -> impl Strategy<Value = Host> 
     prop_oneof![
         4 => a.prop_map(Host::addr),
         1 => prop::sample::select(vec![("lb1.example", [192, 0, 2, 1]), ("rs1.example", [192, 0, 2, 21])])
-            .prop_map(|(n, a)| Host { addr: Ipv4Addr::from(a), name: Some(n.into()) }),
+            .prop_map(|(n, a)| Host { addr: Ipv4Addr::from(a).into(), name: Some(n.into()) }),
     ]
 }
 
@@ -142,7 +142,9 @@ fn global() -> impl Strategy<Value = Global> {
             deadtime: lvscf::Seconds::from_secs(m.8),
             network: m.9,
             nat_router: m.10,
-            nat_nmask: m.11,
+            nat_nmask: lvscf::Mask::Dotted(m.11),
+            nat_router6: None,
+            nat_nmask6: lvscf::Mask::NONE,
             reservation_conflict_action: r.0,
             debug_level: r.1,
             monitor_links: r.2,
@@ -222,14 +224,14 @@ fn service(kind: BlockKind) -> impl Strategy<Value = Service> {
         line: lvscf::Line(0),
         active: a.1,
         address: a.2,
-        vip_nmask: a.3,
-        sorry_server: a.4,
+        vip_nmask: lvscf::Mask::Dotted(a.3),
+        sorry_server: a.4.into(),
         fwmark: a.5,
         port: a.6,
         protocol: a.7,
         scheduler: a.8,
         persistent: a.9,
-        pmask: a.10,
+        pmask: lvscf::Mask::Dotted(a.10),
         send: b.0,
         expect: b.1,
         use_regex: b.2,

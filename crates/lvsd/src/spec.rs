@@ -2,11 +2,11 @@
 //! every virtual block and the nanny command line of every real server
 //! (lvsd.md §3, §4). Pure: no I/O.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use ipvs::{DestKey, Forward, Netmask, Service, ServiceKey};
-use lvscf::{Config, Network, Protocol};
+use lvscf::{Config, Mask, Network, Protocol};
 
 /// lvsd's own flags that shape nanny command lines.
 pub use lvscf::NannyFlags as Flags;
@@ -40,8 +40,8 @@ pub struct VsSpec {
     pub forward: Forward,
     /// Virtual port (`port`).
     pub vport: u16,
-    /// `sorry_server`.
-    pub sorry: Option<Ipv4Addr>,
+    /// `sorry_server` (the VIP's family).
+    pub sorry: Option<IpAddr>,
     /// Every `server` block, in file order.
     pub reals: Vec<RsSpec>,
 }
@@ -50,15 +50,15 @@ pub struct VsSpec {
 /// port (lvsd.md §9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RsId {
-    /// Real server address.
-    pub addr: Ipv4Addr,
+    /// Real server address (the VIP's family).
+    pub addr: IpAddr,
     /// Real server port.
     pub port: u16,
 }
 
 impl std::fmt::Display for RsId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.addr, self.port)
+        ipvs::AddrPort(self.addr, self.port).fmt(f)
     }
 }
 
@@ -150,7 +150,10 @@ pub fn build(config: &Config, flags: Flags) -> Spec {
         .iter()
         .map(|v| {
             let vip = v.vip();
-            let key = if v.fwmark != 0 {
+            // A fwmark service has its VIP's family (lvs.cf(5), IPV6).
+            let key = if v.fwmark != 0 && v.is_ipv6() {
+                ServiceKey::fwmark6(v.fwmark)
+            } else if v.fwmark != 0 {
                 ServiceKey::fwmark(v.fwmark)
             } else {
                 match v.protocol {
@@ -160,8 +163,12 @@ pub fn build(config: &Config, flags: Flags) -> Spec {
             };
             let mut service = Service::new(key, v.scheduler.as_str());
             if v.persistent > 0 {
-                let mask = v.persistence_mask().unwrap_or(Ipv4Addr::BROADCAST);
-                service = service.persistent(v.persistent as u32, Netmask::V4(mask));
+                let mask = match v.persistence_mask() {
+                    None => Netmask::host(key.family()),
+                    Some(Mask::Dotted(m)) => Netmask::V4(m),
+                    Some(Mask::Prefix(n)) => Netmask::V6(u32::from(n)),
+                };
+                service = service.persistent(v.persistent as u32, mask);
             }
             let reals = v
                 .servers
@@ -280,6 +287,7 @@ pub fn nanny_argv(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
     use lvscf::QuoteMode;
 
     fn parse(text: &str) -> Config {
@@ -363,7 +371,7 @@ virtual smtp {
             www.service,
             Service::new(www.key, "wlc").persistent(300, Netmask::V4([255, 255, 255, 0].into()))
         );
-        assert_eq!(www.sorry, Some(Ipv4Addr::new(192, 168, 50, 200)));
+        assert_eq!(www.sorry, Some(Ipv4Addr::new(192, 168, 50, 200).into()));
         assert_eq!(
             www.sorry_dest(),
             Some(DestKey {

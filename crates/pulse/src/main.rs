@@ -89,7 +89,18 @@ fn main() -> ExitCode {
             return fail(&r.stderr);
         }
     };
-    let mut cfg = config::from_lvscf(&parsed.config);
+    let mut cfg = match config::from_lvscf(&parsed.config) {
+        Ok(c) => c,
+        Err(text) => {
+            // lvscf's refusals first, as for any file.
+            let verdict = lvscf::startup::pulse(&parsed.config, &file);
+            if verdict.refused() {
+                eprint!("{}", verdict.report("pulse"));
+                return ExitCode::from(1);
+            }
+            return fail(&format!("pulse: {file}: {text}"));
+        }
+    };
     let (master, unreadable) = pulse::netif::role(cfg.primary);
     if let Some(msg) = unreadable {
         early_log(opts.nodaemon, msg);
