@@ -82,8 +82,8 @@ pub use format::format;
 pub use json::to_json;
 pub use model::{
     AddrDev, BlockKind, Config, ConflictAction, DEFAULT_CLIENT_MONITOR, DEFAULT_CONFIG_FILE,
-    DEFAULT_IPVSADM, DEFAULT_PREFIX6, Global, Host, Line, Mask, Network, Protocol, RealServer, Scheduler, Seconds,
-    Service, ServiceType,
+    DEFAULT_IPVSADM, DEFAULT_PREFIX6, Global, Host, Line, Mask, Network, Protocol, RealServer,
+    Scheduler, Seconds, Service, ServiceType,
 };
 pub use parse::{Parsed, parse_bytes_with};
 pub use startup::Verdict;
@@ -91,8 +91,8 @@ pub use strings::{
     EscapeWarning, NannyFlags, QuoteMode, Translated, strip_quotes, translate_escapes,
 };
 pub use validate::{
-    Finding, FindingKind, Severity, fos_ipv6_refusal, shared_scsi_refusal, validate_for_fos, validate_for_lvsd,
-    validate_for_pulse,
+    Finding, FindingKind, Severity, fos_ipv6_refusal, shared_scsi_refusal, validate_for_fos,
+    validate_for_lvsd, validate_for_pulse,
 };
 pub use value::{
     Resolver, StaticResolver, SystemResolver, inet_aton, looks_like_hostname, parse_c_long,

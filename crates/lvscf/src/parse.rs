@@ -134,7 +134,7 @@ impl<'a> Parser<'a, '_> {
 
     /// The one warning for a file the original cannot read: `what` is the
     /// first IPv6 address, `/N` mask or new key.
-    fn not_piranha(&mut self, what: &str) {
+    fn not_piranha(&mut self, what: &'static str) {
         if !self.warned_ipv6 {
             self.warned_ipv6 = true;
             self.warn(
@@ -394,7 +394,10 @@ impl<'a> Parser<'a, '_> {
         let bad = |p: &Self, why: &str| {
             Err(p.err(
                 ErrorCode::BadHostname,
-                format!("expected an IPv6 address such as 2001:db8::1{why}, found {}", show(t)),
+                format!(
+                    "expected an IPv6 address such as 2001:db8::1{why}, found {}",
+                    show(t)
+                ),
             ))
         };
         if text.contains('%') {
@@ -407,9 +410,12 @@ impl<'a> Parser<'a, '_> {
             return bad(self, "");
         };
         if let Some(v4) = a.to_ipv4_mapped() {
-            return bad(self, &format!(" (IPv4-mapped addresses are not allowed: write {v4})"));
+            return bad(
+                self,
+                &format!(" (IPv4-mapped addresses are not allowed: write {v4})"),
+            );
         }
-        self.not_piranha(&format!("IPv6 address {a}"));
+        self.not_piranha("IPv6 address");
         Ok(a)
     }
 
@@ -479,7 +485,7 @@ impl<'a> Parser<'a, '_> {
             .filter(|&n| n <= 128);
         match n {
             Some(n) => {
-                self.not_piranha(&format!("prefix length /{n}"));
+                self.not_piranha("prefix length");
                 Ok(Some(n))
             }
             None => Err(self.err(
@@ -630,7 +636,7 @@ impl<'a> Parser<'a, '_> {
                             ),
                         ));
                     };
-                    self.not_piranha("key nat_nmask6");
+                    self.not_piranha("IPv6 key");
                     g.nat_nmask6 = Mask::Prefix(n);
                     gl.nat_nmask6 = line;
                 }
@@ -781,7 +787,10 @@ impl<'a> Parser<'a, '_> {
                 line,
                 ErrorCode::BadNetmask,
                 key,
-                format!("expected {what} for the {} address {addr}, found {m}", family(addr)),
+                format!(
+                    "expected {what} for the {} address {addr}, found {m}",
+                    family(addr)
+                ),
             )),
             None => Ok(()),
         }
@@ -811,7 +820,10 @@ impl<'a> Parser<'a, '_> {
                 line,
                 ErrorCode::BadHostname,
                 key,
-                format!("expected an {} address, found {who} but {theirs}", family(vip)),
+                format!(
+                    "expected an {} address, found {who} but {theirs}",
+                    family(vip)
+                ),
             ))
         };
         if let Some(sorry) = s.sorry() {

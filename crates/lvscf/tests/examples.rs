@@ -115,7 +115,10 @@ fn nat_two_directors_private_link_sync_daemon_sorry_server() {
         Some(r"GET /health HTTP/1.0\r\n\r\n")
     );
     assert_eq!(www.expect_arg(QuoteMode::default()), Some("HTTP/1.1 200"));
-    assert_eq!(www.persistence_mask(), Some(lvscf::Mask::Dotted(ip("255.255.255.0"))));
+    assert_eq!(
+        www.persistence_mask(),
+        Some(lvscf::Mask::Dotted(ip("255.255.255.0")))
+    );
     assert_eq!(www.sorry(), Some(ip("192.168.50.200").into()));
     assert_eq!(c.global.network.method_letter(), 'm');
     assert_eq!(c.selected_services().len(), 2);

@@ -7,9 +7,8 @@ use std::net::Ipv4Addr;
 
 use common::{in_virtual, ip, parse};
 use lvscf::{
-    Mask,
-    AddrDev, BlockKind, ConflictAction, Global, Host, Network, Protocol, RealServer, Scheduler,
-    Service, ServiceType, WarningKind,
+    AddrDev, BlockKind, ConflictAction, Global, Host, Mask, Network, Protocol, RealServer,
+    Scheduler, Service, ServiceType, WarningKind,
 };
 
 #[test]
@@ -347,7 +346,10 @@ fn hosts_accept_inet_aton_forms_and_resolved_names() {
     );
     // Masks and sorry_server take inet_aton forms too.
     let p = parse(&in_virtual("vip_nmask = 0xffffff00\nsorry_server = 10.9"));
-    assert_eq!(p.config.virtuals[0].vip_nmask, Mask::Dotted(ip("255.255.255.0")));
+    assert_eq!(
+        p.config.virtuals[0].vip_nmask,
+        Mask::Dotted(ip("255.255.255.0"))
+    );
     assert_eq!(p.config.virtuals[0].sorry_server, ip("10.0.0.9"));
 }
 

@@ -287,8 +287,8 @@ pub fn nanny_argv(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
     use lvscf::QuoteMode;
+    use std::net::Ipv4Addr;
 
     fn parse(text: &str) -> Config {
         lvscf::parse_str(text, "lvs.cf").expect("parses").config
@@ -528,5 +528,46 @@ virtual b {
         rs.weight = -4;
         assert_eq!(rs.settled_weight(), 1);
         assert_eq!(rs.first_verdict, Duration::from_secs(14));
+    }
+
+    #[test]
+    fn ipv6_services_destinations_and_nanny_arguments() {
+        let cfg = parse(
+            "network = direct\nvirtual w6 {\n active = 1\n address = 2001:db8::10 eth0\n port = 443\n \
+             persistent = 60\n pmask = /48\n sorry_server = 2001:db8::99\n \
+             server a {\n address = 2001:db8::11\n active = 1\n }\n}\n\
+             virtual m6 {\n active = 1\n address = 2001:db8::20 eth0\n fwmark = 7\n persistent = 5\n}\n",
+        );
+        let spec = build(&cfg, Flags::default());
+        let w6 = &spec.virtuals[0];
+        let vip: IpAddr = "2001:db8::10".parse().unwrap();
+        assert_eq!(w6.key, ServiceKey::tcp(vip, 443));
+        assert_eq!(w6.service.netmask, Netmask::V6(48));
+        let rs: IpAddr = "2001:db8::11".parse().unwrap();
+        assert_eq!(
+            w6.reals[0].dest,
+            DestKey {
+                addr: rs,
+                port: 443
+            }
+        );
+        assert_eq!(w6.reals[0].id.to_string(), "[2001:db8::11]:443");
+        assert_eq!(
+            w6.sorry_dest(),
+            Some(DestKey {
+                addr: "2001:db8::99".parse().unwrap(),
+                port: 443
+            })
+        );
+        let argv = w6.reals[0].argv.to_vec();
+        let at = |k: &str| argv[argv.iter().position(|a| a == k).unwrap() + 1].clone();
+        assert_eq!(
+            (at("-h"), at("-V")),
+            ("2001:db8::11".into(), "2001:db8::10".into())
+        );
+        // a fwmark service has its VIP's family; no pmask: /128
+        let m6 = &spec.virtuals[1];
+        assert_eq!(m6.key, ServiceKey::fwmark6(7));
+        assert_eq!(m6.service.netmask, Netmask::V6(128));
     }
 }
