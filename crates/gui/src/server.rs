@@ -2443,7 +2443,11 @@ async fn charts_page(state: &Arc<State>, id: &Identity, query: Option<&str>) -> 
                 .servers
                 .iter()
                 .map(|r| {
-                    let addr = format!("{}:{}", r.address.addr, r.port);
+                    // as lvsd's status names it: [IPV6]:PORT
+                    let addr = match r.address.addr {
+                        std::net::IpAddr::V4(a) => format!("{a}:{}", r.port),
+                        std::net::IpAddr::V6(a) => format!("[{a}]:{}", r.port),
+                    };
                     let p = h.dest_points(name, &addr);
                     row(
                         format!("{} ({addr})", r.name),

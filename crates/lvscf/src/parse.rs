@@ -801,9 +801,7 @@ impl<'a> Parser<'a, '_> {
     fn block_families(&self, s: &Service, bl: &BlockLines) -> Result<()> {
         let vip = s.vip();
         self.mask_fits(s.vip_nmask, Some(vip), "vip_nmask", bl.vip_nmask)?;
-        if !s.pmask.is_none() && !(vip.is_ipv4() && s.pmask.v4() == Ipv4Addr::BROADCAST) {
-            self.mask_fits(s.pmask, Some(vip), "pmask", bl.pmask)?;
-        }
+        self.mask_fits(s.pmask, Some(vip), "pmask", bl.pmask)?;
         let what = match s.kind {
             BlockKind::Virtual => "virtual server",
             BlockKind::Failover => "failover service",
@@ -820,10 +818,7 @@ impl<'a> Parser<'a, '_> {
                 line,
                 ErrorCode::BadHostname,
                 key,
-                format!(
-                    "expected an {} address, found {who} but {theirs}",
-                    family(vip)
-                ),
+                format!("{who} but {theirs}"),
             ))
         };
         if let Some(sorry) = s.sorry() {

@@ -16,6 +16,7 @@ fn corpus() -> Vec<(String, String)> {
         "etc/lvs.cf.nat",
         "etc/lvs.cf.dr-fwmark",
         "etc/lvs.cf.demo",
+        "etc/lvs.cf.ipv6",
         "crates/lvscf/tests/data/nat-two-directors.cf",
         "crates/lvscf/tests/data/direct-routing-fwmark.cf",
         "crates/lvscf/tests/data/failover-services.cf",
@@ -171,11 +172,17 @@ fn op_for(c: &Config, kind: u8, a: u32, b: u32) -> Option<(Op, Expect)> {
                 return None;
             }
             let w = (b % 9) as i32 + 1;
+            // a real server of the VIP's family
+            let address = if v.is_some_and(|v| v.is_ipv6()) {
+                format!("2001:db8:9::{:x}:{:x}", a % 250, b % 250)
+            } else {
+                format!("10.9.{}.{}", a % 250, b % 250)
+            };
             (
                 Op::AddBlock {
                     block: Section::server(&vn, &sn),
                     keys: vec![
-                        ("address".into(), format!("10.9.{}.{}", a % 250, b % 250)),
+                        ("address".into(), address),
                         ("active".into(), "1".into()),
                         ("weight".into(), w.to_string()),
                     ],

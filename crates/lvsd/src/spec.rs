@@ -125,7 +125,7 @@ impl VsSpec {
     /// The sorry server's destination (`SORRY:VPORT`).
     pub fn sorry_dest(&self) -> Option<DestKey> {
         self.sorry.map(|a| DestKey {
-            addr: a.into(),
+            addr: a,
             port: self.vport,
         })
     }
@@ -189,7 +189,7 @@ pub fn build(config: &Config, flags: Flags) -> Spec {
                         active: s.active,
                         id,
                         dest: DestKey {
-                            addr: id.addr.into(),
+                            addr: id.addr,
                             port: dest_port,
                         },
                         weight: s.weight,
