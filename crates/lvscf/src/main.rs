@@ -564,6 +564,10 @@ mod sync_tests {
         let (cp, sh) = sync_argv("rcp", "rsh", "/etc/lvs.cf", "10.0.0.2");
         assert_eq!(cp, ["rcp", "/etc/lvs.cf", "10.0.0.2:/etc/lvs.cf"]);
         assert_eq!(sh, ["rsh", "10.0.0.2", "cat", "/etc/lvs.cf"]);
+        // an IPv6 backup: in brackets for the copy, bare for the shell
+        let (cp, sh) = sync_argv("scp", "ssh", "/etc/lvs.cf", "2001:db8::2");
+        assert_eq!(cp[4], "[2001:db8::2]:/etc/lvs.cf");
+        assert_eq!(sh[3], "2001:db8::2");
     }
 
     #[test]

@@ -383,3 +383,59 @@ fn lvs_mode_daemons_accept_ipv6_fos_mode_refuses_it() {
         (1, 4, Some("address"))
     );
 }
+
+/// A usable IPv6 address from any 128 bits (not `::`, not IPv4-mapped).
+fn any_v6() -> impl proptest::strategy::Strategy<Value = Ipv6Addr> {
+    use proptest::prelude::*;
+    any::<u128>()
+        .prop_map(Ipv6Addr::from)
+        .prop_filter("usable", |a| {
+            !a.is_unspecified() && a.to_ipv4_mapped().is_none()
+        })
+}
+
+proptest::proptest! {
+    #[test]
+    fn random_ipv6_models_round_trip(
+        routers in (any_v6(), any_v6()),
+        vip in any_v6(),
+        servers in proptest::collection::vec(any_v6(), 0..4),
+        sorry in proptest::option::of(any_v6()),
+        nmask in proptest::option::of(0u8..=128),
+        pmask in proptest::option::of(0u8..=128),
+        nat in proptest::option::of((any_v6(), 0u8..=128)),
+    ) {
+        let mut c = parse("network = nat\nvirtual v {\nactive = 1\n}\n").config;
+        let g = &mut c.global;
+        g.primary = Some(lvscf::Host::addr(routers.0));
+        g.backup = Some(lvscf::Host::addr(routers.1));
+        g.primary_private = g.primary.clone();
+        g.backup_private = g.backup.clone();
+        g.private_defaulted = true;
+        // a NAT virtual server needs its IPv6 NAT router: without one, direct
+        match nat {
+            Some((a, n)) => {
+                g.nat_router6 = Some(lvscf::AddrDev { host: lvscf::Host::addr(a), device: "eth1".into() });
+                g.nat_nmask6 = Mask::Prefix(n);
+            }
+            None => g.network = Network::Direct,
+        }
+        let v = &mut c.virtuals[0];
+        v.address = Some(lvscf::AddrDev { host: lvscf::Host::addr(vip), device: "eth0".into() });
+        v.vip_nmask = nmask.map_or(Mask::NONE, Mask::Prefix);
+        v.pmask = pmask.map_or(Mask::NONE, Mask::Prefix);
+        v.persistent = 30;
+        if let Some(s) = sorry {
+            v.sorry_server = s.into();
+        }
+        for (i, a) in servers.iter().enumerate() {
+            let mut r = lvscf::RealServer::new(format!("s{i}"), 80);
+            r.address = lvscf::Host::addr(*a);
+            v.servers.push(r);
+        }
+        let text = lvscf::write(&c).unwrap();
+        let back = parse(&text);
+        proptest::prop_assert_eq!(&back.config, &c, "{}", text);
+        proptest::prop_assert_eq!(warning_kinds(&back), [WarningKind::Ipv6]);
+    }
+}
