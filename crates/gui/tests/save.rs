@@ -66,6 +66,41 @@ fn a_changed_field_is_saved_and_nothing_else_moves() {
 }
 
 #[test]
+fn ipv6_values_go_through_lvscf() {
+    let gui = Gui::start(&[]);
+    let before = bytes(&gui.path("lvs.cf"));
+    let csrf = token(&gui, "/redundancy");
+    for bad in ["2001:db8::1::2", "fe80::1%eth0"] {
+        let r = gui.req(
+            Req::post(
+                "/redundancy",
+                &[("csrf", &csrf), ("serial_no", "3"), ("backup", bad)],
+            )
+            .auth(),
+        );
+        assert_eq!(r.status, 422, "{bad}: {r:?}");
+        assert!(r.body.contains("id=\"err_backup\""), "{}", r.body);
+        assert_eq!(bytes(&gui.path("lvs.cf")), before, "{bad}");
+    }
+    // an IPv6 primary (no backup set): saved as written
+    let csrf = token(&gui, "/global");
+    let r = gui.req(
+        Req::post(
+            "/global",
+            &[
+                ("csrf", &csrf),
+                ("serial_no", "3"),
+                ("primary", "2001:db8::9"),
+            ],
+        )
+        .auth(),
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    let now = String::from_utf8(bytes(&gui.path("lvs.cf"))).unwrap();
+    assert!(now.contains("\nprimary = 2001:db8::9\n"), "{now}");
+}
+
+#[test]
 fn a_bad_value_is_shown_at_its_field_and_the_file_stays() {
     let gui = Gui::start(&[]);
     let before = bytes(&gui.path("lvs.cf"));
