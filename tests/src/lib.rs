@@ -15,6 +15,7 @@ pub mod cli;
 pub mod cluster;
 pub mod keepalived;
 pub mod lab;
+pub mod ndwatch;
 pub mod netns;
 pub mod scaleout;
 

@@ -1,7 +1,9 @@
 //! The VIP bring-up and gratuitous ARPs (§8): for every target in
 //! parallel, bring the address up, then announce it five times, one second
 //! apart, from the base device's MAC. In fos mode the addresses come up
-//! first (awaited) and only the announcements run in the background.
+//! first (awaited) and only the announcements run in the background. An
+//! IPv6 address gets unsolicited neighbour advertisements (Override set,
+//! to all nodes) on the same schedule instead of ARPs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,6 +110,14 @@ pub async fn announce_all(sock: Packets, targets: Vec<Target>) {
 /// (pulse.md §14). It names no broadcast even though the command it ran
 /// had one (§8): the text is the original's, byte for byte.
 pub fn ifconfig_up_debug(t: &Target) -> String {
+    if t.ip.is_ipv6() {
+        let (prefix, _) = t.prefix_and_broadcast();
+        return format!(
+            "DEBUG -- Executing '/sbin/ip -6 addr add {}/{prefix} dev {} nodad'",
+            t.ip,
+            t.base_dev()
+        );
+    }
     match t.mask {
         Some(m) => format!(
             "DEBUG -- Executing '/sbin/ifconfig {} {} netmask {m} up'",
@@ -127,8 +137,13 @@ async fn up(netlink: &Netlink, t: &Target) {
 /// The line logged for a target whose announcements cannot be sent because
 /// the packet socket could not be opened (`err` is its error text).
 pub fn no_arp_message(t: &Target, err: &str) -> String {
+    let what = if t.ip.is_ipv6() {
+        "neighbour advertisements"
+    } else {
+        "gratuitous ARPs"
+    };
     format!(
-        "cannot send gratuitous ARPs for {} on {}: socket: {err}",
+        "cannot send {what} for {} on {}: socket: {err}",
         t.ip,
         t.base_dev()
     )
@@ -163,7 +178,7 @@ mod tests {
         Target {
             ip: ip.parse().unwrap(),
             dev: dev.into(),
-            mask: mask.map(|m| m.parse().unwrap()),
+            mask: mask.map(|m| crate::config::Mask::V4(m.parse().unwrap())),
         }
     }
 
@@ -180,6 +195,10 @@ mod tests {
         assert_eq!(
             ifconfig_up_debug(&target("172.16.0.100", "eth1:3", None)),
             "DEBUG -- Executing '/sbin/ifconfig eth1:3 172.16.0.100 up'"
+        );
+        assert_eq!(
+            ifconfig_up_debug(&target("2001:db8::100", "eth0", None)),
+            "DEBUG -- Executing '/sbin/ip -6 addr add 2001:db8::100/64 dev eth0 nodad'"
         );
     }
 }

@@ -12,12 +12,34 @@ use crate::heartbeat::Mode;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// The address.
-    pub ip: Ipv4Addr,
-    /// The device string from lvs.cf, usually an alias label (`eth0:1`).
+    pub ip: IpAddr,
+    /// The device string from lvs.cf, usually an alias label (`eth0:1`);
+    /// for IPv6 (which has no labels) only the base device counts.
     pub dev: String,
     /// `vip_nmask` / `nat_nmask`; `None` when unset (0.0.0.0).
-    pub mask: Option<Ipv4Addr>,
+    pub mask: Option<Mask>,
 }
+
+/// The netmask of a [`Target`]: dotted for IPv4, a prefix length for IPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mask {
+    /// An IPv4 netmask (`255.255.255.0`).
+    V4(Ipv4Addr),
+    /// An IPv6 prefix length (`64`).
+    Prefix(u8),
+}
+
+impl std::fmt::Display for Mask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mask::V4(m) => m.fmt(f),
+            Mask::Prefix(p) => p.fmt(f),
+        }
+    }
+}
+
+/// The prefix length of an IPv6 target without a mask.
+pub const DEFAULT_PREFIX6: u8 = 64;
 
 impl Target {
     /// The base device (`eth0` for `eth0:1`).
@@ -25,19 +47,35 @@ impl Target {
         base_dev(&self.dev)
     }
 
-    /// Prefix length and broadcast the original's `ifconfig` produced.
+    /// Prefix length and broadcast the original's `ifconfig` produced; for
+    /// IPv6 the prefix length (default /64) and no broadcast.
     pub fn prefix_and_broadcast(&self) -> (u8, Option<Ipv4Addr>) {
+        let ip = match self.ip {
+            IpAddr::V4(v4) => v4,
+            IpAddr::V6(_) => {
+                let len = match self.mask {
+                    Some(Mask::Prefix(p)) => p.min(128),
+                    Some(Mask::V4(_)) | None => DEFAULT_PREFIX6,
+                };
+                return (len, None);
+            }
+        };
         match self.mask {
-            Some(mask) => {
+            Some(Mask::V4(mask)) => {
                 let m = u32::from(mask);
-                let bcast = (u32::from(self.ip) & m) | !m;
+                let bcast = (u32::from(ip) & m) | !m;
                 (m.leading_ones() as u8, Some(Ipv4Addr::from(bcast)))
             }
-            None => {
-                let len = classful_prefix(self.ip);
+            Some(Mask::Prefix(len)) if len <= 32 => {
+                let m = prefix_mask(len);
+                let bcast = (len < 31).then(|| Ipv4Addr::from((u32::from(ip) & m) | !m));
+                (len, bcast)
+            }
+            Some(Mask::Prefix(_)) | None => {
+                let len = classful_prefix(ip);
                 let bcast = (len < 31).then(|| {
                     let m = prefix_mask(len);
-                    Ipv4Addr::from(u32::from(self.ip) | !m)
+                    Ipv4Addr::from(u32::from(ip) | !m)
                 });
                 (len, bcast)
             }
@@ -170,9 +208,9 @@ impl PulseConfig {
             }
             seen.push(v.ip);
             out.push(Target {
-                ip: v.ip,
+                ip: v.ip.into(),
                 dev: v.dev.clone(),
-                mask: v.mask,
+                mask: v.mask.map(Mask::V4),
             });
         }
         out
@@ -211,9 +249,9 @@ impl PulseConfig {
         }
         let (ip, dev) = self.nat_router.clone()?;
         Some(Target {
-            ip,
+            ip: ip.into(),
             dev,
-            mask: self.nat_nmask,
+            mask: self.nat_nmask.map(Mask::V4),
         })
     }
 
@@ -366,9 +404,9 @@ mod tests {
     #[test]
     fn prefix_and_broadcast_like_ifconfig() {
         let t = |a: &str, m: Option<&str>| Target {
-            ip: ip(a),
+            ip: a.parse().unwrap(),
             dev: "eth0:1".into(),
-            mask: m.map(ip),
+            mask: m.map(|m| Mask::V4(ip(m))),
         };
         assert_eq!(
             t("10.0.0.5", Some("255.255.255.0")).prefix_and_broadcast(),
@@ -390,6 +428,19 @@ mod tests {
             t("192.0.2.100", None).prefix_and_broadcast(),
             (24, Some(ip("192.0.2.255")))
         );
+        // IPv6: the prefix length (default /64), never a broadcast
+        let v6 = |a: &str, m: Option<Mask>| Target {
+            ip: a.parse().unwrap(),
+            dev: "eth0".into(),
+            mask: m,
+        };
+        assert_eq!(v6("2001:db8::100", None).prefix_and_broadcast(), (64, None));
+        assert_eq!(
+            v6("2001:db8::100", Some(Mask::Prefix(120))).prefix_and_broadcast(),
+            (120, None)
+        );
+        assert_eq!(Mask::Prefix(64).to_string(), "64");
+        assert_eq!(Mask::V4(ip("255.255.0.0")).to_string(), "255.255.0.0");
     }
 
     #[test]

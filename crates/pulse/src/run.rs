@@ -588,7 +588,7 @@ impl Loop {
                 }
             };
             for ip in &partner {
-                match n.forget_neighbour(index, *ip).await {
+                match n.forget_neighbour(index, (*ip).into()).await {
                     Ok(()) => tracing::debug!("forgot the neighbour entry of {ip} on {dev}"),
                     Err(e) => {
                         tracing::debug!("cannot forget the neighbour entry of {ip} on {dev}: {e}")

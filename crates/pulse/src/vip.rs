@@ -3,12 +3,19 @@
 //! label, prefix length and broadcast; and, on the same socket, the route
 //! dump of fos mode's gateway check and the deletion of the partner's
 //! neighbour entries when a monitored link goes down.
+//!
+//! An IPv6 VIP is added with `IFA_F_NODAD`: duplicate address detection
+//! would keep it `tentative` (unusable) for a second or more after a
+//! takeover. IPv6 has no labels and no broadcast; the address itself is
+//! what comes up and goes down.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use futures::TryStreamExt as _;
 use netlink_packet_route::AddressFamily;
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+};
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
 use netlink_packet_route::route::RouteMessage;
 use rtnetlink::Handle;
@@ -62,14 +69,17 @@ impl Netlink {
     }
 
     /// Deletes the neighbour entry of `ip` on interface `index` (`ip neigh
-    /// del IP dev DEV`). An entry still resolving drops the packets queued
+    /// del IP dev DEV`, either family). An entry still resolving drops the packets queued
     /// on it; no entry gives ENOENT.
-    pub async fn forget_neighbour(&self, index: u32, ip: Ipv4Addr) -> Result<(), NetlinkError> {
+    pub async fn forget_neighbour(&self, index: u32, ip: IpAddr) -> Result<(), NetlinkError> {
         let mut msg = NeighbourMessage::default();
-        msg.header.family = AddressFamily::Inet;
         msg.header.ifindex = index;
-        msg.attributes
-            .push(NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)));
+        let (family, dest) = match ip {
+            IpAddr::V4(v4) => (AddressFamily::Inet, NeighbourAddress::Inet(v4)),
+            IpAddr::V6(v6) => (AddressFamily::Inet6, NeighbourAddress::Inet6(v6)),
+        };
+        msg.header.family = family;
+        msg.attributes.push(NeighbourAttribute::Destination(dest));
         self.handle
             .neighbours()
             .del(msg)
@@ -78,9 +88,13 @@ impl Netlink {
             .map_err(err)
     }
 
-    async fn addresses(&self, index: u32) -> Result<Vec<AddressMessage>, NetlinkError> {
+    async fn addresses(
+        &self,
+        index: u32,
+        family: AddressFamily,
+    ) -> Result<Vec<AddressMessage>, NetlinkError> {
         let mut req = self.handle.address().get().set_link_index_filter(index);
-        req.message_mut().header.family = AddressFamily::Inet;
+        req.message_mut().header.family = family;
         req.execute().try_collect().await.map_err(err)
     }
 
@@ -94,9 +108,12 @@ impl Netlink {
     pub async fn up(&self, t: &Target) -> Result<(), NetlinkError> {
         let _exclusive = self.exclusive.lock().await;
         let index = send_arp::ifindex(t.base_dev()).map_err(|e| err(lvs_util::errtext(&e)))?;
+        if t.ip.is_ipv6() {
+            return self.up6(index, t).await;
+        }
         let (prefix, bcast) = t.prefix_and_broadcast();
         let alias = t.dev.contains(':');
-        for msg in self.addresses(index).await? {
+        for msg in self.addresses(index, AddressFamily::Inet).await? {
             let (ip, label) = describe(&msg);
             let our_label = label.as_deref() == Some(t.dev.as_str());
             if our_label && ip == Some(t.ip) && msg.header.prefix_len == prefix {
@@ -108,10 +125,7 @@ impl Netlink {
                 self.delete(msg).await?;
             }
         }
-        let mut req = self
-            .handle
-            .address()
-            .add(index, std::net::IpAddr::V4(t.ip), prefix);
+        let mut req = self.handle.address().add(index, t.ip, prefix);
         let attrs = &mut req.message_mut().attributes;
         attrs.retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
         if let Some(b) = bcast {
@@ -121,14 +135,40 @@ impl Netlink {
         req.execute().await.map_err(err)
     }
 
+    /// Brings the IPv6 target `t` up on interface `index`: the address with
+    /// its prefix length, without duplicate address detection. Up already
+    /// (and usable): nothing to do; under another prefix length, or still
+    /// tentative or failed by an earlier detection: replaced.
+    async fn up6(&self, index: u32, t: &Target) -> Result<(), NetlinkError> {
+        let (prefix, _) = t.prefix_and_broadcast();
+        for msg in self.addresses(index, AddressFamily::Inet6).await? {
+            if describe(&msg).0 != Some(t.ip) {
+                continue;
+            }
+            if msg.header.prefix_len == prefix && usable(&msg) {
+                return Ok(());
+            }
+            self.delete(msg).await?;
+        }
+        let mut req = self.handle.address().add(index, t.ip, prefix);
+        let msg = req.message_mut();
+        msg.header.flags |= AddressHeaderFlags::Nodad;
+        msg.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        req.execute().await.map_err(err)
+    }
+
     /// Takes `t` down: on an alias, every address carrying that label (what
     /// `ifconfig eth0:1 down` removed); on a base device only the address
     /// itself (gaps.md C11: the NIC is never taken down).
     pub async fn down(&self, t: &Target) -> Result<(), NetlinkError> {
         let _exclusive = self.exclusive.lock().await;
         let index = send_arp::ifindex(t.base_dev()).map_err(|e| err(lvs_util::errtext(&e)))?;
-        let alias = t.dev.contains(':');
-        for msg in self.addresses(index).await? {
+        let (family, alias) = match t.ip {
+            IpAddr::V4(_) => (AddressFamily::Inet, t.dev.contains(':')),
+            IpAddr::V6(_) => (AddressFamily::Inet6, false),
+        };
+        for msg in self.addresses(index, family).await? {
             let (ip, label) = describe(&msg);
             let hit = if alias {
                 label.as_deref() == Some(t.dev.as_str())
@@ -143,16 +183,34 @@ impl Netlink {
     }
 }
 
-fn describe(msg: &AddressMessage) -> (Option<Ipv4Addr>, Option<String>) {
+/// The address (IFA_LOCAL, else IFA_ADDRESS) and label of `msg`.
+fn describe(msg: &AddressMessage) -> (Option<IpAddr>, Option<String>) {
     let mut ip = None;
     let mut label = None;
     for a in &msg.attributes {
         match a {
-            AddressAttribute::Local(std::net::IpAddr::V4(v4)) => ip = Some(*v4),
-            AddressAttribute::Address(std::net::IpAddr::V4(v4)) if ip.is_none() => ip = Some(*v4),
+            AddressAttribute::Local(a) => ip = Some(*a),
+            AddressAttribute::Address(a) if ip.is_none() => ip = Some(*a),
             AddressAttribute::Label(l) => label = Some(l.clone()),
             _ => {}
         }
     }
     (ip, label)
+}
+
+/// Whether an IPv6 address can be used: neither tentative (duplicate
+/// address detection still running) nor failed by it.
+fn usable(msg: &AddressMessage) -> bool {
+    let bad = AddressFlags::Tentative | AddressFlags::Dadfailed;
+    let flags = msg.attributes.iter().find_map(|a| match a {
+        AddressAttribute::Flags(f) => Some(*f),
+        _ => None,
+    });
+    match flags {
+        Some(f) => !f.intersects(bad),
+        None => {
+            let bad = AddressHeaderFlags::Tentative | AddressHeaderFlags::Dadfailed;
+            !msg.header.flags.intersects(bad)
+        }
+    }
 }

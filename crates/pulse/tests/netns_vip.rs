@@ -11,7 +11,7 @@ fn target(ip: &str, dev: &str, mask: Option<&str>) -> Target {
     Target {
         ip: ip.parse().unwrap(),
         dev: dev.into(),
-        mask: mask.map(|m| m.parse().unwrap()),
+        mask: mask.map(|m| pulse::config::Mask::V4(m.parse().unwrap())),
     }
 }
 

@@ -8,10 +8,14 @@
 //! (`arp_is_garp`: TPA == SPA and THA == SHA) and overrides an existing
 //! neighbour entry for that IP, so the documented frame alone moves a
 //! neighbour's entry to the new router (see docs/PERFORMANCE.md, "pulse").
+//!
+//! For an IPv6 address the announcement is an unsolicited neighbour
+//! advertisement ([`na_frame`], RFC 4861 §7.2.6): to all nodes, Override
+//! set, so a neighbour's existing entry moves to the new MAC at once.
 
 use std::ffi::CString;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// Length of the frame on the wire (Ethernet minimum, padded with zeros).
@@ -21,6 +25,25 @@ pub const FRAME_LEN: usize = 60;
 pub const BROADCAST: [u8; 6] = [0xff; 6];
 
 const ETH_P_ARP: u16 = 0x0806;
+const ETH_P_IPV6: u16 = 0x86dd;
+
+/// Length of a neighbour advertisement frame: Ethernet (14), IPv6 (40),
+/// ICMPv6 NA (24) and the target link-layer address option (8).
+pub const NA_FRAME_LEN: usize = 86;
+
+/// The Ethernet address of the IPv6 all-nodes group ff02::1.
+pub const ALL_NODES_MAC: [u8; 6] = [0x33, 0x33, 0, 0, 0, 1];
+
+/// The link-local all-nodes multicast address.
+pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+
+/// ICMPv6 type of a neighbour advertisement.
+const ND_NEIGHBOR_ADVERT: u8 = 136;
+/// The NA's Override flag (first byte of the flags word; Router is 0x80,
+/// Solicited 0x40).
+const NA_OVERRIDE: u8 = 0x20;
+/// IPv6 next header: ICMPv6.
+const IPPROTO_ICMPV6: u8 = 58;
 
 /// Builds send_arp's frame: Ethernet destination `eth_dest`, source `mac`,
 /// an ARP reply (op 2) with SHA = THA = `mac` and SPA = TPA = `ip`, then 18
@@ -40,6 +63,76 @@ pub fn frame(ip: Ipv4Addr, mac: [u8; 6], eth_dest: [u8; 6]) -> [u8; FRAME_LEN] {
     f[32..38].copy_from_slice(&mac);
     f[38..42].copy_from_slice(&ip.octets());
     f
+}
+
+/// Builds an unsolicited neighbour advertisement for `ip` at `mac`:
+/// Ethernet destination `eth_dest` (normally [`ALL_NODES_MAC`]), source
+/// `mac`; IPv6 from `ip` to ff02::1, hop limit 255; ICMPv6 type 136 with
+/// only the Override flag, target `ip`, and the target link-layer address
+/// option carrying `mac`.
+pub fn na_frame(ip: Ipv6Addr, mac: [u8; 6], eth_dest: [u8; 6]) -> [u8; NA_FRAME_LEN] {
+    let mut f = [0u8; NA_FRAME_LEN];
+    f[0..6].copy_from_slice(&eth_dest);
+    f[6..12].copy_from_slice(&mac);
+    f[12..14].copy_from_slice(&ETH_P_IPV6.to_be_bytes());
+    // IPv6 header: version 6, no traffic class or flow label
+    f[14] = 0x60;
+    f[18..20].copy_from_slice(&32u16.to_be_bytes()); // payload length
+    f[20] = IPPROTO_ICMPV6;
+    f[21] = 255; // hop limit: receivers drop ND messages with less
+    f[22..38].copy_from_slice(&ip.octets());
+    f[38..54].copy_from_slice(&ALL_NODES.octets());
+    // ICMPv6 neighbour advertisement
+    f[54] = ND_NEIGHBOR_ADVERT;
+    f[58] = NA_OVERRIDE;
+    f[62..78].copy_from_slice(&ip.octets());
+    f[78] = 2; // option: target link-layer address
+    f[79] = 1; // its length in units of 8 bytes
+    f[80..86].copy_from_slice(&mac);
+    let sum = icmpv6_checksum(ip, ALL_NODES, &f[54..]);
+    f[56..58].copy_from_slice(&sum.to_be_bytes());
+    f
+}
+
+/// The ICMPv6 checksum (RFC 4443 §2.3) of `msg` (its checksum field zero)
+/// sent from `src` to `dst`: the one's complement of the one's complement
+/// sum over the IPv6 pseudo-header and the message.
+pub fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, msg: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    let mut add = |bytes: &[u8]| {
+        for pair in bytes.chunks(2) {
+            let hi = u32::from(pair[0]) << 8;
+            let lo = pair.get(1).copied().map_or(0, u32::from);
+            sum += hi | lo;
+        }
+    };
+    add(&src.octets());
+    add(&dst.octets());
+    add(&(msg.len() as u32).to_be_bytes());
+    add(&[0, 0, 0, IPPROTO_ICMPV6]);
+    add(msg);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// The announcement frame for `ip`: a gratuitous ARP for IPv4, an
+/// unsolicited neighbour advertisement for IPv6. `eth_dest` is the
+/// Ethernet destination; for IPv6 the broadcast address stands for
+/// [`ALL_NODES_MAC`] (what send_arp's callers pass for "everyone").
+pub fn announcement(ip: IpAddr, mac: [u8; 6], eth_dest: [u8; 6]) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => frame(v4, mac, eth_dest).to_vec(),
+        IpAddr::V6(v6) => {
+            let dest = if eth_dest == BROADCAST {
+                ALL_NODES_MAC
+            } else {
+                eth_dest
+            };
+            na_frame(v6, mac, dest).to_vec()
+        }
+    }
 }
 
 /// Parses a MAC the way send_arp does: six pairs of hex digits (either
@@ -72,17 +165,22 @@ pub fn parse_inet_addr(s: &str) -> Option<Ipv4Addr> {
     lvs_util::inet::inet_addr(s)
 }
 
-/// Resolves send_arp's SRC_IP: `inet_addr` forms first, then a host name
-/// lookup (first IPv4 address).
-pub fn resolve_ip(s: &str) -> Option<Ipv4Addr> {
+/// Resolves send_arp's SRC_IP: `inet_addr` forms first, then an IPv6
+/// address, then a host name lookup (its first IPv4 address, else its
+/// first IPv6 one).
+pub fn resolve_ip(s: &str) -> Option<IpAddr> {
     if let Some(ip) = parse_inet_addr(s) {
-        return Some(ip);
+        return Some(IpAddr::V4(ip));
+    }
+    if let Ok(v6) = s.parse::<Ipv6Addr>() {
+        return Some(IpAddr::V6(v6));
     }
     use std::net::ToSocketAddrs as _;
-    (s, 0).to_socket_addrs().ok()?.find_map(|a| match a.ip() {
-        std::net::IpAddr::V4(v4) => Some(v4),
-        std::net::IpAddr::V6(_) => None,
-    })
+    let all: Vec<IpAddr> = (s, 0).to_socket_addrs().ok()?.map(|a| a.ip()).collect();
+    all.iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| all.first())
+        .copied()
 }
 
 /// An `AF_PACKET` raw socket used only for sending frames.
@@ -122,7 +220,12 @@ impl PacketSocket {
         // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = ETH_P_ARP.to_be();
+        // the frame's own EtherType (ARP or IPv6)
+        let proto = match frame.get(12..14) {
+            Some(&[hi, lo]) => u16::from_be_bytes([hi, lo]),
+            _ => ETH_P_ARP,
+        };
+        sll.sll_protocol = proto.to_be();
         sll.sll_ifindex = ifindex as i32;
         sll.sll_halen = 6;
         if frame.len() >= 6 {
@@ -195,10 +298,12 @@ pub fn mac_hex(mac: [u8; 6]) -> String {
     mac.iter().map(|b| format!("{b:02X}")).collect()
 }
 
-/// Sends one gratuitous ARP for (`ip`, `mac`) on `ifname`, Ethernet
-/// broadcast: exactly what `send_arp -i IFNAME IP MAC x ffffffffffff` sends.
-pub fn announce(sock: &PacketSocket, ifname: &str, ip: Ipv4Addr, mac: [u8; 6]) -> io::Result<()> {
-    sock.send(ifname, &frame(ip, mac, BROADCAST))
+/// Announces (`ip`, `mac`) once on `ifname`: exactly what `send_arp -i
+/// IFNAME IP MAC x ffffffffffff` sends (a gratuitous ARP, Ethernet
+/// broadcast, for IPv4; an unsolicited neighbour advertisement to all
+/// nodes for IPv6).
+pub fn announce(sock: &PacketSocket, ifname: &str, ip: IpAddr, mac: [u8; 6]) -> io::Result<()> {
+    sock.send(ifname, &announcement(ip, mac, BROADCAST))
 }
 
 #[cfg(test)]
@@ -229,6 +334,96 @@ mod tests {
         let f = frame(Ipv4Addr::new(192, 0, 2, 1), mac, dst);
         assert_eq!(&f[0..6], &dst);
         assert_eq!(&f[32..38], &mac, "THA is the sender's MAC");
+    }
+
+    const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100);
+
+    /// RFC 1071 from scratch: 16-bit big-endian words summed in 64 bits,
+    /// folded once at the end; a message with its checksum in place sums to
+    /// 0xffff.
+    fn ones_sum(parts: &[&[u8]]) -> u16 {
+        let bytes: Vec<u8> = parts.concat();
+        let mut total: u64 = 0;
+        for i in (0..bytes.len()).step_by(2) {
+            let lo = bytes.get(i + 1).copied().unwrap_or(0);
+            total += u64::from(u16::from_be_bytes([bytes[i], lo]));
+        }
+        while total >> 16 != 0 {
+            total = (total & 0xffff) + (total >> 16);
+        }
+        total as u16
+    }
+
+    #[test]
+    fn na_frame_is_byte_exact() {
+        let mac = [0x00, 0x16, 0x3e, 0x5a, 0x1b, 0x2c];
+        let f = na_frame(VIP6, mac, ALL_NODES_MAC);
+        let vip = VIP6.octets();
+        let mut want = Vec::new();
+        want.extend([0x33, 0x33, 0, 0, 0, 1]);
+        want.extend(mac);
+        want.extend([0x86, 0xdd]);
+        want.extend([0x60, 0, 0, 0, 0, 32, 58, 255]);
+        want.extend(vip);
+        want.extend([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        want.extend([136, 0]);
+        want.extend([0x9f, 0x91]); // the checksum (computed with Python)
+        want.extend([0x20, 0, 0, 0]); // Override only
+        want.extend(vip);
+        want.extend([2, 1]);
+        want.extend(mac);
+        assert_eq!(want.len(), NA_FRAME_LEN);
+        assert_eq!(&f[..], &want[..]);
+        // the checksum: pseudo-header (source, destination, length 32,
+        // next header 58) plus the message sums to all ones
+        let pseudo = [0, 0, 0, 32, 0, 0, 0, 58];
+        assert_eq!(
+            ones_sum(&[&vip, &ALL_NODES.octets(), &pseudo, &f[54..]]),
+            0xffff
+        );
+    }
+
+    #[test]
+    fn checksum_matches_an_independent_sum() {
+        for (ip, mac) in [
+            (VIP6, [0x02, 0, 0, 0, 0, 1]),
+            ("fe80::1".parse().unwrap(), [0xff; 6]),
+            ("2001:db8:ffff::ffff".parse().unwrap(), [0; 6]),
+        ] {
+            let f = na_frame(ip, mac, ALL_NODES_MAC);
+            let pseudo = [0, 0, 0, 32, 0, 0, 0, 58];
+            let mut msg = f[54..].to_vec();
+            msg[2] = 0;
+            msg[3] = 0;
+            let want = !ones_sum(&[&ip.octets(), &ALL_NODES.octets(), &pseudo, &msg]);
+            assert_eq!(u16::from_be_bytes([f[56], f[57]]), want, "{ip}");
+        }
+    }
+
+    #[test]
+    fn announcement_picks_the_frame_by_family() {
+        let mac = [1, 2, 3, 4, 5, 6];
+        let v4 = announcement(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5)), mac, BROADCAST);
+        assert_eq!(
+            v4,
+            frame(Ipv4Addr::new(10, 0, 0, 5), mac, BROADCAST).to_vec()
+        );
+        let v6 = announcement(IpAddr::V6(VIP6), mac, BROADCAST);
+        assert_eq!(v6, na_frame(VIP6, mac, ALL_NODES_MAC).to_vec());
+        let unicast = [0xa, 0xb, 0xc, 0xd, 0xe, 0xf];
+        let v6 = announcement(IpAddr::V6(VIP6), mac, unicast);
+        assert_eq!(&v6[0..6], &unicast);
+        assert_eq!(&v6[38..54], &ALL_NODES.octets(), "still to all nodes");
+    }
+
+    #[test]
+    fn resolve_ip_takes_both_families() {
+        assert_eq!(
+            resolve_ip("10.1"),
+            Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)))
+        );
+        assert_eq!(resolve_ip("2001:db8::100"), Some(IpAddr::V6(VIP6)));
+        assert_eq!(resolve_ip("2001:db8::zz"), None);
     }
 
     #[test]

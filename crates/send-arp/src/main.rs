@@ -2,7 +2,8 @@
 //!
 //! `send_arp [-i DEVICE] SRC_IP SRC_MAC TARGET_IP TARGET_MAC`. The argument
 //! grammar is the original's hand-rolled one (not popt), so it is parsed by
-//! hand here; TARGET_IP is never looked at.
+//! hand here; TARGET_IP is never looked at. An IPv6 SRC_IP sends an
+//! unsolicited neighbour advertisement instead of the ARP frame.
 
 use std::process::ExitCode;
 
@@ -41,7 +42,7 @@ fn main() -> ExitCode {
     let Some(ip) = send_arp::resolve_ip(src_ip) else {
         return fail(&format!("send_arp: unknown host {src_ip}\n"));
     };
-    let frame = send_arp::frame(ip, src_mac, target_mac);
+    let frame = send_arp::announcement(ip, src_mac, target_mac);
     match sock.send(dev, &frame) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&format!("sendto: {}\n", lvs_util::errtext(&e))),
