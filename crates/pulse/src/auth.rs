@@ -16,10 +16,15 @@
 //!
 //! A receiver that reads only the first 4 bytes (Piranha's pulse, or ours
 //! without a key) sees an ordinary heartbeat.
+//!
+//! A sender with an IPv6 address uses trailer version 2 (69 bytes): the
+//! same fields with a 16-byte identity (bytes 5..21), then epoch 21..29,
+//! sequence 29..37 and the MAC over bytes 0..37 in 37..69. Version 1 is
+//! unchanged and stays the only one an IPv4 sender uses.
 
 use std::fmt;
 use std::io::Read as _;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::time::Duration;
 
@@ -28,14 +33,20 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Trailer format version.
+/// Trailer format version with an IPv4 identity.
 pub const VERSION: u8 = 1;
+/// Trailer format version with an IPv6 identity.
+pub const VERSION_V6: u8 = 2;
 /// Length of the MAC.
 pub const MAC_LEN: usize = 32;
 /// Bytes covered by the MAC: magic, version, identity, epoch, sequence.
 pub const SIGNED_PART: usize = 4 + 1 + 4 + 8 + 8;
 /// Length of a signed heartbeat.
 pub const SIGNED_LEN: usize = SIGNED_PART + MAC_LEN;
+/// [`SIGNED_PART`] with an IPv6 identity (version 2).
+pub const SIGNED_PART_V6: usize = 4 + 1 + 16 + 8 + 8;
+/// Length of a signed heartbeat with an IPv6 identity (version 2).
+pub const SIGNED_LEN_V6: usize = SIGNED_PART_V6 + MAC_LEN;
 /// Least key length, in bytes.
 pub const MIN_KEY: usize = 16;
 /// Most keys a key file may hold (sign with the first, accept either).
@@ -150,7 +161,7 @@ pub enum Reject {
     BadMac,
     /// Signed for another sender than the address it came from (another
     /// router's heartbeat, or our own reflected back).
-    WrongIdentity(Ipv4Addr),
+    WrongIdentity(IpAddr),
     /// Not newer than the last heartbeat accepted from that address.
     Replayed {
         /// The datagram's stamp.
@@ -187,12 +198,21 @@ impl Reject {
     }
 }
 
-/// A signed heartbeat: `magic` from `identity` at `stamp`, with `key`.
-pub fn seal(magic: [u8; 4], identity: Ipv4Addr, stamp: Stamp, key: &Key) -> Vec<u8> {
-    let mut out = Vec::with_capacity(SIGNED_LEN);
+/// A signed heartbeat: `magic` from `identity` at `stamp`, with `key`
+/// (trailer version 1 for an IPv4 identity, 2 for an IPv6 one).
+pub fn seal(magic: [u8; 4], identity: impl Into<IpAddr>, stamp: Stamp, key: &Key) -> Vec<u8> {
+    let mut out = Vec::with_capacity(SIGNED_LEN_V6);
     out.extend_from_slice(&magic);
-    out.push(VERSION);
-    out.extend_from_slice(&identity.octets());
+    match identity.into() {
+        IpAddr::V4(v4) => {
+            out.push(VERSION);
+            out.extend_from_slice(&v4.octets());
+        }
+        IpAddr::V6(v6) => {
+            out.push(VERSION_V6);
+            out.extend_from_slice(&v6.octets());
+        }
+    }
     out.extend_from_slice(&stamp.epoch.to_be_bytes());
     out.extend_from_slice(&stamp.seq.to_be_bytes());
     let mut mac = key.mac();
@@ -208,16 +228,18 @@ pub fn seal(magic: [u8; 4], identity: Ipv4Addr, stamp: Stamp, key: &Key) -> Vec<
 pub fn open(
     datagram: &[u8],
     keys: &Keys,
-    expected: Ipv4Addr,
+    expected: IpAddr,
     last: Option<Stamp>,
 ) -> Result<([u8; 4], Stamp), Reject> {
     if datagram.len() <= 4 {
         return Err(Reject::Unsigned);
     }
-    if datagram.len() != SIGNED_LEN || datagram[4] != VERSION {
-        return Err(Reject::Malformed);
-    }
-    let (signed, tag) = datagram.split_at(SIGNED_PART);
+    let (part, id_len) = match (datagram[4], datagram.len()) {
+        (VERSION, SIGNED_LEN) => (SIGNED_PART, 4),
+        (VERSION_V6, SIGNED_LEN_V6) => (SIGNED_PART_V6, 16),
+        _ => return Err(Reject::Malformed),
+    };
+    let (signed, tag) = datagram.split_at(part);
     let verified = keys.0.iter().any(|k| {
         let mut mac = k.mac();
         mac.update(signed);
@@ -231,13 +253,17 @@ pub fn open(
         b.copy_from_slice(&signed[at..at + 8]);
         u64::from_be_bytes(b)
     };
-    let identity = Ipv4Addr::new(signed[5], signed[6], signed[7], signed[8]);
+    let id = &signed[5..5 + id_len];
+    let identity = match <[u8; 16]>::try_from(id) {
+        Ok(v6) => IpAddr::V6(Ipv6Addr::from(v6)),
+        Err(_) => IpAddr::V4(Ipv4Addr::new(id[0], id[1], id[2], id[3])),
+    };
     if identity != expected {
         return Err(Reject::WrongIdentity(identity));
     }
     let stamp = Stamp {
-        epoch: field(9),
-        seq: field(17),
+        epoch: field(5 + id_len),
+        seq: field(13 + id_len),
     };
     if let Some(last) = last
         && stamp <= last
@@ -262,7 +288,7 @@ impl Signer {
     }
 
     /// The next datagram for `magic` sent from `identity`.
-    pub fn seal(&mut self, magic: [u8; 4], identity: Ipv4Addr) -> Vec<u8> {
+    pub fn seal(&mut self, magic: [u8; 4], identity: impl Into<IpAddr>) -> Vec<u8> {
         self.seq += 1;
         let stamp = Stamp {
             epoch: self.epoch,
@@ -282,16 +308,18 @@ pub fn boot_epoch() -> u64 {
 
 /// The last stamp accepted from each partner address.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Window(Vec<(Ipv4Addr, Stamp)>);
+pub struct Window(Vec<(IpAddr, Stamp)>);
 
 impl Window {
     /// The last stamp accepted from `ip`.
-    pub fn last(&self, ip: Ipv4Addr) -> Option<Stamp> {
+    pub fn last(&self, ip: impl Into<IpAddr>) -> Option<Stamp> {
+        let ip = ip.into();
         self.0.iter().find(|(a, _)| *a == ip).map(|(_, s)| *s)
     }
 
     /// Remembers `stamp` as the last accepted from `ip`.
-    pub fn accept(&mut self, ip: Ipv4Addr, stamp: Stamp) {
+    pub fn accept(&mut self, ip: impl Into<IpAddr>, stamp: Stamp) {
+        let ip = ip.into();
         match self.0.iter_mut().find(|(a, _)| *a == ip) {
             Some(e) => e.1 = stamp,
             None => self.0.push((ip, stamp)),

@@ -4,8 +4,10 @@ use proptest::prelude::*;
 
 use super::*;
 
-const ME: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const ME: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+const PEER6: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2));
+const ME6: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
 const RUNNING: [u8; 4] = [0xDA, 0xDB, 0xAD, 0xBD];
 
 fn key(b: u8) -> Key {
@@ -34,6 +36,72 @@ fn layout_is_magic_version_identity_epoch_seq_mac() {
     let mut m = HmacSha256::new_from_slice(&[1; 32]).unwrap();
     m.update(&d[..25]);
     assert_eq!(d[25..], m.finalize().into_bytes()[..]);
+}
+
+#[test]
+fn ipv6_layout_is_version_2_with_a_16_byte_identity() {
+    let d = seal(RUNNING, PEER6, st(0x0102, 7), &key(1));
+    assert_eq!(d.len(), SIGNED_LEN_V6);
+    assert_eq!(d.len(), 69);
+    assert_eq!(d[..4], RUNNING, "the magic comes first, unchanged");
+    assert_eq!(d[4], 2);
+    assert_eq!(
+        d[5..21],
+        [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]
+    );
+    assert_eq!(d[21..29], [0, 0, 0, 0, 0, 0, 1, 2]);
+    assert_eq!(d[29..37], [0, 0, 0, 0, 0, 0, 0, 7]);
+    // HMAC-SHA256 of the first 37 bytes.
+    let mut m = HmacSha256::new_from_slice(&[1; 32]).unwrap();
+    m.update(&d[..37]);
+    assert_eq!(d[37..], m.finalize().into_bytes()[..]);
+}
+
+#[test]
+fn ipv6_trailer_opens_and_rejects_like_the_ipv4_one() {
+    let k = keys(&[key(1)]);
+    let d = seal(RUNNING, PEER6, st(5, 9), &key(1));
+    assert_eq!(open(&d, &k, PEER6, None), Ok((RUNNING, st(5, 9))));
+    assert_eq!(open(&d[..68], &k, PEER6, None), Err(Reject::Malformed));
+    let mut longer = d.clone();
+    longer.push(0);
+    assert_eq!(open(&longer, &k, PEER6, None), Err(Reject::Malformed));
+    // a version 1 trailer of version 2's length, and the other way round
+    let mut v1 = d.clone();
+    v1[4] = 1;
+    assert_eq!(open(&v1, &k, PEER6, None), Err(Reject::Malformed));
+    // another sender, in either family
+    let mine = seal(RUNNING, ME6, st(5, 9), &key(1));
+    assert_eq!(
+        open(&mine, &k, PEER6, None),
+        Err(Reject::WrongIdentity(ME6))
+    );
+    let v4 = seal(RUNNING, PEER, st(5, 9), &key(1));
+    assert_eq!(open(&v4, &k, PEER6, None), Err(Reject::WrongIdentity(PEER)));
+    assert_eq!(open(&d, &k, PEER, None), Err(Reject::WrongIdentity(PEER6)));
+    assert_eq!(
+        open(&d, &k, PEER6, Some(st(5, 9))),
+        Err(Reject::Replayed {
+            got: st(5, 9),
+            last: st(5, 9)
+        })
+    );
+    for i in 0..d.len() {
+        for bit in 0..8 {
+            let mut e = d.clone();
+            e[i] ^= 1 << bit;
+            let r = open(&e, &k, PEER6, None);
+            assert!(
+                r == Err(Reject::BadMac) || (i == 4 && r == Err(Reject::Malformed)),
+                "byte {i} bit {bit}: {r:?}"
+            );
+        }
+    }
+    // the window keeps the families apart
+    let mut w = Window::default();
+    w.accept(PEER6, st(1, 1));
+    assert_eq!(w.last(PEER), None);
+    assert_eq!(w.last(PEER6), Some(st(1, 1)));
 }
 
 #[test]
@@ -311,5 +379,17 @@ proptest! {
         } else {
             prop_assert!(matches!(r, Err(Reject::Replayed { .. })), "replay accepted");
         }
+    }
+
+    /// The same for the IPv6 trailer (version 2).
+    #[test]
+    fn tampered_ipv6_heartbeats_are_rejected(magic in any::<[u8; 4]>(), seq in any::<u64>(),
+                                             at in 0usize..SIGNED_LEN_V6, flip in 1u8..=255) {
+        let k = keys(&[key(1)]);
+        let d = seal(magic, PEER6, Stamp { epoch: 3, seq }, &key(1));
+        let mut e = d.clone();
+        e[at] ^= flip;
+        prop_assert!(open(&e, &k, PEER6, None).is_err());
+        prop_assert_eq!(open(&d, &k, PEER6, None), Ok((magic, Stamp { epoch: 3, seq })));
     }
 }

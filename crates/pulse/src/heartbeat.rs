@@ -3,7 +3,7 @@
 //! With `--heartbeat-key` the magic is followed by the trailer of
 //! [`crate::auth`], and [`judge_signed`] checks it before the magic.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 use crate::auth::{self, Auth, AuthMode, Reject, Stamp};
 
@@ -64,7 +64,7 @@ pub enum Verdict {
     Accept(Beat),
     /// Not from a partner address, or not from the heartbeat port:
     /// ignored, logged only with `-v`.
-    Unexpected(Ipv4Addr),
+    Unexpected(IpAddr),
     /// Fewer than 4 bytes: `bad heartbeat packet`.
     Short,
     /// A magic this mode does not know: `Incompatible heartbeat received…`.
@@ -79,18 +79,19 @@ pub enum Verdict {
 /// Who may send us heartbeats.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partner {
-    /// Partner's public address.
-    pub public: Ipv4Addr,
+    /// Partner's public address (IPv4 or IPv6).
+    pub public: IpAddr,
     /// Partner's private address, when a private channel exists.
-    pub private: Option<Ipv4Addr>,
+    pub private: Option<IpAddr>,
     /// `heartbeat_port`: genuine peers send from it (gaps.md A1).
     pub port: u16,
 }
 
 /// Judges one datagram received from `from` (only its first 4 bytes count;
-/// `len` is the datagram's full length).
-pub fn judge(mode: Mode, partner: &Partner, from: SocketAddrV4, data: &[u8]) -> Verdict {
-    let ip = *from.ip();
+/// `len` is the datagram's full length). The source is compared in its
+/// family: an IPv4-mapped IPv6 source counts as the IPv4 address.
+pub fn judge(mode: Mode, partner: &Partner, from: SocketAddr, data: &[u8]) -> Verdict {
+    let ip = from.ip().to_canonical();
     if ip != partner.public && Some(ip) != partner.private {
         return Verdict::Unexpected(ip);
     }
@@ -112,7 +113,7 @@ pub fn judge_signed(
     partner: &Partner,
     auth: &Auth,
     last: Option<Stamp>,
-    from: SocketAddrV4,
+    from: SocketAddr,
     data: &[u8],
 ) -> (Verdict, Option<Stamp>) {
     match judge(mode, partner, from, data) {
@@ -120,7 +121,7 @@ pub fn judge_signed(
         Verdict::Short => return (Verdict::Short, None),
         _ => {}
     }
-    match auth::open(data, &auth.keys, *from.ip(), last) {
+    match auth::open(data, &auth.keys, from.ip().to_canonical(), last) {
         Ok((magic, stamp)) => match magic_verdict(mode, magic) {
             Verdict::Accept(beat) => (Verdict::Accept(beat), Some(stamp)),
             other => (other, None),
@@ -154,9 +155,10 @@ fn magic_verdict(mode: Mode, bytes: [u8; 4]) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
 
-    const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
-    const PEER_PRIV: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+    const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+    const PEER_PRIV: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2));
 
     fn partner(private: bool) -> Partner {
         Partner {
@@ -166,8 +168,8 @@ mod tests {
         }
     }
 
-    fn from(ip: Ipv4Addr, port: u16) -> SocketAddrV4 {
-        SocketAddrV4::new(ip, port)
+    fn from(ip: IpAddr, port: u16) -> SocketAddr {
+        SocketAddr::new(ip, port)
     }
 
     #[test]
@@ -223,7 +225,7 @@ mod tests {
     #[test]
     fn receive_rules_apply_in_order() {
         let p = partner(true);
-        let stranger = Ipv4Addr::new(192, 0, 2, 66);
+        let stranger = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 66));
         // source address before length
         assert_eq!(
             judge(Mode::Lvs, &p, from(stranger, 539), &[1]),
@@ -276,7 +278,7 @@ mod tests {
             |mode, from, data: &[u8]| judge_signed(Mode::Lvs, &p, &auth(mode), None, from, data).0;
         let mut s = Signer::new(key.clone(), 1);
         let signed = s.seal(LVS_RUNNING.to_le_bytes(), PEER);
-        let stranger = Ipv4Addr::new(192, 0, 2, 66);
+        let stranger = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 66));
         assert_eq!(
             j(AuthMode::Required, from(stranger, 539), &signed),
             Verdict::Unexpected(stranger)
@@ -331,6 +333,82 @@ mod tests {
                 &fos
             ),
             (Verdict::Incompatible, None)
+        );
+    }
+
+    #[test]
+    fn an_ipv6_partner_is_judged_by_its_ipv6_address() {
+        let peer6: IpAddr = "2001:db8::2".parse().unwrap();
+        let p = Partner {
+            public: peer6,
+            private: Some("fd00::2".parse().unwrap()),
+            port: 539,
+        };
+        let running = LVS_RUNNING.to_le_bytes();
+        assert_eq!(
+            judge(Mode::Lvs, &p, from(peer6, 539), &running),
+            Verdict::Accept(Beat::Running)
+        );
+        assert_eq!(
+            judge(
+                Mode::Lvs,
+                &p,
+                from("fd00::2".parse().unwrap(), 539),
+                &running
+            ),
+            Verdict::Accept(Beat::Running)
+        );
+        assert_eq!(
+            judge(Mode::Lvs, &p, from(peer6, 540), &running),
+            Verdict::Unexpected(peer6)
+        );
+        let other: IpAddr = "2001:db8::3".parse().unwrap();
+        assert_eq!(
+            judge(Mode::Lvs, &p, from(other, 539), &running),
+            Verdict::Unexpected(other)
+        );
+        // an IPv4 partner is not matched by an IPv6 address, except its
+        // IPv4-mapped form (the same host on a dual-stack socket)
+        let v4 = partner(false);
+        assert_eq!(
+            judge(Mode::Lvs, &v4, from(peer6, 539), &running),
+            Verdict::Unexpected(peer6)
+        );
+        let mapped = IpAddr::V6(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0xc000, 0x0202));
+        assert_eq!(
+            judge(Mode::Lvs, &v4, from(mapped, 539), &running),
+            Verdict::Accept(Beat::Running)
+        );
+    }
+
+    #[test]
+    fn signed_judging_over_ipv6() {
+        use crate::auth::{Key, Keys, Signer};
+        let key = Key::new(vec![7; 16]).unwrap();
+        let auth = Auth {
+            keys: Keys::new(vec![key.clone()]).unwrap(),
+            mode: AuthMode::Required,
+        };
+        let peer6: IpAddr = "2001:db8::2".parse().unwrap();
+        let p = Partner {
+            public: peer6,
+            private: None,
+            port: 539,
+        };
+        let mut s = Signer::new(key, 1);
+        let signed = s.seal(LVS_RUNNING.to_le_bytes(), peer6);
+        assert_eq!(
+            judge_signed(Mode::Lvs, &p, &auth, None, from(peer6, 539), &signed),
+            (
+                Verdict::Accept(Beat::Running),
+                Some(Stamp { epoch: 1, seq: 1 })
+            )
+        );
+        // signed for the IPv4 address of the same router: wrong identity
+        let v4 = s.seal(LVS_RUNNING.to_le_bytes(), PEER);
+        assert_eq!(
+            judge_signed(Mode::Lvs, &p, &auth, None, from(peer6, 539), &v4).0,
+            Verdict::Rejected(Reject::WrongIdentity(PEER))
         );
     }
 }

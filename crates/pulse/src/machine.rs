@@ -4,7 +4,7 @@
 //! returns the actions to perform, in order. Nothing here touches a
 //! socket, a process or the clock.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::auth::{self, Auth};
@@ -115,7 +115,7 @@ pub enum Event {
     /// A datagram arrived on a heartbeat socket.
     Datagram {
         /// Sender.
-        from: SocketAddrV4,
+        from: SocketAddr,
         /// Payload (possibly truncated to the receive buffer).
         data: Vec<u8>,
     },
@@ -433,7 +433,7 @@ impl Machine {
         self.beat()
     }
 
-    fn datagram(&mut self, from: SocketAddrV4, data: &[u8], now: Duration, out: &mut Vec<Action>) {
+    fn datagram(&mut self, from: SocketAddr, data: &[u8], now: Duration, out: &mut Vec<Action>) {
         let Some(beat) = self.judge(from, data, now, out) else {
             return;
         };
@@ -458,7 +458,7 @@ impl Machine {
     /// rejections are logged).
     fn judge(
         &mut self,
-        from: SocketAddrV4,
+        from: SocketAddr,
         data: &[u8],
         now: Duration,
         out: &mut Vec<Action>,
@@ -467,10 +467,10 @@ impl Machine {
         let verdict = match &s.auth {
             None => heartbeat::judge(s.mode, &s.partner, from, data),
             Some(a) => {
-                let last = self.window.last(*from.ip());
+                let last = self.window.last(from.ip().to_canonical());
                 let (v, stamp) = heartbeat::judge_signed(s.mode, &s.partner, a, last, from, data);
                 if let Some(stamp) = stamp {
-                    self.window.accept(*from.ip(), stamp);
+                    self.window.accept(from.ip().to_canonical(), stamp);
                 }
                 v
             }

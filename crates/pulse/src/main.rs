@@ -2,7 +2,7 @@
 //! (pulse.md). This file is the start-up sequence of §2; the loop lives in
 //! `pulse::run`.
 
-use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ const BIND_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 /// until the hook's exec has closed it), so a restart retries a busy
 /// address for up to [`BIND_PATIENCE`]; another pulse that really holds it
 /// still fails, a second later.
-fn bind_heartbeat(addr: SocketAddrV4) -> std::io::Result<UdpSocket> {
+fn bind_heartbeat(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     let end = std::time::Instant::now() + BIND_PATIENCE;
     loop {
         match UdpSocket::bind(addr) {
@@ -134,10 +134,10 @@ fn main() -> ExitCode {
             cfg.primary_private,
         )
     };
-    let bind = |ip: Ipv4Addr| bind_heartbeat(SocketAddrV4::new(ip, cfg.heartbeat_port));
-    let sockets = bind(own).and_then(|p| {
+    let bind = |ip: IpAddr| bind_heartbeat(SocketAddr::new(ip, cfg.heartbeat_port));
+    let sockets = bind(own.into()).and_then(|p| {
         let q = if cfg.has_private() {
-            Some(bind(own_private)?)
+            Some(bind(own_private.into())?)
         } else {
             None
         };
@@ -224,7 +224,7 @@ fn main() -> ExitCode {
         master,
         public,
         private,
-        (peer, peer_private),
+        (peer.into(), peer_private.into()),
         notifier,
     );
     if daemon_mode {
@@ -301,15 +301,12 @@ fn start(
     master: bool,
     public: UdpSocket,
     private: Option<UdpSocket>,
-    (peer, peer_private): (Ipv4Addr, Ipv4Addr),
+    (peer, peer_private): (IpAddr, IpAddr),
     notifier: Option<Notifier>,
 ) -> u8 {
     let own_public = public.local_addr().ok();
     let own_private = private.as_ref().and_then(|p| p.local_addr().ok());
-    let ip_of = |a: Option<std::net::SocketAddr>| match a {
-        Some(std::net::SocketAddr::V4(v4)) => *v4.ip(),
-        _ => Ipv4Addr::UNSPECIFIED,
-    };
+    let ip_of = |a: Option<SocketAddr>| a.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
     let monitor = (cfg.monitor_links && cfg.backup_active).then(|| {
         let p = ip_of(own_public);
         let q = if cfg.has_private() {
@@ -344,10 +341,10 @@ fn start(
         auth,
     };
     let shell = Shell {
-        to_public: SocketAddrV4::new(peer, cfg.heartbeat_port),
+        to_public: SocketAddr::new(peer, cfg.heartbeat_port),
         to_private: cfg
             .has_private()
-            .then(|| SocketAddrV4::new(peer_private, cfg.heartbeat_port)),
+            .then(|| SocketAddr::new(peer_private, cfg.heartbeat_port)),
         lvsd: LvsdCommand {
             path: opts.lvsd.clone(),
             config: opts.configfile.clone(),

@@ -2,7 +2,7 @@
 //! machine's next deadline, feeds events to [`Machine::step`] and performs
 //! the actions it returns.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,16 +31,16 @@ pub struct Shell {
     pub public: std::net::UdpSocket,
     /// Socket bound to our private address, if a private channel exists.
     pub private: Option<std::net::UdpSocket>,
-    /// Partner's public heartbeat address.
-    pub to_public: SocketAddrV4,
+    /// Partner's public heartbeat address (IPv4 or IPv6).
+    pub to_public: SocketAddr,
     /// Partner's private heartbeat address.
-    pub to_private: Option<SocketAddrV4>,
+    pub to_private: Option<SocketAddr>,
     /// How to run lvsd.
     pub lvsd: LvsdCommand,
     /// How to run fos.
     pub fos: FosCommand,
     /// Our (public, private) addresses to watch, when monitor_links applies.
-    pub monitor: Option<(Ipv4Addr, Ipv4Addr)>,
+    pub monitor: Option<(IpAddr, IpAddr)>,
     /// systemd notification socket.
     pub notifier: Option<Notifier>,
     /// The status socket (`pulse --status`).
@@ -525,8 +525,8 @@ impl Loop {
             _ => &self.shell.public,
         };
         let own = match sock.local_addr() {
-            Ok(SocketAddr::V4(a)) => *a.ip(),
-            _ => Ipv4Addr::UNSPECIFIED,
+            Ok(a) => a.ip(),
+            Err(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         };
         signer.seal(magic, own)
     }
@@ -570,11 +570,11 @@ impl Loop {
                 devices.push(dev);
             }
         }
-        let mut partner = vec![*self.shell.to_public.ip()];
+        let mut partner = vec![self.shell.to_public.ip()];
         if let Some(p) = self.shell.to_private
-            && !partner.contains(p.ip())
+            && !partner.contains(&p.ip())
         {
-            partner.push(*p.ip());
+            partner.push(p.ip());
         }
         for dev in &devices {
             let index = match send_arp::ifindex(dev) {
@@ -588,7 +588,7 @@ impl Loop {
                 }
             };
             for ip in &partner {
-                match n.forget_neighbour(index, (*ip).into()).await {
+                match n.forget_neighbour(index, *ip).await {
                     Ok(()) => tracing::debug!("forgot the neighbour entry of {ip} on {dev}"),
                     Err(e) => {
                         tracing::debug!("cannot forget the neighbour entry of {ip} on {dev}: {e}")
@@ -644,7 +644,7 @@ fn open_packet_socket() -> arp::Packets {
 
 /// Receive buffer: a signed heartbeat and some (longer datagrams are cut
 /// here; without a key only the first 4 bytes count, as in the original).
-const RECV_BUF: usize = 2 * crate::auth::SIGNED_LEN;
+const RECV_BUF: usize = 2 * crate::auth::SIGNED_LEN_V6;
 
 async fn recv(
     sock: Option<&UdpSocket>,
@@ -658,14 +658,10 @@ async fn recv(
 
 fn datagram(r: std::io::Result<(usize, SocketAddr)>, buf: &[u8; RECV_BUF]) -> Option<Event> {
     match r {
-        Ok((len, SocketAddr::V4(from))) => Some(Event::Datagram {
+        Ok((len, from)) => Some(Event::Datagram {
             from,
             data: buf[..len.min(RECV_BUF)].to_vec(),
         }),
-        Ok((_, SocketAddr::V6(_))) => {
-            tracing::info!("Bad remote address size from recvfrom");
-            None
-        }
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => None,
         Err(e) => {
             tracing::info!("recvfrom() failed: {}", lvs_util::errtext(&e));

@@ -5,7 +5,7 @@
 //! so the main loop never waits for a client and a client never waits for
 //! the main loop.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,7 +33,7 @@ pub struct Context {
     /// The published state.
     pub shared: Arc<Mutex<Shared>>,
     /// The monitored links: (name, our address).
-    pub links: Vec<(&'static str, Ipv4Addr)>,
+    pub links: Vec<(&'static str, IpAddr)>,
     /// The addresses pulse brings up when active.
     pub vips: Vec<Target>,
     /// lvs.cf's path.
@@ -137,7 +137,7 @@ async fn answer(ctx: &Arc<Context>, format: Format) -> String {
 /// The facts of the system now (blocking: reads the interface list and
 /// lvs.cf).
 fn gather(ctx: &Context) -> Facts {
-    let addrs = lvs_util::netif::ipv4_addresses().unwrap_or_default();
+    let addrs = lvs_util::netif::addresses().unwrap_or_default();
     let links = ctx
         .links
         .iter()

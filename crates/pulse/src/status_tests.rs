@@ -1,4 +1,4 @@
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 
 use super::*;
 use crate::heartbeat::{Mode, encode};
@@ -147,10 +147,10 @@ fn partner_inactive_link_down_lvsd_exit_and_termination() {
 fn rejected_datagrams_are_counted_by_reason() {
     let mut p = Pair::new(Mode::Lvs, true);
     p.step(Event::Start { forced: false }, 0);
-    let from = SocketAddrV4::new(PEER, 539);
+    let from = SocketAddr::from((PEER, 539));
     p.step(
         Event::Datagram {
-            from: SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 9), 539),
+            from: SocketAddr::from((Ipv4Addr::new(198, 51, 100, 9), 539)),
             data: encode(Mode::Lvs, Beat::Running).to_vec(),
         },
         10,
@@ -326,7 +326,7 @@ fn authentication_rejections_are_counted_by_reason_and_shown() {
         t: Tracker::new(s, ms(0)),
     };
     p.step(Event::Start { forced: false }, 0);
-    let from = SocketAddrV4::new(PEER, 539);
+    let from = SocketAddr::from((PEER, 539));
     let running = encode(Mode::Lvs, Beat::Running);
     let dg = |data: Vec<u8>| Event::Datagram { from, data };
     let mut good = Signer::new(key(1), 1);

@@ -3,7 +3,7 @@
 //! and unsigned ones are ignored (and logged, rate-limited), in both modes
 //! and both authentication modes.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 
 use super::test_support::{PEER, effects, logs, ms};
 use super::*;
@@ -28,7 +28,7 @@ fn keyed(mode: Mode, master: bool, auth: AuthMode) -> Settings {
 
 fn from(ip: Ipv4Addr, data: Vec<u8>) -> Event {
     Event::Datagram {
-        from: SocketAddrV4::new(ip, 539),
+        from: SocketAddr::from((ip, 539)),
         data,
     }
 }
@@ -127,14 +127,14 @@ fn replays_reflections_and_other_keys_are_ignored() {
     m.step(from(PEER, me.seal(LVS_RUNNING.to_le_bytes(), ME)), ms(1100));
     assert_eq!(
         m.verdict,
-        Some(Verdict::Rejected(Reject::WrongIdentity(ME)))
+        Some(Verdict::Rejected(Reject::WrongIdentity(ME.into())))
     );
     // A public-channel datagram sent again from the private address.
     let public = p.seal(LVS_RUNNING.to_le_bytes(), PEER);
     m.step(from(PEER_PRIVATE, public), ms(1200));
     assert_eq!(
         m.verdict,
-        Some(Verdict::Rejected(Reject::WrongIdentity(PEER)))
+        Some(Verdict::Rejected(Reject::WrongIdentity(PEER.into())))
     );
     // Another key.
     let mut other = Signer::new(key(2), 100);

@@ -16,7 +16,7 @@
 //! * Going standby ends a fail-partner episode: a standby never sends
 //!   STOP-ME.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::{Action, Event, FosRole, Machine, log};
@@ -80,7 +80,7 @@ impl Machine {
 
     fn fos_datagram(
         &mut self,
-        from: SocketAddrV4,
+        from: SocketAddr,
         data: &[u8],
         now: Duration,
         out: &mut Vec<Action>,
@@ -88,7 +88,7 @@ impl Machine {
         let Some(beat) = self.judge(from, data, now, out) else {
             return;
         };
-        if self.network_fault && *from.ip() == self.settings.partner.public {
+        if self.network_fault && from.ip().to_canonical() == self.settings.partner.public {
             out.push(log("Network fault seems to be fixed".into()));
             self.network_fault = false;
             self.fos_standby(out);

@@ -1,6 +1,6 @@
 //! Helpers shared by the state-machine tests of both modes.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use super::{Action, Event, Machine, Mode, Settings};
@@ -25,8 +25,8 @@ pub fn settings(mode: Mode, master: bool, private: Option<Ipv4Addr>) -> Settings
         norun: false,
         norun_side_effects: false,
         partner: Partner {
-            public: PEER,
-            private,
+            public: PEER.into(),
+            private: private.map(Into::into),
             port: 539,
         },
         warm_standby: false,
@@ -38,7 +38,7 @@ pub fn settings(mode: Mode, master: bool, private: Option<Ipv4Addr>) -> Settings
 /// A heartbeat datagram with `magic` from `ip`'s heartbeat port.
 pub fn beat_from(ip: Ipv4Addr, magic: u32) -> Event {
     Event::Datagram {
-        from: SocketAddrV4::new(ip, 539),
+        from: SocketAddr::from((ip, 539)),
         data: magic.to_le_bytes().to_vec(),
     }
 }

@@ -2,7 +2,7 @@
 //! the timer rules of §5, and invariants checked over every reachable
 //! combination of state flags × event.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 
 use super::test_support::{PEER, beat_from, check_steps, effects, flagged, logs, ms};
 use super::*;
@@ -216,24 +216,24 @@ fn hold_and_held_only_reset_the_dead_timer() {
 fn rejected_datagrams_do_not_reset_the_dead_timer() {
     let mut m = Machine::new(settings(true), ms(0));
     m.step(Event::Start { forced: false }, ms(0));
-    let cases: Vec<(SocketAddrV4, Vec<u8>, Option<&str>)> = vec![
+    let cases: Vec<(SocketAddr, Vec<u8>, Option<&str>)> = vec![
         (
-            SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 66), 539),
+            SocketAddr::from((Ipv4Addr::new(192, 0, 2, 66), 539)),
             LVS_RUNNING.to_le_bytes().to_vec(),
             None,
         ),
         (
-            SocketAddrV4::new(PEER, 1539),
+            SocketAddr::from((PEER, 1539)),
             LVS_RUNNING.to_le_bytes().to_vec(),
             None,
         ),
         (
-            SocketAddrV4::new(PEER, 539),
+            SocketAddr::from((PEER, 539)),
             vec![0xDA, 0xDB],
             Some("bad heartbeat packet"),
         ),
         (
-            SocketAddrV4::new(PEER, 539),
+            SocketAddr::from((PEER, 539)),
             0xBEEF_BABEu32.to_le_bytes().to_vec(),
             Some("Incompatible heartbeat received -- other system not using identical services"),
         ),
@@ -255,7 +255,7 @@ fn unexpected_sender_is_logged_only_in_verbose() {
     let mut m = Machine::new(settings(true), ms(0));
     let a = m.step(
         Event::Datagram {
-            from: SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 66), 539),
+            from: SocketAddr::from((Ipv4Addr::new(192, 0, 2, 66), 539)),
             data: vec![0; 4],
         },
         ms(1),
@@ -687,11 +687,11 @@ fn invariants_hold_for_every_state_and_event() {
         beat(HOLD),
         beat(HELD),
         Event::Datagram {
-            from: SocketAddrV4::new(PEER, 539),
+            from: SocketAddr::from((PEER, 539)),
             data: vec![1],
         },
         Event::Datagram {
-            from: SocketAddrV4::new(PEER, 9),
+            from: SocketAddr::from((PEER, 9)),
             data: LVS_STOPPED.to_le_bytes().to_vec(),
         },
         Event::Links {

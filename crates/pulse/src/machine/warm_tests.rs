@@ -3,7 +3,7 @@
 //! it instead of stopping it. Every transition with injected time, and
 //! invariants over every combination of flags × event.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use super::test_support::{PEER, beat_from, check_steps, effects, flagged, logs, ms};
 use super::*;
@@ -289,7 +289,7 @@ fn warm_invariants_hold_for_every_state_and_event() {
         beat(HOLD),
         beat(HELD),
         Event::Datagram {
-            from: SocketAddrV4::new(PEER, 539),
+            from: SocketAddr::from((PEER, 539)),
             data: vec![1],
         },
         Event::Links {
