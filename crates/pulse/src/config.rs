@@ -114,12 +114,12 @@ pub struct VirtualServer {
     pub name: String,
     /// `active = 1`.
     pub active: bool,
-    /// The VIP.
-    pub ip: Ipv4Addr,
+    /// The VIP (IPv4 or IPv6).
+    pub ip: IpAddr,
     /// Its device string.
     pub dev: String,
-    /// `vip_nmask`, if set.
-    pub mask: Option<Ipv4Addr>,
+    /// `vip_nmask`, if set (an IPv6 VIP always has its prefix length).
+    pub mask: Option<Mask>,
     /// Line of the block in lvs.cf (for messages).
     pub line: usize,
 }
@@ -133,14 +133,15 @@ pub struct PulseConfig {
     pub check_interval: Duration,
     /// `service`.
     pub service: Mode,
-    /// `primary`.
-    pub primary: Ipv4Addr,
+    /// `primary` (IPv4 or IPv6; lvscf checks that the heartbeat
+    /// addresses share one family).
+    pub primary: IpAddr,
     /// `primary_private` (already defaulted as lvs-cf.md §9 says).
-    pub primary_private: Ipv4Addr,
+    pub primary_private: IpAddr,
     /// `backup`.
-    pub backup: Ipv4Addr,
+    pub backup: IpAddr,
     /// `backup_private` (already defaulted).
-    pub backup_private: Ipv4Addr,
+    pub backup_private: IpAddr,
     /// `backup_active`.
     pub backup_active: bool,
     /// `heartbeat_port`.
@@ -151,10 +152,10 @@ pub struct PulseConfig {
     pub deadtime: Duration,
     /// `network = nat`.
     pub nat: bool,
-    /// `nat_router`, if set.
-    pub nat_router: Option<(Ipv4Addr, String)>,
-    /// `nat_nmask`, if set.
-    pub nat_nmask: Option<Ipv4Addr>,
+    /// The NAT routers, with their masks: `nat_router` (`nat_nmask`),
+    /// then an IPv6 one (`nat_router6`, `nat_nmask6`), when set. Brought
+    /// up only with `network = nat` in lvs mode.
+    pub nat_routers: Vec<Target>,
     /// `monitor_links` non-zero.
     pub monitor_links: bool,
     /// `syncdaemon = 1`.
@@ -192,15 +193,12 @@ impl PulseConfig {
         }
     }
 
-    /// Addresses brought up on activation, in order: the NAT router (when
+    /// Addresses brought up on activation, in order: the NAT routers (when
     /// `network = nat` and set; lvs mode only), then one per unique VIP of
     /// an active block of the selected type (the first such block supplies
     /// device and mask).
     pub fn up_targets(&self) -> Vec<Target> {
-        let mut out = Vec::new();
-        if let Some(nat) = self.nat_target() {
-            out.push(nat);
-        }
+        let mut out = self.nat_targets();
         let mut seen = Vec::new();
         for v in self.selected().iter().filter(|v| v.active) {
             if seen.contains(&v.ip) {
@@ -208,55 +206,44 @@ impl PulseConfig {
             }
             seen.push(v.ip);
             out.push(Target {
-                ip: v.ip.into(),
+                ip: v.ip,
                 dev: v.dev.clone(),
-                mask: v.mask.map(Mask::V4),
+                mask: v.mask,
             });
         }
         out
     }
 
     /// The addresses of [`PulseConfig::up_targets`] in the order of their
-    /// first gratuitous ARP: the VIPs, then the NAT router, so clients and
+    /// first gratuitous ARP: the VIPs, then the NAT routers, so clients and
     /// real servers switch to this router as close together as possible
     /// (with the NAT router first, a request the old router forwarded in
     /// between would have its answer sent to us).
     pub fn announce_targets(&self) -> Vec<Target> {
         let mut out = self.up_targets();
-        if self.nat_target().is_some() && !out.is_empty() {
-            out.rotate_left(1);
-        }
+        let nat = self.nat_targets().len().min(out.len());
+        out.rotate_left(nat);
         out
     }
 
     /// Addresses taken down on deactivation, in order: one per unique VIP
-    /// of an active block (deduplicated by address), then the NAT router.
+    /// of an active block (deduplicated by address), then the NAT routers.
     pub fn down_targets(&self) -> Vec<Target> {
+        let nat = self.nat_targets();
         let mut out: Vec<Target> = self
             .up_targets()
             .into_iter()
-            .filter(|t| !self.is_nat(t))
+            .filter(|t| !nat.contains(t))
             .collect();
-        if let Some(nat) = self.nat_target() {
-            out.push(nat);
-        }
+        out.extend(nat);
         out
     }
 
-    fn nat_target(&self) -> Option<Target> {
+    fn nat_targets(&self) -> Vec<Target> {
         if !self.nat || self.service == Mode::Fos {
-            return None;
+            return Vec::new();
         }
-        let (ip, dev) = self.nat_router.clone()?;
-        Some(Target {
-            ip: ip.into(),
-            dev,
-            mask: self.nat_nmask.map(Mask::V4),
-        })
-    }
-
-    fn is_nat(&self, t: &Target) -> bool {
-        self.nat_target().as_ref() == Some(t)
+        self.nat_routers.clone()
     }
 }
 
@@ -269,66 +256,61 @@ pub fn secs(d: Duration) -> String {
     }
 }
 
-/// An address pulse's IPv4 code paths take. IPv6 is valid lvs.cf
-/// (lvs.cf(5), IPV6) but pulse does not handle it yet: a clear error names
-/// the key (to be replaced when pulse learns IPv6).
-fn ipv4_only(addr: IpAddr, key: &str) -> Result<Ipv4Addr, String> {
-    match addr {
-        IpAddr::V4(a) => Ok(a),
-        IpAddr::V6(a) => Err(format!(
-            "{key}: IPv6 address {a}: this pulse cannot configure IPv6 yet"
-        )),
-    }
-}
-
-/// Builds pulse's view from the parsed lvs.cf model; an error for an IPv6
-/// address pulse cannot handle yet ([`ipv4_only`]).
+/// Builds pulse's view from the parsed lvs.cf model. lvscf has checked
+/// the families already (one family for the heartbeat addresses, IPv6 in
+/// lvs mode only); the `Result` is for what pulse itself cannot do.
 pub fn from_lvscf(c: &lvscf::Config) -> Result<PulseConfig, String> {
     let g = &c.global;
-    let mask = |m: Ipv4Addr| (!m.is_unspecified()).then_some(m);
-    let block = |s: &lvscf::Service| -> Result<VirtualServer, String> {
-        Ok(VirtualServer {
-            name: s.name.clone(),
-            active: s.active,
-            ip: ipv4_only(s.vip(), &format!("{} {}: address", s.kind.as_str(), s.name))?,
-            dev: s.device().unwrap_or_default().to_string(),
-            mask: s.vip_mask4(),
-            line: s.line.0,
-        })
+    let mask4 = |m: Ipv4Addr| (!m.is_unspecified()).then_some(Mask::V4(m));
+    let block = |s: &lvscf::Service| VirtualServer {
+        name: s.name.clone(),
+        active: s.active,
+        ip: s.vip(),
+        dev: s.device().unwrap_or_default().to_string(),
+        mask: match s.vip_prefix6() {
+            Some(p) => Some(Mask::Prefix(p)),
+            None => s.vip_mask4().map(Mask::V4),
+        },
+        line: s.line.0,
     };
-    let nat_router = match &g.nat_router {
-        Some(a) => Some((ipv4_only(a.host.addr, "nat_router")?, a.device.clone())),
-        None => None,
-    };
-    if let Some(a) = &g.nat_router6
-        && g.network == lvscf::Network::Nat
-    {
-        ipv4_only(a.host.addr, "nat_router6")?;
+    let mut nat_routers = Vec::new();
+    if let Some((a, m)) = g.ipv4_nat_router() {
+        nat_routers.push(Target {
+            ip: a.host.addr,
+            dev: a.device.clone(),
+            mask: mask4(m),
+        });
+    }
+    if let Some((a, prefix)) = g.ipv6_nat_router() {
+        nat_routers.push(Target {
+            ip: a.host.addr,
+            dev: a.device.clone(),
+            mask: Some(Mask::Prefix(prefix)),
+        });
     }
     Ok(PulseConfig {
         service: match g.service {
             lvscf::ServiceType::Lvs => Mode::Lvs,
             lvscf::ServiceType::Fos => Mode::Fos,
         },
-        primary: ipv4_only(g.primary_addr(), "primary")?,
-        primary_private: ipv4_only(g.primary_private_addr(), "primary_private")?,
-        backup: ipv4_only(g.backup_addr(), "backup")?,
-        backup_private: ipv4_only(g.backup_private_addr(), "backup_private")?,
+        primary: g.primary_addr(),
+        primary_private: g.primary_private_addr(),
+        backup: g.backup_addr(),
+        backup_private: g.backup_private_addr(),
         backup_active: g.backup_active,
         heartbeat_port: g.heartbeat_port,
         keepalive: g.keepalive.duration(),
         deadtime: g.deadtime.duration(),
         nat: g.network == lvscf::Network::Nat,
-        nat_router,
-        nat_nmask: mask(g.nat_nmask.v4()),
+        nat_routers,
         monitor_links: g.monitor_links != 0,
         syncdaemon: g.syncdaemon,
         syncd_iface: g.syncd_iface.clone(),
         syncd_id: g.syncd_id as u32,
         active_cmd: g.active_cmd.clone().filter(|s| !s.is_empty()),
         inactive_cmd: g.inactive_cmd.clone().filter(|s| !s.is_empty()),
-        virtuals: c.virtuals.iter().map(block).collect::<Result<_, _>>()?,
-        failovers: c.failovers.iter().map(block).collect::<Result<_, _>>()?,
+        virtuals: c.virtuals.iter().map(block).collect(),
+        failovers: c.failovers.iter().map(block).collect(),
         check_interval: Duration::from_secs(
             c.virtuals
                 .iter()
@@ -352,9 +334,12 @@ mod tests {
         VirtualServer {
             name: name.into(),
             active,
-            ip: ip(addr),
+            ip: addr.parse().unwrap(),
             dev: dev.into(),
-            mask: mask.map(ip),
+            mask: mask.map(|m| match m.strip_prefix('/') {
+                Some(p) => Mask::Prefix(p.parse().unwrap()),
+                None => Mask::V4(ip(m)),
+            }),
             line: 7,
         }
     }
@@ -363,17 +348,20 @@ mod tests {
         PulseConfig {
             check_interval: Duration::from_secs(10),
             service: Mode::Lvs,
-            primary: ip("192.0.2.1"),
-            primary_private: ip("192.0.2.1"),
-            backup: ip("192.0.2.2"),
-            backup_private: ip("192.0.2.2"),
+            primary: ip("192.0.2.1").into(),
+            primary_private: ip("192.0.2.1").into(),
+            backup: ip("192.0.2.2").into(),
+            backup_private: ip("192.0.2.2").into(),
             backup_active: true,
             heartbeat_port: 539,
             keepalive: Duration::from_secs(2),
             deadtime: Duration::from_secs(5),
             nat: true,
-            nat_router: Some((ip("10.1.0.254"), "eth1:1".into())),
-            nat_nmask: Some(ip("255.255.255.0")),
+            nat_routers: vec![Target {
+                ip: "10.1.0.254".parse().unwrap(),
+                dev: "eth1:1".into(),
+                mask: Some(Mask::V4(ip("255.255.255.0"))),
+            }],
             monitor_links: false,
             syncdaemon: false,
             syncd_iface: "eth0".into(),
@@ -481,6 +469,75 @@ mod tests {
         assert_eq!(devs(c.up_targets()), ["eth0:5", "eth0:8"]);
         assert_eq!(devs(c.down_targets()), ["eth0:5", "eth0:8"]);
         assert_eq!(c.active_services(), 3);
+    }
+
+    #[test]
+    fn a_dual_stack_pair_brings_up_both_families_and_both_nat_routers() {
+        let mut c = config();
+        c.nat_routers.push(Target {
+            ip: "2001:db8:1::fe".parse().unwrap(),
+            dev: "eth1".into(),
+            mask: Some(Mask::Prefix(64)),
+        });
+        c.virtuals = vec![
+            vs("v4", true, "192.0.2.100", "eth0:1", None),
+            vs("v6", true, "2001:db8::100", "eth0", Some("/64")),
+            vs("v6b", true, "2001:db8::100", "eth0:9", Some("/64")),
+        ];
+        let ips = |t: Vec<Target>| t.iter().map(|t| t.ip.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            ips(c.up_targets()),
+            [
+                "10.1.0.254",
+                "2001:db8:1::fe",
+                "192.0.2.100",
+                "2001:db8::100"
+            ]
+        );
+        assert_eq!(
+            ips(c.announce_targets()),
+            [
+                "192.0.2.100",
+                "2001:db8::100",
+                "10.1.0.254",
+                "2001:db8:1::fe"
+            ]
+        );
+        assert_eq!(
+            ips(c.down_targets()),
+            [
+                "192.0.2.100",
+                "2001:db8::100",
+                "10.1.0.254",
+                "2001:db8:1::fe"
+            ]
+        );
+    }
+
+    #[test]
+    fn from_lvscf_takes_ipv6_addresses_and_prefixes() {
+        let text = "serial_no = 1\nprimary = 2001:db8::1\nservice = lvs\n\
+                    backup_active = 1\nbackup = 2001:db8::2\nheartbeat = 1\n\
+                    heartbeat_port = 539\nkeepalive = 2\ndeadtime = 5\nnetwork = direct\n\
+                    virtual web6 {\n active = 1\n address = 2001:db8::100 eth0\n \
+                    port = 80\n}\nvirtual web4 {\n active = 1\n \
+                    address = 192.0.2.100 eth0:1\n vip_nmask = 255.255.255.0\n port = 80\n}\n\
+                    virtual web6b {\n active = 1\n address = 2001:db8:5::1 eth0\n \
+                    vip_nmask = /120\n port = 80\n}\n";
+        let parsed = match lvscf::parse_str(text, "lvs.cf") {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        };
+        let c = from_lvscf(&parsed.config).unwrap();
+        assert_eq!(c.primary, "2001:db8::1".parse::<IpAddr>().unwrap());
+        assert_eq!(c.backup, "2001:db8::2".parse::<IpAddr>().unwrap());
+        assert!(!c.has_private());
+        let t = c.up_targets();
+        assert_eq!(t[0].ip, "2001:db8::100".parse::<IpAddr>().unwrap());
+        assert_eq!(t[0].mask, Some(Mask::Prefix(64)));
+        assert_eq!(t[1].mask, Some(Mask::V4(ip("255.255.255.0"))));
+        assert_eq!(t[2].mask, Some(Mask::Prefix(120)));
+        assert_eq!(t[2].prefix_and_broadcast(), (120, None));
     }
 
     #[test]

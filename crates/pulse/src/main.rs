@@ -135,9 +135,9 @@ fn main() -> ExitCode {
         )
     };
     let bind = |ip: IpAddr| bind_heartbeat(SocketAddr::new(ip, cfg.heartbeat_port));
-    let sockets = bind(own.into()).and_then(|p| {
+    let sockets = bind(own).and_then(|p| {
         let q = if cfg.has_private() {
-            Some(bind(own_private.into())?)
+            Some(bind(own_private)?)
         } else {
             None
         };
@@ -224,7 +224,7 @@ fn main() -> ExitCode {
         master,
         public,
         private,
-        (peer.into(), peer_private.into()),
+        (peer, peer_private),
         notifier,
     );
     if daemon_mode {
