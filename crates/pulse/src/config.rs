@@ -20,7 +20,8 @@ pub struct Target {
     pub mask: Option<Mask>,
 }
 
-/// The netmask of a [`Target`]: dotted for IPv4, a prefix length for IPv6.
+/// The netmask of a [`Target`]: dotted for IPv4, a prefix length for IPv6
+/// (shown as lvs.cf writes it: `255.255.255.0`, `/64`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mask {
     /// An IPv4 netmask (`255.255.255.0`).
@@ -33,7 +34,7 @@ impl std::fmt::Display for Mask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Mask::V4(m) => m.fmt(f),
-            Mask::Prefix(p) => p.fmt(f),
+            Mask::Prefix(p) => write!(f, "/{p}"),
         }
     }
 }
@@ -427,7 +428,7 @@ mod tests {
             v6("2001:db8::100", Some(Mask::Prefix(120))).prefix_and_broadcast(),
             (120, None)
         );
-        assert_eq!(Mask::Prefix(64).to_string(), "64");
+        assert_eq!(Mask::Prefix(64).to_string(), "/64");
         assert_eq!(Mask::V4(ip("255.255.0.0")).to_string(), "255.255.0.0");
     }
 
