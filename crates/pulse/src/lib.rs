@@ -5,6 +5,7 @@
 //! else is a thin adapter around sockets, netlink and processes.
 
 pub mod alarm;
+pub mod announce;
 pub mod arp;
 pub mod auth;
 pub mod cli;
