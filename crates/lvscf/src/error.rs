@@ -227,8 +227,14 @@ pub enum WarningKind {
     /// `expect`, passed on unchanged (B4).
     UnknownEscape,
     /// The first IPv6 address, `/N` mask or IPv6-only key of the file (our
-    /// extension): Piranha's daemons cannot read the file. Once a file.
+    /// extension), or the first scale-out key (`scale_out`,
+    /// `scale_out_members`, `announce_device`, `announce_hold`,
+    /// `scheduler_flags`, `scheduler = mh`): Piranha's daemons cannot read
+    /// the file. Once a file.
     Ipv6,
+    /// A key of the director pair (`backup`, `heartbeat`, `keepalive`, …)
+    /// or a VIP's device, ignored with `scale_out = 1`.
+    ScaleOutIgnored,
 }
 
 /// A warning: the input is accepted (as the original accepts it) but is

@@ -12,7 +12,9 @@
 //! IPv6 addresses are text too (`"2001:db8::1"`); masks are as written
 //! (`"255.255.255.0"`, `"/64"`), for an IPv6 address without a mask its
 //! default (`"/64"`, pmask `"/128"`). `nat_router6` and `nat_nmask6` are
-//! there only when `nat_router6` is set.
+//! there only when `nat_router6` is set; `scale_out`, `scale_out_members`
+//! (`"ADDR ADDR …"`), `announce_device` and `announce_hold` only when one
+//! of them is set, `scheduler_flags` only when set.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
@@ -139,6 +141,9 @@ fn service(out: &mut String, s: &Service, level: usize, mode: QuoteMode, with_se
     o.num("port", s.port);
     o.str("protocol", s.protocol.as_str());
     o.str("scheduler", s.scheduler.as_str());
+    if !s.scheduler_flags.is_empty() {
+        o.str("scheduler_flags", &s.scheduler_flags.as_text());
+    }
     o.num("persistent", s.persistent);
     o.mask("pmask", s.pmask, v6, 128);
     if let Some(v) = &s.send {
@@ -243,6 +248,13 @@ pub fn to_json(config: &Config, mode: QuoteMode) -> String {
     o.str("rsh_command", &g.rsh_command);
     o.str("ipvsadm", &g.ipvsadm);
     o.flag("sync", g.sync);
+    if g.has_scale_out_keys() {
+        o.flag("scale_out", g.scale_out);
+        let members: Vec<String> = g.scale_out_members.iter().map(|a| a.to_string()).collect();
+        o.str("scale_out_members", &members.join(" "));
+        o.str("announce_device", g.announce_device());
+        o.num("announce_hold", g.announce_hold().as_secs());
+    }
     o.close();
     for (key, list, with_servers) in [
         ("virtual", &config.virtuals, true),

@@ -81,9 +81,10 @@ pub use fingerprint::{Fingerprint, Loaded, sha256_hex};
 pub use format::format;
 pub use json::to_json;
 pub use model::{
-    AddrDev, BlockKind, Config, ConflictAction, DEFAULT_CLIENT_MONITOR, DEFAULT_CONFIG_FILE,
-    DEFAULT_IPVSADM, DEFAULT_PREFIX6, Global, Host, Line, Mask, Network, Protocol, RealServer,
-    Scheduler, Seconds, Service, ServiceType,
+    AddrDev, BlockKind, Config, ConflictAction, DEFAULT_ANNOUNCE_DEVICE, DEFAULT_ANNOUNCE_HOLD,
+    DEFAULT_CLIENT_MONITOR, DEFAULT_CONFIG_FILE, DEFAULT_IPVSADM, DEFAULT_PREFIX6, Global, Host,
+    Line, Mask, Network, Protocol, RealServer, Scheduler, SchedulerFlags, Seconds, Service,
+    ServiceType,
 };
 pub use parse::{Parsed, parse_bytes_with};
 pub use startup::Verdict;

@@ -311,10 +311,16 @@ pub enum Scheduler {
     Dh,
     /// `sh`
     Sh,
+    /// `mh` (Maglev hashing, kernel 4.18+; not in Piranha): required in
+    /// scale-out mode.
+    Mh,
 }
 
 impl Scheduler {
-    /// Every scheduler, in the order the original tests them.
+    /// The schedulers Piranha does not know (extensions): `mh`.
+    pub const EXTENSIONS: [Scheduler; 1] = [Scheduler::Mh];
+
+    /// Every scheduler Piranha knows, in the order the original tests them.
     pub const ALL: [Scheduler; 8] = [
         Scheduler::Lc,
         Scheduler::Rr,
@@ -337,7 +343,37 @@ impl Scheduler {
             Scheduler::Lblcr => "lblcr",
             Scheduler::Dh => "dh",
             Scheduler::Sh => "sh",
+            Scheduler::Mh => "mh",
         }
+    }
+}
+
+/// `scheduler_flags` (extension): `mh`'s two IPVS service flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SchedulerFlags {
+    /// `mh-port`: hash the source port too (IP_VS_SVC_F_SCHED2).
+    pub port: bool,
+    /// `mh-fallback`: skip an unavailable destination without rebuilding
+    /// the table (IP_VS_SVC_F_SCHED1).
+    pub fallback: bool,
+}
+
+impl SchedulerFlags {
+    /// No flag set.
+    pub fn is_empty(self) -> bool {
+        !self.port && !self.fallback
+    }
+
+    /// The lvs.cf spelling: `mh-port`, `mh-fallback`, `mh-port,mh-fallback`.
+    pub fn as_text(self) -> String {
+        let mut v = Vec::new();
+        if self.port {
+            v.push("mh-port");
+        }
+        if self.fallback {
+            v.push("mh-fallback");
+        }
+        v.join(",")
     }
 }
 
@@ -418,7 +454,25 @@ pub struct Global {
     pub ipvsadm: String,
     /// `sync` (legacy, ignored). Default 0.
     pub sync: bool,
+    /// `scale_out` (extension, docs/scale-out.md): N active directors
+    /// behind ECMP, no partner. Default 0.
+    pub scale_out: bool,
+    /// `scale_out_members = ADDR …` (extension): every director's own
+    /// address, in file order.
+    pub scale_out_members: Vec<IpAddr>,
+    /// `announce_device` (extension); `None`: [`DEFAULT_ANNOUNCE_DEVICE`].
+    pub announce_device: Option<String>,
+    /// `announce_hold` seconds (extension); `None`:
+    /// [`DEFAULT_ANNOUNCE_HOLD`].
+    pub announce_hold: Option<u32>,
 }
+
+/// The interface the VIPs go on in scale-out mode when lvs.cf does not
+/// name one.
+pub const DEFAULT_ANNOUNCE_DEVICE: &str = "lvs0";
+/// Seconds a withdrawn VIP stays withdrawn in scale-out mode when lvs.cf
+/// does not say.
+pub const DEFAULT_ANNOUNCE_HOLD: u32 = 5;
 
 impl Default for Global {
     fn default() -> Global {
@@ -457,11 +511,37 @@ impl Default for Global {
             rsh_command: "rsh".into(),
             ipvsadm: DEFAULT_IPVSADM.into(),
             sync: false,
+            scale_out: false,
+            scale_out_members: Vec::new(),
+            announce_device: None,
+            announce_hold: None,
         }
     }
 }
 
 impl Global {
+    /// `announce_device`, or its default.
+    pub fn announce_device(&self) -> &str {
+        self.announce_device
+            .as_deref()
+            .unwrap_or(DEFAULT_ANNOUNCE_DEVICE)
+    }
+
+    /// `announce_hold`, or its default.
+    pub fn announce_hold(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(
+            self.announce_hold.unwrap_or(DEFAULT_ANNOUNCE_HOLD),
+        ))
+    }
+
+    /// Whether a scale-out key is set (the file is ours, not Piranha's).
+    pub fn has_scale_out_keys(&self) -> bool {
+        self.scale_out
+            || !self.scale_out_members.is_empty()
+            || self.announce_device.is_some()
+            || self.announce_hold.is_some()
+    }
+
     /// `primary` as an address, 0.0.0.0 when unset.
     pub fn primary_addr(&self) -> IpAddr {
         host_addr(&self.primary)
@@ -565,6 +645,9 @@ pub struct Service {
     pub protocol: Protocol,
     /// `scheduler`. Default `wlc`.
     pub scheduler: Scheduler,
+    /// `scheduler_flags = mh-port[,mh-fallback]` (extension): the IPVS
+    /// service's scheduler flags. Default none.
+    pub scheduler_flags: SchedulerFlags,
     /// `persistent` seconds; > 0 enables persistence. Default 0.
     pub persistent: i32,
     /// `pmask`; [`Mask::NONE`] = none (the literal `255.255.255.255` is
@@ -615,6 +698,7 @@ impl Service {
             port: 80,
             protocol: Protocol::Tcp,
             scheduler: Scheduler::Wlc,
+            scheduler_flags: SchedulerFlags::default(),
             persistent: 0,
             pmask: Mask::NONE,
             send: None,

@@ -6,7 +6,7 @@ use crate::error::{ConfigError, ErrorCode, Warning, WarningKind};
 use crate::lex::{Lines, QuoteError, Token, tokenize};
 use crate::model::{
     AddrDev, BlockKind, Config, ConflictAction, Global, Host, Line, Mask, Network, Protocol,
-    RealServer, Scheduler, Seconds, Service, ServiceType,
+    RealServer, Scheduler, SchedulerFlags, Seconds, Service, ServiceType,
 };
 use crate::value::{Resolver, inet_aton, looks_like_hostname, parse_c_long};
 
@@ -23,6 +23,23 @@ type Result<T> = std::result::Result<T, ConfigError>;
 
 const I32: (i128, i128) = (i32::MIN as i128, i32::MAX as i128);
 const U16: (i128, i128) = (0, u16::MAX as i128);
+/// `announce_hold`: up to a day.
+const HOLD: (i128, i128) = (0, 86_400);
+
+/// The keys of a director pair that scale-out mode ignores (with a
+/// warning): there is no partner and no heartbeat.
+const SCALE_OUT_IGNORED: [&str; 10] = [
+    "primary",
+    "primary_private",
+    "backup",
+    "backup_private",
+    "backup_active",
+    "heartbeat",
+    "heartbeat_port",
+    "keepalive",
+    "deadtime",
+    "monitor_links",
+];
 const U32: (i128, i128) = (0, u32::MAX as i128);
 
 fn show(bytes: &[u8]) -> String {
@@ -39,6 +56,9 @@ struct Parser<'a, 'r> {
     /// Whether the warning for content the original cannot read (IPv6,
     /// `/N` masks) was given: once a file.
     warned_ipv6: bool,
+    /// Each virtual block's `scheduler` line (its opener line without
+    /// one), for the scale-out rules.
+    scheduler_lines: Vec<usize>,
 }
 
 /// Lines of the keys a block's family checks point at (0: not given).
@@ -48,6 +68,8 @@ struct BlockLines {
     vip_nmask: usize,
     pmask: usize,
     sorry_server: usize,
+    scheduler: usize,
+    scheduler_flags: usize,
     /// Each server's `address` line (its opener line without one).
     servers: Vec<usize>,
 }
@@ -63,6 +85,11 @@ struct GlobalLines {
     nat_nmask: usize,
     nat_router6: usize,
     nat_nmask6: usize,
+    network: usize,
+    scale_out: usize,
+    scale_out_members: usize,
+    /// Keys scale-out mode ignores, with their lines.
+    ignored: Vec<(&'static str, usize)>,
 }
 
 fn family(a: IpAddr) -> &'static str {
@@ -88,6 +115,7 @@ pub fn parse_bytes_with(bytes: &[u8], file: &str, resolver: &dyn Resolver) -> Re
         line: 0,
         warnings: Vec::new(),
         warned_ipv6: false,
+        scheduler_lines: Vec::new(),
     };
     let config = p.config()?;
     Ok(Parsed {
@@ -584,6 +612,15 @@ impl<'a> Parser<'a, '_> {
         while self.next_line()? {
             let g = &mut cfg.global;
             let line = self.line;
+            if let Some(k) = SCALE_OUT_IGNORED
+                .iter()
+                .find(|k| k.as_bytes() == self.tok(0))
+            {
+                gl.ignored.push((k, line));
+            }
+            if self.tok(0) == b"network" {
+                gl.network = line;
+            }
             match self.tok(0) {
                 b"virtual" | b"failover" => {
                     let kind = if self.tok(0) == b"virtual" {
@@ -663,6 +700,27 @@ impl<'a> Parser<'a, '_> {
                     g.backup = Some(self.host(2)?);
                     gl.backup = line;
                 }
+                b"scale_out" => {
+                    self.args(1, "0 or 1")?;
+                    g.scale_out = self.boolean(2)?;
+                    self.not_piranha("key scale_out");
+                    gl.scale_out = line;
+                }
+                b"scale_out_members" => {
+                    g.scale_out_members = self.members()?;
+                    self.not_piranha("key scale_out_members");
+                    gl.scale_out_members = line;
+                }
+                b"announce_device" => {
+                    self.args(1, "an interface name")?;
+                    g.announce_device = Some(self.ifname(2)?);
+                    self.not_piranha("key announce_device");
+                }
+                b"announce_hold" => {
+                    self.args(1, "seconds")?;
+                    g.announce_hold = Some(self.int_in(2, HOLD)? as u32);
+                    self.not_piranha("key announce_hold");
+                }
                 _ => self.global_key(g)?,
             }
         }
@@ -684,7 +742,179 @@ impl<'a> Parser<'a, '_> {
             g.private_defaulted = true;
         }
         self.global_families(&cfg, &gl, &vip_lines)?;
+        self.scale_out_rules(&cfg, &gl)?;
         Ok(cfg)
+    }
+
+    /// `scale_out_members = ADDR …`: one or more IPv4 or IPv6 literals (no
+    /// host names: every director must read the same list), no repeats.
+    fn members(&mut self) -> Result<Vec<IpAddr>> {
+        self.equal()?;
+        if self.toks.len() < 3 {
+            return Err(self.err(
+                ErrorCode::MissingArgs,
+                "expected one or more director addresses after \"=\", found nothing",
+            ));
+        }
+        let mut out: Vec<IpAddr> = Vec::new();
+        for i in 2..self.toks.len() {
+            let t = self.tok(i);
+            let a: IpAddr = match inet_aton(t) {
+                Some(a) => a.into(),
+                None if t.contains(&b':') => self.ipv6(i)?.into(),
+                None => {
+                    return Err(self.err(
+                        ErrorCode::BadHostname,
+                        format!(
+                            "expected an IPv4 or IPv6 address (no host names), found {}",
+                            show(t)
+                        ),
+                    ));
+                }
+            };
+            if a.is_unspecified() || out.contains(&a) {
+                let why = if a.is_unspecified() {
+                    "an unspecified address"
+                } else {
+                    "a repeated address"
+                };
+                return Err(self.err(
+                    ErrorCode::BadHostname,
+                    format!("expected each director's own address, found {why}: {a}"),
+                ));
+            }
+            out.push(a);
+        }
+        Ok(out)
+    }
+
+    /// `scheduler_flags`: `mh-port` and/or `mh-fallback`, comma-separated.
+    fn scheduler_flags(&self, i: usize) -> Result<SchedulerFlags> {
+        let t = self.tok(i);
+        let mut f = SchedulerFlags::default();
+        for word in t.split(|&b| b == b',') {
+            match word {
+                b"mh-port" if !f.port => f.port = true,
+                b"mh-fallback" if !f.fallback => f.fallback = true,
+                _ => {
+                    return Err(self.err(
+                        ErrorCode::BadArgument,
+                        format!(
+                            "expected mh-port, mh-fallback or mh-port,mh-fallback, found {}",
+                            show(t)
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    /// An interface name the kernel accepts (`dev_valid_name`): 1 to 15
+    /// bytes, not `.` or `..`, no `/`, `:` or blank.
+    fn ifname(&self, i: usize) -> Result<String> {
+        let name = self.string(i)?;
+        let bad = name.is_empty()
+            || name.len() > 15
+            || name == "."
+            || name == ".."
+            || name.contains(['/', ':'])
+            || name.chars().any(char::is_whitespace);
+        if bad {
+            return Err(self.err(
+                ErrorCode::BadArgument,
+                format!(
+                    "expected an interface name of 1 to 15 characters without '/', ':' or \
+                     blanks, found {}",
+                    show(self.tok(i))
+                ),
+            ));
+        }
+        Ok(name)
+    }
+
+    /// The scale-out rules (docs/scale-out.md): `service = lvs`, direct
+    /// routing or tunnelling, `mh` on every virtual server, members given;
+    /// the keys of the pair that scale-out mode ignores get a warning.
+    fn scale_out_rules(&mut self, cfg: &Config, gl: &GlobalLines) -> Result<()> {
+        let g = &cfg.global;
+        if !g.scale_out {
+            return Ok(());
+        }
+        if g.service != ServiceType::Lvs {
+            return Err(self.err_at(
+                gl.scale_out,
+                ErrorCode::BadArgument,
+                "scale_out",
+                "expected service = lvs with scale_out = 1, found service = fos \
+                 (scale-out mode runs lvsd)"
+                    .to_string(),
+            ));
+        }
+        if g.network == Network::Nat {
+            let (line, key, found) = if gl.network != 0 {
+                (gl.network, "network", "nat")
+            } else {
+                (gl.scale_out, "scale_out", "nat (the default network)")
+            };
+            return Err(self.err_at(
+                line,
+                ErrorCode::BadArgument,
+                key,
+                format!(
+                    "expected network = direct or tunnel with scale_out = 1, found {found} \
+                     (NAT real servers send their replies through their default gateway, one \
+                     director, which has no connection entry for the flows ECMP gave another)"
+                ),
+            ));
+        }
+        if g.scale_out_members.is_empty() {
+            return Err(self.err_at(
+                gl.scale_out,
+                ErrorCode::MissingArgs,
+                "scale_out_members",
+                "expected scale_out_members = ADDR … (every director's own address) with \
+                 scale_out = 1, found none"
+                    .to_string(),
+            ));
+        }
+        for (v, &line) in cfg.virtuals.iter().zip(&self.scheduler_lines) {
+            if v.scheduler != Scheduler::Mh {
+                return Err(self.err_at(
+                    line,
+                    ErrorCode::BadArgument,
+                    "scheduler",
+                    format!(
+                        "expected scheduler = mh with scale_out = 1, found {} in virtual {} \
+                         (a flow that ECMP moves to another director must meet the same \
+                         consistent-hash table there)",
+                        v.scheduler.as_str(),
+                        v.name
+                    ),
+                ));
+            }
+        }
+        for &(key, line) in &gl.ignored {
+            self.warn_at(
+                line,
+                WarningKind::ScaleOutIgnored,
+                Some(key.to_string()),
+                "ignored with scale_out = 1 (no partner, no heartbeat)".into(),
+            );
+        }
+        if let Some(v) = cfg.virtuals.iter().find(|v| v.address.is_some()) {
+            self.warn_at(
+                v.line.0,
+                WarningKind::ScaleOutIgnored,
+                Some("address".into()),
+                format!(
+                    "the device of each virtual server's address is ignored with scale_out = 1 \
+                     (the VIPs go on announce_device {})",
+                    g.announce_device()
+                ),
+            );
+        }
+        Ok(())
     }
 
     /// The IPv6 rules on global keys (lvs.cf(5), IPV6): one family per
@@ -1070,10 +1300,41 @@ impl<'a> Parser<'a, '_> {
                     };
                     bl.sorry_server = line;
                 }
-                _ => self.service_key(&mut s)?,
+                b"scheduler_flags" => {
+                    self.args(1, "mh-port, mh-fallback or mh-port,mh-fallback")?;
+                    s.scheduler_flags = self.scheduler_flags(2)?;
+                    self.not_piranha("key scheduler_flags");
+                    bl.scheduler_flags = line;
+                }
+                key => {
+                    if key == b"scheduler" {
+                        bl.scheduler = line;
+                    }
+                    self.service_key(&mut s)?
+                }
             }
         }
         self.block_families(&s, &bl)?;
+        if !s.scheduler_flags.is_empty() && s.scheduler != Scheduler::Mh {
+            return Err(self.err_at(
+                bl.scheduler_flags,
+                ErrorCode::BadArgument,
+                "scheduler_flags",
+                format!(
+                    "expected scheduler = mh with scheduler_flags {}, found scheduler = {} \
+                     (the flags are mh's)",
+                    s.scheduler_flags.as_text(),
+                    s.scheduler.as_str()
+                ),
+            ));
+        }
+        if kind == BlockKind::Virtual {
+            self.scheduler_lines.push(if bl.scheduler != 0 {
+                bl.scheduler
+            } else {
+                opened
+            });
+        }
         Ok((s, bl.address))
     }
 
@@ -1124,9 +1385,15 @@ impl<'a> Parser<'a, '_> {
             }
             b"scheduler" => {
                 self.args(1, "a scheduler")?;
-                let opts: Vec<(&str, Scheduler)> =
-                    Scheduler::ALL.iter().map(|&x| (x.as_str(), x)).collect();
+                let opts: Vec<(&str, Scheduler)> = Scheduler::ALL
+                    .iter()
+                    .chain(&Scheduler::EXTENSIONS)
+                    .map(|&x| (x.as_str(), x))
+                    .collect();
                 s.scheduler = self.choice(2, &opts)?;
+                if Scheduler::EXTENSIONS.contains(&s.scheduler) {
+                    self.not_piranha("scheduler mh");
+                }
             }
             b"persistent" => {
                 self.args(1, "seconds")?;

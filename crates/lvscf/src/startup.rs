@@ -72,6 +72,35 @@ pub fn pulse(config: &Config, file: &str) -> Verdict {
     }
 }
 
+/// pulse in scale-out mode (docs/scale-out.md): this host must be one of
+/// `scale_out_members`, as the role test finds `primary` today. `own` says
+/// whether an address is configured on this host (the daemon asks the
+/// interfaces; this crate does no I/O). `None`: not scale-out mode, or a
+/// member; else the refusal.
+pub fn scale_out_member(
+    config: &Config,
+    file: &str,
+    own: impl Fn(std::net::IpAddr) -> bool,
+) -> Option<Finding> {
+    let g = &config.global;
+    if !g.scale_out || g.scale_out_members.iter().any(|&a| own(a)) {
+        return None;
+    }
+    let list: Vec<String> = g.scale_out_members.iter().map(|a| a.to_string()).collect();
+    Some(Finding {
+        severity: Severity::Error,
+        kind: FindingKind::NotAScaleOutMember,
+        line: 0,
+        message: format!(
+            "{file}: scale_out_members: expected an address of this host among them, found {} \
+             (none is configured here)",
+            list.join(" ")
+        ),
+        key: Some("scale_out_members"),
+        block: None,
+    })
+}
+
 /// fos (fos.md §1–§2): `service` not `fos` or no failover block (the
 /// original's checks: only the first is reported), else every missing
 /// `start_cmd`/`stop_cmd` of an active block, a missing

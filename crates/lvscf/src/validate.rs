@@ -66,6 +66,9 @@ pub enum FindingKind {
     /// (`primary`, `backup`, the private pair, a failover block's
     /// `address`); IPv6 is for `service = lvs` only ([`fos_ipv6_refusal`]).
     FosIpv6,
+    /// pulse in scale-out mode: none of `scale_out_members` is an address
+    /// of this host ([`crate::startup::scale_out_member`]).
+    NotAScaleOutMember,
 }
 
 /// One result of a `validate_for_*` function.
@@ -143,7 +146,9 @@ fn at(file: &str, line: usize, key: &str) -> String {
 pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
     let g = &config.global;
     let mut out = Vec::new();
-    let mut backup_active = g.backup_active;
+    // Scale-out mode has no partner: the pair's checks do not apply (the
+    // parser warns that their keys are ignored).
+    let mut backup_active = g.backup_active && !g.scale_out;
     if backup_active && g.backup_addr().is_unspecified() {
         backup_active = false;
         out.push(
@@ -193,7 +198,7 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
         .virtuals
         .iter()
         .chain(&config.failovers)
-        .filter(|s| s.active)
+        .filter(|s| s.active && !g.scale_out)
     {
         let Some(a) = &s.address else { continue };
         if a.device.len() > IFNAME_MAX {
@@ -280,7 +285,8 @@ pub fn validate_for_pulse(config: &Config, file: &str) -> Vec<Finding> {
     {
         labels.insert(nat.device.as_str(), (nat.host.addr, "nat_router".into()));
     }
-    for s in selected.iter().filter(|s| s.active) {
+    // Scale-out mode puts the VIPs on announce_device: no labels either.
+    for s in selected.iter().filter(|s| s.active && !g.scale_out) {
         let Some(a) = &s.address else { continue };
         if a.host.addr.is_ipv6() {
             continue;

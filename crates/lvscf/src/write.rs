@@ -351,6 +351,20 @@ fn global(o: &mut Out, g: &Global) -> Result<(), WriteError> {
     if g.sync != d.sync {
         o.flag("sync", g.sync);
     }
+    // Scale-out mode (extension, docs/scale-out.md): only when set.
+    if g.scale_out != d.scale_out {
+        o.flag("scale_out", g.scale_out);
+    }
+    if !g.scale_out_members.is_empty() {
+        let list: Vec<String> = g.scale_out_members.iter().map(|a| a.to_string()).collect();
+        o.kv("scale_out_members", &list.join(" "));
+    }
+    if let Some(dev) = &g.announce_device {
+        o.string("announce_device", dev)?;
+    }
+    if let Some(n) = g.announce_hold {
+        o.num("announce_hold", n);
+    }
     Ok(())
 }
 
@@ -382,6 +396,9 @@ fn service(o: &mut Out, s: &Service, kind: BlockKind) -> Result<(), WriteError> 
     }
     if s.scheduler != d.scheduler {
         o.kv("scheduler", s.scheduler.as_str());
+    }
+    if !s.scheduler_flags.is_empty() {
+        o.kv("scheduler_flags", &s.scheduler_flags.as_text());
     }
     if s.persistent != d.persistent {
         o.num("persistent", s.persistent);

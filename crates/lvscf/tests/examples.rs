@@ -66,6 +66,7 @@ fn nat_two_directors_private_link_sync_daemon_sorry_server() {
         vip_nmask: lvscf::Mask::Dotted(ip("255.255.255.0")),
         port: 80,
         scheduler: Scheduler::Wlc,
+        scheduler_flags: lvscf::SchedulerFlags::default(),
         persistent: 300,
         pmask: lvscf::Mask::Dotted(ip("255.255.255.0")),
         send: Some(r#""GET /health HTTP/1.0\r\n\r\n""#.into()),
@@ -88,6 +89,7 @@ fn nat_two_directors_private_link_sync_daemon_sorry_server() {
         port: 25,
         expect: Some(r#""220""#.into()),
         scheduler: Scheduler::Rr,
+        scheduler_flags: lvscf::SchedulerFlags::default(),
         timeout: 10,
         reentry: 60,
         servers: vec![

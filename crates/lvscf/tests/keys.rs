@@ -145,6 +145,10 @@ sync = 1
         rsh_command: "ssh".into(),
         ipvsadm: "/usr/sbin/ipvsadm".into(),
         sync: true,
+        scale_out: false,
+        scale_out_members: Vec::new(),
+        announce_device: None,
+        announce_hold: None,
     };
     assert_eq!(p.config.global, want);
     assert!(p.config.global.shared_scsi());
@@ -240,6 +244,7 @@ port = 2525
         port: 25,
         protocol: Protocol::Udp,
         scheduler: Scheduler::Lblcr,
+        scheduler_flags: lvscf::SchedulerFlags::default(),
         persistent: 600,
         pmask: Mask::Dotted(ip("255.255.0.0")),
         send: Some("\"HELO x\\r\\n\"".into()),

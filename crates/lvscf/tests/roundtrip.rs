@@ -160,6 +160,10 @@ fn global() -> impl Strategy<Value = Global> {
             rsh_command: r.10.0,
             ipvsadm: r.10.1,
             sync: r.11,
+            scale_out: false,
+            scale_out_members: Vec::new(),
+            announce_device: None,
+            announce_hold: None,
         };
         // §9: a primary without primary_private derives both.
         if g.primary.is_some() && g.primary_private.is_none() {
@@ -230,6 +234,7 @@ fn service(kind: BlockKind) -> impl Strategy<Value = Service> {
         port: a.6,
         protocol: a.7,
         scheduler: a.8,
+        scheduler_flags: lvscf::SchedulerFlags::default(),
         persistent: a.9,
         pmask: lvscf::Mask::Dotted(a.10),
         send: b.0,
