@@ -35,6 +35,7 @@
 //!   touched.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use ipvs::reconcile::plan;
@@ -1289,6 +1290,27 @@ impl Engine {
                     .collect(),
             }
         })
+    }
+
+    /// The VIPs of the started virtual servers that have a real server
+    /// with a weight above 0 in the installed table (the sorry server does
+    /// not count): what scale-out mode announces ([`crate::serving`]).
+    pub fn serving_vips(&self) -> BTreeSet<IpAddr> {
+        self.spec
+            .virtuals
+            .iter()
+            .zip(&self.vss)
+            .filter(|(_, s)| s.phase == Phase::Up)
+            .filter(|(v, _)| {
+                let sorry = v.sorry_dest();
+                self.installed.get(&v.key).is_some_and(|i| {
+                    i.dests
+                        .iter()
+                        .any(|d| d.weight > 0 && Some(d.key()) != sorry)
+                })
+            })
+            .map(|(v, _)| v.vip)
+            .collect()
     }
 
     /// The configuration in force, as the shell read it.

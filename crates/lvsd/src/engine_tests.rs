@@ -1461,3 +1461,74 @@ fn the_table_is_ready_once_each_service_serves_or_every_first_verdict_is_in() {
     t.advance(Duration::from_secs(8));
     assert!(t.e.ready(t.now));
 }
+
+/// Scale-out mode: the VIPs the table serves (`crate::serving::vips`).
+fn serving(s: &Sim) -> Vec<String> {
+    crate::serving::vips(&s.e)
+        .iter()
+        .map(|ip| ip.to_string())
+        .collect()
+}
+
+#[test]
+fn a_vip_is_served_while_a_real_server_has_a_weight() {
+    let mut s = Sim::started(TWO);
+    // services up, no real server in the table yet
+    assert!(serving(&s).is_empty());
+    s.up("www", "web1", 10);
+    assert_eq!(serving(&s), ["10.0.0.1"]);
+    s.up("www", "web2", 20);
+    s.up("dns", "ns1", 1);
+    assert_eq!(serving(&s), ["10.0.0.1", "10.0.0.2"]);
+    // one of two down: still served
+    s.down("www", "web1", false);
+    assert_eq!(serving(&s), ["10.0.0.1", "10.0.0.2"]);
+    // quiesced (weight 0) counts as not serving
+    s.down("www", "web2", true);
+    assert_eq!(serving(&s), ["10.0.0.2"]);
+    s.down("dns", "ns1", false);
+    assert!(serving(&s).is_empty());
+}
+
+#[test]
+fn the_sorry_server_does_not_make_a_vip_served() {
+    let mut s = Sim::started(SORRY);
+    s.first_down("www", "web1");
+    s.first_down("www", "web2");
+    s.advance(Duration::from_secs(60));
+    // the sorry server is in the table, alone
+    assert_eq!(s.kernel()[0].1, [sorry_dest()]);
+    assert!(serving(&s).is_empty());
+    s.up("www", "web2", 1);
+    assert_eq!(serving(&s), ["10.0.0.1"]);
+}
+
+#[test]
+fn a_fwmark_service_serves_its_address() {
+    let mut s = Sim::started(
+        r#"
+network = direct
+virtual web {
+  active = 1
+  address = 192.0.2.10 eth0:1
+  fwmark = 5
+  scheduler = rr
+  server a {
+    address = 10.1.0.1
+    active = 1
+  }
+}
+"#,
+    );
+    s.up("web", "a", 1);
+    assert_eq!(serving(&s), ["192.0.2.10"]);
+}
+
+#[test]
+fn stopping_serves_nothing_once_the_services_are_gone() {
+    let mut s = Sim::started(TWO);
+    s.up("www", "web1", 10);
+    let a = s.e.terminate(libc::SIGTERM);
+    s.run(a);
+    assert!(serving(&s).is_empty());
+}

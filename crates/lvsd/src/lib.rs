@@ -15,6 +15,7 @@
 //! * [`status_view`]: the engine's state as the `--status` document;
 //! * [`status`]: the status socket's answers (`lvsd --status` text and
 //!   JSON, the kernel table's `stats`);
+//! * [`serving`]: the VIPs the table serves (scale-out mode tells pulse);
 //! * [`run`]: the shell: start-up sequence, daemon mode, the event loop.
 
 pub mod cli;
@@ -24,6 +25,7 @@ pub mod ipvsadm;
 pub mod kernel;
 pub mod procs;
 pub mod run;
+pub mod serving;
 pub mod spec;
 pub mod status;
 pub mod status_view;

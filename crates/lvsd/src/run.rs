@@ -262,8 +262,12 @@ struct Shell {
     standby: bool,
     /// pulse's socket closed.
     pulse_gone: bool,
-    /// Our end of pulse's socket until `ready` has been said on it.
-    to_pulse: Option<tokio::net::unix::OwnedWriteHalf>,
+    /// Lines to pulse's socket (written in order by [`write_pulse`]).
+    to_pulse: Option<mpsc::UnboundedSender<String>>,
+    /// `ready` has been said.
+    ready_said: bool,
+    /// The `serving`/`idle` state pulse has been told.
+    said: crate::serving::Said,
 }
 
 impl Shell {
@@ -272,24 +276,23 @@ impl Shell {
     }
 
     /// Says `ready` to pulse once the table can serve (see
-    /// [`Engine::ready`]); pulse brings up the VIPs then.
-    fn tell_ready(&mut self) {
-        if self.to_pulse.is_none() || !self.engine.ready(self.now()) {
-            return;
-        }
-        let Some(mut w) = self.to_pulse.take() else {
+    /// [`Engine::ready`]); pulse brings up the VIPs then. In scale-out mode
+    /// also `serving VIP` / `idle VIP` whenever the VIPs the table serves
+    /// change ([`crate::serving`]).
+    fn tell_pulse(&mut self) {
+        let Some(tx) = &self.to_pulse else {
             return;
         };
-        // In a task of its own: the write waits for the socket to be
-        // writable (a fresh socket is not known to be yet), never the loop.
-        tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt as _;
-            if let Err(e) = w.write_all(b"ready\n").await {
-                tracing::debug!("cannot tell pulse the table is ready: {}", errtext(&e));
+        if !self.ready_said && self.engine.ready(self.now()) {
+            self.ready_said = true;
+            let _ = tx.send("ready".into());
+        }
+        if self.engine.spec().scale_out {
+            for line in self.said.update(crate::serving::vips(&self.engine)) {
+                tracing::debug!("telling pulse: {line}");
+                let _ = tx.send(line);
             }
-            // (dropping `w` shuts our sending side; pulse's lines still
-            // reach us)
-        });
+        }
     }
 
     /// Performs `actions` in order; the results of IPVS changes and spawns
@@ -502,6 +505,21 @@ fn pulse_socket(fd: i32) -> std::io::Result<tokio::net::UnixStream> {
     tokio::net::UnixStream::from_std(s)
 }
 
+/// Writes the lines for pulse, in order, each in one write; stops when
+/// the socket fails (pulse gone: the reader says so).
+async fn write_pulse(
+    mut w: tokio::net::unix::OwnedWriteHalf,
+    mut lines: mpsc::UnboundedReceiver<String>,
+) {
+    use tokio::io::AsyncWriteExt as _;
+    while let Some(line) = lines.recv().await {
+        if let Err(e) = w.write_all(format!("{line}\n").as_bytes()).await {
+            tracing::debug!("cannot tell pulse {line:?}: {}", errtext(&e));
+            return;
+        }
+    }
+}
+
 /// Reads role changes from pulse's socket until it closes.
 async fn read_pulse(r: tokio::net::unix::OwnedReadHalf, tx: mpsc::UnboundedSender<Event>) {
     use tokio::io::AsyncBufReadExt as _;
@@ -576,7 +594,9 @@ async fn serve(opts: Options, spec: Spec, in_force: crate::engine::Config) -> i3
             Ok(sock) => {
                 let (r, w) = sock.into_split();
                 tokio::spawn(read_pulse(r, tx.clone()));
-                to_pulse = Some(w);
+                let (lines, rx) = mpsc::unbounded_channel();
+                tokio::spawn(write_pulse(w, rx));
+                to_pulse = Some(lines);
             }
             Err(e) => tracing::info!(
                 "--pulse-fd={fd}: {}; pulse will not hear from lvsd",
@@ -609,10 +629,12 @@ async fn serve(opts: Options, spec: Spec, in_force: crate::engine::Config) -> i3
         standby,
         pulse_gone: false,
         to_pulse,
+        ready_said: false,
+        said: Default::default(),
     };
     let first = sh.engine.start(sh.now());
     let mut code = sh.perform(first).await;
-    sh.tell_ready();
+    sh.tell_pulse();
     while code.is_none() {
         let wake = sh.engine.next_wakeup().map(|d| sh.start + d);
         let sleep = async move {
@@ -676,7 +698,7 @@ async fn serve(opts: Options, spec: Spec, in_force: crate::engine::Config) -> i3
             _ = sleep => sh.engine.tick(sh.now()),
         };
         code = sh.perform(actions).await;
-        sh.tell_ready();
+        sh.tell_pulse();
     }
     if bound {
         let _ = std::fs::remove_file(&status_path);

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use ipvs::{DestKey, Forward, Netmask, Service, ServiceKey};
+use ipvs::{DestKey, Forward, Netmask, Service, ServiceFlags, ServiceKey};
 use lvscf::{Config, Mask, Network, Protocol};
 
 /// lvsd's own flags that shape nanny command lines.
@@ -22,6 +22,9 @@ pub struct Spec {
     pub ipvsadm: String,
     /// Every `virtual` block, in file order.
     pub virtuals: Vec<VsSpec>,
+    /// `scale_out = 1`: pulse hears which VIPs the table serves
+    /// ([`crate::serving`]).
+    pub scale_out: bool,
 }
 
 /// One `virtual` block.
@@ -40,6 +43,9 @@ pub struct VsSpec {
     pub forward: Forward,
     /// Virtual port (`port`).
     pub vport: u16,
+    /// The VIP (`address`; for a fwmark service too): what pulse announces
+    /// in scale-out mode.
+    pub vip: IpAddr,
     /// `sorry_server` (the VIP's family).
     pub sorry: Option<IpAddr>,
     /// Every `server` block, in file order.
@@ -162,6 +168,14 @@ pub fn build(config: &Config, flags: Flags) -> Spec {
                 }
             };
             let mut service = Service::new(key, v.scheduler.as_str());
+            // scheduler_flags (ipvs-genl.md: SCHED1 is mh's fallback,
+            // SCHED2 its port hashing)
+            if v.scheduler_flags.fallback {
+                service.flags = service.flags | ServiceFlags::SCHED1;
+            }
+            if v.scheduler_flags.port {
+                service.flags = service.flags | ServiceFlags::SCHED2;
+            }
             if v.persistent > 0 {
                 let mask = match v.persistence_mask() {
                     None => Netmask::host(key.family()),
@@ -206,6 +220,7 @@ pub fn build(config: &Config, flags: Flags) -> Spec {
                 service,
                 forward: fwd,
                 vport: v.port,
+                vip,
                 sorry: v.sorry(),
                 reals,
             }
@@ -216,6 +231,7 @@ pub fn build(config: &Config, flags: Flags) -> Spec {
         hard_shutdown: g.hard_shutdown,
         ipvsadm: g.ipvsadm.clone(),
         virtuals,
+        scale_out: g.scale_out,
     }
 }
 
@@ -569,5 +585,28 @@ virtual b {
         let m6 = &spec.virtuals[1];
         assert_eq!(m6.key, ServiceKey::fwmark6(7));
         assert_eq!(m6.service.netmask, Netmask::V6(128));
+    }
+
+    #[test]
+    fn scheduler_flags_and_scale_out() {
+        let text = "network = direct\nscale_out = 1\nscale_out_members = 192.0.2.1\n\
+                    virtual w {\n active = 1\n address = 10.0.0.1 eth0:1\n scheduler = mh\n\
+                    scheduler_flags = mh-port,mh-fallback\n}\n\
+                    virtual v {\n active = 1\n address = 10.0.0.2 eth0:2\n scheduler = mh\n\
+                    scheduler_flags = mh-fallback\n}\n";
+        let cfg = lvscf::parse_str(text, "lvs.cf").unwrap().config;
+        let spec = build(&cfg, Flags::default());
+        assert!(spec.scale_out);
+        let w = &spec.virtuals[0];
+        assert_eq!(w.service.scheduler, "mh");
+        assert_eq!(w.service.flags, ServiceFlags::SCHED1 | ServiceFlags::SCHED2);
+        assert_eq!(w.vip, "10.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(spec.virtuals[1].service.flags, ServiceFlags::SCHED1);
+        let plain = lvscf::parse_str("virtual w {\n scheduler = mh\n}\n", "lvs.cf")
+            .unwrap()
+            .config;
+        let spec = build(&plain, Flags::default());
+        assert!(!spec.scale_out);
+        assert_eq!(spec.virtuals[0].service.flags, ServiceFlags::empty());
     }
 }
