@@ -611,6 +611,7 @@ fn pulse_fixture() -> pulse::Status {
             to: "active".into(),
             reason: "partner dead".into(),
         }],
+        scale_out: None,
     }
 }
 

@@ -70,6 +70,11 @@ pub struct Options {
     /// `required` (default) or `permissive` (also accept unsigned).
     #[arg(long = "heartbeat-auth", value_name = "MODE")]
     pub heartbeat_auth: Option<String>,
+    /// Scale-out mode: remove every address from lvs.cf's
+    /// `announce_device` and exit (systemd's `ExecStopPost`); does nothing
+    /// without `scale_out = 1`.
+    #[arg(long = "withdraw")]
+    pub withdraw: bool,
     /// `--version`, `--help`, `--usage` and stray words.
     #[command(flatten)]
     pub popt: Common,
@@ -107,6 +112,7 @@ Usage: pulse [OPTION...]
       --status-socket=STRING  Status socket (default /run/pulse.sock)
       --heartbeat-key=FILE    Sign and check heartbeats with the key(s) in FILE
       --heartbeat-auth=MODE   required (default) or permissive
+      --withdraw              Scale-out mode: withdraw every VIP and exit
       --version               Display program version
 
 Help options:
@@ -120,7 +126,8 @@ Usage: pulse [-?ntv] [-c|--configfile STRING] [-n|--nodaemon] [-t|--test-start]
         [--norun] [-v|--verbose] [--forceactive] [--warm-standby]
         [--lvsd STRING] [--fos STRING] [--status] [--json]
         [--status-socket STRING] [--heartbeat-key FILE]
-        [--heartbeat-auth MODE] [--version] [-?|--help] [--usage]
+        [--heartbeat-auth MODE] [--withdraw] [--version] [-?|--help]
+        [--usage]
 ";
 
 /// pulse's texts.
@@ -217,6 +224,7 @@ mod tests {
         assert!(o.nodaemon && o.verbose && o.norun() && o.forceactive);
         assert!(run(&["--norun"]).norun());
         assert!(run(&["--warm-standby"]).warm_standby);
+        assert!(run(&["--withdraw"]).withdraw && !run(&[]).withdraw);
         assert!(run(&["-nv"]).verbose);
         assert!(run(&["-v", "-v"]).verbose);
     }

@@ -18,6 +18,7 @@ pub mod machine;
 pub mod netif;
 pub mod procs;
 pub mod run;
+pub mod scale_out;
 pub mod status;
 pub mod status_server;
 pub mod sync;

@@ -89,6 +89,12 @@ fn main() -> ExitCode {
             return fail(&r.stderr);
         }
     };
+    if opts.withdraw {
+        return ExitCode::from(pulse::scale_out::withdraw_main(&parsed.config));
+    }
+    if parsed.config.global.scale_out {
+        return scale_out_main(opts, parsed, loaded);
+    }
     let mut cfg = match config::from_lvscf(&parsed.config) {
         Ok(c) => c,
         Err(text) => {
@@ -227,6 +233,87 @@ fn main() -> ExitCode {
         (peer, peer_private),
         notifier,
     );
+    if daemon_mode {
+        let _ = std::fs::remove_file(&pid_file);
+    }
+    ExitCode::from(code)
+}
+
+/// Scale-out mode (`scale_out = 1`, docs/scale-out.md): lvscf's verdict,
+/// this host among `scale_out_members`, then daemon set-up as below and
+/// [`pulse::scale_out::run`] instead of the heartbeat loop.
+fn scale_out_main(opts: Options, parsed: lvscf::Parsed, loaded: lvscf::Fingerprint) -> ExitCode {
+    let file = opts.configfile.clone();
+    let verdict = lvscf::startup::pulse(&parsed.config, &file);
+    if verdict.refused() {
+        eprint!("{}", verdict.report("pulse"));
+        return ExitCode::from(1);
+    }
+    let own = pulse::scale_out::own_addresses();
+    if let Some(f) = lvscf::startup::scale_out_member(&parsed.config, &file, |a| own.contains(&a)) {
+        return fail(&format!("pulse: {}", f.message));
+    }
+    if opts.heartbeat_key.is_some() || opts.warm_standby || opts.forceactive {
+        early_log(
+            opts.nodaemon,
+            "scale-out mode: --heartbeat-key, --warm-standby and --forceactive do not apply: ignored",
+        );
+    }
+    let notifier = Notifier::from_env();
+    let daemon_mode = !opts.nodaemon;
+    let pid_file = daemon::pid_file();
+    if daemon_mode
+        && notifier.is_none()
+        && let Err(e) = daemon::daemonize()
+    {
+        return fail(&format!("pulse: cannot fork: {}", lvs_util::errtext(&e)));
+    }
+    if daemon_mode {
+        daemon::write_pid_file(&pid_file);
+        daemon::detach_stdio();
+    }
+    let sink = if daemon_mode {
+        Sink::Syslog
+    } else {
+        Sink::Stdout
+    };
+    lvs_util::log::init_stdout_max(
+        "pulse",
+        sink,
+        opts.verbose,
+        lvs_util::log::STDOUT_MESSAGE_MAX,
+    );
+    tracing::info!("STARTING PULSE IN SCALE-OUT MODE");
+    for w in &parsed.warnings {
+        tracing::info!("{w}");
+    }
+    for w in &verdict.warnings {
+        tracing::info!("{w}");
+    }
+    let lvsd = LvsdCommand {
+        path: opts.lvsd.clone(),
+        config: file.clone(),
+        nodaemon: opts.nodaemon,
+        verbose: opts.verbose,
+        extra: env_options("LVSD_OPTIONS"),
+    };
+    let settings = pulse::scale_out::Settings::of(
+        &parsed.config,
+        lvsd,
+        opts.status_socket.clone(),
+        loaded,
+        opts.norun(),
+    );
+    let code = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(pulse::scale_out::run(settings, notifier)),
+        Err(e) => {
+            tracing::info!("cannot start the runtime: {}", lvs_util::errtext(&e));
+            255
+        }
+    };
     if daemon_mode {
         let _ = std::fs::remove_file(&pid_file);
     }

@@ -268,6 +268,7 @@ impl Tracker {
                     reason: c.reason.into(),
                 })
                 .collect(),
+            scale_out: None,
         }
     }
 }

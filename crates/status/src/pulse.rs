@@ -37,6 +37,27 @@ pub struct Status {
     pub counters: Counters,
     /// The last role changes, oldest first (at most [`HISTORY`]).
     pub history: Vec<RoleChange>,
+    /// Scale-out mode (`scale_out = 1`, docs/scale-out.md); absent in the
+    /// pair's modes. `role` is then `scale-out`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale_out: Option<ScaleOut>,
+}
+
+/// Scale-out mode's state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScaleOut {
+    /// `scale_out_members`, as in lvs.cf.
+    pub members: Vec<String>,
+    /// `announce_device`.
+    pub announce_device: String,
+    /// `announce_hold`, seconds.
+    pub announce_hold_seconds: f64,
+    /// The VIPs on `announce_device` now (announced through the BGP
+    /// daemon).
+    pub announced: Vec<String>,
+    /// The VIPs lvsd serves but that wait for `announce_hold` to pass.
+    pub held_back: Vec<String>,
 }
 
 /// How many role changes [`Status::history`] keeps.

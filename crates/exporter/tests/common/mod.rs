@@ -224,6 +224,7 @@ pub fn pulse_json() -> pulse::Status {
         },
         heartbeat_auth: "permissive".into(),
         history: vec![],
+        scale_out: None,
     }
 }
 

@@ -10,7 +10,9 @@
 //!   With `--pulse-fd=FD` (pulse's socket) it says `ready` on FD at once
 //!   (never with `$LP_NOT_READY` set, after `$LP_READY_DELAY_MS` if set),
 //!   records each line read from FD as `role PID LINE`, and its end as
-//!   `pulse-gone PID`.
+//!   `pulse-gone PID`. With `$LP_SAY=FILE` it also passes every line
+//!   appended to FILE after its start on to pulse (`serving VIP`, `idle VIP`: scale-out
+//!   mode), recording each as `said PID LINE`.
 
 use std::io::Write as _;
 
@@ -52,10 +54,42 @@ fn read_roles(fd: i32, pid: u32) {
             }
         });
     }
+    if let Some(path) = std::env::var_os("LP_SAY")
+        && let Ok(w) = f.try_clone()
+    {
+        std::thread::spawn(move || say(path.into(), w, pid));
+    }
     for line in std::io::BufReader::new(f).lines().map_while(Result::ok) {
         record(&format!("role {pid} {line}"));
     }
     record(&format!("pulse-gone {pid}"));
+}
+
+/// Passes each line appended to `path` on to pulse on `w`.
+fn say(path: std::path::PathBuf, mut w: std::fs::File, pid: u32) {
+    // only what is appended after the start
+    let mut done = std::fs::read_to_string(&path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let lines: Vec<&str> = text.lines().collect();
+            // only whole lines
+            let complete = if text.ends_with('\n') {
+                lines.len()
+            } else {
+                lines.len().saturating_sub(1)
+            };
+            for line in &lines[done.min(complete)..complete] {
+                if w.write_all(format!("{line}\n").as_bytes()).is_err() {
+                    return;
+                }
+                record(&format!("said {pid} {line}"));
+            }
+            done = done.max(complete);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 fn main() {
