@@ -189,6 +189,7 @@ fn pulse_unit_is_type_notify_with_the_original_paths() {
         "Type=notify",
         "EnvironmentFile=-/etc/sysconfig/pulse",
         "ExecStart=/usr/sbin/pulse $OPTIONS",
+        "ExecStopPost=-/usr/sbin/pulse --withdraw $OPTIONS",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "ConditionPathExists=/etc/sysconfig/ha/lvs.cf",
         "WantedBy=multi-user.target",

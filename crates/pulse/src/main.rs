@@ -71,6 +71,13 @@ fn main() -> ExitCode {
         };
         return ExitCode::from(query_main(&opts.status_socket, format));
     }
+    if opts.withdraw {
+        // ExecStopPost: only lvs.cf matters (any other option is ignored).
+        return match lvscf::load_file(&opts.configfile) {
+            Ok(l) => ExitCode::from(pulse::scale_out::withdraw_main(&l.parsed.config)),
+            Err(e) => fail(&lvscf::startup::pulse_load_refusal(&opts.configfile, &e).stderr),
+        };
+    }
     let (auth, signer) = match heartbeat_auth(&opts) {
         Ok(a) => a,
         Err(text) => return fail(&text),
@@ -89,9 +96,6 @@ fn main() -> ExitCode {
             return fail(&r.stderr);
         }
     };
-    if opts.withdraw {
-        return ExitCode::from(pulse::scale_out::withdraw_main(&parsed.config));
-    }
     if parsed.config.global.scale_out {
         return scale_out_main(opts, parsed, loaded);
     }
