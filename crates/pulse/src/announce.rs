@@ -30,6 +30,9 @@ pub enum Event {
     Timer,
     /// SIGTERM or SIGINT.
     Stop,
+    /// lvs.cf was re-read (SIGHUP): these are the VIPs of its active
+    /// virtual servers now.
+    Configured(Vec<IpAddr>),
 }
 
 /// What the shell does.
@@ -55,6 +58,7 @@ enum Why {
     NoRealServer,
     LvsdDied,
     Stopping,
+    Unconfigured,
 }
 
 impl Why {
@@ -63,6 +67,7 @@ impl Why {
             Why::NoRealServer => "no real server",
             Why::LvsdDied => "lvsd died",
             Why::Stopping => "pulse stopping",
+            Why::Unconfigured => "no longer in lvs.cf",
         }
     }
 }
@@ -191,6 +196,24 @@ impl Machine {
                 self.due(now, &mut out);
             }
             Event::Timer => self.due(now, &mut out),
+            Event::Configured(vips) => {
+                let gone: Vec<IpAddr> = self
+                    .vips
+                    .keys()
+                    .filter(|ip| !vips.contains(ip))
+                    .copied()
+                    .collect();
+                for ip in gone {
+                    if let Some(mut v) = self.vips.remove(&ip)
+                        && v.announced
+                    {
+                        withdraw(ip, &mut v, Why::Unconfigured, now, &mut out);
+                    }
+                }
+                for ip in vips {
+                    self.vips.entry(ip).or_default();
+                }
+            }
             Event::Stop => {
                 self.stopping = true;
                 for (ip, v) in self.vips.iter_mut() {

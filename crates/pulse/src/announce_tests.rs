@@ -240,3 +240,28 @@ fn a_zero_hold_announces_again_at_once() {
         [Action::Announce(ip("192.0.2.10"))]
     );
 }
+
+#[test]
+fn a_reread_lvs_cf_withdraws_removed_vips_and_takes_new_ones() {
+    let mut m = machine();
+    m.step(Event::Serving(ip("192.0.2.10")), s(1.0));
+    m.step(Event::Serving(ip("192.0.2.11")), s(1.0));
+    let a = m.step(
+        Event::Configured(vec![ip("192.0.2.11"), ip("192.0.2.12")]),
+        s(2.0),
+    );
+    assert_eq!(
+        logs(&a),
+        ["scale-out: withdrawing 192.0.2.10 (no longer in lvs.cf)"]
+    );
+    assert_eq!(acts(a), [Action::Withdraw(ip("192.0.2.10"))]);
+    // the one kept stays announced; the new one is announced when served
+    assert_eq!(m.announced(), [ip("192.0.2.11")]);
+    assert_eq!(
+        acts(m.step(Event::Serving(ip("192.0.2.12")), s(3.0))),
+        [Action::Announce(ip("192.0.2.12"))]
+    );
+    // the removed one is unknown now
+    assert_eq!(acts(m.step(Event::Serving(ip("192.0.2.10")), s(4.0))), []);
+    assert_eq!(m.announced(), [ip("192.0.2.11"), ip("192.0.2.12")]);
+}

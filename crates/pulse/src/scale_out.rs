@@ -54,6 +54,18 @@ pub struct Settings {
     pub norun: bool,
 }
 
+/// The VIPs of `config`'s active virtual servers, each once, in file
+/// order.
+pub fn vips_of(config: &lvscf::Config) -> Vec<IpAddr> {
+    let mut vips: Vec<IpAddr> = Vec::new();
+    for v in config.virtuals.iter().filter(|v| v.active) {
+        if !vips.contains(&v.vip()) {
+            vips.push(v.vip());
+        }
+    }
+    vips
+}
+
 impl Settings {
     /// The settings of `config` (which has `scale_out = 1`).
     pub fn of(
@@ -64,12 +76,7 @@ impl Settings {
         norun: bool,
     ) -> Settings {
         let g = &config.global;
-        let mut vips: Vec<IpAddr> = Vec::new();
-        for v in config.virtuals.iter().filter(|v| v.active) {
-            if !vips.contains(&v.vip()) {
-                vips.push(v.vip());
-            }
-        }
+        let vips = vips_of(config);
         Settings {
             device: g.announce_device().to_string(),
             hold: g.announce_hold(),
@@ -300,6 +307,7 @@ pub fn withdraw_main(config: &lvscf::Config) -> u8 {
 /// What the status socket reports.
 #[derive(Debug, Default)]
 struct Shared {
+    vips: Vec<IpAddr>,
     announced: Vec<IpAddr>,
     held_back: Vec<IpAddr>,
     lvsd_pid: Option<u32>,
@@ -470,10 +478,11 @@ impl Shell {
                 _ = int.recv() => Some(Event::Stop),
                 _ = chld.recv() => self.reap(),
                 _ = hup.recv() => {
+                    let ev = self.reread();
                     if let Some(pid) = self.lvsd_pid {
                         procs::hangup(pid);
                     }
-                    None
+                    ev
                 }
                 Some((generation, line)) = rx.recv() => {
                     if generation == self.generation {
@@ -484,6 +493,31 @@ impl Shell {
                 }
                 _ = tokio::time::sleep(wait) => Some(Event::Timer),
             };
+        }
+    }
+
+    /// SIGHUP: the VIPs of lvs.cf as it is now (lvsd re-reads the rest).
+    /// A file that does not load, or no longer says `scale_out = 1`,
+    /// changes nothing here.
+    fn reread(&mut self) -> Option<Event> {
+        let file = &self.s.config_file;
+        match lvscf::load_file(file) {
+            Ok(l) if l.parsed.config.global.scale_out => {
+                let vips = vips_of(&l.parsed.config);
+                self.s.vips = vips.clone();
+                Some(Event::Configured(vips))
+            }
+            Ok(_) => {
+                tracing::info!(
+                    "scale-out: {file} no longer sets scale_out = 1: the VIPs stay as they are \
+                     until pulse is restarted"
+                );
+                None
+            }
+            Err(e) => {
+                tracing::info!("scale-out: cannot re-read {file}: {e}; the VIPs stay as they are");
+                None
+            }
         }
     }
 
@@ -504,6 +538,7 @@ impl Shell {
 
     fn publish(&self, m: &Machine) {
         let mut sh = lock(&self.shared);
+        sh.vips = self.s.vips.clone();
         sh.announced = m.announced();
         sh.held_back = m
             .vips()
@@ -638,7 +673,7 @@ fn document(s: &Settings, sh: &Shared, started: f64) -> doc::Status {
         service: "lvs".into(),
         role: "scale-out".into(),
         role_since: started,
-        vips: s
+        vips: sh
             .vips
             .iter()
             .map(|ip| doc::Vip {

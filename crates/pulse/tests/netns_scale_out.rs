@@ -560,3 +560,53 @@ fn the_upstream_route_follows_pulse() {
     drop(speakers);
     drop(up);
 }
+
+/// SIGHUP: pulse re-reads the VIPs (a VIP gone from lvs.cf is withdrawn,
+/// a new one is announced once lvsd serves it) and passes the signal on.
+#[test]
+fn a_reload_takes_the_vips_of_the_new_file() {
+    let test = "a_reload_takes_the_vips_of_the_new_file";
+    if !lvs_tests::require(Need::Netns, test) {
+        return;
+    }
+    let lab = Lab::builder("lsr")
+        .client("gw", "10.30.0.254")
+        .router("d1", "10.30.0.1")
+        .build();
+    let h = &lab.routers[0];
+    add_lvs0(h);
+    let root = tempdir();
+    let mut d = Director::new(h, root.path(), &["10.30.0.1"], 1);
+    d.start();
+    assert!(wait_for(S(5), || d.starts() == 1), "{}", d.dump());
+    std::thread::sleep(Duration::from_millis(300));
+    d.say(&format!("serving {VIP}"));
+    assert!(wait_for(S(3), || d.has_vip()), "{}", d.dump());
+    const NEW: &str = "10.50.0.101";
+    let cf_path = d.dir.join("lvs.cf");
+    let text = std::fs::read_to_string(&cf_path).unwrap();
+    std::fs::write(&cf_path, text.replace(VIP, NEW)).unwrap();
+    d.signal(libc::SIGHUP);
+    assert!(wait_for(S(3), || !d.has_vip()), "{}", d.dump());
+    assert!(
+        d.log().has(&format!(
+            "pulse: scale-out: withdrawing {VIP} (no longer in lvs.cf)"
+        )),
+        "{}",
+        d.dump()
+    );
+    assert!(
+        wait_for(S(3), || d.record().has(&format!("hup {}", d.lvsd_pid()))),
+        "SIGHUP not passed on to lvsd\n{}",
+        d.dump()
+    );
+    d.say(&format!("serving {NEW}"));
+    let new_up = || {
+        h.ip(&["-o", "addr", "show", "dev", "lvs0"])
+            .contains(&format!("inet {NEW}/32"))
+    };
+    assert!(wait_for(S(3), new_up), "{}", d.dump());
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait(S(10)), Some(0), "{}", d.dump());
+    assert!(!new_up(), "{}", d.dump());
+}
