@@ -10,7 +10,7 @@
 //! neighbour's entry to the new router (see docs/PERFORMANCE.md, "pulse").
 //!
 //! For an IPv6 address the announcement is an unsolicited neighbour
-//! advertisement ([`na_frame`], RFC 4861 §7.2.6): to all nodes, Override
+//! advertisement ([`na_frame`], RFC 4861 section 7.2.6): to all nodes, Override
 //! set, so a neighbour's existing entry moves to the new MAC at once.
 
 use std::ffi::CString;
@@ -94,7 +94,7 @@ pub fn na_frame(ip: Ipv6Addr, mac: [u8; 6], eth_dest: [u8; 6]) -> [u8; NA_FRAME_
     f
 }
 
-/// The ICMPv6 checksum (RFC 4443 §2.3) of `msg` (its checksum field zero)
+/// The ICMPv6 checksum (RFC 4443 section 2.3) of `msg` (its checksum field zero)
 /// sent from `src` to `dst`: the one's complement of the one's complement
 /// sum over the IPv6 pseudo-header and the message.
 pub fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, msg: &[u8]) -> u16 {
