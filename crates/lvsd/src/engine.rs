@@ -893,12 +893,7 @@ impl Engine {
                         .installed
                         .get(&v.key)
                         .is_some_and(|i| i.dests.iter().any(|d| d.weight > 0));
-                    serving
-                        || !v.reals.iter().zip(&s.reals).any(|(r, st)| {
-                            st.role == Role::Monitored
-                                && !matches!(st.monitor, Monitor::Off | Monitor::Shown)
-                                && st.pending(r, now)
-                        })
+                    serving || !self.first_verdicts_pending(v, s, now)
                 }
                 Phase::Inactive | Phase::Duplicate | Phase::Failed => true,
             })
@@ -1294,23 +1289,38 @@ impl Engine {
 
     /// The VIPs of the started virtual servers that have a real server
     /// with a weight above 0 in the installed table (the sorry server does
-    /// not count): what scale-out mode announces ([`crate::serving`]).
-    pub fn serving_vips(&self) -> BTreeSet<IpAddr> {
+    /// not count) and no real server still waiting for its first verdict:
+    /// what scale-out mode announces ([`crate::serving`]). Waiting for
+    /// every first verdict keeps a director that joins from announcing a
+    /// table with fewer real servers than its peers', whose `mh` hashing
+    /// would send moved flows elsewhere.
+    pub fn serving_vips(&self, now: Duration) -> BTreeSet<IpAddr> {
         self.spec
             .virtuals
             .iter()
             .zip(&self.vss)
             .filter(|(_, s)| s.phase == Phase::Up)
-            .filter(|(v, _)| {
+            .filter(|(v, s)| {
                 let sorry = v.sorry_dest();
-                self.installed.get(&v.key).is_some_and(|i| {
+                let weighted = self.installed.get(&v.key).is_some_and(|i| {
                     i.dests
                         .iter()
                         .any(|d| d.weight > 0 && Some(d.key()) != sorry)
-                })
+                });
+                weighted && !self.first_verdicts_pending(v, s, now)
             })
             .map(|(v, _)| v.vip)
             .collect()
+    }
+
+    /// Whether a monitored real server of `v` still waits for its first
+    /// verdict.
+    fn first_verdicts_pending(&self, v: &VsSpec, s: &VsState, now: Duration) -> bool {
+        v.reals.iter().zip(&s.reals).any(|(r, st)| {
+            st.role == Role::Monitored
+                && !matches!(st.monitor, Monitor::Off | Monitor::Shown)
+                && st.pending(r, now)
+        })
     }
 
     /// The configuration in force, as the shell read it.

@@ -288,7 +288,10 @@ impl Shell {
             let _ = tx.send("ready".into());
         }
         if self.engine.spec().scale_out {
-            for line in self.said.update(crate::serving::vips(&self.engine)) {
+            for line in self
+                .said
+                .update(crate::serving::vips(&self.engine, self.now()))
+            {
                 tracing::debug!("telling pulse: {line}");
                 let _ = tx.send(line);
             }

@@ -1,7 +1,8 @@
 //! Which VIPs this lvsd can serve, as pulse hears it in scale-out mode
 //! (docs/scale-out.md): a VIP is served while a started virtual server on
 //! it has a real server with a weight above 0 in the installed table (the
-//! sorry server does not count). lvsd says `serving VIP` and `idle VIP`
+//! sorry server does not count) and every real server has had its first
+//! verdict. lvsd says `serving VIP` and `idle VIP`
 //! on pulse's socket when that changes, nothing otherwise. Pure.
 
 use crate::engine::Engine;
@@ -9,8 +10,8 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 /// The VIPs the table serves ([`Engine::serving_vips`]).
-pub fn vips(engine: &Engine) -> BTreeSet<IpAddr> {
-    engine.serving_vips()
+pub fn vips(engine: &Engine, now: std::time::Duration) -> BTreeSet<IpAddr> {
+    engine.serving_vips(now)
 }
 
 /// What lvsd has told pulse so far.
