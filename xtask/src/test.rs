@@ -708,6 +708,8 @@ pub fn bench_ipvs(args: &[String]) -> ExitCode {
             "--release",
             "-p",
             "ipvs",
+            "-p",
+            "ipvsadm",
             "--example",
             "ipvs_bench",
             "--bin",

@@ -176,6 +176,8 @@ fn main() {
     }
     let n = env_usize("LVS_BENCH_SERVICES", 10_000);
     let m = env_usize("LVS_BENCH_RULES", 1_000);
+    // target/release/examples/ipvs_bench -> target/release/ipvsadm-rs (of
+    // crates/ipvsadm; `cargo xtask bench-ipvs` builds both)
     let rs = std::env::current_exe()
         .ok()
         .and_then(|p| Some(p.parent()?.parent()?.join("ipvsadm-rs")))

@@ -12,7 +12,8 @@
 //!   the minimal ordered list of [`Op`]s.
 //! * [`Error`]: typed errors naming the operation and the object, with
 //!   ipvsadm's plain messages.
-//! * [`text`]: each [`Op`] as ipvsadm command text (for `--test-start`).
+//!
+//! ipvsadm's command text (both ways) lives in the `ipvsadm` crate.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), ipvs::Error> {
@@ -31,7 +32,6 @@ pub mod codec;
 pub mod consts;
 pub mod error;
 pub mod reconcile;
-pub mod text;
 
 mod client;
 mod memory;

@@ -1,9 +1,9 @@
 //! The ipvsadm command line equivalent to each IPVS change, for
 //! `--test-start` (which prints what it would do) and for messages: the
-//! operations through `ipvs::text` (shared with nanny), and the display
+//! operations through `ipvsadm::text` (shared with nanny), and the display
 //! quoting of a command line.
 
-pub use ipvs::text::{op_args, set_timeouts_args};
+pub use ::ipvsadm::text::{op_args, set_timeouts_args};
 
 /// Quotes one argument for display the way a shell would need it: as is
 /// when it has no blank or special character, else in single quotes.
@@ -33,7 +33,7 @@ mod tests {
 
     #[test]
     fn forms() {
-        // the cases live with ipvs::text; lvsd prints them unchanged
+        // the cases live with ipvsadm::text; lvsd prints them unchanged
         let k = ipvs::ServiceKey::tcp([203, 0, 113, 100], 80);
         let d = ipvs::Dest::new([192, 168, 50, 200], 80, ipvs::Forward::Route);
         assert_eq!(

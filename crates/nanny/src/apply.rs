@@ -7,7 +7,8 @@ use std::os::fd::{FromRawFd, OwnedFd};
 
 use std::net::Ipv4Addr;
 
-use ipvs::{Dest, DestKey, Op, Protocol, ServiceKey, text};
+use ipvs::{Dest, DestKey, Op, Protocol, ServiceKey};
+use ipvsadm::text;
 
 use crate::cli::{Config, Forward, inet_aton};
 use crate::core::IpvsOp;

@@ -137,7 +137,7 @@ pub enum Mode {
 }
 
 /// The ipvsadm flag of a forwarding method.
-pub use ipvs::text::method_flag;
+pub use ipvsadm::text::method_flag;
 
 /// Validated configuration.
 #[derive(Debug, Clone, PartialEq)]

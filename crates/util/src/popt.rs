@@ -1,7 +1,12 @@
-//! popt's command-line scaffolding for daemons whose options are parsed
-//! with clap: the options popt adds to every program (`--version`,
-//! `-?`/`--help`, `--usage`), refusing stray words, and popt's wording for
-//! errors (`PROG: bad argument OPT: REASON`).
+//! popt's conventions, in one place for every command line:
+//!
+//! * for the daemons, whose options are parsed with clap (pulse, lvsd,
+//!   nanny, fos): the options popt adds to every program (`--version`,
+//!   `-?`/`--help`, `--usage`), refusing stray words, popt's integers
+//!   ([`popt_int`]) and popt's wording for errors (`PROG: bad argument OPT:
+//!   REASON`, [`bad_argument`]);
+//! * for ipvsadm-rs, whose command line is ipvsadm's own popt table: the
+//!   table-driven scanner ([`OptSpec`], [`scan`]) with popt's messages.
 
 use std::ffi::OsString;
 
@@ -116,10 +121,79 @@ pub const NOARG: &str = "missing argument";
 /// popt: a value given to a flag (`--flag=x`).
 pub const UNWANTEDARG: &str = "option does not take an argument";
 
+/// popt: an integer option's value that is no number.
+pub const BADNUMBER: &str = "invalid numeric value";
+/// popt: an integer option's value outside `int`.
+pub const OVERFLOW: &str = "number too large or too small";
+
+/// Error of an integer option value: popt's reason ([`BADNUMBER`] or
+/// [`OVERFLOW`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct IntError(pub &'static str);
+
+/// popt `POPT_ARG_INT`, as a clap value parser: C `strtol` base 0
+/// (decimal, `0x` hex, leading-zero octal, optional sign, leading blanks),
+/// the whole string consumed (`""` is 0, as with popt), `int` range.
+pub fn popt_int(s: &str) -> Result<i32, IntError> {
+    let v = strtol(s.as_bytes()).ok_or(IntError(BADNUMBER))?;
+    i32::try_from(v).map_err(|_| IntError(OVERFLOW))
+}
+
+/// C `isspace`.
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// C `strtol(tok, &end, 0)` with the whole token consumed: the exact value
+/// (not clamped), `None` if anything is left over; `""` is 0.
+fn strtol(tok: &[u8]) -> Option<i128> {
+    let digit = |b: u8, base: u32| (b as char).to_digit(16).filter(|d| *d < base);
+    let mut p = tok.iter().take_while(|b| is_c_space(**b)).count();
+    let neg = matches!(tok.get(p), Some(b'-'));
+    if matches!(tok.get(p), Some(b'+' | b'-')) {
+        p += 1;
+    }
+    let mut base = 10;
+    if tok.get(p) == Some(&b'0') {
+        base = 8;
+        if matches!(tok.get(p + 1), Some(b'x' | b'X'))
+            && tok.get(p + 2).is_some_and(|&b| digit(b, 16).is_some())
+        {
+            base = 16;
+            p += 2;
+        }
+    }
+    let start = p;
+    let mut value: i128 = 0;
+    while let Some(d) = tok.get(p).and_then(|&b| digit(b, base)) {
+        value = value.saturating_mul(base as i128).saturating_add(d as i128);
+        p += 1;
+    }
+    if p == start {
+        // no digits: strtol leaves `end` at the start of the token
+        return tok.is_empty().then_some(0);
+    }
+    (p == tok.len()).then_some(if neg { -value } else { value })
+}
+
 /// Turns a clap error for `argv` (program name included) into popt's
 /// `PROGRAM: bad argument OPT: REASON` line (without a newline). OPT is the
-/// option as the user spelled it, without any `=VALUE`.
+/// option as the user spelled it, without any `=VALUE`; a value refused by
+/// [`popt_int`] gets popt's number reason.
 pub fn bad_argument(program: &str, e: &clap::Error, argv: &[OsString]) -> String {
+    if e.kind() == ErrorKind::ValueValidation {
+        let value = match e.get(ContextKind::InvalidValue) {
+            Some(ContextValue::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let reason = std::error::Error::source(e)
+            .and_then(|s| s.downcast_ref::<IntError>())
+            .map(|ie| ie.0)
+            .unwrap_or(BADNUMBER);
+        let opt = spelling_of_value(argv, &value);
+        return format!("{program}: bad argument {opt}: {reason}");
+    }
     let last = argv
         .last()
         .map(|a| a.to_string_lossy().into_owned())
@@ -157,6 +231,169 @@ pub fn bad_argument(program: &str, e: &clap::Error, argv: &[OsString]) -> String
         }
     };
     format!("{program}: bad argument {opt}: {reason}")
+}
+
+/// Finds how the user spelled the option that carried `value` (`--opt=V`,
+/// `-oV` or `-o V`).
+fn spelling_of_value(argv: &[OsString], value: &str) -> String {
+    let args: Vec<String> = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    for (i, a) in args.iter().enumerate().skip(1) {
+        if let Some((opt, v)) = a.split_once('=')
+            && opt.starts_with("--")
+            && v == value
+        {
+            return opt.to_string();
+        }
+        // `-Xvalue`; `get` because a word's second character may be
+        // wider than one byte (`-é…`, the value of an earlier option)
+        if a.starts_with('-')
+            && !a.starts_with("--")
+            && a.get(2..).is_some_and(|v| !v.is_empty() && v == value)
+            && let Some(opt) = a.get(..2)
+        {
+            return opt.to_string();
+        }
+        if args.get(i + 1).map(String::as_str) == Some(value) && a.starts_with('-') {
+            return a.clone();
+        }
+    }
+    value.to_string()
+}
+
+/// Whether an option takes an argument (popt's `argInfo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    /// A flag.
+    None,
+    /// `-x V`, `-xV`, `--long V`, `--long=V`.
+    Required,
+    /// Attached, or the next word unless it starts with `-`.
+    Optional,
+}
+
+/// One row of a popt option table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptSpec<K> {
+    /// The short letter, if any.
+    pub short: Option<char>,
+    /// The long name (without `--`).
+    pub long: &'static str,
+    /// Whether it takes an argument.
+    pub arg: ArgKind,
+    /// What it sets: the program's meaning of the option.
+    pub sets: K,
+}
+
+/// An option found on a command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found<'t, K> {
+    /// Its row of the table.
+    pub spec: &'t OptSpec<K>,
+    /// Its argument.
+    pub value: Option<String>,
+    /// How it was spelled: `-x` or `--long`.
+    pub text: String,
+}
+
+/// A scanned command line: the options in order, and the other words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scanned<'t, K> {
+    /// The options, in command-line order.
+    pub opts: Vec<Found<'t, K>>,
+    /// The words that are no option (and everything after `--`).
+    pub rest: Vec<String>,
+}
+
+/// A scanning error: popt's `OPT: REASON`, OPT as given (`--long=V` whole).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{opt}: {reason}")]
+pub struct ScanError {
+    /// The option as written.
+    pub opt: String,
+    /// [`BADOPT`], [`NOARG`] or [`UNWANTEDARG`].
+    pub reason: &'static str,
+}
+
+/// The argument of an option that takes one, from the next word if needed.
+fn next_value(kind: ArgKind, args: &[String], i: &mut usize) -> Result<Option<String>, ()> {
+    match (kind, args.get(*i)) {
+        (ArgKind::None, _) => Ok(None),
+        (ArgKind::Required, Some(v)) => {
+            *i += 1;
+            Ok(Some(v.clone()))
+        }
+        (ArgKind::Required, None) => Err(()),
+        (ArgKind::Optional, Some(v)) if !v.starts_with('-') => {
+            *i += 1;
+            Ok(Some(v.clone()))
+        }
+        (ArgKind::Optional, _) => Ok(None),
+    }
+}
+
+/// Scans `args` (without the program name) over `table` as popt does:
+/// clustered short options (`-Ln`), attached or separate arguments (`-w3`,
+/// `-w 3`, `--weight=3`), `--` ending the options. The first row with a
+/// name wins.
+pub fn scan<'t, K>(table: &'t [OptSpec<K>], args: &[String]) -> Result<Scanned<'t, K>, ScanError> {
+    let err = |opt: String, reason| ScanError { opt, reason };
+    let mut opts = Vec::new();
+    let mut rest = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
+        if a == "--" {
+            rest.extend(args[i..].iter().cloned());
+            break;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            let (name, attached) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (long, None),
+            };
+            let Some(spec) = table.iter().find(|o| o.long == name) else {
+                return Err(err(a.clone(), BADOPT));
+            };
+            let value = match attached {
+                Some(_) if spec.arg == ArgKind::None => {
+                    return Err(err(a.clone(), UNWANTEDARG));
+                }
+                Some(v) => Some(v),
+                None => next_value(spec.arg, args, &mut i).map_err(|()| err(a.clone(), NOARG))?,
+            };
+            opts.push(Found {
+                spec,
+                value,
+                text: format!("--{name}"),
+            });
+        } else if a.len() > 1 && a.starts_with('-') {
+            let chars: Vec<char> = a[1..].chars().collect();
+            let mut j = 0;
+            while j < chars.len() {
+                let c = chars[j];
+                j += 1;
+                let text = format!("-{c}");
+                let Some(spec) = table.iter().find(|o| o.short == Some(c)) else {
+                    return Err(err(text, BADOPT));
+                };
+                let value = if spec.arg != ArgKind::None && j < chars.len() {
+                    let tail = chars[j..].iter().collect();
+                    j = chars.len();
+                    Some(tail)
+                } else {
+                    next_value(spec.arg, args, &mut i).map_err(|()| err(text.clone(), NOARG))?
+                };
+                opts.push(Found { spec, value, text });
+            }
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    Ok(Scanned { opts, rest })
 }
 
 #[cfg(test)]
@@ -255,6 +492,137 @@ mod tests {
         assert_eq!(
             fail(&["--nodaemon=yes"]),
             "demo: bad argument --nodaemon: option does not take an argument"
+        );
+    }
+
+    #[test]
+    fn popt_integers() {
+        assert_eq!(popt_int("10"), Ok(10));
+        assert_eq!(popt_int("0x1F"), Ok(31));
+        assert_eq!(popt_int("010"), Ok(8));
+        assert_eq!(popt_int("-5"), Ok(-5));
+        assert_eq!(popt_int(" 7"), Ok(7));
+        assert_eq!(popt_int("0"), Ok(0));
+        assert_eq!(popt_int(""), Ok(0));
+        assert_eq!(popt_int(" "), Err(IntError(BADNUMBER)));
+        assert_eq!(popt_int("0x"), Err(IntError(BADNUMBER)));
+        assert_eq!(popt_int("08"), Err(IntError(BADNUMBER)));
+        assert_eq!(popt_int("10s"), Err(IntError(BADNUMBER)));
+        assert_eq!(popt_int("-"), Err(IntError(BADNUMBER)));
+        assert_eq!(popt_int("99999999999"), Err(IntError(OVERFLOW)));
+        assert_eq!(popt_int("2147483647"), Ok(i32::MAX));
+        assert_eq!(popt_int("-2147483648"), Ok(i32::MIN));
+    }
+
+    #[derive(Parser, Debug)]
+    #[command(name = "demo", disable_help_flag = true, disable_version_flag = true)]
+    struct WithInt {
+        #[arg(short = 't', long = "interval", allow_hyphen_values = true, value_parser = popt_int)]
+        interval: Option<i32>,
+    }
+
+    #[test]
+    fn integer_values_get_popts_reasons() {
+        let fail = |args: &[&str]| {
+            let mut argv: Vec<OsString> = vec!["demo".into()];
+            argv.extend(args.iter().map(OsString::from));
+            let e = WithInt::try_parse_from(&argv).expect_err("must fail");
+            bad_argument("demo", &e, &argv)
+        };
+        assert_eq!(
+            fail(&["-t", "abc"]),
+            "demo: bad argument -t: invalid numeric value"
+        );
+        assert_eq!(
+            fail(&["--interval=1x"]),
+            "demo: bad argument --interval: invalid numeric value"
+        );
+        assert_eq!(
+            fail(&["-t99999999999"]),
+            "demo: bad argument -t: number too large or too small"
+        );
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Demo2 {
+        List,
+        Numeric,
+        Weight,
+        Persistent,
+    }
+
+    const TABLE: &[OptSpec<Demo2>] = &[
+        OptSpec {
+            short: Some('L'),
+            long: "list",
+            arg: ArgKind::None,
+            sets: Demo2::List,
+        },
+        OptSpec {
+            short: Some('n'),
+            long: "numeric",
+            arg: ArgKind::None,
+            sets: Demo2::Numeric,
+        },
+        OptSpec {
+            short: Some('w'),
+            long: "weight",
+            arg: ArgKind::Required,
+            sets: Demo2::Weight,
+        },
+        OptSpec {
+            short: Some('p'),
+            long: "persistent",
+            arg: ArgKind::Optional,
+            sets: Demo2::Persistent,
+        },
+    ];
+
+    /// (what, value, spelling) of each option, and the other words.
+    type Words = (Vec<(Demo2, Option<String>, String)>, Vec<String>);
+
+    fn scanned(line: &str) -> Result<Words, String> {
+        let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+        let s = scan(TABLE, &args).map_err(|e| e.to_string())?;
+        let opts = s
+            .opts
+            .into_iter()
+            .map(|f| (f.spec.sets, f.value, f.text))
+            .collect();
+        Ok((opts, s.rest))
+    }
+
+    #[test]
+    fn table_driven_scanning() {
+        use Demo2::*;
+        let some = |v: &str| Some(v.to_string());
+        let (o, rest) = scanned("-Lnw3 x --weight=4 -p -w -5 --persistent 9 -- -n").unwrap();
+        assert_eq!(
+            o,
+            vec![
+                (List, None, "-L".into()),
+                (Numeric, None, "-n".into()),
+                (Weight, some("3"), "-w".into()),
+                (Weight, some("4"), "--weight".into()),
+                (Persistent, None, "-p".into()),
+                (Weight, some("-5"), "-w".into()),
+                (Persistent, some("9"), "--persistent".into()),
+            ]
+        );
+        assert_eq!(rest, vec!["x", "-n"]);
+        assert_eq!(scanned("-q").unwrap_err(), "-q: unknown option");
+        assert_eq!(
+            scanned("--bogus=1").unwrap_err(),
+            "--bogus=1: unknown option"
+        );
+        assert_eq!(scanned("-L -w").unwrap_err(), "-w: missing argument");
+        assert_eq!(
+            scanned("--weight").unwrap_err(),
+            "--weight: missing argument"
+        );
+        assert_eq!(
+            scanned("--list=1").unwrap_err(),
+            "--list=1: option does not take an argument"
         );
     }
 }

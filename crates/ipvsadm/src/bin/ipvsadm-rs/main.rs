@@ -5,16 +5,15 @@
 //! `--nosort`, `--timeout`, `--daemon`) and the connection listing `-L -c`
 //! (read from `/proc/net/ip_vs_conn`, as ipvsadm does).
 
-mod cli;
 mod conn;
-mod names;
 mod print;
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use cli::{Cmd, CmdKind, Fail};
 use ipvs::{Client, Op};
+use ipvsadm::command as cli;
+use ipvsadm::{Cmd, CmdKind, Fail};
 
 const VERSION: &str = concat!(
     "ipvsadm-rs ",
@@ -131,24 +130,10 @@ async fn process_line(client: &Client, prog: &str, args: &[String]) -> Result<u8
         eprintln!("Try `{prog} -h' or '{prog} --help' for more information.");
         return Err(EXIT_ERR);
     }
-    if let Some(op) = table_op(&cmd) {
+    if let Some(op) = cmd.op() {
         return Ok(report(client.apply(&[op]).await));
     }
     execute(client, &cmd).await
-}
-
-/// The table change a command makes, if it is one.
-fn table_op(cmd: &Cmd) -> Option<Op> {
-    let key = cmd.svc.key()?;
-    Some(match cmd.kind {
-        CmdKind::Add => Op::AddService(cmd.svc.service()?),
-        CmdKind::Edit => Op::EditService(cmd.svc.service()?),
-        CmdKind::Del => Op::DelService(key),
-        CmdKind::AddDest => Op::AddDest(key, cmd.dest),
-        CmdKind::EditDest => Op::EditDest(key, cmd.dest),
-        CmdKind::DelDest => Op::DelDest(key, cmd.dest.key()),
-        _ => return None,
-    })
 }
 
 fn report(r: Result<(), ipvs::Error>) -> u8 {
@@ -327,7 +312,7 @@ async fn restore(client: &Client, prog: &str) -> Result<u8, u8> {
                 }
             }
         };
-        if let Some(op) = table_op(&cmd) {
+        if let Some(op) = cmd.op() {
             pending.push(op);
             if pending.len() >= 4096 {
                 flush(client, &mut pending, &mut last).await;

@@ -10,7 +10,7 @@ use ipvs::{
     SyncDaemon, Timeouts, TunnelType,
 };
 
-use crate::names;
+use ipvsadm::names;
 
 /// Output format flags (ipvsadm's FMT_*).
 #[derive(Debug, Clone, Copy, Default)]
@@ -121,7 +121,7 @@ pub fn cmp_services(a: &ServiceKey, b: &ServiceKey) -> i32 {
     if r != 0 {
         return r;
     }
-    let r = addr_cmp(s1.af == crate::cli::AF_INET6, &s1.addr, &s2.addr);
+    let r = addr_cmp(s1.af == ipvsadm::command::AF_INET6, &s1.addr, &s2.addr);
     if r != 0 {
         return r;
     }

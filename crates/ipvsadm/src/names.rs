@@ -1,21 +1,19 @@
-//! Address and port names through the C library, as ipvsadm looks them up.
+//! Address and port names as ipvsadm looks them up: `inet_aton` (the
+//! shared one of `lvs_util::inet`), host names through the resolver, and
+//! service names and reverse lookups through the C library.
 
 use std::ffi::{CStr, CString};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use crate::cli::{IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
-
-unsafe extern "C" {
-    fn inet_aton(cp: *const libc::c_char, inp: *mut libc::in_addr) -> libc::c_int;
-}
+use crate::command::{IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
 
 /// `inet_aton` (accepts `10.1`, hex and octal forms, as ipvsadm does).
+/// A string with a NUL byte is no address (C would stop at the NUL).
 pub fn parse_inet_aton(s: &str) -> Option<Ipv4Addr> {
-    let c = CString::new(s).ok()?;
-    let mut a = libc::in_addr { s_addr: 0 };
-    // SAFETY: valid C string and out pointer.
-    let ok = unsafe { inet_aton(c.as_ptr(), &mut a) } != 0;
-    ok.then(|| Ipv4Addr::from(u32::from_be(a.s_addr)))
+    if s.contains('\0') {
+        return None;
+    }
+    lvs_util::inet::inet_aton(s.as_bytes())
 }
 
 /// The first IPv4 address of host `name` (ipvsadm's `host_to_addr`).

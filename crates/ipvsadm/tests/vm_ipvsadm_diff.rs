@@ -5,8 +5,6 @@
 //! other listing formats, the connection table `-L -c` included) whichever
 //! tool prints them.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

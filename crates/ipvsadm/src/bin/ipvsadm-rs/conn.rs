@@ -19,8 +19,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::cli::{IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
-use crate::names;
+use ipvsadm::command::{IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
+use ipvsadm::names;
 
 /// Where the kernel lists the connections.
 pub const CONN_PROC_FILE: &str = "/proc/net/ip_vs_conn";

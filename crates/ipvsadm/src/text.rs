@@ -1,11 +1,14 @@
 //! IPVS operations as ipvsadm command text: the arguments (after the program
 //! name) of the `ipvsadm` command that would make each change. One renderer
-//! for every `--test-start` (lvsd's and nanny's) and for messages.
+//! for every `--test-start` (lvsd's and nanny's) and for messages; the
+//! reverse is [`crate::command`] (`tests/round_trip.rs` checks both ways).
 
 use std::fmt::Display;
 use std::net::IpAddr;
 
-use crate::{AddrPort, Dest, Forward, Netmask, Op, Protocol, Service, ServiceFlags, ServiceKey};
+use ipvs::{
+    AddrPort, Dest, Family, Forward, Netmask, Op, Protocol, Service, ServiceFlags, ServiceKey,
+};
 
 /// `-t`, `-u` or `--sctp-service`.
 pub fn service_flag(p: Protocol) -> &'static str {
@@ -21,7 +24,8 @@ pub fn fwmark_spec(mark: u32) -> String {
     format!("-f {mark}")
 }
 
-/// `-t VIP:PORT`, `-u VIP:PORT`, `--sctp-service VIP:PORT` or `-f MARK`.
+/// `-t VIP:PORT`, `-u VIP:PORT`, `--sctp-service VIP:PORT`, `-f MARK` or
+/// (IPv6) `-f MARK -6`.
 pub fn service_spec(k: &ServiceKey) -> String {
     match k {
         ServiceKey::Inet {
@@ -29,7 +33,14 @@ pub fn service_spec(k: &ServiceKey) -> String {
             addr,
             port,
         } => format!("{} {}", service_flag(*protocol), AddrPort(*addr, *port)),
-        ServiceKey::Fwmark { mark, .. } => fwmark_spec(*mark),
+        ServiceKey::Fwmark {
+            mark,
+            family: Family::V4,
+        } => fwmark_spec(*mark),
+        ServiceKey::Fwmark {
+            mark,
+            family: Family::V6,
+        } => format!("{} -6", fwmark_spec(*mark)),
     }
 }
 
@@ -99,7 +110,7 @@ pub fn set_timeouts_args(t: &[i32; 3]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::DestKey;
+    use ipvs::DestKey;
     use std::net::Ipv4Addr;
 
     #[test]
@@ -112,7 +123,7 @@ mod tests {
             "-A -t 203.0.113.100:80 -s wlc -p 300 -M 255.255.255.0"
         );
         let s = Service::new(ServiceKey::fwmark(80), "wlc")
-            .persistent(600, Netmask::host(crate::Family::V4));
+            .persistent(600, Netmask::host(ipvs::Family::V4));
         assert_eq!(op_args(&Op::EditService(s)), "-E -f 80 -s wlc -p 600");
         let u = ServiceKey::udp([10, 0, 0, 1], 53);
         assert_eq!(op_args(&Op::DelService(u)), "-D -u 10.0.0.1:53");
@@ -149,6 +160,7 @@ mod tests {
             port: 9,
         };
         assert_eq!(service_spec(&k), "--sctp-service [2001:db8::1]:9");
+        assert_eq!(service_spec(&ServiceKey::fwmark6(7)), "-f 7 -6");
         assert_eq!(method_flag(Forward::Local), "-m");
         // a service spelled by the caller, a negative weight printed as is
         assert_eq!(
