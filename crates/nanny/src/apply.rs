@@ -10,7 +10,8 @@ use std::net::Ipv4Addr;
 use ipvs::{Dest, DestKey, Op, Protocol, ServiceKey};
 use ipvsadm::text;
 
-use crate::cli::{Config, Forward, inet_aton};
+use crate::cli::inet_aton;
+use crate::config::{Config, Forward};
 use crate::core::IpvsOp;
 use crate::report::{self, Report};
 

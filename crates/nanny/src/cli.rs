@@ -1,20 +1,20 @@
-//! Command line (nanny.md §1, gaps.md E5/E12/E13/E14 and the compat flags).
+//! Parsing nanny's command line (nanny.md §1, gaps.md E5/E12/E13/E14 and
+//! the compat flags): argv → the validated [`Config`], and `--help`/
+//! `--usage` built from the same option table.
 //!
-//! Parsing uses clap; errors are turned into the original popt texts:
-//! `nanny: bad argument OPT: REASON`, `nanny: unexpected arguments`,
-//! `nanny: No address supplied. Use '--help' for help. `,
-//! `nanny: bad IP address -- ADDR`, `nanny: unknown service type`.
+//! Parsing uses clap with popt's conventions from [`lvs_util::popt`]
+//! (integers, `nanny: bad argument OPT: REASON`); nanny's own start-up
+//! errors: `nanny: unexpected arguments`, `nanny: No address supplied. Use
+//! '--help' for help. `, `nanny: bad IP address -- ADDR`, `nanny: unknown
+//! service type`, `nanny: timeout must be > 0`.
 
 use std::ffi::{OsStr, OsString};
 use std::net::Ipv4Addr;
 
-use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
-pub use ipvs::Forward;
+use lvs_util::popt::{self, popt_int};
 
-/// popt's errors for integer values.
-const POPT_BADNUMBER: &str = "invalid numeric value";
-const POPT_OVERFLOW: &str = "number too large or too small";
+use crate::config::{Config, Forward, Mode};
 
 /// The raw options, spelled as the original's popt table (plus the man-page
 /// aliases of gaps.md E14 and the compat flags).
@@ -127,65 +127,6 @@ pub struct Args {
     pub rest: Vec<OsString>,
 }
 
-/// Which job nanny does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Checks a real server and maintains it in IPVS (started by lvsd).
-    Lvs,
-    /// Checks a partner's service and exits when it fails (started by fos).
-    Fos,
-}
-
-/// The ipvsadm flag of a forwarding method.
-pub use ipvsadm::text::method_flag;
-
-/// Validated configuration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    pub mode: Mode,
-    pub host: Ipv4Addr,
-    pub port: u16,
-    pub rport: u16,
-    /// `-V` verbatim (`None` prints `(null)`).
-    pub vip: Option<String>,
-    pub fwmark: u32,
-    pub interval: u32,
-    pub reentry: i32,
-    pub weight: i32,
-    pub scale: i32,
-    pub forward: Forward,
-    pub ipvsadm: String,
-    /// Load probe command, `None` for `none`.
-    pub loadcmd: Option<OsString>,
-    pub send: Option<Vec<u8>>,
-    pub expect: Option<Vec<u8>>,
-    pub program: Option<OsString>,
-    pub regex: bool,
-    pub suppress: bool,
-    pub quiesce: bool,
-    pub udp: bool,
-    pub verbose: bool,
-    pub nodaemon: bool,
-    pub nofork: bool,
-    pub test_start: bool,
-    pub icmp: bool,
-    pub external_failure_passes: bool,
-    pub chop_newline_only: bool,
-}
-
-impl Config {
-    /// Consecutive successes needed for re-entry: `reentry / interval`.
-    pub fn threshold(&self) -> u32 {
-        let t = self.reentry / self.interval as i32;
-        t.max(0) as u32
-    }
-
-    /// The VIP as printed in logs.
-    pub fn vip_text(&self) -> &str {
-        self.vip.as_deref().unwrap_or("(null)")
-    }
-}
-
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Parsed {
@@ -199,18 +140,6 @@ pub enum Parsed {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
-
-/// Error of an integer option value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct IntError(&'static str);
-
-/// popt `POPT_ARG_INT`: C `strtol` base 0 (decimal, `0x` hex, leading-zero
-/// octal, optional sign, leading blanks), whole string consumed, `int` range.
-pub fn popt_int(s: &str) -> Result<i32, IntError> {
-    let v = lvscf::parse_c_long(s.as_bytes()).ok_or(IntError(POPT_BADNUMBER))?;
-    i32::try_from(v).map_err(|_| IntError(POPT_OVERFLOW))
-}
 
 /// Parses and validates `argv` (including `argv[0]`).
 pub fn parse<I, T>(argv: I) -> Result<Parsed, UsageError>
@@ -226,51 +155,9 @@ where
     validate(args)
 }
 
-/// Maps a clap error to popt's `bad argument OPT: REASON`; integer values
-/// get popt's number errors.
+/// popt's `nanny: bad argument OPT: REASON` for a clap error.
 fn popt_error(e: &clap::Error, argv: &[OsString]) -> UsageError {
-    if e.kind() == ErrorKind::ValueValidation {
-        let value = match e.get(ContextKind::InvalidValue) {
-            Some(ContextValue::String(s)) => s.clone(),
-            _ => String::new(),
-        };
-        let reason = std::error::Error::source(e)
-            .and_then(|s| s.downcast_ref::<IntError>())
-            .map(|ie| ie.0)
-            .unwrap_or(POPT_BADNUMBER);
-        let opt = spelling_of_value(argv, &value);
-        return UsageError(format!("nanny: bad argument {opt}: {reason}"));
-    }
-    UsageError(lvs_util::popt::bad_argument("nanny", e, argv))
-}
-
-/// Finds how the user spelled the option that carried `value`.
-fn spelling_of_value(argv: &[OsString], value: &str) -> String {
-    let args: Vec<String> = argv
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    for (i, a) in args.iter().enumerate().skip(1) {
-        if let Some((opt, v)) = a.split_once('=')
-            && opt.starts_with("--")
-            && v == value
-        {
-            return opt.to_string();
-        }
-        // `-Xvalue`; `get` because a word's second character may be
-        // wider than one byte (`-é…`, the value of an earlier option)
-        if a.starts_with('-')
-            && !a.starts_with("--")
-            && a.get(2..).is_some_and(|v| !v.is_empty() && v == value)
-            && let Some(opt) = a.get(..2)
-        {
-            return opt.to_string();
-        }
-        if args.get(i + 1).map(String::as_str) == Some(value) && a.starts_with('-') {
-            return a.clone();
-        }
-    }
-    value.to_string()
+    UsageError(popt::bad_argument("nanny", e, argv))
 }
 
 fn lossy(s: &OsStr) -> String {
@@ -280,7 +167,7 @@ fn lossy(s: &OsStr) -> String {
 /// `inet_aton`: dotted quad and the short/hex/octal forms.
 pub fn inet_aton(s: &OsStr) -> Option<Ipv4Addr> {
     use std::os::unix::ffi::OsStrExt as _;
-    lvscf::inet_aton(s.as_bytes())
+    lvs_util::inet::inet_aton(s.as_bytes())
 }
 
 fn validate(a: Args) -> Result<Parsed, UsageError> {
@@ -485,25 +372,6 @@ mod tests {
             Ok(Parsed::Print(p)) => Err(format!("PRINT {p}")),
             Err(e) => Err(e.0),
         }
-    }
-
-    #[test]
-    fn popt_integers() {
-        assert_eq!(popt_int("10"), Ok(10));
-        assert_eq!(popt_int("0x1F"), Ok(31));
-        assert_eq!(popt_int("010"), Ok(8));
-        assert_eq!(popt_int("-5"), Ok(-5));
-        assert_eq!(popt_int(" 7"), Ok(7));
-        assert_eq!(popt_int("0"), Ok(0));
-        assert_eq!(popt_int(""), Ok(0));
-        assert_eq!(popt_int(" "), Err(IntError(POPT_BADNUMBER)));
-        assert_eq!(popt_int("0x"), Err(IntError(POPT_BADNUMBER)));
-        assert_eq!(popt_int("08"), Err(IntError(POPT_BADNUMBER)));
-        assert_eq!(popt_int("10s"), Err(IntError(POPT_BADNUMBER)));
-        assert_eq!(popt_int("-"), Err(IntError(POPT_BADNUMBER)));
-        assert_eq!(popt_int("99999999999"), Err(IntError(POPT_OVERFLOW)));
-        assert_eq!(popt_int("2147483647"), Ok(i32::MAX));
-        assert_eq!(popt_int("-2147483648"), Ok(i32::MIN));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use crate::cli::Mode;
+use crate::config::Mode;
 use crate::load::{load_feedback, slow_start};
 use crate::report::Resume;
 

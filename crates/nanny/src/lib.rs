@@ -1,7 +1,8 @@
 //! nanny: the per-real-server health checker of Piranha, as a library and
 //! the `nanny` binary.
 //!
-//! * [`cli`]: the command line (nanny.md §1);
+//! * [`config`]: the validated configuration; [`cli`]: the command line
+//!   that gives it (nanny.md §1);
 //! * [`core`]: the pure monitor state machine (§3, §5–§9);
 //! * [`load`]: load probe parsing and the weight formulas (§6, §7);
 //! * [`check`], [`program`], [`exec`]: the TCP/UDP check, the external
@@ -41,6 +42,7 @@
 pub mod apply;
 pub mod check;
 pub mod cli;
+pub mod config;
 pub mod core;
 pub mod exec;
 pub mod kernel;

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::apply::{Apply, ReportFd, Target, TestStart};
 use crate::check::{Expect, NetCheck, Outcome, Pinger};
-use crate::cli::{Config, Mode, Parsed, parse};
+use crate::cli::{Parsed, parse};
+use crate::config::{Config, Mode};
 use crate::core::{Action, Control, Input, Level, Monitor, Params};
 use crate::program::{ExternalCheck, Finished, LoadProbe};
 use crate::report;
