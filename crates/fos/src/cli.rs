@@ -18,32 +18,47 @@ pub struct Options {
     /// Configuration file.
     #[arg(
         short = 'c',
-        long = "configfile",
-        value_name = "FILE",
+        long = "configfile", help = "Configuration file",
+        value_name = "configfile",
         default_value = lvscf::DEFAULT_CONFIG_FILE
     )]
     pub configfile: String,
+    /// Stay in the foreground and log to stdout.
+    #[arg(short = 'n', long = "nodaemon", help = "Don't run as a daemon")]
+    pub nodaemon: bool,
     /// Monitor mode (standby node).
-    #[arg(short = 'f', long = "monitor")]
+    #[arg(
+        short = 'f',
+        long = "monitor",
+        help = "Start client monitors and watch for failure"
+    )]
     pub monitor: bool,
     /// Services mode (active node).
-    #[arg(short = 'F', long = "active")]
+    #[arg(
+        short = 'F',
+        long = "active",
+        help = "Start IP services and watch for failure"
+    )]
     pub active: bool,
-    /// Stay in the foreground and log to stdout.
-    #[arg(short = 'n', long = "nodaemon")]
-    pub nodaemon: bool,
-    /// Detach (pid file, setsid, stdio to /dev/null) without forking.
-    #[arg(long = "nofork")]
-    pub nofork: bool,
-    /// Commands are not executed and no monitors started.
-    #[arg(short = 't', long = "test-start")]
-    pub test_start: bool,
     /// Pass -v to every nanny.
-    #[arg(short = 'v', long = "verbose")]
+    #[arg(short = 'v', long = "verbose", help = "Log debugging information")]
     pub verbose: bool,
+    /// Commands are not executed and no monitors started.
+    #[arg(
+        short = 't',
+        long = "test-start",
+        help = "Display what commands would be run on startup, but don't actually run anything"
+    )]
+    pub test_start: bool,
+    /// Detach (pid file, setsid, stdio to /dev/null) without forking.
+    #[arg(long = "nofork", help = "Don't fork, but do disassociate")]
+    pub nofork: bool,
     /// Keep single quotes around commands and strings, as the original
     /// did (gaps.md B3).
-    #[arg(long = "keep-single-quotes")]
+    #[arg(
+        long = "keep-single-quotes",
+        help = "Keep single quotes around commands and strings, as Piranha did"
+    )]
     pub keep_single_quotes: bool,
     /// `--version`, `--help`, `--usage` and stray words.
     #[command(flatten)]
@@ -53,40 +68,17 @@ pub struct Options {
 /// What the command line asks for.
 pub type Parsed = popt::Parsed<Options>;
 
-/// popt's help text, with the original's option order and descriptions.
-pub const HELP: &str = "\
-Usage: fos [OPTION...]
-  -c, --configfile=configfile     Configuration file
-  -n, --nodaemon                  Don't run as a daemon
-  -f, --monitor                   Start client monitors and watch for failure
-  -F, --active                    Start IP services and watch for failure
-  -v, --verbose                   Log debugging information
-  -t, --test-start                Display what commands would be run on
-                                  startup, but don't actually run anything
-      --nofork                    Don't fork, but do disassociate
-      --keep-single-quotes        Keep single quotes around commands and
-                                  strings, as Piranha did
-      --version                   Display program version
-
-Help options:
-  -?, --help                      Show this help message
-      --usage                     Display brief usage message
-";
-
-/// popt's brief usage text.
-pub const USAGE: &str = "\
-Usage: fos [-?nfFvt] [-c|--configfile configfile] [-n|--nodaemon] [-f|--monitor]
-        [-F|--active] [-v|--verbose] [-t|--test-start] [--nofork]
-        [--keep-single-quotes] [--version] [-?|--help] [--usage]
-";
-
 /// fos's texts; stray arguments are refused even with `--version`, as in
 /// the original.
 const PROGRAM: popt::Program = popt::Program {
     name: "fos",
     version: "1.13",
-    help: HELP,
-    usage: USAGE,
+    layout: popt::Layout {
+        column: 34,
+        popt_sections: true,
+        wrap: true,
+    },
+    help_name: None,
     strays_before_version: true,
 };
 
@@ -192,5 +184,38 @@ mod tests {
             }
         }
         assert!(matches!(parsed(&["--usage"]), Parsed::Print(_)));
+    }
+
+    /// popt's `--help` of the original, byte for byte.
+    const HELP: &str = "\
+Usage: fos [OPTION...]
+  -c, --configfile=configfile     Configuration file
+  -n, --nodaemon                  Don't run as a daemon
+  -f, --monitor                   Start client monitors and watch for failure
+  -F, --active                    Start IP services and watch for failure
+  -v, --verbose                   Log debugging information
+  -t, --test-start                Display what commands would be run on
+                                  startup, but don't actually run anything
+      --nofork                    Don't fork, but do disassociate
+      --keep-single-quotes        Keep single quotes around commands and
+                                  strings, as Piranha did
+      --version                   Display program version
+
+Help options:
+  -?, --help                      Show this help message
+      --usage                     Display brief usage message
+";
+
+    /// popt's `--usage` of the original, byte for byte.
+    const USAGE: &str = "\
+Usage: fos [-?nfFvt] [-c|--configfile configfile] [-n|--nodaemon] [-f|--monitor]
+        [-F|--active] [-v|--verbose] [-t|--test-start] [--nofork]
+        [--keep-single-quotes] [--version] [-?|--help] [--usage]
+";
+
+    #[test]
+    fn help_and_usage_are_the_originals() {
+        assert_eq!(PROGRAM.help::<Options>(), HELP);
+        assert_eq!(PROGRAM.usage::<Options>(), USAGE);
     }
 }

@@ -22,47 +22,61 @@ pub struct Options {
     /// Configuration file.
     #[arg(
         short = 'c',
-        long = "configfile",
-        value_name = "FILE",
+        long = "configfile", help = "Configuration file",
+        value_name = "STRING",
         default_value = lvscf::DEFAULT_CONFIG_FILE
     )]
     pub configfile: String,
     /// Stay in the foreground and log to stdout.
-    #[arg(short = 'n', long = "nodaemon")]
+    #[arg(short = 'n', long = "nodaemon", help = "Don't run as a daemon")]
     pub nodaemon: bool,
     /// Detach (pid file, setsid, stdio to /dev/null) without forking.
-    #[arg(long = "nofork")]
+    #[arg(long = "nofork", help = "Don't fork, but detach from the terminal")]
     pub nofork: bool,
     /// Print the IPVS changes and nanny command lines instead of doing them.
-    #[arg(short = 't', long = "test-start")]
+    #[arg(
+        short = 't',
+        long = "test-start",
+        help = "Don't really do anything, print what would be done"
+    )]
     pub test_start: bool,
     /// Pass -v to every nanny.
-    #[arg(short = 'v', long = "verbose")]
+    #[arg(short = 'v', long = "verbose", help = "Pass verbose to nanny")]
     pub verbose: bool,
     /// At start-up remove only the services lvs.cf defines instead of
     /// clearing the whole table (gaps.md D4).
-    #[arg(long = "owned-only")]
+    #[arg(
+        long = "owned-only",
+        help = "Remove only the services lvs.cf defines at start-up"
+    )]
     pub owned_only: bool,
     /// Keep single quotes around send/expect/send_program values, as the
     /// original did (gaps.md B3).
-    #[arg(long = "keep-single-quotes")]
+    #[arg(
+        long = "keep-single-quotes",
+        help = "Keep single quotes around send/expect strings"
+    )]
     pub keep_single_quotes: bool,
     /// Print the state of the running lvsd and exit.
-    #[arg(long = "status")]
+    #[arg(long = "status", help = "Show the state of the running lvsd")]
     pub status: bool,
     /// The status as JSON (implies --status).
-    #[arg(long = "json")]
+    #[arg(long = "json", help = "Show the state as JSON")]
     pub json: bool,
     /// The status socket.
-    #[arg(long = "status-socket", value_name = "PATH", default_value = STATUS_SOCKET)]
+    #[arg(long = "status-socket", help = "Status socket (default /run/lvsd.sock)", value_name = "STRING", default_value = STATUS_SOCKET)]
     pub status_socket: String,
     /// Start in the standby role (pulse's warm standby): the table and the
     /// nannies run, the partner holds the VIPs.
-    #[arg(long = "standby")]
+    #[arg(long = "standby", help = "Start as the warm standby (set by pulse)")]
     pub standby: bool,
     /// Read role changes (`active`, `standby`, one per line) from this
     /// descriptor, a pipe from pulse.
-    #[arg(long = "pulse-fd", value_name = "FD")]
+    #[arg(
+        long = "pulse-fd",
+        help = "Read role changes from pulse on this descriptor",
+        value_name = "INT"
+    )]
     pub pulse_fd: Option<i32>,
     /// `--version`, `--help`, `--usage` and stray words.
     #[command(flatten)]
@@ -82,42 +96,16 @@ pub enum Parsed {
     Fail(String),
 }
 
-/// popt's help text.
-pub const HELP: &str = "\
-Usage: lvsd [OPTION...]
-  -c, --configfile=STRING     Configuration file
-  -n, --nodaemon              Don't run as a daemon
-      --nofork                Don't fork, but detach from the terminal
-  -t, --test-start            Don't really do anything, print what would be done
-  -v, --verbose               Pass verbose to nanny
-      --owned-only            Remove only the services lvs.cf defines at start-up
-      --keep-single-quotes    Keep single quotes around send/expect strings
-      --status                Show the state of the running lvsd
-      --json                  Show the state as JSON
-      --status-socket=STRING  Status socket (default /run/lvsd.sock)
-      --standby               Start as the warm standby (set by pulse)
-      --pulse-fd=INT          Read role changes from pulse on this descriptor
-      --version               Display program version
-
-Help options:
-  -?, --help                  Show this help message
-      --usage                 Display brief usage message
-";
-
-/// popt's brief usage text.
-pub const USAGE: &str = "\
-Usage: lvsd [-?ntv] [-c|--configfile STRING] [-n|--nodaemon] [--nofork]
-        [-t|--test-start] [-v|--verbose] [--owned-only] [--keep-single-quotes]
-        [--status] [--json] [--status-socket STRING] [--standby]
-        [--pulse-fd INT] [--version] [-?|--help] [--usage]
-";
-
 /// lvsd's texts (it calls itself `lvs`).
 const PROGRAM: popt::Program = popt::Program {
     name: "lvs",
     version: "1.38",
-    help: HELP,
-    usage: USAGE,
+    layout: popt::Layout {
+        column: 30,
+        popt_sections: true,
+        wrap: false,
+    },
+    help_name: Some("lvsd"),
     strays_before_version: false,
 };
 
@@ -223,5 +211,41 @@ mod tests {
             }
         }
         assert!(matches!(parse(["lvsd", "--usage"]), Parsed::Print(s) if s == USAGE));
+    }
+
+    /// popt's `--help` of the original, byte for byte.
+    const HELP: &str = "\
+Usage: lvsd [OPTION...]
+  -c, --configfile=STRING     Configuration file
+  -n, --nodaemon              Don't run as a daemon
+      --nofork                Don't fork, but detach from the terminal
+  -t, --test-start            Don't really do anything, print what would be done
+  -v, --verbose               Pass verbose to nanny
+      --owned-only            Remove only the services lvs.cf defines at start-up
+      --keep-single-quotes    Keep single quotes around send/expect strings
+      --status                Show the state of the running lvsd
+      --json                  Show the state as JSON
+      --status-socket=STRING  Status socket (default /run/lvsd.sock)
+      --standby               Start as the warm standby (set by pulse)
+      --pulse-fd=INT          Read role changes from pulse on this descriptor
+      --version               Display program version
+
+Help options:
+  -?, --help                  Show this help message
+      --usage                 Display brief usage message
+";
+
+    /// popt's `--usage` of the original, byte for byte.
+    const USAGE: &str = "\
+Usage: lvsd [-?ntv] [-c|--configfile STRING] [-n|--nodaemon] [--nofork]
+        [-t|--test-start] [-v|--verbose] [--owned-only] [--keep-single-quotes]
+        [--status] [--json] [--status-socket STRING] [--standby]
+        [--pulse-fd INT] [--version] [-?|--help] [--usage]
+";
+
+    #[test]
+    fn help_and_usage_are_the_originals() {
+        assert_eq!(PROGRAM.help::<Options>(), HELP);
+        assert_eq!(PROGRAM.usage::<Options>(), USAGE);
     }
 }

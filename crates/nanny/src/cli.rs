@@ -267,76 +267,21 @@ fn validate(a: Args) -> Result<Parsed, UsageError> {
     })))
 }
 
-/// The value placeholder of an option that takes one (`STRING`, `INT`);
-/// `None` for on/off flags.
-fn value_name(arg: &clap::Arg) -> Option<String> {
-    if !arg.get_action().takes_values() {
-        return None;
-    }
-    arg.get_value_names()
-        .and_then(|v| v.first())
-        .map(|v| v.to_string())
-}
+/// nanny's help layout: one list, descriptions at column 35.
+const LAYOUT: popt::Layout = popt::Layout {
+    column: 35,
+    popt_sections: false,
+    wrap: false,
+};
 
-/// One popt-style help row: (`-x, --long=ARG`, description).
-fn rows() -> Vec<(String, String)> {
-    let cmd = Args::command();
-    let mut out = Vec::new();
-    for arg in cmd.get_arguments() {
-        if arg.is_hide_set() {
-            continue;
-        }
-        let Some(long) = arg.get_long() else { continue };
-        let mut left = match arg.get_short() {
-            Some(s) => format!("-{s}, --{long}"),
-            None => format!("    --{long}"),
-        };
-        if let Some(v) = value_name(arg) {
-            left.push_str(&format!("={v}"));
-        }
-        let mut help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
-        if let Some(al) = arg.get_visible_aliases() {
-            let al: Vec<String> = al.iter().map(|a| format!("--{a}")).collect();
-            help.push_str(&format!(" (also {})", al.join(", ")));
-        }
-        out.push((left, help));
-    }
-    out
-}
-
-/// `--help`: popt's layout.
+/// `--help`: popt's layout, one row per option of [`Args`].
 pub fn help_text() -> String {
-    let mut s = String::from("Usage: nanny [OPTION...]\n");
-    for (left, help) in rows() {
-        s.push_str(&format!("  {left:<32} {help}\n"));
-    }
-    s
+    popt::help_text("nanny", &popt::rows(&Args::command()), LAYOUT)
 }
 
 /// `--usage`: popt's brief usage.
 pub fn usage_text() -> String {
-    let cmd = Args::command();
-    let mut s = String::from("Usage: nanny");
-    let mut col = s.len();
-    for arg in cmd.get_arguments() {
-        if arg.is_hide_set() {
-            continue;
-        }
-        let Some(long) = arg.get_long() else { continue };
-        let value = value_name(arg).map(|v| format!(" {v}")).unwrap_or_default();
-        let item = match arg.get_short() {
-            Some(c) => format!(" [-{c}|--{long}{value}]"),
-            None => format!(" [--{long}{value}]"),
-        };
-        if col + item.len() > 79 {
-            s.push_str("\n       ");
-            col = 7;
-        }
-        col += item.len();
-        s.push_str(&item);
-    }
-    s.push('\n');
-    s
+    popt::usage_text("nanny", &popt::rows(&Args::command()), LAYOUT)
 }
 
 /// Test helper: the configuration for `nanny -h 192.168.1.2 -p 80 -r 8080

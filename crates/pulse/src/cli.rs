@@ -16,64 +16,84 @@ pub struct Options {
     /// Configuration file.
     #[arg(
         short = 'c',
-        long = "configfile",
-        value_name = "FILE",
+        long = "configfile", help = "Configuration file",
+        value_name = "STRING",
         default_value = lvscf::DEFAULT_CONFIG_FILE
     )]
     pub configfile: String,
     /// Stay in the foreground and log to stdout.
-    #[arg(short = 'n', long = "nodaemon")]
+    #[arg(short = 'n', long = "nodaemon", help = "Don't run as a daemon")]
     pub nodaemon: bool,
     /// Do not start lvsd or hooks (test mode).
-    #[arg(short = 't', long = "test-start")]
+    #[arg(short = 't', long = "test-start", help = "Don't start lvsd or fos")]
     pub test_start: bool,
     /// Same as --test-start.
-    #[arg(long = "norun")]
+    #[arg(long = "norun", help = "Same as --test-start")]
     pub norun: bool,
     /// Debug logging; passed on to lvsd.
-    #[arg(short = 'v', long = "verbose")]
+    #[arg(short = 'v', long = "verbose", help = "Verbose output")]
     pub verbose: bool,
     /// Start in the active state.
-    #[arg(long = "forceactive")]
+    #[arg(long = "forceactive", help = "Force into the active state on startup")]
     pub forceactive: bool,
     /// Run lvsd on the standby too (table and checks ready before a
     /// takeover); `service = lvs` only.
-    #[arg(long = "warm-standby")]
+    #[arg(
+        long = "warm-standby",
+        help = "Run lvsd on the standby too (ready to take over)"
+    )]
     pub warm_standby: bool,
     /// lvsd binary.
     #[arg(
         long = "lvsd",
+        help = "Path to lvsd (also --lvs)",
         alias = "lvs",
-        value_name = "PATH",
+        value_name = "STRING",
         default_value = "/usr/sbin/lvsd"
     )]
     pub lvsd: String,
     /// fos binary.
-    #[arg(long = "fos", value_name = "PATH", default_value = "/usr/sbin/fos")]
+    #[arg(
+        long = "fos",
+        help = "Path to fos",
+        value_name = "STRING",
+        default_value = "/usr/sbin/fos"
+    )]
     pub fos: String,
     /// Print the state of the running pulse and exit.
-    #[arg(long = "status")]
+    #[arg(long = "status", help = "Show the state of the running pulse")]
     pub status: bool,
     /// The status as JSON (implies --status).
-    #[arg(long = "json")]
+    #[arg(long = "json", help = "Show the state as JSON")]
     pub json: bool,
     /// The status socket (served by the daemon, read by --status).
     #[arg(
-        long = "status-socket",
-        value_name = "PATH",
+        long = "status-socket", help = "Status socket (default /run/pulse.sock)",
+        value_name = "STRING",
         default_value = crate::status_server::STATUS_SOCKET
     )]
     pub status_socket: String,
     /// Sign heartbeats and check the partner's with the key(s) in FILE.
-    #[arg(long = "heartbeat-key", value_name = "FILE")]
+    #[arg(
+        long = "heartbeat-key",
+        help = "Sign and check heartbeats with the key(s) in FILE",
+        value_name = "FILE"
+    )]
     pub heartbeat_key: Option<String>,
     /// `required` (default) or `permissive` (also accept unsigned).
-    #[arg(long = "heartbeat-auth", value_name = "MODE")]
+    #[arg(
+        long = "heartbeat-auth",
+        help = "required (default) or permissive",
+        value_name = "MODE"
+    )]
     pub heartbeat_auth: Option<String>,
     /// Scale-out mode: remove every address from lvs.cf's
     /// `announce_device` and exit (systemd's `ExecStopPost`); does nothing
     /// without `scale_out = 1`.
-    #[arg(long = "withdraw")]
+    #[arg(
+        long = "withdraw",
+        help = "Scale-out mode: withdraw every VIP and exit"
+    )]
     pub withdraw: bool,
     /// `--version`, `--help`, `--usage` and stray words.
     #[command(flatten)]
@@ -95,47 +115,16 @@ impl Options {
 /// What the command line asks for.
 pub type Parsed = popt::Parsed<Options>;
 
-/// popt's auto-help text.
-pub const HELP: &str = "\
-Usage: pulse [OPTION...]
-  -c, --configfile=STRING     Configuration file
-  -n, --nodaemon              Don't run as a daemon
-  -t, --test-start            Don't start lvsd or fos
-      --norun                 Same as --test-start
-  -v, --verbose               Verbose output
-      --forceactive           Force into the active state on startup
-      --warm-standby          Run lvsd on the standby too (ready to take over)
-      --lvsd=STRING           Path to lvsd (also --lvs)
-      --fos=STRING            Path to fos
-      --status                Show the state of the running pulse
-      --json                  Show the state as JSON
-      --status-socket=STRING  Status socket (default /run/pulse.sock)
-      --heartbeat-key=FILE    Sign and check heartbeats with the key(s) in FILE
-      --heartbeat-auth=MODE   required (default) or permissive
-      --withdraw              Scale-out mode: withdraw every VIP and exit
-      --version               Display program version
-
-Help options:
-  -?, --help                  Show this help message
-      --usage                 Display brief usage message
-";
-
-/// popt's brief usage text.
-pub const USAGE: &str = "\
-Usage: pulse [-?ntv] [-c|--configfile STRING] [-n|--nodaemon] [-t|--test-start]
-        [--norun] [-v|--verbose] [--forceactive] [--warm-standby]
-        [--lvsd STRING] [--fos STRING] [--status] [--json]
-        [--status-socket STRING] [--heartbeat-key FILE]
-        [--heartbeat-auth MODE] [--withdraw] [--version] [-?|--help]
-        [--usage]
-";
-
 /// pulse's texts.
 const PROGRAM: popt::Program = popt::Program {
     name: "pulse",
     version: "1.56",
-    help: HELP,
-    usage: USAGE,
+    layout: popt::Layout {
+        column: 30,
+        popt_sections: true,
+        wrap: true,
+    },
+    help_name: None,
     strays_before_version: false,
 };
 
@@ -257,5 +246,46 @@ mod tests {
             }
         }
         assert!(matches!(parse(["pulse", "--usage"]), Parsed::Print(_)));
+    }
+
+    /// popt's `--help` of the original, byte for byte.
+    const HELP: &str = "\
+Usage: pulse [OPTION...]
+  -c, --configfile=STRING     Configuration file
+  -n, --nodaemon              Don't run as a daemon
+  -t, --test-start            Don't start lvsd or fos
+      --norun                 Same as --test-start
+  -v, --verbose               Verbose output
+      --forceactive           Force into the active state on startup
+      --warm-standby          Run lvsd on the standby too (ready to take over)
+      --lvsd=STRING           Path to lvsd (also --lvs)
+      --fos=STRING            Path to fos
+      --status                Show the state of the running pulse
+      --json                  Show the state as JSON
+      --status-socket=STRING  Status socket (default /run/pulse.sock)
+      --heartbeat-key=FILE    Sign and check heartbeats with the key(s) in FILE
+      --heartbeat-auth=MODE   required (default) or permissive
+      --withdraw              Scale-out mode: withdraw every VIP and exit
+      --version               Display program version
+
+Help options:
+  -?, --help                  Show this help message
+      --usage                 Display brief usage message
+";
+
+    /// popt's `--usage` of the original, byte for byte.
+    const USAGE: &str = "\
+Usage: pulse [-?ntv] [-c|--configfile STRING] [-n|--nodaemon] [-t|--test-start]
+        [--norun] [-v|--verbose] [--forceactive] [--warm-standby]
+        [--lvsd STRING] [--fos STRING] [--status] [--json]
+        [--status-socket STRING] [--heartbeat-key FILE]
+        [--heartbeat-auth MODE] [--withdraw] [--version] [-?|--help]
+        [--usage]
+";
+
+    #[test]
+    fn help_and_usage_are_the_originals() {
+        assert_eq!(PROGRAM.help::<Options>(), HELP);
+        assert_eq!(PROGRAM.usage::<Options>(), USAGE);
     }
 }

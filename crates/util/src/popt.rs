@@ -17,13 +17,13 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct Common {
     /// Print the version banner.
-    #[arg(long = "version")]
+    #[arg(long = "version", help = "Display program version")]
     pub version: bool,
     /// Show help.
-    #[arg(short = '?', long = "help")]
+    #[arg(short = '?', long = "help", help = "Show this help message")]
     pub help: bool,
     /// Show a brief usage message.
-    #[arg(long = "usage")]
+    #[arg(long = "usage", help = "Display brief usage message")]
     pub usage: bool,
     /// Anything that is not an option (refused).
     #[arg(hide = true)]
@@ -67,10 +67,11 @@ pub struct Program {
     pub name: &'static str,
     /// The version in the banner.
     pub version: &'static str,
-    /// popt's `--help` text.
-    pub help: &'static str,
-    /// popt's `--usage` text.
-    pub usage: &'static str,
+    /// How `--help` and `--usage` are laid out (their rows are the clap
+    /// options').
+    pub layout: Layout,
+    /// The name in `--help` and `--usage`, if not [`Program::name`].
+    pub help_name: Option<&'static str>,
     /// Stray words are refused even with `--version` (fos); otherwise
     /// `--version` is answered first (lvsd, pulse).
     pub strays_before_version: bool,
@@ -84,7 +85,7 @@ impl Program {
     /// `--version`. A clap error is popt's `bad argument` line.
     pub fn parse<T, I, A>(&self, argv: I, common: fn(&T) -> &Common) -> Parsed<T>
     where
-        T: clap::Parser,
+        T: clap::Parser + clap::CommandFactory,
         I: IntoIterator<Item = A>,
         A: Into<OsString> + Clone,
     {
@@ -99,10 +100,10 @@ impl Program {
             return version();
         }
         if c.help {
-            return Parsed::Print(self.help.into());
+            return Parsed::Print(self.help::<T>());
         }
         if c.usage {
-            return Parsed::Print(self.usage.into());
+            return Parsed::Print(self.usage::<T>());
         }
         if !c.rest.is_empty() {
             return Parsed::Fail(format!("{}: unexpected arguments", self.name));
@@ -112,6 +113,191 @@ impl Program {
         }
         Parsed::Run(opts)
     }
+}
+
+impl Program {
+    /// `--help` for options `T`.
+    pub fn help<T: clap::CommandFactory>(&self) -> String {
+        help_text(self.name_in_help(), &rows(&T::command()), self.layout)
+    }
+
+    /// `--usage` for options `T`.
+    pub fn usage<T: clap::CommandFactory>(&self) -> String {
+        usage_text(self.name_in_help(), &rows(&T::command()), self.layout)
+    }
+
+    /// lvsd calls itself `lvs` in messages but `lvsd` in its help.
+    fn name_in_help(&self) -> &'static str {
+        self.help_name.unwrap_or(self.name)
+    }
+}
+
+/// How popt lays out `--help` and `--usage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// The column the descriptions start at.
+    pub column: usize,
+    /// popt's own layout: `--help` and `--usage` under `Help options:`,
+    /// and the flag letters clustered first in `--usage` (`[-?ntv]`).
+    /// Without it (nanny's generated help) one list and no cluster.
+    pub popt_sections: bool,
+    /// Descriptions wrapped to 79 columns, as popt does (fos); lvsd's and
+    /// nanny's texts have longer lines.
+    pub wrap: bool,
+}
+
+/// One option as help shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelpRow {
+    /// The short letter, if any.
+    pub short: Option<char>,
+    /// The long name.
+    pub long: String,
+    /// The value placeholder of an option that takes one (`STRING`).
+    pub value: Option<String>,
+    /// The description, with any visible aliases (`(also --x)`).
+    pub text: String,
+}
+
+impl HelpRow {
+    fn is_help_option(&self) -> bool {
+        matches!(self.long.as_str(), "help" | "usage")
+    }
+}
+
+/// The help rows of a clap command, in declaration order: every visible
+/// option with a long name.
+pub fn rows(cmd: &clap::Command) -> Vec<HelpRow> {
+    let mut out = Vec::new();
+    for arg in cmd.get_arguments() {
+        if arg.is_hide_set() {
+            continue;
+        }
+        let Some(long) = arg.get_long() else { continue };
+        let value = arg
+            .get_action()
+            .takes_values()
+            .then(|| arg.get_value_names().and_then(|v| v.first()))
+            .flatten()
+            .map(|v| v.to_string());
+        let mut text = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+        if let Some(al) = arg.get_visible_aliases()
+            && !al.is_empty()
+        {
+            let al: Vec<String> = al.iter().map(|a| format!("--{a}")).collect();
+            text.push_str(&format!(" (also {})", al.join(", ")));
+        }
+        out.push(HelpRow {
+            short: arg.get_short(),
+            long: long.to_string(),
+            value,
+            text,
+        });
+    }
+    out
+}
+
+/// A description split into lines of at most `width` bytes at spaces, as
+/// popt wraps it (a word longer than the line stays whole).
+fn wrap(text: &str, width: usize) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut rest = text;
+    while rest.len() > width {
+        let cut = rest
+            .char_indices()
+            .take_while(|(i, _)| *i < width)
+            .filter(|(i, c)| *c == ' ' && *i > 0)
+            .last()
+            .map(|(i, _)| i);
+        let Some(i) = cut else { break };
+        lines.push(&rest[..i]);
+        rest = rest[i..].trim_start_matches(' ');
+    }
+    lines.push(rest);
+    lines
+}
+
+/// popt's `--help`: `Usage: NAME [OPTION...]` and one row per option.
+pub fn help_text(name: &str, rows: &[HelpRow], layout: Layout) -> String {
+    let row = |out: &mut String, r: &HelpRow| {
+        let mut left = match r.short {
+            Some(c) => format!("  -{c}, --{}", r.long),
+            None => format!("      --{}", r.long),
+        };
+        if let Some(v) = &r.value {
+            left.push_str(&format!("={v}"));
+        }
+        let width = layout.column.saturating_sub(1);
+        let lines = if layout.wrap {
+            wrap(&r.text, 80usize.saturating_sub(layout.column))
+        } else {
+            vec![r.text.as_str()]
+        };
+        out.push_str(&format!("{left:<width$} {}\n", lines[0]));
+        for l in &lines[1..] {
+            out.push_str(&format!("{:width$} {l}\n", ""));
+        }
+    };
+    let mut out = format!("Usage: {name} [OPTION...]\n");
+    if layout.popt_sections {
+        for r in rows.iter().filter(|r| !r.is_help_option()) {
+            row(&mut out, r);
+        }
+        out.push_str("\nHelp options:\n");
+        for r in rows.iter().filter(|r| r.is_help_option()) {
+            row(&mut out, r);
+        }
+    } else {
+        for r in rows {
+            row(&mut out, r);
+        }
+    }
+    out
+}
+
+/// popt's `--usage`: `Usage: NAME` and every option in brackets, wrapped
+/// at 79 columns (with popt's layout, as popt counts them).
+pub fn usage_text(name: &str, rows: &[HelpRow], layout: Layout) -> String {
+    let mut items = Vec::new();
+    if layout.popt_sections {
+        let letters: String = rows
+            .iter()
+            .filter(|r| r.value.is_none())
+            .filter_map(|r| r.short)
+            .filter(|c| *c != '?')
+            .collect();
+        items.push(format!(" [-?{letters}]"));
+    }
+    for r in rows {
+        let value = r
+            .value
+            .as_ref()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default();
+        items.push(match r.short {
+            Some(c) => format!(" [-{c}|--{}{value}]", r.long),
+            None => format!(" [--{}{value}]", r.long),
+        });
+    }
+    let mut out = format!("Usage: {name}");
+    // popt's count runs one column short on the first line and one over on
+    // the others (the originals' texts: 80 columns, then 78); nanny's
+    // generated usage counts exactly
+    let (mut col, indent) = if layout.popt_sections {
+        (out.len() - 1, 8)
+    } else {
+        (out.len(), 7)
+    };
+    for item in items {
+        if col + item.len() > 79 {
+            out.push_str("\n       ");
+            col = indent;
+        }
+        col += item.len();
+        out.push_str(&item);
+    }
+    out.push('\n');
+    out
 }
 
 /// popt: an option nobody declared.
@@ -423,8 +609,12 @@ mod tests {
         Program {
             name: "demo",
             version: "1.0",
-            help: "HELP\n",
-            usage: "USAGE\n",
+            layout: Layout {
+                column: 30,
+                popt_sections: true,
+                wrap: true,
+            },
+            help_name: None,
             strays_before_version,
         }
     }
@@ -434,6 +624,8 @@ mod tests {
         let argv = std::iter::once("demo").chain(args.iter().copied());
         match program(strays_before_version).parse(argv, |o: &WithCommon| &o.popt) {
             Parsed::Run(o) => format!("run {}", o.nodaemon),
+            Parsed::Print(t) if t == program(false).help::<WithCommon>() => "print HELP".into(),
+            Parsed::Print(t) if t == program(false).usage::<WithCommon>() => "print USAGE".into(),
             Parsed::Print(t) => format!("print {t}"),
             Parsed::Fail(l) => format!("fail {l}"),
         }
@@ -444,9 +636,9 @@ mod tests {
         for strict in [false, true] {
             assert_eq!(outcome(strict, &[]), "run false");
             assert_eq!(outcome(strict, &["-n"]), "run true");
-            assert_eq!(outcome(strict, &["-?"]), "print HELP\n");
-            assert_eq!(outcome(strict, &["--help", "--usage"]), "print HELP\n");
-            assert_eq!(outcome(strict, &["--usage", "x"]), "print USAGE\n");
+            assert_eq!(outcome(strict, &["-?"]), "print HELP");
+            assert_eq!(outcome(strict, &["--help", "--usage"]), "print HELP");
+            assert_eq!(outcome(strict, &["--usage", "x"]), "print USAGE");
             assert_eq!(outcome(strict, &["x"]), "fail demo: unexpected arguments");
             assert!(
                 outcome(strict, &["--version"]).starts_with("print Program Version:\tdemo 1.0\n")
@@ -462,7 +654,7 @@ mod tests {
         }
         // --version before --help (lvsd, pulse), or after stray words (fos)
         assert!(outcome(false, &["--help", "--version"]).starts_with("print Program"));
-        assert_eq!(outcome(true, &["--help", "--version"]), "print HELP\n");
+        assert_eq!(outcome(true, &["--help", "--version"]), "print HELP");
         assert!(outcome(false, &["--version", "x"]).starts_with("print Program"));
         assert_eq!(
             outcome(true, &["--version", "x"]),
@@ -623,6 +815,75 @@ mod tests {
         assert_eq!(
             scanned("--list=1").unwrap_err(),
             "--list=1: option does not take an argument"
+        );
+    }
+
+    #[test]
+    fn popt_layout() {
+        let row = |short, long: &str, value: Option<&str>, text: &str| HelpRow {
+            short,
+            long: long.into(),
+            value: value.map(String::from),
+            text: text.into(),
+        };
+        let rows = [
+            row(
+                Some('c'),
+                "configfile",
+                Some("STRING"),
+                "Configuration file",
+            ),
+            row(Some('n'), "nodaemon", None, "Don't run as a daemon"),
+            row(
+                None,
+                "keep-single-quotes",
+                None,
+                "Keep single quotes around commands and strings, as Piranha did",
+            ),
+            row(None, "version", None, "Display program version"),
+            row(Some('?'), "help", None, "Show this help message"),
+            row(None, "usage", None, "Display brief usage message"),
+        ];
+        let popt = Layout {
+            column: 34,
+            popt_sections: true,
+            wrap: true,
+        };
+        assert_eq!(
+            help_text("demo", &rows, popt),
+            "\
+Usage: demo [OPTION...]
+  -c, --configfile=STRING         Configuration file
+  -n, --nodaemon                  Don't run as a daemon
+      --keep-single-quotes        Keep single quotes around commands and
+                                  strings, as Piranha did
+      --version                   Display program version
+
+Help options:
+  -?, --help                      Show this help message
+      --usage                     Display brief usage message
+"
+        );
+        assert_eq!(
+            usage_text("demo", &rows, popt),
+            "\
+Usage: demo [-?n] [-c|--configfile STRING] [-n|--nodaemon]
+        [--keep-single-quotes] [--version] [-?|--help] [--usage]
+"
+        );
+        let plain = Layout {
+            column: 20,
+            popt_sections: false,
+            wrap: false,
+        };
+        let h = help_text("demo", &rows[..2], plain);
+        assert_eq!(
+            h,
+            "Usage: demo [OPTION...]\n  -c, --configfile=STRING Configuration file\n  -n, --nodaemon    Don't run as a daemon\n"
+        );
+        assert_eq!(
+            usage_text("demo", &rows[..2], plain),
+            "Usage: demo [-c|--configfile STRING] [-n|--nodaemon]\n"
         );
     }
 }
