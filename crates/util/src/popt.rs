@@ -85,7 +85,7 @@ impl Program {
     /// `--version`. A clap error is popt's `bad argument` line.
     pub fn parse<T, I, A>(&self, argv: I, common: fn(&T) -> &Common) -> Parsed<T>
     where
-        T: clap::Parser + clap::CommandFactory,
+        T: clap::Parser,
         I: IntoIterator<Item = A>,
         A: Into<OsString> + Clone,
     {
