@@ -576,7 +576,7 @@ fn tunnel_opt_check(tun: usize, options: u64) -> Result<(), Fail> {
     Ok(())
 }
 
-/// Parses one command line (without argv[0]) with ipvsadm's rules.
+/// Parses one command line (without `argv[0]`) with ipvsadm's rules.
 pub fn parse(args: &[String]) -> Result<Cmd, Fail> {
     let scanned = popt::scan(TABLE, args).map_err(|e| Fail::Popt(e.to_string()))?;
     let mut it = scanned.opts.into_iter();
