@@ -279,8 +279,7 @@ Usage: pulse [-?ntv] [-c|--configfile STRING] [-n|--nodaemon] [-t|--test-start]
         [--norun] [-v|--verbose] [--forceactive] [--warm-standby]
         [--lvsd STRING] [--fos STRING] [--status] [--json]
         [--status-socket STRING] [--heartbeat-key FILE]
-        [--heartbeat-auth MODE] [--withdraw] [--version] [-?|--help]
-        [--usage]
+        [--heartbeat-auth MODE] [--withdraw] [--version] [-?|--help] [--usage]
 ";
 
     #[test]
