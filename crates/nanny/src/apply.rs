@@ -5,12 +5,12 @@
 use std::io::Write as _;
 use std::os::fd::{FromRawFd, OwnedFd};
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use ipvs::{Dest, DestKey, Op, Protocol, ServiceKey};
 use ipvsadm::text;
 
-use crate::cli::inet_aton;
+use crate::cli::address;
 use crate::config::{Config, Forward};
 use crate::core::IpvsOp;
 use crate::report::{self, Report};
@@ -22,7 +22,7 @@ pub struct Target {
     /// every change then fails, as ipvsadm would have.
     pub service: Option<ServiceKey>,
     /// Real server address.
-    pub addr: Ipv4Addr,
+    pub addr: IpAddr,
     /// Port of the destination in the table.
     pub port: u16,
     pub forward: Forward,
@@ -35,9 +35,13 @@ impl Target {
     /// firewall mark the destination uses the virtual port for every
     /// operation (ipvsadm stores it that way; gaps.md E7).
     pub fn new(c: &Config) -> Target {
-        let vip = c.vip.as_deref().and_then(|v| inet_aton(v.as_ref()));
+        let vip = c.vip.as_deref().and_then(|v| address(v.as_ref()));
         let service = if c.fwmark != 0 {
-            Some(ServiceKey::fwmark(c.fwmark))
+            // a firewall-mark service has the family of its VIP
+            Some(match vip {
+                Some(IpAddr::V6(_)) => ServiceKey::fwmark6(c.fwmark),
+                _ => ServiceKey::fwmark(c.fwmark),
+            })
         } else if c.udp {
             vip.map(|a| ServiceKey::udp(a, c.port))
         } else {
@@ -45,10 +49,14 @@ impl Target {
         };
         // the address as given (`(null)` without -V), not as parsed
         let vspec = if c.fwmark != 0 {
-            text::fwmark_spec(c.fwmark)
+            let spec = text::fwmark_spec(c.fwmark);
+            match vip {
+                Some(IpAddr::V6(_)) => format!("{spec} -6"),
+                _ => spec,
+            }
         } else {
             let proto = if c.udp { Protocol::Udp } else { Protocol::Tcp };
-            format!("{} {}:{}", text::service_flag(proto), c.vip_text(), c.port)
+            format!("{} {}", text::service_flag(proto), c.vip_endpoint())
         };
         let port = if c.forward != Forward::Masq && c.fwmark == 0 {
             c.port
@@ -80,7 +88,7 @@ impl Target {
             IpvsOp::Delete => Op::DelDest(
                 key,
                 DestKey {
-                    addr: self.addr.into(),
+                    addr: self.addr,
                     port: self.port,
                 },
             ),
@@ -90,7 +98,7 @@ impl Target {
     /// The equivalent ipvsadm command (nanny.md §5), for `--test-start`.
     pub fn ipvsadm_form(&self, ipvsadm: &str, op: IpvsOp) -> String {
         let (vs, f) = (&self.vspec, self.forward);
-        let d = format!("{}:{}", self.addr, self.port);
+        let d = crate::config::endpoint(&self.addr.to_string(), self.port);
         let args = match op {
             IpvsOp::Add(w) => text::add_dest_args(vs, &d, f, w),
             IpvsOp::Edit(w) => text::edit_dest_args(vs, &d, f, w),
@@ -255,11 +263,39 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_services_and_destinations() {
+        let mut c = config(&["-V", "2001:db8::10", "-M", "g"]);
+        c.host = "2001:db8::5".parse().unwrap();
+        let t = Target::new(&c);
+        assert_eq!(
+            t.service,
+            Some(ServiceKey::tcp(
+                "2001:db8::10".parse::<std::net::Ipv6Addr>().unwrap(),
+                80
+            ))
+        );
+        assert_eq!(
+            t.ipvsadm_form("ipvsadm", IpvsOp::Add(2)),
+            "ipvsadm -a -t [2001:db8::10]:80 -r [2001:db8::5]:80 -g -w 2"
+        );
+        // a firewall mark takes the VIP's family
+        let t = Target::new(&config(&["-V", "2001:db8::10", "-f", "7"]));
+        assert_eq!(t.service, Some(ServiceKey::fwmark6(7)));
+        assert_eq!(
+            t.ipvsadm_form("ipvsadm", IpvsOp::Delete),
+            "ipvsadm -d -f 7 -6 -r 192.168.1.2:8080"
+        );
+    }
+
+    #[test]
     fn udp_and_missing_vip() {
         let t = Target::new(&config(&["-u", "-V", "10.0.0.1"]));
         assert_eq!(
             t.service,
-            Some(ServiceKey::udp("10.0.0.1".parse::<Ipv4Addr>().unwrap(), 80))
+            Some(ServiceKey::udp(
+                "10.0.0.1".parse::<std::net::Ipv4Addr>().unwrap(),
+                80
+            ))
         );
         let t = Target::new(&config(&[]));
         assert_eq!(t.service, None);

@@ -9,7 +9,7 @@
 //! service type`, `nanny: timeout must be > 0`.
 
 use std::ffi::{OsStr, OsString};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use lvs_util::popt::{self, popt_int};
@@ -170,6 +170,19 @@ pub fn inet_aton(s: &OsStr) -> Option<Ipv4Addr> {
     lvs_util::inet::inet_aton(s.as_bytes())
 }
 
+/// An address as `-h` and `-V` take it: IPv4 as `inet_aton` reads it, or
+/// an IPv6 literal (no brackets, no zone id; an extension of piranha-rs).
+pub fn address(s: &OsStr) -> Option<IpAddr> {
+    if s.to_str().is_some_and(|t| t.contains(':')) {
+        return s
+            .to_str()?
+            .parse::<std::net::Ipv6Addr>()
+            .ok()
+            .map(IpAddr::V6);
+    }
+    inet_aton(s).map(IpAddr::V4)
+}
+
 fn validate(a: Args) -> Result<Parsed, UsageError> {
     if a.help {
         return Ok(Parsed::Print(help_text()));
@@ -188,7 +201,7 @@ fn validate(a: Args) -> Result<Parsed, UsageError> {
             "nanny: No address supplied. Use '--help' for help. ".into(),
         ));
     };
-    let Some(host) = inet_aton(&server) else {
+    let Some(host) = address(&server) else {
         return Err(UsageError(format!(
             "nanny: bad IP address -- {}",
             lossy(&server)
@@ -494,6 +507,17 @@ mod tests {
             run(&["-h", "10.1", "--lvs"]).unwrap().host,
             Ipv4Addr::new(10, 0, 0, 1)
         );
+        // IPv6 literals (an extension), -V taken verbatim
+        let c = run(&["-h", "2001:db8::5", "-V", "2001:db8::10", "--lvs"]).unwrap();
+        assert_eq!(c.host, "2001:db8::5".parse::<IpAddr>().unwrap());
+        assert_eq!(c.host_endpoint(8080), "[2001:db8::5]:8080");
+        assert_eq!(c.vip_endpoint(), "[2001:db8::10]:80");
+        for bad in ["2001:db8::1::2", "fe80::1%eth0", "[2001:db8::5]"] {
+            assert_eq!(
+                run(&["-h", bad, "--lvs"]).unwrap_err(),
+                format!("nanny: bad IP address -- {bad}")
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! is [`crate::cli`]'s.
 
 use std::ffi::OsString;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 pub use ipvs::Forward;
 
@@ -20,7 +20,8 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub mode: Mode,
-    pub host: Ipv4Addr,
+    /// `-h`: an IPv4 address (any `inet_aton` form) or an IPv6 literal.
+    pub host: IpAddr,
     pub port: u16,
     pub rport: u16,
     /// `-V` verbatim (`None` prints `(null)`).
@@ -60,5 +61,25 @@ impl Config {
     /// The VIP as printed in logs.
     pub fn vip_text(&self) -> &str {
         self.vip.as_deref().unwrap_or("(null)")
+    }
+
+    /// `VIP:PORT` as printed in logs (an IPv6 VIP in brackets).
+    pub fn vip_endpoint(&self) -> String {
+        endpoint(self.vip_text(), self.port)
+    }
+
+    /// The real server's `HOST:PORT` for `port` (an IPv6 host in
+    /// brackets).
+    pub fn host_endpoint(&self, port: u16) -> String {
+        endpoint(&self.host.to_string(), port)
+    }
+}
+
+/// `ADDR:PORT`, `[ADDR]:PORT` when `addr` is an IPv6 literal.
+pub fn endpoint(addr: &str, port: u16) -> String {
+    if addr.contains(':') {
+        format!("[{addr}]:{port}")
+    } else {
+        format!("{addr}:{port}")
     }
 }

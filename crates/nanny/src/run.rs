@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::net::IpAddr;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -212,23 +211,18 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     };
 
     strings(&mut c);
-    let dest = format!("{}:{}", c.host, c.rport);
+    let dest = c.host_endpoint(c.rport);
     match c.mode {
         Mode::Lvs => emit(
             Level::Info,
             &format!(
-                "starting LVS client monitor for {}:{} -> {dest}",
-                c.vip_text(),
-                c.port
+                "starting LVS client monitor for {} -> {dest}",
+                c.vip_endpoint()
             ),
         ),
         Mode::Fos => emit(
             Level::Info,
-            &format!(
-                "Failover service monitor for {}:{} started",
-                c.vip_text(),
-                c.port
-            ),
+            &format!("Failover service monitor for {} started", c.vip_endpoint()),
         ),
     }
     for line in settings_lines(&c) {
@@ -238,7 +232,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     // Step 11: the raw socket is opened whatever the check (as the
     // original), unless --no-icmp (gaps.md E12); only TCP/UDP checks use it.
     let pinger = if c.icmp {
-        match Pinger::new(IpAddr::from(c.host)) {
+        match Pinger::new(c.host) {
             Ok(p) => Some(p),
             Err(e) => {
                 emit(
@@ -257,7 +251,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     let checker = match &c.program {
         Some(p) => Checker::External(ExternalCheck {
             command: p.clone(),
-            host: IpAddr::from(c.host),
+            host: c.host,
             port: c.rport,
             expect: c.expect.clone(),
             timeout,
@@ -266,7 +260,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         }),
         None => Checker::Net(
             NetCheck {
-                host: IpAddr::from(c.host),
+                host: c.host,
                 port: c.rport,
                 udp: c.udp,
                 send: c.send.clone(),
@@ -278,7 +272,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     };
     let probe = c.loadcmd.as_ref().map(|l| LoadProbe {
         command: l.clone(),
-        host: IpAddr::from(c.host),
+        host: c.host,
         timeout,
         newline_only: c.chop_newline_only,
     });
@@ -304,7 +298,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         load_monitor: probe.is_some(),
         ipvsadm: c.ipvsadm.clone(),
         dest,
-        dest_vport: format!("{}:{}", c.host, c.port),
+        dest_vport: c.host_endpoint(c.port),
     };
     let mut shell = Shell {
         start: Instant::now(),
