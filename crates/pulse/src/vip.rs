@@ -6,15 +6,23 @@
 //!
 //! An IPv6 VIP is added with `IFA_F_NODAD`: duplicate address detection
 //! would keep it `tentative` (unusable) for a second or more after a
-//! takeover. IPv6 has no labels and no broadcast; the address itself is
-//! what comes up and goes down.
+//! takeover. It is also deprecated from the start (preferred lifetime 0,
+//! valid forever): it receives and answers as before, but the kernel never
+//! picks it as the source of a connection the router opens itself, which
+//! is what an IPv4 VIP on an alias label gives. Otherwise a nanny's check
+//! of a direct-routing real server could leave from the VIP (the real
+//! server, which has the VIP on lo, would answer itself), and the router's
+//! neighbour solicitations could come from the NAT router address and pull
+//! the real servers' gateway back to a router that lost it. IPv6 has no
+//! labels and no broadcast; the address itself is what comes up and goes
+//! down.
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use futures::TryStreamExt as _;
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::address::{
-    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, CacheInfo,
 };
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
 use netlink_packet_route::route::RouteMessage;
@@ -155,6 +163,11 @@ impl Netlink {
         msg.header.flags |= AddressHeaderFlags::Nodad;
         msg.attributes
             .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        // deprecated at once, valid forever (`preferred_lft 0`)
+        let mut lifetimes = CacheInfo::default();
+        lifetimes.ifa_preferred = 0;
+        lifetimes.ifa_valid = u32::MAX;
+        msg.attributes.push(AddressAttribute::CacheInfo(lifetimes));
         req.execute().await.map_err(err)
     }
 

@@ -1,6 +1,7 @@
 //! The rtnetlink VIP adapter with IPv6 addresses against a real kernel: the
 //! address comes up with its prefix length and without duplicate address
-//! detection (never `tentative`), re-announcing is a no-op, a tentative
+//! detection (never `tentative`), deprecated (never a source address of
+//! the router's own connections), re-announcing is a no-op, a tentative
 //! copy is replaced, an alias label is ignored, and down removes only the
 //! VIP.
 
@@ -67,8 +68,9 @@ fn ipv6_vips_come_up_without_dad_and_go_down() {
     });
     let want = vec![
         base.clone(),
-        "inet6 2001:db8:1::7/120 scope global nodad".to_string(),
-        "inet6 2001:db8::100/64 scope global nodad".to_string(),
+        // deprecated: never the source of the router's own connections
+        "inet6 2001:db8:1::7/120 scope global nodad deprecated".to_string(),
+        "inet6 2001:db8::100/64 scope global nodad deprecated".to_string(),
     ];
     let mut want = want;
     want.sort();
@@ -113,7 +115,7 @@ fn ipv6_vips_come_up_without_dad_and_go_down() {
     });
     let now = addrs(&ns);
     assert!(
-        now.contains(&"inet6 2001:db8::100/64 scope global nodad".to_string()),
+        now.contains(&"inet6 2001:db8::100/64 scope global nodad deprecated".to_string()),
         "{now:?}"
     );
     assert!(!now.iter().any(|l| l.contains("tentative")), "{now:?}");
