@@ -131,6 +131,8 @@ pub struct ScaleOut {
     pub gw: Host,
     pub sw: Switch,
     pub dir: tempfile::TempDir,
+    /// The directors [`ScaleOut::crash_with_link`] took down.
+    crashed: Vec<usize>,
 }
 
 /// `lvs0` on a director: a dummy interface (a veth end where the kernel
@@ -216,6 +218,7 @@ impl ScaleOut {
             gw,
             sw: lab.switch,
             dir,
+            crashed: Vec::new(),
         }
     }
 
@@ -244,17 +247,46 @@ impl ScaleOut {
         wait_for(timeout, || up.bfd_up(&self.gw) >= which)
     }
 
-    /// kill -9 of director `i`'s whole suite (see [`Director::crash_all`];
-    /// BIRD is killed with it) and its link down at the switch. Returns
-    /// when it began.
+    /// Director `i` dies: its link goes down at the switch first (so no
+    /// BGP notification or TCP reset gets out: the upstream router must
+    /// find out through BFD), then every process of it is killed (see
+    /// [`Director::crash_all`]; BIRD with them). Returns when it began.
     pub fn crash_with_link(&mut self, i: usize) -> std::time::Instant {
         let m = &mut self.members[i];
-        let at = m.d.crash_all();
+        let at = std::time::Instant::now();
+        self.sw.link(&m.d.name, false);
+        m.d.crash_all();
         if let Some(mut s) = m.speaker.take() {
             s.kill();
         }
-        self.sw.link(&m.d.name, false);
+        self.crashed.push(i);
         at
+    }
+
+    /// Which live director (0-based) holds the client's established TCP
+    /// connection from each of `ports` in its IPVS table.
+    pub fn holders(&self, ports: &[u16]) -> Vec<Option<usize>> {
+        let tables: Vec<Option<String>> = self
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (!self.crashed.contains(&i)).then(|| m.d.connections()))
+            .collect();
+        ports
+            .iter()
+            .map(|p| {
+                let needle = format!(" {p:04X} ");
+                tables.iter().position(|t| {
+                    t.as_ref().is_some_and(|t| {
+                        t.lines().any(|l| {
+                            l.starts_with("TCP ")
+                                && l.contains("ESTABLISHED")
+                                && l.contains(&needle)
+                        })
+                    })
+                })
+            })
+            .collect()
     }
 
     /// FRR's and every BIRD's logs, the routes and each director's dump.

@@ -24,13 +24,15 @@ use crate::{vm, workspace_root};
 /// The pulse options both directors run with: the recommended setup.
 const WARM: &[&str] = &["--warm-standby"];
 
-/// `cargo xtask demo [--here]`.
+/// `cargo xtask demo [--scale-out] [--here]`.
 pub fn main(args: &[String]) -> ExitCode {
-    match args {
-        [] => outer(),
-        [here] if here == "--here" => inner(),
+    let scale_out = args.first().is_some_and(|a| a == "--scale-out");
+    let rest = if scale_out { &args[1..] } else { args };
+    match rest {
+        [] => outer(scale_out),
+        [here] if here == "--here" => inner(scale_out),
         _ => {
-            eprintln!("usage: cargo xtask demo");
+            eprintln!("usage: cargo xtask demo [--scale-out]");
             ExitCode::from(2)
         }
     }
@@ -70,14 +72,14 @@ pub(crate) fn build() -> bool {
 }
 
 /// Builds, then runs [`inner`] here or in the VM.
-fn outer() -> ExitCode {
+fn outer(scale_out: bool) -> ExitCode {
     if !build() {
         eprintln!("xtask demo: the build failed");
         return ExitCode::FAILURE;
     }
     if native() {
         println!("==> this kernel has IPVS: running the demo here");
-        return inner();
+        return inner(scale_out);
     }
     let exe = match std::env::current_exe() {
         Ok(e) => e,
@@ -100,11 +102,12 @@ fn outer() -> ExitCode {
     let job = vm::Job {
         shares,
         cwd: workspace_root(),
-        argv: vec![
-            exe.to_string_lossy().into_owned(),
-            "demo".into(),
-            "--here".into(),
-        ],
+        argv: [exe.to_string_lossy().as_ref(), "demo"]
+            .into_iter()
+            .chain(scale_out.then_some("--scale-out"))
+            .chain(["--here"])
+            .map(String::from)
+            .collect(),
         env: Vec::new(),
         timeout: Duration::from_secs(600),
         stdout_copy: None,
@@ -118,13 +121,18 @@ fn outer() -> ExitCode {
     }
 }
 
-/// Runs the demo in this kernel.
-fn inner() -> ExitCode {
+/// Runs the demo (or the scale-out demo) in this kernel.
+fn inner(scale_out: bool) -> ExitCode {
     if !native() {
         eprintln!("xtask demo --here: needs root and a kernel with IPVS");
         return ExitCode::FAILURE;
     }
-    match std::panic::catch_unwind(run) {
+    let demo = if scale_out {
+        crate::demo_scaleout::run
+    } else {
+        run
+    };
+    match std::panic::catch_unwind(demo) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprintln!("\ndemo failed: {e}");

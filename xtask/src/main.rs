@@ -4,6 +4,7 @@
 //! `cargo xtask demo` shows the suite at work.
 
 mod demo;
+mod demo_scaleout;
 mod dist;
 mod test;
 mod vm;
@@ -18,6 +19,7 @@ commands:
   bench-ipvs                           IPVS programming benchmark in the VM
   dist                                 build the .deb and the .rpm into <target>/dist/
   demo                                 client, two directors, three real servers: failover live
+  demo --scale-out                     three active directors behind ECMP (FRR, BIRD): a director dies
 ";
 
 fn main() -> ExitCode {
