@@ -907,6 +907,27 @@ pub fn proc_destinations(text: &str, service: &str) -> Vec<String> {
     out
 }
 
+/// The destinations of service `TCP service` in a `/proc/net/ip_vs` text
+/// with their weights.
+pub fn proc_weights(text: &str, service: &str) -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for l in text.lines() {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        match w.as_slice() {
+            ["->", a, _, weight, ..] if inside => {
+                if let (Some(a), Ok(weight)) = (proc_addr(a), weight.parse()) {
+                    out.push((a, weight));
+                }
+            }
+            ["TCP", a, ..] => inside = proc_addr(a).as_deref() == Some(service),
+            _ if !l.starts_with(' ') => inside = false,
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Sends UDP probes from `ns` to `ip` until `ns` has its MAC (at most 10 s).
 pub fn resolve(ns: &Netns, ip: &str) -> bool {
     crate::lab::resolve(ns, ip, Duration::from_secs(10))
@@ -1368,6 +1389,13 @@ TCP  0A0A0065:0050 rr
         );
         assert_eq!(proc_destinations(text, "10.10.0.101:80"), ["10.20.0.12:80"]);
         assert!(proc_destinations(text, "10.10.0.102:80").is_empty());
+        assert_eq!(
+            proc_weights(text, "10.10.0.100:80"),
+            [
+                ("10.20.0.13:80".to_string(), 1),
+                ("10.20.0.11:80".to_string(), 1)
+            ]
+        );
         let v6 = "TCP  [2001:0db8:0010:0000:0000:0000:0000:0100]:0050 rr
   -> [2001:0db8:0020:0000:0000:0000:0000:0011]:0050      Masq    1      0          0
 ";

@@ -115,6 +115,18 @@ impl Member {
         self.d.destinations_of(&format!("{VIP}:{PORT}"))
     }
 
+    /// The weight of each real server (`ADDR:PORT`) of the VIP's service
+    /// in its kernel table, sorted: a failed one stays at weight 0.
+    pub fn weights(&self) -> Vec<(String, u32)> {
+        let text = self
+            .d
+            .ns
+            .enter(|| std::fs::read_to_string("/proc/thread-self/net/ip_vs").unwrap_or_default());
+        let mut v = crate::cluster::proc_weights(&text, &format!("{VIP}:{PORT}"));
+        v.sort();
+        v
+    }
+
     /// BIRD's log, for failure messages.
     pub fn bird_log(&self) -> String {
         self.speaker.as_ref().map(|s| s.log()).unwrap_or_default()

@@ -306,7 +306,12 @@ fn roles(vs: &VsSpec) -> Vec<Role> {
         .collect()
 }
 
-/// The state of every block of `spec` before anything started.
+/// The state of every block of `spec` before anything started. In
+/// scale-out mode every monitored real server goes into the table at once
+/// at weight 0, in lvs.cf order, and stays there (failures quiesce it):
+/// IPVS's `mh` scheduler builds its lookup table from the destinations in
+/// list order, so only one order on every director gives every director
+/// the same table (docs/scale-out.md).
 fn fresh(spec: &Spec, now: Duration) -> Vec<VsState> {
     spec.virtuals
         .iter()
@@ -314,7 +319,16 @@ fn fresh(spec: &Spec, now: Duration) -> Vec<VsState> {
             phase: Phase::Inactive,
             service: v.service.clone(),
             sorry_in: false,
-            reals: roles(v).into_iter().map(|r| RsState::new(r, now)).collect(),
+            reals: roles(v)
+                .into_iter()
+                .map(|r| {
+                    let mut st = RsState::new(r, now);
+                    if spec.scale_out && r == Role::Monitored {
+                        st.wanted = Some(0);
+                    }
+                    st
+                })
+                .collect(),
         })
         .collect()
 }
@@ -552,6 +566,10 @@ impl Engine {
         for vi in created {
             if self.stopping {
                 break;
+            }
+            if self.spec.scale_out {
+                // every real server at weight 0, in lvs.cf order (`fresh`)
+                self.sync(vi, now, &mut out);
             }
             for ri in 0..self.vss[vi].reals.len() {
                 if self.vss[vi].reals[ri].role == Role::Monitored {

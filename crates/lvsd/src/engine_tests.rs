@@ -1545,3 +1545,64 @@ fn stopping_serves_nothing_once_the_services_are_gone() {
     s.run(a);
     assert!(serving(&s).is_empty());
 }
+
+const SCALE_OUT: &str = r#"
+network = direct
+scale_out = 1
+scale_out_members = 192.0.2.1
+virtual web {
+  active = 1
+  address = 10.0.0.1 lvs0
+  port = 80
+  scheduler = mh
+  server c {
+    address = 10.1.0.3
+    active = 1
+  }
+  server a {
+    address = 10.1.0.1
+    active = 1
+  }
+  server b {
+    address = 10.1.0.2
+    active = 1
+  }
+}
+"#;
+
+/// Scale-out: the destinations of the one service, in the kernel's list
+/// order (what `mh` builds its table from), with their weights.
+fn list_order(s: &Sim) -> Vec<(String, u32)> {
+    let t = s.table.table();
+    t[0].dests
+        .iter()
+        .map(|d| (d.addr.to_string(), d.weight))
+        .collect()
+}
+
+#[test]
+fn scale_out_lists_every_real_server_in_file_order_whatever_comes_up_first() {
+    let mut s = Sim::started(SCALE_OUT);
+    let at_zero = [("10.1.0.3", 0), ("10.1.0.1", 0), ("10.1.0.2", 0)];
+    let want = |w: [u32; 3]| -> Vec<(String, u32)> {
+        at_zero
+            .iter()
+            .zip(w)
+            .map(|((a, _), w)| (a.to_string(), w))
+            .collect()
+    };
+    assert_eq!(list_order(&s), want([0, 0, 0]));
+    // b, then a, then c come up: the order stays lvs.cf's
+    s.up("web", "b", 1);
+    s.up("web", "a", 1);
+    assert_eq!(list_order(&s), want([0, 1, 1]));
+    s.up("web", "c", 1);
+    assert_eq!(list_order(&s), want([1, 1, 1]));
+    // a failure quiesces (nanny runs with -q), the place is kept
+    s.down("web", "a", true);
+    assert_eq!(list_order(&s), want([1, 0, 1]));
+    s.up("web", "a", 1);
+    assert_eq!(list_order(&s), want([1, 1, 1]));
+    let argv = &s.e.spec().virtuals[0].reals[0].argv;
+    assert!(argv.iter().any(|a| a == "-q"), "{argv:?}");
+}

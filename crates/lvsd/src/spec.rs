@@ -170,7 +170,11 @@ pub fn build(config: &Config, flags: Flags) -> Spec {
             let mut service = Service::new(key, v.scheduler.as_str());
             // scheduler_flags (ipvs-genl.md: SCHED1 is mh's fallback,
             // SCHED2 its port hashing)
-            if v.scheduler_flags.fallback {
+            // scale-out mode quiesces a failed real server in place (the
+            // mh tables stay alike, see the engine's `fresh`), and mh sends
+            // nothing to a weight-0 destination only with its fallback:
+            // scale-out implies mh-fallback
+            if v.scheduler_flags.fallback || g.scale_out {
                 service.flags = service.flags | ServiceFlags::SCHED1;
             }
             if v.scheduler_flags.port {
@@ -207,7 +211,9 @@ pub fn build(config: &Config, flags: Flags) -> Spec {
                             port: dest_port,
                         },
                         weight: s.weight,
-                        quiesce: v.quiesce_server,
+                        // scale-out: a failed real server stays in the
+                        // table at weight 0 (see `fresh` in the engine)
+                        quiesce: v.quiesce_server || g.scale_out,
                         argv: nanny_argv(config, v, s, flags),
                         first_verdict: Duration::from_secs(2 * timeout + 2),
                     }
@@ -271,7 +277,7 @@ pub fn nanny_argv(
         }
     }
     for (set, flag) in [
-        (v.quiesce_server, "-q"),
+        (v.quiesce_server || g.scale_out, "-q"),
         (v.use_regex, "--regex"),
         (flags.verbose, "-v"),
     ] {
@@ -593,7 +599,7 @@ virtual b {
                     virtual w {\n active = 1\n address = 10.0.0.1 eth0:1\n scheduler = mh\n\
                     scheduler_flags = mh-port,mh-fallback\n}\n\
                     virtual v {\n active = 1\n address = 10.0.0.2 eth0:2\n scheduler = mh\n\
-                    scheduler_flags = mh-fallback\n}\n";
+                    scheduler_flags = mh-port\n}\n";
         let cfg = lvscf::parse_str(text, "lvs.cf").unwrap().config;
         let spec = build(&cfg, Flags::default());
         assert!(spec.scale_out);
@@ -601,7 +607,11 @@ virtual b {
         assert_eq!(w.service.scheduler, "mh");
         assert_eq!(w.service.flags, ServiceFlags::SCHED1 | ServiceFlags::SCHED2);
         assert_eq!(w.vip, "10.0.0.1".parse::<IpAddr>().unwrap());
-        assert_eq!(spec.virtuals[1].service.flags, ServiceFlags::SCHED1);
+        // scale-out implies mh-fallback
+        assert_eq!(
+            spec.virtuals[1].service.flags,
+            ServiceFlags::SCHED1 | ServiceFlags::SCHED2
+        );
         let plain = lvscf::parse_str("virtual w {\n scheduler = mh\n}\n", "lvs.cf")
             .unwrap()
             .config;
