@@ -53,6 +53,28 @@ pub fn method_flag(f: Forward) -> &'static str {
     }
 }
 
+/// The `-b` argument for the scheduler flags of `flags` (empty when none
+/// is set): ipvsadm's names, `sh-fallback`/`mh-fallback` for SCHED1 and
+/// `sh-port`/`mh-port` for SCHED2 with `sh`/`mh`, `flag-1`/`flag-2`
+/// otherwise, `flag-3` for SCHED3; in bit order, comma-separated.
+pub fn sched_flags_arg(scheduler: &str, flags: ServiceFlags) -> String {
+    let (f1, f2) = match scheduler {
+        "sh" => ("sh-fallback", "sh-port"),
+        "mh" => ("mh-fallback", "mh-port"),
+        _ => ("flag-1", "flag-2"),
+    };
+    [
+        (ServiceFlags::SCHED1, f1),
+        (ServiceFlags::SCHED2, f2),
+        (ServiceFlags::SCHED3, "flag-3"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| flags.contains(*bit))
+    .map(|(_, name)| name)
+    .collect::<Vec<_>>()
+    .join(",")
+}
+
 fn service_args(s: &Service) -> String {
     let mut out = format!("{} -s {}", service_spec(&s.key), s.scheduler);
     if s.flags.contains(ServiceFlags::PERSISTENT) {
@@ -62,6 +84,12 @@ fn service_args(s: &Service) -> String {
             Netmask::V6(p) if p != 128 => out.push_str(&format!(" -M {p}")),
             _ => {}
         }
+    }
+    // last, where `ipvsadm -S` puts it
+    let b = sched_flags_arg(&s.scheduler, s.flags);
+    if !b.is_empty() {
+        out.push_str(" -b ");
+        out.push_str(&b);
     }
     out
 }
@@ -150,6 +178,27 @@ mod tests {
             "-d -t 203.0.113.100:80 -r 10.1.0.1:8080"
         );
         assert_eq!(set_timeouts_args(&[900, 120, 300]), "--set 900 120 300");
+    }
+
+    #[test]
+    fn scheduler_flags() {
+        let k = ServiceKey::tcp([192, 0, 2, 7], 80);
+        let mut s = Service::new(k, "mh");
+        s.flags = ServiceFlags::SCHED2;
+        assert_eq!(
+            op_args(&Op::AddService(s.clone())),
+            "-A -t 192.0.2.7:80 -s mh -b mh-port"
+        );
+        s.flags = ServiceFlags::SCHED1 | ServiceFlags::SCHED2 | ServiceFlags::PERSISTENT;
+        s.timeout = 60;
+        assert_eq!(
+            op_args(&Op::EditService(s)),
+            "-E -t 192.0.2.7:80 -s mh -p 60 -b mh-fallback,mh-port"
+        );
+        let all = ServiceFlags::SCHED1 | ServiceFlags::SCHED2 | ServiceFlags::SCHED3;
+        assert_eq!(sched_flags_arg("sh", all), "sh-fallback,sh-port,flag-3");
+        assert_eq!(sched_flags_arg("wlc", all), "flag-1,flag-2,flag-3");
+        assert_eq!(sched_flags_arg("mh", ServiceFlags::PERSISTENT), "");
     }
 
     #[test]

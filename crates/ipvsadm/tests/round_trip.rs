@@ -4,7 +4,9 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use ipvs::{Dest, DestKey, Family, Forward, Netmask, Op, Protocol, Service, ServiceKey};
+use ipvs::{
+    Dest, DestKey, Family, Forward, Netmask, Op, Protocol, Service, ServiceFlags, ServiceKey,
+};
 
 fn v4(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -57,6 +59,26 @@ fn ops() -> Vec<Op> {
         ops.push(Op::AddService(Service::new(k, "wlc").persistent(300, host)));
         ops.push(Op::EditService(Service::new(k, "lc").persistent(1, group)));
         ops.push(Op::EditService(Service::new(k, "rr")));
+        // scheduler flags (`-b`): mh's and sh's names, flag-N for others
+        let (s1, s2, s3) = (
+            ServiceFlags::SCHED1,
+            ServiceFlags::SCHED2,
+            ServiceFlags::SCHED3,
+        );
+        for (sched, flags) in [
+            ("mh", s2),
+            ("mh", s1),
+            ("mh", s1 | s2),
+            ("mh", s1 | s2 | s3),
+            ("sh", s1 | s2),
+            ("wlc", s3),
+            ("rr", s1 | s2),
+        ] {
+            let mut s = Service::new(k, sched);
+            s.flags = flags;
+            ops.push(Op::AddService(s.clone()));
+            ops.push(Op::EditService(s.persistent(300, group)));
+        }
         ops.push(Op::DelService(k));
         // ipvsadm names masquerading, direct routing and tunnelling;
         // Forward::Local is the kernel's own (no ipvsadm spelling)
@@ -97,4 +119,33 @@ fn commands_that_change_no_service_have_no_op() {
     for line in ["-C", "-Ln", "-S -n", "--set 900 120 300", "-Z"] {
         assert_eq!(ipvsadm::parse_op(line).unwrap(), None, "{line}");
     }
+}
+
+#[test]
+fn scheduler_flags_parse_and_render_as_ipvsadm_saves_them() {
+    for (given, rendered) in [
+        (
+            "-A -t 192.0.2.7:80 -s mh -b mh-port",
+            "-A -t 192.0.2.7:80 -s mh -b mh-port",
+        ),
+        (
+            "-A -t 192.0.2.7:80 -s mh --sched-flags mh-port,mh-fallback",
+            "-A -t 192.0.2.7:80 -s mh -b mh-fallback,mh-port",
+        ),
+        (
+            "-E -f 7 -s mh -b mh-fallback -p 60",
+            "-E -f 7 -s mh -p 60 -b mh-fallback",
+        ),
+        (
+            "-A -u 192.0.2.7:53 -s rr -b flag-2",
+            "-A -u 192.0.2.7:53 -s rr -b flag-2",
+        ),
+    ] {
+        let op = ipvsadm::parse_op(given)
+            .unwrap_or_else(|e| panic!("{given}: {e:?}"))
+            .unwrap_or_else(|| panic!("{given}: no op"));
+        assert_eq!(ipvsadm::text::op_args(&op), rendered, "{given}");
+    }
+    // mh's names belong to mh
+    assert!(ipvsadm::parse_op("-A -t 192.0.2.7:80 -s wlc -b mh-port").is_err());
 }
