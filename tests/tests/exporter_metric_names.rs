@@ -758,8 +758,49 @@ fn serve(path: &Path, answer: impl Fn(&str) -> String + Send + 'static) {
     });
 }
 
+/// pulse's document of a director in scale-out mode (docs/scale-out.md):
+/// role `scale-out`, the members, one VIP announced and one held back.
+fn scale_out_pulse_fixture() -> pulse::Status {
+    let vip = |a: &str, held| pulse::Vip {
+        address: a.into(),
+        device: "lvs0".into(),
+        netmask: Some("/32".into()),
+        held,
+    };
+    pulse::Status {
+        node: "member".into(),
+        role: "scale-out".into(),
+        partner: pulse::Partner::default(),
+        links: vec![],
+        vips: vec![vip("192.0.2.10", true), vip("192.0.2.11", false)],
+        heartbeat_auth: "off".into(),
+        config: pulse::Config {
+            file: "/etc/sysconfig/ha/lvs.cf".into(),
+            loaded_serial_no: Some(3),
+            loaded_sha256: "a".repeat(64),
+            ..Default::default()
+        },
+        counters: pulse::Counters::default(),
+        history: vec![],
+        scale_out: Some(pulse::ScaleOut {
+            members: vec!["10.0.0.1".into(), "10.0.0.2".into(), "10.0.0.3".into()],
+            announce_device: "lvs0".into(),
+            announce_hold_seconds: 5.0,
+            announced: vec!["192.0.2.10".into()],
+            held_back: vec!["192.0.2.11".into()],
+        }),
+        ..pulse_fixture()
+    }
+}
+
 /// `piranha-exporter --once` over the fixtures: its exposition.
 fn exporter_output() -> String {
+    exporter_output_with(pulse_fixture())
+}
+
+/// `piranha-exporter --once` over the fixtures, with `pulse` as pulse's
+/// document.
+fn exporter_output_with(pulse: pulse::Status) -> String {
     let dir = tempfile::Builder::new()
         .prefix("lo-exporter-fixture.")
         .tempdir()
@@ -770,7 +811,7 @@ fn exporter_output() -> String {
     std::fs::write(net.join("ip_vs_stats"), PROC_IP_VS_STATS).unwrap();
     let pulse_sock = dir.path().join("pulse.sock");
     let lvsd_sock = dir.path().join("lvsd.sock");
-    let pulse_doc = serde_json::to_string(&pulse_fixture()).unwrap();
+    let pulse_doc = serde_json::to_string(&pulse).unwrap();
     serve(&pulse_sock, move |req| match req {
         "json" => pulse_doc.clone(),
         _ => format!("unknown request {req:?}\n"),
@@ -828,7 +869,16 @@ fn dashboard_and_rules_use_only_series_the_exporter_exports() {
     ] {
         assert!(text.lines().any(|l| l == want), "no {want:?} in\n{text}");
     }
-    let exported = sample_names(&text);
+    let mut exported = sample_names(&text);
+    // and what a scale-out director exports (the PiranhaScaleOut* rules)
+    let scale_out = exporter_output_with(scale_out_pulse_fixture());
+    assert!(
+        scale_out
+            .lines()
+            .any(|l| l == r#"piranha_pulse_role{state="scale-out"} 1"#),
+        "{scale_out}"
+    );
+    exported.extend(sample_names(&scale_out));
     let exprs = all_exprs();
     let bad = unknown_names(&exprs, &exported);
     assert!(
@@ -894,6 +944,13 @@ fn every_panel_query_returns_data_from_the_exporters_series() {
         return;
     }
     let series = input_series(&exporter_output());
+    // a scale-out director of another cluster, so that the rules' joins
+    // with its series are evaluated too
+    let series = series
+        + &input_series(&exporter_output_with(scale_out_pulse_fixture())).replace(
+            r#"cluster="web",instance="r1:9847""#,
+            r#"cluster="edge",instance="d1:9847""#,
+        );
     // Each panel query E: `count(E) > bool 0 or vector(0)` must be 1 (E
     // returns something). Each rule expression must evaluate without error
     // on these label sets.

@@ -284,12 +284,16 @@ impl Collector for Daemons {
     }
 }
 
+/// The values of `piranha_pulse_role`'s `state` label: the pair's roles,
+/// and `scale-out`, pulse's one role in scale-out mode.
+pub const ROLES: [&str; 4] = ["starting", "standby", "active", "scale-out"];
+
 fn encode_pulse(enc: &mut DescriptorEncoder, p: &pulse::Status) -> std::fmt::Result {
     gauges(
         enc,
         "piranha_pulse_role",
-        "1 for pulse's current role (starting, standby, active), 0 for the others.",
-        ["starting", "standby", "active"].map(|s| ([("state", Val::S(s))], i64::from(p.role == s))),
+        "1 for pulse's current role (starting, standby, active; scale-out in scale-out mode), 0 for the others.",
+        ROLES.map(|s| ([("state", Val::S(s))], i64::from(p.role == s))),
     )?;
     gauges(
         enc,
@@ -297,6 +301,105 @@ fn encode_pulse(enc: &mut DescriptorEncoder, p: &pulse::Status) -> std::fmt::Res
         "When pulse took its current role (seconds since the epoch).",
         no_labels(p.role_since),
     )?;
+    match &p.scale_out {
+        // no partner, no heartbeat, no failover: the pair's families
+        // would only say "partner dead"
+        Some(so) => encode_scale_out(enc, p, so)?,
+        None => encode_pair(enc, p)?,
+    }
+    let mut vips: Vec<&pulse::Vip> = p.vips.iter().collect();
+    crate::model::dedup_by_key(&mut vips, |v| (&v.address, &v.device));
+    gauges(
+        enc,
+        "piranha_pulse_vip_held",
+        "1 if a virtual IP address pulse manages is present on this router.",
+        vips.iter().map(|v| {
+            (
+                [
+                    ("address", Val::S(&v.address)),
+                    ("device", Val::S(&v.device)),
+                ],
+                i64::from(v.held),
+            )
+        }),
+    )?;
+    let cfg = &p.config;
+    // pulse in scale-out mode does not hash the file on disk: its config
+    // families would say "unreadable, stale" (lvsd's config_info counts)
+    if p.scale_out.is_some() && cfg.sha256.is_none() {
+        return Ok(());
+    }
+    gauges(
+        enc,
+        "piranha_pulse_config_serial_no",
+        "serial_no of lvs.cf as it is on disk.",
+        cfg.serial_no.map(|n| (NONE, n)),
+    )?;
+    let serial = cfg.serial_no.map(|n| n.to_string()).unwrap_or_default();
+    gauges(
+        enc,
+        "piranha_pulse_config_info",
+        "lvs.cf as it is on disk (file, SHA-256, serial_no); always 1.",
+        [(
+            [
+                ("file", Val::S(&cfg.file)),
+                ("sha256", Val::S(cfg.sha256.as_deref().unwrap_or(""))),
+                ("serial_no", Val::S(&serial)),
+            ],
+            1i64,
+        )],
+    )?;
+    gauges(
+        enc,
+        "piranha_pulse_config_stale",
+        "1 if lvs.cf changed on disk since pulse read it at start-up.",
+        no_labels(i64::from(config_stale(cfg))),
+    )
+}
+
+/// Scale-out mode's families (docs/scale-out.md): the members, and per
+/// VIP whether it is announced or held back.
+fn encode_scale_out(
+    enc: &mut DescriptorEncoder,
+    p: &pulse::Status,
+    so: &pulse::ScaleOut,
+) -> std::fmt::Result {
+    gauges(
+        enc,
+        "piranha_pulse_scale_out_members",
+        "Directors in scale_out_members (present only in scale-out mode).",
+        no_labels(so.members.len() as i64),
+    )?;
+    // every VIP of lvs.cf, and any announced one lvs.cf no longer has
+    let mut addrs: Vec<&str> = p
+        .vips
+        .iter()
+        .map(|v| v.address.as_str())
+        .chain(so.announced.iter().map(String::as_str))
+        .chain(so.held_back.iter().map(String::as_str))
+        .collect();
+    crate::model::dedup_by_key(&mut addrs, |a| *a);
+    let has = |list: &[String], a: &str| i64::from(list.iter().any(|x| x == a));
+    gauges(
+        enc,
+        "piranha_pulse_scale_out_announced",
+        "1 while a VIP is on announce_device (announced through the BGP daemon), 0 otherwise.",
+        addrs
+            .iter()
+            .map(|a| ([("address", Val::S(a))], has(&so.announced, a))),
+    )?;
+    gauges(
+        enc,
+        "piranha_pulse_scale_out_held_back",
+        "1 while lvsd serves a VIP that waits for announce_hold before it is announced.",
+        addrs
+            .iter()
+            .map(|a| ([("address", Val::S(a))], has(&so.held_back, a))),
+    )
+}
+
+/// The pair's families: partner, heartbeats, failovers, links.
+fn encode_pair(enc: &mut DescriptorEncoder, p: &pulse::Status) -> std::fmt::Result {
     gauges(
         enc,
         "piranha_pulse_partner_alive",
@@ -368,49 +471,6 @@ fn encode_pulse(enc: &mut DescriptorEncoder, p: &pulse::Status) -> std::fmt::Res
                 i64::from(l.up),
             )
         }),
-    )?;
-    let mut vips: Vec<&pulse::Vip> = p.vips.iter().collect();
-    crate::model::dedup_by_key(&mut vips, |v| (&v.address, &v.device));
-    gauges(
-        enc,
-        "piranha_pulse_vip_held",
-        "1 if a virtual IP address pulse manages is present on this router.",
-        vips.iter().map(|v| {
-            (
-                [
-                    ("address", Val::S(&v.address)),
-                    ("device", Val::S(&v.device)),
-                ],
-                i64::from(v.held),
-            )
-        }),
-    )?;
-    let cfg = &p.config;
-    gauges(
-        enc,
-        "piranha_pulse_config_serial_no",
-        "serial_no of lvs.cf as it is on disk.",
-        cfg.serial_no.map(|n| (NONE, n)),
-    )?;
-    let serial = cfg.serial_no.map(|n| n.to_string()).unwrap_or_default();
-    gauges(
-        enc,
-        "piranha_pulse_config_info",
-        "lvs.cf as it is on disk (file, SHA-256, serial_no); always 1.",
-        [(
-            [
-                ("file", Val::S(&cfg.file)),
-                ("sha256", Val::S(cfg.sha256.as_deref().unwrap_or(""))),
-                ("serial_no", Val::S(&serial)),
-            ],
-            1i64,
-        )],
-    )?;
-    gauges(
-        enc,
-        "piranha_pulse_config_stale",
-        "1 if lvs.cf changed on disk since pulse read it at start-up.",
-        no_labels(i64::from(config_stale(cfg))),
     )
 }
 
@@ -644,6 +704,121 @@ mod tests {
             (vec![(0.1, 5), (0.5, 0), (1.0, 2)], 9)
         );
         assert_eq!(histogram_buckets(&h(vec![], 0)), (vec![], 0));
+    }
+
+    /// pulse's document in scale-out mode, as `pulse --status` gives it.
+    fn scale_out_pulse() -> pulse::Status {
+        let vip = |a: &str, held| pulse::Vip {
+            address: a.into(),
+            device: "lvs0".into(),
+            netmask: Some("/32".into()),
+            held,
+        };
+        pulse::Status {
+            version: piranha_status::VERSION,
+            node: "member".into(),
+            service: "lvs".into(),
+            role: "scale-out".into(),
+            role_since: 1_764_086_400.0,
+            vips: vec![
+                vip("192.0.2.10", true),
+                vip("192.0.2.11", false),
+                vip("192.0.2.12", false),
+            ],
+            heartbeat_auth: "off".into(),
+            config: pulse::Config {
+                file: "/etc/sysconfig/ha/lvs.cf".into(),
+                loaded_sha256: "a".repeat(64),
+                ..Default::default()
+            },
+            scale_out: Some(pulse::ScaleOut {
+                members: vec!["10.0.0.1".into(), "10.0.0.2".into(), "10.0.0.3".into()],
+                announce_device: "lvs0".into(),
+                announce_hold_seconds: 5.0,
+                announced: vec!["192.0.2.10".into()],
+                held_back: vec!["192.0.2.11".into()],
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn daemons_text(pulse: pulse::Status) -> String {
+        let mut out = String::new();
+        encode(
+            &mut out,
+            Daemons {
+                pulse: Some(pulse),
+                lvsd: None,
+            },
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn scale_out_director_has_its_role_members_and_announced_vips() {
+        let out = daemons_text(scale_out_pulse());
+        let lines: Vec<&str> = out.lines().collect();
+        for want in [
+            r#"piranha_pulse_role{state="scale-out"} 1"#,
+            r#"piranha_pulse_role{state="active"} 0"#,
+            r#"piranha_pulse_role{state="standby"} 0"#,
+            r#"piranha_pulse_role{state="starting"} 0"#,
+            "piranha_pulse_scale_out_members 3",
+            r#"piranha_pulse_scale_out_announced{address="192.0.2.10"} 1"#,
+            r#"piranha_pulse_scale_out_announced{address="192.0.2.11"} 0"#,
+            r#"piranha_pulse_scale_out_announced{address="192.0.2.12"} 0"#,
+            r#"piranha_pulse_scale_out_held_back{address="192.0.2.10"} 0"#,
+            r#"piranha_pulse_scale_out_held_back{address="192.0.2.11"} 1"#,
+            r#"piranha_pulse_vip_held{address="192.0.2.10",device="lvs0"} 1"#,
+        ] {
+            assert!(lines.contains(&want), "no {want:?} in\n{out}");
+        }
+        // nothing of the pair (no partner, no heartbeat), and no config
+        // family saying "unreadable, stale" for the hash pulse does not take
+        for absent in [
+            "piranha_pulse_partner_alive",
+            "piranha_pulse_heartbeat",
+            "piranha_pulse_failovers",
+            "piranha_pulse_link_up",
+            "piranha_pulse_config",
+        ] {
+            assert!(!out.contains(absent), "{absent} in\n{out}");
+        }
+    }
+
+    #[test]
+    fn scale_out_families_keep_a_vip_gone_from_lvs_cf_and_a_hash_once_given() {
+        let mut p = scale_out_pulse();
+        p.vips.clear();
+        p.config.sha256 = Some("a".repeat(64));
+        let out = daemons_text(p);
+        assert!(
+            out.contains(r#"piranha_pulse_scale_out_announced{address="192.0.2.10"} 1"#),
+            "{out}"
+        );
+        assert!(out.contains("piranha_pulse_config_stale 0"), "{out}");
+        // no announced VIP at all: every series 0, the members still there
+        let mut p = scale_out_pulse();
+        let so = p.scale_out.as_mut().unwrap();
+        so.announced.clear();
+        so.members.truncate(1);
+        let out = daemons_text(p);
+        assert!(out.contains("piranha_pulse_scale_out_members 1"), "{out}");
+        assert!(!out.contains("piranha_pulse_scale_out_announced{address=\"192.0.2.10\"} 1"));
+    }
+
+    #[test]
+    fn a_pair_router_has_no_scale_out_families() {
+        let mut p = scale_out_pulse();
+        p.scale_out = None;
+        p.role = "active".into();
+        let out = daemons_text(p);
+        assert!(out.contains(r#"piranha_pulse_role{state="active"} 1"#));
+        assert!(out.contains(r#"piranha_pulse_role{state="scale-out"} 0"#));
+        assert!(out.contains("piranha_pulse_partner_alive 0"), "{out}");
+        assert!(out.contains("piranha_pulse_config_stale 1"), "{out}");
+        assert!(!out.contains("scale_out"), "{out}");
     }
 
     #[test]
