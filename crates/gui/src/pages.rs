@@ -346,11 +346,21 @@ fn zero_empty(n: impl Into<i64>) -> String {
     if n == 0 { String::new() } else { n.to_string() }
 }
 
+/// The choices of `scheduler_flags` (extension, with `scheduler = mh`):
+/// none, or the lvs.cf spellings of `lvscf::SchedulerFlags`.
+pub const SCHEDULER_FLAGS: [&str; 4] = ["", "mh-port", "mh-fallback", "mh-port,mh-fallback"];
+
 /// VIRTUAL SERVER: every key of a virtual block but its real servers.
 /// `name` is the block's name (a change renames it).
 pub fn virtual_fields(s: &Service) -> Vec<Field> {
     let (vip, dev) = vip_and_device(s);
-    let schedulers: Vec<&'static str> = lvscf::Scheduler::ALL.iter().map(|x| x.as_str()).collect();
+    // Piranha's schedulers and the extensions (`mh`, which scale-out mode
+    // requires): a file using one must keep it when the form is saved
+    let schedulers: Vec<&'static str> = lvscf::Scheduler::ALL
+        .iter()
+        .chain(&lvscf::Scheduler::EXTENSIONS)
+        .map(|x| x.as_str())
+        .collect();
     let mut fields = vec![
         field("name", "Name", &s.name, Kind::Text),
         field("vip", "Virtual IP address", vip, Kind::Text),
@@ -373,6 +383,12 @@ pub fn virtual_fields(s: &Service) -> Vec<Field> {
                 Kind::Select,
             )
         },
+        select(
+            "scheduler_flags",
+            "Scheduler flags (mh)",
+            &s.scheduler_flags.as_text(),
+            &SCHEDULER_FLAGS,
+        ),
         field(
             "persistent",
             "Persistence (seconds)",

@@ -328,3 +328,156 @@ fn the_virtual_server_list_is_paged_and_filtered() {
     assert!(to.starts_with("/virtual?page=2&saved="), "{to}");
     assert!(!cf(&gui).contains("virtual v29 {"));
 }
+
+/// A scale-out lvs.cf (docs/scale-out.md): `scheduler = mh`, which is not
+/// among Piranha's schedulers, and `scheduler_flags`.
+const SCALE_OUT_CF: &str = "serial_no = 3
+service = lvs
+network = direct
+scale_out = 1
+scale_out_members = 192.0.2.1 192.0.2.2 192.0.2.3
+announce_device = lvs0
+virtual web {
+     active = 1
+     address = 198.51.100.10 eth0:1
+     port = 80
+     scheduler = mh
+     scheduler_flags = mh-port
+     protocol = tcp
+     timeout = 6
+     reentry = 15
+     server rs1 {
+         address = 10.0.0.11
+         active = 1
+         weight = 1
+     }
+}
+";
+
+/// HTML text as the browser reads it back (the entities minijinja writes).
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#x2f;", "/")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The value of attribute `name` in tag text `tag`.
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let end = tag[at..].find('"')?;
+    Some(unescape(&tag[at..at + end]))
+}
+
+/// What a browser submits for the form `id` of `html` untouched: every
+/// named input (a check box only when checked), and for each select its
+/// selected option, or the first when none is selected.
+fn browser_form(html: &str, id: &str) -> Vec<(String, String)> {
+    let start = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no form {id}"));
+    let form = &html[start..start + html[start..].find("</form>").expect("</form>")];
+    let mut out = Vec::new();
+    let mut rest = form;
+    while let Some(open) = rest.find('<') {
+        rest = &rest[open..];
+        let close = rest.find('>').expect("tag end");
+        let tag = &rest[..close];
+        if tag.starts_with("<input") {
+            let checkbox = attr(tag, "type").as_deref() == Some("checkbox");
+            if let (Some(n), Some(v)) = (attr(tag, "name"), attr(tag, "value"))
+                && (!checkbox || tag.contains(" checked"))
+            {
+                out.push((n, v));
+            }
+        } else if tag.starts_with("<select") {
+            let name = attr(tag, "name").expect("select name");
+            let body = &rest[..rest.find("</select>").expect("</select>")];
+            let options: Vec<&str> = body.split("<option").skip(1).collect();
+            let chosen = options
+                .iter()
+                .find(|o| o[..o.find('>').unwrap()].contains(" selected"))
+                .or(options.first())
+                .expect("an option");
+            out.push((name, attr(chosen, "value").expect("option value")));
+        }
+        rest = &rest[close..];
+    }
+    out
+}
+
+#[test]
+fn a_scale_out_file_saved_through_the_form_keeps_mh_and_its_flags() {
+    let dir = Gui::files();
+    std::fs::write(dir.path().join("lvs.cf"), SCALE_OUT_CF).unwrap();
+    let gui = Gui::start_in(dir, &[]);
+    let page = gui.req(Req::get("/virtual/edit?name=web").auth());
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(
+        page.body.contains(r#"<option value="mh" selected>"#),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(r#"<option value="mh-port" selected>"#),
+        "{}",
+        page.body
+    );
+    // the form as a browser sends it, with one field changed
+    let mut form = browser_form(&page.body, "edit");
+    assert!(
+        form.contains(&("scheduler".into(), "mh".into())),
+        "{form:?}"
+    );
+    for (k, v) in &mut form {
+        if k == "timeout" {
+            *v = "9".into();
+        }
+    }
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = gui.req(Req::post("/virtual/edit", &pairs).auth());
+    assert_eq!(r.status, 303, "{r:?}");
+    let now = cf(&gui);
+    assert_eq!(
+        now,
+        SCALE_OUT_CF
+            .replace("serial_no = 3", "serial_no = 4")
+            .replace("timeout = 6", "timeout = 9"),
+        "only timeout and serial_no change"
+    );
+    check_passes(&gui);
+    // the flags are a choice of the form too
+    let r = post(
+        &gui,
+        "/virtual/edit",
+        &[
+            ("virtual", "web"),
+            ("scheduler_flags", "mh-port,mh-fallback"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(
+        cf(&gui).contains("scheduler_flags = mh-port,mh-fallback"),
+        "{}",
+        cf(&gui)
+    );
+    // flags without mh are refused at their field, the file stays
+    let before = cf(&gui);
+    let r = post(
+        &gui,
+        "/virtual/edit",
+        &[("virtual", "web"), ("scheduler", "wlc")],
+    );
+    assert_eq!(r.status, 422, "{r:?}");
+    assert_eq!(cf(&gui), before);
+    let r = post(
+        &gui,
+        "/virtual/edit",
+        &[("virtual", "web"), ("scheduler_flags", "mh-port,sh-port")],
+    );
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(r.body.contains("id=\"err_scheduler_flags\""), "{}", r.body);
+    assert_eq!(cf(&gui), before);
+}
