@@ -45,6 +45,7 @@ fn every_example_passes_lvscf_check_without_warnings() {
         "lvs.cf.dr-fwmark",
         "lvs.cf.ipv6",
         "lvs.cf.nat",
+        "lvs.cf.scale-out",
     ] {
         assert!(names.iter().any(|n| n == want), "etc/{want} missing");
     }
@@ -61,16 +62,25 @@ fn every_example_passes_lvscf_check_without_warnings() {
             f.display(),
             out.status
         );
-        // the IPv6 example: only the warning that Piranha cannot read it
+        // the IPv6 example: only the warning that Piranha cannot read it;
+        // the scale-out example: that one and the VIP's ignored device
         let ipv6 = f.ends_with("lvs.cf.ipv6");
+        let scale_out = f.ends_with("lvs.cf.scale-out");
+        let expected: &[&str] = if ipv6 {
+            &[IPV6_WARNING]
+        } else if scale_out {
+            &SCALE_OUT_WARNINGS
+        } else {
+            &[]
+        };
         let rest: Vec<&str> = stderr
             .lines()
-            .filter(|l| !(ipv6 && l.ends_with(IPV6_WARNING)))
+            .filter(|l| !expected.iter().any(|w| l.contains(w)))
             .collect();
         assert!(rest.is_empty(), "lvscf check {}:\n{stderr}", f.display());
         assert_eq!(
             stderr.lines().count(),
-            rest.len() + usize::from(ipv6),
+            rest.len() + expected.len(),
             "lvscf check {}:\n{stderr}",
             f.display()
         );
@@ -80,29 +90,51 @@ fn every_example_passes_lvscf_check_without_warnings() {
 /// The one warning lvscf gives a file with IPv6 addresses.
 const IPV6_WARNING: &str = "warning: IPv6 address: Piranha's pulse and lvsd cannot read this file";
 
+/// The two warnings lvscf gives a scale-out file: Piranha cannot read it,
+/// and the VIP's device is ignored (the VIPs go on `announce_device`).
+const SCALE_OUT_WARNINGS: [&str; 2] = [
+    "warning: key scale_out: Piranha's pulse and lvsd cannot read this file",
+    "address: warning: the device of each virtual server's address is ignored with scale_out = 1",
+];
+
 #[test]
 fn examples_pass_the_daemons_checks() {
     for f in examples() {
         let name = f.to_string_lossy().into_owned();
         let parsed = lvscf::parse_file(&f).expect("parses");
+        let c = &parsed.config;
+        let scale_out = c.global.scale_out;
         let warnings: Vec<_> = parsed
             .warnings
             .iter()
             .filter(|w| w.kind != lvscf::WarningKind::Ipv6)
+            // scale-out mode ignores the VIP's device, and says so
+            .filter(|w| {
+                !(scale_out
+                    && w.kind == lvscf::WarningKind::ScaleOutIgnored
+                    && w.key.as_deref() == Some("address"))
+            })
             .collect();
         assert!(warnings.is_empty(), "{name}: {warnings:?}");
-        let c = &parsed.config;
         assert_eq!(c.global.service, ServiceType::Lvs, "{name}");
-        assert!(c.global.backup_active, "{name}: two routers");
+        if scale_out {
+            assert!(
+                c.global.scale_out_members.len() >= 2,
+                "{name}: several directors"
+            );
+        } else {
+            assert!(c.global.backup_active, "{name}: two routers");
+        }
         let pulse = lvscf::validate_for_pulse(c, &name);
         assert!(pulse.is_empty(), "{name}: pulse would say {pulse:?}");
         let lvsd = lvscf::validate_for_lvsd(c, &name);
         assert!(lvsd.is_empty(), "{name}: lvsd would say {lvsd:?}");
         for v in c.virtuals.iter().filter(|v| v.active) {
             let dev = &v.address.as_ref().expect("VIP").device;
-            // IPv6 addresses have no alias labels
+            // IPv6 addresses have no alias labels; scale-out mode puts the
+            // VIPs on announce_device
             assert!(
-                v.is_ipv6() || dev.contains(':'),
+                v.is_ipv6() || scale_out || dev.contains(':'),
                 "{name}: VIP of {} on alias",
                 v.name
             );
@@ -145,6 +177,28 @@ fn ipv6_example_is_dual_stack_direct_routing() {
     // lvsd and pulse (lvs mode) accept it; it round-trips through the writer
     assert!(!lvscf::startup::pulse(&c, "lvs.cf.ipv6").refused());
     assert!(!lvscf::startup::lvsd(&c, "lvs.cf.ipv6").refused());
+    let text = lvscf::write(&c).expect("writes");
+    assert_eq!(lvscf::parse_str(&text, "w").expect("parses").config, c);
+}
+
+#[test]
+fn scale_out_example_is_direct_routing_with_mh_and_members() {
+    let name = "lvs.cf.scale-out";
+    let c = parse(&etc().join(name));
+    let g = &c.global;
+    assert!(g.scale_out);
+    assert_eq!(g.network, Network::Direct);
+    assert_eq!(g.scale_out_members.len(), 3);
+    assert_eq!(g.announce_device(), "lvs0");
+    assert!(!c.virtuals.is_empty());
+    for v in &c.virtuals {
+        assert_eq!(v.scheduler, lvscf::Scheduler::Mh, "{}", v.name);
+        assert!(v.scheduler_flags.port, "{}: mh-port", v.name);
+        assert!(v.servers.len() >= 2, "{}", v.name);
+    }
+    // both daemons accept it; it round-trips through the writer
+    assert!(!lvscf::startup::pulse(&c, name).refused());
+    assert!(!lvscf::startup::lvsd(&c, name).refused());
     let text = lvscf::write(&c).expect("writes");
     assert_eq!(lvscf::parse_str(&text, "w").expect("parses").config, c);
 }
