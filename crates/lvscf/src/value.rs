@@ -9,61 +9,10 @@ use std::sync::OnceLock;
 /// `inet_aton` lives in `lvs_util::inet` (shared with send_arp and nanny).
 pub use lvs_util::inet::inet_aton;
 
-/// C `isspace`.
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
-fn digit_value(b: u8, base: u32) -> Option<u32> {
-    let d = (b as char).to_digit(16)?;
-    (d < base).then_some(d)
-}
-
-/// Parses a token as C `strtol(tok, &end, 0)` does, requiring the whole
-/// token to be consumed. Returns the exact value (not clamped); `""` is 0.
-pub fn parse_c_long(tok: &[u8]) -> Option<i128> {
-    let mut p = 0;
-    while p < tok.len() && is_c_space(tok[p]) {
-        p += 1;
-    }
-    let mut neg = false;
-    if p < tok.len() && (tok[p] == b'+' || tok[p] == b'-') {
-        neg = tok[p] == b'-';
-        p += 1;
-    }
-    let mut base = 10;
-    if tok.get(p) == Some(&b'0') {
-        if matches!(tok.get(p + 1), Some(b'x' | b'X'))
-            && tok
-                .get(p + 2)
-                .is_some_and(|&b| digit_value(b, 16).is_some())
-        {
-            base = 16;
-            p += 2;
-        } else {
-            base = 8;
-        }
-    }
-    let digits_start = p;
-    let mut value: i128 = 0;
-    while p < tok.len() {
-        match digit_value(tok[p], base) {
-            Some(d) => {
-                value = value.saturating_mul(base as i128).saturating_add(d as i128);
-                p += 1;
-            }
-            None => break,
-        }
-    }
-    if p == digits_start {
-        // No digits: strtol leaves `end` at the start of the token.
-        return tok.is_empty().then_some(0);
-    }
-    if p != tok.len() {
-        return None;
-    }
-    Some(if neg { -value } else { value })
-}
+/// C `strtol(tok, &end, 0)`, the whole token consumed: the exact value (not
+/// clamped); `""` is 0. `lvs_util::inet::strtol`, shared with popt's
+/// integer options.
+pub use lvs_util::inet::strtol as parse_c_long;
 
 /// True if `name` has the shape of a DNS host name (letters, digits, `-`,
 /// `_` and dots; 1–253 bytes). Only such names are passed to the resolver.

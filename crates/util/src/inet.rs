@@ -1,6 +1,7 @@
-//! IPv4 address text as the C library reads it: `inet_aton` (lvs.cf
+//! Text as the C library reads it: IPv4 addresses with `inet_aton` (lvs.cf
 //! addresses, nanny's and ipvsadm's arguments) and `inet_addr` (send_arp's
-//! SRC_IP). One implementation for every crate.
+//! SRC_IP), integers with `strtol` base 0 (lvs.cf values, popt's integer
+//! options). One implementation for every crate.
 
 use std::net::Ipv4Addr;
 
@@ -77,6 +78,40 @@ pub fn inet_aton(tok: &[u8]) -> Option<Ipv4Addr> {
 /// `INADDR_NONE`) is a failure.
 pub fn inet_addr(s: &str) -> Option<Ipv4Addr> {
     inet_aton(s.as_bytes()).filter(|ip| *ip != Ipv4Addr::BROADCAST)
+}
+
+/// C `strtol(tok, &end, 0)` with the whole token consumed: the exact value
+/// (not clamped), `None` if anything is left over; `""` is 0 (lvs.cf
+/// values and popt's integer options).
+pub fn strtol(tok: &[u8]) -> Option<i128> {
+    let mut p = tok.iter().take_while(|b| is_c_space(**b)).count();
+    let neg = matches!(tok.get(p), Some(b'-'));
+    if matches!(tok.get(p), Some(b'+' | b'-')) {
+        p += 1;
+    }
+    let mut base = 10;
+    if tok.get(p) == Some(&b'0') {
+        base = 8;
+        if matches!(tok.get(p + 1), Some(b'x' | b'X'))
+            && tok
+                .get(p + 2)
+                .is_some_and(|&b| digit_value(b, 16).is_some())
+        {
+            base = 16;
+            p += 2;
+        }
+    }
+    let start = p;
+    let mut value: i128 = 0;
+    while let Some(d) = tok.get(p).and_then(|&b| digit_value(b, base)) {
+        value = value.saturating_mul(base as i128).saturating_add(d as i128);
+        p += 1;
+    }
+    if p == start {
+        // no digits: strtol leaves `end` at the start of the token
+        return tok.is_empty().then_some(0);
+    }
+    (p == tok.len()).then_some(if neg { -value } else { value })
 }
 
 #[cfg(test)]

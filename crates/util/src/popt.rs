@@ -322,45 +322,8 @@ pub struct IntError(pub &'static str);
 /// (decimal, `0x` hex, leading-zero octal, optional sign, leading blanks),
 /// the whole string consumed (`""` is 0, as with popt), `int` range.
 pub fn popt_int(s: &str) -> Result<i32, IntError> {
-    let v = strtol(s.as_bytes()).ok_or(IntError(BADNUMBER))?;
+    let v = crate::inet::strtol(s.as_bytes()).ok_or(IntError(BADNUMBER))?;
     i32::try_from(v).map_err(|_| IntError(OVERFLOW))
-}
-
-/// C `isspace`.
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
-/// C `strtol(tok, &end, 0)` with the whole token consumed: the exact value
-/// (not clamped), `None` if anything is left over; `""` is 0.
-fn strtol(tok: &[u8]) -> Option<i128> {
-    let digit = |b: u8, base: u32| (b as char).to_digit(16).filter(|d| *d < base);
-    let mut p = tok.iter().take_while(|b| is_c_space(**b)).count();
-    let neg = matches!(tok.get(p), Some(b'-'));
-    if matches!(tok.get(p), Some(b'+' | b'-')) {
-        p += 1;
-    }
-    let mut base = 10;
-    if tok.get(p) == Some(&b'0') {
-        base = 8;
-        if matches!(tok.get(p + 1), Some(b'x' | b'X'))
-            && tok.get(p + 2).is_some_and(|&b| digit(b, 16).is_some())
-        {
-            base = 16;
-            p += 2;
-        }
-    }
-    let start = p;
-    let mut value: i128 = 0;
-    while let Some(d) = tok.get(p).and_then(|&b| digit(b, base)) {
-        value = value.saturating_mul(base as i128).saturating_add(d as i128);
-        p += 1;
-    }
-    if p == start {
-        // no digits: strtol leaves `end` at the start of the token
-        return tok.is_empty().then_some(0);
-    }
-    (p == tok.len()).then_some(if neg { -value } else { value })
 }
 
 /// Turns a clap error for `argv` (program name included) into popt's
