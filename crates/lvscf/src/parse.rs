@@ -902,7 +902,15 @@ impl<'a> Parser<'a, '_> {
                 "ignored with scale_out = 1 (no partner, no heartbeat)".into(),
             );
         }
-        if let Some(v) = cfg.virtuals.iter().find(|v| v.address.is_some()) {
+        // a device other than announce_device (its alias suffix aside) is
+        // ignored: say so once
+        let elsewhere =
+            |a: &AddrDev| a.device.split(':').next().unwrap_or(&a.device) != g.announce_device();
+        if let Some(v) = cfg
+            .virtuals
+            .iter()
+            .find(|v| v.address.as_ref().is_some_and(elsewhere))
+        {
             self.warn_at(
                 v.line.0,
                 WarningKind::ScaleOutIgnored,

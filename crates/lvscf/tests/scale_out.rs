@@ -251,6 +251,16 @@ fn the_pairs_keys_are_ignored_with_a_warning() {
              with scale_out = 1 (the VIPs go on announce_device lvs0)",
         ]
     );
+    // a VIP on announce_device itself is not "ignored"
+    let on_lvs0 = parse(&t.replace("198.51.100.10 eth0:1", "198.51.100.10 lvs0:1"));
+    assert!(
+        !on_lvs0
+            .warnings
+            .iter()
+            .any(|w| w.to_string().contains("device of each virtual server")),
+        "{:?}",
+        on_lvs0.warnings
+    );
     // pulse's pair checks are off: no deadtime or backup findings
     let v = lvscf::startup::pulse(&p.config, "lvs.cf");
     assert!(!v.refused(), "{v:?}");
