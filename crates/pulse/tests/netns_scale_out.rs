@@ -252,6 +252,26 @@ fn the_vip_follows_what_lvsd_serves() {
     assert!(text.contains("scale-out mode"), "{text}");
     assert!(text.contains("members     10.30.0.1 10.30.0.2"), "{text}");
     assert!(text.contains(&format!("announced   {VIP}")), "{text}");
+    // the JSON document carries the file's hash, which the exporter
+    // publishes for the config-mismatch alert between directors
+    let js = d
+        .host
+        .command(PULSE)
+        .arg("--json")
+        .arg(format!(
+            "--status-socket={}",
+            d.dir.join("pulse.sock").display()
+        ))
+        .output()
+        .unwrap();
+    let doc: piranha_status::pulse::Status =
+        serde_json::from_slice(&js.stdout).expect("pulse --json");
+    assert_eq!(doc.role, "scale-out");
+    assert_eq!(
+        doc.config.sha256.as_deref(),
+        Some(doc.config.loaded_sha256.as_str())
+    );
+    assert_eq!(doc.config.sha256.as_deref().map(str::len), Some(64));
 
     // idle: withdrawn at once
     d.say(&format!("idle {VIP}"));
