@@ -319,7 +319,7 @@ fn vm_verdict(guest_rc: i32, hung: &[String], targets: usize, ci: bool) -> (bool
     if guest_rc != 0 {
         return (false, format!("guest exit status {guest_rc}{hung_note}"));
     }
-    let detail = format!("{targets} targets and the demo in one VM{hung_note}");
+    let detail = format!("{targets} targets and the demos in one VM{hung_note}");
     if ci && !hung.is_empty() {
         (false, format!("{detail} (a hang fails under CI=true)"))
     } else {
@@ -486,8 +486,8 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
     let dir = target_dir().join("vm-tier");
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::create_dir_all(&dir);
-    // The README's demo runs last in the same boot (`demo --here`), so CI
-    // keeps the first command working. It runs a copy of this xtask (the
+    // The README's demos run last in the same boot (`demo --here`, then
+    // `demo --scale-out --here`), so CI keeps them working. It runs a copy of this xtask (the
     // workspace build may have replaced the file we run from) in `deps/`
     // beside it, where `lvs_tests::bin` finds the programs.
     let demo = std::env::current_exe()
@@ -524,6 +524,11 @@ fn tier_vm(targets: &[(String, String)], skip_file: &Path) -> Outcome {
     }
     script.push_str(&format!(
         "echo; echo '==> cargo xtask demo (demo --here)'; run_test '{}' demo --here || fail=1\n",
+        demo.display()
+    ));
+    script.push_str(&format!(
+        "echo; echo '==> cargo xtask demo --scale-out (demo --scale-out --here)'; \
+         run_test '{}' demo --scale-out --here || fail=1\n",
         demo.display()
     ));
     script.push_str("exit $fail\n");
@@ -935,7 +940,7 @@ mod tests {
         // clean run: passes everywhere
         assert_eq!(
             vm_verdict(0, &none, 3, true),
-            (true, "3 targets and the demo in one VM".to_string())
+            (true, "3 targets and the demos in one VM".to_string())
         );
         // hung, rerun passed: named; passes by hand, fails under CI
         let (ok, detail) = vm_verdict(0, &hung, 3, false);
