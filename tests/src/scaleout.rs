@@ -148,8 +148,8 @@ pub struct ScaleOut {
 }
 
 /// `lvs0` on a director: a dummy interface (a veth end where the kernel
-/// has no `dummy`).
-fn add_lvs0(h: &Host) {
+/// has no `dummy`, as on the development machines' host kernel).
+pub fn add_lvs0(h: &Host) {
     if !h
         .ip_output(&["link", "add", "lvs0", "type", "dummy"])
         .status

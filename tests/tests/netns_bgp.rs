@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use lvs_tests::Need;
 use lvs_tests::bgp::{self, Speaker, Upstream};
-use lvs_tests::lab::{Host, Lab};
+use lvs_tests::lab::Lab;
+use lvs_tests::scaleout::add_lvs0;
 
 const VIP: &str = "10.50.0.100";
 const UPSTREAM: &str = "10.30.0.254";
@@ -27,22 +28,6 @@ fn ready(test: &str) -> bool {
         return false;
     }
     true
-}
-
-/// `lvs0` on a director: a dummy interface where the kernel has them,
-/// otherwise one end of a veth pair (this kernel may lack `dummy`).
-fn add_lvs0(h: &Host) {
-    if !h
-        .ip_output(&["link", "add", "lvs0", "type", "dummy"])
-        .status
-        .success()
-    {
-        h.ip(&[
-            "link", "add", "lvs0", "type", "veth", "peer", "name", "lvs0p",
-        ]);
-        h.ip(&["link", "set", "lvs0p", "up"]);
-    }
-    h.ip(&["link", "set", "lvs0", "up"]);
 }
 
 #[test]

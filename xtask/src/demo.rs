@@ -191,7 +191,8 @@ fn show(reqs: &[Request]) -> String {
         .join("\n    ")
 }
 
-fn counts(reqs: &[Request]) -> String {
+/// How many requests each real server answered, and how many failed.
+pub(crate) fn counts(reqs: &[Request]) -> String {
     tally(reqs)
         .into_iter()
         .map(|(k, v)| {

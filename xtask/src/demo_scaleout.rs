@@ -13,7 +13,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use lvs_tests::cluster::{Request, Session, requests_to, tally};
+use lvs_tests::cluster::{Session, requests_to};
+
+use crate::demo::counts;
 use lvs_tests::scaleout::{self, ScaleOut, VIP, vip_addr};
 
 /// The directors started (d4 exists but stays off).
@@ -29,20 +31,6 @@ fn per_director(holders: &[Option<usize>]) -> String {
     }
     m.into_iter()
         .map(|(k, v)| format!("{k}: {v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn counts(reqs: &[Request]) -> String {
-    tally(reqs)
-        .into_iter()
-        .map(|(k, v)| {
-            if k.is_empty() {
-                format!("failed: {v}")
-            } else {
-                format!("{k}: {v}")
-            }
-        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -21,6 +21,41 @@ fn fail(text: &str) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// Daemon mode (unless `-n`, or under systemd's notify protocol): fork,
+/// the pid file, stdio detached; then Piranha-style logging to syslog
+/// (daemon) or stdout. Gives the notifier, whether pulse is a daemon and
+/// its pid file (removed at exit).
+fn detach(opts: &Options) -> Result<(Option<Notifier>, bool, std::path::PathBuf), ExitCode> {
+    let notifier = Notifier::from_env();
+    let daemon_mode = !opts.nodaemon;
+    let pid_file = daemon::pid_file();
+    if daemon_mode
+        && notifier.is_none()
+        && let Err(e) = daemon::daemonize()
+    {
+        return Err(fail(&format!(
+            "pulse: cannot fork: {}",
+            lvs_util::errtext(&e)
+        )));
+    }
+    if daemon_mode {
+        daemon::write_pid_file(&pid_file);
+        daemon::detach_stdio();
+    }
+    let sink = if daemon_mode {
+        Sink::Syslog
+    } else {
+        Sink::Stdout
+    };
+    lvs_util::log::init_stdout_max(
+        "pulse",
+        sink,
+        opts.verbose,
+        lvs_util::log::STDOUT_MESSAGE_MAX,
+    );
+    Ok((notifier, daemon_mode, pid_file))
+}
+
 /// Logs a message before logging is set up (the original logged these
 /// before `openlog`): to stdout with `-n`, else to syslog with the default
 /// identity and facility.
@@ -169,30 +204,10 @@ fn main() -> ExitCode {
         }
     };
 
-    let notifier = Notifier::from_env();
-    let daemon_mode = !opts.nodaemon;
-    let pid_file = daemon::pid_file();
-    if daemon_mode
-        && notifier.is_none()
-        && let Err(e) = daemon::daemonize()
-    {
-        return fail(&format!("pulse: cannot fork: {}", lvs_util::errtext(&e)));
-    }
-    if daemon_mode {
-        daemon::write_pid_file(&pid_file);
-        daemon::detach_stdio();
-    }
-    let sink = if daemon_mode {
-        Sink::Syslog
-    } else {
-        Sink::Stdout
+    let (notifier, daemon_mode, pid_file) = match detach(&opts) {
+        Ok(d) => d,
+        Err(code) => return code,
     };
-    lvs_util::log::init_stdout_max(
-        "pulse",
-        sink,
-        opts.verbose,
-        lvs_util::log::STDOUT_MESSAGE_MAX,
-    );
     for l in early_logs {
         tracing::info!("{l}");
     }
@@ -263,30 +278,10 @@ fn scale_out_main(opts: Options, parsed: lvscf::Parsed, loaded: lvscf::Fingerpri
             "scale-out mode: --heartbeat-key, --warm-standby and --forceactive do not apply: ignored",
         );
     }
-    let notifier = Notifier::from_env();
-    let daemon_mode = !opts.nodaemon;
-    let pid_file = daemon::pid_file();
-    if daemon_mode
-        && notifier.is_none()
-        && let Err(e) = daemon::daemonize()
-    {
-        return fail(&format!("pulse: cannot fork: {}", lvs_util::errtext(&e)));
-    }
-    if daemon_mode {
-        daemon::write_pid_file(&pid_file);
-        daemon::detach_stdio();
-    }
-    let sink = if daemon_mode {
-        Sink::Syslog
-    } else {
-        Sink::Stdout
+    let (notifier, daemon_mode, pid_file) = match detach(&opts) {
+        Ok(d) => d,
+        Err(code) => return code,
     };
-    lvs_util::log::init_stdout_max(
-        "pulse",
-        sink,
-        opts.verbose,
-        lvs_util::log::STDOUT_MESSAGE_MAX,
-    );
     tracing::info!("STARTING PULSE IN SCALE-OUT MODE");
     for w in &parsed.warnings {
         tracing::info!("{w}");
