@@ -92,6 +92,22 @@ fn say(path: std::path::PathBuf, mut w: std::fs::File, pid: u32) {
     }
 }
 
+/// Waits (at most half a second) until the reader thread has taken
+/// every byte pulse wrote on `fd`, and a moment for it to record them.
+fn drained(fd: i32) {
+    let end = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    loop {
+        let mut pending: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int to the pointer given.
+        let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut pending) };
+        if r != 0 || pending == 0 || std::time::Instant::now() >= end {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let pid = std::process::id();
@@ -109,11 +125,11 @@ fn main() {
     record(&format!("start {pid} {}", args.join(" ")));
     // Started after the signals were blocked: the reader inherits the mask
     // and every signal stays with the main thread's sigwait.
-    if let Some(fd) = args
+    let pulse_fd = args
         .iter()
         .find_map(|a| a.strip_prefix("--pulse-fd="))
-        .and_then(|f| f.parse::<i32>().ok())
-    {
+        .and_then(|f| f.parse::<i32>().ok());
+    if let Some(fd) = pulse_fd {
         std::thread::spawn(move || read_roles(fd, pid));
     }
     loop {
@@ -122,6 +138,11 @@ fn main() {
                 record(&format!("term-ignored {pid}"));
             }
             Ok(Signal::SIGTERM) => {
+                // what pulse said before the signal (`standby` on giving
+                // up) is recorded before the stop
+                if let Some(fd) = pulse_fd {
+                    drained(fd);
+                }
                 record(&format!("stop {pid}"));
                 return;
             }
