@@ -7,11 +7,9 @@
 //! alike.
 
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::netns::{ArpCapture, Netns};
+use crate::netns::{FrameWatch, Netns, PacketCapture};
 
 /// An ARP request (`op` 1).
 pub const REQUEST: u16 = 1;
@@ -93,41 +91,24 @@ pub struct Seen {
 
 /// A background thread recording the ARP frames sent by one address, as
 /// one namespace receives them. Stops when dropped.
-pub struct ArpWatch {
-    seen: Arc<Mutex<Vec<Seen>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+pub struct ArpWatch(FrameWatch<Arp>);
 
 impl ArpWatch {
     /// Starts watching, in `ns`, for ARP frames whose sender IP is `ip`.
     pub fn start(ns: &Netns, ip: &str) -> ArpWatch {
         let ip: Ipv4Addr = ip.parse().expect("an IPv4 address");
-        let cap = ArpCapture::open(ns);
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s2, st2) = (seen.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            while !st2.load(Ordering::Relaxed) {
-                let Some(frame) = cap.recv(Duration::from_millis(50)) else {
-                    continue;
-                };
-                let at = Instant::now();
-                if let Some(arp) = parse(&frame).filter(|a| a.spa == ip) {
-                    s2.lock().unwrap().push(Seen { at, arp });
-                }
-            }
-        });
-        ArpWatch {
-            seen,
-            stop,
-            thread: Some(thread),
-        }
+        ArpWatch(FrameWatch::start(PacketCapture::arp(ns), move |f| {
+            parse(f).filter(|a| a.spa == ip)
+        }))
     }
 
     /// Everything recorded so far.
     pub fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
+        self.0
+            .seen()
+            .into_iter()
+            .map(|(at, arp)| Seen { at, arp })
+            .collect()
     }
 
     /// The first gratuitous ARP read at or after `t`.
@@ -156,15 +137,6 @@ impl ArpWatch {
             .iter()
             .filter(|s| s.at >= t && s.arp.is_gratuitous())
             .count()
-    }
-}
-
-impl Drop for ArpWatch {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -1160,6 +1160,31 @@ pub fn outage(requests: &[Request], fault: Instant) -> Option<Outage> {
     })
 }
 
+/// How near the moment the client was moved a request still counts as in
+/// flight across the move: the ARP watcher reads the frame a little after
+/// the kernel used it, and in NAT mode the real servers' gateway moves a
+/// few milliseconds after the VIP.
+pub const MOVE_SLACK: Duration = Duration::from_millis(100);
+
+/// The failed requests that ended at or after `fault`, split into those in
+/// flight when the client's ARP entry for the VIP moved to the new
+/// director at `moved` (within [`MOVE_SLACK`]) and the others.
+///
+/// A connection in flight across the move opened through the old director
+/// and goes on through the new one, which has no record of it (IPVS's
+/// connection sync, when on, may hold an update up to two seconds): it
+/// fails whatever the heartbeat does. Any other failure is the failover's.
+pub fn failed_across_move(
+    requests: &[Request],
+    fault: Instant,
+    moved: Instant,
+) -> (Vec<&Request>, Vec<&Request>) {
+    requests
+        .iter()
+        .filter(|r| r.end >= fault && r.result.is_err())
+        .partition(|r| r.start <= moved + MOVE_SLACK && r.end + MOVE_SLACK >= moved)
+}
+
 /// Serializes the end-to-end tests of one test binary: several clusters
 /// at once on the VM's two emulated CPUs would blur the timings the tests
 /// measure.
@@ -1371,6 +1396,48 @@ impl Cluster {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_request_in_flight_across_the_move_is_set_apart() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let req = |a: u64, b: u64, ok: bool| Request {
+            start: ms(a),
+            end: ms(b),
+            result: if ok {
+                Ok("rs1".into())
+            } else {
+                Err("reset".into())
+            },
+        };
+        let reqs = [
+            req(0, 10, false),      // before the fault: not counted
+            req(100, 110, true),    // fault at 100
+            req(200, 215, false),   // long before the move at 2000
+            req(1990, 2010, false), // across the move
+            req(2005, 2020, true),
+            req(2080, 2095, false), // within the slack after it
+            req(2300, 2310, false), // after it
+        ];
+        let (across, other) = failed_across_move(&reqs, ms(100), ms(2000));
+        let starts = |v: &[&Request]| v.iter().map(|r| r.start - t0).collect::<Vec<_>>();
+        assert_eq!(
+            starts(&across),
+            [Duration::from_millis(1990), Duration::from_millis(2080)]
+        );
+        assert_eq!(
+            starts(&other),
+            [Duration::from_millis(200), Duration::from_millis(2300)]
+        );
+        // A request that ended just before the watcher saw the frame (the
+        // kernel had used it already) is in flight across it too.
+        let just_before = [req(1880, 1950, false)];
+        let (across, other) = failed_across_move(&just_before, ms(0), ms(2000));
+        assert_eq!((across.len(), other.len()), (1, 0));
+        let too_early = [req(1700, 1850, false)];
+        let (across, other) = failed_across_move(&too_early, ms(0), ms(2000));
+        assert_eq!((across.len(), other.len()), (0, 1));
+    }
 
     #[test]
     fn destinations_from_proc_net_ip_vs() {

@@ -33,7 +33,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::arpwatch::ArpWatch;
-use crate::netns::{ArpCapture, Netns, veth, wait_for};
+use crate::netns::{Netns, PacketCapture, veth, wait_for};
 
 /// A node of the lab: its namespace, its name and its address (on its
 /// first network). Dereferences to its [`Netns`].
@@ -91,8 +91,8 @@ impl Host {
     }
 
     /// A packet socket receiving every ARP frame this host sees.
-    pub fn arp_capture(&self) -> ArpCapture {
-        ArpCapture::open(&self.ns)
+    pub fn arp_capture(&self) -> PacketCapture {
+        PacketCapture::arp(&self.ns)
     }
 
     /// A command running `prog` in the namespace with no input and its

@@ -3,15 +3,10 @@
 //! with when it arrived, from an `AF_PACKET` socket for IPv6 frames.
 
 use std::net::Ipv6Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::arpwatch::mac_text;
-use crate::netns::Netns;
-
-const ETH_P_IPV6: u16 = 0x86dd;
+use crate::netns::{FrameWatch, Netns, PacketCapture};
 
 /// The fields of a neighbour advertisement the tests look at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +49,7 @@ impl Na {
 /// Parses an Ethernet frame carrying an IPv6 ICMPv6 neighbour
 /// advertisement (no extension headers); `None` for anything else.
 pub fn parse(frame: &[u8]) -> Option<Na> {
-    if frame.len() < 14 + 40 + 24 || frame[12..14] != ETH_P_IPV6.to_be_bytes() {
+    if frame.len() < 14 + 40 + 24 || frame[12..14] != PacketCapture::IPV6.to_be_bytes() {
         return None;
     }
     let ip = &frame[14..];
@@ -93,63 +88,17 @@ pub fn parse(frame: &[u8]) -> Option<Na> {
     })
 }
 
-/// An `AF_PACKET` socket in a namespace that receives every IPv6 frame
-/// there.
-#[derive(Debug)]
-pub struct Ipv6Capture(OwnedFd);
-
-impl Ipv6Capture {
-    /// Opens the socket inside `ns`.
-    pub fn open(ns: &Netns) -> Ipv6Capture {
-        ns.enter(|| {
-            // SAFETY: plain socket(2); checked below.
-            let fd = unsafe {
-                libc::socket(
-                    libc::AF_PACKET,
-                    libc::SOCK_RAW,
-                    i32::from(ETH_P_IPV6.to_be()),
-                )
-            };
-            assert!(
-                fd >= 0,
-                "packet socket: {}",
-                std::io::Error::last_os_error()
-            );
-            // SAFETY: fd is a new descriptor we own.
-            Ipv6Capture(unsafe { OwnedFd::from_raw_fd(fd) })
-        })
-    }
-
-    /// The next frame, or `None` if none arrives within `timeout`.
-    pub fn recv(&self, timeout: Duration) -> Option<Vec<u8>> {
-        let mut pfd = libc::pollfd {
-            fd: self.0.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-        // SAFETY: pfd is valid for one entry.
-        if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
-            return None;
+/// The next neighbour advertisement for `target` that `cap` (an IPv6
+/// capture) reads within `timeout`, with its frame.
+pub fn recv_na(cap: &PacketCapture, target: Ipv6Addr, timeout: Duration) -> Option<(Vec<u8>, Na)> {
+    let end = Instant::now() + timeout;
+    while let Some(left) = end.checked_duration_since(Instant::now()) {
+        let frame = cap.recv(left)?;
+        if let Some(na) = parse(&frame).filter(|n| n.target == target) {
+            return Some((frame, na));
         }
-        let mut buf = [0u8; 1600];
-        // SAFETY: buf is valid for its length.
-        let n = unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        let n = usize::try_from(n).ok().filter(|&n| n > 0)?;
-        Some(buf[..n].to_vec())
     }
-
-    /// The next neighbour advertisement for `target` within `timeout`.
-    pub fn recv_na(&self, target: Ipv6Addr, timeout: Duration) -> Option<(Vec<u8>, Na)> {
-        let end = Instant::now() + timeout;
-        while let Some(left) = end.checked_duration_since(Instant::now()) {
-            let frame = self.recv(left)?;
-            if let Some(na) = parse(&frame).filter(|n| n.target == target) {
-                return Some((frame, na));
-            }
-        }
-        None
-    }
+    None
 }
 
 /// One advertisement for the watched address.
@@ -162,41 +111,24 @@ pub struct Seen {
 
 /// A background thread recording the neighbour advertisements for one
 /// address, as one namespace receives them. Stops when dropped.
-pub struct NdWatch {
-    seen: Arc<Mutex<Vec<Seen>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+pub struct NdWatch(FrameWatch<Na>);
 
 impl NdWatch {
     /// Starts watching, in `ns`, for advertisements whose target is `ip`.
     pub fn start(ns: &Netns, ip: &str) -> NdWatch {
         let ip: Ipv6Addr = ip.parse().expect("an IPv6 address");
-        let cap = Ipv6Capture::open(ns);
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s2, st2) = (seen.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            while !st2.load(Ordering::Relaxed) {
-                let Some(frame) = cap.recv(Duration::from_millis(50)) else {
-                    continue;
-                };
-                let at = Instant::now();
-                if let Some(na) = parse(&frame).filter(|n| n.target == ip) {
-                    s2.lock().unwrap().push(Seen { at, na });
-                }
-            }
-        });
-        NdWatch {
-            seen,
-            stop,
-            thread: Some(thread),
-        }
+        NdWatch(FrameWatch::start(PacketCapture::ipv6(ns), move |f| {
+            parse(f).filter(|n| n.target == ip)
+        }))
     }
 
     /// Everything recorded so far.
     pub fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
+        self.0
+            .seen()
+            .into_iter()
+            .map(|(at, na)| Seen { at, na })
+            .collect()
     }
 
     /// How many unsolicited advertisements with Override from MAC `mac`
@@ -208,15 +140,6 @@ impl NdWatch {
                 s.at >= t && s.na.is_unsolicited_override() && s.na.mac().as_deref() == Some(mac)
             })
             .count()
-    }
-}
-
-impl Drop for NdWatch {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

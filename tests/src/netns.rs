@@ -9,7 +9,9 @@
 use std::fs::File;
 use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
 use std::process::{Command, Output};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Runs `ip ARGS…` and returns stdout; panics with stderr on failure.
 pub fn ip(args: &[&str]) -> String {
@@ -149,21 +151,27 @@ impl Drop for Netns {
     }
 }
 
-/// An `AF_PACKET` socket in a namespace that receives every ARP frame
-/// there.
+/// An `AF_PACKET` socket in a namespace that receives every frame of one
+/// EtherType there (ARP for the IPv4 tests, IPv6 for the neighbour
+/// advertisements).
 #[derive(Debug)]
-pub struct ArpCapture(OwnedFd);
+pub struct PacketCapture(OwnedFd);
 
-impl ArpCapture {
-    /// Opens the socket inside `ns`.
-    pub fn open(ns: &Netns) -> ArpCapture {
+impl PacketCapture {
+    /// EtherType ARP.
+    pub const ARP: u16 = 0x0806;
+    /// EtherType IPv6.
+    pub const IPV6: u16 = 0x86dd;
+
+    /// Opens the socket inside `ns` for frames of `ethertype`.
+    pub fn open(ns: &Netns, ethertype: u16) -> PacketCapture {
         ns.enter(|| {
             // SAFETY: plain socket(2); checked below.
             let fd = unsafe {
                 libc::socket(
                     libc::AF_PACKET,
                     libc::SOCK_RAW,
-                    i32::from(0x0806u16.to_be()),
+                    i32::from(ethertype.to_be()),
                 )
             };
             assert!(
@@ -172,8 +180,18 @@ impl ArpCapture {
                 std::io::Error::last_os_error()
             );
             // SAFETY: fd is a new descriptor we own.
-            ArpCapture(unsafe { OwnedFd::from_raw_fd(fd) })
+            PacketCapture(unsafe { OwnedFd::from_raw_fd(fd) })
         })
+    }
+
+    /// Every ARP frame in `ns`.
+    pub fn arp(ns: &Netns) -> PacketCapture {
+        PacketCapture::open(ns, PacketCapture::ARP)
+    }
+
+    /// Every IPv6 frame in `ns`.
+    pub fn ipv6(ns: &Netns) -> PacketCapture {
+        PacketCapture::open(ns, PacketCapture::IPV6)
     }
 
     /// The next frame, or `None` if none arrives within `timeout`.
@@ -188,11 +206,62 @@ impl ArpCapture {
         if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
             return None;
         }
-        let mut buf = [0u8; 128];
+        let mut buf = [0u8; 1600];
         // SAFETY: buf is valid for its length.
         let n = unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
         let n = usize::try_from(n).ok().filter(|&n| n > 0)?;
         Some(buf[..n].to_vec())
+    }
+}
+
+/// A background thread recording, with when it read them, the frames of a
+/// [`PacketCapture`] that `pick` keeps (as what it returns). Stops when
+/// dropped.
+pub struct FrameWatch<T> {
+    seen: Arc<Mutex<Vec<(Instant, T)>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl<T: Clone + Send + 'static> FrameWatch<T> {
+    /// Starts reading `cap`.
+    pub fn start(
+        cap: PacketCapture,
+        pick: impl Fn(&[u8]) -> Option<T> + Send + 'static,
+    ) -> FrameWatch<T> {
+        let seen: Arc<Mutex<Vec<(Instant, T)>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s2, st2) = (seen.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !st2.load(Ordering::Relaxed) {
+                let Some(frame) = cap.recv(Duration::from_millis(50)) else {
+                    continue;
+                };
+                let at = Instant::now();
+                if let Some(t) = pick(&frame) {
+                    s2.lock().unwrap().push((at, t));
+                }
+            }
+        });
+        FrameWatch {
+            seen,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Everything recorded so far.
+    pub fn seen(&self) -> Vec<(Instant, T)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl<T> Drop for FrameWatch<T> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 

@@ -7,7 +7,8 @@
 //! the backup taking over when the active director's pulse is killed
 //! (kill -9), with a timeline at the end. Both directors run pulse with
 //! `--warm-standby` (the recommended setup): the standby's table is ready
-//! before the takeover, and the kill -9 step loses no request.
+//! before the takeover, and the kill -9 step loses no request but, at
+//! most, the one in flight when the client's ARP entry moved.
 //!
 //! Where this kernel has IPVS (and we are root) the demo runs natively;
 //! otherwise xtask runs itself (`demo --here`) in the QEMU VM of
@@ -16,6 +17,7 @@
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+use lvs_tests::arpwatch::ArpWatch;
 use lvs_tests::cluster::{self, Cluster, Method, Request, Traffic, requests, tally};
 use lvs_tests::netns::wait_for;
 
@@ -387,6 +389,7 @@ fn run() -> Result<(), String> {
     let d1_mac = c.d[0].mac();
     let d2_mac = c.d[1].mac();
     let mark = c.d[1].mark();
+    let arps = ArpWatch::start(&c.client, cluster::VIP);
     let killed = c.d[0].kill9();
     s.event(killed, "d1: pulse killed (kill -9)");
     expect(
@@ -435,9 +438,24 @@ fn run() -> Result<(), String> {
         }
         _ => println!("    no request failed"),
     }
-    if !failed.is_empty() {
+    let Some(moved) = arps.first_gratuitous_from(killed, &d2_mac).map(|a| a.at) else {
         return Err(format!(
-            "with warm standby the kill -9 of pulse should cost no request; {} failed\n{}",
+            "the client saw no gratuitous ARP from d2\n{}",
+            c.dump()
+        ));
+    };
+    s.event(moved, "d2's first gratuitous ARP reaches the client");
+    let (across, other) = cluster::failed_across_move(&reqs, killed, moved);
+    if !across.is_empty() {
+        println!(
+            "    the request in flight when the client's ARP entry moved failed: its \
+             connection opened through d1 and went on through d2, which has no record of it"
+        );
+    }
+    if !other.is_empty() || across.len() > 1 {
+        return Err(format!(
+            "with warm standby the kill -9 of pulse should cost no request but the one in \
+             flight when the client moved; {} failed\n{}",
             failed.len(),
             c.dump()
         ));

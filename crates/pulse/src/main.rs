@@ -21,11 +21,22 @@ fn fail(text: &str) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// The pid file of a daemonized pulse, removed when dropped.
+struct PidFile(Option<std::path::PathBuf>);
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// Daemon mode (unless `-n`, or under systemd's notify protocol): fork,
 /// the pid file, stdio detached; then Piranha-style logging to syslog
-/// (daemon) or stdout. Gives the notifier, whether pulse is a daemon and
-/// its pid file (removed at exit).
-fn detach(opts: &Options) -> Result<(Option<Notifier>, bool, std::path::PathBuf), ExitCode> {
+/// (daemon) or stdout. Gives the notifier and the pid file (removed when
+/// dropped).
+fn detach(opts: &Options) -> Result<(Option<Notifier>, PidFile), ExitCode> {
     let notifier = Notifier::from_env();
     let daemon_mode = !opts.nodaemon;
     let pid_file = daemon::pid_file();
@@ -53,7 +64,32 @@ fn detach(opts: &Options) -> Result<(Option<Notifier>, bool, std::path::PathBuf)
         opts.verbose,
         lvs_util::log::STDOUT_MESSAGE_MAX,
     );
-    Ok((notifier, daemon_mode, pid_file))
+    Ok((notifier, PidFile(daemon_mode.then_some(pid_file))))
+}
+
+/// Runs the daemon's loop on a single-threaded runtime; its exit status.
+fn block_on<F: std::future::Future<Output = u8>>(run: impl FnOnce() -> F) -> u8 {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(run()),
+        Err(e) => {
+            tracing::info!("cannot start the runtime: {}", lvs_util::errtext(&e));
+            255
+        }
+    }
+}
+
+/// How pulse runs lvsd (either mode).
+fn lvsd_command(opts: &Options) -> LvsdCommand {
+    LvsdCommand {
+        path: opts.lvsd.clone(),
+        config: opts.configfile.clone(),
+        nodaemon: opts.nodaemon,
+        verbose: opts.verbose,
+        extra: env_options("LVSD_OPTIONS"),
+    }
 }
 
 /// Logs a message before logging is set up (the original logged these
@@ -131,30 +167,22 @@ fn main() -> ExitCode {
             return fail(&r.stderr);
         }
     };
-    if parsed.config.global.scale_out {
-        return scale_out_main(opts, parsed, loaded);
-    }
-    let mut cfg = match config::from_lvscf(&parsed.config) {
-        Ok(c) => c,
-        Err(text) => {
-            // lvscf's refusals first, as for any file.
-            let verdict = lvscf::startup::pulse(&parsed.config, &file);
-            if verdict.refused() {
-                eprint!("{}", verdict.report("pulse"));
-                return ExitCode::from(1);
-            }
-            return fail(&format!("pulse: {file}: {text}"));
-        }
-    };
-    let (master, unreadable) = pulse::netif::role(cfg.primary);
-    if let Some(msg) = unreadable {
-        early_log(opts.nodaemon, msg);
-    }
     // What lvs.cf means, and every message about it, is lvscf's.
     let verdict = lvscf::startup::pulse(&parsed.config, &file);
     if verdict.refused() {
         eprint!("{}", verdict.report("pulse"));
         return ExitCode::from(1);
+    }
+    if parsed.config.global.scale_out {
+        return scale_out_main(opts, parsed, loaded, verdict);
+    }
+    let mut cfg = match config::from_lvscf(&parsed.config) {
+        Ok(c) => c,
+        Err(text) => return fail(&format!("pulse: {file}: {text}")),
+    };
+    let (master, unreadable) = pulse::netif::role(cfg.primary);
+    if let Some(msg) = unreadable {
+        early_log(opts.nodaemon, msg);
     }
     if cfg.backup_active && cfg.backup.is_unspecified() {
         // logged below (lvscf's UndefinedBackupActive warning)
@@ -204,7 +232,7 @@ fn main() -> ExitCode {
         }
     };
 
-    let (notifier, daemon_mode, pid_file) = match detach(&opts) {
+    let (notifier, _pid_file) = match detach(&opts) {
         Ok(d) => d,
         Err(code) => return code,
     };
@@ -213,9 +241,6 @@ fn main() -> ExitCode {
     }
     if !master && !cfg.backup_active {
         tracing::info!("We are backup node and backup is marked inactive -- exiting pulse");
-        if daemon_mode {
-            let _ = std::fs::remove_file(&pid_file);
-        }
         return ExitCode::from(255);
     }
     tracing::info!(
@@ -252,22 +277,19 @@ fn main() -> ExitCode {
         (peer, peer_private),
         notifier,
     );
-    if daemon_mode {
-        let _ = std::fs::remove_file(&pid_file);
-    }
     ExitCode::from(code)
 }
 
 /// Scale-out mode (`scale_out = 1`, docs/scale-out.md): lvscf's verdict,
 /// this host among `scale_out_members`, then daemon set-up as below and
 /// [`pulse::scale_out::run`] instead of the heartbeat loop.
-fn scale_out_main(opts: Options, parsed: lvscf::Parsed, loaded: lvscf::Fingerprint) -> ExitCode {
+fn scale_out_main(
+    opts: Options,
+    parsed: lvscf::Parsed,
+    loaded: lvscf::Fingerprint,
+    verdict: lvscf::startup::Verdict,
+) -> ExitCode {
     let file = opts.configfile.clone();
-    let verdict = lvscf::startup::pulse(&parsed.config, &file);
-    if verdict.refused() {
-        eprint!("{}", verdict.report("pulse"));
-        return ExitCode::from(1);
-    }
     let own = pulse::scale_out::own_addresses();
     if let Some(f) = lvscf::startup::scale_out_member(&parsed.config, &file, |a| own.contains(&a)) {
         return fail(&format!("pulse: {}", f.message));
@@ -278,7 +300,7 @@ fn scale_out_main(opts: Options, parsed: lvscf::Parsed, loaded: lvscf::Fingerpri
             "scale-out mode: --heartbeat-key, --warm-standby and --forceactive do not apply: ignored",
         );
     }
-    let (notifier, daemon_mode, pid_file) = match detach(&opts) {
+    let (notifier, _pid_file) = match detach(&opts) {
         Ok(d) => d,
         Err(code) => return code,
     };
@@ -289,34 +311,14 @@ fn scale_out_main(opts: Options, parsed: lvscf::Parsed, loaded: lvscf::Fingerpri
     for w in &verdict.warnings {
         tracing::info!("{w}");
     }
-    let lvsd = LvsdCommand {
-        path: opts.lvsd.clone(),
-        config: file.clone(),
-        nodaemon: opts.nodaemon,
-        verbose: opts.verbose,
-        extra: env_options("LVSD_OPTIONS"),
-    };
     let settings = pulse::scale_out::Settings::of(
         &parsed.config,
-        lvsd,
+        lvsd_command(&opts),
         opts.status_socket.clone(),
         loaded,
         opts.norun(),
     );
-    let code = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt.block_on(pulse::scale_out::run(settings, notifier)),
-        Err(e) => {
-            tracing::info!("cannot start the runtime: {}", lvs_util::errtext(&e));
-            255
-        }
-    };
-    if daemon_mode {
-        let _ = std::fs::remove_file(&pid_file);
-    }
-    ExitCode::from(code)
+    ExitCode::from(block_on(|| pulse::scale_out::run(settings, notifier)))
 }
 
 /// `--heartbeat-key` and `--heartbeat-auth`: the checking settings and the
@@ -431,13 +433,7 @@ fn start(
         to_private: cfg
             .has_private()
             .then(|| SocketAddr::new(peer_private, cfg.heartbeat_port)),
-        lvsd: LvsdCommand {
-            path: opts.lvsd.clone(),
-            config: opts.configfile.clone(),
-            nodaemon: opts.nodaemon,
-            verbose: opts.verbose,
-            extra: env_options("LVSD_OPTIONS"),
-        },
+        lvsd: lvsd_command(&opts),
         fos: FosCommand {
             path: opts.fos.clone(),
             config: opts.configfile.clone(),
@@ -455,16 +451,6 @@ fn start(
         private,
         signer,
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::info!("cannot start the runtime: {}", lvs_util::errtext(&e));
-            return 255;
-        }
-    };
     let machine = Machine::new(settings, Duration::ZERO);
-    rt.block_on(run::run(shell, machine, opts.forceactive))
+    block_on(|| run::run(shell, machine, opts.forceactive))
 }

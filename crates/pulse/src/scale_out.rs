@@ -50,6 +50,8 @@ pub struct Settings {
     pub config_file: String,
     /// lvs.cf as read at start-up.
     pub loaded: lvscf::Fingerprint,
+    /// The last fingerprint of the file on disk (parsed only when it changes).
+    pub current: std::sync::Arc<std::sync::Mutex<Option<lvscf::Fingerprint>>>,
     /// `--test-start`: no lvsd, no sysctls, no addresses.
     pub norun: bool,
 }
@@ -86,6 +88,7 @@ impl Settings {
             lvsd,
             status_socket,
             loaded,
+            current: Default::default(),
             norun,
         }
     }
@@ -689,7 +692,7 @@ fn document(s: &Settings, sh: &Shared, started: f64) -> doc::Status {
             warm_standby: false,
         },
         heartbeat_auth: "off".into(),
-        config: on_disk(s),
+        config: crate::status_server::config_on_disk(&s.config_file, &s.loaded, &s.current),
         scale_out: Some(doc::ScaleOut {
             members: strs(&s.members),
             announce_device: s.device.clone(),
@@ -698,30 +701,6 @@ fn document(s: &Settings, sh: &Shared, started: f64) -> doc::Status {
             held_back: strs(&sh.held_back),
         }),
         ..Default::default()
-    }
-}
-
-/// The configuration as it is on disk now and as it was loaded (what the
-/// config-hash comparison between directors reads).
-fn on_disk(s: &Settings) -> doc::Config {
-    let (sha256, serial_no) = match std::fs::read(&s.config_file) {
-        Ok(bytes) => {
-            let sha = lvscf::sha256_hex(&bytes);
-            let fp = if sha == s.loaded.sha256 {
-                s.loaded.clone()
-            } else {
-                lvscf::Fingerprint::of_bytes(&bytes, &s.config_file)
-            };
-            (Some(fp.sha256), fp.serial_no.map(i64::from))
-        }
-        Err(_) => (None, None),
-    };
-    doc::Config {
-        file: s.config_file.clone(),
-        serial_no,
-        sha256,
-        loaded_serial_no: s.loaded.serial_no.map(i64::from),
-        loaded_sha256: s.loaded.sha256.clone(),
     }
 }
 

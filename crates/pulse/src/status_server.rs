@@ -161,35 +161,46 @@ fn gather(ctx: &Context) -> Facts {
             held: addrs.iter().any(|(_, a, _)| *a == t.ip),
         })
         .collect();
-    let (sha256, serial_no) = match std::fs::read(&ctx.config_file) {
+    Facts {
+        pid: std::process::id(),
+        daemon_pid: None,
+        links,
+        vips,
+        config: config_on_disk(&ctx.config_file, &ctx.loaded, &ctx.current),
+    }
+}
+
+/// lvs.cf as it is on disk now and as it was loaded (what the comparison
+/// of the routers' files reads). The file is parsed only when its bytes
+/// differ from both `loaded` and the last fingerprint kept in `current`.
+pub fn config_on_disk(
+    file: &str,
+    loaded: &lvscf::Fingerprint,
+    current: &Mutex<Option<lvscf::Fingerprint>>,
+) -> doc::Config {
+    let (sha256, serial_no) = match std::fs::read(file) {
         Ok(bytes) => {
             let sha = lvscf::sha256_hex(&bytes);
-            let mut cache = match ctx.current.lock() {
+            let mut cache = match current.lock() {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
             let fp = match cache.as_ref() {
                 Some(f) if f.sha256 == sha => f.clone(),
-                _ if sha == ctx.loaded.sha256 => ctx.loaded.clone(),
-                _ => lvscf::Fingerprint::of_bytes(&bytes, &ctx.config_file),
+                _ if sha == loaded.sha256 => loaded.clone(),
+                _ => lvscf::Fingerprint::of_bytes(&bytes, file),
             };
             *cache = Some(fp.clone());
             (Some(fp.sha256), fp.serial_no.map(i64::from))
         }
         Err(_) => (None, None),
     };
-    Facts {
-        pid: std::process::id(),
-        daemon_pid: None,
-        links,
-        vips,
-        config: doc::Config {
-            file: ctx.config_file.clone(),
-            serial_no,
-            sha256,
-            loaded_serial_no: ctx.loaded.serial_no.map(i64::from),
-            loaded_sha256: ctx.loaded.sha256.clone(),
-        },
+    doc::Config {
+        file: file.to_string(),
+        serial_no,
+        sha256,
+        loaded_serial_no: loaded.serial_no.map(i64::from),
+        loaded_sha256: loaded.sha256.clone(),
     }
 }
 

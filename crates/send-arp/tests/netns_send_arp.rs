@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use lvs_tests::netns::{ArpCapture, Netns, veth, wait_for};
+use lvs_tests::netns::{Netns, PacketCapture, veth, wait_for};
 
 const SEND_ARP: &str = env!("CARGO_BIN_EXE_send_arp");
 
@@ -32,7 +32,7 @@ fn frame_on_the_wire_is_the_documented_60_bytes() {
         return;
     }
     let (a, b) = pair("1");
-    let rx = ArpCapture::open(&b);
+    let rx = PacketCapture::arp(&b);
     let mac = a.mac("eth0");
     let hex = send_arp::mac_hex(mac_bytes(&mac));
     let out = a

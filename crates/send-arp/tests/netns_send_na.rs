@@ -5,7 +5,8 @@
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-use lvs_tests::ndwatch::Ipv6Capture;
+use lvs_tests::ndwatch::recv_na;
+use lvs_tests::netns::PacketCapture;
 use lvs_tests::netns::{Netns, veth, wait_for};
 
 const SEND_ARP: &str = env!("CARGO_BIN_EXE_send_arp");
@@ -51,7 +52,7 @@ fn na_on_the_wire_is_the_documented_frame() {
         return;
     }
     let (a, b) = pair("1");
-    let rx = Ipv6Capture::open(&b);
+    let rx = PacketCapture::ipv6(&b);
     let mac = a.mac("eth0");
     let hex = send_arp::mac_hex(mac_bytes(&mac));
     // the argv Piranha's hooks use for IPv4, with an IPv6 address
@@ -63,9 +64,7 @@ fn na_on_the_wire_is_the_documented_frame() {
     assert!(out.status.success(), "send_arp: {out:?}");
     assert!(out.stdout.is_empty() && out.stderr.is_empty());
     let vip: Ipv6Addr = VIP.parse().unwrap();
-    let (got, na) = rx
-        .recv_na(vip, Duration::from_secs(2))
-        .expect("advertisement received");
+    let (got, na) = recv_na(&rx, vip, Duration::from_secs(2)).expect("advertisement received");
     let want = send_arp::na_frame(vip, mac_bytes(&mac), send_arp::ALL_NODES_MAC);
     assert_eq!(got, want.to_vec());
     assert!(na.is_unsolicited_override() && !na.router);
