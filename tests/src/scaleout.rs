@@ -147,9 +147,15 @@ pub struct ScaleOut {
     crashed: Vec<usize>,
 }
 
-/// `lvs0` on a director: a dummy interface (a veth end where the kernel
-/// has no `dummy`, as on the development machines' host kernel).
+/// `lvs0` on a director, up: see [`create_lvs0`].
 pub fn add_lvs0(h: &Host) {
+    create_lvs0(h);
+    h.ip(&["link", "set", "lvs0", "up"]);
+}
+
+/// `lvs0` on a director, down: a dummy interface (a veth end where the
+/// kernel has no `dummy`, as on the development machines' host kernel).
+pub fn create_lvs0(h: &Host) {
     if !h
         .ip_output(&["link", "add", "lvs0", "type", "dummy"])
         .status
@@ -160,7 +166,6 @@ pub fn add_lvs0(h: &Host) {
         ]);
         h.ip(&["link", "set", "lvs0p", "up"]);
     }
-    h.ip(&["link", "set", "lvs0", "up"]);
 }
 
 impl ScaleOut {

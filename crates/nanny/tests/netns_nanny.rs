@@ -10,42 +10,16 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use lvs_tests::netns::{Netns, veth};
 use support::*;
 
-/// A client and a server namespace joined by a veth pair:
-/// client 192.0.2.1/24, server 192.0.2.2/24.
-struct Pair {
-    client: Netns,
-    server: Netns,
-    server_if: String,
-}
-
-impl Pair {
-    fn new(tag: &str) -> Option<Pair> {
-        if !lvs_tests::require(lvs_tests::Need::Netns, &format!("netns_nanny_{tag}")) {
-            return None;
-        }
-        let id = format!("ln{tag}{}", std::process::id() % 1000);
-        let client = Netns::new(&format!("{id}c"));
-        let server = Netns::new(&format!("{id}s"));
-        let (ci, si) = (format!("{id}a"), format!("{id}b"));
-        veth(&client, &ci, &server, &si);
-        client.ip(&["addr", "add", "192.0.2.1/24", "dev", &ci]);
-        server.ip(&["addr", "add", "192.0.2.2/24", "dev", &si]);
-        Some(Pair {
-            client,
-            server,
-            server_if: si,
-        })
-    }
-
-    /// nanny inside the client namespace.
-    fn nanny(&self, args: &[&str]) -> std::process::Command {
-        let mut c = self.client.command(Nanny::bin());
-        c.args(args).arg("--nodaemon");
-        c
-    }
+/// Client 192.0.2.1/24, server 192.0.2.2/24.
+fn pair(tag: &str) -> Option<Pair> {
+    Pair::with(
+        &format!("netns_nanny_{tag}"),
+        &format!("ln{tag}"),
+        "192.0.2.1/24",
+        "192.0.2.2/24",
+    )
 }
 
 fn args<'a>(host: &'a str, port: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
@@ -68,7 +42,7 @@ fn args<'a>(host: &'a str, port: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn tcp_check_and_icmp_echo_on_the_wire() {
-    let Some(pair) = Pair::new("i") else { return };
+    let Some(pair) = pair("i") else { return };
     let listener = pair
         .server
         .enter(|| TcpListener::bind("192.0.2.2:0").unwrap());
@@ -139,7 +113,7 @@ fn tcp_check_and_icmp_echo_on_the_wire() {
 
 #[test]
 fn connect_timeout_to_a_silent_host() {
-    let Some(pair) = Pair::new("t") else { return };
+    let Some(pair) = pair("t") else { return };
     // 192.0.2.3 does not exist: no ARP answer, the connect never completes
     let mut n = Nanny::with_report(pair.nanny(&args("192.0.2.3", "80", &["-x", "HTTP"])));
     n.report.wait("nanny1 state down");
@@ -156,7 +130,7 @@ fn connect_timeout_to_a_silent_host() {
 
 #[test]
 fn udp_port_unreachable_and_reply() {
-    let Some(pair) = Pair::new("u") else { return };
+    let Some(pair) = pair("u") else { return };
     let sock = pair
         .server
         .enter(|| UdpSocket::bind("192.0.2.2:0").unwrap());
@@ -186,7 +160,7 @@ fn udp_port_unreachable_and_reply() {
 
 #[test]
 fn link_flap_removes_and_readds_after_reentry() {
-    let Some(pair) = Pair::new("f") else { return };
+    let Some(pair) = pair("f") else { return };
     let listener = pair
         .server
         .enter(|| TcpListener::bind("192.0.2.2:0").unwrap());

@@ -10,7 +10,6 @@ mod support;
 use std::net::{IpAddr, TcpListener, UdpSocket};
 use std::time::{Duration, Instant};
 
-use lvs_tests::netns::{Netns, veth};
 use lvs_util::ping::EchoSocket;
 use nanny::check::{Expect, NetCheck, Outcome, Pinger};
 use nanny::sys::SignalFd;
@@ -19,34 +18,17 @@ use support::*;
 const CLIENT: &str = "2001:db8::1";
 const SERVER: &str = "2001:db8::2";
 
-/// A client and a server namespace joined by a veth pair: client
-/// 2001:db8::1/64, server 2001:db8::2/64 (no duplicate address detection,
-/// so both are usable at once).
-struct Pair {
-    client: Netns,
-    server: Netns,
-    server_if: String,
+/// Client 2001:db8::1/64, server 2001:db8::2/64.
+fn pair(tag: &str) -> Option<Pair> {
+    Pair::with(
+        &format!("netns_nanny_ipv6_{tag}"),
+        &format!("l6{tag}"),
+        &format!("{CLIENT}/64"),
+        &format!("{SERVER}/64"),
+    )
 }
 
 impl Pair {
-    fn new(tag: &str) -> Option<Pair> {
-        if !lvs_tests::require(lvs_tests::Need::Netns, &format!("netns_nanny_ipv6_{tag}")) {
-            return None;
-        }
-        let id = format!("l6{tag}{}", std::process::id() % 1000);
-        let client = Netns::new(&format!("{id}c"));
-        let server = Netns::new(&format!("{id}s"));
-        let (ci, si) = (format!("{id}a"), format!("{id}b"));
-        veth(&client, &ci, &server, &si);
-        client.ip(&["addr", "add", "2001:db8::1/64", "dev", &ci, "nodad"]);
-        server.ip(&["addr", "add", "2001:db8::2/64", "dev", &si, "nodad"]);
-        Some(Pair {
-            client,
-            server,
-            server_if: si,
-        })
-    }
-
     /// Runs one TCP or UDP check from the client namespace (timeout 1 s);
     /// its outcome and every log line.
     fn check(
@@ -87,7 +69,7 @@ impl Pair {
 
 #[test]
 fn tcp_send_expect_over_ipv6() {
-    let Some(pair) = Pair::new("t") else { return };
+    let Some(pair) = pair("t") else { return };
     let listener = pair
         .server
         .enter(|| TcpListener::bind(format!("[{SERVER}]:0")).unwrap());
@@ -122,7 +104,7 @@ fn tcp_send_expect_over_ipv6() {
 
 #[test]
 fn udp_over_ipv6() {
-    let Some(pair) = Pair::new("u") else { return };
+    let Some(pair) = pair("u") else { return };
     let sock = pair
         .server
         .enter(|| UdpSocket::bind(format!("[{SERVER}]:0")).unwrap());
@@ -163,7 +145,7 @@ fn echo_request_seen(raw: &EchoSocket) -> Option<Vec<u8>> {
 
 #[test]
 fn icmpv6_echo_up_then_down_when_the_address_goes_away() {
-    let Some(pair) = Pair::new("i") else { return };
+    let Some(pair) = pair("i") else { return };
     let listener = pair
         .server
         .enter(|| TcpListener::bind(format!("[{SERVER}]:0")).unwrap());

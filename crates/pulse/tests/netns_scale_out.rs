@@ -14,6 +14,7 @@ use lvs_tests::Need;
 use lvs_tests::bgp::{self, Speaker, Upstream};
 use lvs_tests::lab::{Host, Lab, Log};
 use lvs_tests::netns::wait_for;
+use lvs_tests::scaleout::create_lvs0;
 
 const PULSE: &str = env!("CARGO_BIN_EXE_pulse");
 const RECORDER: &str = env!("CARGO_BIN_EXE_pulse-test-lvsd");
@@ -30,21 +31,6 @@ fn cf(members: &[&str], hold: u32) -> String {
          \x20   server rs1 {{\n        address = 10.40.0.11\n        active = 1\n    }}\n}}\n",
         members.join(" ")
     )
-}
-
-/// `lvs0`: a dummy where the kernel has them, else one end of a veth pair
-/// (pulse accepts an existing device of any type).
-fn add_lvs0(h: &Host) {
-    if !h
-        .ip_output(&["link", "add", "lvs0", "type", "dummy"])
-        .status
-        .success()
-    {
-        h.ip(&[
-            "link", "add", "lvs0", "type", "veth", "peer", "name", "lvs0p",
-        ]);
-        h.ip(&["link", "set", "lvs0p", "up"]);
-    }
 }
 
 /// One director: its pulse (foreground), lvs.cf, the recorder's files.
@@ -184,6 +170,15 @@ impl Drop for Director<'_> {
     }
 }
 
+/// A lab named `tag`: the client `gw` (10.30.0.254) and one director `d1`
+/// (10.30.0.1).
+fn one_router(tag: &str) -> Lab {
+    Lab::builder(tag)
+        .client("gw", "10.30.0.254")
+        .router("d1", "10.30.0.1")
+        .build()
+}
+
 fn tempdir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(
@@ -200,12 +195,9 @@ fn the_vip_follows_what_lvsd_serves() {
     if !lvs_tests::require(Need::Netns, test) {
         return;
     }
-    let lab = Lab::builder("lso")
-        .client("gw", "10.30.0.254")
-        .router("d1", "10.30.0.1")
-        .build();
+    let lab = one_router("lso");
     let h = &lab.routers[0];
-    add_lvs0(h);
+    create_lvs0(h);
     let root = tempdir();
     let mut d = Director::new(h, root.path(), &["10.30.0.1", "10.30.0.2"], 1);
     d.start();
@@ -396,10 +388,7 @@ fn a_director_not_among_the_members_does_not_start() {
     if !lvs_tests::require(Need::Netns, test) {
         return;
     }
-    let lab = Lab::builder("lsm")
-        .client("gw", "10.30.0.254")
-        .router("d1", "10.30.0.1")
-        .build();
+    let lab = one_router("lsm");
     let h = &lab.routers[0];
     let root = tempdir();
     let mut d = Director::new(h, root.path(), &["10.30.0.7", "10.30.0.8"], 1);
@@ -425,10 +414,7 @@ fn pulse_creates_a_missing_announce_device_or_says_why_not() {
     if !lvs_tests::require(Need::Netns, test) {
         return;
     }
-    let lab = Lab::builder("lsc")
-        .client("gw", "10.30.0.254")
-        .router("d1", "10.30.0.1")
-        .build();
+    let lab = one_router("lsc");
     let h = &lab.routers[0];
     let dummy = h
         .ip_output(&["link", "add", "probe0", "type", "dummy"])
@@ -497,7 +483,7 @@ fn the_upstream_route_follows_pulse() {
     let mut speakers: Vec<Speaker> = Vec::new();
     let mut ds: Vec<Director> = Vec::new();
     for (r, a) in lab.routers.iter().zip(DIRECTORS) {
-        add_lvs0(r);
+        create_lvs0(r);
         speakers.push(Speaker::start(r, root.path(), a, UPSTREAM));
         let mut d = Director::new(r, root.path(), &DIRECTORS, 1);
         d.start();
@@ -589,12 +575,9 @@ fn a_reload_takes_the_vips_of_the_new_file() {
     if !lvs_tests::require(Need::Netns, test) {
         return;
     }
-    let lab = Lab::builder("lsr")
-        .client("gw", "10.30.0.254")
-        .router("d1", "10.30.0.1")
-        .build();
+    let lab = one_router("lsr");
     let h = &lab.routers[0];
-    add_lvs0(h);
+    create_lvs0(h);
     let root = tempdir();
     let mut d = Director::new(h, root.path(), &["10.30.0.1"], 1);
     d.start();

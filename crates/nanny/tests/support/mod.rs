@@ -395,3 +395,49 @@ impl Drop for UdpServer {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
+
+/// A client and a server namespace joined by a veth pair, one address
+/// each (IPv6 ones without duplicate address detection, so both are usable
+/// at once).
+pub struct Pair {
+    pub client: lvs_tests::netns::Netns,
+    pub server: lvs_tests::netns::Netns,
+    /// The server's end of the veth pair.
+    pub server_if: String,
+}
+
+impl Pair {
+    /// For test `test`: namespaces named after `id`, addresses `client`
+    /// and `server` (`ADDR/LEN`); `None` where namespaces are not
+    /// available (the test said so).
+    pub fn with(test: &str, id: &str, client: &str, server: &str) -> Option<Pair> {
+        use lvs_tests::netns::{Netns, veth};
+        if !lvs_tests::require(lvs_tests::Need::Netns, test) {
+            return None;
+        }
+        let id = format!("{id}{}", std::process::id() % 1000);
+        let c = Netns::new(&format!("{id}c"));
+        let s = Netns::new(&format!("{id}s"));
+        let (ci, si) = (format!("{id}a"), format!("{id}b"));
+        veth(&c, &ci, &s, &si);
+        for (ns, addr, dev) in [(&c, client, &ci), (&s, server, &si)] {
+            let mut a = vec!["addr", "add", addr, "dev", dev];
+            if addr.contains(':') {
+                a.push("nodad");
+            }
+            ns.ip(&a);
+        }
+        Some(Pair {
+            client: c,
+            server: s,
+            server_if: si,
+        })
+    }
+
+    /// nanny inside the client namespace.
+    pub fn nanny(&self, args: &[&str]) -> Command {
+        let mut c = self.client.command(Nanny::bin());
+        c.args(args).arg("--nodaemon");
+        c
+    }
+}
