@@ -281,7 +281,9 @@ impl ScaleOut {
     }
 
     /// Which live director (0-based) holds the client's established TCP
-    /// connection from each of `ports` in its IPVS table.
+    /// connection from each of `ports` in its IPVS table: when several do
+    /// (a flow ECMP moved leaves its entry on the director it left), the
+    /// one whose entry the latest packet refreshed (the most time left).
     pub fn holders(&self, ports: &[u16]) -> Vec<Option<usize>> {
         let tables: Vec<Option<String>> = self
             .members
@@ -291,17 +293,13 @@ impl ScaleOut {
             .collect();
         ports
             .iter()
-            .map(|p| {
-                let needle = format!(" {p:04X} ");
-                tables.iter().position(|t| {
-                    t.as_ref().is_some_and(|t| {
-                        t.lines().any(|l| {
-                            l.starts_with("TCP ")
-                                && l.contains("ESTABLISHED")
-                                && l.contains(&needle)
-                        })
-                    })
-                })
+            .map(|&p| {
+                tables
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, t)| Some((established_expiry(t.as_ref()?, p)?, i)))
+                    .max()
+                    .map(|(_, i)| i)
             })
             .collect()
     }
@@ -328,5 +326,40 @@ impl ScaleOut {
     /// The directory of the cluster's files.
     pub fn work_dir(&self) -> &Path {
         self.dir.path()
+    }
+}
+
+/// The time left (seconds) of the ESTABLISHED TCP entry from client port
+/// `port` in `/proc/net/ip_vs_conn` text (`Pro FromIP FPrt ToIP TPrt
+/// DestIP DPrt State Expires ...`, ports in hex).
+fn established_expiry(table: &str, port: u16) -> Option<u64> {
+    let port = format!("{port:04X}");
+    table.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() >= 9 && f[0] == "TCP" && f[2] == port && f[7] == "ESTABLISHED")
+            .then(|| f[8].parse().ok())
+            .flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_expiry_of_an_established_entry_by_client_port() {
+        let t = "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData
+TCP 0A0A000A C350 0A0A0064 0050 0A14000B 0050 ESTABLISHED    899
+TCP 0A0A000A C351 0A0A0064 0050 0A14000C 0050 FIN_WAIT        60
+TCP 0A0A000A 0050 0A0A0064 C352 0A14000C 0050 ESTABLISHED    10
+";
+        assert_eq!(established_expiry(t, 0xc350), Some(899));
+        assert_eq!(established_expiry(t, 0xc351), None, "not established");
+        assert_eq!(
+            established_expiry(t, 0xc352),
+            None,
+            "the port is the client's"
+        );
+        assert_eq!(established_expiry(t, 0x0050), Some(10));
     }
 }

@@ -165,6 +165,8 @@ struct RsState {
     /// Checks that failed (`failed` reports), kept across nanny restarts
     /// while the real server stays in the configuration.
     failures: u64,
+    /// `failures` when the current nanny was started.
+    failures_at_spawn: u64,
 }
 
 impl RsState {
@@ -182,6 +184,7 @@ impl RsState {
             result: None,
             result_since: None,
             failures: 0,
+            failures_at_spawn: 0,
         }
     }
 
@@ -213,6 +216,32 @@ impl RsState {
         self.watched()
             && self.effective_health(spec, now).is_none()
             && now < self.since + spec.first_verdict
+    }
+
+    /// Not yet settled enough for a joining scale-out director to announce
+    /// its table, within [`RsState::settle_deadline`]: no verdict yet, or
+    /// down on a single failed check (a slow first check on a director
+    /// that has just started is not a verdict its peers share), or down
+    /// while its checks pass again (re-entering). A down verdict with no
+    /// check behind it (forced by a signal) is settled.
+    fn settling(&self, spec: &RsSpec, now: Duration) -> bool {
+        self.watched()
+            && now < self.settle_deadline(spec)
+            && match self.effective_health(spec, now) {
+                None => true,
+                Some(true) => false,
+                Some(false) => match self.result {
+                    None => false,
+                    Some(true) => true,
+                    Some(false) => self.failures - self.failures_at_spawn < 2,
+                },
+            }
+    }
+
+    /// When [`RsState::settling`] gives up waiting: twice the first-verdict
+    /// window after the nanny started.
+    fn settle_deadline(&self, spec: &RsSpec) -> Duration {
+        self.since + 2 * spec.first_verdict
     }
 
     /// What a restarted nanny takes over.
@@ -656,6 +685,7 @@ impl Engine {
         let r = &v.reals[ri];
         let st = &mut self.vss[vi].reals[ri];
         st.since = now;
+        st.failures_at_spawn = st.failures;
         if self.opts.test_start {
             st.monitor = Monitor::Shown;
             return Action::ShowNanny(r.argv.to_vec());
@@ -918,19 +948,29 @@ impl Engine {
     }
 
     /// The next time [`Engine::tick`] has something to decide (a first
-    /// verdict that is due on a virtual server with a sorry server).
+    /// verdict that is due on a virtual server with a sorry server) or, in
+    /// scale-out mode, the VIPs served may change without a report (a
+    /// real server stops settling: [`Engine::serving_vips`]).
     pub fn next_wakeup(&self) -> Option<Duration> {
         let mut next: Option<Duration> = None;
+        let mut due_at = |due: Duration| {
+            if due > self.last_tick {
+                next = Some(next.map_or(due, |n: Duration| n.min(due)));
+            }
+        };
         for (v, s) in self.spec.virtuals.iter().zip(&self.vss) {
-            if v.sorry.is_none() || s.phase != Phase::Up {
+            if s.phase != Phase::Up {
                 continue;
             }
             for (r, st) in v.reals.iter().zip(&s.reals) {
-                if st.role == Role::Monitored && st.watched() && st.health.is_none() {
-                    let due = st.since + r.first_verdict;
-                    if due > self.last_tick {
-                        next = Some(next.map_or(due, |n| n.min(due)));
-                    }
+                if st.role != Role::Monitored || !st.watched() {
+                    continue;
+                }
+                if v.sorry.is_some() && st.health.is_none() {
+                    due_at(st.since + r.first_verdict);
+                }
+                if self.spec.scale_out {
+                    due_at(st.settle_deadline(r));
                 }
             }
         }
@@ -1307,12 +1347,14 @@ impl Engine {
 
     /// The VIPs of the started virtual servers that have a real server
     /// with a weight above 0 in the installed table (the sorry server does
-    /// not count) and no real server still waiting for its first verdict:
+    /// not count) and, unless the VIP is in `served` (what was said
+    /// before), no real server still settling ([`RsState::settling`]):
     /// what scale-out mode announces ([`crate::serving`]). Waiting for
-    /// every first verdict keeps a director that joins from announcing a
-    /// table with fewer real servers than its peers', whose `mh` hashing
-    /// would send moved flows elsewhere.
-    pub fn serving_vips(&self, now: Duration) -> BTreeSet<IpAddr> {
+    /// every real server to settle keeps a director that joins from
+    /// announcing a table with fewer real servers than its peers', whose
+    /// `mh` hashing would send moved flows elsewhere; a VIP once served
+    /// stays served while it has a weighted real server.
+    pub fn serving_vips(&self, now: Duration, served: &BTreeSet<IpAddr>) -> BTreeSet<IpAddr> {
         self.spec
             .virtuals
             .iter()
@@ -1325,10 +1367,19 @@ impl Engine {
                         .iter()
                         .any(|d| d.weight > 0 && Some(d.key()) != sorry)
                 });
-                weighted && !self.first_verdicts_pending(v, s, now)
+                weighted && (served.contains(&v.vip) || !self.settling(v, s, now))
             })
             .map(|(v, _)| v.vip)
             .collect()
+    }
+
+    /// Whether a monitored real server of `v` is still settling.
+    fn settling(&self, v: &VsSpec, s: &VsState, now: Duration) -> bool {
+        v.reals.iter().zip(&s.reals).any(|(r, st)| {
+            st.role == Role::Monitored
+                && !matches!(st.monitor, Monitor::Off | Monitor::Shown)
+                && st.settling(r, now)
+        })
     }
 
     /// Whether a monitored real server of `v` still waits for its first

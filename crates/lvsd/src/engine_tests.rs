@@ -1462,12 +1462,18 @@ fn the_table_is_ready_once_each_service_serves_or_every_first_verdict_is_in() {
     assert!(t.e.ready(t.now));
 }
 
-/// Scale-out mode: the VIPs the table serves (`crate::serving::vips`).
+/// Scale-out mode: the VIPs the table serves (`crate::serving::vips`)
+/// when nothing was said before.
 fn serving(s: &Sim) -> Vec<String> {
-    crate::serving::vips(&s.e, s.now)
-        .iter()
-        .map(|ip| ip.to_string())
-        .collect()
+    said_after(s, &mut crate::serving::Said::default())
+}
+
+/// The same after `said`, which it updates: the lines lvsd would write.
+fn said_after(s: &Sim, said: &mut crate::serving::Said) -> Vec<String> {
+    let now = crate::serving::vips(&s.e, s.now, said);
+    let out = now.iter().map(|ip| ip.to_string()).collect();
+    said.update(now);
+    out
 }
 
 #[test]
@@ -1494,13 +1500,91 @@ fn a_vip_is_served_while_a_real_server_has_a_weight() {
 }
 
 #[test]
-fn a_real_server_that_never_answers_holds_the_vip_back_only_for_its_first_verdict_window() {
+fn a_real_server_that_never_answers_holds_the_vip_back_only_for_twice_its_first_verdict_window() {
     let mut s = Sim::started(TWO);
     s.up("www", "web1", 10);
     assert!(serving(&s).is_empty());
-    // web2 never reports: its first-verdict window (2 x 6 + 2 s) ends
-    s.advance(Duration::from_secs(15));
+    // web2 never reports: twice its first-verdict window (2 x 6 + 2 s)
+    s.advance(Duration::from_secs(27));
+    assert!(serving(&s).is_empty());
+    s.advance(Duration::from_secs(2));
     assert_eq!(serving(&s), ["10.0.0.1"]);
+}
+
+/// What a real nanny sends for one failed check of a server that was not
+/// up: the raw result, the count, then (the first time) the verdict.
+fn failed_check(s: &mut Sim, vs: &str, rs: &str, first: bool) {
+    if first {
+        s.line(vs, rs, "nanny1 result fail");
+    }
+    s.line(vs, rs, "nanny1 failed");
+    if first {
+        s.line(vs, rs, "nanny1 state down");
+    }
+}
+
+#[test]
+fn one_failed_first_check_holds_the_vip_back_until_a_second_confirms_it() {
+    let mut s = Sim::started(TWO);
+    s.up("www", "web1", 10);
+    // web2's first check failed: a joining director's slow check, maybe
+    failed_check(&mut s, "www", "web2", true);
+    assert!(serving(&s).is_empty());
+    // the second failed too: down it is, on every director alike
+    s.advance(Duration::from_secs(6));
+    failed_check(&mut s, "www", "web2", false);
+    assert_eq!(serving(&s), ["10.0.0.1"]);
+}
+
+#[test]
+fn a_real_server_whose_checks_pass_again_holds_the_vip_back_until_it_is_up() {
+    let mut s = Sim::started(TWO);
+    s.up("www", "web1", 10);
+    failed_check(&mut s, "www", "web2", true);
+    // the next check passes: re-entering (the verdict stays down for now)
+    s.line("www", "web2", "nanny1 result pass");
+    s.advance(Duration::from_secs(20));
+    assert!(serving(&s).is_empty(), "re-entering");
+    s.up("www", "web2", 20);
+    assert_eq!(serving(&s), ["10.0.0.1"]);
+    // a server forced down (no check behind the verdict) is settled
+    let mut t = Sim::started(TWO);
+    t.up("www", "web1", 10);
+    t.first_down("www", "web2");
+    assert_eq!(serving(&t), ["10.0.0.1"]);
+}
+
+#[test]
+fn a_served_vip_stays_served_through_a_failure_while_it_has_a_weight() {
+    let mut s = Sim::started(TWO);
+    let mut said = crate::serving::Said::default();
+    s.up("www", "web1", 10);
+    s.up("www", "web2", 20);
+    assert_eq!(said_after(&s, &mut said), ["10.0.0.1"]);
+    // web1 fails once: a fresh director would wait, a serving one goes on
+    s.line("www", "web1", "nanny1 result fail");
+    s.line("www", "web1", "nanny1 failed");
+    s.down("www", "web1", false);
+    assert_eq!(said_after(&s, &mut said), ["10.0.0.1"]);
+    assert!(
+        serving(&s).is_empty(),
+        "what a director that has just started says"
+    );
+    // nothing weighted: idle, and strict again after that
+    s.down("www", "web2", false);
+    assert!(said_after(&s, &mut said).is_empty());
+    s.up("www", "web2", 20);
+    assert!(said_after(&s, &mut said).is_empty(), "web1 still settling");
+}
+
+#[test]
+fn scale_out_wakes_up_when_a_real_server_stops_settling() {
+    let s = Sim::started(SCALE_OUT);
+    // the default timeout 10: first-verdict window 22 s, settling 44 s
+    assert_eq!(s.e.next_wakeup(), Some(s.now + Duration::from_secs(44)));
+    // the pair's engine has nothing to wake up for without a sorry server
+    let t = Sim::started(TWO);
+    assert_eq!(t.e.next_wakeup(), None);
 }
 
 #[test]

@@ -288,10 +288,8 @@ impl Shell {
             let _ = tx.send("ready".into());
         }
         if self.engine.spec().scale_out {
-            for line in self
-                .said
-                .update(crate::serving::vips(&self.engine, self.now()))
-            {
+            let now_serving = crate::serving::vips(&self.engine, self.now(), &self.said);
+            for line in self.said.update(now_serving) {
                 tracing::debug!("telling pulse: {line}");
                 let _ = tx.send(line);
             }

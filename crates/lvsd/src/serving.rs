@@ -1,17 +1,20 @@
 //! Which VIPs this lvsd can serve, as pulse hears it in scale-out mode
 //! (docs/scale-out.md): a VIP is served while a started virtual server on
 //! it has a real server with a weight above 0 in the installed table (the
-//! sorry server does not count) and every real server has had its first
-//! verdict. lvsd says `serving VIP` and `idle VIP`
-//! on pulse's socket when that changes, nothing otherwise. Pure.
+//! sorry server does not count) and, before it is first served, every real
+//! server has settled (a verdict, a down one confirmed by a second failed
+//! check; at most twice the first-verdict window). lvsd says `serving VIP`
+//! and `idle VIP` on pulse's socket when that changes, nothing otherwise.
+//! Pure.
 
 use crate::engine::Engine;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-/// The VIPs the table serves ([`Engine::serving_vips`]).
-pub fn vips(engine: &Engine, now: std::time::Duration) -> BTreeSet<IpAddr> {
-    engine.serving_vips(now)
+/// The VIPs the table serves, given what was `said` before
+/// ([`Engine::serving_vips`]).
+pub fn vips(engine: &Engine, now: std::time::Duration, said: &Said) -> BTreeSet<IpAddr> {
+    engine.serving_vips(now, &said.0)
 }
 
 /// What lvsd has told pulse so far.
