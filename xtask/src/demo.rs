@@ -420,6 +420,13 @@ fn run() -> Result<(), String> {
     s.now(format!("d2's IPVS table: {}", table(&c, 1)));
     std::thread::sleep(Duration::from_secs(2));
     let reqs = traffic.finish();
+    let Some(moved) = arps.first_gratuitous_from(killed, &d2_mac).map(|a| a.at) else {
+        return Err(format!(
+            "the client saw no gratuitous ARP from d2\n{}",
+            c.dump()
+        ));
+    };
+    s.event(moved, "d2's first gratuitous ARP reaches the client");
     let failover: Vec<Request> = reqs.iter().filter(|r| r.start >= killed).cloned().collect();
     println!("    {}\n    {}", show(&failover), counts(&failover));
     let failed: Vec<&Request> = failover.iter().filter(|r| r.result.is_err()).collect();
@@ -438,13 +445,6 @@ fn run() -> Result<(), String> {
         }
         _ => println!("    no request failed"),
     }
-    let Some(moved) = arps.first_gratuitous_from(killed, &d2_mac).map(|a| a.at) else {
-        return Err(format!(
-            "the client saw no gratuitous ARP from d2\n{}",
-            c.dump()
-        ));
-    };
-    s.event(moved, "d2's first gratuitous ARP reaches the client");
     let (across, other) = cluster::failed_across_move(&reqs, killed, moved);
     if !across.is_empty() {
         println!(
@@ -466,7 +466,7 @@ fn run() -> Result<(), String> {
         .take_while(|r| r.result.is_ok())
         .last()
     {
-        s.event(ok.start, "requests succeed through d2 from here on");
+        s.event(ok.start, "every request succeeds from here on");
     }
     println!(
         "    (d1 still holds the VIP and its lvsd still runs: kill -9 leaves them; the \

@@ -222,9 +222,12 @@ fn forgetting_a_resolving_neighbour_drops_the_datagram_queued_on_it() {
     veth(&ns, "eth0", &peer, "eth0");
     ns.ip(&["addr", "add", "192.0.2.1/24", "dev", "eth0"]);
     peer.ip(&["addr", "add", "192.0.2.2/24", "dev", "eth0"]);
-    let rx = peer.enter(|| std::net::UdpSocket::bind("192.0.2.2:5390").unwrap());
-    rx.set_read_timeout(Some(std::time::Duration::from_millis(2500)))
+    // The kernel gives up on an unresolved entry (and drops what waits on
+    // it) after mcast_solicit probes a second apart: ten, so that a slow,
+    // loaded machine still brings the cable back in time.
+    ns.enter(|| std::fs::write("/proc/sys/net/ipv4/neigh/eth0/mcast_solicit", "10"))
         .unwrap();
+    let rx = peer.enter(|| std::net::UdpSocket::bind("192.0.2.2:5390").unwrap());
     let tx = ns.enter(|| std::net::UdpSocket::bind("192.0.2.1:0").unwrap());
     let index = ns.enter(|| send_arp::ifindex("eth0")).unwrap();
     let partner = "192.0.2.2".parse().unwrap();
@@ -249,6 +252,9 @@ fn forgetting_a_resolving_neighbour_drops_the_datagram_queued_on_it() {
         }
         // Cable back.
         peer.ip(&["link", "set", "eth0", "up"]);
+        let wait = if forget { 2500 } else { 8000 };
+        rx.set_read_timeout(Some(std::time::Duration::from_millis(wait)))
+            .unwrap();
         let mut buf = [0u8; 4];
         let got = rx.recv_from(&mut buf).map(|(len, _)| buf[..len].to_vec());
         if forget {
