@@ -470,14 +470,14 @@ fn nat_failover_by_lvsd_killed() {
 }
 
 #[test]
-fn warm_nat_kill9_of_pulse_loses_no_request() {
-    let t = "warm_nat_kill9_of_pulse_loses_no_request";
+fn warm_nat_kill9_of_pulse_fails_nothing_but_a_request_across_the_arp() {
+    let t = "warm_nat_kill9_of_pulse_fails_nothing_but_a_request_across_the_arp";
     failover(case("wnk", Method::Nat, Fault::Kill9, true), t);
 }
 
 #[test]
-fn warm_direct_routing_kill9_of_pulse_loses_no_request() {
-    let t = "warm_direct_routing_kill9_of_pulse_loses_no_request";
+fn warm_direct_routing_kill9_of_pulse_fails_nothing_but_a_request_across_the_arp() {
+    let t = "warm_direct_routing_kill9_of_pulse_fails_nothing_but_a_request_across_the_arp";
     failover(case("wdk", Method::Direct, Fault::Kill9, true), t);
 }
 
