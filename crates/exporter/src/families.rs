@@ -324,8 +324,10 @@ fn encode_pulse(enc: &mut DescriptorEncoder, p: &pulse::Status) -> std::fmt::Res
         }),
     )?;
     let cfg = &p.config;
-    // pulse in scale-out mode does not hash the file on disk: its config
-    // families would say "unreadable, stale" (lvsd's config_info counts)
+    // a scale-out pulse without the hash of the file on disk (it cannot
+    // read it, or it predates config_on_disk): its config families would
+    // say "unreadable, stale"; lvsd's config_info is what the scale-out
+    // alerts count
     if p.scale_out.is_some() && cfg.sha256.is_none() {
         return Ok(());
     }

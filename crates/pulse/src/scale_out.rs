@@ -647,7 +647,15 @@ fn serve_status(s: &Settings, shared: Arc<Mutex<Shared>>) -> bool {
             tokio::spawn(lvs_util::status_socket::serve(
                 stream,
                 move |req| async move {
-                    let doc = document(&fixed, &lock(&shared), started);
+                    // lvs.cf read (and, when it changed, parsed) off the
+                    // loop and outside the lock, as the pair's status does
+                    let f = fixed.clone();
+                    let config = tokio::task::spawn_blocking(move || {
+                        crate::status_server::config_on_disk(&f.config_file, &f.loaded, &f.current)
+                    })
+                    .await
+                    .unwrap_or_default();
+                    let doc = document(&fixed, &lock(&shared), started, config);
                     Some(match req.trim() {
                         "json" => {
                             let mut j = serde_json::to_string_pretty(&doc)
@@ -665,8 +673,9 @@ fn serve_status(s: &Settings, shared: Arc<Mutex<Shared>>) -> bool {
     true
 }
 
-/// The status document of scale-out mode.
-fn document(s: &Settings, sh: &Shared, started: f64) -> doc::Status {
+/// The status document of scale-out mode; `config` is lvs.cf as
+/// [`crate::status_server::config_on_disk`] read it.
+fn document(s: &Settings, sh: &Shared, started: f64, config: doc::Config) -> doc::Status {
     let strs = |v: &[IpAddr]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
     doc::Status {
         version: piranha_status::VERSION,
@@ -692,7 +701,7 @@ fn document(s: &Settings, sh: &Shared, started: f64) -> doc::Status {
             warm_standby: false,
         },
         heartbeat_auth: "off".into(),
-        config: crate::status_server::config_on_disk(&s.config_file, &s.loaded, &s.current),
+        config,
         scale_out: Some(doc::ScaleOut {
             members: strs(&s.members),
             announce_device: s.device.clone(),
