@@ -335,6 +335,16 @@ fn roles(vs: &VsSpec) -> Vec<Role> {
         .collect()
 }
 
+/// Whether `test` holds for a real server of `v` whose nanny runs (or is
+/// being started or has died).
+fn any_monitored(v: &VsSpec, s: &VsState, test: impl Fn(&RsSpec, &RsState) -> bool) -> bool {
+    v.reals.iter().zip(&s.reals).any(|(r, st)| {
+        st.role == Role::Monitored
+            && !matches!(st.monitor, Monitor::Off | Monitor::Shown)
+            && test(r, st)
+    })
+}
+
 /// The state of every block of `spec` before anything started. In
 /// scale-out mode every monitored real server goes into the table at once
 /// at weight 0, in lvs.cf order, and stays there (failures quiesce it):
@@ -1375,21 +1385,13 @@ impl Engine {
 
     /// Whether a monitored real server of `v` is still settling.
     fn settling(&self, v: &VsSpec, s: &VsState, now: Duration) -> bool {
-        v.reals.iter().zip(&s.reals).any(|(r, st)| {
-            st.role == Role::Monitored
-                && !matches!(st.monitor, Monitor::Off | Monitor::Shown)
-                && st.settling(r, now)
-        })
+        any_monitored(v, s, |r, st| st.settling(r, now))
     }
 
     /// Whether a monitored real server of `v` still waits for its first
     /// verdict.
     fn first_verdicts_pending(&self, v: &VsSpec, s: &VsState, now: Duration) -> bool {
-        v.reals.iter().zip(&s.reals).any(|(r, st)| {
-            st.role == Role::Monitored
-                && !matches!(st.monitor, Monitor::Off | Monitor::Shown)
-                && st.pending(r, now)
-        })
+        any_monitored(v, s, |r, st| st.pending(r, now))
     }
 
     /// The configuration in force, as the shell read it.
