@@ -546,21 +546,25 @@ impl Director {
     /// table, sorted. Read from `/proc/net/ip_vs` in this process: polling
     /// with a program would cost emulated CPU the daemons need.
     pub fn destinations(&self) -> Vec<String> {
-        let text = self
-            .ns
-            .enter(|| std::fs::read_to_string("/proc/thread-self/net/ip_vs").unwrap_or_default());
-        let mut v = proc_destinations(&text, &self.family.endpoint(self.family.vip()));
-        v.sort();
-        v
+        self.destinations_of(&self.family.endpoint(self.family.vip()))
     }
 
     /// The real servers (`ADDR:PORT`, sorted) of TCP service `service`
     /// (`ADDR:PORT`) in the kernel table.
     pub fn destinations_of(&self, service: &str) -> Vec<String> {
+        self.weights_of(service)
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect()
+    }
+
+    /// The real servers of TCP service `service` with their weights in the
+    /// kernel table (`/proc/net/ip_vs` of the namespace), sorted.
+    pub fn weights_of(&self, service: &str) -> Vec<(String, u32)> {
         let text = self
             .ns
             .enter(|| std::fs::read_to_string("/proc/thread-self/net/ip_vs").unwrap_or_default());
-        let mut v = proc_destinations(&text, service);
+        let mut v = proc_weights(&text, service);
         v.sort();
         v
     }
@@ -893,18 +897,10 @@ fn add_v6_plan(lab: &Lab, method: Method) {
 
 /// The destinations of service `TCP service` in a `/proc/net/ip_vs` text.
 pub fn proc_destinations(text: &str, service: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut inside = false;
-    for l in text.lines() {
-        let w: Vec<&str> = l.split_whitespace().collect();
-        match w.as_slice() {
-            ["->", a, ..] if inside => out.extend(proc_addr(a)),
-            ["TCP", a, ..] => inside = proc_addr(a).as_deref() == Some(service),
-            _ if !l.starts_with(' ') => inside = false,
-            _ => {}
-        }
-    }
-    out
+    proc_weights(text, service)
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect()
 }
 
 /// The destinations of service `TCP service` in a `/proc/net/ip_vs` text
@@ -1185,6 +1181,19 @@ pub fn failed_across_move(
         .partition(|r| r.start <= moved + MOVE_SLACK && r.end + MOVE_SLACK >= moved)
 }
 
+/// The failed requests a takeover is to blame for: every failure that
+/// ended at or after `fault` but (at most) one in flight across the move
+/// at `moved` ([`failed_across_move`]).
+pub fn failed_beyond_the_move(
+    requests: &[Request],
+    fault: Instant,
+    moved: Instant,
+) -> Vec<&Request> {
+    let (across, mut other) = failed_across_move(requests, fault, moved);
+    other.extend(across.into_iter().skip(1));
+    other
+}
+
 /// Serializes the end-to-end tests of one test binary: several clusters
 /// at once on the VM's two emulated CPUs would blur the timings the tests
 /// measure.
@@ -1428,6 +1437,16 @@ mod tests {
         assert_eq!(
             starts(&other),
             [Duration::from_millis(200), Duration::from_millis(2300)]
+        );
+        // what the takeover is blamed for: the others, and any request
+        // across the move after the first
+        assert_eq!(
+            starts(&failed_beyond_the_move(&reqs, ms(100), ms(2000))),
+            [
+                Duration::from_millis(200),
+                Duration::from_millis(2300),
+                Duration::from_millis(2080)
+            ]
         );
         // A request that ended just before the watcher saw the frame (the
         // kernel had used it already) is in flight across it too.

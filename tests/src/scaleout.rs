@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::bgp::{self, Speaker, Upstream};
-use crate::cluster::{Director, Family, RealServer};
+use crate::cluster::{Director, Family, RealServer, Session};
 use crate::lab::{Host, Lab, Switch};
 use crate::netns::{Netns, veth, wait_for};
 
@@ -118,13 +118,7 @@ impl Member {
     /// The weight of each real server (`ADDR:PORT`) of the VIP's service
     /// in its kernel table, sorted: a failed one stays at weight 0.
     pub fn weights(&self) -> Vec<(String, u32)> {
-        let text = self
-            .d
-            .ns
-            .enter(|| std::fs::read_to_string("/proc/thread-self/net/ip_vs").unwrap_or_default());
-        let mut v = crate::cluster::proc_weights(&text, &format!("{VIP}:{PORT}"));
-        v.sort();
-        v
+        self.d.weights_of(&format!("{VIP}:{PORT}"))
     }
 
     /// BIRD's log, for failure messages.
@@ -166,6 +160,35 @@ pub fn create_lvs0(h: &Host) {
         ]);
         h.ip(&["link", "set", "lvs0p", "up"]);
     }
+}
+
+/// `n` long-lived connections from `client` to the VIP, one request each:
+/// the connections and who answered each; `Err` names the first that
+/// failed.
+pub fn open_sessions(client: &Netns, n: usize) -> Result<(Vec<Session>, Vec<String>), String> {
+    let mut sessions = Vec::new();
+    let mut first = Vec::new();
+    for i in 0..n {
+        let mut s = Session::open(client, vip_addr()).map_err(|e| format!("session {i}: {e}"))?;
+        first.push(s.get().map_err(|e| format!("session {i}: {e}"))?);
+        sessions.push(s);
+    }
+    Ok((sessions, first))
+}
+
+/// One more request on each session: how many the same real server
+/// answered as `first`, and what happened to the others.
+pub fn survivors(sessions: &mut [Session], first: &[String]) -> (usize, Vec<String>) {
+    let mut same = 0;
+    let mut failed = Vec::new();
+    for (i, s) in sessions.iter_mut().enumerate() {
+        match s.get() {
+            Ok(b) if b == first[i] => same += 1,
+            Ok(b) => failed.push(format!("#{i}: answered by {b}, first by {}", first[i])),
+            Err(e) => failed.push(format!("#{i}: {e}")),
+        }
+    }
+    (same, failed)
 }
 
 impl ScaleOut {

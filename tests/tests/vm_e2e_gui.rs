@@ -258,30 +258,10 @@ fn ipvs_on_page(body: &str) -> Option<String> {
 /// The weight of each destination of `VIP:80` in a `/proc/net/ip_vs` text
 /// (`ADDR:PORT` → weight).
 fn proc_weights(text: &str) -> BTreeMap<String, String> {
-    let service = format!("{VIP}:{}", cluster::PORT);
-    let mut out = BTreeMap::new();
-    let mut inside = false;
-    for l in text.lines() {
-        let w: Vec<&str> = l.split_whitespace().collect();
-        match w.as_slice() {
-            ["->", a, _fwd, weight, ..] if inside => {
-                if let Some(a) = proc_addr(a) {
-                    out.insert(a, weight.to_string());
-                }
-            }
-            ["TCP", a, ..] => inside = proc_addr(a).as_deref() == Some(service.as_str()),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// `A.B.C.D:PORT` from `HHHHHHHH:PPPP`.
-fn proc_addr(hex: &str) -> Option<String> {
-    let (a, p) = hex.split_once(':')?;
-    let a = u32::from_str_radix(a, 16).ok()?;
-    let p = u16::from_str_radix(p, 16).ok()?;
-    Some(format!("{}:{p}", std::net::Ipv4Addr::from(a)))
+    cluster::proc_weights(text, &format!("{VIP}:{}", cluster::PORT))
+        .into_iter()
+        .map(|(a, w)| (a, w.to_string()))
+        .collect()
 }
 
 /// The weight of `dest` in `ipvsadm -Ln` output.

@@ -52,33 +52,7 @@ fn started(tag: &str, n: usize) -> ScaleOut {
 /// `SESSIONS` kept-open connections, one request each; their first
 /// answers.
 fn open_sessions(c: &ScaleOut) -> (Vec<Session>, Vec<String>) {
-    let mut sessions = Vec::new();
-    let mut first = Vec::new();
-    for i in 0..SESSIONS {
-        let mut s = Session::open(&c.client, vip_addr())
-            .unwrap_or_else(|e| panic!("session {i}: {e}\n{}", c.dump()));
-        first.push(
-            s.get()
-                .unwrap_or_else(|e| panic!("session {i}: {e}\n{}", c.dump())),
-        );
-        sessions.push(s);
-    }
-    (sessions, first)
-}
-
-/// How many sessions still answer, and from the same real server; the
-/// failures.
-fn survivors(sessions: &mut [Session], first: &[String]) -> (usize, Vec<String>) {
-    let mut same = 0;
-    let mut failed = Vec::new();
-    for (i, s) in sessions.iter_mut().enumerate() {
-        match s.get() {
-            Ok(b) if b == first[i] => same += 1,
-            Ok(b) => failed.push(format!("#{i}: answered by {b}, first by {}", first[i])),
-            Err(e) => failed.push(format!("#{i}: {e}")),
-        }
-    }
-    (same, failed)
+    scaleout::open_sessions(&c.client, SESSIONS).unwrap_or_else(|e| panic!("{e}\n{}", c.dump()))
 }
 
 #[test]
@@ -139,7 +113,7 @@ fn flows_spread_and_survive_a_director_crash() {
     );
 
     // Every long-lived connection carries on, to the same real server.
-    let (same, failed) = survivors(&mut sessions, &first);
+    let (same, failed) = scaleout::survivors(&mut sessions, &first);
     eprintln!(
         "{same} of {SESSIONS} long-lived connections survived ({through_d1} went through d1)"
     );
@@ -201,7 +175,7 @@ fn a_fourth_director_joins_and_established_connections_are_counted() {
         "d4 never announced\n{}",
         c.dump()
     );
-    let (same, failed) = survivors(&mut sessions, &first);
+    let (same, failed) = scaleout::survivors(&mut sessions, &first);
     let ports: Vec<u16> = sessions.iter().map(|s| s.local_port).collect();
     let on_d4 = c.holders(&ports).iter().filter(|h| **h == Some(3)).count();
     eprintln!(

@@ -445,14 +445,14 @@ fn run() -> Result<(), String> {
         }
         _ => println!("    no request failed"),
     }
-    let (across, other) = cluster::failed_across_move(&reqs, killed, moved);
+    let (across, _) = cluster::failed_across_move(&reqs, killed, moved);
     if !across.is_empty() {
         println!(
             "    the request in flight when the client's ARP entry moved failed: its \
              connection opened through d1 and went on through d2, which has no record of it"
         );
     }
-    if !other.is_empty() || across.len() > 1 {
+    if !cluster::failed_beyond_the_move(&reqs, killed, moved).is_empty() {
         return Err(format!(
             "with warm standby the kill -9 of pulse should cost no request but the one in \
              flight when the client moved; {} failed\n{}",

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use lvs_tests::cluster::{Session, requests_to};
+use lvs_tests::cluster::requests_to;
 
 use crate::demo::counts;
 use lvs_tests::scaleout::{self, ScaleOut, VIP, vip_addr};
@@ -101,14 +101,8 @@ pub fn run() -> Result<(), String> {
     }
 
     println!("\n--- {SESSIONS} long-lived connections, one request each");
-    let mut sessions = Vec::new();
-    let mut first = Vec::new();
-    for _ in 0..SESSIONS {
-        let mut s = Session::open(&c.client, vip_addr())
-            .map_err(|e| format!("connect: {e}\n{}", c.dump()))?;
-        first.push(s.get().map_err(|e| format!("first request: {e}"))?);
-        sessions.push(s);
-    }
+    let (mut sessions, first) =
+        scaleout::open_sessions(&c.client, SESSIONS).map_err(|e| format!("{e}\n{}", c.dump()))?;
     let ports: Vec<u16> = sessions.iter().map(|s| s.local_port).collect();
     let before = c.holders(&ports);
     println!("    held by {}", per_director(&before));
@@ -127,15 +121,7 @@ pub fn run() -> Result<(), String> {
         (withdrawn - crashed).as_secs_f64(),
         c.next_hops().join(", ")
     );
-    let mut same = 0;
-    let mut failed = Vec::new();
-    for (i, s) in sessions.iter_mut().enumerate() {
-        match s.get() {
-            Ok(b) if b == first[i] => same += 1,
-            Ok(b) => failed.push(format!("#{i}: answered by {b}, was {}", first[i])),
-            Err(e) => failed.push(format!("#{i}: {e}")),
-        }
-    }
+    let (same, failed) = scaleout::survivors(&mut sessions, &first);
     let after = c.holders(&ports);
     println!(
         "    {same} of {SESSIONS} long-lived connections answered by the same real server \
