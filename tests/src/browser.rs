@@ -999,6 +999,17 @@ fn css_string(s: &str) -> String {
     out
 }
 
+/// HTML text as a browser reads it back: the entities the web tool's
+/// templates (minijinja's escaping) write, decoded.
+pub fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -109,7 +109,7 @@ impl Resp {
         let key = format!("name=\"{name}\" value=\"");
         let at = self.body.find(&key)? + key.len();
         let end = self.body[at..].find('"')?;
-        Some(unescape(&self.body[at..at + end]))
+        Some(lvs_tests::browser::unescape(&self.body[at..at + end]))
     }
 }
 
@@ -196,16 +196,6 @@ fn urlencode(s: &str) -> String {
     out
 }
 
-/// The entities the pages' escaping writes, decoded.
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#x27;", "'")
-        .replace("&#x2f;", "/")
-        .replace("&amp;", "&")
-}
-
 /// `s` without its tags, entities decoded, trimmed.
 fn text_of(s: &str) -> String {
     let mut out = String::new();
@@ -218,7 +208,7 @@ fn text_of(s: &str) -> String {
             _ => {}
         }
     }
-    unescape(out.trim())
+    lvs_tests::browser::unescape(out.trim())
 }
 
 /// The text between `start` (included) and the next `end` after it.
@@ -252,7 +242,8 @@ fn reals(body: &str) -> BTreeMap<String, Vec<String>> {
 /// The kernel table on CONTROL/MONITORING (`/proc/net/ip_vs` as read by
 /// piranha_gui), decoded.
 fn ipvs_on_page(body: &str) -> Option<String> {
-    section(body, "<pre id=\"ipvs\">", "</pre>").map(|s| unescape(&s["<pre id=\"ipvs\">".len()..]))
+    section(body, "<pre id=\"ipvs\">", "</pre>")
+        .map(|s| lvs_tests::browser::unescape(&s["<pre id=\"ipvs\">".len()..]))
 }
 
 /// The weight of each destination of `VIP:80` in a `/proc/net/ip_vs` text
@@ -284,7 +275,7 @@ fn form_values(body: &str, id: &str) -> Vec<(String, String)> {
         let key = format!(" {name}=\"");
         let at = tag.find(&key)? + key.len();
         let end = tag[at..].find('"')?;
-        Some(unescape(&tag[at..at + end]))
+        Some(lvs_tests::browser::unescape(&tag[at..at + end]))
     };
     let mut out = Vec::new();
     for part in form.split('<').skip(1) {

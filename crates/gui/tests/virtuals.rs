@@ -354,21 +354,11 @@ virtual web {
 }
 ";
 
-/// HTML text as the browser reads it back (the entities minijinja writes).
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#x27;", "'")
-        .replace("&#x2f;", "/")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
 /// The value of attribute `name` in tag text `tag`.
 fn attr(tag: &str, name: &str) -> Option<String> {
     let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
     let end = tag[at..].find('"')?;
-    Some(unescape(&tag[at..at + end]))
+    Some(lvs_tests::browser::unescape(&tag[at..at + end]))
 }
 
 /// What a browser submits for the form `id` of `html` untouched: every
