@@ -74,8 +74,9 @@ fn listing(bin: &Path, listing: &str) -> Run {
 }
 
 /// Sends what opens an IPVS connection from `src` to `dst` (the address
-/// `src` is local; `dst` is routed out of the namespace): a TCP SYN (the
-/// socket is closed before any answer could come) or a UDP datagram.
+/// `src` is local; `dst` is routed out of the namespace): one TCP SYN (the
+/// socket is closed right after it, before any answer or retransmission
+/// could come) or a UDP datagram.
 fn open_connection(proto: &str, src: &str, dst: &str) {
     use std::net::SocketAddrV4;
     let src: SocketAddrV4 = src.parse().expect("source address");
@@ -103,9 +104,11 @@ fn open_connection(proto: &str, src: &str, dst: &str) {
                 let (s, d) = (sin(src), sin(dst));
                 let rc = libc::bind(fd, &s as *const _ as *const libc::sockaddr, len);
                 assert_eq!(rc, 0, "bind {src}: {}", std::io::Error::last_os_error());
-                // non-blocking: returns at once, the SYN on its way
+                // non-blocking: connect(2) sends the SYN through IPVS
+                // before it returns; closed at once, so that no
+                // retransmission (after 1 s, however slow the machine)
+                // changes the packet counters one run lists
                 libc::connect(fd, &d as *const _ as *const libc::sockaddr, len);
-                std::thread::sleep(std::time::Duration::from_millis(100));
                 libc::close(fd);
             }
         }
